@@ -1,0 +1,166 @@
+//! The command line: one function per subcommand; errors map to exit codes in one place
+//! (0 ok, 1 an expectation failed, 2 bad input).
+
+pub mod bench;
+
+use crate::report;
+use crate::run;
+use crate::scenario::{load_scenario, Scenario};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Exit code: every expectation holds.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an expectation failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: bad input.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kube-ha-sim",
+    version,
+    about = "Deterministic simulator of Kubernetes HA control planes: break a modelled cluster, read what it cost"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one scenario: prints a summary, writes DIR/report.json.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// Overrides the file's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default: out/SCENARIO-NAME).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the run as a story in the components' own log words.
+        #[arg(long)]
+        narrate: bool,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Measure the engine: events per second and simulated seconds per wall second.
+    Bench {
+        /// Only the quick subset.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Reference documentation (`help scenario`).
+    Docs {
+        /// Topic: `scenario`.
+        topic: String,
+    },
+}
+
+/// Entry point used by `main.rs`: returns the process exit code.
+pub fn main_with_args(args: Vec<String>) -> i32 {
+    // `help scenario` is friendlier than clap's `help <subcommand>`; route it to the docs.
+    let args = if args.len() >= 3 && args[1] == "help" && args[2] == "scenario" {
+        vec![args[0].clone(), "docs".into(), "scenario".into()]
+    } else {
+        args
+    };
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            out,
+            narrate,
+        } => cmd_run(&file, seed, out.as_deref(), narrate),
+        Command::Validate { files } => cmd_validate(&files),
+        Command::Bench { quick } => bench::run(quick),
+        Command::Docs { topic } => {
+            if topic == "scenario" {
+                println!("{}", crate::scenario::help::SCENARIO_HELP);
+                EXIT_OK
+            } else {
+                eprintln!("unknown help topic `{topic}`; known: scenario");
+                EXIT_BAD_INPUT
+            }
+        }
+    }
+}
+
+fn load(file: &Path) -> Result<Scenario, i32> {
+    load_scenario(file).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
+}
+
+fn cmd_validate(files: &[PathBuf]) -> i32 {
+    let mut code = EXIT_OK;
+    for f in files {
+        match load_scenario(f) {
+            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) -> i32 {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let outcome = match run::run(&scenario, seed) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    if narrate {
+        print!("{}", report::text::narrate(&outcome));
+        println!();
+    }
+    print!("{}", report::text::summary(&outcome));
+    let json = report::json::report(&outcome);
+    let bytes = match serde_json::to_vec_pretty(&json) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot encode the report: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if let Err(e) = report::write_atomic(&dir.join("report.json"), &bytes) {
+        eprintln!("error: cannot write {}: {e}", dir.join("report.json").display());
+        return EXIT_BAD_INPUT;
+    }
+    println!("report: {}", dir.join("report.json").display());
+    println!(
+        "replay: kube-ha-sim run {} --seed {seed}",
+        file.display()
+    );
+    if outcome.passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}

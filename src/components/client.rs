@@ -1,0 +1,223 @@
+//! The scenario's load generator: requests at a fixed rate through the cluster endpoint (or straight to
+//! the etcd members), each with a client-side timeout. Every outcome feeds the `api` capability.
+
+use crate::components::msg::{keys, ApiError, KvOp, KvResult, Msg};
+use crate::engine::{Nanos, SEC};
+use crate::observe::RequestRecord;
+use crate::world::ctx::{Ctx, Obs, ProcId};
+use rand::Rng as _;
+use std::collections::BTreeMap;
+
+const T_SEND: u32 = 1;
+const T_TIMEOUT: u32 = 2;
+
+/// Where the client sends.
+#[derive(Clone, Debug)]
+pub enum ClientTarget {
+    /// One API endpoint: an API server, a load balancer, or the VIP.
+    Api(ProcId),
+    /// The etcd members; the client moves to the next member after a failure or a timeout.
+    Etcd(Vec<ProcId>),
+}
+
+/// Load generator settings.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub target: ClientTarget,
+    pub interval_ns: Nanos,
+    pub write_ratio: f64,
+    pub timeout_ns: Nanos,
+    /// First request time (lets the cluster boot first).
+    pub start_ns: Nanos,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    sent_ns: Nanos,
+    write: bool,
+    /// etcd mode: members tried so far for this request.
+    tries: u32,
+    op_key: u64,
+    value: u64,
+}
+
+/// The load generator process.
+pub struct LoadClient {
+    cfg: ClientConfig,
+    next_id: u64,
+    current: usize,
+    pending: BTreeMap<u64, Pending>,
+}
+
+impl LoadClient {
+    /// A load generator.
+    pub fn new(cfg: ClientConfig) -> LoadClient {
+        LoadClient {
+            cfg,
+            next_id: 1,
+            current: 0,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Starts sending.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        self.pending.clear();
+        let phase = ctx.rng.gen_range(0..self.cfg.interval_ns.max(1));
+        let first = self.cfg.start_ns.max(ctx.now) + phase;
+        ctx.timer_at(first, T_SEND, 0);
+    }
+
+    /// Nothing survives a crash of the client.
+    pub fn crash(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Timers: the next send, or a request's timeout.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        match tag {
+            T_SEND => {
+                self.send_new(ctx);
+                ctx.timer(self.cfg.interval_ns, T_SEND, 0);
+            }
+            T_TIMEOUT => {
+                if let Some(p) = self.pending.remove(&arg) {
+                    self.rotate();
+                    self.finish(ctx, p, false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn rotate(&mut self) {
+        if let ClientTarget::Etcd(m) = &self.cfg.target {
+            self.current = (self.current + 1) % m.len().max(1);
+        }
+    }
+
+    fn send_new(&mut self, ctx: &mut Ctx) {
+        let write = ctx.rng.gen::<f64>() < self.cfg.write_ratio;
+        let id = self.next_id;
+        self.next_id += 1;
+        let p = Pending {
+            sent_ns: ctx.now,
+            write,
+            tries: 0,
+            op_key: keys::key(keys::DATA, ctx.rng.gen_range(0..100)),
+            value: id,
+        };
+        self.pending.insert(id, p);
+        ctx.timer(self.cfg.timeout_ns, T_TIMEOUT, id);
+        self.transmit(ctx, id, p);
+    }
+
+    fn op(&self, ctx: &Ctx, id: u64, p: Pending) -> KvOp {
+        if p.write {
+            KvOp::Put {
+                key: p.op_key,
+                value: p.value,
+                expected_rev: None,
+                write_id: ((ctx.me as u64) << 40) | id,
+            }
+        } else {
+            KvOp::Get {
+                key: p.op_key,
+                linearizable: true,
+            }
+        }
+    }
+
+    fn transmit(&mut self, ctx: &mut Ctx, id: u64, p: Pending) {
+        let op = self.op(ctx, id, p);
+        match &self.cfg.target {
+            ClientTarget::Api(to) => ctx.send(*to, Msg::ApiReq { id, op }),
+            ClientTarget::Etcd(members) => {
+                if members.is_empty() {
+                    return;
+                }
+                let to = members[self.current % members.len()];
+                ctx.send(to, Msg::EtcdReq { id, op });
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, p: Pending, ok: bool) {
+        ctx.out.push(crate::world::ctx::Out::Request(RequestRecord {
+            sent_ns: p.sent_ns,
+            latency_ns: ctx.now - p.sent_ns,
+            ok,
+            write: p.write,
+        }));
+    }
+
+    /// Answers from the cluster.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
+        match msg {
+            Msg::ApiResp { id, result } => {
+                let Some(p) = self.pending.remove(&id) else {
+                    return;
+                };
+                let ok = match result {
+                    Ok(r) => {
+                        self.ack(ctx, id, &r);
+                        true
+                    }
+                    // A conflict is an answer from a working API; the model's load does not CAS.
+                    Err(ApiError::Conflict) => true,
+                    Err(_) => false,
+                };
+                self.finish(ctx, p, ok);
+            }
+            Msg::EtcdResp { id, result } => {
+                let Some(p) = self.pending.remove(&id) else {
+                    return;
+                };
+                match result {
+                    Ok(r) => {
+                        self.ack(ctx, id, &r);
+                        self.finish(ctx, p, true);
+                    }
+                    Err(_) => {
+                        self.rotate();
+                        self.finish(ctx, p, false);
+                    }
+                }
+            }
+            Msg::ConnRefused { id } => {
+                let Some(mut p) = self.pending.remove(&id) else {
+                    return;
+                };
+                match &self.cfg.target {
+                    ClientTarget::Etcd(m) if (p.tries as usize) + 1 < m.len() => {
+                        // A refused connection fails fast; the etcd client dials the next endpoint.
+                        p.tries += 1;
+                        self.rotate();
+                        self.pending.insert(id, p);
+                        self.transmit(ctx, id, p);
+                    }
+                    _ => {
+                        self.rotate();
+                        self.finish(ctx, p, false)
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn ack(&mut self, ctx: &mut Ctx, id: u64, r: &KvResult) {
+        if let KvResult::Written { index, term, .. } = r {
+            ctx.observe(Obs::WriteAcked {
+                write_id: ((ctx.me as u64) << 40) | id,
+                index: *index,
+                term: *term,
+            });
+        }
+    }
+}
+
+/// The send interval for a rate in requests per second.
+pub fn interval_for(rps: f64) -> Nanos {
+    ((SEC as f64) / rps.max(1e-6)).round().max(1.0) as Nanos
+}

@@ -1,0 +1,78 @@
+//! The replicated key-value store every member applies committed entries to (etcd's MVCC, reduced to
+//! what the model needs: values, mod revisions, compare-and-swap, ranges).
+
+use crate::components::msg::{Key, KeyValue};
+use std::collections::BTreeMap;
+
+/// The store's state.
+#[derive(Clone, Debug, Default)]
+pub struct Kv {
+    data: BTreeMap<Key, (u64, u64)>,
+    /// The store revision: the number of applied writes.
+    pub rev: u64,
+}
+
+/// The outcome of applying a put.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written at this revision.
+    Written(u64),
+    /// The compare-and-swap precondition failed.
+    Conflict,
+}
+
+impl Kv {
+    /// Applies a put (a value of 0 deletes), checking `expected_rev` (0: the key must not exist).
+    pub fn put(&mut self, key: Key, value: u64, expected_rev: Option<u64>) -> PutOutcome {
+        if let Some(expected) = expected_rev {
+            let current = self.data.get(&key).map(|(_, r)| *r).unwrap_or(0);
+            if current != expected {
+                return PutOutcome::Conflict;
+            }
+        }
+        self.rev += 1;
+        if value == 0 {
+            self.data.remove(&key);
+        } else {
+            self.data.insert(key, (value, self.rev));
+        }
+        PutOutcome::Written(self.rev)
+    }
+
+    /// One key.
+    pub fn get(&self, key: Key) -> Option<KeyValue> {
+        self.data.get(&key).map(|(v, r)| KeyValue {
+            key,
+            value: *v,
+            mod_rev: *r,
+        })
+    }
+
+    /// Keys in `[start, end)`, in key order.
+    pub fn range(&self, start: Key, end: Key) -> Vec<KeyValue> {
+        self.data
+            .range(start..end)
+            .map(|(k, (v, r))| KeyValue {
+                key: *k,
+                value: *v,
+                mod_rev: *r,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_and_swap_checks_mod_revision() {
+        let mut kv = Kv::default();
+        assert_eq!(kv.put(1, 10, Some(0)), PutOutcome::Written(1));
+        assert_eq!(kv.put(1, 11, Some(0)), PutOutcome::Conflict);
+        assert_eq!(kv.put(1, 11, Some(1)), PutOutcome::Written(2));
+        assert_eq!(kv.get(1).unwrap().value, 11);
+        assert_eq!(kv.put(1, 0, None), PutOutcome::Written(3));
+        assert_eq!(kv.get(1), None);
+    }
+}

@@ -1,0 +1,653 @@
+//! An etcd member process: the Raft core driven by a tick clock, a WAL with fsync latency, the key-value
+//! store, and the client API (puts proposed through Raft, linearizable reads through ReadIndex).
+
+use super::kv::{Kv, PutOutcome};
+use super::raft::{Config as RaftConfig, Raft, Ready};
+use super::types::{DurableState, Entry, EntryData, HardState, MemberId, RaftMsg, Role};
+use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
+use crate::engine::{fmt_duration, Nanos};
+use crate::observe::{ProcState, TraceKind};
+use crate::world::ctx::{Ctx, Obs, ProcId};
+use std::collections::{BTreeMap, VecDeque};
+
+const T_TICK: u32 = 1;
+const T_FSYNC: u32 = 2;
+const T_REQ_TIMEOUT: u32 = 3;
+
+/// Static configuration of a member (its flags and the initial cluster).
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+    pub member_id: MemberId,
+    /// Every member's Raft id and process, including this one.
+    pub peers: Vec<(MemberId, ProcId)>,
+    /// `--heartbeat-interval`: one Raft tick.
+    pub tick_ns: Nanos,
+    /// `--election-timeout` in ticks.
+    pub election_tick: u32,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub initial_election_tick_advance: bool,
+    pub fsync_latency_ns: Nanos,
+    pub request_timeout_ns: Nanos,
+}
+
+/// A client request waiting for its entry to apply or its read index to be reached.
+#[derive(Clone, Debug)]
+struct Waiting {
+    client: ProcId,
+    req_id: u64,
+    op: KvOp,
+}
+
+/// A batch of WAL writes and the messages that must wait for them.
+#[derive(Debug, Default)]
+struct Batch {
+    hard: Option<HardState>,
+    entries: Vec<Entry>,
+    held: Vec<RaftMsg>,
+}
+
+/// What is lost in a crash.
+struct Volatile {
+    raft: Raft,
+    kv: Kv,
+    start_ns: Nanos,
+    ticks_done: u64,
+    wake_at: Nanos,
+    wake_token: u64,
+    queue: VecDeque<Batch>,
+    inflight: Option<Vec<Batch>>,
+    /// Writes proposed on behalf of clients, by write id.
+    writes: BTreeMap<u64, (u64, Waiting)>,
+    /// Reads waiting for a read index, by read context.
+    reads: BTreeMap<u64, (u64, Waiting)>,
+    /// Reads whose index is known, waiting for apply.
+    ready_reads: Vec<(u64, u64, Waiting)>,
+    next_ctx: u64,
+    role: Role,
+    term: u64,
+    leader: Option<MemberId>,
+}
+
+/// An etcd member.
+pub struct EtcdMember {
+    cfg: EtcdConfig,
+    durable: DurableState,
+    wiped: bool,
+    slow_fsync_ns: Option<Nanos>,
+    v: Option<Volatile>,
+}
+
+impl EtcdMember {
+    /// A member with an empty data directory.
+    pub fn new(cfg: EtcdConfig) -> EtcdMember {
+        EtcdMember {
+            cfg,
+            durable: DurableState::default(),
+            wiped: false,
+            slow_fsync_ns: None,
+            v: None,
+        }
+    }
+
+    /// The Raft core, when running (for the invariant checker and the observer only).
+    pub fn raft(&self) -> Option<&Raft> {
+        self.v.as_ref().map(|v| &v.raft)
+    }
+
+    /// What is on disk.
+    pub fn durable(&self) -> &DurableState {
+        &self.durable
+    }
+
+    /// This member's Raft id.
+    pub fn member_id(&self) -> MemberId {
+        self.cfg.member_id
+    }
+
+    /// Sets or clears a slow disk.
+    pub fn set_slow_disk(&mut self, fsync_ns: Option<Nanos>) {
+        self.slow_fsync_ns = fsync_ns;
+    }
+
+    /// Loses the data directory (the `wipe-data` fault); the member cannot rejoin as itself.
+    pub fn wipe(&mut self) {
+        self.durable = DurableState::default();
+        self.wiped = true;
+        self.v = None;
+    }
+
+    /// Whether the data was wiped.
+    pub fn is_wiped(&self) -> bool {
+        self.wiped
+    }
+
+    fn proc_of(&self, id: MemberId) -> Option<ProcId> {
+        self.cfg
+            .peers
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map(|(_, p)| *p)
+    }
+
+    /// Starts the process from its data directory. Returns false if it cannot start.
+    pub fn start(&mut self, ctx: &mut Ctx) -> bool {
+        if self.wiped {
+            ctx.log(
+                "etcd: member's data directory is gone; it must be removed (etcdctl member remove) and re-added before it can rejoin"
+                    .into(),
+            );
+            return false;
+        }
+        let rc = RaftConfig {
+            id: self.cfg.member_id,
+            peers: self.cfg.peers.iter().map(|(m, _)| *m).collect(),
+            election_tick: self.cfg.election_tick,
+            heartbeat_tick: 1,
+            pre_vote: self.cfg.pre_vote,
+            check_quorum: self.cfg.check_quorum,
+            max_msg_entries: 64,
+        };
+        let mut raft = Raft::new(rc, &self.durable, ctx.rng.clone());
+        // Advance the rng so the next start of this member draws differently.
+        let _: u64 = rand::Rng::gen(ctx.rng);
+        // Replay the durable log up to the commit index into the store, as etcd replays its WAL.
+        let mut kv = Kv::default();
+        let commit = self.durable.hard.commit;
+        for e in self.durable.entries.iter().take(commit as usize) {
+            if let EntryData::Put {
+                key,
+                value,
+                expected_rev,
+                ..
+            } = &e.data
+            {
+                kv.put(*key, *value, *expected_rev);
+            }
+        }
+        // etcd's adjustTicks: with peers connected, fast-forward election ticks leaving 2
+        // (etcd server/etcdserver/server.go; --initial-election-tick-advance).
+        if self.cfg.initial_election_tick_advance {
+            let advance = if self.cfg.peers.len() == 1 {
+                self.cfg.election_tick.saturating_sub(1)
+            } else {
+                self.cfg.election_tick.saturating_sub(2)
+            };
+            for _ in 0..advance {
+                raft.tick();
+            }
+        }
+        let term = raft.term();
+        self.v = Some(Volatile {
+            raft,
+            kv,
+            start_ns: ctx.now,
+            ticks_done: 0,
+            wake_at: u64::MAX,
+            wake_token: 0,
+            queue: VecDeque::new(),
+            inflight: None,
+            writes: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            ready_reads: Vec::new(),
+            next_ctx: 1,
+            role: Role::Follower,
+            term,
+            leader: None,
+        });
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Unready,
+        });
+        self.after_event(ctx);
+        true
+    }
+
+    /// Drops everything volatile (a crash); the WAL batch not yet fsynced is lost.
+    pub fn crash(&mut self) {
+        self.v = None;
+    }
+
+    /// Handles a message.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
+        if self.v.is_none() {
+            return;
+        }
+        self.catch_up(ctx.now);
+        match msg {
+            Msg::Raft(m) => {
+                let v = self.v.as_mut().unwrap();
+                v.raft.step(m);
+            }
+            Msg::Forward(data) => {
+                let v = self.v.as_mut().unwrap();
+                // Only a leader accepts forwarded proposals; elsewhere they are dropped and the
+                // origin member times the request out, as etcd does.
+                if v.raft.role() == Role::Leader {
+                    v.raft.propose(data);
+                }
+            }
+            Msg::EtcdReq { id, op } => self.client_request(ctx, from, id, op),
+            Msg::EtcdPing { id } => ctx.send(from, Msg::EtcdPong { id }),
+            _ => {}
+        }
+        self.after_event(ctx);
+    }
+
+    /// Handles a timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        let Some(v) = self.v.as_mut() else { return };
+        match tag {
+            T_TICK => {
+                if arg != v.wake_token {
+                    return;
+                }
+                v.wake_at = u64::MAX;
+                self.catch_up(ctx.now);
+            }
+            T_FSYNC => self.fsync_done(ctx),
+            T_REQ_TIMEOUT => self.request_timeout(ctx, arg),
+            _ => {}
+        }
+        self.after_event(ctx);
+    }
+
+    /// Runs the ticks that fell due since the last event. Ticks before now are no-ops by construction:
+    /// the wake timer is set at the first tick that can do anything.
+    fn catch_up(&mut self, now: Nanos) {
+        let tick = self.cfg.tick_ns;
+        let v = self.v.as_mut().unwrap();
+        let due = (now - v.start_ns) / tick;
+        while v.ticks_done < due {
+            v.raft.tick();
+            v.ticks_done += 1;
+        }
+    }
+
+    fn client_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, op: KvOp) {
+        let timeout = self.cfg.request_timeout_ns;
+        let leader_proc = {
+            let v = self.v.as_ref().unwrap();
+            v.raft.leader().and_then(|l| self.proc_of(l))
+        };
+        let v = self.v.as_mut().unwrap();
+        let waiting = Waiting {
+            client: from,
+            req_id: id,
+            op: op.clone(),
+        };
+        match op {
+            KvOp::Put {
+                key,
+                value,
+                expected_rev,
+                write_id,
+            } => {
+                let data = EntryData::Put {
+                    key,
+                    value,
+                    write_id,
+                    expected_rev,
+                };
+                if v.raft.role() == Role::Leader {
+                    v.raft.propose(data);
+                } else if let Some(lp) = leader_proc {
+                    ctx.send(lp, Msg::Forward(data));
+                } else {
+                    // raft drops proposals without a leader (ErrProposalDropped).
+                    ctx.send(
+                        from,
+                        Msg::EtcdResp {
+                            id,
+                            result: Err(EtcdError::NoLeader),
+                        },
+                    );
+                    return;
+                }
+                let seq = v.next_ctx;
+                v.next_ctx += 1;
+                v.writes.insert(write_id, (seq, waiting));
+                ctx.timer(timeout, T_REQ_TIMEOUT, write_id);
+            }
+            KvOp::Get {
+                key,
+                linearizable: false,
+            } => {
+                let kv = v.kv.get(key);
+                ctx.send(
+                    from,
+                    Msg::EtcdResp {
+                        id,
+                        result: Ok(KvResult::Value(kv)),
+                    },
+                );
+            }
+            KvOp::Get { .. } | KvOp::Range { .. } => {
+                let rctx = v.next_ctx;
+                v.next_ctx += 1;
+                v.reads.insert(rctx, (rctx, waiting));
+                v.raft.read_index(rctx);
+                // Read contexts live in a separate id space from write ids: mark them with the top bit.
+                ctx.timer(timeout, T_REQ_TIMEOUT, rctx | (1 << 63));
+            }
+        }
+    }
+
+    fn request_timeout(&mut self, ctx: &mut Ctx, arg: u64) {
+        let v = self.v.as_mut().unwrap();
+        let w = if arg & (1 << 63) != 0 {
+            let rctx = arg & !(1 << 63);
+            let w = v.reads.remove(&rctx).map(|(_, w)| w);
+            if w.is_none() {
+                if let Some(pos) = v.ready_reads.iter().position(|(_, c, _)| *c == rctx) {
+                    Some(v.ready_reads.remove(pos).2)
+                } else {
+                    None
+                }
+            } else {
+                w
+            }
+        } else {
+            v.writes.remove(&arg).map(|(_, w)| w)
+        };
+        if let Some(w) = w {
+            ctx.send(
+                w.client,
+                Msg::EtcdResp {
+                    id: w.req_id,
+                    result: Err(EtcdError::Timeout),
+                },
+            );
+        }
+    }
+
+    /// Drains Raft's ready, applies, persists, sends, and re-arms the tick timer.
+    fn after_event(&mut self, ctx: &mut Ctx) {
+        loop {
+            let rd = {
+                let v = self.v.as_mut().unwrap();
+                if !v.raft.has_ready() {
+                    break;
+                }
+                v.raft.ready()
+            };
+            self.handle_ready(ctx, rd);
+        }
+        self.note_role(ctx);
+        self.serve_reads(ctx);
+        self.arm_tick(ctx);
+    }
+
+    fn handle_ready(&mut self, ctx: &mut Ctx, rd: Ready) {
+        let is_leader = self.v.as_ref().unwrap().raft.role() == Role::Leader;
+        // Committed entries apply at once; etcd applies concurrently with persisting.
+        for e in &rd.committed {
+            self.apply(ctx, e);
+        }
+        let dropped = rd.dropped_reads;
+        for rctx in dropped {
+            let v = self.v.as_mut().unwrap();
+            if let Some((_, w)) = v.reads.remove(&rctx) {
+                ctx.send(
+                    w.client,
+                    Msg::EtcdResp {
+                        id: w.req_id,
+                        result: Err(EtcdError::NoLeader),
+                    },
+                );
+            }
+        }
+        for rs in rd.read_states {
+            let v = self.v.as_mut().unwrap();
+            if let Some((_, w)) = v.reads.remove(&rs.context) {
+                v.ready_reads.push((rs.index, rs.context, w));
+            }
+        }
+        if let Some(first) = rd.entries.first() {
+            let applied = self.v.as_ref().unwrap().raft.commit();
+            if first.index <= self.durable.entries.len() as u64 {
+                ctx.observe(Obs::Truncated { index: first.index });
+            }
+            let _ = applied;
+        }
+        let persist = !rd.entries.is_empty() || rd.hard_state.is_some();
+        let v = self.v.as_mut().unwrap();
+        let mut msgs = rd.messages;
+        // etcd's raftNode: a leader sends before its own WAL write (in parallel); a follower sends only
+        // after it has persisted what the messages acknowledge. Order behind earlier held batches.
+        let busy = v.inflight.is_some() || !v.queue.is_empty();
+        if is_leader || (!persist && !busy) {
+            for m in msgs.drain(..) {
+                send_raft(ctx, &self.cfg, m);
+            }
+        }
+        if persist || !msgs.is_empty() {
+            v.queue.push_back(Batch {
+                hard: rd.hard_state,
+                entries: rd.entries,
+                held: msgs,
+            });
+            if v.inflight.is_none() {
+                self.start_fsync(ctx);
+            }
+        }
+    }
+
+    fn start_fsync(&mut self, ctx: &mut Ctx) {
+        let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
+        let v = self.v.as_mut().unwrap();
+        if v.queue.is_empty() {
+            return;
+        }
+        // The WAL fsyncs everything queued so far in one write (etcd batches ready rounds).
+        let batches: Vec<Batch> = v.queue.drain(..).collect();
+        v.inflight = Some(batches);
+        ctx.timer(latency, T_FSYNC, 0);
+    }
+
+    fn fsync_done(&mut self, ctx: &mut Ctx) {
+        let batches = {
+            let v = self.v.as_mut().unwrap();
+            match v.inflight.take() {
+                Some(b) => b,
+                None => return,
+            }
+        };
+        for b in batches {
+            self.durable.apply(b.hard, &b.entries);
+            let v = self.v.as_mut().unwrap();
+            if let Some(last) = b.entries.last() {
+                v.raft.persisted(last.index, last.term);
+            }
+            for m in b.held {
+                send_raft(ctx, &self.cfg, m);
+            }
+        }
+        self.start_fsync(ctx);
+    }
+
+    fn apply(&mut self, ctx: &mut Ctx, e: &Entry) {
+        ctx.observe(Obs::Applied {
+            index: e.index,
+            term: e.term,
+        });
+        let v = self.v.as_mut().unwrap();
+        if let EntryData::Put {
+            key,
+            value,
+            write_id,
+            expected_rev,
+        } = &e.data
+        {
+            let outcome = v.kv.put(*key, *value, *expected_rev);
+            if let Some((_, w)) = v.writes.remove(write_id) {
+                let result = match outcome {
+                    PutOutcome::Written(rev) => Ok(KvResult::Written {
+                        index: e.index,
+                        term: e.term,
+                        rev,
+                    }),
+                    PutOutcome::Conflict => Err(EtcdError::Conflict),
+                };
+                ctx.send(
+                    w.client,
+                    Msg::EtcdResp {
+                        id: w.req_id,
+                        result,
+                    },
+                );
+            }
+        }
+    }
+
+    fn serve_reads(&mut self, ctx: &mut Ctx) {
+        let v = self.v.as_mut().unwrap();
+        if v.ready_reads.is_empty() {
+            return;
+        }
+        let applied = v.raft.commit();
+        let mut i = 0;
+        while i < v.ready_reads.len() {
+            if v.ready_reads[i].0 <= applied {
+                let (_, _, w) = v.ready_reads.remove(i);
+                let result = match w.op {
+                    KvOp::Get { key, .. } => KvResult::Value(v.kv.get(key)),
+                    KvOp::Range { start, end } => KvResult::Values(v.kv.range(start, end)),
+                    KvOp::Put { .. } => continue,
+                };
+                ctx.send(
+                    w.client,
+                    Msg::EtcdResp {
+                        id: w.req_id,
+                        result: Ok(result),
+                    },
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn note_role(&mut self, ctx: &mut Ctx) {
+        let v = self.v.as_mut().unwrap();
+        let (role, term, leader) = (v.raft.role(), v.raft.term(), v.raft.leader());
+        if role == v.role && term == v.term && leader == v.leader {
+            return;
+        }
+        let was = v.role;
+        let old_term = v.term;
+        let old_leader = v.leader;
+        v.role = role;
+        v.term = term;
+        v.leader = leader;
+        if role != was || term != old_term {
+            ctx.trace(TraceKind::EtcdRole {
+                proc: ctx.me,
+                role,
+                term,
+            });
+        }
+        match role {
+            Role::Leader if was != Role::Leader => {
+                ctx.observe(Obs::BecameLeader { term });
+                ctx.log(format!(
+                    "raft.node: {:x} elected leader {:x} at term {term}",
+                    self.cfg.member_id, self.cfg.member_id
+                ));
+            }
+            Role::PreCandidate if was != Role::PreCandidate => {
+                ctx.trace(TraceKind::Campaign {
+                    proc: ctx.me,
+                    term: term + 1,
+                    pre_vote: true,
+                });
+                ctx.log(format!(
+                    "raft: {:x} is starting a new election at term {term} (pre-vote)",
+                    self.cfg.member_id
+                ));
+            }
+            Role::Candidate if was != Role::Candidate || term != old_term => {
+                ctx.trace(TraceKind::Campaign {
+                    proc: ctx.me,
+                    term,
+                    pre_vote: false,
+                });
+                ctx.log(format!(
+                    "raft: {:x} became candidate at term {term}",
+                    self.cfg.member_id
+                ));
+            }
+            Role::Follower if was == Role::Leader => {
+                ctx.log(format!(
+                    "raft: {:x} stepped down to follower at term {term} (lost quorum or saw a higher term)",
+                    self.cfg.member_id
+                ));
+            }
+            _ => {}
+        }
+        if leader != old_leader && role != Role::Leader {
+            match leader {
+                Some(l) => ctx.log(format!(
+                    "raft.node: {:x} elected leader {l:x} at term {term}",
+                    self.cfg.member_id
+                )),
+                None if old_leader.is_some() => ctx.log(format!(
+                    "raft.node: {:x} lost leader {:x} at term {term}",
+                    self.cfg.member_id,
+                    old_leader.unwrap_or(0)
+                )),
+                None => {}
+            }
+        }
+        let state = match role {
+            Role::Leader => ProcState::Leader,
+            _ if leader.is_some() => ProcState::Standby,
+            _ => ProcState::Unready,
+        };
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state,
+        });
+        if role != Role::Leader {
+            // Proposals this member forwarded or made as leader may now never apply; etcd answers
+            // "leader changed" to waiting writes only on the old leader when its term ends.
+            if was == Role::Leader {
+                let pending: Vec<u64> = v.writes.keys().copied().collect();
+                for wid in pending {
+                    if let Some((_, w)) = v.writes.remove(&wid) {
+                        ctx.send(
+                            w.client,
+                            Msg::EtcdResp {
+                                id: w.req_id,
+                                result: Err(EtcdError::LeaderChanged),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn arm_tick(&mut self, ctx: &mut Ctx) {
+        let tick = self.cfg.tick_ns;
+        let v = self.v.as_mut().unwrap();
+        let n = v.raft.ticks_until_event().max(1) as u64;
+        let at = v.start_ns + (v.ticks_done + n) * tick;
+        if at < v.wake_at {
+            v.wake_at = at;
+            v.wake_token += 1;
+            ctx.timer_at(at, T_TICK, v.wake_token);
+        }
+    }
+
+    /// A short description for logs.
+    pub fn describe_timeout(&self) -> String {
+        fmt_duration(self.cfg.request_timeout_ns)
+    }
+}
+
+fn send_raft(ctx: &mut Ctx, cfg: &EtcdConfig, m: RaftMsg) {
+    if let Some((_, p)) = cfg.peers.iter().find(|(id, _)| *id == m.to) {
+        ctx.send(*p, Msg::Raft(m));
+    }
+}

@@ -1,0 +1,6 @@
+//! etcd: the Raft core, the member process around it, and the key-value store it replicates.
+
+pub mod kv;
+pub mod member;
+pub mod raft;
+pub mod types;

@@ -1,0 +1,185 @@
+//! Everything that travels the simulated network. Requests carry an id that the answer echoes, so a
+//! component matches answers to what it asked without reading anyone's state.
+
+use super::etcd::types::{EntryData, RaftMsg};
+
+/// A key in etcd. The high byte is the object kind (see [`keys`]), the rest the object's id.
+pub type Key = u64;
+
+/// Key layout of the objects the model stores (as the API server stores them under /registry).
+pub mod keys {
+    use super::Key;
+    /// Plain keys written by the load generator.
+    pub const DATA: u64 = 1;
+    /// coordination.k8s.io Leases in kube-system (leader election).
+    pub const LEADER_LEASE: u64 = 2;
+    /// Node heartbeat Leases in kube-node-lease.
+    pub const NODE_LEASE: u64 = 3;
+    /// Node objects (status, taints).
+    pub const NODE: u64 = 4;
+    /// Pods.
+    pub const POD: u64 = 5;
+    /// The key of object `id` of `kind`.
+    pub fn key(kind: u64, id: u64) -> Key {
+        (kind << 56) | (id & ((1 << 56) - 1))
+    }
+    /// The kind of a key.
+    pub fn kind_of(k: Key) -> u64 {
+        k >> 56
+    }
+    /// The id of a key.
+    pub fn id_of(k: Key) -> u64 {
+        k & ((1 << 56) - 1)
+    }
+    /// The key range `[start, end)` of one kind.
+    pub fn range(kind: u64) -> (Key, Key) {
+        (kind << 56, (kind + 1) << 56)
+    }
+}
+
+/// An operation on the key-value store. Values are opaque 64-bit words (objects are packed into them);
+/// a value of 0 is a deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvOp {
+    /// Put, optionally only if the key's mod revision equals `expected_rev` (0: key must not exist).
+    Put {
+        key: Key,
+        value: u64,
+        expected_rev: Option<u64>,
+        write_id: u64,
+    },
+    /// A linearizable (or serializable) read of one key.
+    Get { key: Key, linearizable: bool },
+    /// A linearizable read of a key range `[start, end)`.
+    Range { start: Key, end: Key },
+}
+
+impl KvOp {
+    /// True for writes.
+    pub fn is_write(&self) -> bool {
+        matches!(self, KvOp::Put { .. })
+    }
+}
+
+/// A key's value and the revision that last modified it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: Key,
+    pub value: u64,
+    pub mod_rev: u64,
+}
+
+/// The successful result of a [`KvOp`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvResult {
+    /// A write committed at this log position and store revision.
+    Written { index: u64, term: u64, rev: u64 },
+    /// One key (None: absent).
+    Value(Option<KeyValue>),
+    /// A range.
+    Values(Vec<KeyValue>),
+}
+
+/// etcd errors, as etcd names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdError {
+    /// "etcdserver: request timed out".
+    Timeout,
+    /// "etcdserver: no leader".
+    NoLeader,
+    /// "etcdserver: leader changed".
+    LeaderChanged,
+    /// A compare-and-swap precondition failed (the API server's 409 Conflict).
+    Conflict,
+    /// The client could not reach any member (connection refused / timed out).
+    Unavailable,
+}
+
+impl EtcdError {
+    /// The error text etcd or the client would log.
+    pub fn text(self) -> &'static str {
+        match self {
+            EtcdError::Timeout => "etcdserver: request timed out",
+            EtcdError::NoLeader => "etcdserver: no leader",
+            EtcdError::LeaderChanged => "etcdserver: leader changed",
+            EtcdError::Conflict => "etcdserver: compare failed",
+            EtcdError::Unavailable => "etcdclient: no available endpoint",
+        }
+    }
+}
+
+/// The answer an API request gets (an HTTP status in the real system).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiError {
+    /// 409: optimistic-concurrency conflict.
+    Conflict,
+    /// 500/504: etcd failed or timed out behind the API server.
+    Storage(EtcdError),
+    /// 503: the API server is not serving yet (starting) or shutting down.
+    NotReady,
+    /// 503 from the load balancer: no backend available.
+    NoBackend,
+}
+
+/// Health endpoints of kube-apiserver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthPath {
+    Healthz,
+    Livez,
+    Readyz,
+}
+
+/// A message on the simulated network.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// Between etcd members (peer port 2380).
+    Raft(RaftMsg),
+    /// A follower forwards a proposal to the leader (etcd's MsgProp).
+    Forward(EntryData),
+    /// An etcd client request (client port 2379).
+    EtcdReq { id: u64, op: KvOp },
+    /// The answer to an etcd request.
+    EtcdResp { id: u64, result: Result<KvResult, EtcdError> },
+    /// An etcd client keepalive ping (gRPC HTTP/2 PING).
+    EtcdPing { id: u64 },
+    /// The ping's answer.
+    EtcdPong { id: u64 },
+    /// A Kubernetes API request (port 6443), directly or through a load balancer.
+    ApiReq { id: u64, op: KvOp },
+    /// The answer to an API request.
+    ApiResp { id: u64, result: Result<KvResult, ApiError> },
+    /// A health probe (`/healthz`, `/livez`, `/readyz`).
+    HealthReq { id: u64, path: HealthPath },
+    /// The probe's answer (HTTP 200 or 500).
+    HealthResp { id: u64, ok: bool },
+    /// TCP RST: the host is up but nothing listens (the process is down or was restarted).
+    ConnRefused { id: u64 },
+    /// A VRRP advertisement from a keepalived instance.
+    Vrrp { priority: u32 },
+}
+
+impl Msg {
+    /// The request id if this message opens a request that expects an answer; a request to a dead
+    /// process on a live host is answered by the host's kernel with [`Msg::ConnRefused`].
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            Msg::EtcdReq { id, .. }
+            | Msg::EtcdPing { id }
+            | Msg::ApiReq { id, .. }
+            | Msg::HealthReq { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// True for answers, which are dropped if their requester restarted meanwhile.
+    pub fn is_response(&self) -> bool {
+        matches!(
+            self,
+            Msg::EtcdResp { .. }
+                | Msg::EtcdPong { .. }
+                | Msg::ApiResp { .. }
+                | Msg::HealthResp { .. }
+                | Msg::ConnRefused { .. }
+        )
+    }
+}

@@ -1,0 +1,153 @@
+//! Metrics (CONTRACT.md): computed from the trace and the timelines, over the run from the end of the
+//! warm-up (the first moment every modelled capability is up) to the end.
+
+use super::timeline::Timeline;
+use super::trace::{Capability, Trace, TraceKind};
+use crate::components::etcd::types::Role;
+use crate::engine::{secs, Nanos};
+use std::collections::BTreeMap;
+
+/// The flat metric map of a report, in name order.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// The end of the warm-up: the first moment at which every capability is up (None: never).
+pub fn warmup(timelines: &[Timeline]) -> Option<Nanos> {
+    let mut w = 0;
+    for t in timelines {
+        w = w.max(t.first_up()?);
+    }
+    Some(w)
+}
+
+/// What metrics need besides the trace.
+pub struct MetricInputs<'a> {
+    pub trace: &'a Trace,
+    pub timelines: &'a [Timeline],
+    pub end_ns: Nanos,
+    /// The lease a process competes for, if any.
+    pub lease_of: &'a dyn Fn(u16) -> Option<u16>,
+    pub acknowledged_writes_lost: u64,
+}
+
+fn percentile(sorted: &[Nanos], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64
+}
+
+/// Computes every metric.
+pub fn compute(inp: &MetricInputs) -> Metrics {
+    let mut m = Metrics::new();
+    let w = warmup(inp.timelines).unwrap_or(inp.end_ns);
+    let end = inp.end_ns;
+    let span = end.saturating_sub(w);
+    m.insert("warmup_s".into(), secs(w));
+    for t in inp.timelines {
+        let name = t.capability.name();
+        let outages = t.outages(w, end);
+        let down: Nanos = outages.iter().map(|(s, e)| e - s).sum();
+        let longest = outages.iter().map(|(s, e)| e - s).max().unwrap_or(0);
+        let availability = if span == 0 {
+            0.0
+        } else {
+            1.0 - down as f64 / span as f64
+        };
+        m.insert(format!("{name}.availability"), availability);
+        m.insert(format!("{name}.downtime_s"), secs(down));
+        m.insert(format!("{name}.longest_outage_s"), secs(longest));
+        m.insert(format!("{name}.outages"), outages.len() as f64);
+    }
+    // Requests.
+    if inp.timelines.iter().any(|t| t.capability == Capability::Api) {
+        let after: Vec<_> = inp.trace.requests.iter().filter(|r| r.sent_ns >= w).collect();
+        let failed = after.iter().filter(|r| !r.ok).count();
+        let mut lat: Vec<Nanos> = after.iter().filter(|r| r.ok).map(|r| r.latency_ns).collect();
+        lat.sort_unstable();
+        m.insert("api.requests".into(), after.len() as f64);
+        m.insert("api.failed_requests".into(), failed as f64);
+        m.insert("api.latency_p50_ms".into(), percentile(&lat, 50.0) / 1e6);
+        m.insert("api.latency_p99_ms".into(), percentile(&lat, 99.0) / 1e6);
+    }
+    // Leader changes and elections.
+    let mut etcd_changes = 0u64;
+    let mut elections = 0u64;
+    let mut lease_changes = [0u64; 2];
+    let mut acting: [BTreeMap<u16, bool>; 2] = [BTreeMap::new(), BTreeMap::new()];
+    let mut split_since: [Option<Nanos>; 2] = [None, None];
+    let mut split_ns = [0u64; 2];
+    let mut violations = 0u64;
+    let mut has_lease = [false; 2];
+    for e in &inp.trace.events {
+        let after = e.time_ns >= w;
+        match &e.kind {
+            TraceKind::EtcdRole {
+                role: Role::Leader, ..
+            } if after => etcd_changes += 1,
+            TraceKind::Campaign {
+                pre_vote: false, ..
+            } if after => elections += 1,
+            TraceKind::Acting { proc, acting: a } => {
+                if let Some(l) = (inp.lease_of)(*proc) {
+                    let l = l as usize;
+                    has_lease[l] = true;
+                    if *a && after {
+                        lease_changes[l] += 1;
+                    }
+                    acting[l].insert(*proc, *a);
+                    let n = acting[l].values().filter(|v| **v).count();
+                    match (n >= 2, split_since[l]) {
+                        (true, None) => split_since[l] = Some(e.time_ns),
+                        (false, Some(s)) => {
+                            split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
+                            split_since[l] = None;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            TraceKind::Proc { proc, state } => {
+                // A process that dies stops acting.
+                if *state == super::ProcState::Down {
+                    if let Some(l) = (inp.lease_of)(*proc) {
+                        let l = l as usize;
+                        acting[l].insert(*proc, false);
+                        let n = acting[l].values().filter(|v| **v).count();
+                        if n < 2 {
+                            if let Some(s) = split_since[l].take() {
+                                split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
+                            }
+                        }
+                    }
+                }
+            }
+            TraceKind::Violation { .. } => violations += 1,
+            _ => {}
+        }
+    }
+    for (l, s) in split_since.iter().enumerate() {
+        if let Some(s) = s {
+            split_ns[l] += end.saturating_sub((*s).max(w));
+        }
+    }
+    m.insert("etcd.leader_changes".into(), etcd_changes as f64);
+    m.insert("etcd.elections".into(), elections as f64);
+    if has_lease[0] {
+        m.insert("scheduler.leader_changes".into(), lease_changes[0] as f64);
+        m.insert("scheduling.split_brain_s".into(), secs(split_ns[0]));
+    }
+    if has_lease[1] {
+        m.insert(
+            "controller_manager.leader_changes".into(),
+            lease_changes[1] as f64,
+        );
+        m.insert("reconciliation.split_brain_s".into(), secs(split_ns[1]));
+    }
+    m.insert(
+        "data.acknowledged_writes_lost".into(),
+        inp.acknowledged_writes_lost as f64,
+    );
+    m.insert("invariants.violations".into(), violations as f64);
+    m
+}

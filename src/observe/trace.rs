@@ -1,0 +1,160 @@
+//! The trace: every state change a person would want to see, with its time. Metrics, timelines and
+//! reports are pure functions of it.
+
+use crate::components::etcd::types::Role;
+use crate::engine::Nanos;
+use serde::Serialize;
+
+/// The capabilities the report measures (CONTRACT.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Api,
+    EtcdQuorum,
+    Scheduling,
+    Reconciliation,
+    Workloads,
+}
+
+impl Capability {
+    /// The metric prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Api => "api",
+            Capability::EtcdQuorum => "etcd_quorum",
+            Capability::Scheduling => "scheduling",
+            Capability::Reconciliation => "reconciliation",
+            Capability::Workloads => "workloads",
+        }
+    }
+}
+
+/// Every capability, in report order.
+pub const CAPABILITIES: [Capability; 5] = [
+    Capability::Api,
+    Capability::EtcdQuorum,
+    Capability::Scheduling,
+    Capability::Reconciliation,
+    Capability::Workloads,
+];
+
+/// A process's lifecycle state as its lane shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcState {
+    /// Running and serving.
+    Up,
+    /// Not running.
+    Down,
+    /// Running but not ready (starting, or failing its readiness).
+    Unready,
+    /// Running and holding its role (etcd leader, lease holder, VIP holder).
+    Leader,
+    /// Running as a standby (not leader).
+    Standby,
+}
+
+/// One state change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A process's lane state changed.
+    Proc { proc: u16, state: ProcState },
+    /// A node went down or came back.
+    Node { node: u16, up: bool },
+    /// An etcd member changed Raft role or term.
+    EtcdRole {
+        proc: u16,
+        #[serde(serialize_with = "ser_role")]
+        role: Role,
+        term: u64,
+    },
+    /// A member started an election (pre-vote or real) in `term`.
+    Campaign { proc: u16, term: u64, pre_vote: bool },
+    /// A leader-elected component started or stopped acting as leader.
+    Acting { proc: u16, acting: bool },
+    /// The holder of a leader-election lease as written to etcd (None: released).
+    LeaseHolder { lease: u16, holder: Option<u16> },
+    /// A load balancer marked a backend up or down.
+    LbBackend { lb: u16, backend: u16, up: bool },
+    /// The VIP moved (None: nobody holds it).
+    Vip { node: Option<u16> },
+    /// A fault started or ended.
+    Fault { index: u16, start: bool },
+    /// A capability went up or down.
+    Cap { cap: Capability, up: bool },
+    /// A process logged a line an operator would read.
+    Log { proc: u16, text: String },
+    /// An invariant was violated.
+    Violation { text: String },
+}
+
+fn ser_role<S: serde::Serializer>(r: &Role, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.name())
+}
+
+/// A traced event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceEvent {
+    pub time_ns: Nanos,
+    #[serde(flatten)]
+    pub kind: TraceKind,
+}
+
+/// The outcome of one client request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub sent_ns: Nanos,
+    pub latency_ns: Nanos,
+    pub ok: bool,
+    pub write: bool,
+}
+
+/// The whole record of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub events: Vec<TraceEvent>,
+    pub requests: Vec<RequestRecord>,
+    hash: u64,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Trace {
+        Trace {
+            events: Vec::new(),
+            requests: Vec::new(),
+            hash: 0xcbf2_9ce4_8422_2325,
+        }
+    }
+
+    /// Appends an event, folding it into the trace hash.
+    pub fn push(&mut self, time_ns: Nanos, kind: TraceKind) {
+        let text = format!("{time_ns}{kind:?}");
+        self.fold(text.as_bytes());
+        self.events.push(TraceEvent { time_ns, kind });
+    }
+
+    /// Records a client request outcome.
+    pub fn request(&mut self, r: RequestRecord) {
+        let mut buf = [0u8; 17];
+        buf[..8].copy_from_slice(&r.sent_ns.to_le_bytes());
+        buf[8..16].copy_from_slice(&r.latency_ns.to_le_bytes());
+        buf[16] = (r.ok as u8) | ((r.write as u8) << 1);
+        self.fold(&buf);
+        self.requests.push(r);
+    }
+
+    fn fold(&mut self, bytes: &[u8]) {
+        // FNV-1a: stable across platforms and Rust versions, unlike std's hasher.
+        for b in bytes {
+            self.hash ^= *b as u64;
+            self.hash = self.hash.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    /// A hash of everything traced, for the determinism self-check.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+}

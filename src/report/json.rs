@@ -1,0 +1,112 @@
+//! `report.json`: a stable schema (documented in the README).
+
+use crate::engine::secs;
+use crate::observe::TraceKind;
+use crate::run::Outcome;
+use serde_json::{json, Map, Value};
+
+/// The report's schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Builds the JSON report of a run.
+pub fn report(o: &Outcome) -> Value {
+    let metrics: Map<String, Value> = o
+        .metrics
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(round(*v))))
+        .collect();
+    let mut timelines = Map::new();
+    for t in &o.timelines {
+        let ivs: Vec<Value> = t
+            .intervals
+            .iter()
+            .map(|i| json!({"start_s": round(secs(i.start_ns)), "end_s": round(secs(i.end_ns)), "up": i.up}))
+            .collect();
+        timelines.insert(t.capability.name().to_string(), Value::Array(ivs));
+    }
+    let faults: Vec<Value> = o
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut v = serde_json::to_value(&f.spec).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("index".into(), json!(i));
+                m.insert("resolved".into(), json!(f.resolved));
+                m.insert("start_s".into(), json!(round(secs(f.at_ns))));
+                m.insert(
+                    "end_s".into(),
+                    f.end_ns.map(|e| json!(round(secs(e)))).unwrap_or(Value::Null),
+                );
+            }
+            v
+        })
+        .collect();
+    let expectations: Vec<Value> = o
+        .verdicts
+        .iter()
+        .map(|v| {
+            let mut m = Map::new();
+            m.insert("metric".into(), json!(v.expectation.metric));
+            if let Some(b) = v.expectation.at_least {
+                m.insert("at_least".into(), json!(b));
+            }
+            if let Some(b) = v.expectation.at_most {
+                m.insert("at_most".into(), json!(b));
+            }
+            if let Some(b) = v.expectation.equals {
+                m.insert("equals".into(), json!(b));
+            }
+            m.insert("actual".into(), v.actual.map(|a| json!(round(a))).unwrap_or(Value::Null));
+            m.insert("passed".into(), json!(v.passed));
+            Value::Object(m)
+        })
+        .collect();
+    let processes: Vec<Value> = o
+        .layout
+        .procs
+        .iter()
+        .map(|p| json!({"name": p.name, "node": o.layout.nodes[p.node].name}))
+        .collect();
+    let nodes: Vec<Value> = o
+        .layout
+        .nodes
+        .iter()
+        .map(|n| json!({"name": n.name, "zone": o.layout.zones[n.zone]}))
+        .collect();
+    let violations: Vec<Value> = o
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Violation { text } => Some(json!({"t_s": round(secs(e.time_ns)), "text": text})),
+            _ => None,
+        })
+        .collect();
+    json!({
+        "scenario": o.scenario.name,
+        "description": o.scenario.description,
+        "seed": o.seed,
+        "version": env!("CARGO_PKG_VERSION"),
+        "schema": SCHEMA_VERSION,
+        "duration_s": round(secs(o.end_ns)),
+        "warmup_s": o.warmup_ns.map(|w| json!(round(secs(w)))).unwrap_or(Value::Null),
+        "steady_state": o.warmup_ns.is_some(),
+        "passed": o.passed(),
+        "topology": serde_json::to_value(&o.scenario.topology).unwrap_or(Value::Null),
+        "nodes": nodes,
+        "processes": processes,
+        "metrics": metrics,
+        "timelines": timelines,
+        "faults": faults,
+        "expectations": expectations,
+        "violations": violations,
+        "events": o.events,
+        "trace_hash": format!("{:016x}", o.trace.hash()),
+    })
+}
+
+/// Rounds to microsecond precision so reports do not carry float noise.
+pub fn round(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}

@@ -1,0 +1,207 @@
+//! The terminal summary: what broke, when, for how long, and what recovered it, readable in ten seconds.
+
+use crate::engine::{fmt_duration, Nanos};
+use crate::observe::{ProcState, TraceEvent, TraceKind};
+use crate::run::Outcome;
+use std::fmt::Write;
+
+/// Describes a trace event in an operator's words (None for events not worth a line).
+pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
+    let pname = |p: u16| {
+        o.layout
+            .procs
+            .get(p as usize)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| format!("process {p}"))
+    };
+    let nname = |n: u16| {
+        o.layout
+            .nodes
+            .get(n as usize)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| format!("node {n}"))
+    };
+    Some(match &e.kind {
+        TraceKind::Proc { proc, state } => match state {
+            ProcState::Up => format!("{} started", pname(*proc)),
+            ProcState::Down => format!("{} stopped", pname(*proc)),
+            _ => return None,
+        },
+        TraceKind::Node { node, up } => {
+            format!("node {} {}", nname(*node), if *up { "came back" } else { "went down" })
+        }
+        TraceKind::EtcdRole { proc, role, term } => match role {
+            crate::components::etcd::types::Role::Leader => {
+                format!("{} became etcd leader (term {term})", pname(*proc))
+            }
+            _ => return None,
+        },
+        TraceKind::Acting { proc, acting } => {
+            if *acting {
+                format!("{} acquired its lease and leads", pname(*proc))
+            } else {
+                format!("{} stopped leading", pname(*proc))
+            }
+        }
+        TraceKind::LbBackend { lb, backend, up } => format!(
+            "{} marked {} {}",
+            pname(*lb),
+            pname(*backend),
+            if *up { "UP" } else { "DOWN" }
+        ),
+        TraceKind::Vip { node } => match node {
+            Some(n) => format!("VIP moved to {}", nname(*n)),
+            None => "nobody holds the VIP".into(),
+        },
+        TraceKind::Fault { index, start } => {
+            let f = &o.faults[*index as usize];
+            if *start {
+                format!("fault #{index} started: {}", f.describe())
+            } else {
+                format!("fault #{index} ended")
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The event that most plausibly ended an outage: the last described event in [start, end].
+fn recovered_by(o: &Outcome, start: Nanos, end: Nanos) -> Option<String> {
+    o.trace
+        .events
+        .iter()
+        .rev()
+        .filter(|e| e.time_ns <= end && e.time_ns >= start)
+        .filter(|e| !matches!(e.kind, TraceKind::Proc { state: ProcState::Down, .. }))
+        .find_map(|e| describe(o, e))
+}
+
+/// Renders the summary.
+pub fn summary(o: &Outcome) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}  (seed {}, {} simulated, {} events)",
+        o.scenario.name,
+        o.seed,
+        fmt_duration(o.end_ns),
+        o.events
+    );
+    if !o.scenario.description.is_empty() {
+        let _ = writeln!(s, "  {}", o.scenario.description);
+    }
+    match o.warmup_ns {
+        Some(w) => {
+            let _ = writeln!(s, "steady state after {}", fmt_duration(w));
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "NEVER REACHED STEADY STATE: some capability was never up; metrics cover nothing"
+            );
+        }
+    }
+    if !o.faults.is_empty() {
+        let _ = writeln!(s, "\nfaults");
+        for (i, f) in o.faults.iter().enumerate() {
+            let _ = writeln!(s, "  #{i}  {}", f.describe());
+        }
+    }
+    let _ = writeln!(s, "\nwhat broke (after warm-up)");
+    let w = o.warmup_ns.unwrap_or(o.end_ns);
+    for t in &o.timelines {
+        let outs = t.outages(w, o.end_ns);
+        let name = t.capability.name();
+        if outs.is_empty() {
+            let _ = writeln!(s, "  {name:<15} up throughout");
+            continue;
+        }
+        let total: Nanos = outs.iter().map(|(a, b)| b - a).sum();
+        let _ = writeln!(
+            s,
+            "  {name:<15} DOWN {} in {} outage{}",
+            fmt_duration(total),
+            outs.len(),
+            if outs.len() == 1 { "" } else { "s" }
+        );
+        for (a, b) in outs.iter().take(4) {
+            let rec = if *b >= o.end_ns {
+                "still down at the end".to_string()
+            } else {
+                recovered_by(o, *a, *b).map(|r| format!("recovered: {r}")).unwrap_or_default()
+            };
+            let _ = writeln!(
+                s,
+                "  {:<15}   {} -> {} ({})  {rec}",
+                "",
+                fmt_duration(*a),
+                fmt_duration(*b),
+                fmt_duration(b - a)
+            );
+        }
+        if outs.len() > 4 {
+            let _ = writeln!(s, "  {:<15}   ... {} more", "", outs.len() - 4);
+        }
+    }
+    let _ = writeln!(s, "\nmetrics");
+    for (k, v) in &o.metrics {
+        let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
+    }
+    if !o.verdicts.is_empty() {
+        let _ = writeln!(s, "\nexpectations");
+        for v in &o.verdicts {
+            let _ = writeln!(
+                s,
+                "  {} {} {} (actual {})",
+                if v.passed { "PASS" } else { "FAIL" },
+                v.expectation.metric,
+                v.bound_text(),
+                v.actual.map(fmt_num).unwrap_or_else(|| "not measured".into())
+            );
+        }
+        let failed = o.verdicts.iter().filter(|v| !v.passed).count();
+        let _ = writeln!(
+            s,
+            "result: {} ({} of {} expectations hold)",
+            if o.passed() { "PASS" } else { "FAIL" },
+            o.verdicts.len() - failed,
+            o.verdicts.len()
+        );
+    }
+    s
+}
+
+/// Formats a metric value compactly.
+pub fn fmt_num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e12 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The run told as a story, one line per event in the words of the component logs.
+pub fn narrate(o: &Outcome) -> String {
+    let mut s = String::new();
+    for e in &o.trace.events {
+        let line = match &e.kind {
+            TraceKind::Log { proc, text } => {
+                let name = o
+                    .layout
+                    .procs
+                    .get(*proc as usize)
+                    .map(|p| p.name.as_str())
+                    .unwrap_or("?");
+                format!("{name}: {text}")
+            }
+            TraceKind::Violation { text } => format!("INVARIANT VIOLATED: {text}"),
+            _ => match describe(o, e) {
+                Some(d) => d,
+                None => continue,
+            },
+        };
+        let _ = writeln!(s, "{:>10}  {line}", fmt_duration(e.time_ns));
+    }
+    s
+}

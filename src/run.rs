@@ -1,0 +1,118 @@
+//! One run of a scenario, end to end: build the world, run it, derive timelines, metrics and verdicts.
+//! Everything after the run is a pure function of the trace.
+
+use crate::engine::Nanos;
+use crate::observe::metrics::{self, MetricInputs, Metrics};
+use crate::observe::timeline::{timelines, Timeline};
+use crate::observe::Trace;
+use crate::scenario::model::Expectation;
+use crate::scenario::Scenario;
+use crate::topology::{Layout, ProcKind};
+use crate::world::faults::ResolvedFault;
+use crate::world::{RunError, World};
+
+/// An expectation with its verdict.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub expectation: Expectation,
+    /// None when the metric does not exist in this run (a capability not modelled): a failure.
+    pub actual: Option<f64>,
+    pub passed: bool,
+}
+
+impl Verdict {
+    /// The bound as text: `>= 0.99`.
+    pub fn bound_text(&self) -> String {
+        let e = &self.expectation;
+        if let Some(v) = e.at_least {
+            format!(">= {v}")
+        } else if let Some(v) = e.at_most {
+            format!("<= {v}")
+        } else if let Some(v) = e.equals {
+            format!("== {v}")
+        } else {
+            "(no bound)".into()
+        }
+    }
+}
+
+/// Everything a run produced.
+pub struct Outcome {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub layout: Layout,
+    pub trace: Trace,
+    pub timelines: Vec<Timeline>,
+    pub metrics: Metrics,
+    pub warmup_ns: Option<Nanos>,
+    pub faults: Vec<ResolvedFault>,
+    pub verdicts: Vec<Verdict>,
+    pub events: u64,
+    pub end_ns: Nanos,
+}
+
+impl Outcome {
+    /// True when every expectation held and the cluster reached steady state.
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.passed) && (self.verdicts.is_empty() || self.warmup_ns.is_some())
+    }
+}
+
+/// Judges one expectation against the metrics.
+pub fn judge(e: &Expectation, metrics: &Metrics) -> Verdict {
+    let actual = metrics.get(&e.metric).copied();
+    // Compare with a tolerance of a few ulps so that 0.1 + 0.2 style sums do not flip verdicts.
+    let eps = 1e-9;
+    let passed = match actual {
+        None => false,
+        Some(a) => {
+            e.at_least.is_none_or(|b| a >= b - eps)
+                && e.at_most.is_none_or(|b| a <= b + eps)
+                && e.equals.is_none_or(|b| (a - b).abs() <= eps.max(b.abs() * 1e-9))
+        }
+    };
+    Verdict {
+        expectation: e.clone(),
+        actual,
+        passed,
+    }
+}
+
+/// Runs a scenario with a seed.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
+    let mut world = World::build(scenario, seed);
+    world.run()?;
+    let end_ns = world.end_ns;
+    let tls = timelines(&world.trace, end_ns);
+    let layout = world.layout.clone();
+    let lease_of = |p: u16| -> Option<u16> {
+        match layout.procs.get(p as usize).map(|s| s.kind) {
+            Some(ProcKind::Scheduler) => Some(0),
+            Some(ProcKind::ControllerManager) => Some(1),
+            _ => None,
+        }
+    };
+    let mut m = metrics::compute(&MetricInputs {
+        trace: &world.trace,
+        timelines: &tls,
+        end_ns,
+        lease_of: &lease_of,
+        acknowledged_writes_lost: world.invariants.acknowledged_writes_lost,
+    });
+    crate::components::workload_metrics(&world, &mut m);
+    let verdicts = scenario.expect.iter().map(|e| judge(e, &m)).collect();
+    let warmup_ns = metrics::warmup(&tls);
+    Ok(Outcome {
+        scenario: scenario.clone(),
+        seed,
+        layout: world.layout.clone(),
+        trace: std::mem::take(&mut world.trace),
+        timelines: tls,
+        metrics: m,
+        warmup_ns,
+        faults: world.faults.clone(),
+        verdicts,
+        events: world.events_processed,
+        end_ns,
+    })
+}

@@ -1,0 +1,531 @@
+//! The scenario file format (CONTRACT.md). Every field but `name`, `duration` and `topology` has a default,
+//! and the defaults are the real components' defaults (cited per field from FACTS.md's sources).
+
+use crate::engine::{parse_duration, Nanos, MS, SEC, US};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written with a unit in the file (`"100ms"`, `"1m30s"`); a bare number is rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Dur(pub Nanos);
+
+impl Dur {
+    /// The duration in nanoseconds.
+    pub fn ns(self) -> Nanos {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration string with a unit (ns, us, ms, s, m, h), e.g. \"10s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dur, E> {
+                parse_duration(v).map(Dur).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "{v} has no unit; durations are strings with one of ns, us, ms, s, m, h (e.g. \"{v}s\")"
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "{v} has no unit; durations are strings with one of ns, us, ms, s, m, h (e.g. \"{v}s\")"
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "{v} has no unit; durations are strings with one of ns, us, ms, s, m, h (e.g. \"{v}s\")"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::engine::fmt_duration(self.0))
+    }
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub duration: Dur,
+    pub topology: Topology,
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub load: Load,
+    #[serde(default)]
+    pub workloads: Vec<Workload>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Where etcd runs.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EtcdTopology {
+    /// An etcd member on each control-plane node (kubeadm's default).
+    Stacked,
+    /// Dedicated etcd nodes.
+    External,
+}
+
+/// The cluster's shape.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub etcd: EtcdTopology,
+    pub control_plane_nodes: u32,
+    #[serde(default)]
+    pub etcd_nodes: u32,
+    #[serde(default)]
+    pub workers: u32,
+    #[serde(default = "default_zones")]
+    pub zones: Vec<String>,
+    #[serde(default = "default_lbs")]
+    pub load_balancers: u32,
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+}
+
+fn default_zones() -> Vec<String> {
+    vec!["a".into()]
+}
+fn default_lbs() -> u32 {
+    1
+}
+fn default_endpoint() -> String {
+    "load-balancer".into()
+}
+
+/// Per-component overrides; every default is the real component's default.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub etcd: EtcdSettings,
+    #[serde(default)]
+    pub kube_apiserver: ApiServerSettings,
+    #[serde(default)]
+    pub leader_election: LeaderElectionSettings,
+    #[serde(default)]
+    pub load_balancer: LoadBalancerSettings,
+    #[serde(default)]
+    pub kubelet: KubeletSettings,
+    #[serde(default)]
+    pub node_lifecycle: NodeLifecycleSettings,
+    #[serde(default)]
+    pub network: NetworkSettings,
+}
+
+/// etcd flags (etcd-io/website content/en/docs/v3.5/op-guide/configuration.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdSettings {
+    /// `--heartbeat-interval`, 100 ms.
+    pub heartbeat_interval: Dur,
+    /// `--election-timeout`, 1000 ms.
+    pub election_timeout: Dur,
+    /// `--pre-vote`, true since v3.5 (etcd PR #12770).
+    pub pre_vote: bool,
+    /// Check-quorum, always on in etcd (server/etcdserver/bootstrap.go).
+    pub check_quorum: bool,
+    /// `--initial-election-tick-advance`, true: a (re)started member fast-forwards its election ticks.
+    pub initial_election_tick_advance: bool,
+    /// WAL fsync latency of a healthy disk (etcd's guidance: p99 under 10 ms; a local SSD is ~1-2 ms).
+    pub fsync_latency: Dur,
+    /// Server-side request timeout: 5 s + 2 x election timeout (etcd server/config/config.go) unless set.
+    pub request_timeout: Option<Dur>,
+}
+
+impl Default for EtcdSettings {
+    fn default() -> Self {
+        EtcdSettings {
+            heartbeat_interval: Dur(100 * MS),
+            election_timeout: Dur(1000 * MS),
+            pre_vote: true,
+            check_quorum: true,
+            initial_election_tick_advance: true,
+            fsync_latency: Dur(2 * MS),
+            request_timeout: None,
+        }
+    }
+}
+
+impl EtcdSettings {
+    /// The effective server-side request timeout.
+    pub fn effective_request_timeout(&self) -> Nanos {
+        self.request_timeout
+            .map(|d| d.ns())
+            .unwrap_or(5 * SEC + 2 * self.election_timeout.ns())
+    }
+}
+
+/// kube-apiserver flags (kubernetes/website command-line-tools-reference/kube-apiserver.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiServerSettings {
+    /// `--request-timeout`, 1m.
+    pub request_timeout: Dur,
+    /// `--etcd-healthcheck-timeout`, 2s.
+    pub etcd_healthcheck_timeout: Dur,
+    /// `--etcd-readycheck-timeout`, 2s.
+    pub etcd_readycheck_timeout: Dur,
+    /// `--shutdown-delay-duration`, 0s.
+    pub shutdown_delay_duration: Dur,
+    /// etcd client dial timeout, 20s (k8s.io/apiserver storagebackend/factory/etcd3.go).
+    pub etcd_dial_timeout: Dur,
+    /// etcd client keepalive time, 30s (same file).
+    pub etcd_keepalive_time: Dur,
+    /// etcd client keepalive timeout, 10s (same file).
+    pub etcd_keepalive_timeout: Dur,
+    /// Time from process start until the API server serves (static pod start-up).
+    pub startup_time: Dur,
+}
+
+impl Default for ApiServerSettings {
+    fn default() -> Self {
+        ApiServerSettings {
+            request_timeout: Dur(60 * SEC),
+            etcd_healthcheck_timeout: Dur(2 * SEC),
+            etcd_readycheck_timeout: Dur(2 * SEC),
+            shutdown_delay_duration: Dur(0),
+            etcd_dial_timeout: Dur(20 * SEC),
+            etcd_keepalive_time: Dur(30 * SEC),
+            etcd_keepalive_timeout: Dur(10 * SEC),
+            startup_time: Dur(5 * SEC),
+        }
+    }
+}
+
+/// Where kube-controller-manager and kube-scheduler send their API requests.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiEndpoint {
+    /// Their own node's API server, as kubeadm configures them.
+    Local,
+    /// The cluster endpoint (load balancer / VIP).
+    LoadBalancer,
+}
+
+/// client-go leader election (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.go).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderElectionSettings {
+    /// `--leader-elect`, true.
+    pub enabled: bool,
+    /// `--leader-elect-lease-duration`, 15s.
+    pub lease_duration: Dur,
+    /// `--leader-elect-renew-deadline`, 10s.
+    pub renew_deadline: Dur,
+    /// `--leader-elect-retry-period`, 2s.
+    pub retry_period: Dur,
+    /// `local` (kubeadm) or `load-balancer`.
+    pub api_endpoint: ApiEndpoint,
+    /// Whether a graceful stop releases the lease (client-go ReleaseOnCancel).
+    pub release_on_cancel: bool,
+}
+
+impl Default for LeaderElectionSettings {
+    fn default() -> Self {
+        LeaderElectionSettings {
+            enabled: true,
+            lease_duration: Dur(15 * SEC),
+            renew_deadline: Dur(10 * SEC),
+            retry_period: Dur(2 * SEC),
+            api_endpoint: ApiEndpoint::Local,
+            release_on_cancel: true,
+        }
+    }
+}
+
+/// HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm docs/ha-considerations.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancerSettings {
+    /// Health-check path (kubeadm's example: `GET /healthz`).
+    pub check_path: String,
+    /// `inter`, 2000 ms.
+    pub check_interval: Dur,
+    /// `fall`, 3.
+    pub fall: u32,
+    /// `rise`, 2.
+    pub rise: u32,
+    /// `timeout check`, 10s (kubeadm's example).
+    pub check_timeout: Dur,
+    /// `timeout connect`, 5s (kubeadm's example).
+    pub connect_timeout: Dur,
+    /// `retries`, 1 in kubeadm's example (HAProxy's own default is 3).
+    pub retries: u32,
+    /// `option redispatch` (kubeadm's example sets it).
+    pub redispatch: bool,
+    /// keepalived `advert_int`, 1s.
+    pub vrrp_advert_interval: Dur,
+    /// keepalived priorities of lb-1, lb-2, ... (kubeadm's example: 101 for the first, 100 for the rest).
+    pub vrrp_priorities: Vec<u32>,
+    /// kubeadm's `vrrp_script check_apiserver` interval, 3s.
+    pub vrrp_script_interval: Dur,
+    /// kubeadm's vrrp_script fall, 10.
+    pub vrrp_script_fall: u32,
+    /// kubeadm's vrrp_script rise, 2.
+    pub vrrp_script_rise: u32,
+    /// kubeadm's vrrp_script weight, -2.
+    pub vrrp_script_weight: i32,
+}
+
+impl Default for LoadBalancerSettings {
+    fn default() -> Self {
+        LoadBalancerSettings {
+            check_path: "/healthz".into(),
+            check_interval: Dur(2 * SEC),
+            fall: 3,
+            rise: 2,
+            check_timeout: Dur(10 * SEC),
+            connect_timeout: Dur(5 * SEC),
+            retries: 1,
+            redispatch: true,
+            vrrp_advert_interval: Dur(SEC),
+            vrrp_priorities: vec![101, 100],
+            vrrp_script_interval: Dur(3 * SEC),
+            vrrp_script_fall: 10,
+            vrrp_script_rise: 2,
+            vrrp_script_weight: -2,
+        }
+    }
+}
+
+/// kubelet (k/k pkg/kubelet/apis/config/v1beta1/defaults.go).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubeletSettings {
+    /// `nodeStatusUpdateFrequency`, 10s.
+    pub node_status_update_frequency: Dur,
+    /// `nodeLeaseDurationSeconds`, 40s; renewed every 0.25 x duration.
+    pub node_lease_duration: Dur,
+    /// `maxPods`, 110.
+    pub max_pods: u32,
+    /// Time from binding to a pod being ready (image present, container start, readiness probe).
+    pub pod_startup_time: Dur,
+    /// Container restart back-off: initial 10s, doubling, capped at 5m (k/k pkg/kubelet/kubelet.go).
+    pub restart_backoff_initial: Dur,
+    /// Cap of the container restart back-off.
+    pub restart_backoff_max: Dur,
+}
+
+impl Default for KubeletSettings {
+    fn default() -> Self {
+        KubeletSettings {
+            node_status_update_frequency: Dur(10 * SEC),
+            node_lease_duration: Dur(40 * SEC),
+            max_pods: 110,
+            pod_startup_time: Dur(5 * SEC),
+            restart_backoff_initial: Dur(10 * SEC),
+            restart_backoff_max: Dur(300 * SEC),
+        }
+    }
+}
+
+/// kube-controller-manager node lifecycle (k/k cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeLifecycleSettings {
+    /// `--node-monitor-period`, 5s.
+    pub node_monitor_period: Dur,
+    /// `--node-monitor-grace-period`, 50s since v1.32 (40s before; k/k PR #126287).
+    pub node_monitor_grace_period: Dur,
+    /// `--node-startup-grace-period`, 1m.
+    pub node_startup_grace_period: Dur,
+    /// `--node-eviction-rate`, 0.1 nodes/s.
+    pub node_eviction_rate: f64,
+    /// `--secondary-node-eviction-rate`, 0.01 nodes/s.
+    pub secondary_node_eviction_rate: f64,
+    /// `--unhealthy-zone-threshold`, 0.55.
+    pub unhealthy_zone_threshold: f64,
+    /// `--large-cluster-size-threshold`, 50.
+    pub large_cluster_size_threshold: u32,
+    /// DefaultTolerationSeconds admission: 300s for not-ready and unreachable.
+    pub default_toleration: Dur,
+}
+
+impl Default for NodeLifecycleSettings {
+    fn default() -> Self {
+        NodeLifecycleSettings {
+            node_monitor_period: Dur(5 * SEC),
+            node_monitor_grace_period: Dur(50 * SEC),
+            node_startup_grace_period: Dur(60 * SEC),
+            node_eviction_rate: 0.1,
+            secondary_node_eviction_rate: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
+            default_toleration: Dur(300 * SEC),
+        }
+    }
+}
+
+/// The simulated network's links.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSettings {
+    /// One-way latency between processes on the same node.
+    pub local_latency: Dur,
+    /// One-way latency inside a zone (same data centre).
+    pub zone_latency: Dur,
+    /// One-way latency across zones (nearby data centres of one region).
+    pub cross_zone_latency: Dur,
+    /// Jitter as a fraction of the latency, drawn uniformly in [0, jitter x latency].
+    pub jitter: f64,
+    /// Probability that a message is lost on any link (0..1).
+    pub loss: f64,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            local_latency: Dur(50 * US),
+            zone_latency: Dur(250 * US),
+            cross_zone_latency: Dur(MS),
+            jitter: 0.2,
+            loss: 0.0,
+        }
+    }
+}
+
+/// Where the load generator sends its requests.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadTarget {
+    /// Through `topology.endpoint` to the Kubernetes API.
+    Api,
+    /// Straight to the etcd members as an etcd client (for etcd-only studies).
+    Etcd,
+}
+
+/// The clients' request load.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Load {
+    pub requests_per_second: f64,
+    pub write_ratio: f64,
+    /// Client-side timeout of one request.
+    pub timeout: Dur,
+    pub target: LoadTarget,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            requests_per_second: 10.0,
+            write_ratio: 0.5,
+            timeout: Dur(10 * SEC),
+            target: LoadTarget::Api,
+        }
+    }
+}
+
+/// How a workload's replicas are placed.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spread {
+    /// The scheduler's default: least-allocated node first.
+    #[default]
+    None,
+    /// A topology spread constraint over zones (maxSkew 1).
+    Zones,
+    /// Packed into the first zone (a node affinity to it).
+    FirstZone,
+}
+
+/// A Deployment/ReplicaSet.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub name: String,
+    pub replicas: u32,
+    #[serde(default)]
+    pub spread: Spread,
+    /// Whether the pods tolerate the control-plane taint (run on control-plane nodes too).
+    #[serde(default)]
+    pub on_control_plane: bool,
+}
+
+/// Fault kinds (CONTRACT.md).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    Crash,
+    Restart,
+    Partition,
+    Isolate,
+    DegradeLink,
+    SlowDisk,
+    WipeData,
+}
+
+impl FaultKind {
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Partition => "partition",
+            FaultKind::Isolate => "isolate",
+            FaultKind::DegradeLink => "degrade-link",
+            FaultKind::SlowDisk => "slow-disk",
+            FaultKind::WipeData => "wipe-data",
+        }
+    }
+}
+
+/// One scripted fault.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at: Dur,
+    pub kind: FaultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsync_latency: Option<Dur>,
+}
+
+/// A bound on a metric that the run must meet.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<f64>,
+}

@@ -1,0 +1,255 @@
+//! Stacked and external layouts: which nodes exist, where they sit in the zones, and which processes run
+//! on each. Names follow CONTRACT.md (`cp-1`, `etcd-1`, `lb-1`, `worker-1`, `NODE/PROCESS`).
+
+use crate::scenario::model::{EtcdTopology, Topology};
+
+/// What a node is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeKind {
+    ControlPlane,
+    Etcd,
+    LoadBalancer,
+    Worker,
+    /// The machine the load generator and users run on (outside the cluster).
+    Client,
+}
+
+/// The kinds of modelled processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProcKind {
+    Etcd,
+    ApiServer,
+    ControllerManager,
+    Scheduler,
+    Kubelet,
+    Haproxy,
+    Keepalived,
+    /// The scenario's load generator.
+    Client,
+}
+
+impl ProcKind {
+    /// The process name used in targets and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcKind::Etcd => "etcd",
+            ProcKind::ApiServer => "kube-apiserver",
+            ProcKind::ControllerManager => "kube-controller-manager",
+            ProcKind::Scheduler => "kube-scheduler",
+            ProcKind::Kubelet => "kubelet",
+            ProcKind::Haproxy => "haproxy",
+            ProcKind::Keepalived => "keepalived",
+            ProcKind::Client => "client",
+        }
+    }
+
+    /// Parses a process name.
+    pub fn from_name(name: &str) -> Option<ProcKind> {
+        ALL_PROC_KINDS.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+/// Every process kind, in a fixed order.
+pub const ALL_PROC_KINDS: [ProcKind; 8] = [
+    ProcKind::Etcd,
+    ProcKind::ApiServer,
+    ProcKind::ControllerManager,
+    ProcKind::Scheduler,
+    ProcKind::Kubelet,
+    ProcKind::Haproxy,
+    ProcKind::Keepalived,
+    ProcKind::Client,
+];
+
+/// A node of the layout.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub name: String,
+    pub kind: NodeKind,
+    /// Index into `Layout::zones`.
+    pub zone: usize,
+    /// 1-based number within its kind (`cp-2` has 2).
+    pub ordinal: u32,
+}
+
+/// A process of the layout.
+#[derive(Clone, Debug)]
+pub struct ProcSpec {
+    /// `NODE/PROCESS`.
+    pub name: String,
+    pub kind: ProcKind,
+    /// Index into `Layout::nodes`.
+    pub node: usize,
+}
+
+/// The whole placement.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub zones: Vec<String>,
+    pub nodes: Vec<NodeSpec>,
+    pub procs: Vec<ProcSpec>,
+}
+
+impl Layout {
+    /// Builds the placement for a topology (assumed validated). Nodes of each kind go over the zones in
+    /// order: the first in the first zone, the second in the second, wrapping around.
+    pub fn new(topo: &Topology) -> Layout {
+        let zones = if topo.zones.is_empty() {
+            vec!["a".to_string()]
+        } else {
+            topo.zones.clone()
+        };
+        let nz = zones.len();
+        let mut nodes = Vec::new();
+        let mut procs = Vec::new();
+        let add_node = |nodes: &mut Vec<NodeSpec>,
+                            procs: &mut Vec<ProcSpec>,
+                            prefix: &str,
+                            kind: NodeKind,
+                            ordinal: u32,
+                            zone: usize,
+                            kinds: &[ProcKind]| {
+            let name = if kind == NodeKind::Client {
+                prefix.to_string()
+            } else {
+                format!("{prefix}-{ordinal}")
+            };
+            let node = nodes.len();
+            for k in kinds {
+                procs.push(ProcSpec {
+                    name: format!("{name}/{}", k.name()),
+                    kind: *k,
+                    node,
+                });
+            }
+            nodes.push(NodeSpec {
+                name,
+                kind,
+                zone,
+                ordinal,
+            });
+        };
+        let stacked = topo.etcd == EtcdTopology::Stacked;
+        for i in 0..topo.control_plane_nodes {
+            let mut kinds = Vec::new();
+            if stacked {
+                kinds.push(ProcKind::Etcd);
+            }
+            kinds.extend([
+                ProcKind::ApiServer,
+                ProcKind::ControllerManager,
+                ProcKind::Scheduler,
+                ProcKind::Kubelet,
+            ]);
+            add_node(
+                &mut nodes,
+                &mut procs,
+                "cp",
+                NodeKind::ControlPlane,
+                i + 1,
+                i as usize % nz,
+                &kinds,
+            );
+        }
+        if !stacked {
+            for i in 0..topo.etcd_nodes {
+                add_node(
+                    &mut nodes,
+                    &mut procs,
+                    "etcd",
+                    NodeKind::Etcd,
+                    i + 1,
+                    i as usize % nz,
+                    &[ProcKind::Etcd],
+                );
+            }
+        }
+        let use_lb = topo.endpoint == "load-balancer";
+        if use_lb {
+            let with_vip = topo.load_balancers >= 2;
+            for i in 0..topo.load_balancers {
+                let kinds: &[ProcKind] = if with_vip {
+                    &[ProcKind::Haproxy, ProcKind::Keepalived]
+                } else {
+                    &[ProcKind::Haproxy]
+                };
+                add_node(
+                    &mut nodes,
+                    &mut procs,
+                    "lb",
+                    NodeKind::LoadBalancer,
+                    i + 1,
+                    i as usize % nz,
+                    kinds,
+                );
+            }
+        }
+        for i in 0..topo.workers {
+            add_node(
+                &mut nodes,
+                &mut procs,
+                "worker",
+                NodeKind::Worker,
+                i + 1,
+                i as usize % nz,
+                &[ProcKind::Kubelet],
+            );
+        }
+        add_node(
+            &mut nodes,
+            &mut procs,
+            "client",
+            NodeKind::Client,
+            1,
+            0,
+            &[ProcKind::Client],
+        );
+        Layout {
+            zones,
+            nodes,
+            procs,
+        }
+    }
+
+    /// The node with this name.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// The zone with this name.
+    pub fn zone_index(&self, name: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z == name)
+    }
+
+    /// The process with this `NODE/PROCESS` name.
+    pub fn proc_index(&self, name: &str) -> Option<usize> {
+        self.procs.iter().position(|p| p.name == name)
+    }
+
+    /// Processes of one kind, in layout order.
+    pub fn procs_of(&self, kind: ProcKind) -> impl Iterator<Item = usize> + '_ {
+        self.procs
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.kind == kind)
+            .map(|(i, _)| i)
+    }
+
+    /// Every name a target may use: nodes, processes, zones (`zone:NAME`) and the role selectors.
+    pub fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+        names.extend(self.procs.iter().map(|p| p.name.clone()));
+        names.extend(self.zones.iter().map(|z| format!("zone:{z}")));
+        names.extend(SELECTORS.iter().map(|s| s.to_string()));
+        names
+    }
+}
+
+/// Role selectors, resolved when the fault fires.
+pub const SELECTORS: [&str; 5] = [
+    "leader:etcd",
+    "follower:etcd",
+    "leader:kube-scheduler",
+    "leader:kube-controller-manager",
+    "vip-holder",
+];

@@ -1,0 +1,136 @@
+//! Invariants checked while the model runs: at most one etcd leader per term, committed entries never
+//! change, every acknowledged write is in every later leader's log (unless a declared data-loss fault
+//! explains its loss, which is then counted), and leader completeness for committed entries.
+
+use super::ctx::{Obs, ProcId};
+use super::Proc;
+use crate::components::Component;
+use crate::engine::{fmt_duration, Nanos};
+use crate::observe::Trace;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The checker's bookkeeping.
+#[derive(Default)]
+pub struct Invariants {
+    leaders_by_term: BTreeMap<u64, ProcId>,
+    /// Term of the committed entry at each index (index 1 at position 0).
+    committed: Vec<u64>,
+    /// Acknowledged writes: (write id, index, term).
+    acked: Vec<(u64, u64, u64)>,
+    lost_ids: BTreeSet<u64>,
+    /// Set once a `wipe-data` (or restore) fault has destroyed data.
+    pub data_loss_declared: bool,
+    /// Violations found.
+    pub violations: u64,
+    /// Acknowledged writes lost to a declared data-loss fault.
+    pub acknowledged_writes_lost: u64,
+}
+
+impl Invariants {
+    /// Checks one observation; returns the violations it found, described.
+    pub fn observe(&mut self, now: Nanos, proc: ProcId, obs: Obs, procs: &[Proc]) -> Vec<String> {
+        let mut out = Vec::new();
+        match obs {
+            Obs::BecameLeader { term } => {
+                if let Some(other) = self.leaders_by_term.get(&term) {
+                    if *other != proc {
+                        out.push(format!(
+                            "two etcd leaders in term {term}: process {other} and process {proc} (at {})",
+                            fmt_duration(now)
+                        ));
+                    }
+                } else {
+                    self.leaders_by_term.insert(term, proc);
+                }
+                self.check_leader_log(now, proc, procs, &mut out);
+            }
+            Obs::Applied { index, term } => {
+                let i = (index - 1) as usize;
+                if i < self.committed.len() {
+                    if self.committed[i] != term {
+                        out.push(format!(
+                            "committed entry {index} changed: term {} applied before, term {term} now on process {proc}",
+                            self.committed[i]
+                        ));
+                    }
+                } else if i == self.committed.len() {
+                    self.committed.push(term);
+                } else {
+                    // Applied beyond what anyone applied before: entries in between are unknown here
+                    // only if the applying member skipped them, which the Raft core never does.
+                    out.push(format!(
+                        "process {proc} applied entry {index} before entry {}",
+                        self.committed.len() + 1
+                    ));
+                }
+            }
+            Obs::WriteAcked {
+                write_id,
+                index,
+                term,
+            } => {
+                self.acked.push((write_id, index, term));
+            }
+            Obs::Truncated { .. } | Obs::LeaderAction { .. } => {}
+        }
+        self.violations += out.len() as u64;
+        out
+    }
+
+    fn check_leader_log(&mut self, now: Nanos, proc: ProcId, procs: &[Proc], out: &mut Vec<String>) {
+        let Some(raft) = (match &procs[proc as usize].comp {
+            Component::Etcd(m) => m.raft(),
+            _ => None,
+        }) else {
+            return;
+        };
+        for (i, term) in self.committed.iter().enumerate() {
+            let index = i as u64 + 1;
+            if raft.entry(index).map(|e| e.term) != Some(*term) && !self.data_loss_declared {
+                out.push(format!(
+                    "leader completeness: new leader (process {proc}) at {} lacks committed entry {index}",
+                    fmt_duration(now)
+                ));
+                break;
+            }
+        }
+        for (write_id, index, term) in &self.acked {
+            if raft.entry(*index).map(|e| e.term) != Some(*term) {
+                if self.data_loss_declared {
+                    if self.lost_ids.insert(*write_id) {
+                        self.acknowledged_writes_lost += 1;
+                    }
+                } else {
+                    out.push(format!(
+                        "acknowledged write {write_id:#x} (entry {index}, term {term}) is missing from the log of new leader process {proc} at {}",
+                        fmt_duration(now)
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The final check: the last leader standing must hold every acknowledged write.
+    pub fn finish(&mut self, now: Nanos, procs: &[Proc], trace: &mut Trace) {
+        let leader = procs
+            .iter()
+            .filter(|p| p.alive)
+            .filter_map(|p| match &p.comp {
+                Component::Etcd(m) => m.raft().map(|r| (r.term(), r.role(), p.id)),
+                _ => None,
+            })
+            .filter(|(_, role, _)| *role == crate::components::etcd::types::Role::Leader)
+            .max();
+        if let Some((_, _, proc)) = leader {
+            let mut out = Vec::new();
+            // The completeness part was checked at election; only the acknowledged writes here.
+            let saved = std::mem::take(&mut self.committed);
+            self.check_leader_log(now, proc, procs, &mut out);
+            self.committed = saved;
+            self.violations += out.len() as u64;
+            for text in out {
+                trace.push(now, crate::observe::TraceKind::Violation { text });
+            }
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The world: hosts, processes and the network, driven by the event queue. It delivers messages through
+//! the simulated network, fires timers, injects the scenario's faults, records the trace, and runs the
+//! observers (capabilities) and invariant checkers. Components never see each other: only messages.
+
+pub mod build;
+pub mod ctx;
+pub mod faults;
+pub mod invariants;
+pub mod observer;
+
+use crate::components::Component;
+use crate::components::msg::Msg;
+use crate::engine::rng::Rng;
+use crate::engine::{fmt_duration, EventQueue, Nanos};
+use crate::net::{Network, NodeId};
+use crate::observe::{ProcState, Trace, TraceKind};
+use crate::scenario::Scenario;
+use crate::topology::Layout;
+use ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
+use faults::ResolvedFault;
+use invariants::Invariants;
+use observer::Observer;
+
+/// One modelled process.
+pub struct Proc {
+    pub id: ProcId,
+    pub node: NodeId,
+    pub alive: bool,
+    /// Bumped on every crash and start, so that timers and connections of an earlier life are void.
+    pub incarnation: u32,
+    pub comp: Component,
+    pub rng: Rng,
+    /// Consecutive voluntary exits, for the kubelet's restart back-off.
+    pub exits: u32,
+    /// Set while a crash fault holds the process down (the kubelet does not restart it).
+    pub held_down: u32,
+}
+
+/// What the queue holds.
+#[derive(Debug)]
+pub enum Event {
+    Deliver {
+        from: ProcId,
+        from_inc: u32,
+        to: ProcId,
+        to_inc: u32,
+        msg: Msg,
+    },
+    Timer {
+        proc: ProcId,
+        inc: u32,
+        timer: Timer,
+    },
+    FaultStart(u16),
+    FaultEnd(u16),
+    /// The kubelet restarts a process that exited.
+    Restart { proc: ProcId, inc: u32 },
+}
+
+/// A run that went wrong in a way the model cannot recover from.
+#[derive(Debug)]
+pub enum RunError {
+    /// The event bound was hit: the model is running away.
+    TooManyEvents { limit: u64, at_ns: Nanos },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            RunError::TooManyEvents { limit, at_ns } => write!(
+                f,
+                "the run stopped after {limit} events at t={} of simulated time: the model is running away (a message storm?); shorten the scenario or lower the load",
+                fmt_duration(*at_ns)
+            ),
+        }
+    }
+}
+
+/// The simulated world.
+pub struct World {
+    pub now: Nanos,
+    pub end_ns: Nanos,
+    pub scenario: Scenario,
+    pub layout: Layout,
+    pub procs: Vec<Proc>,
+    pub net: Network,
+    pub trace: Trace,
+    pub faults: Vec<ResolvedFault>,
+    pub vip_holder: Option<NodeId>,
+    pub invariants: Invariants,
+    pub observer: Observer,
+    pub events_processed: u64,
+    pub max_events: u64,
+    queue: EventQueue<u32>,
+    slab: Vec<Option<Event>>,
+    free: Vec<u32>,
+    out: Vec<Out>,
+    dirty: bool,
+}
+
+impl World {
+    fn push(&mut self, at: Nanos, ev: Event) {
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.queue.push(at, idx);
+    }
+
+    /// Runs the scenario to its end.
+    pub fn run(&mut self) -> Result<(), RunError> {
+        for p in 0..self.procs.len() {
+            self.start_proc(p as ProcId);
+        }
+        for i in 0..self.faults.len() {
+            let at = self.faults[i].at_ns;
+            self.push(at, Event::FaultStart(i as u16));
+        }
+        self.observe_now();
+        while let Some(t) = self.queue.peek_time() {
+            if t > self.end_ns {
+                break;
+            }
+            let (t, idx) = self.queue.pop().unwrap();
+            let ev = self.slab[idx as usize].take().unwrap();
+            self.free.push(idx);
+            self.now = t;
+            self.events_processed += 1;
+            if self.events_processed > self.max_events {
+                return Err(RunError::TooManyEvents {
+                    limit: self.max_events,
+                    at_ns: t,
+                });
+            }
+            self.handle(ev);
+            if self.dirty {
+                self.dirty = false;
+                self.observe_now();
+            }
+        }
+        self.now = self.end_ns;
+        self.invariants.finish(self.now, &self.procs, &mut self.trace);
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Deliver {
+                from,
+                from_inc,
+                to,
+                to_inc,
+                msg,
+            } => self.deliver(from, from_inc, to, to_inc, msg),
+            Event::Timer { proc, inc, timer } => {
+                let p = &self.procs[proc as usize];
+                if !p.alive || p.incarnation != inc {
+                    return;
+                }
+                self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
+            }
+            Event::FaultStart(i) => self.fault_start(i),
+            Event::FaultEnd(i) => self.fault_end(i),
+            Event::Restart { proc, inc } => {
+                let p = &self.procs[proc as usize];
+                if p.alive || p.incarnation != inc || p.held_down > 0 {
+                    return;
+                }
+                if self.net.host_up(p.node) {
+                    self.start_proc(proc);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: ProcId, from_inc: u32, to: ProcId, to_inc: u32, msg: Msg) {
+        let (from_node, to_node) = (self.procs[from as usize].node, self.procs[to as usize].node);
+        // A partition or a host going down while the message was in flight drops it.
+        if !self.net.reachable(from_node, to_node) {
+            return;
+        }
+        let target = &self.procs[to as usize];
+        if !target.alive || (msg.request_id().is_some() && target.incarnation != to_inc) {
+            // Host up but nothing listening (or the connection died with the old process): the kernel
+            // answers with a reset, which the sender sees at once.
+            if let Some(id) = msg.request_id() {
+                let sender = &self.procs[from as usize];
+                if sender.alive && sender.incarnation == from_inc {
+                    self.send_raw(to, from, Msg::ConnRefused { id });
+                }
+            }
+            return;
+        }
+        if msg.is_response() && target.incarnation != to_inc {
+            return;
+        }
+        self.dispatch(to, |comp, ctx| comp.on_msg(ctx, from, msg));
+    }
+
+    /// Runs a component handler and applies what it asked for.
+    fn dispatch(&mut self, proc: ProcId, f: impl FnOnce(&mut Component, &mut Ctx)) {
+        let mut out = std::mem::take(&mut self.out);
+        {
+            let p = &mut self.procs[proc as usize];
+            let mut ctx = Ctx {
+                now: self.now,
+                me: proc,
+                rng: &mut p.rng,
+                out: &mut out,
+            };
+            f(&mut p.comp, &mut ctx);
+        }
+        self.apply_out(proc, &mut out);
+        self.out = out;
+    }
+
+    fn apply_out(&mut self, proc: ProcId, out: &mut Vec<Out>) {
+        for o in out.drain(..) {
+            match o {
+                Out::Send { to, msg } => self.send_raw(proc, to, msg),
+                Out::Timer { at, timer } => {
+                    let inc = self.procs[proc as usize].incarnation;
+                    self.push(at, Event::Timer { proc, inc, timer });
+                }
+                Out::Trace(kind) => self.record(kind),
+                Out::Obs(obs) => self.observation(proc, obs),
+                Out::Request(r) => self.trace.request(r),
+                Out::Vip(claim) => self.set_vip(proc, claim),
+                Out::Exit => self.exit_proc(proc),
+            }
+        }
+    }
+
+    /// Records a trace event; state changes re-run the observers.
+    pub fn record(&mut self, kind: TraceKind) {
+        if !matches!(kind, TraceKind::Log { .. }) {
+            self.dirty = true;
+        }
+        self.trace.push(self.now, kind);
+    }
+
+    fn observation(&mut self, proc: ProcId, obs: Obs) {
+        let violations = self.invariants.observe(self.now, proc, obs, &self.procs);
+        for text in violations {
+            self.record(TraceKind::Violation { text });
+        }
+        if let Obs::LeaderAction { .. } = obs {
+            self.dirty = true;
+        }
+    }
+
+    /// Sends a message from `from` to `to` through the network (resolving the VIP).
+    fn send_raw(&mut self, from: ProcId, to: ProcId, msg: Msg) {
+        let to = if to == VIP {
+            match self.vip_target() {
+                Some(p) => p,
+                // Nobody answers ARP for the VIP: the packet goes nowhere.
+                None => return,
+            }
+        } else {
+            to
+        };
+        let from_node = self.procs[from as usize].node;
+        let to_node = self.procs[to as usize].node;
+        if !self.net.reachable(from_node, to_node) {
+            return;
+        }
+        let Some(delay) = self.net.draw_delay(from_node, to_node) else {
+            return;
+        };
+        let from_inc = self.procs[from as usize].incarnation;
+        let to_inc = self.procs[to as usize].incarnation;
+        self.push(
+            self.now + delay,
+            Event::Deliver {
+                from,
+                from_inc,
+                to,
+                to_inc,
+                msg,
+            },
+        );
+    }
+
+    fn vip_target(&self) -> Option<ProcId> {
+        let node = self.vip_holder?;
+        self.procs
+            .iter()
+            .find(|p| p.node == node && p.comp.is_haproxy())
+            .map(|p| p.id)
+    }
+
+    fn set_vip(&mut self, proc: ProcId, claim: bool) {
+        let node = self.procs[proc as usize].node;
+        if claim {
+            if self.vip_holder != Some(node) {
+                self.vip_holder = Some(node);
+                self.record(TraceKind::Vip { node: Some(node) });
+            }
+        } else if self.vip_holder == Some(node) {
+            self.vip_holder = None;
+            self.record(TraceKind::Vip { node: None });
+        }
+    }
+
+    /// Starts (or restarts) a process.
+    pub fn start_proc(&mut self, proc: ProcId) {
+        let node = self.procs[proc as usize].node;
+        if !self.net.host_up(node) || self.procs[proc as usize].alive {
+            return;
+        }
+        {
+            let p = &mut self.procs[proc as usize];
+            p.incarnation += 1;
+            p.alive = true;
+        }
+        let mut started = true;
+        self.record(TraceKind::Proc {
+            proc,
+            state: ProcState::Up,
+        });
+        self.dispatch(proc, |comp, ctx| started = comp.start(ctx));
+        if !started {
+            let p = &mut self.procs[proc as usize];
+            p.alive = false;
+            p.incarnation += 1;
+            self.record(TraceKind::Proc {
+                proc,
+                state: ProcState::Down,
+            });
+        }
+    }
+
+    /// Crashes a process: volatile state, timers and connections are gone.
+    pub fn crash_proc(&mut self, proc: ProcId) {
+        let p = &mut self.procs[proc as usize];
+        if !p.alive {
+            return;
+        }
+        p.alive = false;
+        p.incarnation += 1;
+        p.comp.crash();
+        if p.comp.is_keepalived() && self.vip_holder == Some(p.node) {
+            // A dead keepalived stops answering for the VIP only when the host goes; the address stays
+            // configured on the interface until then. Model: the VIP leaves with the process.
+            self.vip_holder = None;
+            self.record(TraceKind::Vip { node: None });
+        }
+        self.record(TraceKind::Proc {
+            proc,
+            state: ProcState::Down,
+        });
+    }
+
+    fn exit_proc(&mut self, proc: ProcId) {
+        self.crash_proc(proc);
+        let p = &mut self.procs[proc as usize];
+        p.exits += 1;
+        let s = &self.scenario.settings.kubelet;
+        // Container restart back-off: 10s doubling to 5m (k/k pkg/kubelet/kubelet.go, backOffPeriod).
+        let backoff = s
+            .restart_backoff_initial
+            .ns()
+            .saturating_mul(1u64 << (p.exits - 1).min(20))
+            .min(s.restart_backoff_max.ns());
+        let inc = p.incarnation;
+        self.push(self.now + backoff, Event::Restart { proc, inc });
+    }
+
+    /// Re-evaluates the capabilities after a state change.
+    fn observe_now(&mut self) {
+        let mut observer = std::mem::take(&mut self.observer);
+        let changes = observer.evaluate(self);
+        self.observer = observer;
+        for kind in changes {
+            self.trace.push(self.now, kind);
+        }
+    }
+}

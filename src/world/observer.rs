@@ -1,0 +1,150 @@
+//! The observers: after every state change they decide, from the ground truth of the world (who is
+//! alive, who leads, what the network lets through), whether each capability is up, and trace changes.
+//! They only read; nothing in the model depends on them.
+
+use super::ctx::ProcId;
+use super::World;
+use crate::components::etcd::types::Role;
+use crate::components::Component;
+use crate::observe::{Capability, TraceKind};
+use crate::topology::ProcKind;
+
+/// Capability states last traced.
+#[derive(Default)]
+pub struct Observer {
+    state: [Option<bool>; 5],
+    /// How many leader-elected instances of each lease are acting at once (for split-brain time).
+    pub acting_counts: [u32; 2],
+}
+
+fn cap_index(c: Capability) -> usize {
+    match c {
+        Capability::Api => 0,
+        Capability::EtcdQuorum => 1,
+        Capability::Scheduling => 2,
+        Capability::Reconciliation => 3,
+        Capability::Workloads => 4,
+    }
+}
+
+impl Observer {
+    /// Re-evaluates the capabilities; returns trace events for those that changed.
+    pub fn evaluate(&mut self, w: &World) -> Vec<TraceKind> {
+        let mut out = Vec::new();
+        let leader = quorum_leader(w);
+        let etcd_up = leader.is_some();
+        self.set(Capability::EtcdQuorum, etcd_up, &mut out);
+        let has_cp = w.layout.procs_of(ProcKind::Scheduler).next().is_some();
+        if has_cp {
+            for (lease, cap) in [(0u16, Capability::Scheduling), (1u16, Capability::Reconciliation)] {
+                let kind = if lease == 0 {
+                    ProcKind::Scheduler
+                } else {
+                    ProcKind::ControllerManager
+                };
+                let mut acting = 0;
+                let mut effective = false;
+                for p in w.layout.procs_of(kind) {
+                    let proc = &w.procs[p];
+                    if !proc.alive || !proc.comp.acting() {
+                        continue;
+                    }
+                    acting += 1;
+                    if api_path_ok(w, p as ProcId, leader) {
+                        effective = true;
+                    }
+                }
+                self.acting_counts[lease as usize] = acting;
+                self.set(cap, effective, &mut out);
+            }
+        }
+        if let Some(ready) = crate::components::workload_ready(w) {
+            self.set(Capability::Workloads, ready, &mut out);
+        }
+        out
+    }
+
+    fn set(&mut self, cap: Capability, up: bool, out: &mut Vec<TraceKind>) {
+        let i = cap_index(cap);
+        if self.state[i] != Some(up) {
+            self.state[i] = Some(up);
+            out.push(TraceKind::Cap { cap, up });
+        }
+    }
+}
+
+/// The etcd member that leads with a quorum of live members it can reach, if any.
+pub fn quorum_leader(w: &World) -> Option<ProcId> {
+    let members: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
+    let quorum = members.len() / 2 + 1;
+    let mut best: Option<(u64, ProcId)> = None;
+    for &m in &members {
+        let p = &w.procs[m];
+        if !p.alive {
+            continue;
+        }
+        let Component::Etcd(member) = &p.comp else {
+            continue;
+        };
+        let Some(raft) = member.raft() else { continue };
+        if raft.role() != Role::Leader {
+            continue;
+        }
+        let reach = members
+            .iter()
+            .filter(|&&o| w.procs[o].alive && w.net.reachable(p.node, w.procs[o].node))
+            .count();
+        if reach >= quorum && best.is_none_or(|(t, _)| raft.term() > t) {
+            best = Some((raft.term(), m as ProcId));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+/// Whether an etcd member can get writes committed: it is the quorum leader or reaches it.
+pub fn member_can_write(w: &World, member: ProcId, leader: Option<ProcId>) -> bool {
+    let Some(l) = leader else { return false };
+    let m = &w.procs[member as usize];
+    m.alive && (member == l || w.net.reachable(m.node, w.procs[l as usize].node))
+}
+
+/// Whether an API server is serving and can write through one of its etcd endpoints.
+pub fn apiserver_can_write(w: &World, api: ProcId, leader: Option<ProcId>) -> bool {
+    let a = &w.procs[api as usize];
+    if !a.alive || !a.comp.serving() {
+        return false;
+    }
+    a.comp.etcd_endpoints().iter().any(|&m| {
+        w.net.reachable(a.node, w.procs[m as usize].node) && member_can_write(w, m, leader)
+    })
+}
+
+/// Whether a controller (scheduler, controller manager, kubelet) can get a write through the API path
+/// it is configured with.
+pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
+    let node = w.procs[from as usize].node;
+    match w.procs[from as usize].comp.api_target() {
+        Some(t) if t == super::ctx::VIP || w.procs[t as usize].comp.is_haproxy() => {
+            let lb = if t == super::ctx::VIP {
+                match w.vip_holder {
+                    Some(n) => w.procs.iter().find(|p| p.node == n && p.comp.is_haproxy()),
+                    None => None,
+                }
+            } else {
+                Some(&w.procs[t as usize])
+            };
+            let Some(lb) = lb else { return false };
+            if !lb.alive || !w.net.reachable(node, lb.node) {
+                return false;
+            }
+            w.layout.procs_of(ProcKind::ApiServer).any(|a| {
+                w.net.reachable(lb.node, w.procs[a].node)
+                    && apiserver_can_write(w, a as ProcId, leader)
+            })
+        }
+        Some(t) => {
+            w.net.reachable(node, w.procs[t as usize].node) && apiserver_can_write(w, t, leader)
+        }
+        None => false,
+    }
+}
