@@ -146,6 +146,12 @@ pub enum Msg {
     EtcdPong { id: u64 },
     /// A Kubernetes API request (port 6443), directly or through a load balancer.
     ApiReq { id: u64, op: KvOp },
+    /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
+    /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
+    /// (connect timeout) from a slow one.
+    ProxyReq { id: u64, op: KvOp },
+    /// The TCP handshake of a relayed request completed.
+    ProxyAccepted { id: u64 },
     /// The answer to an API request.
     ApiResp { id: u64, result: Result<KvResult, ApiError> },
     /// A health probe (`/healthz`, `/livez`, `/readyz`).
@@ -166,6 +172,7 @@ impl Msg {
             Msg::EtcdReq { id, .. }
             | Msg::EtcdPing { id }
             | Msg::ApiReq { id, .. }
+            | Msg::ProxyReq { id, .. }
             | Msg::HealthReq { id, .. } => Some(*id),
             _ => None,
         }
@@ -180,6 +187,7 @@ impl Msg {
                 | Msg::ApiResp { .. }
                 | Msg::HealthResp { .. }
                 | Msg::ConnRefused { .. }
+                | Msg::ProxyAccepted { .. }
         )
     }
 }

@@ -1,0 +1,381 @@
+//! kube-controller-manager and kube-scheduler as leader-elected processes, with client-go's
+//! leaderelection semantics (k8s.io/client-go/tools/leaderelection/leaderelection.go):
+//! candidates retry every RetryPeriod with JitterUntil(factor 1.2, sliding); a candidate takes over only
+//! when the holder is empty or the record it observed has not changed for LeaseDuration by its own clock;
+//! the leader renews every RetryPeriod and, if renewing fails for RenewDeadline, stops leading and the
+//! process exits (k/k cmd/kube-controller-manager/app/controllermanager.go: "leaderelection lost";
+//! kube-scheduler does the same) so that the kubelet restarts it. The Lease is read and written through
+//! an API server into etcd, with optimistic concurrency (resourceVersion = etcd mod revision).
+
+use crate::components::msg::{keys, KvOp, KvResult, Msg};
+use crate::engine::Nanos;
+use crate::observe::{ProcState, TraceKind};
+use crate::world::ctx::{Ctx, Obs, Out, ProcId};
+use rand::Rng as _;
+
+const T_TRY: u32 = 1;
+const T_RENEW: u32 = 2;
+const T_DEADLINE: u32 = 3;
+const T_REQ_TIMEOUT: u32 = 4;
+const T_WORK: u32 = 5;
+
+/// Leader election settings of one component.
+#[derive(Clone, Debug)]
+pub struct ElectorConfig {
+    /// 0: kube-scheduler, 1: kube-controller-manager.
+    pub lease: u16,
+    /// Lease object name, for logs.
+    pub lease_name: &'static str,
+    /// Where API requests go (the local API server, a load balancer, or the VIP).
+    pub api: ProcId,
+    pub enabled: bool,
+    pub lease_duration_ns: Nanos,
+    pub renew_deadline_ns: Nanos,
+    pub retry_period_ns: Nanos,
+    pub release_on_cancel: bool,
+}
+
+/// Packs a Lease record into an etcd value: holder identity (0: none) and a renew counter that stands in
+/// for renewTime (any renewal changes the record, which is all candidates compare).
+fn pack(holder: u32, seq: u32) -> u64 {
+    ((holder as u64) << 32) | seq as u64 | if holder == 0 && seq == 0 { 1 } else { 0 }
+}
+
+fn holder_of(v: u64) -> u32 {
+    (v >> 32) as u32
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    None,
+    /// GET of the lease in an acquire/renew attempt.
+    Get(u64),
+    /// Update (compare-and-swap) of the lease.
+    Put(u64, u64),
+}
+
+/// A leader-elected controller process.
+pub struct Elector {
+    cfg: ElectorConfig,
+    identity: u32,
+    starts: u32,
+    leader: bool,
+    observed: Option<(u64, u64)>,
+    observed_time: Nanos,
+    last_renew_ns: Nanos,
+    round_start: Option<Nanos>,
+    round_renewed: bool,
+    pending: Pending,
+    next_id: u64,
+    stopping: bool,
+}
+
+impl Elector {
+    /// A stopped controller.
+    pub fn new(cfg: ElectorConfig) -> Elector {
+        Elector {
+            cfg,
+            identity: 0,
+            starts: 0,
+            leader: false,
+            observed: None,
+            observed_time: 0,
+            last_renew_ns: 0,
+            round_start: None,
+            round_renewed: false,
+            pending: Pending::None,
+            next_id: 1,
+            stopping: false,
+        }
+    }
+
+    /// Whether it believes it leads and acts.
+    pub fn acting(&self) -> bool {
+        self.leader
+    }
+
+    /// Where its API requests go.
+    pub fn api_target(&self) -> ProcId {
+        self.cfg.api
+    }
+
+    /// Starts: a fresh identity (hostname + random suffix in the real process), then campaigns.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        self.starts += 1;
+        self.identity = ((ctx.me as u32 + 1) << 16) | (self.starts & 0xffff);
+        self.leader = false;
+        self.observed = None;
+        self.round_start = None;
+        self.pending = Pending::None;
+        self.stopping = false;
+        if !self.cfg.enabled {
+            // --leader-elect=false: every instance runs its controllers at once.
+            self.set_leader(ctx, true);
+            return;
+        }
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Standby,
+        });
+        ctx.log(format!(
+            "leaderelection.go: attempting to acquire leader lease kube-system/{}...",
+            self.cfg.lease_name
+        ));
+        ctx.timer(1, T_TRY, 0);
+    }
+
+    /// Crash: nothing survives.
+    pub fn crash(&mut self) {
+        self.leader = false;
+        self.pending = Pending::None;
+    }
+
+    /// Graceful stop (SIGTERM): with ReleaseOnCancel the leader writes an empty holder so candidates
+    /// need not wait for the lease to expire.
+    pub fn stop(&mut self, ctx: &mut Ctx) {
+        self.stopping = true;
+        if self.leader && self.cfg.enabled && self.cfg.release_on_cancel {
+            if let Some((v, rev)) = self.observed {
+                let seq = (v as u32).wrapping_add(1);
+                let id = self.next_id;
+                self.next_id += 1;
+                ctx.send(
+                    self.cfg.api,
+                    Msg::ApiReq {
+                        id,
+                        op: KvOp::Put {
+                            key: self.key(),
+                            value: pack(0, seq),
+                            expected_rev: Some(rev),
+                            write_id: self.write_id(id),
+                        },
+                    },
+                );
+                ctx.log(format!(
+                    "leaderelection.go: releasing lease kube-system/{}",
+                    self.cfg.lease_name
+                ));
+            }
+        }
+        self.set_leader(ctx, false);
+    }
+
+    fn key(&self) -> u64 {
+        keys::key(keys::LEADER_LEASE, self.cfg.lease as u64)
+    }
+
+    fn write_id(&self, id: u64) -> u64 {
+        // Unique across processes and restarts: identity in the high bits.
+        ((self.identity as u64) << 32) | (id & 0xffff_ffff)
+    }
+
+    fn set_leader(&mut self, ctx: &mut Ctx, on: bool) {
+        if self.leader == on {
+            return;
+        }
+        self.leader = on;
+        ctx.trace(TraceKind::Acting {
+            proc: ctx.me,
+            acting: on,
+        });
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: if on {
+                ProcState::Leader
+            } else {
+                ProcState::Standby
+            },
+        });
+        if on {
+            ctx.trace(TraceKind::LeaseHolder {
+                lease: self.cfg.lease,
+                holder: Some(ctx.me),
+            });
+            ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
+        }
+    }
+
+    fn jittered_retry(&self, ctx: &mut Ctx) -> Nanos {
+        // wait.JitterUntil(RetryPeriod, 1.2, sliding): RetryPeriod + rand * 1.2 * RetryPeriod.
+        let r = ctx.rng.gen::<f64>();
+        self.cfg.retry_period_ns + (r * 1.2 * self.cfg.retry_period_ns as f64) as Nanos
+    }
+
+    fn send_get(&mut self, ctx: &mut Ctx) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending = Pending::Get(id);
+        ctx.send(
+            self.cfg.api,
+            Msg::ApiReq {
+                id,
+                op: KvOp::Get {
+                    key: self.key(),
+                    linearizable: true,
+                },
+            },
+        );
+        // KCM and the scheduler set the leader-election client's timeout to RenewDeadline.
+        ctx.timer(self.cfg.renew_deadline_ns, T_REQ_TIMEOUT, id);
+    }
+
+    fn send_put(&mut self, ctx: &mut Ctx, expected_rev: u64) {
+        let seq = self.observed.map(|(v, _)| v as u32).unwrap_or(0).wrapping_add(1);
+        let value = pack(self.identity, seq);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending = Pending::Put(id, value);
+        ctx.send(
+            self.cfg.api,
+            Msg::ApiReq {
+                id,
+                op: KvOp::Put {
+                    key: self.key(),
+                    value,
+                    expected_rev: Some(expected_rev),
+                    write_id: self.write_id(id),
+                },
+            },
+        );
+        ctx.timer(self.cfg.renew_deadline_ns, T_REQ_TIMEOUT, id);
+    }
+
+    /// Timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        if self.stopping {
+            return;
+        }
+        match tag {
+            T_TRY if !self.leader && self.pending == Pending::None => self.send_get(ctx),
+            T_RENEW if self.leader && self.pending == Pending::None => {
+                if self.round_start.is_none() {
+                    self.round_start = Some(ctx.now);
+                    self.round_renewed = false;
+                    ctx.timer(self.cfg.renew_deadline_ns, T_DEADLINE, ctx.now);
+                }
+                // The fast path: update the cached record optimistically.
+                match self.observed {
+                    Some((_, rev)) => self.send_put(ctx, rev),
+                    None => self.send_get(ctx),
+                }
+            }
+            T_DEADLINE if self.leader && self.round_start == Some(arg) && !self.round_renewed => {
+                self.lose(ctx);
+            }
+            T_REQ_TIMEOUT => {
+                let matches = match self.pending {
+                    Pending::Get(id) | Pending::Put(id, _) => id == arg,
+                    Pending::None => false,
+                };
+                if matches {
+                    self.pending = Pending::None;
+                    self.attempt_failed(ctx);
+                }
+            }
+            T_WORK if self.leader => {
+                ctx.observe(Obs::LeaderAction {
+                    lease: self.cfg.lease,
+                });
+                ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
+            }
+            _ => {}
+        }
+    }
+
+    fn lose(&mut self, ctx: &mut Ctx) {
+        ctx.log(format!(
+            "leaderelection.go: failed to renew lease kube-system/{}: timed out waiting for the condition",
+            self.cfg.lease_name
+        ));
+        ctx.log("\"leaderelection lost\"".into());
+        self.set_leader(ctx, false);
+        // OnStoppedLeading exits the process; the kubelet restarts the static pod.
+        ctx.out.push(Out::Exit);
+    }
+
+    fn attempt_failed(&mut self, ctx: &mut Ctx) {
+        if self.leader {
+            // PollImmediateUntil(RetryPeriod) inside the RenewDeadline context.
+            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+        } else {
+            let d = self.jittered_retry(ctx);
+            ctx.timer(d, T_TRY, 0);
+        }
+    }
+
+    fn attempt_succeeded(&mut self, ctx: &mut Ctx) {
+        if self.leader {
+            self.round_start = None;
+            self.round_renewed = true;
+            self.last_renew_ns = ctx.now;
+            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+        } else {
+            self.last_renew_ns = ctx.now;
+            ctx.log(format!(
+                "leaderelection.go: successfully acquired lease kube-system/{}",
+                self.cfg.lease_name
+            ));
+            self.set_leader(ctx, true);
+            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+        }
+    }
+
+    /// Messages: API answers.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
+        if self.stopping {
+            return;
+        }
+        let (id, result) = match msg {
+            Msg::ApiResp { id, result } => (id, result.map_err(|_| ())),
+            Msg::ConnRefused { id } => (id, Err(())),
+            _ => return,
+        };
+        match self.pending {
+            Pending::Get(pid) if pid == id => {
+                self.pending = Pending::None;
+                let Ok(KvResult::Value(kv)) = result else {
+                    self.attempt_failed(ctx);
+                    return;
+                };
+                let (value, rev) = kv.map(|k| (k.value, k.mod_rev)).unwrap_or((0, 0));
+                if self.observed.map(|(v, _)| v) != Some(value) {
+                    self.observed_time = ctx.now;
+                }
+                self.observed = Some((value, rev));
+                let holder = holder_of(value);
+                let held_by_other = holder != 0 && holder != self.identity;
+                if held_by_other
+                    && self.observed_time + self.cfg.lease_duration_ns > ctx.now
+                {
+                    // "lock is held by X and has not yet expired".
+                    self.attempt_failed(ctx);
+                    return;
+                }
+                if held_by_other && self.leader {
+                    // Someone else took over while we thought we led.
+                    self.lose(ctx);
+                    return;
+                }
+                self.send_put(ctx, rev);
+            }
+            Pending::Put(pid, value) if pid == id => {
+                self.pending = Pending::None;
+                match result {
+                    Ok(KvResult::Written { rev, .. }) => {
+                        self.observed = Some((value, rev));
+                        self.observed_time = ctx.now;
+                        self.attempt_succeeded(ctx);
+                    }
+                    _ => {
+                        if self.leader {
+                            // The optimistic update failed: fall back to GET + update.
+                            self.observed = None;
+                        }
+                        self.attempt_failed(ctx);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

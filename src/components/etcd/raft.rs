@@ -1,0 +1,1266 @@
+//! The Raft consensus core, modelled on etcd-io/raft (`raft.go`, `tracker/progress.go`,
+//! `read_only.go`) as etcd configures it: pre-vote, check-quorum, `ReadOnlySafe` read index.
+//!
+//! [`Raft`] is a pure state machine: no IO and no clock. The caller drives it with [`Raft::tick`]
+//! (one logical tick, 100 ms in etcd) and [`Raft::step`] (one received message), and collects the
+//! results with [`Raft::ready`]. The caller's contract is etcd's synchronous `Ready` contract:
+//!
+//! 1. persist `Ready::entries` and `Ready::hard_state` (in that order, see
+//!    [`DurableState::apply`]),
+//! 2. then send `Ready::messages` (a leader may send its `MsgApp`s before its own write finishes,
+//!    as etcd does, because it only counts itself in the commit quorum after [`Raft::persisted`];
+//!    every other message — votes, append acknowledgements — must wait for the write),
+//! 3. apply `Ready::committed`, serve `Ready::read_states` once applied up to their index,
+//! 4. call [`Raft::persisted`] with the last persisted entry once the write is durable.
+//!
+//! Everything is deterministic: the only randomness is the election-timeout draw from the
+//! caller-supplied [`Rng`], and peers are always visited in ascending id order.
+
+use std::collections::VecDeque;
+
+use rand::Rng as _;
+
+use super::types::{DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, ReadState, Role};
+use crate::engine::rng::Rng;
+
+/// etcd's election timeout in ticks (1000 ms at etcd's 100 ms tick).
+pub const ETCD_ELECTION_TICK: u32 = 10;
+/// etcd's heartbeat interval in ticks (100 ms).
+pub const ETCD_HEARTBEAT_TICK: u32 = 1;
+/// Cap on in-flight `MsgApp`s per follower in replicate state: etcd server's `maxInflightMsgs`
+/// (4096 / 8). Not configurable here because it only bounds a burst; it never changes safety.
+const MAX_INFLIGHT_MSGS: usize = 512;
+
+/// "No member": etcd-io/raft's `None` (ids are non-zero).
+const NONE: MemberId = 0;
+
+/// Static configuration of one Raft member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This member's id (non-zero).
+    pub id: MemberId,
+    /// All voters, including `id`. A member not in this list never campaigns.
+    pub peers: Vec<MemberId>,
+    /// Election timeout in ticks; the effective timeout is drawn uniformly from
+    /// `[election_tick, 2 * election_tick - 1]` on every reset. Must exceed `heartbeat_tick`.
+    pub election_tick: u32,
+    /// Leader heartbeat interval in ticks (at least 1).
+    pub heartbeat_tick: u32,
+    /// Pre-vote (Raft thesis 9.6): campaign for `term + 1` without bumping the term first.
+    pub pre_vote: bool,
+    /// Check-quorum (thesis 6.2): a leader that has not heard from a quorum within an election
+    /// timeout steps down, and followers ignore vote requests while their leader lease holds.
+    pub check_quorum: bool,
+    /// Maximum number of entries per `MsgApp` (etcd caps by bytes; 0 is treated as 1).
+    pub max_msg_entries: usize,
+}
+
+impl Config {
+    /// etcd's defaults: election 10 ticks, heartbeat 1 tick, pre-vote and check-quorum on.
+    pub fn etcd(id: MemberId, peers: Vec<MemberId>) -> Config {
+        Config {
+            id,
+            peers,
+            election_tick: ETCD_ELECTION_TICK,
+            heartbeat_tick: ETCD_HEARTBEAT_TICK,
+            pre_vote: true,
+            check_quorum: true,
+            // etcd's MaxSizePerMsg is 1 MiB; with ~1 KiB entries that is about a thousand.
+            max_msg_entries: 1024,
+        }
+    }
+}
+
+/// What accumulated since the last [`Raft::ready`]: see the module docs for the order in which
+/// the caller must handle the fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Messages to send.
+    pub messages: Vec<RaftMsg>,
+    /// Appended or overwritten entries to persist, in index order. After conflict repair this may
+    /// start below the previously persisted last index; everything from its first index on
+    /// replaces the stored log (as [`DurableState::apply`] does).
+    pub entries: Vec<Entry>,
+    /// The hard state to persist, when it changed since the last ready.
+    pub hard_state: Option<HardState>,
+    /// Newly committed entries to apply, in order, each exactly once.
+    pub committed: Vec<Entry>,
+    /// Linearizable reads that may be served once applied up to their index.
+    pub read_states: Vec<ReadState>,
+    /// Read contexts that cannot be served: no leader was known, or the leader holding them lost
+    /// its leadership. (Reads forwarded to a leader that then fails are lost silently, as in
+    /// etcd; the caller retries on a timeout like etcd's `linearizableReadLoop`.)
+    pub dropped_reads: Vec<u64>,
+}
+
+/// Replication state of a follower as the leader sees it (etcd's `StateProbe`/`StateReplicate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProgressState {
+    /// Next index unknown: at most one non-empty `MsgApp` in flight until the follower answers.
+    Probe,
+    /// Follower is known to match: stream entries optimistically, bounded by the in-flight cap.
+    Replicate,
+}
+
+/// The leader's view of one voter (etcd's `tracker.Progress`); also holds the vote tally.
+#[derive(Clone, Debug)]
+struct Progress {
+    id: MemberId,
+    /// Highest index known to be replicated (for the leader itself: persisted).
+    matched: u64,
+    /// Next index to send.
+    next: u64,
+    state: ProgressState,
+    /// Probe state: a non-empty probe is outstanding, so further sends wait.
+    probe_sent: bool,
+    /// Replicate state: last index of each in-flight `MsgApp`, oldest first.
+    inflight: VecDeque<u64>,
+    /// Heard from since the last check-quorum.
+    recent_active: bool,
+    /// Highest commit index already sent, capped at `next - 1` (etcd's `pendingCommit`); used to
+    /// avoid redundant empty appends that only carry the commit index.
+    pending_commit: u64,
+    /// Vote received in the current (pre-)election.
+    vote: Option<bool>,
+}
+
+impl Progress {
+    fn new(id: MemberId, next: u64) -> Progress {
+        Progress {
+            id,
+            matched: 0,
+            next,
+            state: ProgressState::Probe,
+            probe_sent: false,
+            inflight: VecDeque::new(),
+            recent_active: false,
+            pending_commit: 0,
+            vote: None,
+        }
+    }
+
+    /// Back to the fresh state of etcd's `reset()`, keeping the in-flight buffer's allocation.
+    fn reset(&mut self, next: u64) {
+        self.matched = 0;
+        self.next = next;
+        self.state = ProgressState::Probe;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.recent_active = false;
+        self.pending_commit = 0;
+        self.vote = None;
+    }
+
+    fn become_probe(&mut self) {
+        self.state = ProgressState::Probe;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.next = self.matched + 1;
+        self.pending_commit = self.pending_commit.min(self.matched);
+    }
+
+    fn become_replicate(&mut self) {
+        self.state = ProgressState::Replicate;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.next = self.matched + 1;
+        self.pending_commit = self.pending_commit.min(self.matched);
+    }
+
+    fn is_paused(&self) -> bool {
+        match self.state {
+            ProgressState::Probe => self.probe_sent,
+            ProgressState::Replicate => self.inflight.len() >= MAX_INFLIGHT_MSGS,
+        }
+    }
+
+    /// A positive acknowledgement of `n`; false if it is stale.
+    fn maybe_update(&mut self, n: u64) -> bool {
+        if n <= self.matched {
+            return false;
+        }
+        self.matched = n;
+        self.next = self.next.max(n + 1);
+        self.probe_sent = false;
+        true
+    }
+
+    /// A rejection of the append after `rejected`, with the follower's hint; false if stale.
+    fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64) -> bool {
+        if self.state == ProgressState::Replicate {
+            // In replicate state a rejection at or below match is a reordered old message.
+            if rejected <= self.matched {
+                return false;
+            }
+            self.next = self.matched + 1;
+            self.pending_commit = self.pending_commit.min(self.matched);
+            return true;
+        }
+        // Probes go out one at a time, so only a rejection of the latest probe is current.
+        if self.next - 1 != rejected {
+            return false;
+        }
+        self.next = rejected.min(match_hint + 1).max(self.matched + 1);
+        self.pending_commit = self.pending_commit.min(self.next - 1);
+        self.probe_sent = false;
+        true
+    }
+
+    /// Records that entries up to `last_sent` (`n` of them) went out in a `MsgApp`.
+    fn sent_entries(&mut self, n: usize, last_sent: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.state {
+            ProgressState::Replicate => {
+                self.next = last_sent + 1;
+                self.inflight.push_back(last_sent);
+            }
+            ProgressState::Probe => self.probe_sent = true,
+        }
+    }
+
+    fn sent_commit(&mut self, commit: u64) {
+        self.pending_commit = self.pending_commit.max(commit).min(self.next - 1);
+    }
+
+    /// Sending `commit` could advance the follower's commit index.
+    fn can_bump_commit(&self, commit: u64) -> bool {
+        self.pending_commit < commit.min(self.next - 1)
+    }
+
+    fn free_le(&mut self, index: u64) {
+        while self.inflight.front().is_some_and(|&i| i <= index) {
+            self.inflight.pop_front();
+        }
+    }
+}
+
+/// Outcome of a vote tally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VoteResult {
+    Pending,
+    Won,
+    Lost,
+}
+
+/// A `ReadOnlySafe` read waiting for a quorum of heartbeat acknowledgements.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    /// Internal id carried in the heartbeat's `context` (not the caller's context, so that
+    /// callers and different followers need not coordinate unique contexts).
+    seq: u64,
+    /// Commit index when the read arrived: the index the read must wait for.
+    index: u64,
+    /// Who asked (this member or a follower that forwarded it).
+    from: MemberId,
+    /// The caller's read context.
+    context: u64,
+    /// Acknowledgements, one bit per position in the sorted voter list.
+    acks: u64,
+}
+
+/// The Raft state machine of one member. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Raft {
+    id: MemberId,
+    election_tick: u32,
+    heartbeat_tick: u32,
+    pre_vote: bool,
+    check_quorum: bool,
+    max_msg_entries: usize,
+    rng: Rng,
+
+    term: u64,
+    vote: MemberId,
+    lead: MemberId,
+    role: Role,
+
+    /// The log; `log[i].index == i + 1` (no compaction is modelled).
+    log: Vec<Entry>,
+    commit: u64,
+    /// Highest index handed out in `Ready::committed` (or applied by the caller before `new`).
+    applied: u64,
+    /// Highest index known durable with the same contents as `log` (etcd's stable index).
+    stable: u64,
+    /// Lowest index changed since the last ready (`None`: nothing to persist).
+    unstable_from: Option<u64>,
+    /// Hard state as of the last ready, to detect changes.
+    prev_hard: HardState,
+
+    election_elapsed: u32,
+    heartbeat_elapsed: u32,
+    randomized_election_timeout: u32,
+
+    /// One entry per voter, sorted by id.
+    prs: Vec<Progress>,
+    /// Position of this member in `prs`, if it is a voter.
+    self_pos: Option<usize>,
+
+    msgs: Vec<RaftMsg>,
+    read_states: Vec<ReadState>,
+    dropped_reads: Vec<u64>,
+    /// Leader: reads waiting for their heartbeat quorum, in arrival order.
+    read_queue: VecDeque<PendingRead>,
+    /// Leader: reads that arrived before an entry of this term committed, as (from, context).
+    postponed_reads: Vec<(MemberId, u64)>,
+    next_read_seq: u64,
+    /// Reused buffer for the commit computation.
+    scratch: Vec<u64>,
+}
+
+impl Raft {
+    /// Restarts (or starts) a member from its durable state: a follower of term
+    /// `durable.hard.term` with vote `durable.hard.vote`, log `durable.entries`, and commit
+    /// `durable.hard.commit`. Entries up to that commit count as applied: the caller replays them.
+    pub fn new(cfg: Config, durable: &DurableState, rng: Rng) -> Raft {
+        assert!(cfg.id != NONE, "raft: member id must be non-zero");
+        assert!(cfg.heartbeat_tick >= 1, "raft: heartbeat tick must be at least 1");
+        assert!(
+            cfg.election_tick > cfg.heartbeat_tick,
+            "raft: election tick must be greater than heartbeat tick"
+        );
+        let mut peers = cfg.peers.clone();
+        peers.sort_unstable();
+        peers.dedup();
+        assert!(!peers.contains(&NONE), "raft: peer ids must be non-zero");
+        assert!(peers.len() <= 64, "raft: at most 64 voters (read acks are a bit set)");
+        for (i, e) in durable.entries.iter().enumerate() {
+            assert_eq!(e.index, i as u64 + 1, "raft: durable log must be contiguous from 1");
+        }
+        let last = durable.entries.len() as u64;
+        // A hard state whose commit runs past the log cannot be honoured; the caller replays only
+        // what it has, so clamp rather than claim entries that do not exist.
+        let commit = durable.hard.commit.min(last);
+        let self_pos = peers.iter().position(|&p| p == cfg.id);
+        let prs = peers.iter().map(|&p| Progress::new(p, last + 1)).collect();
+        let mut r = Raft {
+            id: cfg.id,
+            election_tick: cfg.election_tick,
+            heartbeat_tick: cfg.heartbeat_tick,
+            pre_vote: cfg.pre_vote,
+            check_quorum: cfg.check_quorum,
+            max_msg_entries: cfg.max_msg_entries.max(1),
+            rng,
+            term: durable.hard.term,
+            vote: durable.hard.vote,
+            lead: NONE,
+            role: Role::Follower,
+            log: durable.entries.clone(),
+            commit,
+            applied: commit,
+            stable: last,
+            unstable_from: None,
+            prev_hard: durable.hard,
+            election_elapsed: 0,
+            heartbeat_elapsed: 0,
+            randomized_election_timeout: cfg.election_tick,
+            prs,
+            self_pos,
+            msgs: Vec::new(),
+            read_states: Vec::new(),
+            dropped_reads: Vec::new(),
+            read_queue: VecDeque::new(),
+            postponed_reads: Vec::new(),
+            next_read_seq: 1,
+            scratch: Vec::new(),
+        };
+        // Same term, so the persisted vote survives the reset.
+        r.become_follower(r.term, NONE);
+        r
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Public driving API.
+
+    /// Advances the logical clock by one tick: followers and candidates may campaign, a leader
+    /// may send heartbeats and check its quorum.
+    pub fn tick(&mut self) {
+        if self.role == Role::Leader {
+            self.tick_heartbeat();
+        } else {
+            self.tick_election();
+        }
+    }
+
+    /// Starts an election now, as if the election timeout had elapsed (etcd's `MsgHup`): a
+    /// pre-election when pre-vote is on. Ignored by a leader and by a non-voter.
+    pub fn campaign(&mut self) {
+        self.hup();
+    }
+
+    /// Handles one message received from a peer.
+    pub fn step(&mut self, m: RaftMsg) {
+        if m.to != self.id || m.from == self.id {
+            return;
+        }
+        if m.term == 0 {
+            // Only a forwarded read is term-less (etcd treats it as a local message); any other
+            // term-0 message is malformed.
+            if m.kind != MsgType::ReadIndex {
+                return;
+            }
+        } else if m.term > self.term {
+            if matches!(m.kind, MsgType::Vote | MsgType::PreVote) && self.in_lease() {
+                // Thesis 6.2 / 4.2.3: within the minimum election timeout of hearing from a
+                // current leader, neither update the term nor grant the vote.
+                return;
+            }
+            match m.kind {
+                // Never change the term for a pre-vote: the candidate has not bumped its own.
+                MsgType::PreVote => {}
+                // A granted pre-vote carries the pre-candidate's future term; the term moves only
+                // when the real election starts. A rejection's term is the voter's real term.
+                MsgType::PreVoteResp if !m.reject => {}
+                MsgType::App | MsgType::Heartbeat => self.become_follower(m.term, m.from),
+                _ => self.become_follower(m.term, NONE),
+            }
+        } else if m.term < self.term {
+            if (self.check_quorum || self.pre_vote)
+                && matches!(m.kind, MsgType::Heartbeat | MsgType::App)
+            {
+                // A stale leader. With check-quorum we do not bump terms on votes, and with
+                // pre-vote a partitioned node never bumps its term in the first place, so the
+                // stale leader must learn the new term from this reply (etcd raft.go).
+                self.send(RaftMsg::new(MsgType::AppResp, self.id, m.from, self.term));
+            } else if m.kind == MsgType::PreVote {
+                // Reject explicitly so a pre-candidate with a stale term is not left waiting.
+                let mut resp = RaftMsg::new(MsgType::PreVoteResp, self.id, m.from, self.term);
+                resp.reject = true;
+                self.send(resp);
+            }
+            return;
+        }
+
+        match m.kind {
+            MsgType::Vote | MsgType::PreVote => self.handle_vote_request(&m),
+            _ => match self.role {
+                Role::Leader => self.step_leader(m),
+                Role::PreCandidate | Role::Candidate => self.step_candidate(m),
+                Role::Follower => self.step_follower(m),
+            },
+        }
+    }
+
+    /// Proposes a new entry. Returns its index if this member is the leader and appended it.
+    pub fn propose(&mut self, data: EntryData) -> Option<u64> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let index = self.append_entry(data);
+        self.bcast_append();
+        Some(index)
+    }
+
+    /// Requests a linearizable read (etcd `ReadOnlySafe`). The answer arrives as a
+    /// [`ReadState`] with the same context, or in `Ready::dropped_reads` when no leader is known.
+    pub fn read_index(&mut self, context: u64) {
+        match self.role {
+            Role::Leader => self.leader_read_request(self.id, context),
+            Role::Follower if self.lead != NONE => {
+                // Forwarded term-less, as etcd does, so that it survives a term change of the
+                // forwarder and the leader answers the original requester directly.
+                let mut m = RaftMsg::new(MsgType::ReadIndex, self.id, self.lead, 0);
+                m.context = context;
+                self.send(m);
+            }
+            _ => self.dropped_reads.push(context),
+        }
+    }
+
+    /// Whether [`Raft::ready`] would return anything.
+    pub fn has_ready(&self) -> bool {
+        !self.msgs.is_empty()
+            || self.unstable_from.is_some()
+            || self.hard_state() != self.prev_hard
+            || self.commit > self.applied
+            || !self.read_states.is_empty()
+            || !self.dropped_reads.is_empty()
+    }
+
+    /// Drains everything that accumulated since the last call.
+    pub fn ready(&mut self) -> Ready {
+        let entries = match self.unstable_from.take() {
+            Some(from) if from <= self.last_index() => self.log[(from - 1) as usize..].to_vec(),
+            _ => Vec::new(),
+        };
+        let hard = self.hard_state();
+        let hard_state = if hard != self.prev_hard {
+            self.prev_hard = hard;
+            Some(hard)
+        } else {
+            None
+        };
+        let committed = if self.commit > self.applied {
+            self.log[self.applied as usize..self.commit as usize].to_vec()
+        } else {
+            Vec::new()
+        };
+        self.applied = self.commit;
+        Ready {
+            messages: std::mem::take(&mut self.msgs),
+            entries,
+            hard_state,
+            committed,
+            read_states: std::mem::take(&mut self.read_states),
+            dropped_reads: std::mem::take(&mut self.dropped_reads),
+        }
+    }
+
+    /// The caller's write of entries up to `index` (whose entry has term `term`) is durable.
+    /// Only then does a leader count itself towards the commit quorum; for followers this just
+    /// tracks what is durable (their acknowledgements are already gated by the Ready contract).
+    pub fn persisted(&mut self, index: u64, term: u64) {
+        if index == 0 || self.term_at(index) != Some(term) {
+            // Overwritten since it was handed out: that write no longer describes our log.
+            return;
+        }
+        // Entries changed but not yet handed out cannot be durable (log matching makes this a
+        // no-op in practice, but it keeps `stable` honest).
+        let index = match self.unstable_from {
+            Some(from) => index.min(from - 1),
+            None => index,
+        };
+        if index <= self.stable {
+            return;
+        }
+        self.stable = index;
+        if self.role == Role::Leader {
+            if let Some(pos) = self.self_pos {
+                if self.prs[pos].maybe_update(self.stable) && self.maybe_commit() {
+                    self.release_postponed_reads();
+                    self.bcast_append();
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Accessors.
+
+    /// Current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Current term.
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    /// Vote cast in the current term, if any.
+    pub fn vote(&self) -> Option<MemberId> {
+        (self.vote != NONE).then_some(self.vote)
+    }
+
+    /// The leader this member knows of in its current term.
+    pub fn leader(&self) -> Option<MemberId> {
+        (self.lead != NONE).then_some(self.lead)
+    }
+
+    /// Commit index.
+    pub fn commit(&self) -> u64 {
+        self.commit
+    }
+
+    /// Index of the last log entry (0 when empty).
+    pub fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The entry at `index`, if present.
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        if index == 0 {
+            return None;
+        }
+        self.log.get((index - 1) as usize)
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// The current hard state (term, vote, commit).
+    pub fn hard_state(&self) -> HardState {
+        HardState {
+            term: self.term,
+            vote: self.vote,
+            commit: self.commit,
+        }
+    }
+
+    /// How many `tick()` calls, counting the one that acts, until a tick does anything
+    /// (campaign, heartbeat, check-quorum); always >= 1, never larger than the true value, so
+    /// the caller may batch that many ticks. The caller must still account every skipped tick
+    /// (call `tick()` for it) before stepping a message, as the lease depends on the count.
+    pub fn ticks_until_event(&self) -> u32 {
+        match self.role {
+            Role::Leader => {
+                let heartbeat = self.heartbeat_tick.saturating_sub(self.heartbeat_elapsed);
+                let n = if self.check_quorum {
+                    heartbeat.min(self.election_tick.saturating_sub(self.election_elapsed))
+                } else {
+                    heartbeat
+                };
+                n.max(1)
+            }
+            _ if self.self_pos.is_none() => u32::MAX,
+            _ => self
+                .randomized_election_timeout
+                .saturating_sub(self.election_elapsed)
+                .max(1),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Log helpers.
+
+    fn last_term(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.term)
+    }
+
+    /// Term of the entry at `index` (0 for index 0), `None` past the end.
+    fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.log.get((index - 1) as usize).map(|e| e.term)
+    }
+
+    fn mark_unstable(&mut self, from: u64) {
+        self.unstable_from = Some(self.unstable_from.map_or(from, |u| u.min(from)));
+    }
+
+    fn append_entry(&mut self, data: EntryData) -> u64 {
+        let index = self.last_index() + 1;
+        self.log.push(Entry {
+            term: self.term,
+            index,
+            data,
+        });
+        self.mark_unstable(index);
+        index
+    }
+
+    fn commit_to(&mut self, index: u64) {
+        if index > self.commit {
+            debug_assert!(index <= self.last_index(), "commit past the log");
+            self.commit = index;
+        }
+    }
+
+    /// Candidate log `(index, term)` is at least as up to date as ours (Raft 5.4.1).
+    fn is_up_to_date(&self, index: u64, term: u64) -> bool {
+        let last_term = self.last_term();
+        term > last_term || (term == last_term && index >= self.last_index())
+    }
+
+    /// The largest index <= `index` whose term is <= `term`, with that term (etcd's
+    /// `findConflictByTerm`), used to skip a whole divergent term per probe.
+    fn find_conflict_by_term(&self, index: u64, term: u64) -> (u64, u64) {
+        if index > self.last_index() {
+            return (index, 0);
+        }
+        let mut i = index;
+        while i > 0 {
+            let t = self.log[(i - 1) as usize].term;
+            if t <= term {
+                return (i, t);
+            }
+            i -= 1;
+        }
+        (0, 0)
+    }
+
+    /// Appends `entries` following `(prev_index, prev_term)` if that matches, repairing
+    /// conflicts; returns the index of the last new entry.
+    fn maybe_append(
+        &mut self,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    ) -> Option<u64> {
+        if self.term_at(prev_index) != Some(prev_term) {
+            return None;
+        }
+        let last_new = prev_index + entries.len() as u64;
+        let conflict = entries.iter().position(|e| self.term_at(e.index) != Some(e.term));
+        if let Some(pos) = conflict {
+            let ci = entries[pos].index;
+            debug_assert_eq!(ci, prev_index + 1 + pos as u64, "MsgApp entries not contiguous");
+            // Committed entries are never overwritten: the leader completeness property
+            // guarantees the leader has them, so a conflict there is a broken invariant.
+            assert!(
+                ci > self.commit,
+                "raft {}: entry {ci} conflicts with committed entry (commit {})",
+                self.id,
+                self.commit
+            );
+            if ci <= self.last_index() {
+                self.log.truncate((ci - 1) as usize);
+                self.stable = self.stable.min(ci - 1);
+            }
+            self.log.extend(entries.into_iter().skip(pos));
+            self.mark_unstable(ci);
+        }
+        self.commit_to(leader_commit.min(last_new));
+        Some(last_new)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Role transitions.
+
+    fn hard_reset_progress(&mut self) {
+        let next = self.last_index() + 1;
+        for pr in &mut self.prs {
+            pr.reset(next);
+        }
+        if let Some(pos) = self.self_pos {
+            // Our own match is what is durable: etcd self-acknowledges only after the write.
+            self.prs[pos].matched = self.stable.min(self.last_index());
+        }
+    }
+
+    /// etcd's `reset(term)`: new term clears the vote; timers restart with a fresh draw.
+    fn reset(&mut self, term: u64) {
+        if self.term != term {
+            self.term = term;
+            self.vote = NONE;
+        }
+        self.lead = NONE;
+        self.election_elapsed = 0;
+        self.heartbeat_elapsed = 0;
+        self.reset_randomized_election_timeout();
+        self.hard_reset_progress();
+        self.abandon_reads();
+    }
+
+    fn reset_randomized_election_timeout(&mut self) {
+        self.randomized_election_timeout =
+            self.election_tick + self.rng.gen_range(0..self.election_tick);
+    }
+
+    /// A leader losing its role cannot answer its pending reads any more; its own are reported as
+    /// dropped, forwarded ones are lost (the forwarder's caller retries, as etcd's does).
+    fn abandon_reads(&mut self) {
+        for r in self.read_queue.drain(..) {
+            if r.from == self.id {
+                self.dropped_reads.push(r.context);
+            }
+        }
+        for (from, context) in self.postponed_reads.drain(..) {
+            if from == self.id {
+                self.dropped_reads.push(context);
+            }
+        }
+    }
+
+    fn become_follower(&mut self, term: u64, lead: MemberId) {
+        self.reset(term);
+        self.lead = lead;
+        self.role = Role::Follower;
+    }
+
+    fn become_pre_candidate(&mut self) {
+        debug_assert!(self.role != Role::Leader);
+        // As in etcd: neither the term, the vote nor the timers change (tick_election already
+        // zeroed the elapsed count; the randomized timeout keeps its last draw).
+        for pr in &mut self.prs {
+            pr.vote = None;
+        }
+        self.lead = NONE;
+        self.role = Role::PreCandidate;
+    }
+
+    fn become_candidate(&mut self) {
+        debug_assert!(self.role != Role::Leader);
+        self.reset(self.term + 1);
+        self.vote = self.id;
+        self.role = Role::Candidate;
+    }
+
+    fn become_leader(&mut self) {
+        debug_assert!(self.role != Role::Follower);
+        self.reset(self.term);
+        self.lead = self.id;
+        self.role = Role::Leader;
+        if let Some(pos) = self.self_pos {
+            let pr = &mut self.prs[pos];
+            pr.become_replicate();
+            pr.recent_active = true;
+        }
+        // Raft 5.4.2: earlier-term entries commit only through an entry of the leader's term.
+        self.append_entry(EntryData::Empty);
+    }
+
+    fn hup(&mut self) {
+        if self.role == Role::Leader || self.self_pos.is_none() {
+            return;
+        }
+        self.start_campaign(self.pre_vote);
+    }
+
+    fn start_campaign(&mut self, pre: bool) {
+        let (kind, term) = if pre {
+            self.become_pre_candidate();
+            // Pre-votes are asked for the next term before incrementing ours.
+            (MsgType::PreVote, self.term + 1)
+        } else {
+            self.become_candidate();
+            (MsgType::Vote, self.term)
+        };
+        // Our own vote counts at once (etcd's synchronous mode: the Ready contract persists the
+        // vote before any request leaves, so no grant can arrive before it is durable).
+        if self.poll(self.id, true) == VoteResult::Won {
+            // Only possible in a single-voter cluster.
+            if pre {
+                self.start_campaign(false);
+            } else {
+                self.become_leader();
+            }
+            return;
+        }
+        let (last_index, last_term) = (self.last_index(), self.last_term());
+        for i in 0..self.prs.len() {
+            let to = self.prs[i].id;
+            if to == self.id {
+                continue;
+            }
+            let mut m = RaftMsg::new(kind, self.id, to, term);
+            m.index = last_index;
+            m.log_term = last_term;
+            self.send(m);
+        }
+    }
+
+    fn poll(&mut self, from: MemberId, granted: bool) -> VoteResult {
+        if let Some(pr) = self.prs.iter_mut().find(|p| p.id == from) {
+            // Only the first answer of each voter counts.
+            if pr.vote.is_none() {
+                pr.vote = Some(granted);
+            }
+        }
+        let granted = self.prs.iter().filter(|p| p.vote == Some(true)).count();
+        let missing = self.prs.iter().filter(|p| p.vote.is_none()).count();
+        let q = self.quorum();
+        if granted >= q {
+            VoteResult::Won
+        } else if granted + missing >= q {
+            VoteResult::Pending
+        } else {
+            VoteResult::Lost
+        }
+    }
+
+    fn quorum(&self) -> usize {
+        self.prs.len() / 2 + 1
+    }
+
+    /// Heard from a leader within the minimum election timeout (check-quorum's lease).
+    fn in_lease(&self) -> bool {
+        self.check_quorum && self.lead != NONE && self.election_elapsed < self.election_tick
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Ticks.
+
+    fn tick_election(&mut self) {
+        self.election_elapsed += 1;
+        if self.self_pos.is_some() && self.election_elapsed >= self.randomized_election_timeout {
+            self.election_elapsed = 0;
+            self.hup();
+        }
+    }
+
+    fn tick_heartbeat(&mut self) {
+        self.heartbeat_elapsed += 1;
+        self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_tick {
+            self.election_elapsed = 0;
+            if self.check_quorum {
+                self.check_quorum_active();
+            }
+        }
+        if self.role != Role::Leader {
+            return;
+        }
+        if self.heartbeat_elapsed >= self.heartbeat_tick {
+            self.heartbeat_elapsed = 0;
+            let ctx = self.read_queue.back().map_or(0, |r| r.seq);
+            self.bcast_heartbeat(ctx);
+        }
+    }
+
+    fn check_quorum_active(&mut self) {
+        let active = self
+            .prs
+            .iter()
+            .filter(|p| p.id == self.id || p.recent_active)
+            .count();
+        if active < self.quorum() {
+            self.become_follower(self.term, NONE);
+        }
+        // Everyone but us must prove activity again before the next check.
+        for pr in &mut self.prs {
+            pr.recent_active = pr.id == self.id;
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Message handling.
+
+    fn send(&mut self, m: RaftMsg) {
+        self.msgs.push(m);
+    }
+
+    fn handle_vote_request(&mut self, m: &RaftMsg) {
+        let pre = m.kind == MsgType::PreVote;
+        let resp_kind = if pre {
+            MsgType::PreVoteResp
+        } else {
+            MsgType::VoteResp
+        };
+        // A repeat of the vote we cast, or no vote and no leader in this term yet, or a pre-vote
+        // for a future term (which binds nothing).
+        let can_vote = self.vote == m.from
+            || (self.vote == NONE && self.lead == NONE)
+            || (pre && m.term > self.term);
+        if can_vote && self.is_up_to_date(m.index, m.log_term) {
+            // Reply with the message's term: for a pre-vote ours may be older, and the
+            // pre-candidate would drop a reply carrying a term below its own.
+            self.send(RaftMsg::new(resp_kind, self.id, m.from, m.term));
+            if !pre {
+                self.election_elapsed = 0;
+                self.vote = m.from;
+            }
+        } else {
+            let mut resp = RaftMsg::new(resp_kind, self.id, m.from, self.term);
+            resp.reject = true;
+            self.send(resp);
+        }
+    }
+
+    fn step_follower(&mut self, m: RaftMsg) {
+        match m.kind {
+            MsgType::App => {
+                self.election_elapsed = 0;
+                self.lead = m.from;
+                self.handle_append(m);
+            }
+            MsgType::Heartbeat => {
+                self.election_elapsed = 0;
+                self.lead = m.from;
+                self.handle_heartbeat(&m);
+            }
+            // A read forwarded to us by someone who thought we lead: pass it on if we know
+            // better, else (below) drop it as etcd does.
+            MsgType::ReadIndex if self.lead != NONE => {
+                let mut fwd = m;
+                fwd.to = self.lead;
+                self.send(fwd);
+            }
+            MsgType::ReadIndexResp => self.read_states.push(ReadState {
+                context: m.context,
+                index: m.index,
+            }),
+            _ => {}
+        }
+    }
+
+    fn step_candidate(&mut self, m: RaftMsg) {
+        let my_resp = if self.role == Role::PreCandidate {
+            MsgType::PreVoteResp
+        } else {
+            MsgType::VoteResp
+        };
+        match m.kind {
+            MsgType::App => {
+                // Same term (higher terms were handled in step): a leader exists.
+                self.become_follower(m.term, m.from);
+                self.handle_append(m);
+            }
+            MsgType::Heartbeat => {
+                self.become_follower(m.term, m.from);
+                self.handle_heartbeat(&m);
+            }
+            k if k == my_resp => match self.poll(m.from, !m.reject) {
+                VoteResult::Won => {
+                    if self.role == Role::PreCandidate {
+                        self.start_campaign(false);
+                    } else {
+                        self.become_leader();
+                        self.bcast_append();
+                    }
+                }
+                // A pre-vote response may carry our future term; stay in ours.
+                VoteResult::Lost => self.become_follower(self.term, NONE),
+                VoteResult::Pending => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn handle_append(&mut self, m: RaftMsg) {
+        if m.index < self.commit {
+            // Everything up to our commit is already known to match the leader.
+            let mut resp = RaftMsg::new(MsgType::AppResp, self.id, m.from, self.term);
+            resp.index = self.commit;
+            self.send(resp);
+            return;
+        }
+        let (from, prev_index, prev_term) = (m.from, m.index, m.log_term);
+        if let Some(last_new) = self.maybe_append(prev_index, prev_term, m.entries, m.commit) {
+            let mut resp = RaftMsg::new(MsgType::AppResp, self.id, from, self.term);
+            resp.index = last_new;
+            self.send(resp);
+            return;
+        }
+        // Hint the leader at the largest (index, term) that may match: skip our whole tail of
+        // terms above the leader's prev term in one round trip.
+        let hint = prev_index.min(self.last_index());
+        let (hint_index, hint_term) = self.find_conflict_by_term(hint, prev_term);
+        let mut resp = RaftMsg::new(MsgType::AppResp, self.id, from, self.term);
+        resp.index = prev_index;
+        resp.reject = true;
+        resp.reject_hint = hint_index;
+        resp.log_term = hint_term;
+        self.send(resp);
+    }
+
+    fn handle_heartbeat(&mut self, m: &RaftMsg) {
+        // The leader sends min(match, commit), so this never commits unverified entries; the
+        // clamp only guards a log that is shorter than what we acknowledged (lost writes).
+        self.commit_to(m.commit.min(self.last_index()));
+        let mut resp = RaftMsg::new(MsgType::HeartbeatResp, self.id, m.from, self.term);
+        resp.context = m.context;
+        self.send(resp);
+    }
+
+    fn step_leader(&mut self, m: RaftMsg) {
+        if m.kind == MsgType::ReadIndex {
+            self.leader_read_request(m.from, m.context);
+            return;
+        }
+        let Some(pos) = self.prs.iter().position(|p| p.id == m.from) else {
+            return;
+        };
+        match m.kind {
+            MsgType::AppResp => self.handle_append_response(pos, &m),
+            MsgType::HeartbeatResp => self.handle_heartbeat_response(pos, &m),
+            _ => {}
+        }
+    }
+
+    fn handle_append_response(&mut self, pos: usize, m: &RaftMsg) {
+        self.prs[pos].recent_active = true;
+        if m.reject {
+            let mut next_probe = m.reject_hint;
+            if m.log_term > 0 {
+                // Skip every index whose term in our log exceeds the follower's term there.
+                next_probe = self.find_conflict_by_term(m.reject_hint, m.log_term).0;
+            }
+            let pr = &mut self.prs[pos];
+            if pr.maybe_decr_to(m.index, next_probe) {
+                if pr.state == ProgressState::Replicate {
+                    pr.become_probe();
+                }
+                self.send_append(pos);
+            }
+            return;
+        }
+        // An acknowledgement beyond our log can only come from a confused peer; clamp it.
+        let index = m.index.min(self.last_index());
+        let pr = &mut self.prs[pos];
+        if pr.maybe_update(index) || (pr.matched == index && pr.state == ProgressState::Probe) {
+            match pr.state {
+                ProgressState::Probe => pr.become_replicate(),
+                ProgressState::Replicate => pr.free_le(index),
+            }
+            if self.maybe_commit() {
+                // The commit moved within our term, so postponed reads may proceed.
+                self.release_postponed_reads();
+                self.bcast_append();
+            } else if self.prs[pos].can_bump_commit(self.commit) {
+                // The follower may miss the latest commit index; tell it now rather than wait
+                // for the next heartbeat.
+                self.send_append(pos);
+            }
+            // Flow control may have opened up (probe -> replicate, freed in-flight slots).
+            while self.maybe_send_append(pos, false) {}
+        }
+    }
+
+    fn handle_heartbeat_response(&mut self, pos: usize, m: &RaftMsg) {
+        let last = self.last_index();
+        let pr = &mut self.prs[pos];
+        pr.recent_active = true;
+        pr.probe_sent = false;
+        if pr.state == ProgressState::Replicate && pr.inflight.len() >= MAX_INFLIGHT_MSGS {
+            // All in-flight appends may have been lost; free a slot so one more can go out and
+            // be either acknowledged or rejected (etcd 3.5's FreeFirstOne).
+            pr.inflight.pop_front();
+        }
+        if pr.matched < last || pr.state == ProgressState::Probe {
+            self.send_append(pos);
+        }
+        if m.context != 0 {
+            self.ack_read(pos, m.context);
+        }
+    }
+
+    /// Advances the commit index to the quorum's match if that entry is of our term.
+    fn maybe_commit(&mut self) -> bool {
+        self.scratch.clear();
+        self.scratch.extend(self.prs.iter().map(|p| p.matched));
+        self.scratch.sort_unstable_by(|a, b| b.cmp(a));
+        let mci = self.scratch[self.quorum() - 1];
+        // Raft 5.4.2: never commit an earlier term's entry by counting replicas.
+        if mci > self.commit && self.term_at(mci) == Some(self.term) {
+            self.commit = mci;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn bcast_append(&mut self) {
+        for pos in 0..self.prs.len() {
+            if Some(pos) != self.self_pos {
+                self.send_append(pos);
+            }
+        }
+    }
+
+    fn send_append(&mut self, pos: usize) {
+        self.maybe_send_append(pos, true);
+    }
+
+    /// Sends the next `MsgApp` to the voter at `pos` unless flow control forbids it; an empty
+    /// one (carrying just the commit index) only if `send_if_empty`.
+    fn maybe_send_append(&mut self, pos: usize, send_if_empty: bool) -> bool {
+        let last = self.last_index();
+        let pr = &self.prs[pos];
+        if pr.is_paused() {
+            return false;
+        }
+        let next = pr.next;
+        let prev_index = next - 1;
+        let Some(prev_term) = self.term_at(prev_index) else {
+            // Cannot happen (next <= last + 1 always); stay silent rather than send garbage.
+            debug_assert!(false, "progress next {next} beyond log end {last}");
+            return false;
+        };
+        let hi = if next <= last {
+            last.min(next + self.max_msg_entries as u64 - 1)
+        } else {
+            prev_index
+        };
+        let n = (hi - prev_index) as usize;
+        if n == 0 && !send_if_empty {
+            return false;
+        }
+        let to = pr.id;
+        let mut m = RaftMsg::new(MsgType::App, self.id, to, self.term);
+        m.index = prev_index;
+        m.log_term = prev_term;
+        m.commit = self.commit;
+        if n > 0 {
+            m.entries = self.log[prev_index as usize..hi as usize].to_vec();
+        }
+        self.send(m);
+        let commit = self.commit;
+        let pr = &mut self.prs[pos];
+        pr.sent_entries(n, hi);
+        pr.sent_commit(commit);
+        true
+    }
+
+    fn bcast_heartbeat(&mut self, ctx: u64) {
+        for pos in 0..self.prs.len() {
+            if Some(pos) == self.self_pos {
+                continue;
+            }
+            let pr = &self.prs[pos];
+            // Never let the heartbeat commit entries the follower is not known to match.
+            let commit = pr.matched.min(self.commit);
+            let mut m = RaftMsg::new(MsgType::Heartbeat, self.id, pr.id, self.term);
+            m.commit = commit;
+            m.context = ctx;
+            self.send(m);
+            self.prs[pos].sent_commit(commit);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Read index (ReadOnlySafe).
+
+    fn committed_entry_in_current_term(&self) -> bool {
+        self.term_at(self.commit) == Some(self.term)
+    }
+
+    fn leader_read_request(&mut self, from: MemberId, context: u64) {
+        // Until an entry of our term commits, our commit index may lag what the previous leader
+        // committed, so it is not a safe read index yet.
+        if !self.committed_entry_in_current_term() {
+            self.postponed_reads.push((from, context));
+            return;
+        }
+        if self.prs.len() == 1 {
+            // A single voter is its own quorum.
+            self.respond_read(from, context, self.commit);
+            return;
+        }
+        let seq = self.next_read_seq;
+        self.next_read_seq += 1;
+        let acks = self.self_pos.map_or(0, |p| 1u64 << p);
+        self.read_queue.push_back(PendingRead {
+            seq,
+            index: self.commit,
+            from,
+            context,
+            acks,
+        });
+        self.bcast_heartbeat(seq);
+    }
+
+    fn release_postponed_reads(&mut self) {
+        if self.postponed_reads.is_empty() || !self.committed_entry_in_current_term() {
+            return;
+        }
+        let reads = std::mem::take(&mut self.postponed_reads);
+        for (from, context) in reads {
+            self.leader_read_request(from, context);
+        }
+    }
+
+    fn ack_read(&mut self, pos: usize, seq: u64) {
+        let Some(at) = self.read_queue.iter().position(|r| r.seq == seq) else {
+            return;
+        };
+        let quorum = self.quorum();
+        let read = &mut self.read_queue[at];
+        read.acks |= 1u64 << pos;
+        if (read.acks.count_ones() as usize) < quorum {
+            return;
+        }
+        // A quorum answered a heartbeat sent after every earlier read too, so they are all
+        // confirmed (etcd's readOnly.advance).
+        let done: Vec<PendingRead> = self.read_queue.drain(..=at).collect();
+        for r in done {
+            self.respond_read(r.from, r.context, r.index);
+        }
+    }
+
+    fn respond_read(&mut self, from: MemberId, context: u64, index: u64) {
+        if from == self.id {
+            self.read_states.push(ReadState { context, index });
+        } else {
+            let mut m = RaftMsg::new(MsgType::ReadIndexResp, self.id, from, self.term);
+            m.index = index;
+            m.context = context;
+            self.send(m);
+        }
+    }
+}

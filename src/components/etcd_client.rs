@@ -1,0 +1,211 @@
+//! The etcd client as kube-apiserver uses it (go.etcd.io/etcd/client/v3): an endpoint list, round robin
+//! over the endpoints it believes healthy (gRPC round_robin since etcd v3.5, etcd PR #12671), failover on
+//! refused connections, and keepalive pings (30 s, 10 s timeout; k8s.io/apiserver
+//! storagebackend/factory/etcd3.go) that detect a member that disappeared silently.
+
+use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
+use crate::engine::{Nanos, SEC};
+use crate::world::ctx::{Ctx, ProcId};
+use std::collections::BTreeMap;
+
+/// Timer tags the client uses; the owner routes timers with these tags here.
+pub const T_OP_TIMEOUT: u32 = 100;
+/// Keepalive round.
+pub const T_KEEPALIVE: u32 = 101;
+/// Keepalive answer overdue.
+pub const T_KEEPALIVE_DEADLINE: u32 = 102;
+/// Redial of endpoints believed down.
+pub const T_REDIAL: u32 = 103;
+
+/// Client settings.
+#[derive(Clone, Debug)]
+pub struct EtcdClientConfig {
+    pub endpoints: Vec<ProcId>,
+    pub keepalive_time_ns: Nanos,
+    pub keepalive_timeout_ns: Nanos,
+}
+
+#[derive(Clone, Debug)]
+struct Op {
+    owner_tag: u64,
+    op: KvOp,
+    endpoint: usize,
+    tries: u32,
+}
+
+/// What the client hands back to its owner.
+pub type Completion = (u64, Result<KvResult, EtcdError>);
+
+/// The client's volatile state.
+pub struct EtcdClient {
+    cfg: EtcdClientConfig,
+    healthy: Vec<bool>,
+    next: usize,
+    next_id: u64,
+    ops: BTreeMap<u64, Op>,
+    /// Keepalive pings awaiting an answer: ping id -> endpoint.
+    pings: BTreeMap<u64, usize>,
+}
+
+impl EtcdClient {
+    /// A client; all endpoints start healthy (connections are dialled lazily).
+    pub fn new(cfg: EtcdClientConfig) -> EtcdClient {
+        let n = cfg.endpoints.len();
+        EtcdClient {
+            cfg,
+            healthy: vec![true; n],
+            next: 0,
+            next_id: 1,
+            ops: BTreeMap::new(),
+            pings: BTreeMap::new(),
+        }
+    }
+
+    /// Starts the keepalive loop.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);
+        ctx.timer(SEC, T_REDIAL, 0);
+    }
+
+    fn pick(&mut self) -> usize {
+        let n = self.cfg.endpoints.len();
+        for _ in 0..n {
+            let i = self.next % n;
+            self.next = (self.next + 1) % n;
+            if self.healthy[i] {
+                return i;
+            }
+        }
+        // Nothing believed healthy: try the next one anyway (gRPC would be reconnecting).
+        let i = self.next % n;
+        self.next = (self.next + 1) % n;
+        i
+    }
+
+    /// Sends `op` with a timeout; the completion comes back through `on_msg`/`on_timer`.
+    pub fn request(&mut self, ctx: &mut Ctx, owner_tag: u64, op: KvOp, timeout_ns: Nanos) -> Option<Completion> {
+        if self.cfg.endpoints.is_empty() {
+            return Some((owner_tag, Err(EtcdError::Unavailable)));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let e = self.pick();
+        ctx.send(
+            self.cfg.endpoints[e],
+            Msg::EtcdReq {
+                id,
+                op: op.clone(),
+            },
+        );
+        self.ops.insert(
+            id,
+            Op {
+                owner_tag,
+                op,
+                endpoint: e,
+                tries: 1,
+            },
+        );
+        ctx.timer(timeout_ns, T_OP_TIMEOUT, id);
+        None
+    }
+
+    /// Handles a message meant for the client; returns a completion if one finished.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: &Msg) -> Option<Completion> {
+        match msg {
+            Msg::EtcdResp { id, result } => {
+                let op = self.ops.remove(id)?;
+                if let Some(i) = self.cfg.endpoints.iter().position(|e| *e == from) {
+                    self.healthy[i] = true;
+                }
+                // The apiserver's storage layer surfaces etcd errors as they come; gRPC-level retries
+                // only cover unavailable connections, handled below.
+                Some((op.owner_tag, result.clone()))
+            }
+            Msg::ConnRefused { id } => {
+                if let Some(i) = self.pings.remove(id) {
+                    self.healthy[i] = false;
+                    return None;
+                }
+                let mut op = self.ops.remove(id)?;
+                self.healthy[op.endpoint] = false;
+                if (op.tries as usize) < self.cfg.endpoints.len()
+                    && self.healthy.iter().any(|h| *h)
+                {
+                    // Unavailable: the retry interceptor moves on to the next endpoint.
+                    let e = self.pick();
+                    op.endpoint = e;
+                    op.tries += 1;
+                    ctx.send(
+                        self.cfg.endpoints[e],
+                        Msg::EtcdReq {
+                            id: *id,
+                            op: op.op.clone(),
+                        },
+                    );
+                    self.ops.insert(*id, op);
+                    None
+                } else {
+                    Some((op.owner_tag, Err(EtcdError::Unavailable)))
+                }
+            }
+            Msg::EtcdPong { id } => {
+                if let Some(i) = self.pings.remove(id) {
+                    self.healthy[i] = true;
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Handles the client's timers; returns a completion if a request timed out.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) -> Option<Completion> {
+        match tag {
+            T_OP_TIMEOUT => {
+                let op = self.ops.remove(&arg)?;
+                Some((op.owner_tag, Err(EtcdError::Timeout)))
+            }
+            T_KEEPALIVE => {
+                for i in 0..self.cfg.endpoints.len() {
+                    if self.healthy[i] {
+                        self.ping(ctx, i, self.cfg.keepalive_timeout_ns);
+                    }
+                }
+                ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);
+                None
+            }
+            T_KEEPALIVE_DEADLINE => {
+                if let Some(i) = self.pings.remove(&arg) {
+                    // No answer to the keepalive: the transport is closed and the balancer stops
+                    // using the endpoint.
+                    self.healthy[i] = false;
+                }
+                None
+            }
+            T_REDIAL => {
+                for i in 0..self.cfg.endpoints.len() {
+                    if !self.healthy[i] {
+                        self.ping(ctx, i, SEC);
+                    }
+                }
+                ctx.timer(SEC, T_REDIAL, 0);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn ping(&mut self, ctx: &mut Ctx, i: usize, deadline: Nanos) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pings.insert(id, i);
+        ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
+        ctx.timer(deadline, T_KEEPALIVE_DEADLINE, id);
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> &[ProcId] {
+        &self.cfg.endpoints
+    }
+}

@@ -1,0 +1,226 @@
+//! keepalived (VRRP v2) moving the VIP between load-balancer nodes: advertisements every `advert_int`,
+//! master-down timer = 3 x advert + skew, skew = (256 - priority) / 256 s (acassen/keepalived
+//! keepalived/vrrp/vrrp.c), preemption by higher priority, and kubeadm's `vrrp_script check_apiserver`
+//! (interval 3 s, fall 10, rise 2, weight -2; kubeadm docs/ha-considerations.md).
+
+use crate::components::msg::{HealthPath, Msg};
+use crate::engine::{Nanos, SEC};
+use crate::observe::{ProcState, TraceKind};
+use crate::world::ctx::{Ctx, Out, ProcId};
+
+const T_ADVERT: u32 = 1;
+const T_MASTER_DOWN: u32 = 2;
+const T_SCRIPT: u32 = 3;
+const T_SCRIPT_TIMEOUT: u32 = 4;
+
+/// keepalived settings.
+#[derive(Clone, Debug)]
+pub struct KeepalivedConfig {
+    pub peers: Vec<ProcId>,
+    pub priority: u32,
+    /// The local HAProxy the check script probes.
+    pub local_haproxy: ProcId,
+    pub advert_ns: Nanos,
+    pub script_interval_ns: Nanos,
+    pub script_fall: u32,
+    pub script_rise: u32,
+    pub script_weight: i32,
+    /// Tie-break of equal priorities: the higher primary IP wins (our ordinal stands in for it).
+    pub ordinal: u32,
+}
+
+/// VRRP state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Backup,
+    Master,
+}
+
+/// The keepalived process.
+pub struct Keepalived {
+    cfg: KeepalivedConfig,
+    state: State,
+    down_token: u64,
+    script_ok: bool,
+    script_streak: u32,
+    script_pending: Option<u64>,
+    next_id: u64,
+}
+
+impl Keepalived {
+    /// A stopped keepalived.
+    pub fn new(cfg: KeepalivedConfig) -> Keepalived {
+        Keepalived {
+            cfg,
+            state: State::Backup,
+            down_token: 0,
+            script_ok: true,
+            script_streak: 0,
+            script_pending: None,
+            next_id: 1,
+        }
+    }
+
+    fn effective_priority(&self) -> u32 {
+        if self.script_ok {
+            self.cfg.priority
+        } else {
+            (self.cfg.priority as i64 + self.cfg.script_weight as i64).clamp(1, 254) as u32
+        }
+    }
+
+    fn master_down_ns(&self) -> Nanos {
+        // VRRPv2: Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time,
+        // Skew_Time = (256 - Priority) / 256 seconds.
+        3 * self.cfg.advert_ns + (256 - self.effective_priority() as u64) * SEC / 256
+    }
+
+    /// Starts in BACKUP and waits one master-down interval before claiming the VIP.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        self.state = State::Backup;
+        self.script_ok = true;
+        self.script_streak = 0;
+        self.script_pending = None;
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Standby,
+        });
+        self.arm_master_down(ctx);
+        ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
+    }
+
+    /// Crash.
+    pub fn crash(&mut self) {
+        self.state = State::Backup;
+    }
+
+    fn arm_master_down(&mut self, ctx: &mut Ctx) {
+        self.down_token += 1;
+        ctx.timer(self.master_down_ns(), T_MASTER_DOWN, self.down_token);
+    }
+
+    fn become_master(&mut self, ctx: &mut Ctx) {
+        self.state = State::Master;
+        ctx.log(format!(
+            "Keepalived_vrrp: (VI_1) Entering MASTER STATE (priority {})",
+            self.effective_priority()
+        ));
+        ctx.out.push(Out::Vip(true));
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Leader,
+        });
+        self.advertise(ctx);
+    }
+
+    fn become_backup(&mut self, ctx: &mut Ctx, why: &str) {
+        if self.state == State::Master {
+            ctx.log(format!("Keepalived_vrrp: (VI_1) Entering BACKUP STATE ({why})"));
+            ctx.out.push(Out::Vip(false));
+            ctx.trace(TraceKind::Proc {
+                proc: ctx.me,
+                state: ProcState::Standby,
+            });
+        }
+        self.state = State::Backup;
+        self.arm_master_down(ctx);
+    }
+
+    fn advertise(&mut self, ctx: &mut Ctx) {
+        let priority = self.effective_priority();
+        for &p in &self.cfg.peers {
+            ctx.send(p, Msg::Vrrp { priority });
+        }
+        ctx.timer(self.cfg.advert_ns, T_ADVERT, 0);
+    }
+
+    /// Timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        match tag {
+            T_ADVERT if self.state == State::Master => self.advertise(ctx),
+            T_MASTER_DOWN if self.state == State::Backup && arg == self.down_token => {
+                self.become_master(ctx)
+            }
+            T_SCRIPT => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.script_pending = Some(id);
+                ctx.send(
+                    self.cfg.local_haproxy,
+                    Msg::HealthReq {
+                        id,
+                        path: HealthPath::Healthz,
+                    },
+                );
+                // The script's curl gives up well within the interval.
+                ctx.timer(self.cfg.script_interval_ns.min(2 * SEC), T_SCRIPT_TIMEOUT, id);
+                ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
+            }
+            T_SCRIPT_TIMEOUT if self.script_pending == Some(arg) => {
+                self.script_pending = None;
+                self.script_result(ctx, false);
+            }
+            _ => {}
+        }
+    }
+
+    fn script_result(&mut self, ctx: &mut Ctx, ok: bool) {
+        if ok == self.script_ok {
+            self.script_streak = 0;
+            return;
+        }
+        self.script_streak += 1;
+        let needed = if self.script_ok {
+            self.cfg.script_fall
+        } else {
+            self.cfg.script_rise
+        };
+        if self.script_streak >= needed {
+            self.script_ok = ok;
+            self.script_streak = 0;
+            ctx.log(format!(
+                "Keepalived_vrrp: Script `check_apiserver` now returning {}; effective priority {}",
+                if ok { 0 } else { 1 },
+                self.effective_priority()
+            ));
+        }
+    }
+
+    /// Messages: peers' advertisements and the check script's answer.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
+        match msg {
+            Msg::Vrrp { priority } => {
+                let mine = self.effective_priority();
+                // Equal priorities: the higher primary IP wins; later nodes stand for higher IPs.
+                let theirs_wins = priority > mine || (priority == mine && from > ctx.me);
+                match self.state {
+                    State::Master => {
+                        if theirs_wins {
+                            self.become_backup(ctx, "received advert with higher priority");
+                        }
+                    }
+                    State::Backup => {
+                        // Preemption (on by default): a lower-priority master's adverts are ignored, so
+                        // the master-down timer runs out and this node takes over.
+                        if priority >= mine {
+                            self.arm_master_down(ctx);
+                        }
+                    }
+                }
+            }
+            Msg::HealthResp { id, ok } => {
+                if self.script_pending == Some(id) {
+                    self.script_pending = None;
+                    self.script_result(ctx, ok);
+                }
+            }
+            Msg::ConnRefused { id } => {
+                if self.script_pending == Some(id) {
+                    self.script_pending = None;
+                    self.script_result(ctx, false);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! HAProxy in front of the API servers, as kubeadm's HA guide configures it: TCP frontend on 6443,
+//! `balance roundrobin`, HTTP health checks (`option httpchk GET /healthz`, inter/fall/rise), `retries`
+//! with `option redispatch`. Defaults from haproxy include/haproxy/defaults.h and kubeadm
+//! docs/ha-considerations.md.
+
+use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
+use crate::engine::Nanos;
+use crate::observe::{ProcState, TraceKind};
+use crate::world::ctx::{Ctx, ProcId};
+use std::collections::BTreeMap;
+
+const T_CHECK: u32 = 1;
+const T_CHECK_TIMEOUT: u32 = 2;
+const T_CONNECT_TIMEOUT: u32 = 3;
+
+/// HAProxy settings.
+#[derive(Clone, Debug)]
+pub struct HaproxyConfig {
+    pub backends: Vec<ProcId>,
+    pub backend_names: Vec<String>,
+    pub check_path: HealthPath,
+    pub inter_ns: Nanos,
+    pub fall: u32,
+    pub rise: u32,
+    pub connect_timeout_ns: Nanos,
+    pub check_timeout_ns: Nanos,
+    pub retries: u32,
+    pub redispatch: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Server {
+    up: bool,
+    /// Consecutive check results against the current state.
+    streak: u32,
+    /// The check in flight: (id, connected).
+    check: Option<(u64, bool)>,
+    check_started: Nanos,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    client: ProcId,
+    client_id: u64,
+    op: KvOp,
+    server: usize,
+    retries_left: u32,
+    connected: bool,
+}
+
+/// The HAProxy process.
+pub struct Haproxy {
+    cfg: HaproxyConfig,
+    servers: Vec<Server>,
+    rr: usize,
+    next_id: u64,
+    sessions: BTreeMap<u64, Session>,
+    /// Check id -> server.
+    checks: BTreeMap<u64, usize>,
+}
+
+impl Haproxy {
+    /// A stopped HAProxy.
+    pub fn new(cfg: HaproxyConfig) -> Haproxy {
+        let n = cfg.backends.len();
+        Haproxy {
+            cfg,
+            servers: vec![
+                Server {
+                    up: true,
+                    streak: 0,
+                    check: None,
+                    check_started: 0,
+                };
+                n
+            ],
+            rr: 0,
+            next_id: 1,
+            sessions: BTreeMap::new(),
+            checks: BTreeMap::new(),
+        }
+    }
+
+    /// Whether any backend is up (what keepalived's check script sees through the frontend).
+    pub fn any_up(&self) -> bool {
+        self.servers.iter().any(|s| s.up)
+    }
+
+    /// Starts: servers begin UP (HAProxy's default init state) and checks are spread over `inter`.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        let n = self.cfg.backends.len();
+        for s in self.servers.iter_mut() {
+            *s = Server {
+                up: true,
+                streak: 0,
+                check: None,
+                check_started: 0,
+            };
+        }
+        self.sessions.clear();
+        self.checks.clear();
+        for (i, _) in self.cfg.backends.iter().enumerate() {
+            // HAProxy spreads the first checks of a backend's servers over one interval.
+            let offset = self.cfg.inter_ns * i as u64 / n.max(1) as u64;
+            ctx.timer(offset + 1, T_CHECK, i as u64);
+        }
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Up,
+        });
+    }
+
+    /// Crash: sessions die with the process.
+    pub fn crash(&mut self) {
+        self.sessions.clear();
+        self.checks.clear();
+    }
+
+    fn pick(&mut self, avoid: Option<usize>) -> Option<usize> {
+        let n = self.servers.len();
+        for _ in 0..n {
+            let i = self.rr % n;
+            self.rr = (self.rr + 1) % n;
+            if self.servers[i].up && Some(i) != avoid {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        match tag {
+            T_CHECK => {
+                let i = arg as usize;
+                let id = self.next_id;
+                self.next_id += 1;
+                self.servers[i].check = Some((id, false));
+                self.servers[i].check_started = ctx.now;
+                self.checks.insert(id, i);
+                ctx.send(
+                    self.cfg.backends[i],
+                    Msg::HealthReq {
+                        id,
+                        path: self.cfg.check_path,
+                    },
+                );
+                // With `timeout check` set, the connect phase of a check is bounded by
+                // min(timeout connect, inter) (HAProxy configuration manual, "timeout check").
+                let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
+                ctx.timer(connect, T_CHECK_TIMEOUT, id);
+            }
+            T_CHECK_TIMEOUT => {
+                let Some(&i) = self.checks.get(&arg) else {
+                    return;
+                };
+                match self.servers[i].check {
+                    Some((id, false)) if id == arg => {
+                        self.check_result(ctx, i, arg, false, "Layer4 timeout");
+                    }
+                    Some((id, true)) if id == arg => {
+                        // Connected: the read timeout is `timeout check`, counted from the connect.
+                        let started = self.servers[i].check_started;
+                        let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
+                        if ctx.now >= started + connect + self.cfg.check_timeout_ns {
+                            self.check_result(ctx, i, arg, false, "Layer7 timeout");
+                        } else {
+                            ctx.timer_at(started + connect + self.cfg.check_timeout_ns, T_CHECK_TIMEOUT, arg);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            T_CONNECT_TIMEOUT => {
+                if let Some(s) = self.sessions.get(&arg) {
+                    if !s.connected {
+                        self.retry_or_fail(ctx, arg);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_result(&mut self, ctx: &mut Ctx, i: usize, id: u64, ok: bool, reason: &str) {
+        self.checks.remove(&id);
+        let dur = ctx.now - self.servers[i].check_started;
+        let s = &mut self.servers[i];
+        s.check = None;
+        if ok == s.up {
+            s.streak = 0;
+        } else {
+            s.streak += 1;
+            let needed = if s.up { self.cfg.fall } else { self.cfg.rise };
+            if s.streak >= needed {
+                s.up = ok;
+                s.streak = 0;
+                let left = self.servers.iter().filter(|s| s.up).count();
+                ctx.trace(TraceKind::LbBackend {
+                    lb: ctx.me,
+                    backend: self.cfg.backends[i],
+                    up: ok,
+                });
+                let name = &self.cfg.backend_names[i];
+                if ok {
+                    ctx.log(format!(
+                        "Server apiserverbackend/{name} is UP, reason: Layer7 check passed, code: 200, check duration: {}ms. {left} active and 0 backup servers online.",
+                        dur / 1_000_000
+                    ));
+                } else {
+                    ctx.log(format!(
+                        "Server apiserverbackend/{name} is DOWN, reason: {reason}, check duration: {}ms. {left} active and 0 backup servers left.",
+                        dur / 1_000_000
+                    ));
+                    if left == 0 {
+                        ctx.log("backend apiserverbackend has no server available!".into());
+                    }
+                }
+            }
+        }
+        // The next check starts `inter` after this one ended.
+        ctx.timer(self.cfg.inter_ns, T_CHECK, i as u64);
+    }
+
+    fn retry_or_fail(&mut self, ctx: &mut Ctx, sid: u64) {
+        let Some(mut s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        if s.retries_left == 0 {
+            // Connection to the server failed and no retries are left: the client's connection closes.
+            ctx.send(
+                s.client,
+                Msg::ApiResp {
+                    id: s.client_id,
+                    result: Err(ApiError::NoBackend),
+                },
+            );
+            return;
+        }
+        s.retries_left -= 1;
+        // With `option redispatch`, the last retry may go to another server.
+        let next = if self.cfg.redispatch && s.retries_left == 0 {
+            self.pick(Some(s.server)).unwrap_or(s.server)
+        } else {
+            s.server
+        };
+        s.server = next;
+        let id = self.next_id;
+        self.next_id += 1;
+        ctx.send(
+            self.cfg.backends[next],
+            Msg::ProxyReq {
+                id,
+                op: s.op.clone(),
+            },
+        );
+        ctx.timer(self.cfg.connect_timeout_ns, T_CONNECT_TIMEOUT, id);
+        self.sessions.insert(id, s);
+    }
+
+    /// Messages: client requests, backend answers, check answers.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
+        match msg {
+            Msg::ApiReq { id, op } => {
+                let Some(i) = self.pick(None) else {
+                    // No server available: HAProxy closes the connection (503 in HTTP mode).
+                    ctx.send(
+                        from,
+                        Msg::ApiResp {
+                            id,
+                            result: Err(ApiError::NoBackend),
+                        },
+                    );
+                    return;
+                };
+                let sid = self.next_id;
+                self.next_id += 1;
+                ctx.send(
+                    self.cfg.backends[i],
+                    Msg::ProxyReq {
+                        id: sid,
+                        op: op.clone(),
+                    },
+                );
+                ctx.timer(self.cfg.connect_timeout_ns, T_CONNECT_TIMEOUT, sid);
+                self.sessions.insert(
+                    sid,
+                    Session {
+                        client: from,
+                        client_id: id,
+                        op,
+                        server: i,
+                        retries_left: self.cfg.retries,
+                        connected: false,
+                    },
+                );
+            }
+            Msg::HealthReq { id, .. } => {
+                // keepalived's check script curls the frontend: it answers if a backend is up.
+                let ok = self.any_up();
+                ctx.send(from, Msg::HealthResp { id, ok });
+            }
+            Msg::ProxyAccepted { id } => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.connected = true;
+                } else if let Some(&i) = self.checks.get(&id) {
+                    if let Some((cid, _)) = self.servers[i].check {
+                        if cid == id {
+                            self.servers[i].check = Some((id, true));
+                        }
+                    }
+                }
+            }
+            Msg::ApiResp { id, result } => {
+                if let Some(s) = self.sessions.remove(&id) {
+                    ctx.send(
+                        s.client,
+                        Msg::ApiResp {
+                            id: s.client_id,
+                            result,
+                        },
+                    );
+                }
+            }
+            Msg::ConnRefused { id } => {
+                if self.sessions.contains_key(&id) {
+                    self.retry_or_fail(ctx, id);
+                } else if let Some(&i) = self.checks.get(&id) {
+                    self.check_result(ctx, i, id, false, "Layer4 connection problem");
+                }
+            }
+            Msg::HealthResp { id, ok } => {
+                if let Some(&i) = self.checks.get(&id) {
+                    let reason = if ok { "" } else { "Layer7 wrong status, code: 500" };
+                    self.check_result(ctx, i, id, ok, reason);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,1 @@
+pub const SCENARIO_HELP: &str = "";
