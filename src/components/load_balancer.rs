@@ -5,7 +5,7 @@
 
 use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
 use crate::engine::Nanos;
-use crate::observe::{ProcState, TraceKind};
+use crate::observe::TraceKind;
 use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
@@ -104,10 +104,6 @@ impl Haproxy {
             let offset = self.cfg.inter_ns * i as u64 / n.max(1) as u64;
             ctx.timer(offset + 1, T_CHECK, i as u64);
         }
-        ctx.trace(TraceKind::Proc {
-            proc: ctx.me,
-            state: ProcState::Up,
-        });
     }
 
     /// Crash: sessions die with the process.

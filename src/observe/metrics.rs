@@ -80,7 +80,8 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut violations = 0u64;
     let mut has_lease = [false; 2];
     for e in &inp.trace.events {
-        let after = e.time_ns >= w;
+        // Changes at the warm-up instant are what ended the warm-up, not changes.
+        let after = e.time_ns > w;
         match &e.kind {
             TraceKind::EtcdRole {
                 role: Role::Leader, ..

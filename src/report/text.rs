@@ -23,7 +23,7 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
     };
     Some(match &e.kind {
         TraceKind::Proc { proc, state } => match state {
-            ProcState::Up => format!("{} started", pname(*proc)),
+            ProcState::Up => format!("{} is up", pname(*proc)),
             ProcState::Down => format!("{} stopped", pname(*proc)),
             _ => return None,
         },

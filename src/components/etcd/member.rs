@@ -8,7 +8,7 @@ use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
 use crate::world::ctx::{Ctx, Obs, ProcId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 const T_TICK: u32 = 1;
 const T_FSYNC: u32 = 2;
@@ -55,7 +55,6 @@ struct Volatile {
     ticks_done: u64,
     wake_at: Nanos,
     wake_token: u64,
-    queue: VecDeque<Batch>,
     inflight: Option<Vec<Batch>>,
     /// Writes proposed on behalf of clients, by write id.
     writes: BTreeMap<u64, (u64, Waiting)>,
@@ -185,7 +184,6 @@ impl EtcdMember {
             ticks_done: 0,
             wake_at: u64::MAX,
             wake_token: 0,
-            queue: VecDeque::new(),
             inflight: None,
             writes: BTreeMap::new(),
             reads: BTreeMap::new(),
@@ -362,11 +360,15 @@ impl EtcdMember {
     }
 
     /// Drains Raft's ready, applies, persists, sends, and re-arms the tick timer.
+    ///
+    /// Like etcd's raftNode loop, a new Ready is taken only after the previous one's WAL write has been
+    /// fsynced: while the disk is busy, Raft keeps stepping messages and ticks, but nothing it wants to
+    /// send leaves the member. A slow disk therefore delays heartbeats, as in the real server.
     fn after_event(&mut self, ctx: &mut Ctx) {
         loop {
             let rd = {
                 let v = self.v.as_mut().unwrap();
-                if !v.raft.has_ready() {
+                if v.inflight.is_some() || !v.raft.has_ready() {
                     break;
                 }
                 v.raft.ready()
@@ -384,8 +386,7 @@ impl EtcdMember {
         for e in &rd.committed {
             self.apply(ctx, e);
         }
-        let dropped = rd.dropped_reads;
-        for rctx in dropped {
+        for rctx in rd.dropped_reads {
             let v = self.v.as_mut().unwrap();
             if let Some((_, w)) = v.reads.remove(&rctx) {
                 ctx.send(
@@ -404,45 +405,29 @@ impl EtcdMember {
             }
         }
         if let Some(first) = rd.entries.first() {
-            let applied = self.v.as_ref().unwrap().raft.commit();
             if first.index <= self.durable.entries.len() as u64 {
                 ctx.observe(Obs::Truncated { index: first.index });
             }
-            let _ = applied;
         }
         let persist = !rd.entries.is_empty() || rd.hard_state.is_some();
-        let v = self.v.as_mut().unwrap();
         let mut msgs = rd.messages;
         // etcd's raftNode: a leader sends before its own WAL write (in parallel); a follower sends only
-        // after it has persisted what the messages acknowledge. Order behind earlier held batches.
-        let busy = v.inflight.is_some() || !v.queue.is_empty();
-        if is_leader || (!persist && !busy) {
+        // after it has persisted what its messages acknowledge.
+        if is_leader || !persist {
             for m in msgs.drain(..) {
                 send_raft(ctx, &self.cfg, m);
             }
         }
-        if persist || !msgs.is_empty() {
-            v.queue.push_back(Batch {
+        if persist {
+            let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
+            let v = self.v.as_mut().unwrap();
+            v.inflight = Some(vec![Batch {
                 hard: rd.hard_state,
                 entries: rd.entries,
                 held: msgs,
-            });
-            if v.inflight.is_none() {
-                self.start_fsync(ctx);
-            }
+            }]);
+            ctx.timer(latency, T_FSYNC, 0);
         }
-    }
-
-    fn start_fsync(&mut self, ctx: &mut Ctx) {
-        let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
-        let v = self.v.as_mut().unwrap();
-        if v.queue.is_empty() {
-            return;
-        }
-        // The WAL fsyncs everything queued so far in one write (etcd batches ready rounds).
-        let batches: Vec<Batch> = v.queue.drain(..).collect();
-        v.inflight = Some(batches);
-        ctx.timer(latency, T_FSYNC, 0);
     }
 
     fn fsync_done(&mut self, ctx: &mut Ctx) {
@@ -463,7 +448,6 @@ impl EtcdMember {
                 send_raft(ctx, &self.cfg, m);
             }
         }
-        self.start_fsync(ctx);
     }
 
     fn apply(&mut self, ctx: &mut Ctx, e: &Entry) {
