@@ -273,9 +273,12 @@ impl Elector {
                 }
             }
             T_WORK if self.leader => {
-                ctx.observe(Obs::LeaderAction {
-                    lease: self.cfg.lease,
-                });
+                if self.cfg.enabled {
+                    ctx.observe(Obs::LeaderAction {
+                        lease: self.cfg.lease,
+                        last_renew_ns: self.last_renew_ns,
+                    });
+                }
                 ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
             }
             _ => {}

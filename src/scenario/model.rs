@@ -472,6 +472,9 @@ pub struct Workload {
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     Crash,
+    /// A graceful stop (SIGTERM): components shut down cleanly (a leader releases its lease) and stay
+    /// down until restarted; with `for`, they start again after it.
+    Stop,
     Restart,
     Partition,
     Isolate,
@@ -485,6 +488,7 @@ impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Crash => "crash",
+            FaultKind::Stop => "stop",
             FaultKind::Restart => "restart",
             FaultKind::Partition => "partition",
             FaultKind::Isolate => "isolate",

@@ -93,7 +93,11 @@ impl World {
             trace: Trace::new(),
             faults,
             vip_holder: None,
-            invariants: Invariants::default(),
+            invariants: {
+                let mut inv = Invariants::default();
+                inv.lease_duration_ns = s.leader_election.lease_duration.ns();
+                inv
+            },
             observer: Observer::default(),
             events_processed: 0,
             max_events,

@@ -30,8 +30,9 @@ pub enum Obs {
     Truncated { index: u64 },
     /// A client got an acknowledgement for the write at (`index`, `term`).
     WriteAcked { write_id: u64, index: u64, term: u64 },
-    /// A leader-elected component performed an action only a leader may (a reconcile or a bind).
-    LeaderAction { lease: u16 },
+    /// A leader-elected component performed an action only a leader may (a reconcile or a bind);
+    /// `last_renew_ns` is when it last renewed its lease successfully.
+    LeaderAction { lease: u16, last_renew_ns: u64 },
 }
 
 /// Something a component asks the world to do.

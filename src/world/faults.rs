@@ -230,12 +230,15 @@ impl World {
         let mut resolved = String::new();
         let mut skipped: Option<String> = None;
         match spec.kind {
-            FaultKind::Crash => match self.resolve(&target) {
+            FaultKind::Crash | FaultKind::Stop => match self.resolve(&target) {
                 Resolved::Nodes(ns) => {
                     for &n in &ns {
                         for p in 0..self.procs.len() {
                             if self.procs[p].node == n {
                                 self.procs[p].held_down += 1;
+                                if spec.kind == FaultKind::Stop && self.procs[p].alive {
+                                    self.dispatch(p as ProcId, |comp, ctx| comp.stop(ctx));
+                                }
                             }
                         }
                         self.node_down(n);
@@ -245,6 +248,9 @@ impl World {
                 }
                 Resolved::Proc(p) => {
                     self.procs[p as usize].held_down += 1;
+                    if spec.kind == FaultKind::Stop && self.procs[p as usize].alive {
+                        self.dispatch(p, |comp, ctx| comp.stop(ctx));
+                    }
                     self.crash_proc(p);
                     resolved = self.proc_name(p);
                     procs.push(p);
@@ -365,7 +371,7 @@ impl World {
             start: false,
         });
         match f.spec.kind {
-            FaultKind::Crash => {
+            FaultKind::Crash | FaultKind::Stop => {
                 for &n in &f.nodes {
                     for p in 0..self.procs.len() {
                         if self.procs[p].node == n {

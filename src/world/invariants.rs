@@ -24,6 +24,8 @@ pub struct Invariants {
     pub violations: u64,
     /// Acknowledged writes lost to a declared data-loss fault.
     pub acknowledged_writes_lost: u64,
+    /// The leader-election lease duration: no holder may act longer than this after its last renewal.
+    pub lease_duration_ns: u64,
 }
 
 impl Invariants {
@@ -71,7 +73,20 @@ impl Invariants {
             } => {
                 self.acked.push((write_id, index, term));
             }
-            Obs::Truncated { .. } | Obs::LeaderAction { .. } => {}
+            Obs::LeaderAction {
+                lease,
+                last_renew_ns,
+            } => {
+                // client-go gives up leading after RenewDeadline < LeaseDuration without a renewal, so
+                // an instance acting past its lease means a candidate may already lead too.
+                if self.lease_duration_ns > 0 && now > last_renew_ns + self.lease_duration_ns {
+                    out.push(format!(
+                        "process {proc} acted as leader of lease {lease} {} after its last renewal, past the lease duration",
+                        fmt_duration(now - last_renew_ns)
+                    ));
+                }
+            }
+            Obs::Truncated { .. } => {}
         }
         self.violations += out.len() as u64;
         out

@@ -204,7 +204,7 @@ impl World {
     }
 
     /// Runs a component handler and applies what it asked for.
-    fn dispatch(&mut self, proc: ProcId, f: impl FnOnce(&mut Component, &mut Ctx)) {
+    pub(crate) fn dispatch(&mut self, proc: ProcId, f: impl FnOnce(&mut Component, &mut Ctx)) {
         let mut out = std::mem::take(&mut self.out);
         {
             let p = &mut self.procs[proc as usize];
