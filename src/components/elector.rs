@@ -7,6 +7,7 @@
 //! kube-scheduler does the same) so that the kubelet restarts it. The Lease is read and written through
 //! an API server into etcd, with optimistic concurrency (resourceVersion = etcd mod revision).
 
+use crate::components::controllers::{self, Controllers};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
@@ -34,6 +35,9 @@ pub struct ElectorConfig {
     pub retry_period_ns: Nanos,
     pub release_on_cancel: bool,
 }
+
+/// What an elector runs while it leads.
+pub type ControllerSet = Option<Controllers>;
 
 /// Packs a Lease record into an etcd value: holder identity (0: none) and a renew counter that stands in
 /// for renewTime (any renewal changes the record, which is all candidates compare).
@@ -68,11 +72,12 @@ pub struct Elector {
     pending: Pending,
     next_id: u64,
     stopping: bool,
+    controllers: ControllerSet,
 }
 
 impl Elector {
     /// A stopped controller.
-    pub fn new(cfg: ElectorConfig) -> Elector {
+    pub fn new(cfg: ElectorConfig, controllers: ControllerSet) -> Elector {
         Elector {
             cfg,
             identity: 0,
@@ -86,6 +91,7 @@ impl Elector {
             pending: Pending::None,
             next_id: 1,
             stopping: false,
+            controllers,
         }
     }
 
@@ -128,6 +134,9 @@ impl Elector {
     pub fn crash(&mut self) {
         self.leader = false;
         self.pending = Pending::None;
+        if let Some(c) = self.controllers.as_mut() {
+            c.stop();
+        }
     }
 
     /// Graceful stop (SIGTERM): with ReleaseOnCancel the leader writes an empty holder so candidates
@@ -192,6 +201,13 @@ impl Elector {
                 holder: Some(ctx.me),
             });
             ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
+            let (identity, lease, renew) = (self.identity, self.cfg.lease, self.last_renew_ns);
+            if let Some(c) = self.controllers.as_mut() {
+                c.set_last_renew(renew);
+                c.start(ctx, identity, lease);
+            }
+        } else if let Some(c) = self.controllers.as_mut() {
+            c.stop();
         }
     }
 
@@ -243,6 +259,14 @@ impl Elector {
     /// Timers.
     pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
         if self.stopping {
+            return;
+        }
+        if tag >= controllers::T_LOOP {
+            if self.leader {
+                if let Some(c) = self.controllers.as_mut() {
+                    c.on_timer(ctx, tag, arg);
+                }
+            }
             return;
         }
         match tag {
@@ -311,9 +335,15 @@ impl Elector {
             self.round_start = None;
             self.round_renewed = true;
             self.last_renew_ns = ctx.now;
+            if let Some(c) = self.controllers.as_mut() {
+                c.set_last_renew(ctx.now);
+            }
             ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
         } else {
             self.last_renew_ns = ctx.now;
+            if let Some(c) = self.controllers.as_mut() {
+                c.set_last_renew(ctx.now);
+            }
             ctx.log(format!(
                 "leaderelection.go: successfully acquired lease kube-system/{}",
                 self.cfg.lease_name
@@ -333,6 +363,14 @@ impl Elector {
             Msg::ConnRefused { id } => (id, Err(())),
             _ => return,
         };
+        if id & controllers::ID_BIT != 0 {
+            if self.leader {
+                if let Some(c) = self.controllers.as_mut() {
+                    c.on_msg(ctx, id, result.ok());
+                }
+            }
+            return;
+        }
         match self.pending {
             Pending::Get(pid) if pid == id => {
                 self.pending = Pending::None;

@@ -3,12 +3,15 @@
 
 pub mod apiserver;
 pub mod client;
+pub mod controllers;
 pub mod elector;
 pub mod etcd;
 pub mod etcd_client;
 pub mod keepalived;
+pub mod kubelet;
 pub mod load_balancer;
 pub mod msg;
+pub mod objects;
 
 use crate::scenario::model::ApiEndpoint;
 use crate::scenario::Scenario;
@@ -20,7 +23,9 @@ use client::LoadClient;
 use elector::{Elector, ElectorConfig};
 use etcd::member::EtcdMember;
 use etcd_client::EtcdClientConfig;
+use controllers::{ControllerConfig, Controllers, NodeInfo, WorkloadSpec};
 use keepalived::{Keepalived, KeepalivedConfig};
+use kubelet::{Kubelet, KubeletConfig};
 use load_balancer::{Haproxy, HaproxyConfig};
 use msg::{HealthPath, Msg};
 
@@ -31,8 +36,9 @@ pub enum Component {
     ApiServer(Box<ApiServer>),
     Haproxy(Box<Haproxy>),
     Keepalived(Keepalived),
-    Elector(Elector),
-    /// A process the model does not simulate yet (kubelet before workers are modelled).
+    Elector(Box<Elector>),
+    Kubelet(Box<Kubelet>),
+    /// A process with nothing to simulate.
     Idle,
 }
 
@@ -46,6 +52,7 @@ impl Component {
             Component::Haproxy(h) => h.start(ctx),
             Component::Keepalived(k) => k.start(ctx),
             Component::Elector(e) => e.start(ctx),
+            Component::Kubelet(k) => k.start(ctx),
             Component::Idle => {}
         }
         true
@@ -60,6 +67,7 @@ impl Component {
             Component::Haproxy(h) => h.on_msg(ctx, from, msg),
             Component::Keepalived(k) => k.on_msg(ctx, from, msg),
             Component::Elector(e) => e.on_msg(ctx, from, msg),
+            Component::Kubelet(k) => k.on_msg(ctx, from, msg),
             Component::Idle => {}
         }
     }
@@ -73,6 +81,7 @@ impl Component {
             Component::Haproxy(h) => h.on_timer(ctx, t.tag, t.arg),
             Component::Keepalived(k) => k.on_timer(ctx, t.tag, t.arg),
             Component::Elector(e) => e.on_timer(ctx, t.tag, t.arg),
+            Component::Kubelet(k) => k.on_timer(ctx, t.tag, t.arg),
             Component::Idle => {}
         }
     }
@@ -93,7 +102,15 @@ impl Component {
             Component::Haproxy(h) => h.crash(),
             Component::Keepalived(k) => k.crash(),
             Component::Elector(e) => e.crash(),
+            Component::Kubelet(k) => k.crash(),
             Component::Idle => {}
+        }
+    }
+
+    /// The host went down: state that outlives the process but not the machine is lost too.
+    pub fn host_down(&mut self, me: ProcId, out: &mut Vec<crate::world::ctx::Out>) {
+        if let Component::Kubelet(k) = self {
+            k.host_down(me, out);
         }
     }
 
@@ -129,18 +146,93 @@ impl Component {
     pub fn api_target(&self) -> Option<ProcId> {
         match self {
             Component::Elector(e) => Some(e.api_target()),
+            Component::Kubelet(k) => Some(k.api_target()),
             _ => None,
         }
     }
 }
 
-/// Whether every desired workload replica is ready (None when the scenario declares no workloads).
-pub fn workload_ready(_w: &World) -> Option<bool> {
-    None
+/// Ready replicas per workload: pods whose containers run and passed start-up on a node that is up.
+/// Pods on a node cut off from the control plane still count: they serve their traffic.
+pub fn ready_replicas(w: &World) -> Vec<u32> {
+    let mut counts = std::collections::BTreeMap::new();
+    for p in &w.procs {
+        if let Component::Kubelet(k) = &p.comp {
+            if w.net.host_up(p.node) {
+                k.ready_pods(w.now, &mut counts);
+            }
+        }
+    }
+    (0..w.scenario.workloads.len())
+        .map(|i| counts.get(&(i as u16)).copied().unwrap_or(0))
+        .collect()
 }
 
-/// Adds the per-workload metrics (none until workloads are modelled).
-pub fn workload_metrics(_w: &World, _m: &mut crate::observe::metrics::Metrics) {}
+/// Whether every desired workload replica is ready (None when the scenario declares no workloads).
+pub fn workload_ready(w: &World) -> Option<bool> {
+    if w.scenario.workloads.is_empty() {
+        return None;
+    }
+    let ready = ready_replicas(w);
+    Some(
+        w.scenario
+            .workloads
+            .iter()
+            .zip(ready)
+            .all(|(wl, r)| r >= wl.replicas),
+    )
+}
+
+/// Adds `workloads.ready_ratio` and `workload.NAME.ready_ratio`: the time-averaged fraction of desired
+/// replicas that were ready, from the end of the warm-up, computed from the trace.
+pub fn workload_metrics(w: &World, m: &mut crate::observe::metrics::Metrics) {
+    if w.scenario.workloads.is_empty() {
+        return;
+    }
+    let start = m
+        .get("warmup_s")
+        .map(|s| (s * 1e9) as u64)
+        .unwrap_or(0)
+        .min(w.end_ns);
+    let end = w.end_ns;
+    let desired: Vec<u64> = w.scenario.workloads.iter().map(|wl| wl.replicas as u64).collect();
+    let mut ready = vec![0u64; desired.len()];
+    let mut area = vec![0f64; desired.len()];
+    let mut last = start;
+    let flush = |t: u64, ready: &[u64], area: &mut [f64], last: &mut u64| {
+        let t = t.clamp(start, end);
+        if t > *last {
+            for i in 0..ready.len() {
+                let frac = if desired[i] == 0 {
+                    1.0
+                } else {
+                    ready[i].min(desired[i]) as f64 / desired[i] as f64
+                };
+                area[i] += frac * (t - *last) as f64;
+            }
+            *last = t;
+        }
+    };
+    for e in &w.trace.events {
+        if let crate::observe::TraceKind::WorkloadReady { workload, ready: r } = e.kind {
+            flush(e.time_ns, &ready, &mut area, &mut last);
+            if let Some(x) = ready.get_mut(workload as usize) {
+                *x = r as u64;
+            }
+        }
+    }
+    flush(end, &ready, &mut area, &mut last);
+    let span = end.saturating_sub(start).max(1) as f64;
+    let total_desired: u64 = desired.iter().sum();
+    let mut weighted = 0.0;
+    for (i, wl) in w.scenario.workloads.iter().enumerate() {
+        let ratio = area[i] / span;
+        weighted += ratio * desired[i] as f64;
+        m.insert(format!("workload.{}.ready_ratio", wl.name), ratio);
+    }
+    let overall = if total_desired == 0 { 1.0 } else { weighted / total_desired as f64 };
+    m.insert("workloads.ready_ratio".into(), overall);
+}
 
 /// Builds a control-plane component (API server, controllers, load balancers, kubelets) with the
 /// configuration its real counterpart gets from kubeadm's manifests.
@@ -185,7 +277,8 @@ pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kin
             } else {
                 (1, "kube-controller-manager")
             };
-            Component::Elector(Elector::new(ElectorConfig {
+            let controllers = Some(Controllers::new(controller_config(scenario, layout, kind), api));
+            Component::Elector(Box::new(Elector::new(ElectorConfig {
                 lease,
                 lease_name,
                 api,
@@ -194,7 +287,22 @@ pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kin
                 renew_deadline_ns: le.renew_deadline.ns(),
                 retry_period_ns: le.retry_period.ns(),
                 release_on_cancel: le.release_on_cancel,
-            }))
+            }, controllers)))
+        }
+        ProcKind::Kubelet => {
+            // Workers reach the cluster endpoint; control-plane kubelets their local API server.
+            let api = local(ProcKind::ApiServer)
+                .unwrap_or_else(|| crate::world::build::endpoint_proc(scenario, layout));
+            let k = &s.kubelet;
+            Component::Kubelet(Box::new(Kubelet::new(KubeletConfig {
+                node: node as u16,
+                api,
+                // The lease is renewed every 0.25 x its duration (k/k pkg/kubelet/nodelease).
+                lease_renew_ns: k.node_lease_duration.ns() / 4,
+                sync_ns: 2 * crate::engine::SEC,
+                pod_startup_ns: k.pod_startup_time.ns(),
+                request_timeout_ns: 10 * crate::engine::SEC,
+            })))
         }
         ProcKind::Haproxy => {
             let lb = &s.load_balancer;
@@ -246,5 +354,52 @@ pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kin
             }))
         }
         _ => Component::Idle,
+    }
+}
+
+fn controller_config(scenario: &Scenario, layout: &Layout, kind: ProcKind) -> ControllerConfig {
+    let s = &scenario.settings;
+    let nl = &s.node_lifecycle;
+    let nodes = layout
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let has_kubelet = layout.procs.iter().any(|p| p.node == i && p.kind == ProcKind::Kubelet);
+            has_kubelet.then_some(NodeInfo {
+                zone: n.zone as u16,
+                control_plane: n.kind == crate::topology::NodeKind::ControlPlane,
+            })
+        })
+        .collect();
+    ControllerConfig {
+        role: if kind == ProcKind::Scheduler {
+            controllers::Role::Scheduler
+        } else {
+            controllers::Role::ControllerManager
+        },
+        workloads: scenario
+            .workloads
+            .iter()
+            .map(|w| WorkloadSpec {
+                name: w.name.clone(),
+                replicas: w.replicas,
+                spread: w.spread,
+                on_control_plane: w.on_control_plane,
+            })
+            .collect(),
+        nodes,
+        node_names: layout.nodes.iter().map(|n| n.name.clone()).collect(),
+        resync_ns: crate::engine::SEC,
+        node_monitor_period_ns: nl.node_monitor_period.ns(),
+        grace_ns: nl.node_monitor_grace_period.ns(),
+        eviction_rate: nl.node_eviction_rate,
+        secondary_eviction_rate: nl.secondary_node_eviction_rate,
+        unhealthy_zone_threshold: nl.unhealthy_zone_threshold,
+        large_cluster_size_threshold: nl.large_cluster_size_threshold,
+        toleration_ns: nl.default_toleration.ns(),
+        max_pods: s.kubelet.max_pods,
+        request_timeout_ns: s.leader_election.renew_deadline.ns(),
+        leader_election: s.leader_election.enabled,
     }
 }

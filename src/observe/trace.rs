@@ -83,6 +83,10 @@ pub enum TraceKind {
     Fault { index: u16, start: bool },
     /// A capability went up or down.
     Cap { cap: Capability, up: bool },
+    /// A kubelet's count of ready pods changed.
+    Pods { proc: u16, ready: u32 },
+    /// The number of ready replicas of a workload changed (counted by the observer).
+    WorkloadReady { workload: u16, ready: u32 },
     /// A process logged a line an operator would read.
     Log { proc: u16, text: String },
     /// An invariant was violated.

@@ -61,6 +61,10 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
                 format!("fault #{index} ended")
             }
         }
+        TraceKind::WorkloadReady { workload, ready } => {
+            let wl = o.scenario.workloads.get(*workload as usize)?;
+            format!("workload {}: {ready}/{} replicas ready", wl.name, wl.replicas)
+        }
         _ => return None,
     })
 }
@@ -72,7 +76,17 @@ fn recovered_by(o: &Outcome, start: Nanos, end: Nanos) -> Option<String> {
         .iter()
         .rev()
         .filter(|e| e.time_ns <= end && e.time_ns >= start)
-        .filter(|e| !matches!(e.kind, TraceKind::Proc { state: ProcState::Down, .. }))
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                TraceKind::Proc {
+                    state: ProcState::Down,
+                    ..
+                } | TraceKind::Node { up: false, .. }
+                    | TraceKind::Fault { start: true, .. }
+                    | TraceKind::LbBackend { up: false, .. }
+            )
+        })
         .find_map(|e| describe(o, e))
 }
 

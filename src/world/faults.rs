@@ -189,6 +189,13 @@ impl World {
         for p in 0..self.procs.len() {
             if self.procs[p].node == n {
                 self.crash_proc(p as ProcId);
+                let mut out = Vec::new();
+                self.procs[p].comp.host_down(p as ProcId, &mut out);
+                for o in out {
+                    if let super::ctx::Out::Trace(k) = o {
+                        self.record(k);
+                    }
+                }
             }
         }
         if self.vip_holder == Some(n) {

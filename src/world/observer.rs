@@ -15,6 +15,7 @@ pub struct Observer {
     state: [Option<bool>; 5],
     /// How many leader-elected instances of each lease are acting at once (for split-brain time).
     pub acting_counts: [u32; 2],
+    ready: Vec<u32>,
 }
 
 fn cap_index(c: Capability) -> usize {
@@ -58,8 +59,25 @@ impl Observer {
                 self.set(cap, effective, &mut out);
             }
         }
-        if let Some(ready) = crate::components::workload_ready(w) {
-            self.set(Capability::Workloads, ready, &mut out);
+        if !w.scenario.workloads.is_empty() {
+            let ready = crate::components::ready_replicas(w);
+            self.ready.resize(ready.len(), u32::MAX);
+            for (i, r) in ready.iter().enumerate() {
+                if self.ready[i] != *r {
+                    self.ready[i] = *r;
+                    out.push(TraceKind::WorkloadReady {
+                        workload: i as u16,
+                        ready: *r,
+                    });
+                }
+            }
+            let all = w
+                .scenario
+                .workloads
+                .iter()
+                .zip(&ready)
+                .all(|(wl, r)| *r >= wl.replicas);
+            self.set(Capability::Workloads, all, &mut out);
         }
         out
     }

@@ -1,0 +1,597 @@
+//! The controllers the leader runs: in kube-controller-manager the ReplicaSet controller and the node
+//! lifecycle controller (with its taint-based eviction), in kube-scheduler the scheduling loop. Each loop
+//! reads a snapshot through the API (a list, standing in for the informer cache fed by watches),
+//! decides, writes, and goes again. Node lifecycle defaults from k/k
+//! cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go; zone rules from k/k
+//! pkg/controller/nodelifecycle/node_lifecycle_controller.go (ComputeZoneState, handleDisruption,
+//! setLimiterInZone).
+
+use crate::components::msg::{keys, KeyValue, KvOp, KvResult, Msg};
+use crate::components::objects::{NodeObj, Pod};
+use crate::engine::{fmt_duration, Nanos, SEC};
+use crate::scenario::model::Spread;
+use crate::world::ctx::{Ctx, Obs, ProcId};
+use std::collections::BTreeMap;
+
+/// Timer tags of the controllers (the elector's own tags are below 20).
+pub const T_LOOP: u32 = 20;
+/// A controller request timed out.
+pub const T_CTL_TIMEOUT: u32 = 21;
+/// Request ids of the controllers carry this bit, to keep them apart from the elector's.
+pub const ID_BIT: u64 = 1 << 62;
+
+/// A workload as the controllers know it (its Deployment spec).
+#[derive(Clone, Debug)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub replicas: u32,
+    pub spread: Spread,
+    pub on_control_plane: bool,
+}
+
+/// A node as the controllers know it (its labels).
+#[derive(Clone, Copy, Debug)]
+pub struct NodeInfo {
+    pub zone: u16,
+    pub control_plane: bool,
+}
+
+/// Which controllers a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    ControllerManager,
+    Scheduler,
+}
+
+/// Controller settings.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    pub role: Role,
+    pub workloads: Vec<WorkloadSpec>,
+    /// Every node by layout index (None: no kubelet, never a Kubernetes node).
+    pub nodes: Vec<Option<NodeInfo>>,
+    /// Node names by layout index, for logs.
+    pub node_names: Vec<String>,
+    pub resync_ns: Nanos,
+    pub node_monitor_period_ns: Nanos,
+    pub grace_ns: Nanos,
+    pub eviction_rate: f64,
+    pub secondary_eviction_rate: f64,
+    pub unhealthy_zone_threshold: f64,
+    pub large_cluster_size_threshold: u32,
+    pub toleration_ns: Nanos,
+    pub max_pods: u32,
+    pub request_timeout_ns: Nanos,
+    /// Whether leader election is on (then every leader-only write is checked against the lease).
+    pub leader_election: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Loop {
+    ReplicaSet,
+    NodeLifecycle,
+    Scheduler,
+}
+
+#[derive(Default)]
+struct LoopState {
+    reads: BTreeMap<u64, Vec<KeyValue>>,
+    reads_wanted: usize,
+    reads_done: usize,
+    writes_out: usize,
+    failed: bool,
+    running: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Read(Loop, u64),
+    Write(Loop),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ZoneState {
+    Normal,
+    Partial,
+    Full,
+}
+
+/// The controllers of one leader.
+pub struct Controllers {
+    cfg: ControllerConfig,
+    api: ProcId,
+    identity: u64,
+    next_id: u64,
+    next_uid: u64,
+    pending: BTreeMap<u64, Pending>,
+    loops: BTreeMap<Loop, LoopState>,
+    /// Node lifecycle: last lease value seen and when (probeTimestamp, by this process's clock).
+    probe: BTreeMap<u16, (u64, Nanos)>,
+    /// Node lifecycle: when the next NoExecute taint may be added in each zone (rate limiter).
+    next_taint: BTreeMap<u16, Nanos>,
+    master_disruption: bool,
+    last_renew_ns: Nanos,
+    lease: u16,
+}
+
+impl Controllers {
+    /// Controllers that will send their requests to `api`.
+    pub fn new(cfg: ControllerConfig, api: ProcId) -> Controllers {
+        Controllers {
+            cfg,
+            api,
+            identity: 0,
+            next_id: 1,
+            next_uid: 1,
+            pending: BTreeMap::new(),
+            loops: BTreeMap::new(),
+            probe: BTreeMap::new(),
+            next_taint: BTreeMap::new(),
+            master_disruption: false,
+            last_renew_ns: 0,
+            lease: 0,
+        }
+    }
+
+    /// Starts the loops of this role (on becoming leader).
+    pub fn start(&mut self, ctx: &mut Ctx, identity: u32, lease: u16) {
+        self.identity = identity as u64;
+        self.lease = lease;
+        self.pending.clear();
+        self.loops.clear();
+        self.probe.clear();
+        self.next_taint.clear();
+        self.master_disruption = false;
+        let loops: &[Loop] = match self.cfg.role {
+            Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle],
+            Role::Scheduler => &[Loop::Scheduler],
+        };
+        for l in loops {
+            if *l != Loop::NodeLifecycle && self.cfg.workloads.is_empty() {
+                continue;
+            }
+            self.loops.insert(*l, LoopState::default());
+            ctx.timer(1, T_LOOP, *l as u64);
+        }
+    }
+
+    /// Stops everything (leadership lost or process gone).
+    pub fn stop(&mut self) {
+        self.pending.clear();
+        self.loops.clear();
+    }
+
+    /// Records the elector's last successful renewal (reported with every leader-only action).
+    pub fn set_last_renew(&mut self, t: Nanos) {
+        self.last_renew_ns = t;
+    }
+
+    fn period(&self, l: Loop) -> Nanos {
+        match l {
+            Loop::NodeLifecycle => self.cfg.node_monitor_period_ns,
+            _ => self.cfg.resync_ns,
+        }
+    }
+
+    fn send(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp) {
+        let id = ID_BIT | self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, p);
+        ctx.send(self.api, Msg::ApiReq { id, op });
+        ctx.timer(self.cfg.request_timeout_ns, T_CTL_TIMEOUT, id);
+    }
+
+    fn write_id(&mut self, ctx: &Ctx) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        ((ctx.me as u64 + 1) << 48) | ((self.identity & 0xffff) << 32) | (id & 0xffff_ffff)
+    }
+
+    fn begin(&mut self, ctx: &mut Ctx, l: Loop) {
+        let kinds: &[u64] = match l {
+            Loop::ReplicaSet => &[keys::POD],
+            Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD],
+            Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
+        };
+        let Some(st) = self.loops.get_mut(&l) else {
+            return;
+        };
+        if st.running {
+            return;
+        }
+        st.running = true;
+        st.reads.clear();
+        st.reads_wanted = kinds.len();
+        st.reads_done = 0;
+        st.writes_out = 0;
+        st.failed = false;
+        for k in kinds {
+            let (start, end) = keys::range(*k);
+            self.send(ctx, Pending::Read(l, *k), KvOp::Range { start, end });
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, l: Loop) {
+        let period = self.period(l);
+        if let Some(st) = self.loops.get_mut(&l) {
+            st.running = false;
+            ctx.timer(period, T_LOOP, l as u64);
+        }
+    }
+
+    /// Timers with the controllers' tags.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        match tag {
+            T_LOOP => {
+                let l = match arg {
+                    0 => Loop::ReplicaSet,
+                    1 => Loop::NodeLifecycle,
+                    _ => Loop::Scheduler,
+                };
+                self.begin(ctx, l);
+            }
+            T_CTL_TIMEOUT => {
+                if let Some(p) = self.pending.remove(&arg) {
+                    self.failed(ctx, p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn failed(&mut self, ctx: &mut Ctx, p: Pending) {
+        let l = match p {
+            Pending::Read(l, _) | Pending::Write(l) => l,
+        };
+        let Some(st) = self.loops.get_mut(&l) else {
+            return;
+        };
+        match p {
+            Pending::Read(..) => {
+                st.failed = true;
+                st.reads_done += 1;
+                if st.reads_done == st.reads_wanted {
+                    self.finish(ctx, l);
+                }
+            }
+            Pending::Write(_) => {
+                st.writes_out = st.writes_out.saturating_sub(1);
+                if st.writes_out == 0 {
+                    self.finish(ctx, l);
+                }
+            }
+        }
+    }
+
+    /// API answers for the controllers (ids with [`ID_BIT`]).
+    pub fn on_msg(&mut self, ctx: &mut Ctx, id: u64, result: Option<KvResult>) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        match p {
+            Pending::Read(l, kind) => match result {
+                Some(KvResult::Values(v)) => {
+                    let Some(st) = self.loops.get_mut(&l) else {
+                        return;
+                    };
+                    st.reads.insert(kind, v);
+                    st.reads_done += 1;
+                    if st.reads_done == st.reads_wanted {
+                        if st.failed {
+                            self.finish(ctx, l);
+                        } else {
+                            let reads = std::mem::take(&mut st.reads);
+                            self.decide(ctx, l, reads);
+                            let st = self.loops.get_mut(&l).unwrap();
+                            if st.writes_out == 0 {
+                                self.finish(ctx, l);
+                            }
+                        }
+                    }
+                }
+                _ => self.failed(ctx, p),
+            },
+            Pending::Write(l) => {
+                if let Some(st) = self.loops.get_mut(&l) {
+                    st.writes_out = st.writes_out.saturating_sub(1);
+                    if st.writes_out == 0 {
+                        self.finish(ctx, l);
+                    }
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, ctx: &mut Ctx, l: Loop, key: u64, value: u64, expected_rev: Option<u64>) {
+        let write_id = self.write_id(ctx);
+        self.send(
+            ctx,
+            Pending::Write(l),
+            KvOp::Put {
+                key,
+                value,
+                expected_rev,
+                write_id,
+            },
+        );
+        if let Some(st) = self.loops.get_mut(&l) {
+            st.writes_out += 1;
+        }
+        if self.cfg.leader_election {
+            ctx.observe(Obs::LeaderAction {
+                lease: self.lease,
+                last_renew_ns: self.last_renew_ns,
+            });
+        }
+    }
+
+    fn decide(&mut self, ctx: &mut Ctx, l: Loop, reads: BTreeMap<u64, Vec<KeyValue>>) {
+        let empty = Vec::new();
+        let pods = reads.get(&keys::POD).unwrap_or(&empty);
+        match l {
+            Loop::ReplicaSet => self.replicaset(ctx, pods),
+            Loop::NodeLifecycle => {
+                let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
+                let nodes = reads.get(&keys::NODE).unwrap_or(&empty);
+                self.node_lifecycle(ctx, leases, nodes, pods);
+            }
+            Loop::Scheduler => {
+                let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
+                let nodes = reads.get(&keys::NODE).unwrap_or(&empty);
+                self.schedule(ctx, leases, nodes, pods);
+            }
+        }
+    }
+
+    fn replicaset(&mut self, ctx: &mut Ctx, pods: &[KeyValue]) {
+        let n = self.cfg.workloads.len();
+        let mut active: Vec<Vec<(u64, u64, Pod)>> = vec![Vec::new(); n];
+        for kv in pods {
+            let p = Pod::unpack(kv.value);
+            if !p.terminating && (p.workload as usize) < n {
+                active[p.workload as usize].push((kv.key, kv.mod_rev, p));
+            }
+        }
+        for w in 0..n {
+            let want = self.cfg.workloads[w].replicas as usize;
+            let have = active[w].len();
+            if have < want {
+                for _ in 0..(want - have) {
+                    let uid = (self.identity << 24) | (self.next_uid & 0xff_ffff);
+                    self.next_uid += 1;
+                    let pod = Pod {
+                        workload: w as u16,
+                        node: None,
+                        terminating: false,
+                    };
+                    self.put(ctx, Loop::ReplicaSet, keys::key(keys::POD, uid), pod.pack(), Some(0));
+                }
+                ctx.log(format!(
+                    "replica_set.go: \"Too few replicas\" replicaSet=\"default/{}\" need={want} creating={}",
+                    self.cfg.workloads[w].name,
+                    want - have
+                ));
+            } else if have > want {
+                // Scale down the pending ones first.
+                active[w].sort_by_key(|(k, _, p)| (p.node.is_some(), *k));
+                for (key, rev, mut p) in active[w].iter().take(have - want).copied() {
+                    p.terminating = true;
+                    self.put(ctx, Loop::ReplicaSet, key, p.pack(), Some(rev));
+                }
+            }
+        }
+    }
+
+    fn node_lifecycle(&mut self, ctx: &mut Ctx, leases: &[KeyValue], nodes: &[KeyValue], pods: &[KeyValue]) {
+        let now = ctx.now;
+        let objs: BTreeMap<u16, (NodeObj, u64)> = nodes
+            .iter()
+            .map(|kv| (keys::id_of(kv.key) as u16, (NodeObj::unpack(kv.value), kv.mod_rev)))
+            .collect();
+        // Which nodes are healthy, by the lease renewals this process has observed.
+        let mut health: BTreeMap<u16, bool> = BTreeMap::new();
+        for kv in leases {
+            let n = keys::id_of(kv.key) as u16;
+            let e = self.probe.entry(n).or_insert((kv.value, now));
+            if e.0 != kv.value {
+                *e = (kv.value, now);
+            }
+            health.insert(n, now.saturating_sub(e.1) <= self.cfg.grace_ns);
+        }
+        // Zone states (ComputeZoneState).
+        let mut per_zone: BTreeMap<u16, (u32, u32)> = BTreeMap::new();
+        for (&n, &ok) in &health {
+            let z = self
+                .cfg
+                .nodes
+                .get(n as usize)
+                .copied()
+                .flatten()
+                .map(|i| i.zone)
+                .unwrap_or(0);
+            let e = per_zone.entry(z).or_default();
+            if ok {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        let zone_state = |ready: u32, not_ready: u32| -> ZoneState {
+            let total = ready + not_ready;
+            if ready == 0 && not_ready > 0 {
+                ZoneState::Full
+            } else if not_ready > 2 && not_ready as f64 / total.max(1) as f64 >= self.cfg.unhealthy_zone_threshold {
+                ZoneState::Partial
+            } else {
+                ZoneState::Normal
+            }
+        };
+        let states: BTreeMap<u16, (ZoneState, u32)> = per_zone
+            .iter()
+            .map(|(z, (r, nr))| (*z, (zone_state(*r, *nr), r + nr)))
+            .collect();
+        let all_full = !states.is_empty() && states.values().all(|(s, _)| *s == ZoneState::Full);
+        if all_full && !self.master_disruption {
+            ctx.log("node_lifecycle_controller.go: Controller detected that all Nodes are not-Ready. Entering master disruption mode".into());
+        } else if !all_full && self.master_disruption {
+            ctx.log("node_lifecycle_controller.go: Controller detected that some Nodes are Ready. Exiting master disruption mode".into());
+        }
+        self.master_disruption = all_full;
+        let mut tainted: BTreeMap<u16, u32> = BTreeMap::new();
+        for (&n, &ok) in &health {
+            let (obj, rev) = objs
+                .get(&n)
+                .map(|(o, r)| (*o, Some(*r)))
+                .unwrap_or((
+                    NodeObj {
+                        ready: true,
+                        unreachable_taint: false,
+                        taint_added_s: 0,
+                    },
+                    None,
+                ));
+            let expected = Some(rev.unwrap_or(0));
+            let name = self.cfg.node_names.get(n as usize).cloned().unwrap_or_default();
+            let zone = self.cfg.nodes.get(n as usize).copied().flatten().map(|i| i.zone).unwrap_or(0);
+            let mut new = obj;
+            if ok {
+                new.ready = true;
+                new.unreachable_taint = false;
+            } else {
+                new.ready = false;
+                if all_full {
+                    // markNodeAsReachable: in master disruption nothing is tainted or evicted.
+                    new.unreachable_taint = false;
+                } else if !obj.unreachable_taint {
+                    let (state, size) = states.get(&zone).copied().unwrap_or((ZoneState::Normal, 0));
+                    let rate = match state {
+                        ZoneState::Normal | ZoneState::Full => self.cfg.eviction_rate,
+                        ZoneState::Partial => {
+                            if size > self.cfg.large_cluster_size_threshold {
+                                self.cfg.secondary_eviction_rate
+                            } else {
+                                0.0
+                            }
+                        }
+                    };
+                    let next = self.next_taint.get(&zone).copied().unwrap_or(0);
+                    if rate > 0.0 && now >= next {
+                        new.unreachable_taint = true;
+                        new.taint_added_s = (now / SEC) as u32;
+                        self.next_taint.insert(zone, now + (SEC as f64 / rate) as Nanos);
+                    }
+                }
+            }
+            if new != obj || rev.is_none() {
+                if obj.ready && !new.ready {
+                    ctx.log(format!(
+                        "node_lifecycle_controller.go: {name} hasn't been updated for {}; Ready is now Unknown",
+                        fmt_duration(now.saturating_sub(self.probe.get(&n).map(|p| p.1).unwrap_or(now)))
+                    ));
+                }
+                if !obj.unreachable_taint && new.unreachable_taint {
+                    ctx.log(format!(
+                        "node_lifecycle_controller.go: adding taint node.kubernetes.io/unreachable:NoExecute to {name}"
+                    ));
+                }
+                if obj.unreachable_taint && !new.unreachable_taint {
+                    ctx.log(format!(
+                        "node_lifecycle_controller.go: removing taint node.kubernetes.io/unreachable from {name}"
+                    ));
+                }
+                self.put(ctx, Loop::NodeLifecycle, keys::key(keys::NODE, n as u64), new.pack(), expected);
+            }
+            if new.unreachable_taint {
+                tainted.insert(n, new.taint_added_s);
+            }
+        }
+        // The taint manager: pods that do not tolerate the taint past tolerationSeconds are deleted.
+        let tol_s = (self.cfg.toleration_ns / SEC) as u32;
+        let mut evicted = 0;
+        for kv in pods {
+            let mut p = Pod::unpack(kv.value);
+            let Some(n) = p.node else { continue };
+            if p.terminating {
+                continue;
+            }
+            if let Some(&added) = tainted.get(&n) {
+                if (now / SEC) as u32 >= added.saturating_add(tol_s) {
+                    p.terminating = true;
+                    self.put(ctx, Loop::NodeLifecycle, kv.key, p.pack(), Some(kv.mod_rev));
+                    evicted += 1;
+                }
+            }
+        }
+        if evicted > 0 {
+            ctx.log(format!(
+                "taint_eviction.go: \"Deleting pod\" count={evicted} (NoExecute taint past tolerationSeconds={tol_s})"
+            ));
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Ctx, leases: &[KeyValue], nodes: &[KeyValue], pods: &[KeyValue]) {
+        let objs: BTreeMap<u16, NodeObj> = nodes
+            .iter()
+            .map(|kv| (keys::id_of(kv.key) as u16, NodeObj::unpack(kv.value)))
+            .collect();
+        let mut load: BTreeMap<u16, u32> = BTreeMap::new();
+        let mut per_wl_zone: BTreeMap<(u16, u16), u32> = BTreeMap::new();
+        let zone_of = |n: u16| self.cfg.nodes.get(n as usize).copied().flatten().map(|i| i.zone).unwrap_or(0);
+        for kv in pods {
+            let p = Pod::unpack(kv.value);
+            if let Some(n) = p.node {
+                *load.entry(n).or_default() += 1;
+                if !p.terminating {
+                    *per_wl_zone.entry((p.workload, zone_of(n))).or_default() += 1;
+                }
+            }
+        }
+        let candidates: Vec<(u16, NodeInfo)> = leases
+            .iter()
+            .filter_map(|kv| {
+                let n = keys::id_of(kv.key) as u16;
+                let info = self.cfg.nodes.get(n as usize).copied().flatten()?;
+                let ok = objs.get(&n).map(|o| o.ready && !o.unreachable_taint).unwrap_or(true);
+                ok.then_some((n, info))
+            })
+            .collect();
+        let mut bound = 0;
+        for kv in pods {
+            let mut p = Pod::unpack(kv.value);
+            if p.node.is_some() || p.terminating {
+                continue;
+            }
+            let Some(w) = self.cfg.workloads.get(p.workload as usize) else {
+                continue;
+            };
+            let fits = |(n, info): &(u16, NodeInfo)| -> bool {
+                (!info.control_plane || w.on_control_plane)
+                    && load.get(n).copied().unwrap_or(0) < self.cfg.max_pods
+                    && (w.spread != Spread::FirstZone || info.zone == 0)
+            };
+            let best = candidates
+                .iter()
+                .filter(|c| fits(c))
+                .min_by_key(|(n, info)| {
+                    let spread = if w.spread == Spread::Zones {
+                        per_wl_zone.get(&(p.workload, info.zone)).copied().unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    (spread, load.get(n).copied().unwrap_or(0), *n)
+                })
+                .copied();
+            let Some((n, info)) = best else {
+                continue;
+            };
+            p.node = Some(n);
+            *load.entry(n).or_default() += 1;
+            *per_wl_zone.entry((p.workload, info.zone)).or_default() += 1;
+            self.put(ctx, Loop::Scheduler, kv.key, p.pack(), Some(kv.mod_rev));
+            bound += 1;
+        }
+        if bound > 0 {
+            ctx.log(format!("schedule_one.go: \"Successfully bound pods\" count={bound}"));
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The kubelet: renews its node Lease every 0.25 x nodeLeaseDurationSeconds (10 s; k/k
+//! pkg/kubelet/apis/config/v1beta1/defaults.go), learns the pods bound to its node from the API, starts
+//! them (ready after the pod start-up time) and stops those marked for deletion. Containers belong to
+//! the container runtime: they keep running while the kubelet cannot reach the API, and even while the
+//! kubelet process is down; they die with the node.
+
+use crate::components::msg::{keys, KvOp, KvResult, Msg};
+use crate::components::objects::Pod;
+use crate::engine::Nanos;
+use crate::observe::TraceKind;
+use crate::world::ctx::{Ctx, ProcId};
+use std::collections::BTreeMap;
+
+const T_LEASE: u32 = 1;
+const T_SYNC: u32 = 2;
+const T_READY: u32 = 3;
+const T_TIMEOUT: u32 = 4;
+
+/// Kubelet settings.
+#[derive(Clone, Debug)]
+pub struct KubeletConfig {
+    /// The node this kubelet runs on (layout index).
+    pub node: u16,
+    /// Where API requests go.
+    pub api: ProcId,
+    pub lease_renew_ns: Nanos,
+    /// How often it re-lists its pods (the model's stand-in for the pod watch).
+    pub sync_ns: Nanos,
+    pub pod_startup_ns: Nanos,
+    pub request_timeout_ns: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Req {
+    Lease,
+    List,
+    Delete,
+}
+
+/// A container the runtime runs.
+#[derive(Clone, Copy, Debug)]
+pub struct RunningPod {
+    pub workload: u16,
+    pub ready_at_ns: Nanos,
+}
+
+/// The kubelet process (and the node's container runtime).
+pub struct Kubelet {
+    cfg: KubeletConfig,
+    /// Survives a kubelet crash (containerd keeps the containers), not a node crash.
+    pub running: BTreeMap<u64, RunningPod>,
+    renew_seq: u64,
+    next_id: u64,
+    pending: BTreeMap<u64, Req>,
+    last_ready: u32,
+}
+
+impl Kubelet {
+    /// A stopped kubelet.
+    pub fn new(cfg: KubeletConfig) -> Kubelet {
+        Kubelet {
+            cfg,
+            running: BTreeMap::new(),
+            renew_seq: 0,
+            next_id: 1,
+            pending: BTreeMap::new(),
+            last_ready: 0,
+        }
+    }
+
+    /// The node it serves.
+    pub fn node(&self) -> u16 {
+        self.cfg.node
+    }
+
+    /// Where its API requests go.
+    pub fn api_target(&self) -> ProcId {
+        self.cfg.api
+    }
+
+    /// Ready pods per workload at `now`.
+    pub fn ready_pods(&self, now: Nanos, out: &mut BTreeMap<u16, u32>) {
+        for p in self.running.values() {
+            if p.ready_at_ns <= now {
+                *out.entry(p.workload).or_default() += 1;
+            }
+        }
+    }
+
+    /// Starts: registers by renewing its lease at once, then loops.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        self.pending.clear();
+        self.renew(ctx);
+        ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
+        for p in self.running.values() {
+            if p.ready_at_ns > ctx.now {
+                ctx.timer_at(p.ready_at_ns, T_READY, 0);
+            }
+        }
+    }
+
+    /// The kubelet process dies; its containers do not.
+    pub fn crash(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The node dies: so do its containers.
+    pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<crate::world::ctx::Out>) {
+        self.running.clear();
+        if self.last_ready != 0 {
+            self.last_ready = 0;
+            out.push(crate::world::ctx::Out::Trace(TraceKind::Pods {
+                proc: ctx_me,
+                ready: 0,
+            }));
+        }
+    }
+
+    fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, req);
+        ctx.send(self.cfg.api, Msg::ApiReq { id, op });
+        ctx.timer(self.cfg.request_timeout_ns, T_TIMEOUT, id);
+    }
+
+    fn renew(&mut self, ctx: &mut Ctx) {
+        self.renew_seq += 1;
+        let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+        self.send(
+            ctx,
+            Req::Lease,
+            KvOp::Put {
+                key: keys::key(keys::NODE_LEASE, self.cfg.node as u64),
+                value: self.renew_seq,
+                expected_rev: None,
+                write_id,
+            },
+        );
+        ctx.timer(self.cfg.lease_renew_ns, T_LEASE, 0);
+    }
+
+    fn note_ready(&mut self, ctx: &mut Ctx) {
+        let ready = self
+            .running
+            .values()
+            .filter(|p| p.ready_at_ns <= ctx.now)
+            .count() as u32;
+        if ready != self.last_ready {
+            self.last_ready = ready;
+            ctx.trace(TraceKind::Pods {
+                proc: ctx.me,
+                ready,
+            });
+        }
+    }
+
+    /// Timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+        match tag {
+            T_LEASE => self.renew(ctx),
+            T_SYNC => {
+                if !self.pending.values().any(|r| *r == Req::List) {
+                    let (start, end) = keys::range(keys::POD);
+                    self.send(ctx, Req::List, KvOp::Range { start, end });
+                }
+                ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
+            }
+            T_READY => self.note_ready(ctx),
+            T_TIMEOUT => {
+                self.pending.remove(&arg);
+            }
+            _ => {}
+        }
+    }
+
+    /// API answers.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
+        let (id, result) = match msg {
+            Msg::ApiResp { id, result } => (id, result.ok()),
+            Msg::ConnRefused { id } => (id, None),
+            _ => return,
+        };
+        let Some(req) = self.pending.remove(&id) else {
+            return;
+        };
+        if req != Req::List {
+            return;
+        }
+        let Some(KvResult::Values(pods)) = result else {
+            return;
+        };
+        let me = self.cfg.node;
+        let mut desired: BTreeMap<u64, (u16, bool, u64, u64)> = BTreeMap::new();
+        for kv in pods {
+            let p = Pod::unpack(kv.value);
+            if p.node == Some(me) {
+                desired.insert(keys::id_of(kv.key), (p.workload, p.terminating, kv.key, kv.mod_rev));
+            }
+        }
+        // Stop containers whose pods are gone or terminating; finish the deletion of terminating pods.
+        let running: Vec<u64> = self.running.keys().copied().collect();
+        for uid in running {
+            match desired.get(&uid) {
+                Some((_, false, _, _)) => {}
+                _ => {
+                    self.running.remove(&uid);
+                }
+            }
+        }
+        for (uid, (workload, terminating, key, rev)) in desired {
+            if terminating {
+                let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+                self.send(
+                    ctx,
+                    Req::Delete,
+                    KvOp::Put {
+                        key,
+                        value: 0,
+                        expected_rev: Some(rev),
+                        write_id,
+                    },
+                );
+            } else if !self.running.contains_key(&uid) {
+                let ready_at_ns = ctx.now + self.cfg.pod_startup_ns;
+                self.running.insert(
+                    uid,
+                    RunningPod {
+                        workload,
+                        ready_at_ns,
+                    },
+                );
+                ctx.timer_at(ready_at_ns, T_READY, 0);
+            }
+        }
+        self.note_ready(ctx);
+    }
+}
