@@ -60,6 +60,8 @@ pub struct ControllerConfig {
     pub unhealthy_zone_threshold: f64,
     pub large_cluster_size_threshold: u32,
     pub toleration_ns: Nanos,
+    /// Control-plane nodes carry `node.kubernetes.io/exclude-disruption`.
+    pub exclude_control_plane: bool,
     pub max_pods: u32,
     pub request_timeout_ns: Nanos,
     /// Whether leader election is on (then every leader-only write is checked against the lease).
@@ -401,14 +403,11 @@ impl Controllers {
         // Zone states (ComputeZoneState).
         let mut per_zone: BTreeMap<u16, (u32, u32)> = BTreeMap::new();
         for (&n, &ok) in &health {
-            let z = self
-                .cfg
-                .nodes
-                .get(n as usize)
-                .copied()
-                .flatten()
-                .map(|i| i.zone)
-                .unwrap_or(0);
+            let info = self.cfg.nodes.get(n as usize).copied().flatten();
+            if self.cfg.exclude_control_plane && info.is_some_and(|i| i.control_plane) {
+                continue;
+            }
+            let z = info.map(|i| i.zone).unwrap_or(0);
             let e = per_zone.entry(z).or_default();
             if ok {
                 e.0 += 1;

@@ -398,6 +398,7 @@ fn controller_config(scenario: &Scenario, layout: &Layout, kind: ProcKind) -> Co
         unhealthy_zone_threshold: nl.unhealthy_zone_threshold,
         large_cluster_size_threshold: nl.large_cluster_size_threshold,
         toleration_ns: nl.default_toleration.ns(),
+        exclude_control_plane: nl.exclude_control_plane_from_disruption,
         max_pods: s.kubelet.max_pods,
         request_timeout_ns: s.leader_election.renew_deadline.ns(),
         leader_election: s.leader_election.enabled,

@@ -1,1 +1,252 @@
-pub const SCENARIO_HELP: &str = "";
+//! The scenario format reference printed by `kube-ha-sim help scenario`.
+//!
+//! Keep it in step with `model.rs` (fields and defaults) and `load.rs` (the rules): the
+//! `scenario_validation` tests check that every field is listed with its default.
+
+/// A complete, readable reference of the scenario file format.
+pub const SCENARIO_HELP: &str = r##"SCENARIO FILES
+
+A scenario is one JSON object describing a cluster, a client load, scripted faults and the
+expectations the run must meet. `kube-ha-sim validate FILE...` checks files without running them.
+
+Errors name the file, the field path (e.g. `faults[1].target`), the line and column, and what is
+allowed. Unknown fields are errors and the nearest known name is suggested. Every field except
+`name`, `duration` and `topology` has a default; the defaults are the real components' defaults,
+with the source each comes from.
+
+DURATIONS
+  Strings with a unit: ns, us, ms, s, m, h. Units combine and numbers may have decimals:
+  "100ms", "1.5s", "1m30s", "2h". A number without a unit (10 or "10") is an error.
+
+EXAMPLE
+  {
+    "name": "stacked-etcd-leader-crash",
+    "duration": "10m",
+    "topology": { "etcd": "stacked", "control_plane_nodes": 3, "workers": 3,
+                  "zones": ["a", "b", "c"] },
+    "workloads": [ { "name": "web", "replicas": 6 } ],
+    "faults": [ { "at": "60s", "kind": "crash", "target": "leader:etcd", "for": "2m" } ],
+    "expect": [ { "metric": "api.availability", "at_least": 0.99 } ]
+  }
+
+[top level]
+  name                  string, required, not empty
+  description           string, default ""
+  seed                  whole number, default 1 (`run --seed N` overrides it); same seed, same run
+  duration              duration, required: more than 0 and at most 168h (7 days)
+  topology              object, required (below)
+  settings              object, per-component overrides (below); default: all defaults
+  load                  object, the clients' requests (below)
+  workloads             list of workloads (below), default []
+  faults                list of faults (below), default []
+  expect                list of expectations (below), default []
+
+[topology]
+  etcd                  required: "stacked" (an etcd member on each control-plane node, kubeadm's
+                        default) or "external" (dedicated etcd nodes)
+  control_plane_nodes   required, 0 to 50
+  etcd_nodes            0 to 9, default 0; only with "etcd": "external" (an error with stacked)
+  workers               0 to 5000, default 0
+  zones                 list of unique, non-empty zone names, default ["a"]
+  load_balancers        0 to 16, default 1; with 2 or more, keepalived moves a VIP between them
+  endpoint              how clients reach the API, default "load-balancer":
+                          "load-balancer"  through the load balancers (needs load_balancers >= 1)
+                          "direct:NODE"    a kubeconfig pointed at one control-plane node, e.g.
+                                           "direct:cp-1" (no load balancers are built)
+  Even-sized and zero-sized clusters are allowed on purpose (2 or 4 etcd members tolerate no more
+  failures than 1 or 3; with 0 there is no quorum at all). kubeadm recommends at least 3
+  control-plane nodes and, for external etcd, 3 etcd nodes (kubernetes/website ha-topology.md).
+
+NAMES
+  Nodes        cp-1..cp-N (control plane), etcd-1..etcd-M (external etcd), lb-1..lb-K (load
+               balancers, only with "endpoint": "load-balancer"), worker-1..worker-W, and
+               `client` (the load generator, outside the cluster). Nodes of each kind are placed
+               over the zones in order: cp-1 in the first zone, cp-2 in the second, wrapping.
+  Processes    NODE/PROCESS, PROCESS one of etcd, kube-apiserver, kube-controller-manager,
+               kube-scheduler, kubelet, haproxy, keepalived. Control-plane nodes run
+               kube-apiserver, kube-controller-manager, kube-scheduler, kubelet (and etcd when
+               stacked); etcd nodes run etcd; load balancers run haproxy (and keepalived when
+               there are 2 or more); workers run kubelet.
+  Zones        zone:NAME, every cluster node placed in that zone.
+  Selectors    resolved when the fault fires:
+                 leader:etcd                      the etcd leader (needs an etcd member)
+                 follower:etcd                    the lowest-numbered member that is not the leader
+                                                  (needs 2 or more members)
+                 leader:kube-scheduler            the kube-scheduler holding its lease
+                 leader:kube-controller-manager   the kube-controller-manager holding its lease
+                                                  (these two need control-plane nodes)
+                 vip-holder                       the load balancer node holding the VIP
+                                                  (needs 2 or more load balancers)
+  A node fault aimed at a process or selector applies to the node hosting it.
+
+[settings]
+  Overrides per component: etcd, kube_apiserver, leader_election, load_balancer, kubelet,
+  node_lifecycle, network. Each section and each field is optional.
+
+[settings.etcd]  etcd flags (etcd-io/website content/en/docs/v3.5/op-guide/configuration.md)
+  heartbeat_interval             "100ms"  --heartbeat-interval; more than 0
+  election_timeout               "1s"     --election-timeout (1000ms); at least 5 x
+                                          heartbeat_interval and at most 50s (etcd's own checks);
+                                          each election waits uniformly 1-2 x this (etcd-io/raft)
+  pre_vote                       true     --pre-vote, default since v3.5 (etcd PR #12770)
+  check_quorum                   true     a leader that loses a quorum steps down
+                                          (server/etcdserver/bootstrap.go)
+  initial_election_tick_advance  true     --initial-election-tick-advance: a (re)started member
+                                          fast-forwards its election ticks
+  fsync_latency                  "2ms"    WAL fsync time of a healthy disk (etcd asks for a p99
+                                          under 10ms; a local SSD is ~1-2ms)
+  request_timeout                unset    server-side request timeout; unset means
+                                          5s + 2 x election_timeout = 7s (server/config/config.go)
+
+[settings.kube_apiserver]  (kubernetes/website command-line-tools-reference/kube-apiserver.md)
+  request_timeout                "1m"     --request-timeout; more than 0
+  etcd_healthcheck_timeout       "2s"     --etcd-healthcheck-timeout; more than 0
+  etcd_readycheck_timeout        "2s"     --etcd-readycheck-timeout; more than 0
+  shutdown_delay_duration        "0s"     --shutdown-delay-duration: /readyz fails this long
+                                          before a graceful stop
+  etcd_dial_timeout              "20s"    etcd client dial timeout (k8s.io/apiserver
+                                          storagebackend/factory/etcd3.go); more than 0
+  etcd_keepalive_time            "30s"    etcd client keepalive time (same file); more than 0
+  etcd_keepalive_timeout         "10s"    etcd client keepalive timeout (same file); more than 0
+  startup_time                   "5s"     from process start until it serves (static pod start)
+
+[settings.leader_election]  client-go leader election of kube-controller-manager and
+kube-scheduler (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.go)
+  enabled                        true     --leader-elect
+  lease_duration                 "15s"    --leader-elect-lease-duration
+  renew_deadline                 "10s"    --leader-elect-renew-deadline
+  retry_period                   "2s"     --leader-elect-retry-period; more than 0
+                                          client-go requires lease_duration > renew_deadline >
+                                          1.2 x retry_period (tools/leaderelection)
+  api_endpoint                   "local"  "local": each talks to its own node's API server, as
+                                          kubeadm sets it up; "load-balancer": the cluster endpoint
+  release_on_cancel              true     a graceful stop releases the lease (ReleaseOnCancel)
+
+[settings.load_balancer]  HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm
+docs/ha-considerations.md)
+  check_path                     "/healthz"  health-check path (kubeadm: `option httpchk GET
+                                             /healthz`); must start with '/'
+  check_interval                 "2s"     `inter` 2000ms; more than 0
+  fall                           3        failed checks before a server is down; at least 1
+  rise                           2        passed checks before it is up again; at least 1
+  check_timeout                  "10s"    `timeout check` (kubeadm); more than 0
+  connect_timeout                "5s"     `timeout connect` (kubeadm); more than 0
+  retries                        1        connection retries (kubeadm's example; HAProxy's own is 3)
+  redispatch                     true     `option redispatch`: the last retry may go elsewhere
+  vrrp_advert_interval           "1s"     keepalived advert_int; more than 0; a backup takes over
+                                          after 3 x advert + (256 - priority)/256 s
+  vrrp_priorities                [101, 100]  priorities of lb-1, lb-2, ...; the last repeats for
+                                          the rest; each 1 to 254
+  vrrp_script_interval           "3s"     kubeadm's check_apiserver script interval; more than 0
+  vrrp_script_fall               10       kubeadm's script fall; at least 1
+  vrrp_script_rise               2        kubeadm's script rise; at least 1
+  vrrp_script_weight             -2       kubeadm's script weight; -253 to 253
+
+[settings.kubelet]  (k/k pkg/kubelet/apis/config/v1beta1/defaults.go)
+  node_status_update_frequency   "10s"    nodeStatusUpdateFrequency; more than 0
+  node_lease_duration            "40s"    nodeLeaseDurationSeconds, renewed every 1/4 of it
+  max_pods                       110      maxPods; at least 1
+  pod_startup_time               "5s"     from binding to ready (image present, start, probe)
+  restart_backoff_initial        "10s"    container restart back-off start, doubling
+                                          (k/k pkg/kubelet/kubelet.go)
+  restart_backoff_max            "5m"     back-off cap; at least restart_backoff_initial
+  All durations must be more than 0.
+
+[settings.node_lifecycle]  kube-controller-manager's node lifecycle controller
+(k/k cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go)
+  node_monitor_period            "5s"     --node-monitor-period; more than 0
+  node_monitor_grace_period      "50s"    --node-monitor-grace-period (40s before v1.32,
+                                          k/k PR #126287); more than 0
+  node_startup_grace_period      "1m"     --node-startup-grace-period; more than 0
+  node_eviction_rate             0.1      --node-eviction-rate, nodes per second; 0 or more
+  secondary_node_eviction_rate   0.01     --secondary-node-eviction-rate; 0 or more
+  unhealthy_zone_threshold       0.55     --unhealthy-zone-threshold; more than 0, at most 1
+  large_cluster_size_threshold   50       --large-cluster-size-threshold
+  default_toleration             "5m"     DefaultTolerationSeconds admission (300s) for the
+                                          not-ready and unreachable taints
+  exclude_control_plane_from_disruption
+                                 false    label control-plane nodes
+                                          node.kubernetes.io/exclude-disruption so they do not
+                                          count in zone disruption states (kubeadm does not)
+
+[settings.network]  the simulated links
+  local_latency                  "50us"   one-way, between processes of one node
+  zone_latency                   "250us"  one-way, inside a zone
+  cross_zone_latency             "1ms"    one-way, between zones
+  jitter                         0.2      extra delay drawn in [0, jitter x latency]; 0 to 1
+  loss                           0        probability that any message is lost; at least 0 and
+                                          less than 1 (cut links with partition or isolate)
+
+[load]  the clients' requests
+  requests_per_second            10       more than 0, at most 100000
+  write_ratio                    0.5      share of writes, 0 to 1
+  timeout                        "10s"    client-side timeout of one request; more than 0
+  target                         "api"    "api": through topology.endpoint to the Kubernetes
+                                          API; "etcd": straight to the etcd members as an etcd
+                                          client (for etcd-only studies)
+
+[workloads[]]  Deployments whose pods the scheduler places and the controllers keep running
+  name                           required; not empty, unique
+  replicas                       required; 0 to 100000
+  spread                         "none"   "none" (least-allocated node first), "zones" (a zone
+                                          topology spread constraint, maxSkew 1) or "first-zone"
+                                          (packed into the first zone)
+  on_control_plane               false    whether the pods tolerate the control-plane taint
+
+[faults[]]  scripted failures, in any order
+  at                             required; from the start of the run, at most `duration`
+  kind                           required; one of the kinds below
+  for                            optional, more than 0: the fault is undone after that long;
+                                 without it the fault lasts to the end of the run (or until a
+                                 later fault undoes it). On restart and wipe-data there is
+                                 nothing to undo.
+  Each kind takes only its own fields; any other field is an error.
+
+  kind           fields                      effect
+  crash          target: node, process,      the processes stop and lose volatile state; with
+                 zone or selector            `for`, they start again after it
+  stop           target: as crash            a graceful stop (SIGTERM): components shut down
+                                             cleanly (a leader releases its lease) and stay down;
+                                             with `for`, they start again after it
+  restart        target: as crash            starts what was crashed or stopped
+  partition      groups: 2 or more lists     no traffic between nodes of different groups; a
+                 of nodes or zone:NAME       node may be in only one group
+  isolate        target: a node (or a        no traffic to or from the node
+                 process or selector on one)
+  degrade-link   between: [a, b], two        slower or lossy links between a and b; needs
+                 nodes or zones;             at least one of latency and loss. With a = b
+                 latency: duration;          (or overlapping), the links inside are degraded:
+                 loss: 0 to 1                between a zone's nodes, or a node's processes
+  slow-disk      target: a node running      every etcd WAL fsync on that node takes that long
+                 etcd, NODE/etcd,
+                 leader:etcd or
+                 follower:etcd;
+                 fsync_latency: duration
+  wipe-data      target: as slow-disk        the etcd member's data is lost; it cannot rejoin
+                                             as the same member
+
+[expect[]]  bounds the run must meet (`run` and `check` exit 1 when one fails)
+  metric                         required; a metric name below
+  at_least | at_most | equals    a number; exactly one of the three per expectation (write
+                                 two expectations for a range)
+
+METRICS
+  For each capability C in api, etcd_quorum, scheduling, reconciliation, workloads:
+    C.availability       fraction of the measured run it was up, 0 to 1
+    C.downtime_s         seconds it was down
+    C.longest_outage_s   longest single outage, seconds
+    C.outages            number of outages
+  api                  a client request through the endpoint succeeds
+  etcd_quorum          etcd has a leader that can commit (a quorum of members reachable)
+  scheduling           a kube-scheduler holds a valid lease, is alive and reaches a writable API
+  reconciliation       the same for kube-controller-manager
+  workloads            every desired replica is ready (needs workloads)
+  Also: api.requests, api.failed_requests, api.latency_p50_ms, api.latency_p99_ms,
+  etcd.leader_changes, etcd.elections, scheduler.leader_changes,
+  controller_manager.leader_changes, scheduling.split_brain_s, reconciliation.split_brain_s
+  (time with two acting leaders), workloads.ready_ratio (time-averaged),
+  workload.NAME.ready_ratio (per declared workload), data.acknowledged_writes_lost,
+  invariants.violations, warmup_s.
+  Metrics cover the run from the end of the warm-up (the first moment every capability is up,
+  reported as warmup_s) to the end. workloads.* metrics need at least one workload.
+"##;

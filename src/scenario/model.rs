@@ -364,6 +364,9 @@ pub struct NodeLifecycleSettings {
     pub large_cluster_size_threshold: u32,
     /// DefaultTolerationSeconds admission: 300s for not-ready and unreachable.
     pub default_toleration: Dur,
+    /// Label control-plane nodes `node.kubernetes.io/exclude-disruption` so that they do not count in
+    /// zone disruption states (off by default, as kubeadm does not set it).
+    pub exclude_control_plane_from_disruption: bool,
 }
 
 impl Default for NodeLifecycleSettings {
@@ -377,6 +380,7 @@ impl Default for NodeLifecycleSettings {
             unhealthy_zone_threshold: 0.55,
             large_cluster_size_threshold: 50,
             default_toleration: Dur(300 * SEC),
+            exclude_control_plane_from_disruption: false,
         }
     }
 }
