@@ -193,11 +193,15 @@ impl Network {
     }
 
     fn node(&self, id: MemberId) -> &Node {
-        self.nodes[(id - 1) as usize].as_ref().expect("member is down")
+        self.nodes[(id - 1) as usize]
+            .as_ref()
+            .expect("member is down")
     }
 
     fn node_mut(&mut self, id: MemberId) -> &mut Node {
-        self.nodes[(id - 1) as usize].as_mut().expect("member is down")
+        self.nodes[(id - 1) as usize]
+            .as_mut()
+            .expect("member is down")
     }
 
     fn raft(&self, id: MemberId) -> &Raft {
@@ -248,7 +252,11 @@ impl Network {
             }
         }
         for e in rd.committed {
-            assert_eq!(e.index, node.applied.len() as u64 + 1, "member {id}: apply gap");
+            assert_eq!(
+                e.index,
+                node.applied.len() as u64 + 1,
+                "member {id}: apply gap"
+            );
             check_committed(&mut self.committed, &e);
             node.applied.push(e);
         }
@@ -394,7 +402,11 @@ impl Network {
         self.raft_mut(id).campaign();
         self.observe(id);
         self.flush();
-        assert_eq!(self.raft(id).role(), Role::Leader, "member {id} failed to win");
+        assert_eq!(
+            self.raft(id).role(),
+            Role::Leader,
+            "member {id} failed to win"
+        );
     }
 
     fn propose(&mut self, id: MemberId, k: u64) -> Option<u64> {
@@ -444,7 +456,9 @@ impl Network {
 
     fn log(&self, id: MemberId) -> Vec<Entry> {
         let r = self.raft(id);
-        (1..=r.last_index()).map(|i| r.entry(i).unwrap().clone()).collect()
+        (1..=r.last_index())
+            .map(|i| r.entry(i).unwrap().clone())
+            .collect()
     }
 }
 
@@ -452,9 +466,17 @@ impl Network {
 fn check_committed(committed: &mut Vec<Entry>, e: &Entry) {
     let i = e.index as usize;
     if i <= committed.len() {
-        assert_eq!(&committed[i - 1], e, "different entries applied at index {i}");
+        assert_eq!(
+            &committed[i - 1],
+            e,
+            "different entries applied at index {i}"
+        );
     } else {
-        assert_eq!(i, committed.len() + 1, "applied past the known committed log");
+        assert_eq!(
+            i,
+            committed.len() + 1,
+            "applied past the known committed log"
+        );
         committed.push(e.clone());
     }
 }
@@ -559,7 +581,11 @@ fn leader_is_elected_by_ticks_in_every_cluster_size() {
             // And it stays leader while everything is connected.
             net.tick_all(5 * ELECTION);
             assert_eq!(net.agreed_leader(), Some(l), "n {n}");
-            assert_eq!(net.raft(l).term(), term, "n {n}: term moved without a failure");
+            assert_eq!(
+                net.raft(l).term(),
+                term,
+                "n {n}: term moved without a failure"
+            );
         }
     }
 }
@@ -569,7 +595,11 @@ fn randomized_election_timeout_is_uniform_over_the_etcd_range_and_redrawn() {
     let mut seen = BTreeSet::new();
     let mut redrawn = 0;
     for seed in 0..400 {
-        let mut r = Raft::new(config(1, 3, true, true), &DurableState::default(), stream(seed, 1));
+        let mut r = Raft::new(
+            config(1, 3, true, true),
+            &DurableState::default(),
+            stream(seed, 1),
+        );
         let k = r.ticks_until_event();
         assert!((ELECTION..2 * ELECTION).contains(&k), "timeout {k}");
         seen.insert(k);
@@ -581,8 +611,15 @@ fn randomized_election_timeout_is_uniform_over_the_etcd_range_and_redrawn() {
             redrawn += 1;
         }
     }
-    assert_eq!(seen, (ELECTION..2 * ELECTION).collect(), "every value in range occurs");
-    assert!(redrawn > 300, "the timeout must be re-drawn on reset ({redrawn})");
+    assert_eq!(
+        seen,
+        (ELECTION..2 * ELECTION).collect(),
+        "every value in range occurs"
+    );
+    assert!(
+        redrawn > 300,
+        "the timeout must be re-drawn on reset ({redrawn})"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -681,7 +718,13 @@ fn check_quorum_lease_ignores_higher_term_votes_table() {
             // Already in term 1, so the heartbeat below does not reset (and re-draw) the timer;
             // pick a seed whose timeout leaves room between lease expiry and campaign.
             let mut r = (0..)
-                .map(|seed| Raft::new(config(2, 3, false, check_quorum), &disk(&[], 1, 0), stream(seed, 2)))
+                .map(|seed| {
+                    Raft::new(
+                        config(2, 3, false, check_quorum),
+                        &disk(&[], 1, 0),
+                        stream(seed, 2),
+                    )
+                })
                 .find(|r| r.ticks_until_event() > ELECTION + 1)
                 .unwrap();
             r.step(msg(MsgType::Heartbeat, 1, 2, 1));
@@ -691,12 +734,18 @@ fn check_quorum_lease_ignores_higher_term_votes_table() {
             r.step(request.clone());
             let rd = r.ready();
             if check_quorum {
-                assert!(rd.messages.is_empty(), "{kind:?}: in lease the request is ignored");
+                assert!(
+                    rd.messages.is_empty(),
+                    "{kind:?}: in lease the request is ignored"
+                );
                 assert_eq!(r.term(), 1, "{kind:?}: in lease the term is kept");
                 assert_eq!(r.leader(), Some(1));
             } else {
                 assert_eq!(rd.messages.len(), 1);
-                assert!(!rd.messages[0].reject, "{kind:?}: without check-quorum it is granted");
+                assert!(
+                    !rd.messages[0].reject,
+                    "{kind:?}: without check-quorum it is granted"
+                );
             }
             if !check_quorum {
                 continue;
@@ -734,14 +783,22 @@ fn stale_term_messages_table() {
         (true, true, VoteResp, None),
     ];
     for (i, &(check_quorum, pre_vote, kind, want)) in cases.iter().enumerate() {
-        let mut r = Raft::new(config(1, 3, pre_vote, check_quorum), &disk(&[1, 2], 3, 0), stream(4, 1));
+        let mut r = Raft::new(
+            config(1, 3, pre_vote, check_quorum),
+            &disk(&[1, 2], 3, 0),
+            stream(4, 1),
+        );
         let _ = r.ready();
         r.step(msg(kind, 2, 1, 2));
         let rd = r.ready();
         assert_eq!(r.term(), 3, "case {i}");
         assert_eq!(rd.messages.iter().map(|m| m.kind).next(), want, "case {i}");
         if let Some(m) = rd.messages.first() {
-            assert_eq!((m.to, m.term), (2, 3), "case {i}: the reply teaches the stale term");
+            assert_eq!(
+                (m.to, m.term),
+                (2, 3),
+                "case {i}: the reply teaches the stale term"
+            );
             if kind == PreVote {
                 assert!(m.reject, "case {i}");
             }
@@ -771,17 +828,31 @@ fn rejoining_partitioned_member_disrupts_only_without_pre_vote_table() {
         let term = net.raft(1).term();
         net.tick_all(6 * ELECTION);
         if pre_vote {
-            assert_eq!(net.raft(3).term(), term, "{ctx}: pre-vote keeps the isolated term");
+            assert_eq!(
+                net.raft(3).term(),
+                term,
+                "{ctx}: pre-vote keeps the isolated term"
+            );
         } else {
-            assert!(net.raft(3).term() > term, "{ctx}: the isolated member bumps its term");
+            assert!(
+                net.raft(3).term() > term,
+                "{ctx}: the isolated member bumps its term"
+            );
         }
         assert_eq!(net.raft(1).role(), Role::Leader, "{ctx}");
-        assert_eq!(net.raft(1).term(), term, "{ctx}: majority unaffected while partitioned");
+        assert_eq!(
+            net.raft(1).term(),
+            term,
+            "{ctx}: majority unaffected while partitioned"
+        );
 
         net.recover();
         net.tick_all(3 * ELECTION);
         if disrupts {
-            assert!(net.raft(1).term() > term, "{ctx}: the old leader must have stepped down");
+            assert!(
+                net.raft(1).term() > term,
+                "{ctx}: the old leader must have stepped down"
+            );
             let l = net.settle(20 * ELECTION);
             assert_ne!(l, 3, "{ctx}: the stale member cannot win");
             assert!(net.raft(l).term() > term);
@@ -820,11 +891,22 @@ fn check_quorum_steps_down_a_minority_leader_table() {
                 assert!(net.raft(1).commit() < index, "{ctx}");
             }
             if check_quorum {
-                assert!(ticks > ELECTION && ticks <= 2 * ELECTION, "{ctx}: {ticks} ticks");
+                assert!(
+                    ticks > ELECTION && ticks <= 2 * ELECTION,
+                    "{ctx}: {ticks} ticks"
+                );
                 assert_eq!(net.raft(1).role(), Role::Follower, "{ctx}: must step down");
-                assert_eq!(net.raft(1).term(), term, "{ctx}: stepping down keeps the term");
+                assert_eq!(
+                    net.raft(1).term(),
+                    term,
+                    "{ctx}: stepping down keeps the term"
+                );
             } else {
-                assert_eq!(net.raft(1).role(), Role::Leader, "{ctx}: no check, no step down");
+                assert_eq!(
+                    net.raft(1).role(),
+                    Role::Leader,
+                    "{ctx}: no check, no step down"
+                );
             }
         }
     }
@@ -881,7 +963,9 @@ fn committed_entries_survive_leader_changes() {
     let doomed = net.propose(1, 100).unwrap();
     net.propose(1, 101);
     net.tick_all(3 * ELECTION);
-    let l = (3..=5).find(|&id| net.raft(id).role() == Role::Leader).expect("majority elects");
+    let l = (3..=5)
+        .find(|&id| net.raft(id).role() == Role::Leader)
+        .expect("majority elects");
     for k in 4..=6 {
         net.propose(l, k);
     }
@@ -897,7 +981,11 @@ fn committed_entries_survive_leader_changes() {
             assert_eq!(net.raft(id).entry(i), final_log.get(i as usize - 1));
         }
     }
-    assert_ne!(final_log[doomed as usize - 1].data, put(100), "uncommitted entry overwritten");
+    assert_ne!(
+        final_log[doomed as usize - 1].data,
+        put(100),
+        "uncommitted entry overwritten"
+    );
     let keys: Vec<u64> = final_log
         .iter()
         .filter_map(|e| match e.data {
@@ -914,12 +1002,12 @@ fn figure7_follower_logs_are_repaired() {
     // below meets followers with missing, extra and conflicting entries.
     let leader: &[u64] = &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
     let followers: &[&[u64]] = &[
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6],             // a: missing one
-        &[1, 1, 1, 4],                            // b: missing many
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],       // c: one extra
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],    // d: extra of a newer term
-        &[1, 1, 1, 4, 4, 4, 4],                   // e: conflicting tail
-        &[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],       // f: long conflicting tail
+        &[1, 1, 1, 4, 4, 5, 5, 6, 6],          // a: missing one
+        &[1, 1, 1, 4],                         // b: missing many
+        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],    // c: one extra
+        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7], // d: extra of a newer term
+        &[1, 1, 1, 4, 4, 4, 4],                // e: conflicting tail
+        &[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],    // f: long conflicting tail
     ];
     for (i, f) in followers.iter().enumerate() {
         for pre_vote in [true, false] {
@@ -938,7 +1026,10 @@ fn figure7_follower_logs_are_repaired() {
             assert_eq!(net.log(2), want, "follower {i}: log repaired");
             assert_eq!(net.log(3), want, "follower {i}: empty log filled");
             assert_eq!(net.raft(2).commit(), want.len() as u64);
-            assert_eq!(net.disks[1].entries, want, "follower {i}: durable log repaired too");
+            assert_eq!(
+                net.disks[1].entries, want,
+                "follower {i}: durable log repaired too"
+            );
         }
     }
 }
@@ -1007,13 +1098,23 @@ fn follower_append_handling_table() {
             assert_eq!(resp.index, index, "case {i}: rejected index");
             assert_eq!(resp.reject_hint, w_hint, "case {i}: hint");
         } else {
-            assert_eq!(resp.index, index + entries.len() as u64, "case {i}: acked index");
+            assert_eq!(
+                resp.index,
+                index + entries.len() as u64,
+                "case {i}: acked index"
+            );
         }
         // What the ready asks to persist reproduces the in-memory log.
         durable.apply(rd.hard_state, &rd.entries);
-        let log: Vec<Entry> = (1..=r.last_index()).map(|j| r.entry(j).unwrap().clone()).collect();
+        let log: Vec<Entry> = (1..=r.last_index())
+            .map(|j| r.entry(j).unwrap().clone())
+            .collect();
         assert_eq!(durable.entries, log, "case {i}: persisted log");
-        assert_eq!(rd.committed.len() as u64, w_commit, "case {i}: entries to apply");
+        assert_eq!(
+            rd.committed.len() as u64,
+            w_commit,
+            "case {i}: entries to apply"
+        );
     }
 }
 
@@ -1052,7 +1153,11 @@ fn leader_commits_only_entries_of_its_own_term_by_counting() {
     // etcd's TestLeaderOnlyCommitsLogFromCurrentTerm: log 1@1 2@2, the leader of term 3 appends
     // its empty entry at 3. (follower ack index, expected commit)
     for (ack, want) in [(1, 0), (2, 0), (3, 3)] {
-        let mut r = Raft::new(config(1, 2, false, true), &disk(&[1, 2], 2, 0), stream(7, 1));
+        let mut r = Raft::new(
+            config(1, 2, false, true),
+            &disk(&[1, 2], 2, 0),
+            stream(7, 1),
+        );
         r.campaign();
         assert_eq!((r.role(), r.term()), (Role::Candidate, 3));
         let mut grant = msg(MsgType::VoteResp, 2, 1, 3);
@@ -1072,7 +1177,11 @@ fn leader_commits_only_entries_of_its_own_term_by_counting() {
 #[test]
 fn leader_counts_itself_only_after_persisted() {
     // Single member: nothing commits until its own write is durable.
-    let mut r = Raft::new(config(1, 1, true, true), &DurableState::default(), stream(8, 1));
+    let mut r = Raft::new(
+        config(1, 1, true, true),
+        &DurableState::default(),
+        stream(8, 1),
+    );
     r.campaign();
     assert_eq!((r.role(), r.term()), (Role::Leader, 1));
     let rd = r.ready();
@@ -1090,10 +1199,18 @@ fn leader_counts_itself_only_after_persisted() {
     assert_eq!(r.commit(), 1);
     r.persisted(2, 1);
     assert_eq!(r.commit(), 2);
-    assert_eq!(r.ready().committed.len(), 1, "each committed entry is handed out once");
+    assert_eq!(
+        r.ready().committed.len(),
+        1,
+        "each committed entry is handed out once"
+    );
 
     // Two members: the follower's ack alone is not a quorum.
-    let mut r = Raft::new(config(1, 2, false, true), &DurableState::default(), stream(9, 1));
+    let mut r = Raft::new(
+        config(1, 2, false, true),
+        &DurableState::default(),
+        stream(9, 1),
+    );
     r.campaign();
     r.step(msg(MsgType::VoteResp, 2, 1, 1));
     assert_eq!(r.role(), Role::Leader);
@@ -1106,7 +1223,11 @@ fn leader_counts_itself_only_after_persisted() {
     assert_eq!(r.commit(), 1);
 
     // Three members: two followers are a quorum without the leader's own write.
-    let mut r = Raft::new(config(1, 3, false, true), &DurableState::default(), stream(10, 1));
+    let mut r = Raft::new(
+        config(1, 3, false, true),
+        &DurableState::default(),
+        stream(10, 1),
+    );
     r.campaign();
     r.step(msg(MsgType::VoteResp, 2, 1, 1));
     assert_eq!(r.role(), Role::Leader);
@@ -1133,9 +1254,19 @@ fn append_messages_are_capped_and_a_lagging_follower_catches_up() {
     net.tick_all(3);
     assert_eq!(net.log(3), net.log(1));
     assert_eq!(net.raft(3).commit(), 21);
-    let apps: Vec<&RaftMsg> = net.trace.iter().filter(|m| m.kind == MsgType::App).collect();
+    let apps: Vec<&RaftMsg> = net
+        .trace
+        .iter()
+        .filter(|m| m.kind == MsgType::App)
+        .collect();
     assert!(apps.iter().all(|m| m.entries.len() <= 3));
-    assert!(apps.iter().filter(|m| m.to == 3).map(|m| m.entries.len()).sum::<usize>() >= 20);
+    assert!(
+        apps.iter()
+            .filter(|m| m.to == 3)
+            .map(|m| m.entries.len())
+            .sum::<usize>()
+            >= 20
+    );
     // Heartbeats never carry entries, and carry at most the follower's match as commit.
     assert!(net
         .trace
@@ -1251,12 +1382,27 @@ fn read_index_is_served_only_by_a_leader_with_quorum() {
     net.record = true;
     net.raft_mut(1).read_index(7);
     net.flush();
-    assert_eq!(net.node(1).reads, vec![ReadState { context: 7, index: commit }]);
-    assert!(net.trace.iter().any(|m| m.kind == MsgType::Heartbeat && m.context != 0));
+    assert_eq!(
+        net.node(1).reads,
+        vec![ReadState {
+            context: 7,
+            index: commit
+        }]
+    );
+    assert!(net
+        .trace
+        .iter()
+        .any(|m| m.kind == MsgType::Heartbeat && m.context != 0));
     // On a follower: forwarded, answered with the leader's commit index.
     net.raft_mut(2).read_index(8);
     net.flush();
-    assert_eq!(net.node(2).reads, vec![ReadState { context: 8, index: commit }]);
+    assert_eq!(
+        net.node(2).reads,
+        vec![ReadState {
+            context: 8,
+            index: commit
+        }]
+    );
     // A leader that still hears from one follower, but not from a quorum, cannot confirm its
     // leadership, neither for its own reads nor for forwarded ones.
     net.partition(&[1, 2]);
@@ -1264,8 +1410,16 @@ fn read_index_is_served_only_by_a_leader_with_quorum() {
     net.raft_mut(2).read_index(10);
     let mut ticks = 0;
     while net.raft(1).role() == Role::Leader {
-        assert_eq!(net.node(1).reads.len(), 1, "no read served without a quorum");
-        assert_eq!(net.node(2).reads.len(), 1, "no read served without a quorum");
+        assert_eq!(
+            net.node(1).reads.len(),
+            1,
+            "no read served without a quorum"
+        );
+        assert_eq!(
+            net.node(2).reads.len(),
+            1,
+            "no read served without a quorum"
+        );
         assert!(net.node(1).dropped.is_empty());
         net.tick_all(1);
         ticks += 1;
@@ -1319,8 +1473,20 @@ fn read_index_waits_for_a_commit_in_the_leaders_term() {
     net.tick_all(2);
     let commit = net.raft(2).commit();
     assert_eq!(commit, 3);
-    assert_eq!(net.node(2).reads, vec![ReadState { context: 11, index: commit }]);
-    assert_eq!(net.node(3).reads, vec![ReadState { context: 12, index: commit }]);
+    assert_eq!(
+        net.node(2).reads,
+        vec![ReadState {
+            context: 11,
+            index: commit
+        }]
+    );
+    assert_eq!(
+        net.node(3).reads,
+        vec![ReadState {
+            context: 12,
+            index: commit
+        }]
+    );
 }
 
 #[test]
@@ -1329,7 +1495,13 @@ fn single_member_read_index() {
     net.elect(1);
     net.raft_mut(1).read_index(3);
     net.flush();
-    assert_eq!(net.node(1).reads, vec![ReadState { context: 3, index: 1 }]);
+    assert_eq!(
+        net.node(1).reads,
+        vec![ReadState {
+            context: 3,
+            index: 1
+        }]
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1350,7 +1522,11 @@ fn ticks_until_event_is_exact_for_followers_and_safe_for_leaders() {
             net.tick_all(1);
         }
         assert_eq!(net.agreed_leader(), Some(l));
-        assert_eq!(seen, [1, 2, 3].into(), "the leader counts down to each heartbeat");
+        assert_eq!(
+            seen,
+            [1, 2, 3].into(),
+            "the leader counts down to each heartbeat"
+        );
         // A partitioned leader: the check-quorum tick must not be skipped.
         net.isolate(l);
         for _ in 0..2 * ELECTION {
@@ -1467,10 +1643,15 @@ fn chaos_preserves_safety_and_recovers_liveness() {
         }
         net.flush();
         let l = net.settle(60 * ELECTION);
-        let index = net.propose(l, u64::MAX).unwrap_or_else(|| panic!("{ctx}: leader refused"));
+        let index = net
+            .propose(l, u64::MAX)
+            .unwrap_or_else(|| panic!("{ctx}: leader refused"));
         net.tick_all(2);
         for id in 1..=n {
-            assert!(net.raft(id).commit() >= index, "{ctx}: member {id} did not commit");
+            assert!(
+                net.raft(id).commit() >= index,
+                "{ctx}: member {id} did not commit"
+            );
             assert_eq!(net.log(id), net.log(l), "{ctx}: member {id} log differs");
             assert_eq!(
                 net.node(id).applied.len() as u64,
@@ -1478,7 +1659,10 @@ fn chaos_preserves_safety_and_recovers_liveness() {
                 "{ctx}: member {id} applied everything committed"
             );
         }
-        assert_eq!(net.committed.last().map(|e| e.data.clone()), Some(put(u64::MAX)));
+        assert_eq!(
+            net.committed.last().map(|e| e.data.clone()),
+            Some(put(u64::MAX))
+        );
     }
     // The linearizability check above must not be vacuous.
     assert!(served_total > 500, "only {served_total} reads served");

@@ -14,11 +14,11 @@ struct Case {
 const CASES: [Case; 3] = [
     Case {
         name: "idle 5-member etcd, 1 day",
-        json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"endpoint":"direct:none"},"load":{"requests_per_second":0.000001,"target":"etcd"}}"#,
+        json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0.000001,"target":"etcd"}}"#,
     },
     Case {
         name: "5-member etcd, 200 writes/s, 1 h",
-        json: r#"{"name":"bench-etcd","duration":"1h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"endpoint":"direct:none"},"load":{"requests_per_second":200,"write_ratio":1.0,"target":"etcd"}}"#,
+        json: r#"{"name":"bench-etcd","duration":"1h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":200,"write_ratio":1.0,"target":"etcd"}}"#,
     },
     Case {
         name: "stacked 3-node control plane + LB, 50 req/s, 1 h",

@@ -417,6 +417,8 @@ impl EtcdMember {
             for m in msgs.drain(..) {
                 send_raft(ctx, &self.cfg, m);
             }
+            let v = self.v.as_mut().unwrap();
+            v.raft.recycle(std::mem::take(&mut msgs));
         }
         if persist {
             let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);

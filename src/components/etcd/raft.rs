@@ -20,7 +20,9 @@ use std::collections::VecDeque;
 
 use rand::Rng as _;
 
-use super::types::{DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, ReadState, Role};
+use super::types::{
+    DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, ReadState, Role,
+};
 use crate::engine::rng::Rng;
 
 /// etcd's election timeout in ticks (1000 ms at etcd's 100 ms tick).
@@ -313,9 +315,17 @@ impl Raft {
     /// Restarts (or starts) a member from its durable state: a follower of term
     /// `durable.hard.term` with vote `durable.hard.vote`, log `durable.entries`, and commit
     /// `durable.hard.commit`. Entries up to that commit count as applied: the caller replays them.
+    ///
+    /// # Panics
+    ///
+    /// On an invalid configuration (zero id, `heartbeat_tick` 0, `election_tick` not above
+    /// `heartbeat_tick`, more than 64 voters) or a durable log that is not contiguous from 1.
     pub fn new(cfg: Config, durable: &DurableState, rng: Rng) -> Raft {
         assert!(cfg.id != NONE, "raft: member id must be non-zero");
-        assert!(cfg.heartbeat_tick >= 1, "raft: heartbeat tick must be at least 1");
+        assert!(
+            cfg.heartbeat_tick >= 1,
+            "raft: heartbeat tick must be at least 1"
+        );
         assert!(
             cfg.election_tick > cfg.heartbeat_tick,
             "raft: election tick must be greater than heartbeat tick"
@@ -324,9 +334,16 @@ impl Raft {
         peers.sort_unstable();
         peers.dedup();
         assert!(!peers.contains(&NONE), "raft: peer ids must be non-zero");
-        assert!(peers.len() <= 64, "raft: at most 64 voters (read acks are a bit set)");
+        assert!(
+            peers.len() <= 64,
+            "raft: at most 64 voters (read acks are a bit set)"
+        );
         for (i, e) in durable.entries.iter().enumerate() {
-            assert_eq!(e.index, i as u64 + 1, "raft: durable log must be contiguous from 1");
+            assert_eq!(
+                e.index,
+                i as u64 + 1,
+                "raft: durable log must be contiguous from 1"
+            );
         }
         let last = durable.entries.len() as u64;
         // A hard state whose commit runs past the log cannot be honoured; the caller replays only
@@ -476,6 +493,15 @@ impl Raft {
             || self.commit > self.applied
             || !self.read_states.is_empty()
             || !self.dropped_reads.is_empty()
+    }
+
+    /// Hands back an emptied message buffer from an earlier [`Ready`], so that steady-state message
+    /// traffic allocates nothing.
+    pub fn recycle(&mut self, mut buf: Vec<RaftMsg>) {
+        buf.clear();
+        if self.msgs.is_empty() && self.msgs.capacity() < buf.capacity() {
+            self.msgs = buf;
+        }
     }
 
     /// Drains everything that accumulated since the last call.
@@ -686,10 +712,16 @@ impl Raft {
             return None;
         }
         let last_new = prev_index + entries.len() as u64;
-        let conflict = entries.iter().position(|e| self.term_at(e.index) != Some(e.term));
+        let conflict = entries
+            .iter()
+            .position(|e| self.term_at(e.index) != Some(e.term));
         if let Some(pos) = conflict {
             let ci = entries[pos].index;
-            debug_assert_eq!(ci, prev_index + 1 + pos as u64, "MsgApp entries not contiguous");
+            debug_assert_eq!(
+                ci,
+                prev_index + 1 + pos as u64,
+                "MsgApp entries not contiguous"
+            );
             // Committed entries are never overwritten: the leader completeness property
             // guarantees the leader has them, so a conflict there is a broken invariant.
             assert!(
@@ -1247,9 +1279,10 @@ impl Raft {
         }
         // A quorum answered a heartbeat sent after every earlier read too, so they are all
         // confirmed (etcd's readOnly.advance).
-        let done: Vec<PendingRead> = self.read_queue.drain(..=at).collect();
-        for r in done {
-            self.respond_read(r.from, r.context, r.index);
+        for _ in 0..=at {
+            if let Some(r) = self.read_queue.pop_front() {
+                self.respond_read(r.from, r.context, r.index);
+            }
         }
     }
 
