@@ -12,4 +12,5 @@ pub mod topology;
 pub mod world;
 pub mod report;
 pub mod run;
+pub mod check;
 pub mod cli;

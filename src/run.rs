@@ -24,6 +24,25 @@ impl Verdict {
     /// The bound as text: `>= 0.99`.
     pub fn bound_text(&self) -> String {
         let e = &self.expectation;
+        let window = match &e.window {
+            Some([a, b]) => format!(
+                " in [{}, {}]",
+                crate::engine::fmt_duration(a.ns()),
+                crate::engine::fmt_duration(b.ns())
+            ),
+            None => String::new(),
+        };
+        if let Some(d) = e.recovered_within {
+            return format!("recovered within {}", crate::engine::fmt_duration(d.ns()));
+        }
+        let pct = match e.percentile {
+            Some(p) => format!(" (p{p} over seeds)"),
+            None => String::new(),
+        };
+        format!("{}{window}{pct}", Self::bound_only(e))
+    }
+
+    fn bound_only(e: &Expectation) -> String {
         if let Some(v) = e.at_least {
             format!(">= {v}")
         } else if let Some(v) = e.at_most {
@@ -58,9 +77,26 @@ impl Outcome {
     }
 }
 
-/// Judges one expectation against the metrics.
+/// The name of the metric an expectation reads (`api` with `recovered_within` reads `api.recovery_s`).
+pub fn metric_name(e: &Expectation) -> String {
+    if e.recovered_within.is_some() && !e.metric.ends_with(".recovery_s") {
+        format!("{}.recovery_s", e.metric)
+    } else {
+        e.metric.clone()
+    }
+}
+
+/// Judges one expectation against the metrics (already computed over the expectation's window).
 pub fn judge(e: &Expectation, metrics: &Metrics) -> Verdict {
-    let actual = metrics.get(&e.metric).copied();
+    let actual = metrics.get(&metric_name(e)).copied();
+    if let Some(d) = e.recovered_within {
+        let passed = actual.is_some_and(|a| a <= d.ns() as f64 / 1e9 + 1e-9);
+        return Verdict {
+            expectation: e.clone(),
+            actual,
+            passed,
+        };
+    }
     // Compare with a tolerance of a few ulps so that 0.1 + 0.2 style sums do not flip verdicts.
     let eps = 1e-9;
     let passed = match actual {
@@ -92,15 +128,30 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
             _ => None,
         }
     };
-    let mut m = metrics::compute(&MetricInputs {
+    let fault_spans: Vec<(Nanos, Option<Nanos>)> =
+        world.faults.iter().map(|f| (f.at_ns, f.end_ns)).collect();
+    let inputs = |window| MetricInputs {
         trace: &world.trace,
         timelines: &tls,
         end_ns,
         lease_of: &lease_of,
         acknowledged_writes_lost: world.invariants.acknowledged_writes_lost,
-    });
+        window,
+        faults: fault_spans.clone(),
+    };
+    let mut m = metrics::compute(&inputs(None));
     crate::components::workload_metrics(&world, &mut m);
-    let verdicts = scenario.expect.iter().map(|e| judge(e, &m)).collect();
+    let verdicts = scenario
+        .expect
+        .iter()
+        .map(|e| match &e.window {
+            Some([a, b]) => {
+                let wm = metrics::compute(&inputs(Some((a.ns(), b.ns()))));
+                judge(e, &wm)
+            }
+            None => judge(e, &m),
+        })
+        .collect();
     let warmup_ns = metrics::warmup(&tls);
     Ok(Outcome {
         scenario: scenario.clone(),

@@ -2,6 +2,8 @@
 //! (0 ok, 1 an expectation failed, 2 bad input).
 
 pub mod bench;
+pub mod check;
+pub mod compare;
 
 use crate::report;
 use crate::run;
@@ -43,12 +45,25 @@ enum Command {
         #[arg(long)]
         narrate: bool,
     },
+    /// The same faults on stacked and external etcd, side by side (compare.svg/png, two reports).
+    Compare {
+        /// The scenario file (either topology).
+        file: PathBuf,
+        /// Overrides the file's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default: out/SCENARIO-NAME-compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
+    Check(check::CheckArgs),
     /// Measure the engine: events per second and simulated seconds per wall second.
     Bench {
         /// Only the quick subset.
@@ -87,6 +102,8 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         } => cmd_run(&file, seed, out.as_deref(), narrate),
         Command::Validate { files } => cmd_validate(&files),
         Command::Bench { quick } => bench::run(quick),
+        Command::Check(args) => check::cmd_check(args),
+        Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {
             if topic == "scenario" {
                 println!("{}", crate::scenario::help::SCENARIO_HELP);
@@ -153,14 +170,32 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         eprintln!("error: cannot write {}: {e}", dir.join("report.json").display());
         return EXIT_BAD_INPUT;
     }
-    println!("report: {}", dir.join("report.json").display());
+    let replay = format!("kube-ha-sim run {} --seed {seed}", file.display());
+    if let Err(e) = write_pictures(&outcome, &dir, &replay) {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     println!(
-        "replay: kube-ha-sim run {} --seed {seed}",
-        file.display()
+        "report: {} (and report.html, timeline.svg, timeline.png)",
+        dir.join("report.json").display()
     );
+    println!("replay: {replay}");
     if outcome.passed() {
         EXIT_OK
     } else {
         EXIT_FAILED
     }
+}
+
+/// Writes the timeline (SVG, PNG) and the HTML report of a run into `dir`.
+pub fn write_pictures(outcome: &run::Outcome, dir: &Path, replay: &str) -> Result<(), String> {
+    let svg = dir.join("timeline.svg");
+    report::write_atomic(&svg, report::svg::render_svg(outcome).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
+    let png = dir.join("timeline.png");
+    report::png::render_png(outcome, &png).map_err(|e| format!("cannot write {}: {e}", png.display()))?;
+    let html = dir.join("report.html");
+    report::write_atomic(&html, report::html::render_html(outcome, replay).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", html.display()))?;
+    Ok(())
 }

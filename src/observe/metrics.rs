@@ -27,6 +27,37 @@ pub struct MetricInputs<'a> {
     /// The lease a process competes for, if any.
     pub lease_of: &'a dyn Fn(u16) -> Option<u16>,
     pub acknowledged_writes_lost: u64,
+    /// Measure over this window instead of from the warm-up to the end.
+    pub window: Option<(Nanos, Nanos)>,
+    /// Each fault's start and end (None: lasts to the end), for the recovery metrics.
+    pub faults: Vec<(Nanos, Option<Nanos>)>,
+}
+
+/// Time from the end of each fault until the capability is up for good (until the next fault starts
+/// or the run ends); the worst over faults. A capability still down when the next fault starts counts
+/// the whole gap.
+pub fn recovery(t: &Timeline, faults: &[(Nanos, Option<Nanos>)], end_ns: Nanos) -> Option<Nanos> {
+    let mut worst = None;
+    for &(_, fend) in faults {
+        let Some(e) = fend else { continue };
+        if e >= end_ns {
+            continue;
+        }
+        let next = faults
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| *s > e)
+            .min()
+            .unwrap_or(end_ns)
+            .min(end_ns);
+        let r = t
+            .outages(e, next)
+            .last()
+            .map(|(_, oe)| oe - e)
+            .unwrap_or(0);
+        worst = Some(worst.map_or(r, |w: Nanos| w.max(r)));
+    }
+    worst
 }
 
 fn percentile(sorted: &[Nanos], p: f64) -> f64 {
@@ -40,10 +71,12 @@ fn percentile(sorted: &[Nanos], p: f64) -> f64 {
 /// Computes every metric.
 pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut m = Metrics::new();
-    let w = warmup(inp.timelines).unwrap_or(inp.end_ns);
-    let end = inp.end_ns;
+    let warm = warmup(inp.timelines).unwrap_or(inp.end_ns);
+    let (w, end) = inp.window.unwrap_or((warm, inp.end_ns));
+    let end = end.min(inp.end_ns);
+    let w = w.min(end);
     let span = end.saturating_sub(w);
-    m.insert("warmup_s".into(), secs(w));
+    m.insert("warmup_s".into(), secs(warm));
     for t in inp.timelines {
         let name = t.capability.name();
         let outages = t.outages(w, end);
@@ -58,10 +91,18 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         m.insert(format!("{name}.downtime_s"), secs(down));
         m.insert(format!("{name}.longest_outage_s"), secs(longest));
         m.insert(format!("{name}.outages"), outages.len() as f64);
+        if let Some(r) = recovery(t, &inp.faults, inp.end_ns) {
+            m.insert(format!("{name}.recovery_s"), secs(r));
+        }
     }
     // Requests.
     if inp.timelines.iter().any(|t| t.capability == Capability::Api) {
-        let after: Vec<_> = inp.trace.requests.iter().filter(|r| r.sent_ns >= w).collect();
+        let after: Vec<_> = inp
+            .trace
+            .requests
+            .iter()
+            .filter(|r| r.sent_ns >= w && r.sent_ns < end)
+            .collect();
         let failed = after.iter().filter(|r| !r.ok).count();
         let mut lat: Vec<Nanos> = after.iter().filter(|r| r.ok).map(|r| r.latency_ns).collect();
         lat.sort_unstable();
@@ -81,7 +122,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut has_lease = [false; 2];
     for e in &inp.trace.events {
         // Changes at the warm-up instant are what ended the warm-up, not changes.
-        let after = e.time_ns > w;
+        let after = e.time_ns > w && e.time_ns <= end;
         match &e.kind {
             TraceKind::EtcdRole {
                 role: Role::Leader, ..

@@ -1,6 +1,10 @@
 //! Reports: JSON, the terminal summary, and writing files atomically.
 
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod png;
+pub mod svg;
 pub mod text;
 
 use std::io::Write;

@@ -40,8 +40,13 @@ pub const CAPABILITIES: [&str; 5] = [
 ];
 
 /// The metrics measured for every capability, as `CAPABILITY.SUFFIX`.
-pub const CAPABILITY_METRICS: [&str; 4] =
-    ["availability", "downtime_s", "longest_outage_s", "outages"];
+pub const CAPABILITY_METRICS: [&str; 5] = [
+    "availability",
+    "downtime_s",
+    "longest_outage_s",
+    "outages",
+    "recovery_s",
+];
 
 /// The metrics that are not per capability.
 pub const OTHER_METRICS: [&str; 14] = [
@@ -1821,6 +1826,44 @@ impl Validator<'_> {
         for (i, e) in self.s.expect.iter().enumerate() {
             let p = format!("expect[{i}]");
             let m = e.metric.as_str();
+            if let Some([a, b]) = &e.window {
+                if a.ns() >= b.ns() || b.ns() > self.s.duration.ns() {
+                    return Err(self.err(
+                        &format!("{p}.window"),
+                        format!(
+                            "window must be [from, to] with from < to <= duration ({}); e.g. [\"60s\", \"3m\"]",
+                            crate::engine::fmt_duration(self.s.duration.ns())
+                        ),
+                    ));
+                }
+            }
+            if let Some(pct) = e.percentile {
+                if !(pct > 0.0 && pct <= 100.0) {
+                    return Err(self.err(
+                        &format!("{p}.percentile"),
+                        format!("percentile must be in (0, 100], got {pct}"),
+                    ));
+                }
+            }
+            if e.recovered_within.is_some() {
+                let cap = m.strip_suffix(".recovery_s").unwrap_or(m);
+                if !CAPABILITIES.contains(&cap) {
+                    return Err(self.err(
+                        &format!("{p}.metric"),
+                        format!(
+                            "`recovered_within` applies to a capability; `{m}` is not one of {}",
+                            CAPABILITIES.join(", ")
+                        ),
+                    ));
+                }
+                if e.at_least.is_some() || e.at_most.is_some() || e.equals.is_some() {
+                    return Err(self.err(
+                        &p,
+                        "`recovered_within` is the bound; remove `at_least`/`at_most`/`equals`".to_string(),
+                    ));
+                }
+                continue;
+            }
             if !known.iter().any(|k| k == m) {
                 let msg = if let Some(w) = m
                     .strip_prefix("workload.")

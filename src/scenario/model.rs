@@ -526,7 +526,7 @@ pub struct Fault {
 }
 
 /// A bound on a metric that the run must meet.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     pub metric: String,
@@ -536,4 +536,15 @@ pub struct Expectation {
     pub at_most: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<f64>,
+    /// Measure the metric over `[from, to]` of the run instead of from the warm-up to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<[Dur; 2]>,
+    /// For a capability (`"metric": "api"`): after every fault that ends, the capability is back up
+    /// for good within this long (the actual value is `CAPABILITY.recovery_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_within: Option<Dur>,
+    /// In a seed sweep (`check --seeds`), bound this percentile of the metric over the seeds instead
+    /// of every seed's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<f64>,
 }

@@ -1,0 +1,248 @@
+//! `report.html`: one self-contained page per run (no network, no external scripts, styles or fonts):
+//! the timeline SVG inline, the verdicts, the summary, the metrics, the faults, the narrated event log
+//! with a text filter, and the command that reproduces the run.
+
+use super::svg::{esc, render_svg};
+use super::text::{fmt_num, narrate, summary};
+use crate::engine::fmt_duration;
+use crate::run::Outcome;
+use std::fmt::Write;
+
+/// At most this many event-log lines go into the page; the rest are counted and the reader is pointed
+/// at `--narrate`.
+pub const MAX_LOG_LINES: usize = 50_000;
+
+const STYLE: &str = r##"
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 16px 24px 48px; font: 14px/1.45 "DejaVu Sans", Verdana, Arial, sans-serif;
+  color: #222; background: #fafafa; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.desc { color: #555; margin: 0 0 6px; }
+.meta { color: #444; margin: 0; }
+.badge { display: inline-block; padding: 1px 10px; border-radius: 10px; font-weight: bold; color: #fff;
+  margin-right: 8px; }
+.badge.pass { background: #2e7d32; } .badge.fail { background: #c62828; } .badge.none { background: #777; }
+pre { background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px 10px; overflow-x: auto;
+  font: 12.5px/1.4 "DejaVu Sans Mono", Menlo, Consolas, monospace; margin: 0; }
+.svgwrap { background: #fff; border: 1px solid #ddd; border-radius: 4px; overflow-x: auto; }
+.svgwrap svg { display: block; max-width: 100%; height: auto; }
+.svgwrap .lane, .svgwrap .fault { cursor: pointer; }
+.svgwrap .lane:hover rect { opacity: 0.8; }
+.hint { color: #666; font-size: 12px; margin: 4px 0 0; }
+table { border-collapse: collapse; background: #fff; }
+th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #eee; vertical-align: top; }
+th { background: #f0f0f0; font-weight: bold; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.pass td.verdict { color: #2e7d32; font-weight: bold; }
+tr.fail td.verdict { color: #c62828; font-weight: bold; }
+#log-controls { margin: 0 0 8px; display: flex; gap: 12px; align-items: center; }
+#filter { width: 360px; padding: 4px 8px; font: inherit; border: 1px solid #bbb; border-radius: 4px; }
+#count { color: #666; font-size: 12px; }
+#events { font: 12.5px/1.35 "DejaVu Sans Mono", Menlo, Consolas, monospace; width: 100%; }
+#events td { border-bottom: 1px solid #f3f3f3; padding: 1px 8px; white-space: pre-wrap; }
+#events td.t { text-align: right; color: #666; width: 7em; white-space: nowrap; }
+#events tr.fault td { background: #f1e8fb; }
+#events tr.leader td { background: #e7eef9; }
+#events tr.violation td { background: #fde4e4; color: #b71c1c; font-weight: bold; }
+.omitted { color: #666; font-style: italic; }
+"##;
+
+const SCRIPT: &str = r##"
+(function () {
+  "use strict";
+  var input = document.getElementById("filter");
+  var count = document.getElementById("count");
+  var table = document.getElementById("events");
+  if (!input || !count || !table) { return; }
+  var rows = Array.prototype.slice.call(table.getElementsByTagName("tr"));
+  var texts = rows.map(function (r) { return r.textContent.toLowerCase(); });
+  function apply() {
+    var q = input.value.trim().toLowerCase();
+    var shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var show = q === "" || texts[i].indexOf(q) >= 0;
+      rows[i].style.display = show ? "" : "none";
+      if (show) { shown++; }
+    }
+    count.textContent = shown + " of " + rows.length + " lines";
+  }
+  function filterTo(text) {
+    input.value = text;
+    apply();
+    var log = document.getElementById("log");
+    if (log && log.scrollIntoView) { log.scrollIntoView(); }
+  }
+  input.addEventListener("input", apply);
+  var lanes = document.querySelectorAll("#timeline .lane");
+  Array.prototype.forEach.call(lanes, function (g) {
+    g.addEventListener("click", function () { filterTo(g.getAttribute("data-proc") || ""); });
+  });
+  var faults = document.querySelectorAll("#timeline .fault, #timeline .fault-label");
+  Array.prototype.forEach.call(faults, function (g) {
+    g.addEventListener("click", function () { filterTo("fault #" + g.getAttribute("data-fault") + " "); });
+  });
+  apply();
+})();
+"##;
+
+/// Renders the HTML report of a run. `replay_command` is the command line that reproduces it (shown
+/// verbatim).
+pub fn render_html(o: &Outcome, replay_command: &str) -> String {
+    let mut h = String::with_capacity(256 * 1024);
+    let (badge, badge_class) = if o.verdicts.is_empty() {
+        ("NO EXPECTATIONS", "none")
+    } else if o.passed() {
+        ("PASS", "pass")
+    } else {
+        ("FAIL", "fail")
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n<title>{} (seed {}) \u{2014} kube-ha-sim</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&o.scenario.name),
+        o.seed
+    );
+    let _ = writeln!(h, "<header>\n<h1>{}</h1>", esc(&o.scenario.name));
+    if !o.scenario.description.is_empty() {
+        let _ = writeln!(h, "<p class=\"desc\">{}</p>", esc(&o.scenario.description));
+    }
+    let steady = match o.warmup_ns {
+        Some(w) => format!("steady state after {}", fmt_duration(w)),
+        None => "never reached steady state".into(),
+    };
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\"><span class=\"badge {badge_class}\" id=\"verdict\">{badge}</span>seed {} \u{00b7} {} simulated \
+         \u{00b7} {} events \u{00b7} {} \u{00b7} trace {:016x} \u{00b7} kube-ha-sim {}</p>\n</header>",
+        o.seed,
+        fmt_duration(o.end_ns),
+        o.events,
+        esc(&steady),
+        o.trace.hash(),
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let _ = writeln!(
+        h,
+        "<section id=\"replay\">\n<h2>Reproduce</h2>\n<pre><code id=\"replay-command\">{}</code></pre>\n</section>",
+        esc(replay_command)
+    );
+
+    let _ = writeln!(
+        h,
+        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"svgwrap\">\n{}</div>\n\
+         <p class=\"hint\">Hover over a lane, band or fault for details; click a lane or a fault to filter the event \
+         log.</p>\n</section>",
+        render_svg(o)
+    );
+
+    // Expectations.
+    h.push_str("<section id=\"expectations\">\n<h2>Expectations</h2>\n");
+    if o.verdicts.is_empty() {
+        h.push_str("<p>The scenario declares no expectations.</p>\n");
+    } else {
+        h.push_str(
+            "<table>\n<tr><th>result</th><th>metric</th><th>bound</th><th>actual</th></tr>\n",
+        );
+        for v in &o.verdicts {
+            let (cls, word) = if v.passed {
+                ("pass", "PASS")
+            } else {
+                ("fail", "FAIL")
+            };
+            let _ = writeln!(
+                h,
+                "<tr class=\"{cls}\"><td class=\"verdict\">{word}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(&v.expectation.metric),
+                esc(&v.bound_text()),
+                v.actual.map(fmt_num).unwrap_or_else(|| "not measured".into())
+            );
+        }
+        h.push_str("</table>\n");
+        if o.warmup_ns.is_none() {
+            h.push_str("<p>The cluster never reached steady state, so the run fails whatever the metrics say.</p>\n");
+        }
+    }
+    h.push_str("</section>\n");
+
+    let _ = writeln!(
+        h,
+        "<section id=\"summary\">\n<h2>Summary</h2>\n<pre>{}</pre>\n</section>",
+        esc(&summary(o))
+    );
+
+    // Faults.
+    h.push_str("<section id=\"faults\">\n<h2>Faults</h2>\n");
+    if o.faults.is_empty() {
+        h.push_str("<p>No faults were injected.</p>\n");
+    } else {
+        h.push_str("<table>\n<tr><th>#</th><th>at</th><th>until</th><th>fault</th></tr>\n");
+        for (i, f) in o.faults.iter().enumerate() {
+            let _ = writeln!(
+                h,
+                "<tr class=\"fault-row\" data-fault=\"{i}\"><td class=\"num\">{i}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                fmt_duration(f.at_ns),
+                f.end_ns.map(fmt_duration).unwrap_or_else(|| "\u{2014}".into()),
+                esc(&f.describe())
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("</section>\n");
+
+    // Metrics.
+    h.push_str("<section id=\"metrics\">\n<h2>Metrics</h2>\n<table>\n<tr><th>metric</th><th>value</th></tr>\n");
+    for (k, v) in &o.metrics {
+        let _ = writeln!(
+            h,
+            "<tr data-metric=\"{}\"><td>{}</td><td class=\"num\">{}</td></tr>",
+            esc(k),
+            esc(k),
+            fmt_num(*v)
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+
+    // The narrated event log with a filter.
+    let story = narrate(o);
+    let lines: Vec<&str> = story.lines().collect();
+    h.push_str(
+        "<section id=\"log\">\n<h2>Event log</h2>\n<div id=\"log-controls\"><input id=\"filter\" type=\"search\" \
+         placeholder=\"filter, e.g. cp-1/etcd, leader, fault #0\" aria-label=\"filter the event log\">\
+         <span id=\"count\"></span></div>\n<table id=\"events\">\n",
+    );
+    for line in lines.iter().take(MAX_LOG_LINES) {
+        let (t, text) = line.trim_start().split_once("  ").unwrap_or(("", line));
+        let text = text.trim_start();
+        let class = if text.starts_with("INVARIANT VIOLATED") {
+            "violation"
+        } else if text.starts_with("fault #") {
+            "fault"
+        } else if text.contains("became etcd leader") || text.contains("acquired its lease") {
+            "leader"
+        } else {
+            "ev"
+        };
+        let _ = writeln!(
+            h,
+            "<tr class=\"{class}\"><td class=\"t\">{}</td><td>{}</td></tr>",
+            esc(t),
+            esc(text)
+        );
+    }
+    h.push_str("</table>\n");
+    if lines.len() > MAX_LOG_LINES {
+        let _ = writeln!(
+            h,
+            "<p class=\"omitted\">{} more lines are not shown; run with --narrate for the whole story.</p>",
+            lines.len() - MAX_LOG_LINES
+        );
+    }
+    h.push_str("</section>\n");
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    h
+}

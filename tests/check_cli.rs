@@ -1,0 +1,369 @@
+//! `kube-ha-sim check` end to end: runs the built binary on small scenarios written to a temp folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-ha-sim");
+
+/// A fresh temp folder for one test.
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("khs-check-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small scenario (30 s, 3 stacked control-plane nodes, load straight to etcd) with `expect`.
+fn scenario(name: &str, expect: &str) -> String {
+    format!(
+        r#"{{"name":"{name}","duration":"30s","topology":{{"etcd":"stacked","control_plane_nodes":3}},"load":{{"target":"etcd"}},"expect":[{expect}]}}"#
+    )
+}
+
+const PASSING: &str = r#"{"metric":"etcd_quorum.availability","at_least":0.9},{"metric":"invariants.violations","equals":0}"#;
+const FAILING: &str = r#"{"metric":"etcd_quorum.availability","at_least":0.9},{"metric":"etcd.leader_changes","equals":99}"#;
+
+fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn check(args: &[&str]) -> (i32, String, String) {
+    let out: Output = Command::new(BIN).arg("check").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn passing_scenarios_exit_0_with_a_closing_line() {
+    let d = temp("pass");
+    write(&d, "b.json", &scenario("b", PASSING));
+    write(&d, "a.json", &scenario("a", PASSING));
+    let (code, out, err) = check(&[s(&d), "--twice"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("PASS  ") && lines[0].contains("a.json (a, seed 1)"),
+        "{out}"
+    );
+    assert!(lines[1].contains("b.json (b, seed 1)"), "{out}");
+    assert_eq!(lines.last(), Some(&"2 passed, 0 failed"), "{out}");
+    // The order of the results does not depend on the number of threads.
+    let (_, one_job, _) = check(&[s(&d), "--jobs", "1"]);
+    let (_, two_jobs, _) = check(&[s(&d), "--jobs", "2"]);
+    assert_eq!(one_job, two_jobs);
+}
+
+#[test]
+fn a_failed_expectation_exits_1_and_names_metric_bound_actual_and_replay() {
+    let d = temp("fail");
+    let f = write(&d, "f.json", &scenario("f", FAILING));
+    write(&d, "p.json", &scenario("p", PASSING));
+    let (code, out, err) = check(&[s(&d)]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("FAIL  {} (f, seed 1)", f.display())),
+        "{out}"
+    );
+    assert!(out.contains("etcd.leader_changes == 99: actual 0"), "{out}");
+    assert!(
+        out.contains(&format!("replay: kube-ha-sim run {} --seed 1", f.display())),
+        "{out}"
+    );
+    assert!(
+        !out.contains("etcd_quorum.availability"),
+        "only failed expectations are listed: {out}"
+    );
+    assert!(out.ends_with("\n1 passed, 1 failed\n"), "{out}");
+}
+
+#[test]
+fn invalid_files_exit_2_are_all_reported_and_the_rest_still_runs() {
+    let d = temp("invalid");
+    write(&d, "bad1.json", "{ \"name\": ");
+    write(&d, "bad2.json", r#"{"name":"x","duration":"30s"}"#);
+    write(&d, "good.json", &scenario("good", PASSING));
+    let (code, out, err) = check(&[s(&d)]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("bad1.json") && err.contains("bad2.json"),
+        "{err}"
+    );
+    assert!(out.contains("INVALID ") && out.contains("PASS "), "{out}");
+    assert!(out.ends_with("\n1 passed, 2 failed\n"), "{out}");
+    let (code, _, err) = check(&[s(&d.join("missing"))]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn bad_seed_ranges_exit_2_with_a_clear_message() {
+    let d = temp("seeds");
+    let f = write(&d, "p.json", &scenario("p", PASSING));
+    for bad in ["5..1", "x", "0", "1..y"] {
+        let (code, out, err) = check(&[s(&f), "--seeds", bad]);
+        assert_eq!(code, 2, "--seeds {bad}: {out}\n{err}");
+        assert!(err.contains("--seeds"), "--seeds {bad}: {err}");
+        assert!(out.is_empty(), "nothing runs: {out}");
+    }
+    let (code, _, err) = check(&[s(&f), "--update"]);
+    assert_eq!(code, 2, "--update without --baseline: {err}");
+}
+
+#[test]
+fn junit_parses_with_one_case_per_expectation_and_failures() {
+    let d = temp("junit");
+    write(&d, "bad.json", "not json <&>");
+    let f = write(&d, "f.json", &scenario("f & co", FAILING));
+    write(&d, "p.json", &scenario("p", PASSING));
+    let xml_path = d.join("reports/junit.xml");
+    let (code, out, err) = check(&[s(&d), "--junit", s(&xml_path)]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    let text = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    assert_eq!(root.attribute("tests"), Some("5"));
+    assert_eq!(root.attribute("failures"), Some("1"));
+    assert_eq!(root.attribute("errors"), Some("1"));
+    assert!(root.attribute("time").unwrap().parse::<f64>().is_ok());
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 3);
+    for suite in &suites {
+        for a in ["name", "tests", "failures", "errors", "time"] {
+            assert!(suite.attribute(a).is_some(), "testsuite without {a}");
+        }
+    }
+    let cases: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 5);
+    let of_f: Vec<_> = cases
+        .iter()
+        .filter(|c| c.attribute("classname") == Some("f & co"))
+        .collect();
+    assert_eq!(of_f.len(), 2);
+    let failures: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].parent().unwrap().attribute("name"),
+        Some("etcd.leader_changes == 99")
+    );
+    assert_eq!(
+        failures[0].attribute("message"),
+        Some("etcd.leader_changes == 99 actual 0")
+    );
+    let body = failures[0].text().unwrap();
+    assert!(
+        body.contains(&format!("kube-ha-sim run {} --seed 1", f.display())),
+        "{body}"
+    );
+    let errors: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("error"))
+        .collect();
+    assert!(errors[0]
+        .parent()
+        .unwrap()
+        .attribute("classname")
+        .unwrap()
+        .ends_with("bad.json"));
+}
+
+#[test]
+fn baselines_are_written_then_a_drift_fails_with_a_diff() {
+    let d = temp("baseline");
+    let scen = d.join("scenarios");
+    std::fs::create_dir_all(&scen).unwrap();
+    write(&scen, "t.json", &scenario("t", PASSING));
+    let base = d.join("baselines");
+    let (code, out, err) = check(&[s(&scen), "--baseline", s(&base)]);
+    assert_eq!(code, 1, "a missing baseline fails: {out}\n{err}");
+    assert!(out.contains("--update"), "{out}");
+    let (code, out, err) = check(&[s(&scen), "--baseline", s(&base), "--update"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let file = base.join("t.baseline.json");
+    let mut b: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(b["scenario"], "t");
+    assert_eq!(b["seed"], 1);
+    assert_eq!(b["passed"], true);
+    assert_eq!(b["metrics"]["etcd_quorum.availability"], 1.0);
+    let (code, out, err) = check(&[s(&scen), "--baseline", s(&base)]);
+    assert_eq!(code, 0, "unchanged: {out}\n{err}");
+
+    // Drift: the baseline remembers a much worse availability and far fewer requests.
+    let requests = b["metrics"]["api.requests"].as_f64().unwrap();
+    b["metrics"]["etcd_quorum.availability"] = serde_json::json!(0.5);
+    b["metrics"]["api.requests"] = serde_json::json!(requests - 100.0);
+    std::fs::write(&file, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
+    let (code, out, err) = check(&[s(&scen), "--baseline", s(&base)]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("baseline drift"), "{out}");
+    assert!(
+        out.contains("etcd_quorum.availability: baseline 0.5 -> now 1 (+0.5, allowed ±0.005)"),
+        "{out}"
+    );
+    assert!(out.contains("api.requests: baseline"), "{out}");
+    // A wide enough tolerance accepts it.
+    let (code, out, err) = check(&[
+        s(&scen),
+        "--baseline",
+        s(&base),
+        "--tolerance",
+        "etcd_quorum.availability=0.6",
+        "--tolerance",
+        "api.requests=100%",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// Reads `metric` from the line `ok|FAIL METRIC ...: ... worst seed N: V; min .. p50 P ...` of a sweep.
+fn sweep_line(out: &str, metric: &str) -> (u64, f64, f64, f64) {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(metric))
+        .unwrap_or_else(|| panic!("no sweep line for {metric}: {out}"));
+    let after = |key: &str| -> String {
+        let i = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+        line[i..]
+            .split([';', ' ', ':'])
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .to_string()
+    };
+    (
+        after("worst seed ").parse().unwrap(),
+        line.split(": ")
+            .nth(2)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        after(" p50 ").parse().unwrap(),
+        after(" max ").parse().unwrap(),
+    )
+}
+
+#[test]
+fn a_sweep_finds_the_worst_seed_and_its_replay_reproduces_the_value() {
+    let d = temp("sweep");
+    let lenient = write(
+        &d,
+        "s.json",
+        &scenario("s", r#"{"metric":"api.latency_p99_ms","at_most":100000}"#),
+    );
+    let (code, out, err) = check(&[s(&lenient), "--seeds", "1..12"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, _, p50, max) = sweep_line(&out, "api.latency_p99_ms");
+    assert!(
+        p50 < max,
+        "the metric must vary over seeds for this test: {out}"
+    );
+
+    // A bound at the median fails on some seeds; the worst is the largest value.
+    let tight = write(
+        &d,
+        "s.json",
+        &scenario(
+            "s",
+            &format!(r#"{{"metric":"api.latency_p99_ms","at_most":{p50}}}"#),
+        ),
+    );
+    let (code, out, err) = check(&[s(&tight), "--seeds", "1..12"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("FAIL api.latency_p99_ms <= "), "{out}");
+    let (worst, value, _, max2) = sweep_line(&out, "api.latency_p99_ms");
+    assert_eq!(value, max2, "{out}");
+    let replay = format!("replay: kube-ha-sim run {} --seed {worst}", tight.display());
+    assert!(out.contains(&replay), "{out}");
+
+    // The printed command reproduces exactly that value.
+    let dir = d.join("replay");
+    let status = Command::new(BIN)
+        .args([
+            "run",
+            s(&tight),
+            "--seed",
+            &worst.to_string(),
+            "--out",
+            s(&dir),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["metrics"]["api.latency_p99_ms"].as_f64(),
+        Some(value)
+    );
+
+    // A sweep's baseline keeps the worst value over the seeds.
+    let base = d.join("base");
+    let (code, out, err) = check(&[
+        s(&tight),
+        "--seeds",
+        "1..12",
+        "--baseline",
+        s(&base),
+        "--update",
+    ]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("s.baseline.json")).unwrap()).unwrap();
+    assert_eq!(b["metrics"]["api.latency_p99_ms"].as_f64(), Some(value));
+    assert_eq!(b["seeds"].as_array().map(Vec::len), Some(12));
+    assert_eq!(b["passed"], false);
+}
+
+#[test]
+fn derived_seed_sweeps_are_reproducible() {
+    let d = temp("derived");
+    let f = write(
+        &d,
+        "s.json",
+        &scenario("s", r#"{"metric":"api.latency_p99_ms","at_most":100000}"#),
+    );
+    let (code, a, err) = check(&[s(&f), "--seeds", "4"]);
+    assert_eq!(code, 0, "{a}\n{err}");
+    assert!(
+        a.contains("(s, 4 seeds 1,"),
+        "the file's seed comes first: {a}"
+    );
+    let (_, b, _) = check(&[s(&f), "--seeds", "4", "--jobs", "1"]);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_cluster_that_never_reaches_steady_state_fails() {
+    let d = temp("unsteady");
+    let f = write(
+        &d,
+        "u.json",
+        r#"{"name":"u","duration":"30s","topology":{"etcd":"stacked","control_plane_nodes":3},"load":{"target":"etcd"},
+            "faults":[{"at":"0s","kind":"crash","target":"cp-1"},{"at":"0s","kind":"crash","target":"cp-2"}],
+            "expect":[{"metric":"invariants.violations","equals":0}]}"#,
+    );
+    let (code, out, err) = check(&[s(&f)]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("never reached steady state on seed(s) 1"),
+        "{out}"
+    );
+}
