@@ -3,14 +3,14 @@
 //! Data flows one way: scenario file → [`scenario`] → [`world`] (hosts, components, network) → the
 //! engine runs events → [`observe::Trace`] → timelines and metrics → verdicts → reports.
 
+pub mod check;
+pub mod cli;
 pub mod components;
 pub mod engine;
 pub mod net;
 pub mod observe;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod topology;
 pub mod world;
-pub mod report;
-pub mod run;
-pub mod check;
-pub mod cli;

@@ -73,7 +73,8 @@ pub struct Outcome {
 impl Outcome {
     /// True when every expectation held and the cluster reached steady state.
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.passed) && (self.verdicts.is_empty() || self.warmup_ns.is_some())
+        self.verdicts.iter().all(|v| v.passed)
+            && (self.verdicts.is_empty() || self.warmup_ns.is_some())
     }
 }
 
@@ -104,7 +105,8 @@ pub fn judge(e: &Expectation, metrics: &Metrics) -> Verdict {
         Some(a) => {
             e.at_least.is_none_or(|b| a >= b - eps)
                 && e.at_most.is_none_or(|b| a <= b + eps)
-                && e.equals.is_none_or(|b| (a - b).abs() <= eps.max(b.abs() * 1e-9))
+                && e.equals
+                    .is_none_or(|b| (a - b).abs() <= eps.max(b.abs() * 1e-9))
         }
     };
     Verdict {

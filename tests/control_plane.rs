@@ -35,27 +35,47 @@ fn first_after(o: &Outcome, from_s: u64, f: impl Fn(&TraceKind) -> bool) -> Opti
 #[test]
 fn one_api_server_crash_costs_only_requests_before_the_checks_notice() {
     let o = run_json(
-        &cluster("stacked", 1, "", r#"{"at":"60s","kind":"crash","target":"cp-1/kube-apiserver","for":"60s"}"#),
+        &cluster(
+            "stacked",
+            1,
+            "",
+            r#"{"at":"60s","kind":"crash","target":"cp-1/kube-apiserver","for":"60s"}"#,
+        ),
         1,
     );
     // A dead process refuses connections: every check fails at once, so DOWN after fall (3) checks
     // spaced by inter (2 s): about 4-6 s.
-    let down = first_after(&o, 60, |k| matches!(k, TraceKind::LbBackend { up: false, .. })).unwrap();
+    let down = first_after(&o, 60, |k| {
+        matches!(k, TraceKind::LbBackend { up: false, .. })
+    })
+    .unwrap();
     assert!((3.9..=6.5).contains(&down), "marked down after {down}s");
     // Requests sent to it meanwhile are refused and redispatched: the API stays up.
-    assert!(metric(&o, "api.availability") >= 0.995, "{}", metric(&o, "api.availability"));
+    assert!(
+        metric(&o, "api.availability") >= 0.995,
+        "{}",
+        metric(&o, "api.availability")
+    );
     assert_eq!(metric(&o, "scheduling.downtime_s"), 0.0);
 }
 
 #[test]
 fn a_silent_node_death_is_noticed_after_check_timeouts() {
     let o = run_json(
-        &cluster("external", 1, "", r#"{"at":"60s","kind":"crash","target":"cp-1","for":"60s"}"#),
+        &cluster(
+            "external",
+            1,
+            "",
+            r#"{"at":"60s","kind":"crash","target":"cp-1","for":"60s"}"#,
+        ),
         2,
     );
     // No RST from a dead host: each check times out after min(timeout connect, inter) = 2 s and the
     // next starts inter later, so DOWN after about 3 x (2 + 2) s.
-    let down = first_after(&o, 60, |k| matches!(k, TraceKind::LbBackend { up: false, .. })).unwrap();
+    let down = first_after(&o, 60, |k| {
+        matches!(k, TraceKind::LbBackend { up: false, .. })
+    })
+    .unwrap();
     assert!((7.0..=13.0).contains(&down), "marked down after {down}s");
     // Requests to it wait out `timeout connect` (5 s) and are redispatched: slow, not failed.
     assert!(metric(&o, "api.availability") >= 0.99);
@@ -64,7 +84,12 @@ fn a_silent_node_death_is_noticed_after_check_timeouts() {
 
 fn takeover_after_crash(kind: &str, target: &str, seed: u64) -> f64 {
     let o = run_json(
-        &cluster("stacked", 1, "", &format!(r#"{{"at":"60s","kind":"{kind}","target":"{target}","for":"60s"}}"#)),
+        &cluster(
+            "stacked",
+            1,
+            "",
+            &format!(r#"{{"at":"60s","kind":"{kind}","target":"{target}","for":"60s"}}"#),
+        ),
         seed,
     );
     let stopped = o
@@ -109,7 +134,12 @@ fn a_clean_stop_releases_the_lease_and_a_standby_takes_over_at_once() {
 #[test]
 fn losing_the_single_load_balancer_stops_the_api_for_exactly_its_outage() {
     let o = run_json(
-        &cluster("stacked", 1, "", r#"{"at":"60s","kind":"crash","target":"lb-1","for":"60s"}"#),
+        &cluster(
+            "stacked",
+            1,
+            "",
+            r#"{"at":"60s","kind":"crash","target":"lb-1","for":"60s"}"#,
+        ),
         1,
     );
     let down = metric(&o, "api.longest_outage_s");
@@ -122,7 +152,12 @@ fn losing_the_single_load_balancer_stops_the_api_for_exactly_its_outage() {
 #[test]
 fn losing_the_vip_holder_costs_the_master_down_timer() {
     let o = run_json(
-        &cluster("stacked", 2, "", r#"{"at":"60s","kind":"crash","target":"vip-holder","for":"60s"}"#),
+        &cluster(
+            "stacked",
+            2,
+            "",
+            r#"{"at":"60s","kind":"crash","target":"vip-holder","for":"60s"}"#,
+        ),
         1,
     );
     let down = metric(&o, "api.longest_outage_s");
@@ -140,14 +175,21 @@ fn two_of_three_control_plane_nodes_lost_stacked_loses_writes_external_does_not(
     assert!(metric(&stacked, "etcd_quorum.longest_outage_s") >= 119.0);
     assert!(metric(&stacked, "api.longest_outage_s") >= 110.0);
     assert_eq!(metric(&external, "etcd_quorum.downtime_s"), 0.0);
-    assert!(metric(&external, "api.availability") >= 0.97, "{}", metric(&external, "api.availability"));
+    assert!(
+        metric(&external, "api.availability") >= 0.97,
+        "{}",
+        metric(&external, "api.availability")
+    );
     assert_eq!(metric(&external, "invariants.violations"), 0.0);
     assert_eq!(metric(&stacked, "invariants.violations"), 0.0);
 }
 
 #[test]
 fn leader_election_disabled_shows_duplicate_work() {
-    let o = run_json(&cluster("stacked", 1, r#""leader_election":{"enabled":false}"#, ""), 1);
+    let o = run_json(
+        &cluster("stacked", 1, r#""leader_election":{"enabled":false}"#, ""),
+        1,
+    );
     assert!(metric(&o, "scheduling.split_brain_s") > 200.0);
     assert!(metric(&o, "reconciliation.split_brain_s") > 200.0);
     let on = run_json(&cluster("stacked", 1, "", ""), 1);

@@ -10,7 +10,11 @@ use kube_ha_sim::observe::TraceKind;
 fn follower_crash_costs_no_quorum_time() {
     for seed in 1..=3 {
         let o = run_json(
-            &etcd_scenario("2m", "", r#"{"at":"30s","kind":"crash","target":"follower:etcd","for":"40s"}"#),
+            &etcd_scenario(
+                "2m",
+                "",
+                r#"{"at":"30s","kind":"crash","target":"follower:etcd","for":"40s"}"#,
+            ),
             seed,
         );
         assert_eq!(metric(&o, "etcd_quorum.downtime_s"), 0.0, "seed {seed}");
@@ -24,13 +28,20 @@ fn leader_crash_costs_one_randomized_election_timeout_and_one_leader_change() {
     let mut outages = Vec::new();
     for seed in 1..=8 {
         let o = run_json(
-            &etcd_scenario("2m", "", r#"{"at":"30s","kind":"crash","target":"leader:etcd","for":"40s"}"#),
+            &etcd_scenario(
+                "2m",
+                "",
+                r#"{"at":"30s","kind":"crash","target":"leader:etcd","for":"40s"}"#,
+            ),
             seed,
         );
         let outage = metric(&o, "etcd_quorum.longest_outage_s");
         // Followers notice after their randomized election timeout, 1.0-1.9 s since the last
         // heartbeat; the heartbeat may have arrived up to 100 ms before the crash.
-        assert!((0.85..=2.2).contains(&outage), "seed {seed}: outage {outage}");
+        assert!(
+            (0.85..=2.2).contains(&outage),
+            "seed {seed}: outage {outage}"
+        );
         assert_eq!(metric(&o, "etcd_quorum.outages"), 1.0, "seed {seed}");
         assert_eq!(metric(&o, "etcd.leader_changes"), 1.0, "seed {seed}");
         assert_eq!(metric(&o, "invariants.violations"), 0.0);
@@ -38,13 +49,20 @@ fn leader_crash_costs_one_randomized_election_timeout_and_one_leader_change() {
         outages.push(outage);
     }
     // Randomization: not every seed gives the same outage.
-    assert!(outages.iter().any(|o| (o - outages[0]).abs() > 0.05), "{outages:?}");
+    assert!(
+        outages.iter().any(|o| (o - outages[0]).abs() > 0.05),
+        "{outages:?}"
+    );
 }
 
 #[test]
 fn restarted_old_leader_rejoins_without_an_election() {
     let o = run_json(
-        &etcd_scenario("2m", "", r#"{"at":"30s","kind":"crash","target":"leader:etcd","for":"20s"}"#),
+        &etcd_scenario(
+            "2m",
+            "",
+            r#"{"at":"30s","kind":"crash","target":"leader:etcd","for":"20s"}"#,
+        ),
         4,
     );
     // One election after the crash; the old leader's return (at 50 s) causes none.
@@ -55,7 +73,15 @@ fn restarted_old_leader_rejoins_without_an_election() {
         .events
         .iter()
         .filter(|e| e.time_ns > 45_000_000_000)
-        .filter(|e| matches!(e.kind, TraceKind::Campaign { pre_vote: false, .. }))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                TraceKind::Campaign {
+                    pre_vote: false,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(late_campaigns, 0);
 }
@@ -77,7 +103,11 @@ fn leader_at(o: &kube_ha_sim::run::Outcome, t_ns: u64) -> Option<u16> {
 #[test]
 fn minority_leader_steps_down_by_check_quorum_while_majority_elects() {
     let o = run_json(
-        &etcd_scenario("2m", "", r#"{"at":"30s","kind":"isolate","target":"leader:etcd","for":"30s"}"#),
+        &etcd_scenario(
+            "2m",
+            "",
+            r#"{"at":"30s","kind":"isolate","target":"leader:etcd","for":"30s"}"#,
+        ),
         2,
     );
     let old = leader_at(&o, 29_000_000_000).expect("a leader before the fault");
@@ -122,7 +152,11 @@ fn losing_a_majority_stops_commits_for_as_long_as_it_lasts() {
 fn without_pre_vote_a_rejoining_member_disrupts_the_leader() {
     let fault = r#"{"at":"30s","kind":"isolate","target":"follower:etcd","for":"30s"}"#;
     let with = run_json(&etcd_scenario("2m", "", fault), 3);
-    assert_eq!(metric(&with, "etcd.leader_changes"), 0.0, "pre-vote keeps the leader");
+    assert_eq!(
+        metric(&with, "etcd.leader_changes"),
+        0.0,
+        "pre-vote keeps the leader"
+    );
     let without = run_json(&etcd_scenario("2m", r#""pre_vote": false"#, fault), 3);
     assert!(
         metric(&without, "etcd.leader_changes") >= 1.0,
@@ -134,12 +168,17 @@ fn without_pre_vote_a_rejoining_member_disrupts_the_leader() {
 #[test]
 fn wiped_member_cannot_rejoin_and_nothing_acknowledged_is_lost() {
     let o = run_json(
-        &etcd_scenario("2m", "", r#"{"at":"30s","kind":"wipe-data","target":"follower:etcd"}"#),
+        &etcd_scenario(
+            "2m",
+            "",
+            r#"{"at":"30s","kind":"wipe-data","target":"follower:etcd"}"#,
+        ),
         1,
     );
-    let log_refusal = o.trace.events.iter().any(|e| {
-        matches!(&e.kind, TraceKind::Log { text, .. } if text.contains("data directory"))
-    });
+    let log_refusal =
+        o.trace.events.iter().any(
+            |e| matches!(&e.kind, TraceKind::Log { text, .. } if text.contains("data directory")),
+        );
     assert!(log_refusal);
     assert_eq!(metric(&o, "etcd_quorum.downtime_s"), 0.0);
     assert_eq!(metric(&o, "data.acknowledged_writes_lost"), 0.0);
@@ -149,10 +188,17 @@ fn wiped_member_cannot_rejoin_and_nothing_acknowledged_is_lost() {
 fn slow_disk_on_the_leader_slows_writes() {
     let base = run_json(&etcd_scenario("90s", "", ""), 1);
     let slow = run_json(
-        &etcd_scenario("90s", "", r#"{"at":"10s","kind":"slow-disk","target":"leader:etcd","fsync_latency":"200ms"}"#),
+        &etcd_scenario(
+            "90s",
+            "",
+            r#"{"at":"10s","kind":"slow-disk","target":"leader:etcd","fsync_latency":"200ms"}"#,
+        ),
         1,
     );
-    let (b, s) = (metric(&base, "api.latency_p99_ms"), metric(&slow, "api.latency_p99_ms"));
+    let (b, s) = (
+        metric(&base, "api.latency_p99_ms"),
+        metric(&slow, "api.latency_p99_ms"),
+    );
     assert!(s > b + 150.0, "p99 {b} -> {s}");
 }
 

@@ -562,7 +562,8 @@ mod tests {
             at_least: None,
             at_most: None,
             equals: Some(4.0),
-            ..Default::default()        }];
+            ..Default::default()
+        }];
         let w = worst_metrics(&[&a, &b], &exp);
         assert_eq!(w["api.availability"], Some(0.95));
         assert_eq!(w["api.downtime_s"], Some(4.0));

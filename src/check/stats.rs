@@ -154,7 +154,8 @@ mod tests {
             at_least,
             at_most,
             equals,
-            ..Default::default()        }
+            ..Default::default()
+        }
     }
 
     fn sv(seed: u64, actual: f64, passed: bool) -> SeedValue {

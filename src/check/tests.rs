@@ -16,7 +16,8 @@ fn exp(metric: &str, at_least: Option<f64>, equals: Option<f64>) -> Expectation 
         at_least,
         at_most: None,
         equals,
-        ..Default::default()    }
+        ..Default::default()
+    }
 }
 
 fn summary(e: Expectation, values: &[(u64, f64, bool)]) -> ExpectationSummary {

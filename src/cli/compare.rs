@@ -60,7 +60,11 @@ pub fn on_topology(s: &Scenario, to: EtcdTopology) -> Scenario {
     out.name = format!(
         "{}-{}",
         s.name,
-        if to == EtcdTopology::Stacked { "stacked" } else { "external" }
+        if to == EtcdTopology::Stacked {
+            "stacked"
+        } else {
+            "external"
+        }
     );
     out
 }
@@ -121,17 +125,33 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
             return EXIT_BAD_INPUT;
         }
     }
-    if let Err(e) = report::png::render_compare_png(a, b, "stacked etcd", "external etcd", &dir.join("compare.png")) {
-        eprintln!("error: cannot write {}: {e}", dir.join("compare.png").display());
+    if let Err(e) = report::png::render_compare_png(
+        a,
+        b,
+        "stacked etcd",
+        "external etcd",
+        &dir.join("compare.png"),
+    ) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join("compare.png").display()
+        );
         return EXIT_BAD_INPUT;
     }
     println!(
         "pictures: {} and compare.png; reports: stacked.json, external.json",
         dir.join("compare.svg").display()
     );
-    println!("replay: kube-ha-sim compare {} --seed {seed}", file.display());
+    println!(
+        "replay: kube-ha-sim compare {} --seed {seed}",
+        file.display()
+    );
     // The file's expectations were written for its own topology; the other run is for comparison.
-    let own = if base.topology.etcd == EtcdTopology::Stacked { a } else { b };
+    let own = if base.topology.etcd == EtcdTopology::Stacked {
+        a
+    } else {
+        b
+    };
     if own.passed() {
         EXIT_OK
     } else {
@@ -142,14 +162,21 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
 /// The metrics side by side, differences marked.
 pub fn table(a: &Outcome, b: &Outcome) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}: stacked vs external etcd (seed {})", a.scenario.name, a.seed);
+    let _ = writeln!(
+        s,
+        "{}: stacked vs external etcd (seed {})",
+        a.scenario.name, a.seed
+    );
     let _ = writeln!(s, "  {:<36} {:>12} {:>12}", "metric", "stacked", "external");
     let mut names: Vec<&String> = a.metrics.keys().chain(b.metrics.keys()).collect();
     names.sort();
     names.dedup();
     for n in names {
         let (x, y) = (a.metrics.get(n), b.metrics.get(n));
-        let fmt = |v: Option<&f64>| v.map(|v| report::text::fmt_num(*v)).unwrap_or_else(|| "-".into());
+        let fmt = |v: Option<&f64>| {
+            v.map(|v| report::text::fmt_num(*v))
+                .unwrap_or_else(|| "-".into())
+        };
         let differs = match (x, y) {
             (Some(x), Some(y)) => (x - y).abs() > 1e-6 * x.abs().max(y.abs()).max(1.0),
             _ => true,
@@ -173,10 +200,19 @@ mod tests {
 
     #[test]
     fn maps_etcd_targets_between_topologies() {
-        assert_eq!(map_target("cp-2/etcd", EtcdTopology::External), "etcd-2/etcd");
+        assert_eq!(
+            map_target("cp-2/etcd", EtcdTopology::External),
+            "etcd-2/etcd"
+        );
         assert_eq!(map_target("etcd-3", EtcdTopology::Stacked), "cp-3/etcd");
-        assert_eq!(map_target("etcd-3/etcd", EtcdTopology::Stacked), "cp-3/etcd");
+        assert_eq!(
+            map_target("etcd-3/etcd", EtcdTopology::Stacked),
+            "cp-3/etcd"
+        );
         assert_eq!(map_target("cp-1", EtcdTopology::External), "cp-1");
-        assert_eq!(map_target("leader:etcd", EtcdTopology::External), "leader:etcd");
+        assert_eq!(
+            map_target("leader:etcd", EtcdTopology::External),
+            "leader:etcd"
+        );
     }
 }

@@ -88,7 +88,11 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
             let _ = e.print();
             return code;
         }
@@ -167,7 +171,10 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         }
     };
     if let Err(e) = report::write_atomic(&dir.join("report.json"), &bytes) {
-        eprintln!("error: cannot write {}: {e}", dir.join("report.json").display());
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join("report.json").display()
+        );
         return EXIT_BAD_INPUT;
     }
     let replay = format!("kube-ha-sim run {} --seed {seed}", file.display());
@@ -193,7 +200,8 @@ pub fn write_pictures(outcome: &run::Outcome, dir: &Path, replay: &str) -> Resul
     report::write_atomic(&svg, report::svg::render_svg(outcome).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
     let png = dir.join("timeline.png");
-    report::png::render_png(outcome, &png).map_err(|e| format!("cannot write {}: {e}", png.display()))?;
+    report::png::render_png(outcome, &png)
+        .map_err(|e| format!("cannot write {}: {e}", png.display()))?;
     let html = dir.join("report.html");
     report::write_atomic(&html, report::html::render_html(outcome, replay).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", html.display()))?;

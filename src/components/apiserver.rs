@@ -135,7 +135,8 @@ impl ApiServer {
                     HealthPath::Healthz | HealthPath::Readyz => {
                         let tag = self.next_tag;
                         self.next_tag += 1;
-                        self.waiters.insert(tag, Waiter::Health { client: from, id });
+                        self.waiters
+                            .insert(tag, Waiter::Health { client: from, id });
                         let timeout = if path == HealthPath::Readyz {
                             self.cfg.readycheck_timeout_ns
                         } else {
@@ -179,7 +180,11 @@ impl ApiServer {
                     self.last_ready = Some(ok);
                     ctx.trace(TraceKind::Proc {
                         proc: ctx.me,
-                        state: if ok { ProcState::Up } else { ProcState::Unready },
+                        state: if ok {
+                            ProcState::Up
+                        } else {
+                            ProcState::Unready
+                        },
                     });
                     if !ok {
                         ctx.log(format!(

@@ -354,9 +354,9 @@ impl Controllers {
                 active[p.workload as usize].push((kv.key, kv.mod_rev, p));
             }
         }
-        for w in 0..n {
+        for (w, act) in active.iter_mut().enumerate() {
             let want = self.cfg.workloads[w].replicas as usize;
-            let have = active[w].len();
+            let have = act.len();
             if have < want {
                 for _ in 0..(want - have) {
                     let uid = (self.identity << 24) | (self.next_uid & 0xff_ffff);
@@ -366,7 +366,13 @@ impl Controllers {
                         node: None,
                         terminating: false,
                     };
-                    self.put(ctx, Loop::ReplicaSet, keys::key(keys::POD, uid), pod.pack(), Some(0));
+                    self.put(
+                        ctx,
+                        Loop::ReplicaSet,
+                        keys::key(keys::POD, uid),
+                        pod.pack(),
+                        Some(0),
+                    );
                 }
                 ctx.log(format!(
                     "replica_set.go: \"Too few replicas\" replicaSet=\"default/{}\" need={want} creating={}",
@@ -375,8 +381,8 @@ impl Controllers {
                 ));
             } else if have > want {
                 // Scale down the pending ones first.
-                active[w].sort_by_key(|(k, _, p)| (p.node.is_some(), *k));
-                for (key, rev, mut p) in active[w].iter().take(have - want).copied() {
+                act.sort_by_key(|(k, _, p)| (p.node.is_some(), *k));
+                for (key, rev, mut p) in act.iter().take(have - want).copied() {
                     p.terminating = true;
                     self.put(ctx, Loop::ReplicaSet, key, p.pack(), Some(rev));
                 }
@@ -384,11 +390,22 @@ impl Controllers {
         }
     }
 
-    fn node_lifecycle(&mut self, ctx: &mut Ctx, leases: &[KeyValue], nodes: &[KeyValue], pods: &[KeyValue]) {
+    fn node_lifecycle(
+        &mut self,
+        ctx: &mut Ctx,
+        leases: &[KeyValue],
+        nodes: &[KeyValue],
+        pods: &[KeyValue],
+    ) {
         let now = ctx.now;
         let objs: BTreeMap<u16, (NodeObj, u64)> = nodes
             .iter()
-            .map(|kv| (keys::id_of(kv.key) as u16, (NodeObj::unpack(kv.value), kv.mod_rev)))
+            .map(|kv| {
+                (
+                    keys::id_of(kv.key) as u16,
+                    (NodeObj::unpack(kv.value), kv.mod_rev),
+                )
+            })
             .collect();
         // Which nodes are healthy, by the lease renewals this process has observed.
         let mut health: BTreeMap<u16, bool> = BTreeMap::new();
@@ -419,7 +436,9 @@ impl Controllers {
             let total = ready + not_ready;
             if ready == 0 && not_ready > 0 {
                 ZoneState::Full
-            } else if not_ready > 2 && not_ready as f64 / total.max(1) as f64 >= self.cfg.unhealthy_zone_threshold {
+            } else if not_ready > 2
+                && not_ready as f64 / total.max(1) as f64 >= self.cfg.unhealthy_zone_threshold
+            {
                 ZoneState::Partial
             } else {
                 ZoneState::Normal
@@ -438,20 +457,29 @@ impl Controllers {
         self.master_disruption = all_full;
         let mut tainted: BTreeMap<u16, u32> = BTreeMap::new();
         for (&n, &ok) in &health {
-            let (obj, rev) = objs
-                .get(&n)
-                .map(|(o, r)| (*o, Some(*r)))
-                .unwrap_or((
-                    NodeObj {
-                        ready: true,
-                        unreachable_taint: false,
-                        taint_added_s: 0,
-                    },
-                    None,
-                ));
+            let (obj, rev) = objs.get(&n).map(|(o, r)| (*o, Some(*r))).unwrap_or((
+                NodeObj {
+                    ready: true,
+                    unreachable_taint: false,
+                    taint_added_s: 0,
+                },
+                None,
+            ));
             let expected = Some(rev.unwrap_or(0));
-            let name = self.cfg.node_names.get(n as usize).cloned().unwrap_or_default();
-            let zone = self.cfg.nodes.get(n as usize).copied().flatten().map(|i| i.zone).unwrap_or(0);
+            let name = self
+                .cfg
+                .node_names
+                .get(n as usize)
+                .cloned()
+                .unwrap_or_default();
+            let zone = self
+                .cfg
+                .nodes
+                .get(n as usize)
+                .copied()
+                .flatten()
+                .map(|i| i.zone)
+                .unwrap_or(0);
             let mut new = obj;
             if ok {
                 new.ready = true;
@@ -462,7 +490,8 @@ impl Controllers {
                     // markNodeAsReachable: in master disruption nothing is tainted or evicted.
                     new.unreachable_taint = false;
                 } else if !obj.unreachable_taint {
-                    let (state, size) = states.get(&zone).copied().unwrap_or((ZoneState::Normal, 0));
+                    let (state, size) =
+                        states.get(&zone).copied().unwrap_or((ZoneState::Normal, 0));
                     let rate = match state {
                         ZoneState::Normal | ZoneState::Full => self.cfg.eviction_rate,
                         ZoneState::Partial => {
@@ -477,7 +506,8 @@ impl Controllers {
                     if rate > 0.0 && now >= next {
                         new.unreachable_taint = true;
                         new.taint_added_s = (now / SEC) as u32;
-                        self.next_taint.insert(zone, now + (SEC as f64 / rate) as Nanos);
+                        self.next_taint
+                            .insert(zone, now + (SEC as f64 / rate) as Nanos);
                     }
                 }
             }
@@ -498,7 +528,13 @@ impl Controllers {
                         "node_lifecycle_controller.go: removing taint node.kubernetes.io/unreachable from {name}"
                     ));
                 }
-                self.put(ctx, Loop::NodeLifecycle, keys::key(keys::NODE, n as u64), new.pack(), expected);
+                self.put(
+                    ctx,
+                    Loop::NodeLifecycle,
+                    keys::key(keys::NODE, n as u64),
+                    new.pack(),
+                    expected,
+                );
             }
             if new.unreachable_taint {
                 tainted.insert(n, new.taint_added_s);
@@ -528,14 +564,28 @@ impl Controllers {
         }
     }
 
-    fn schedule(&mut self, ctx: &mut Ctx, leases: &[KeyValue], nodes: &[KeyValue], pods: &[KeyValue]) {
+    fn schedule(
+        &mut self,
+        ctx: &mut Ctx,
+        leases: &[KeyValue],
+        nodes: &[KeyValue],
+        pods: &[KeyValue],
+    ) {
         let objs: BTreeMap<u16, NodeObj> = nodes
             .iter()
             .map(|kv| (keys::id_of(kv.key) as u16, NodeObj::unpack(kv.value)))
             .collect();
         let mut load: BTreeMap<u16, u32> = BTreeMap::new();
         let mut per_wl_zone: BTreeMap<(u16, u16), u32> = BTreeMap::new();
-        let zone_of = |n: u16| self.cfg.nodes.get(n as usize).copied().flatten().map(|i| i.zone).unwrap_or(0);
+        let zone_of = |n: u16| {
+            self.cfg
+                .nodes
+                .get(n as usize)
+                .copied()
+                .flatten()
+                .map(|i| i.zone)
+                .unwrap_or(0)
+        };
         for kv in pods {
             let p = Pod::unpack(kv.value);
             if let Some(n) = p.node {
@@ -550,7 +600,10 @@ impl Controllers {
             .filter_map(|kv| {
                 let n = keys::id_of(kv.key) as u16;
                 let info = self.cfg.nodes.get(n as usize).copied().flatten()?;
-                let ok = objs.get(&n).map(|o| o.ready && !o.unreachable_taint).unwrap_or(true);
+                let ok = objs
+                    .get(&n)
+                    .map(|o| o.ready && !o.unreachable_taint)
+                    .unwrap_or(true);
                 ok.then_some((n, info))
             })
             .collect();
@@ -573,7 +626,10 @@ impl Controllers {
                 .filter(|c| fits(c))
                 .min_by_key(|(n, info)| {
                     let spread = if w.spread == Spread::Zones {
-                        per_wl_zone.get(&(p.workload, info.zone)).copied().unwrap_or(0)
+                        per_wl_zone
+                            .get(&(p.workload, info.zone))
+                            .copied()
+                            .unwrap_or(0)
                     } else {
                         0
                     };
@@ -590,7 +646,9 @@ impl Controllers {
             bound += 1;
         }
         if bound > 0 {
-            ctx.log(format!("schedule_one.go: \"Successfully bound pods\" count={bound}"));
+            ctx.log(format!(
+                "schedule_one.go: \"Successfully bound pods\" count={bound}"
+            ));
         }
     }
 }

@@ -236,7 +236,11 @@ impl Elector {
     }
 
     fn send_put(&mut self, ctx: &mut Ctx, expected_rev: u64) {
-        let seq = self.observed.map(|(v, _)| v as u32).unwrap_or(0).wrapping_add(1);
+        let seq = self
+            .observed
+            .map(|(v, _)| v as u32)
+            .unwrap_or(0)
+            .wrapping_add(1);
         let value = pack(self.identity, seq);
         let id = self.next_id;
         self.next_id += 1;
@@ -385,9 +389,7 @@ impl Elector {
                 self.observed = Some((value, rev));
                 let holder = holder_of(value);
                 let held_by_other = holder != 0 && holder != self.identity;
-                if held_by_other
-                    && self.observed_time + self.cfg.lease_duration_ns > ctx.now
-                {
+                if held_by_other && self.observed_time + self.cfg.lease_duration_ns > ctx.now {
                     // "lock is held by X and has not yet expired".
                     self.attempt_failed(ctx);
                     return;

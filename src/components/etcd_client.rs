@@ -83,20 +83,20 @@ impl EtcdClient {
     }
 
     /// Sends `op` with a timeout; the completion comes back through `on_msg`/`on_timer`.
-    pub fn request(&mut self, ctx: &mut Ctx, owner_tag: u64, op: KvOp, timeout_ns: Nanos) -> Option<Completion> {
+    pub fn request(
+        &mut self,
+        ctx: &mut Ctx,
+        owner_tag: u64,
+        op: KvOp,
+        timeout_ns: Nanos,
+    ) -> Option<Completion> {
         if self.cfg.endpoints.is_empty() {
             return Some((owner_tag, Err(EtcdError::Unavailable)));
         }
         let id = self.next_id;
         self.next_id += 1;
         let e = self.pick();
-        ctx.send(
-            self.cfg.endpoints[e],
-            Msg::EtcdReq {
-                id,
-                op: op.clone(),
-            },
-        );
+        ctx.send(self.cfg.endpoints[e], Msg::EtcdReq { id, op: op.clone() });
         self.ops.insert(
             id,
             Op {
@@ -129,8 +129,7 @@ impl EtcdClient {
                 }
                 let mut op = self.ops.remove(id)?;
                 self.healthy[op.endpoint] = false;
-                if (op.tries as usize) < self.cfg.endpoints.len()
-                    && self.healthy.iter().any(|h| *h)
+                if (op.tries as usize) < self.cfg.endpoints.len() && self.healthy.iter().any(|h| *h)
                 {
                     // Unavailable: the retry interceptor moves on to the next endpoint.
                     let e = self.pick();

@@ -115,7 +115,9 @@ impl Keepalived {
 
     fn become_backup(&mut self, ctx: &mut Ctx, why: &str) {
         if self.state == State::Master {
-            ctx.log(format!("Keepalived_vrrp: (VI_1) Entering BACKUP STATE ({why})"));
+            ctx.log(format!(
+                "Keepalived_vrrp: (VI_1) Entering BACKUP STATE ({why})"
+            ));
             ctx.out.push(Out::Vip(false));
             ctx.trace(TraceKind::Proc {
                 proc: ctx.me,
@@ -153,7 +155,11 @@ impl Keepalived {
                     },
                 );
                 // The script's curl gives up well within the interval.
-                ctx.timer(self.cfg.script_interval_ns.min(2 * SEC), T_SCRIPT_TIMEOUT, id);
+                ctx.timer(
+                    self.cfg.script_interval_ns.min(2 * SEC),
+                    T_SCRIPT_TIMEOUT,
+                    id,
+                );
                 ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
             }
             T_SCRIPT_TIMEOUT if self.script_pending == Some(arg) => {
@@ -208,17 +214,13 @@ impl Keepalived {
                     }
                 }
             }
-            Msg::HealthResp { id, ok } => {
-                if self.script_pending == Some(id) {
-                    self.script_pending = None;
-                    self.script_result(ctx, ok);
-                }
+            Msg::HealthResp { id, ok } if self.script_pending == Some(id) => {
+                self.script_pending = None;
+                self.script_result(ctx, ok);
             }
-            Msg::ConnRefused { id } => {
-                if self.script_pending == Some(id) {
-                    self.script_pending = None;
-                    self.script_result(ctx, false);
-                }
+            Msg::ConnRefused { id } if self.script_pending == Some(id) => {
+                self.script_pending = None;
+                self.script_result(ctx, false);
             }
             _ => {}
         }

@@ -195,7 +195,10 @@ impl Kubelet {
         for kv in pods {
             let p = Pod::unpack(kv.value);
             if p.node == Some(me) {
-                desired.insert(keys::id_of(kv.key), (p.workload, p.terminating, kv.key, kv.mod_rev));
+                desired.insert(
+                    keys::id_of(kv.key),
+                    (p.workload, p.terminating, kv.key, kv.mod_rev),
+                );
             }
         }
         // Stop containers whose pods are gone or terminating; finish the deletion of terminating pods.

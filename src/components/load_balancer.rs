@@ -161,7 +161,11 @@ impl Haproxy {
                         if ctx.now >= started + connect + self.cfg.check_timeout_ns {
                             self.check_result(ctx, i, arg, false, "Layer7 timeout");
                         } else {
-                            ctx.timer_at(started + connect + self.cfg.check_timeout_ns, T_CHECK_TIMEOUT, arg);
+                            ctx.timer_at(
+                                started + connect + self.cfg.check_timeout_ns,
+                                T_CHECK_TIMEOUT,
+                                arg,
+                            );
                         }
                     }
                     _ => {}
@@ -327,7 +331,11 @@ impl Haproxy {
             }
             Msg::HealthResp { id, ok } => {
                 if let Some(&i) = self.checks.get(&id) {
-                    let reason = if ok { "" } else { "Layer7 wrong status, code: 500" };
+                    let reason = if ok {
+                        ""
+                    } else {
+                        "Layer7 wrong status, code: 500"
+                    };
                     self.check_result(ctx, i, id, ok, reason);
                 }
             }

@@ -20,10 +20,10 @@ use crate::world::ctx::{Ctx, ProcId, Timer};
 use crate::world::World;
 use apiserver::{ApiServer, ApiServerConfig};
 use client::LoadClient;
+use controllers::{ControllerConfig, Controllers, NodeInfo, WorkloadSpec};
 use elector::{Elector, ElectorConfig};
 use etcd::member::EtcdMember;
 use etcd_client::EtcdClientConfig;
-use controllers::{ControllerConfig, Controllers, NodeInfo, WorkloadSpec};
 use keepalived::{Keepalived, KeepalivedConfig};
 use kubelet::{Kubelet, KubeletConfig};
 use load_balancer::{Haproxy, HaproxyConfig};
@@ -195,7 +195,12 @@ pub fn workload_metrics(w: &World, m: &mut crate::observe::metrics::Metrics) {
         .unwrap_or(0)
         .min(w.end_ns);
     let end = w.end_ns;
-    let desired: Vec<u64> = w.scenario.workloads.iter().map(|wl| wl.replicas as u64).collect();
+    let desired: Vec<u64> = w
+        .scenario
+        .workloads
+        .iter()
+        .map(|wl| wl.replicas as u64)
+        .collect();
     let mut ready = vec![0u64; desired.len()];
     let mut area = vec![0f64; desired.len()];
     let mut last = start;
@@ -230,13 +235,22 @@ pub fn workload_metrics(w: &World, m: &mut crate::observe::metrics::Metrics) {
         weighted += ratio * desired[i] as f64;
         m.insert(format!("workload.{}.ready_ratio", wl.name), ratio);
     }
-    let overall = if total_desired == 0 { 1.0 } else { weighted / total_desired as f64 };
+    let overall = if total_desired == 0 {
+        1.0
+    } else {
+        weighted / total_desired as f64
+    };
     m.insert("workloads.ready_ratio".into(), overall);
 }
 
 /// Builds a control-plane component (API server, controllers, load balancers, kubelets) with the
 /// configuration its real counterpart gets from kubeadm's manifests.
-pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kind: ProcKind) -> Component {
+pub fn build_control_plane(
+    scenario: &Scenario,
+    layout: &Layout,
+    id: ProcId,
+    kind: ProcKind,
+) -> Component {
     let s = &scenario.settings;
     let node = layout.procs[id as usize].node;
     let local = |k: ProcKind| -> Option<ProcId> {
@@ -246,13 +260,19 @@ pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kin
             .position(|p| p.node == node && p.kind == k)
             .map(|p| p as ProcId)
     };
-    let apiservers: Vec<ProcId> = layout.procs_of(ProcKind::ApiServer).map(|p| p as ProcId).collect();
+    let apiservers: Vec<ProcId> = layout
+        .procs_of(ProcKind::ApiServer)
+        .map(|p| p as ProcId)
+        .collect();
     match kind {
         ProcKind::ApiServer => {
             // Stacked (kubeadm): --etcd-servers is the local member only. External: the whole list.
             let endpoints = match local(ProcKind::Etcd) {
                 Some(e) => vec![e],
-                None => layout.procs_of(ProcKind::Etcd).map(|p| p as ProcId).collect(),
+                None => layout
+                    .procs_of(ProcKind::Etcd)
+                    .map(|p| p as ProcId)
+                    .collect(),
             };
             Component::ApiServer(Box::new(ApiServer::new(ApiServerConfig {
                 etcd: EtcdClientConfig {
@@ -277,17 +297,23 @@ pub fn build_control_plane(scenario: &Scenario, layout: &Layout, id: ProcId, kin
             } else {
                 (1, "kube-controller-manager")
             };
-            let controllers = Some(Controllers::new(controller_config(scenario, layout, kind), api));
-            Component::Elector(Box::new(Elector::new(ElectorConfig {
-                lease,
-                lease_name,
+            let controllers = Some(Controllers::new(
+                controller_config(scenario, layout, kind),
                 api,
-                enabled: le.enabled,
-                lease_duration_ns: le.lease_duration.ns(),
-                renew_deadline_ns: le.renew_deadline.ns(),
-                retry_period_ns: le.retry_period.ns(),
-                release_on_cancel: le.release_on_cancel,
-            }, controllers)))
+            ));
+            Component::Elector(Box::new(Elector::new(
+                ElectorConfig {
+                    lease,
+                    lease_name,
+                    api,
+                    enabled: le.enabled,
+                    lease_duration_ns: le.lease_duration.ns(),
+                    renew_deadline_ns: le.renew_deadline.ns(),
+                    retry_period_ns: le.retry_period.ns(),
+                    release_on_cancel: le.release_on_cancel,
+                },
+                controllers,
+            )))
         }
         ProcKind::Kubelet => {
             // Workers reach the cluster endpoint; control-plane kubelets their local API server.
@@ -365,7 +391,10 @@ fn controller_config(scenario: &Scenario, layout: &Layout, kind: ProcKind) -> Co
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let has_kubelet = layout.procs.iter().any(|p| p.node == i && p.kind == ProcKind::Kubelet);
+            let has_kubelet = layout
+                .procs
+                .iter()
+                .any(|p| p.node == i && p.kind == ProcKind::Kubelet);
             has_kubelet.then_some(NodeInfo {
                 zone: n.zone as u16,
                 control_plane: n.kind == crate::topology::NodeKind::ControlPlane,

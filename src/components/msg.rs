@@ -139,7 +139,10 @@ pub enum Msg {
     /// An etcd client request (client port 2379).
     EtcdReq { id: u64, op: KvOp },
     /// The answer to an etcd request.
-    EtcdResp { id: u64, result: Result<KvResult, EtcdError> },
+    EtcdResp {
+        id: u64,
+        result: Result<KvResult, EtcdError>,
+    },
     /// An etcd client keepalive ping (gRPC HTTP/2 PING).
     EtcdPing { id: u64 },
     /// The ping's answer.
@@ -153,7 +156,10 @@ pub enum Msg {
     /// The TCP handshake of a relayed request completed.
     ProxyAccepted { id: u64 },
     /// The answer to an API request.
-    ApiResp { id: u64, result: Result<KvResult, ApiError> },
+    ApiResp {
+        id: u64,
+        result: Result<KvResult, ApiError>,
+    },
     /// A health probe (`/healthz`, `/livez`, `/readyz`).
     HealthReq { id: u64, path: HealthPath },
     /// The probe's answer (HTTP 200 or 500).

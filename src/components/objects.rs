@@ -26,7 +26,11 @@ impl Pod {
         let node = (v >> 16) & 0xffff;
         Pod {
             workload: ((v & 0xffff) as u16).saturating_sub(1),
-            node: if node == 0 { None } else { Some(node as u16 - 1) },
+            node: if node == 0 {
+                None
+            } else {
+                Some(node as u16 - 1)
+            },
             terminating: (v >> 32) & 1 == 1,
         }
     }
@@ -68,14 +72,30 @@ mod tests {
     #[test]
     fn pods_and_nodes_round_trip() {
         for p in [
-            Pod { workload: 0, node: None, terminating: false },
-            Pod { workload: 3, node: Some(0), terminating: true },
-            Pod { workload: 7, node: Some(120), terminating: false },
+            Pod {
+                workload: 0,
+                node: None,
+                terminating: false,
+            },
+            Pod {
+                workload: 3,
+                node: Some(0),
+                terminating: true,
+            },
+            Pod {
+                workload: 7,
+                node: Some(120),
+                terminating: false,
+            },
         ] {
             assert_ne!(p.pack(), 0);
             assert_eq!(Pod::unpack(p.pack()), p);
         }
-        let n = NodeObj { ready: false, unreachable_taint: true, taint_added_s: 4000 };
+        let n = NodeObj {
+            ready: false,
+            unreachable_taint: true,
+            taint_added_s: 4000,
+        };
         assert_eq!(NodeObj::unpack(n.pack()), n);
     }
 }

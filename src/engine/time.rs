@@ -92,7 +92,7 @@ pub fn fmt_duration(ns: Nanos) -> String {
     }
     if ns < MIN {
         let tenths = (ns + 50 * MS) / (100 * MS);
-        return if tenths % 10 == 0 {
+        return if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)

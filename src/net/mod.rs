@@ -151,7 +151,14 @@ impl Network {
     }
 
     /// Degrades the links between two sets of hosts.
-    pub fn add_degrade(&mut self, fault: u16, a: &[NodeId], b: &[NodeId], extra_latency_ns: Nanos, loss: f64) {
+    pub fn add_degrade(
+        &mut self,
+        fault: u16,
+        a: &[NodeId],
+        b: &[NodeId],
+        extra_latency_ns: Nanos,
+        loss: f64,
+    ) {
         let mut side_a = vec![false; self.hosts()];
         let mut side_b = vec![false; self.hosts()];
         for n in a {

@@ -50,11 +50,7 @@ pub fn recovery(t: &Timeline, faults: &[(Nanos, Option<Nanos>)], end_ns: Nanos) 
             .min()
             .unwrap_or(end_ns)
             .min(end_ns);
-        let r = t
-            .outages(e, next)
-            .last()
-            .map(|(_, oe)| oe - e)
-            .unwrap_or(0);
+        let r = t.outages(e, next).last().map(|(_, oe)| oe - e).unwrap_or(0);
         worst = Some(worst.map_or(r, |w: Nanos| w.max(r)));
     }
     worst
@@ -96,7 +92,11 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         }
     }
     // Requests.
-    if inp.timelines.iter().any(|t| t.capability == Capability::Api) {
+    if inp
+        .timelines
+        .iter()
+        .any(|t| t.capability == Capability::Api)
+    {
         let after: Vec<_> = inp
             .trace
             .requests
@@ -104,7 +104,11 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
             .filter(|r| r.sent_ns >= w && r.sent_ns < end)
             .collect();
         let failed = after.iter().filter(|r| !r.ok).count();
-        let mut lat: Vec<Nanos> = after.iter().filter(|r| r.ok).map(|r| r.latency_ns).collect();
+        let mut lat: Vec<Nanos> = after
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| r.latency_ns)
+            .collect();
         lat.sort_unstable();
         m.insert("api.requests".into(), after.len() as f64);
         m.insert("api.failed_requests".into(), failed as f64);
@@ -149,17 +153,15 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
                     }
                 }
             }
-            TraceKind::Proc { proc, state } => {
-                // A process that dies stops acting.
-                if *state == super::ProcState::Down {
-                    if let Some(l) = (inp.lease_of)(*proc) {
-                        let l = l as usize;
-                        acting[l].insert(*proc, false);
-                        let n = acting[l].values().filter(|v| **v).count();
-                        if n < 2 {
-                            if let Some(s) = split_since[l].take() {
-                                split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
-                            }
+            // A process that dies stops acting.
+            TraceKind::Proc { proc, state } if *state == super::ProcState::Down => {
+                if let Some(l) = (inp.lease_of)(*proc) {
+                    let l = l as usize;
+                    acting[l].insert(*proc, false);
+                    let n = acting[l].values().filter(|v| **v).count();
+                    if n < 2 {
+                        if let Some(s) = split_since[l].take() {
+                            split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
                         }
                     }
                 }

@@ -22,7 +22,11 @@ pub struct Timeline {
 impl Timeline {
     /// Builds a timeline from state changes `(time, up)` in time order; before the first change the
     /// capability is down (the cluster is booting).
-    pub fn from_changes(capability: Capability, changes: &[(Nanos, bool)], end_ns: Nanos) -> Timeline {
+    pub fn from_changes(
+        capability: Capability,
+        changes: &[(Nanos, bool)],
+        end_ns: Nanos,
+    ) -> Timeline {
         let mut intervals: Vec<Interval> = Vec::new();
         let mut cur_start = 0;
         let mut cur_up = false;
@@ -138,10 +142,26 @@ mod tests {
         assert_eq!(
             t.intervals,
             vec![
-                Interval { start_ns: 0, end_ns: 5, up: false },
-                Interval { start_ns: 5, end_ns: 10, up: true },
-                Interval { start_ns: 10, end_ns: 12, up: false },
-                Interval { start_ns: 12, end_ns: 20, up: true },
+                Interval {
+                    start_ns: 0,
+                    end_ns: 5,
+                    up: false
+                },
+                Interval {
+                    start_ns: 5,
+                    end_ns: 10,
+                    up: true
+                },
+                Interval {
+                    start_ns: 10,
+                    end_ns: 12,
+                    up: false
+                },
+                Interval {
+                    start_ns: 12,
+                    end_ns: 20,
+                    up: true
+                },
             ]
         );
         assert_eq!(t.first_up(), Some(5));
@@ -151,7 +171,12 @@ mod tests {
 
     #[test]
     fn api_timeline_follows_request_outcomes_by_send_time() {
-        let r = |sent_ns, ok| RequestRecord { sent_ns, latency_ns: 1, ok, write: false };
+        let r = |sent_ns, ok| RequestRecord {
+            sent_ns,
+            latency_ns: 1,
+            ok,
+            write: false,
+        };
         // Recorded in completion order, not send order.
         let t = api_timeline(&[r(1, true), r(3, true), r(2, false)], 10);
         assert_eq!(t.outages(0, 10), vec![(0, 1), (2, 3)]);

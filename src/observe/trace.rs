@@ -70,7 +70,11 @@ pub enum TraceKind {
         term: u64,
     },
     /// A member started an election (pre-vote or real) in `term`.
-    Campaign { proc: u16, term: u64, pre_vote: bool },
+    Campaign {
+        proc: u16,
+        term: u64,
+        pre_vote: bool,
+    },
     /// A leader-elected component started or stopped acting as leader.
     Acting { proc: u16, acting: bool },
     /// The holder of a leader-election lease as written to etcd (None: released).

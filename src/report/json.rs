@@ -36,7 +36,9 @@ pub fn report(o: &Outcome) -> Value {
                 m.insert("start_s".into(), json!(round(secs(f.at_ns))));
                 m.insert(
                     "end_s".into(),
-                    f.end_ns.map(|e| json!(round(secs(e)))).unwrap_or(Value::Null),
+                    f.end_ns
+                        .map(|e| json!(round(secs(e))))
+                        .unwrap_or(Value::Null),
                 );
             }
             v
@@ -57,7 +59,10 @@ pub fn report(o: &Outcome) -> Value {
             if let Some(b) = v.expectation.equals {
                 m.insert("equals".into(), json!(b));
             }
-            m.insert("actual".into(), v.actual.map(|a| json!(round(a))).unwrap_or(Value::Null));
+            m.insert(
+                "actual".into(),
+                v.actual.map(|a| json!(round(a))).unwrap_or(Value::Null),
+            );
             m.insert("passed".into(), json!(v.passed));
             Value::Object(m)
         })
@@ -79,7 +84,9 @@ pub fn report(o: &Outcome) -> Value {
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            TraceKind::Violation { text } => Some(json!({"t_s": round(secs(e.time_ns)), "text": text})),
+            TraceKind::Violation { text } => {
+                Some(json!({"t_s": round(secs(e.time_ns)), "text": text}))
+            }
             _ => None,
         })
         .collect();

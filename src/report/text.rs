@@ -28,14 +28,17 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
             _ => return None,
         },
         TraceKind::Node { node, up } => {
-            format!("node {} {}", nname(*node), if *up { "came back" } else { "went down" })
+            format!(
+                "node {} {}",
+                nname(*node),
+                if *up { "came back" } else { "went down" }
+            )
         }
-        TraceKind::EtcdRole { proc, role, term } => match role {
-            crate::components::etcd::types::Role::Leader => {
-                format!("{} became etcd leader (term {term})", pname(*proc))
-            }
-            _ => return None,
-        },
+        TraceKind::EtcdRole {
+            proc,
+            role: crate::components::etcd::types::Role::Leader,
+            term,
+        } => format!("{} became etcd leader (term {term})", pname(*proc)),
         TraceKind::Acting { proc, acting } => {
             if *acting {
                 format!("{} acquired its lease and leads", pname(*proc))
@@ -63,7 +66,10 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         }
         TraceKind::WorkloadReady { workload, ready } => {
             let wl = o.scenario.workloads.get(*workload as usize)?;
-            format!("workload {}: {ready}/{} replicas ready", wl.name, wl.replicas)
+            format!(
+                "workload {}: {ready}/{} replicas ready",
+                wl.name, wl.replicas
+            )
         }
         _ => return None,
     })
@@ -142,7 +148,9 @@ pub fn summary(o: &Outcome) -> String {
             let rec = if *b >= o.end_ns {
                 "still down at the end".to_string()
             } else {
-                recovered_by(o, *a, *b).map(|r| format!("recovered: {r}")).unwrap_or_default()
+                recovered_by(o, *a, *b)
+                    .map(|r| format!("recovered: {r}"))
+                    .unwrap_or_default()
             };
             let _ = writeln!(
                 s,
@@ -170,7 +178,9 @@ pub fn summary(o: &Outcome) -> String {
                 if v.passed { "PASS" } else { "FAIL" },
                 v.expectation.metric,
                 v.bound_text(),
-                v.actual.map(fmt_num).unwrap_or_else(|| "not measured".into())
+                v.actual
+                    .map(fmt_num)
+                    .unwrap_or_else(|| "not measured".into())
             );
         }
         let failed = o.verdicts.iter().filter(|v| !v.passed).count();

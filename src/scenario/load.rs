@@ -1859,7 +1859,8 @@ impl Validator<'_> {
                 if e.at_least.is_some() || e.at_most.is_some() || e.equals.is_some() {
                     return Err(self.err(
                         &p,
-                        "`recovered_within` is the bound; remove `at_least`/`at_most`/`equals`".to_string(),
+                        "`recovered_within` is the bound; remove `at_least`/`at_most`/`equals`"
+                            .to_string(),
                     ));
                 }
                 continue;

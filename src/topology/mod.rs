@@ -103,12 +103,12 @@ impl Layout {
         let mut nodes = Vec::new();
         let mut procs = Vec::new();
         let add_node = |nodes: &mut Vec<NodeSpec>,
-                            procs: &mut Vec<ProcSpec>,
-                            prefix: &str,
-                            kind: NodeKind,
-                            ordinal: u32,
-                            zone: usize,
-                            kinds: &[ProcKind]| {
+                        procs: &mut Vec<ProcSpec>,
+                        prefix: &str,
+                        kind: NodeKind,
+                        ordinal: u32,
+                        zone: usize,
+                        kinds: &[ProcKind]| {
             let name = if kind == NodeKind::Client {
                 prefix.to_string()
             } else {

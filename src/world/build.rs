@@ -24,7 +24,10 @@ impl World {
         let s = &scenario.settings;
         let zone_of = layout.nodes.iter().map(|n| n.zone as u16).collect();
         let net = Network::new(zone_of, &s.network, stream(seed, u64::MAX));
-        let etcd_procs: Vec<ProcId> = layout.procs_of(ProcKind::Etcd).map(|p| p as ProcId).collect();
+        let etcd_procs: Vec<ProcId> = layout
+            .procs_of(ProcKind::Etcd)
+            .map(|p| p as ProcId)
+            .collect();
         let peers: Vec<(u64, ProcId)> = etcd_procs
             .iter()
             .enumerate()
@@ -37,7 +40,11 @@ impl World {
             let id = i as ProcId;
             let comp = match spec.kind {
                 ProcKind::Etcd => {
-                    let member_id = peers.iter().find(|(_, p)| *p == id).map(|(m, _)| *m).unwrap_or(0);
+                    let member_id = peers
+                        .iter()
+                        .find(|(_, p)| *p == id)
+                        .map(|(m, _)| *m)
+                        .unwrap_or(0);
                     Component::Etcd(Box::new(EtcdMember::new(EtcdConfig {
                         member_id,
                         peers: peers.clone(),
@@ -77,7 +84,12 @@ impl World {
             });
         }
         let end_ns = scenario.duration.ns();
-        let faults = scenario.faults.iter().cloned().map(ResolvedFault::new).collect();
+        let faults = scenario
+            .faults
+            .iter()
+            .cloned()
+            .map(ResolvedFault::new)
+            .collect();
         // A generous bound: a busy 100-worker cluster needs well under a million events per simulated
         // minute; ten times that means something is storming.
         let minutes = end_ns / MIN + 1;

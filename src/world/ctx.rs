@@ -29,7 +29,11 @@ pub enum Obs {
     /// An etcd member's log was truncated from `index` onwards (conflict repair).
     Truncated { index: u64 },
     /// A client got an acknowledgement for the write at (`index`, `term`).
-    WriteAcked { write_id: u64, index: u64, term: u64 },
+    WriteAcked {
+        write_id: u64,
+        index: u64,
+        term: u64,
+    },
     /// A leader-elected component performed an action only a leader may (a reconcile or a bind);
     /// `last_renew_ns` is when it last renewed its lease successfully.
     LeaderAction { lease: u16, last_renew_ns: u64 },
@@ -38,8 +42,14 @@ pub enum Obs {
 /// Something a component asks the world to do.
 #[derive(Debug)]
 pub enum Out {
-    Send { to: ProcId, msg: Msg },
-    Timer { at: Nanos, timer: Timer },
+    Send {
+        to: ProcId,
+        msg: Msg,
+    },
+    Timer {
+        at: Nanos,
+        timer: Timer,
+    },
     Trace(TraceKind),
     Obs(Obs),
     Request(RequestRecord),

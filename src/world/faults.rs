@@ -57,13 +57,14 @@ impl ResolvedFault {
             ),
             FaultKind::DegradeLink => format!(
                 "degrade-link {}",
-                s.between.as_ref().map(|b| b.join("<->")).unwrap_or_default()
+                s.between
+                    .as_ref()
+                    .map(|b| b.join("<->"))
+                    .unwrap_or_default()
             ),
             k => format!("{} {}", k.name(), s.target.clone().unwrap_or_default()),
         };
-        let resolved = if !self.resolved.is_empty()
-            && Some(&self.resolved) != s.target.as_ref()
-        {
+        let resolved = if !self.resolved.is_empty() && Some(&self.resolved) != s.target.as_ref() {
             format!(" ({})", self.resolved)
         } else {
             String::new()
@@ -91,7 +92,9 @@ impl World {
             };
             return Resolved::Nodes(
                 (0..self.layout.nodes.len())
-                    .filter(|&n| self.layout.nodes[n].zone == z && self.layout.nodes[n].name != "client")
+                    .filter(|&n| {
+                        self.layout.nodes[n].zone == z && self.layout.nodes[n].name != "client"
+                    })
                     .map(|n| n as NodeId)
                     .collect(),
             );
@@ -250,7 +253,11 @@ impl World {
                         }
                         self.node_down(n);
                     }
-                    resolved = ns.iter().map(|&n| self.node_name(n)).collect::<Vec<_>>().join(",");
+                    resolved = ns
+                        .iter()
+                        .map(|&n| self.node_name(n))
+                        .collect::<Vec<_>>()
+                        .join(",");
                     nodes = ns;
                 }
                 Resolved::Proc(p) => {
@@ -279,7 +286,11 @@ impl World {
                             }
                         }
                     }
-                    resolved = ns.iter().map(|&n| self.node_name(n)).collect::<Vec<_>>().join(",");
+                    resolved = ns
+                        .iter()
+                        .map(|&n| self.node_name(n))
+                        .collect::<Vec<_>>()
+                        .join(",");
                 }
                 Resolved::Proc(p) => {
                     self.procs[p as usize].held_down = 0;
@@ -304,7 +315,11 @@ impl World {
                 for &n in &ns {
                     self.net.isolate(n, true);
                 }
-                resolved = ns.iter().map(|&n| self.node_name(n)).collect::<Vec<_>>().join(",");
+                resolved = ns
+                    .iter()
+                    .map(|&n| self.node_name(n))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 nodes = ns;
                 self.dirty = true;
             }
@@ -314,7 +329,8 @@ impl World {
                     let a = self.nodes_of(&between[..1]);
                     let b = self.nodes_of(&between[1..]);
                     let lat = spec.latency.map(|d| d.ns()).unwrap_or(0);
-                    self.net.add_degrade(i, &a, &b, lat, spec.loss.unwrap_or(0.0));
+                    self.net
+                        .add_degrade(i, &a, &b, lat, spec.loss.unwrap_or(0.0));
                 }
             }
             FaultKind::SlowDisk => {
@@ -327,7 +343,11 @@ impl World {
                         }
                     }
                 }
-                resolved = ns.iter().map(|&n| self.node_name(n)).collect::<Vec<_>>().join(",");
+                resolved = ns
+                    .iter()
+                    .map(|&n| self.node_name(n))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 nodes = ns;
             }
             FaultKind::WipeData => {
@@ -346,7 +366,11 @@ impl World {
                         });
                     }
                 }
-                resolved = ns.iter().map(|&n| self.node_name(n)).collect::<Vec<_>>().join(",");
+                resolved = ns
+                    .iter()
+                    .map(|&n| self.node_name(n))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 nodes = ns;
             }
         }

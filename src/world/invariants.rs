@@ -92,7 +92,13 @@ impl Invariants {
         out
     }
 
-    fn check_leader_log(&mut self, now: Nanos, proc: ProcId, procs: &[Proc], out: &mut Vec<String>) {
+    fn check_leader_log(
+        &mut self,
+        now: Nanos,
+        proc: ProcId,
+        procs: &[Proc],
+        out: &mut Vec<String>,
+    ) {
         let Some(raft) = (match &procs[proc as usize].comp {
             Component::Etcd(m) => m.raft(),
             _ => None,

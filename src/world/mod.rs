@@ -8,8 +8,8 @@ pub mod faults;
 pub mod invariants;
 pub mod observer;
 
-use crate::components::Component;
 use crate::components::msg::Msg;
+use crate::components::Component;
 use crate::engine::rng::Rng;
 use crate::engine::{fmt_duration, EventQueue, Nanos};
 use crate::net::{Network, NodeId};
@@ -54,7 +54,10 @@ pub enum Event {
     FaultStart(u16),
     FaultEnd(u16),
     /// The kubelet restarts a process that exited.
-    Restart { proc: ProcId, inc: u32 },
+    Restart {
+        proc: ProcId,
+        inc: u32,
+    },
 }
 
 /// A run that went wrong in a way the model cannot recover from.
@@ -145,7 +148,8 @@ impl World {
             }
         }
         self.now = self.end_ns;
-        self.invariants.finish(self.now, &self.procs, &mut self.trace);
+        self.invariants
+            .finish(self.now, &self.procs, &mut self.trace);
         Ok(())
     }
 

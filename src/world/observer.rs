@@ -37,7 +37,10 @@ impl Observer {
         self.set(Capability::EtcdQuorum, etcd_up, &mut out);
         let has_cp = w.layout.procs_of(ProcKind::Scheduler).next().is_some();
         if has_cp {
-            for (lease, cap) in [(0u16, Capability::Scheduling), (1u16, Capability::Reconciliation)] {
+            for (lease, cap) in [
+                (0u16, Capability::Scheduling),
+                (1u16, Capability::Reconciliation),
+            ] {
                 let kind = if lease == 0 {
                     ProcKind::Scheduler
                 } else {

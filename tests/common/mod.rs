@@ -12,9 +12,12 @@ pub fn run_json(text: &str, seed: u64) -> Outcome {
 
 /// A metric that must exist.
 pub fn metric(o: &Outcome, name: &str) -> f64 {
-    *o.metrics
-        .get(name)
-        .unwrap_or_else(|| panic!("metric {name} missing; have {:?}", o.metrics.keys().collect::<Vec<_>>()))
+    *o.metrics.get(name).unwrap_or_else(|| {
+        panic!(
+            "metric {name} missing; have {:?}",
+            o.metrics.keys().collect::<Vec<_>>()
+        )
+    })
 }
 
 /// A 3-member stacked cluster with the load going straight to etcd, with the given extra settings and
