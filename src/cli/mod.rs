@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod library;
 
 use crate::report;
 use crate::run;
@@ -56,6 +57,14 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run every scenario and write its report and pictures under OUT/NAME/ (the library's `reports/`).
+    Render {
+        /// Files or folders (default: scenarios/).
+        paths: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -107,6 +116,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Validate { files } => cmd_validate(&files),
         Command::Bench { quick } => bench::run(quick),
         Command::Check(args) => check::cmd_check(args),
+        Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {
             if topic == "scenario" {

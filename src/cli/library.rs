@@ -1,0 +1,57 @@
+//! `kube-ha-sim render [PATH...] --out DIR`: runs every scenario and writes its report.json,
+//! report.html and timeline pictures under DIR/NAME/ (the library's rendered reports in `reports/`).
+
+use super::{write_pictures, EXIT_BAD_INPUT, EXIT_OK};
+use crate::check::discover;
+use crate::report;
+use crate::run;
+use crate::scenario::load_scenario;
+use std::path::{Path, PathBuf};
+
+/// Renders every scenario found under `paths` into `out`.
+pub fn cmd_render(paths: &[PathBuf], out: &Path) -> i32 {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    };
+    let (files, errors) = discover(&paths);
+    for e in &errors {
+        eprintln!("error: {e:?}");
+    }
+    let mut code = if errors.is_empty() { EXIT_OK } else { EXIT_BAD_INPUT };
+    for f in files {
+        let s = match load_scenario(&f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_BAD_INPUT;
+                continue;
+            }
+        };
+        let o = match run::run(&s, s.seed) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                code = EXIT_BAD_INPUT;
+                continue;
+            }
+        };
+        let dir = out.join(&s.name);
+        let replay = format!("kube-ha-sim run {} --seed {}", f.display(), s.seed);
+        let json = serde_json::to_vec_pretty(&report::json::report(&o)).unwrap_or_default();
+        if let Err(e) = report::write_atomic(&dir.join("report.json"), &json)
+            .map_err(|e| e.to_string())
+            .and_then(|_| write_pictures(&o, &dir, &replay))
+        {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+        println!(
+            "{} {}",
+            if o.passed() { "PASS" } else { "FAIL" },
+            dir.display()
+        );
+    }
+    code
+}
