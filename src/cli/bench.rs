@@ -11,7 +11,7 @@ struct Case {
     json: &'static str,
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     Case {
         name: "idle 5-member etcd, 1 day",
         json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0.000001,"target":"etcd"}}"#,
@@ -24,13 +24,17 @@ const CASES: [Case; 3] = [
         name: "stacked 3-node control plane + LB, 50 req/s, 1 h",
         json: r#"{"name":"bench-cp","duration":"1h","topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},"load":{"requests_per_second":50}}"#,
     },
+    Case {
+        name: "100 workers, 1000 pods, worker crash, 1 h",
+        json: r#"{"name":"bench-workers","duration":"1h","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":100,"zones":["a","b","c"],"load_balancers":2},"load":{"requests_per_second":10},"workloads":[{"name":"web","replicas":600,"spread":"zones"},{"name":"api","replicas":400}],"faults":[{"at":"10m","kind":"crash","target":"worker-1"}]}"#,
+    },
 ];
 
 /// Runs the benchmark suite and prints its figures.
 pub fn run(quick: bool) -> i32 {
     println!(
-        "{:<48} {:>12} {:>10} {:>14} {:>16}",
-        "case", "events", "wall s", "events/s", "sim s / wall s"
+        "{:<48} {:>12} {:>10} {:>14} {:>16} {:>10}",
+        "case", "events", "wall s", "events/s", "sim s / wall s", "RSS MiB"
     );
     for case in CASES.iter().take(if quick { 1 } else { CASES.len() }) {
         let scenario = match parse_scenario(case.json, case.name) {
@@ -49,13 +53,22 @@ pub fn run(quick: bool) -> i32 {
         let wall = t0.elapsed().as_secs_f64();
         let sim = scenario.duration.ns() as f64 / 1e9;
         println!(
-            "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0}",
+            "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0} {:>10}",
             case.name,
             world.events_processed,
             wall,
             world.events_processed as f64 / wall,
-            sim / wall
+            sim / wall,
+            rss_mib().map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into())
         );
     }
     EXIT_OK
+}
+
+/// The process's resident memory (Linux), while the finished world is still alive.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
