@@ -460,7 +460,7 @@ fn six_hours() -> Outcome {
 }
 
 #[test]
-fn a_six_hour_run_renders_fast_and_stays_small() {
+fn a_six_hour_run_aggregates_and_stays_small() {
     let o = six_hours();
     assert_eq!(o.end_ns, 6 * HOUR);
     assert!(o.trace.requests.len() > 100_000);
@@ -479,9 +479,7 @@ fn a_six_hour_run_renders_fast_and_stays_small() {
         s.len(),
         page.len()
     );
-    // Generous bounds for a loaded CI machine; typically a few tens of milliseconds each.
-    assert!(svg_time < Duration::from_secs(1), "svg took {svg_time:?}");
-    assert!(png_time < Duration::from_secs(2), "png took {png_time:?}");
+    // Speed is measured by `kube-ha-sim bench`, not asserted here.
     // Sub-pixel intervals are aggregated: the picture does not grow with the run.
     assert!(s.len() < 3_000_000, "the SVG is {} bytes", s.len());
     let doc = roxmltree::Document::parse(&s).expect("the 6-hour SVG is well-formed");

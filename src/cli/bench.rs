@@ -62,7 +62,42 @@ pub fn run(quick: bool) -> i32 {
             rss_mib().map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into())
         );
     }
+    if !quick {
+        render_bench();
+    }
     EXIT_OK
+}
+
+/// Times the pictures and the HTML report of a 6-hour run with faults.
+fn render_bench() {
+    let json = r#"{"name":"bench-render","duration":"6h","topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":2},"load":{"requests_per_second":10},
+        "faults":[{"at":"30m","kind":"crash","target":"leader:etcd","for":"10m"},{"at":"2h","kind":"crash","target":"vip-holder","for":"5m"},
+                  {"at":"3h","kind":"crash","target":"leader:kube-scheduler","for":"20m"},{"at":"4h","kind":"partition","groups":[["cp-1"],["cp-2","cp-3"]],"for":"15m"}]}"#;
+    let Ok(s) = parse_scenario(json, "bench-render") else {
+        return;
+    };
+    let Ok(o) = crate::run::run(&s, 1) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-bench-{}", std::process::id()));
+    let t = Instant::now();
+    let svg = crate::report::svg::render_svg(&o);
+    let svg_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let png = crate::report::png::render_png(&o, &dir.join("t.png"));
+    let png_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let html = crate::report::html::render_html(&o, "replay");
+    let html_ms = t.elapsed().as_secs_f64() * 1e3;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "render a 6 h run ({} requests, {} trace events): svg {svg_ms:.0} ms ({} KiB), png {png_ms:.0} ms{}, html {html_ms:.0} ms ({} KiB)",
+        o.trace.requests.len(),
+        o.trace.events.len(),
+        svg.len() / 1024,
+        if png.is_ok() { "" } else { " (failed)" },
+        html.len() / 1024
+    );
 }
 
 /// The process's resident memory (Linux), while the finished world is still alive.
