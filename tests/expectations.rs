@@ -25,9 +25,20 @@ fn a_window_measures_only_its_span() {
         ),
         1,
     );
-    assert!(o.verdicts[0].passed, "down throughout 65-85 s: {:?}", o.verdicts[0].actual);
-    assert!(o.verdicts[1].passed, "up after recovery: {:?}", o.verdicts[1].actual);
-    assert!(!o.verdicts[2].passed, "over the whole run the outage counts");
+    assert!(
+        o.verdicts[0].passed,
+        "down throughout 65-85 s: {:?}",
+        o.verdicts[0].actual
+    );
+    assert!(
+        o.verdicts[1].passed,
+        "up after recovery: {:?}",
+        o.verdicts[1].actual
+    );
+    assert!(
+        !o.verdicts[2].passed,
+        "over the whole run the outage counts"
+    );
 }
 
 #[test]

@@ -32,9 +32,14 @@ const CASES: [Case; 4] = [
 
 /// Runs the benchmark suite and prints its figures.
 pub fn run(quick: bool) -> i32 {
-    println!(
+    outln!(
         "{:<48} {:>12} {:>10} {:>14} {:>16} {:>10}",
-        "case", "events", "wall s", "events/s", "sim s / wall s", "RSS MiB"
+        "case",
+        "events",
+        "wall s",
+        "events/s",
+        "sim s / wall s",
+        "RSS MiB"
     );
     for case in CASES.iter().take(if quick { 1 } else { CASES.len() }) {
         let scenario = match parse_scenario(case.json, case.name) {
@@ -52,14 +57,16 @@ pub fn run(quick: bool) -> i32 {
         }
         let wall = t0.elapsed().as_secs_f64();
         let sim = scenario.duration.ns() as f64 / 1e9;
-        println!(
+        outln!(
             "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0} {:>10}",
             case.name,
             world.events_processed,
             wall,
             world.events_processed as f64 / wall,
             sim / wall,
-            rss_mib().map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into())
+            rss_mib()
+                .map(|m| format!("{m:.0}"))
+                .unwrap_or_else(|| "-".into())
         );
     }
     if !quick {
@@ -90,7 +97,7 @@ fn render_bench() {
     let html = crate::report::html::render_html(&o, "replay");
     let html_ms = t.elapsed().as_secs_f64() * 1e3;
     let _ = std::fs::remove_dir_all(&dir);
-    println!(
+    outln!(
         "render a 6 h run ({} requests, {} trace events): svg {svg_ms:.0} ms ({} KiB), png {png_ms:.0} ms{}, html {html_ms:.0} ms ({} KiB)",
         o.trace.requests.len(),
         o.trace.events.len(),

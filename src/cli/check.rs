@@ -97,6 +97,6 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         report.wall_s,
         report.jobs
     );
-    print!("{}", report.render_text());
+    out!("{}", report.render_text());
     code
 }

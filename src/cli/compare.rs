@@ -106,7 +106,7 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
     let dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", base.name)));
-    print!("{}", table(a, b));
+    out!("{}", table(a, b));
     let svg = report::svg::render_compare_svg(a, b, "stacked etcd", "external etcd");
     let writes = [
         ("compare.svg", svg.into_bytes()),
@@ -138,11 +138,11 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
         );
         return EXIT_BAD_INPUT;
     }
-    println!(
+    outln!(
         "pictures: {} and compare.png; reports: stacked.json, external.json",
         dir.join("compare.svg").display()
     );
-    println!(
+    outln!(
         "replay: kube-ha-sim compare {} --seed {seed}",
         file.display()
     );

@@ -19,7 +19,11 @@ pub fn cmd_render(paths: &[PathBuf], out: &Path) -> i32 {
     for e in &errors {
         eprintln!("error: {e:?}");
     }
-    let mut code = if errors.is_empty() { EXIT_OK } else { EXIT_BAD_INPUT };
+    let mut code = if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_BAD_INPUT
+    };
     for f in files {
         let s = match load_scenario(&f) {
             Ok(s) => s,
@@ -47,7 +51,7 @@ pub fn cmd_render(paths: &[PathBuf], out: &Path) -> i32 {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
-        println!(
+        outln!(
             "{} {}",
             if o.passed() { "PASS" } else { "FAIL" },
             dir.display()

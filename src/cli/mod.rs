@@ -1,6 +1,22 @@
 //! The command line: one function per subcommand; errors map to exit codes in one place
 //! (0 ok, 1 an expectation failed, 2 bad input).
 
+/// `println!` that ignores a closed stdout (`kube-ha-sim run ... | head`) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod bench;
 pub mod check;
 pub mod compare;
@@ -120,7 +136,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {
             if topic == "scenario" {
-                println!("{}", crate::scenario::help::SCENARIO_HELP);
+                outln!("{}", crate::scenario::help::SCENARIO_HELP);
                 EXIT_OK
             } else {
                 eprintln!("unknown help topic `{topic}`; known: scenario");
@@ -141,7 +157,7 @@ fn cmd_validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
         match load_scenario(f) {
-            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+            Ok(s) => outln!("{}: ok ({})", f.display(), s.name),
             Err(e) => {
                 eprintln!("error: {e}");
                 code = EXIT_BAD_INPUT;
@@ -168,10 +184,10 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     if narrate {
-        print!("{}", report::text::narrate(&outcome));
-        println!();
+        out!("{}", report::text::narrate(&outcome));
+        outln!();
     }
-    print!("{}", report::text::summary(&outcome));
+    out!("{}", report::text::summary(&outcome));
     let json = report::json::report(&outcome);
     let bytes = match serde_json::to_vec_pretty(&json) {
         Ok(b) => b,
@@ -192,11 +208,11 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }
-    println!(
+    outln!(
         "report: {} (and report.html, timeline.svg, timeline.png)",
         dir.join("report.json").display()
     );
-    println!("replay: {replay}");
+    outln!("replay: {replay}");
     if outcome.passed() {
         EXIT_OK
     } else {

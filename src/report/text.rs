@@ -127,6 +127,15 @@ pub fn summary(o: &Outcome) -> String {
             let _ = writeln!(s, "  #{i}  {}", f.describe());
         }
     }
+    if o.warmup_ns.is_none() {
+        let never: Vec<&str> = o
+            .timelines
+            .iter()
+            .filter(|t| t.first_up().is_none())
+            .map(|t| t.capability.name())
+            .collect();
+        let _ = writeln!(s, "\nnever up: {}", never.join(", "));
+    }
     let _ = writeln!(s, "\nwhat broke (after warm-up)");
     let w = o.warmup_ns.unwrap_or(o.end_ns);
     for t in &o.timelines {
