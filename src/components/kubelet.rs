@@ -15,6 +15,7 @@ const T_LEASE: u32 = 1;
 const T_SYNC: u32 = 2;
 const T_READY: u32 = 3;
 const T_TIMEOUT: u32 = 4;
+const T_STATUS: u32 = 5;
 
 /// Kubelet settings.
 #[derive(Clone, Debug)]
@@ -28,10 +29,15 @@ pub struct KubeletConfig {
     pub sync_ns: Nanos,
     pub pod_startup_ns: Nanos,
     pub request_timeout_ns: Nanos,
+    /// nodeStatusUpdateFrequency (10 s): how often the kubelet computes its node status.
+    pub status_update_ns: Nanos,
+    /// nodeStatusReportFrequency (5 m): with node leases, an unchanged status is posted only this often.
+    pub status_report_ns: Nanos,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Req {
+    Status,
     Lease,
     List,
     Delete,
@@ -53,6 +59,9 @@ pub struct Kubelet {
     next_id: u64,
     pending: BTreeMap<u64, Req>,
     last_ready: u32,
+    /// When the status was last posted successfully (None: not since start).
+    status_posted_ns: Option<Nanos>,
+    status_seq: u64,
 }
 
 impl Kubelet {
@@ -65,6 +74,8 @@ impl Kubelet {
             next_id: 1,
             pending: BTreeMap::new(),
             last_ready: 0,
+            status_posted_ns: None,
+            status_seq: 0,
         }
     }
 
@@ -90,7 +101,10 @@ impl Kubelet {
     /// Starts: registers by renewing its lease at once, then loops.
     pub fn start(&mut self, ctx: &mut Ctx) {
         self.pending.clear();
+        self.status_posted_ns = None;
         self.renew(ctx);
+        self.post_status(ctx);
+        ctx.timer(self.cfg.status_update_ns, T_STATUS, 0);
         ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
         for p in self.running.values() {
             if p.ready_at_ns > ctx.now {
@@ -140,6 +154,21 @@ impl Kubelet {
         ctx.timer(self.cfg.lease_renew_ns, T_LEASE, 0);
     }
 
+    fn post_status(&mut self, ctx: &mut Ctx) {
+        self.status_seq += 1;
+        let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+        self.send(
+            ctx,
+            Req::Status,
+            KvOp::Put {
+                key: keys::key(keys::NODE_STATUS, self.cfg.node as u64),
+                value: self.status_seq,
+                expected_rev: None,
+                write_id,
+            },
+        );
+    }
+
     fn note_ready(&mut self, ctx: &mut Ctx) {
         let ready = self
             .running
@@ -159,6 +188,17 @@ impl Kubelet {
     pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
         match tag {
             T_LEASE => self.renew(ctx),
+            T_STATUS => {
+                // The status itself does not change in the model (the node stays Ready while the
+                // kubelet runs), so it is posted at start and then every nodeStatusReportFrequency.
+                let due = self
+                    .status_posted_ns
+                    .is_none_or(|t| ctx.now >= t + self.cfg.status_report_ns);
+                if due && !self.pending.values().any(|r| *r == Req::Status) {
+                    self.post_status(ctx);
+                }
+                ctx.timer(self.cfg.status_update_ns, T_STATUS, 0);
+            }
             T_SYNC => {
                 if !self.pending.values().any(|r| *r == Req::List) {
                     let (start, end) = keys::range(keys::POD);
@@ -184,6 +224,12 @@ impl Kubelet {
         let Some(req) = self.pending.remove(&id) else {
             return;
         };
+        if req == Req::Status {
+            if result.is_some() {
+                self.status_posted_ns = Some(ctx.now);
+            }
+            return;
+        }
         if req != Req::List {
             return;
         }

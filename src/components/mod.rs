@@ -328,6 +328,9 @@ pub fn build_control_plane(
                 sync_ns: 2 * crate::engine::SEC,
                 pod_startup_ns: k.pod_startup_time.ns(),
                 request_timeout_ns: 10 * crate::engine::SEC,
+                status_update_ns: k.node_status_update_frequency.ns(),
+                // nodeStatusReportFrequency default 5m (k/k pkg/kubelet/apis/config/v1beta1/defaults.go).
+                status_report_ns: 300 * crate::engine::SEC,
             })))
         }
         ProcKind::Haproxy => {

@@ -174,6 +174,41 @@ pub fn summary(o: &Outcome) -> String {
             let _ = writeln!(s, "  {:<15}   ... {} more", "", outs.len() - 4);
         }
     }
+    if !o.scenario.workloads.is_empty() {
+        let _ = writeln!(s, "\nworkloads");
+        for wl in &o.scenario.workloads {
+            let ratio = o
+                .metrics
+                .get(&format!("workload.{}.ready_ratio", wl.name))
+                .copied()
+                .unwrap_or(0.0);
+            let min_ready = o
+                .trace
+                .events
+                .iter()
+                .filter(|e| e.time_ns >= o.warmup_ns.unwrap_or(o.end_ns))
+                .filter_map(|e| match e.kind {
+                    TraceKind::WorkloadReady { workload, ready }
+                        if o.scenario.workloads.get(workload as usize).map(|w| &w.name)
+                            == Some(&wl.name) =>
+                    {
+                        Some(ready)
+                    }
+                    _ => None,
+                })
+                .min();
+            let _ = writeln!(
+                s,
+                "  {:<15} {} replicas, ready {:.1}% of the time-weighted desired, fewest ready {}",
+                wl.name,
+                wl.replicas,
+                ratio * 100.0,
+                min_ready
+                    .map(|m| m.min(wl.replicas).to_string())
+                    .unwrap_or_else(|| wl.replicas.to_string())
+            );
+        }
+    }
     let _ = writeln!(s, "\nmetrics");
     for (k, v) in &o.metrics {
         let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
