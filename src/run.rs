@@ -5,7 +5,7 @@ use crate::engine::Nanos;
 use crate::observe::metrics::{self, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
-use crate::scenario::model::Expectation;
+use crate::scenario::model::{Expectation, FaultKind};
 use crate::scenario::Scenario;
 use crate::topology::{Layout, ProcKind};
 use crate::world::faults::ResolvedFault;
@@ -130,8 +130,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
             _ => None,
         }
     };
-    let fault_spans: Vec<(Nanos, Option<Nanos>)> =
-        world.faults.iter().map(|f| (f.at_ns, f.end_ns)).collect();
+    // Recovery counts from a fault's end; a restart or restore is a repair that ends as it happens.
+    let fault_spans: Vec<(Nanos, Option<Nanos>)> = world
+        .faults
+        .iter()
+        .map(|f| {
+            let instant = matches!(f.spec.kind, FaultKind::Restart | FaultKind::Restore);
+            (f.at_ns, f.end_ns.or(instant.then_some(f.at_ns)))
+        })
+        .collect();
     let inputs = |window| MetricInputs {
         trace: &world.trace,
         timelines: &tls,

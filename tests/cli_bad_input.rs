@@ -157,3 +157,12 @@ fn a_failed_expectation_exits_1_and_a_good_run_exits_0_with_its_report() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL etcd.leader_changes"));
 }
+
+#[test]
+fn a_restore_from_the_future_is_rejected() {
+    assert_bad(
+        "restore.json",
+        &format!(r#"{{{BASE},"faults":[{{"at":"10s","kind":"restore","snapshot_at":"20s"}}]}}"#),
+        &["faults[0].snapshot_at"],
+    );
+}

@@ -215,3 +215,42 @@ fn same_seed_gives_byte_identical_reports() {
     let c = serde_json::to_vec(&kube_ha_sim::report::json::report(&run_json(&text, 10))).unwrap();
     assert_ne!(a, c, "another seed draws other timeouts");
 }
+
+#[test]
+fn restore_from_a_snapshot_loses_only_later_writes_and_counts_them() {
+    let wipe = r#"{"at":"60s","kind":"wipe-data","target":"cp-1"},{"at":"60s","kind":"wipe-data","target":"cp-2"}"#;
+    let lost_forever = run_json(&etcd_scenario("3m", "", wipe), 1);
+    // Without a restore, quorum never returns.
+    assert!(metric(&lost_forever, "etcd_quorum.longest_outage_s") >= 119.0);
+    let early = run_json(
+        &etcd_scenario(
+            "3m",
+            "",
+            &format!(r#"{wipe},{{"at":"90s","kind":"restore","snapshot_at":"20s"}}"#),
+        ),
+        1,
+    );
+    let late = run_json(
+        &etcd_scenario(
+            "3m",
+            "",
+            &format!(r#"{wipe},{{"at":"90s","kind":"restore","snapshot_at":"55s"}}"#),
+        ),
+        1,
+    );
+    for o in [&early, &late] {
+        assert_eq!(metric(o, "invariants.violations"), 0.0);
+        let out = metric(o, "etcd_quorum.longest_outage_s");
+        assert!(
+            (29.0..35.0).contains(&out),
+            "quorum back soon after the restore: {out}"
+        );
+    }
+    let (e, l) = (
+        metric(&early, "data.acknowledged_writes_lost"),
+        metric(&late, "data.acknowledged_writes_lost"),
+    );
+    // 20 req/s at half writes: about 10 acknowledged writes per second between snapshot and loss.
+    assert!(e > l + 250.0, "an older snapshot loses more: {e} vs {l}");
+    assert!(l > 0.0 && l < 100.0, "{l}");
+}

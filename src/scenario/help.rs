@@ -224,6 +224,11 @@ docs/ha-considerations.md)
                  fsync_latency: duration
   wipe-data      target: as slow-disk        the etcd member's data is lost; it cannot rejoin
                                              as the same member
+  restore        snapshot_at: duration       `etcdutl snapshot restore` on every etcd member from
+                 (before `at`)               the snapshot taken at snapshot_at: a new logical
+                                             cluster with the data of then; writes acknowledged
+                                             later are lost and counted in
+                                             data.acknowledged_writes_lost
 
 [expect[]]  bounds the run must meet (`run` and `check` exit 1 when one fails)
   metric                         required; a metric name below

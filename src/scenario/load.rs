@@ -373,7 +373,7 @@ fn shape(path: &str) -> String {
     out
 }
 
-const FAULT_KINDS: [&str; 8] = [
+const FAULT_KINDS: [&str; 9] = [
     "crash",
     "stop",
     "restart",
@@ -382,6 +382,7 @@ const FAULT_KINDS: [&str; 8] = [
     "degrade-link",
     "slow-disk",
     "wipe-data",
+    "restore",
 ];
 
 /// The allowed values of an enum-valued field, by path.
@@ -1345,6 +1346,7 @@ impl Validator<'_> {
             FaultKind::Partition => &["groups", "for"],
             FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
             FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
+            FaultKind::Restore => &["snapshot_at"],
         };
         let present = [
             ("target", f.target.is_some()),
@@ -1354,6 +1356,7 @@ impl Validator<'_> {
             ("latency", f.latency.is_some()),
             ("loss", f.loss.is_some()),
             ("fsync_latency", f.fsync_latency.is_some()),
+            ("snapshot_at", f.snapshot_at.is_some()),
         ];
         let takes_list = format!("at, kind, {}", takes.join(", "));
         for (field, given) in present {
@@ -1374,6 +1377,34 @@ impl Validator<'_> {
         };
         let tpath = format!("{p}.target");
         match f.kind {
+            FaultKind::Restore => {
+                let Some(snap) = f.snapshot_at else {
+                    return Err(need(
+                        "snapshot_at",
+                        "when the snapshot was taken (a duration from the start, before `at`)",
+                    ));
+                };
+                if snap.ns() > f.at.ns() {
+                    return Err(self.err(
+                        &format!("{p}.snapshot_at"),
+                        format!(
+                            "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
+                            crate::engine::fmt_duration(snap.ns()),
+                            crate::engine::fmt_duration(f.at.ns())
+                        ),
+                    ));
+                }
+                if layout
+                    .procs_of(crate::topology::ProcKind::Etcd)
+                    .next()
+                    .is_none()
+                {
+                    return Err(self.err(
+                        &p,
+                        "a restore fault needs etcd members; this topology has none".to_string(),
+                    ));
+                }
+            }
             FaultKind::Crash | FaultKind::Stop | FaultKind::Restart => {
                 let t = f.target.as_deref().ok_or_else(|| {
                     need(

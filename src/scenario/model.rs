@@ -485,6 +485,9 @@ pub enum FaultKind {
     DegradeLink,
     SlowDisk,
     WipeData,
+    /// `etcdutl snapshot restore` on every member from the snapshot taken at `snapshot_at`: a new
+    /// logical cluster with the data as of then; later writes are gone.
+    Restore,
 }
 
 impl FaultKind {
@@ -499,6 +502,7 @@ impl FaultKind {
             FaultKind::DegradeLink => "degrade-link",
             FaultKind::SlowDisk => "slow-disk",
             FaultKind::WipeData => "wipe-data",
+            FaultKind::Restore => "restore",
         }
     }
 }
@@ -523,6 +527,9 @@ pub struct Fault {
     pub loss: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fsync_latency: Option<Dur>,
+    /// `restore`: when the snapshot being restored was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_at: Option<Dur>,
 }
 
 /// A bound on a metric that the run must meet.

@@ -23,6 +23,8 @@ pub struct ResolvedFault {
     pub nodes: Vec<NodeId>,
     /// What it resolved to, for the report ("cp-2/etcd").
     pub resolved: String,
+    /// `restore`: the snapshot taken at `snapshot_at` (the committed log then).
+    pub snapshot: Option<Vec<crate::components::etcd::types::Entry>>,
 }
 
 impl ResolvedFault {
@@ -37,6 +39,7 @@ impl ResolvedFault {
             procs: Vec::new(),
             nodes: Vec::new(),
             resolved: String::new(),
+            snapshot: None,
         }
     }
 
@@ -228,6 +231,77 @@ impl World {
             .map(|p| p.id)
     }
 
+    /// Takes the snapshot a later `restore` fault will use: the committed log of the most advanced
+    /// running member (what `etcdctl snapshot save` against it would hold).
+    pub(super) fn take_snapshot(&mut self, i: u16) {
+        let best = self
+            .layout
+            .procs_of(ProcKind::Etcd)
+            .filter(|&p| self.procs[p].alive)
+            .filter_map(|p| match &self.procs[p].comp {
+                Component::Etcd(m) => m.raft().map(|r| (r.commit(), p)),
+                _ => None,
+            })
+            .max();
+        let entries = best.and_then(|(commit, p)| match &self.procs[p].comp {
+            Component::Etcd(m) => m.raft().map(|r| {
+                (1..=commit)
+                    .filter_map(|i| r.entry(i).cloned())
+                    .collect::<Vec<_>>()
+            }),
+            _ => None,
+        });
+        let n = entries.as_ref().map(|e| e.len()).unwrap_or(0);
+        let client = (self.procs.len() - 1) as ProcId;
+        self.record(TraceKind::Log {
+            proc: client,
+            text: format!(
+                "etcdctl snapshot save: snapshot of {n} committed entries taken for fault #{i}"
+            ),
+        });
+        self.faults[i as usize].snapshot = entries;
+    }
+
+    fn restore(&mut self, i: u16) -> String {
+        use crate::components::etcd::types::{DurableState, HardState};
+        let Some(entries) = self.faults[i as usize].snapshot.clone() else {
+            return "no snapshot could be taken (no etcd member was running)".into();
+        };
+        let index = entries.len() as u64;
+        let term = entries.last().map(|e| e.term).unwrap_or(0);
+        let members: Vec<ProcId> = self
+            .layout
+            .procs_of(ProcKind::Etcd)
+            .map(|p| p as ProcId)
+            .collect();
+        for &p in &members {
+            self.crash_proc(p);
+            if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+                m.restore(DurableState {
+                    hard: HardState {
+                        term,
+                        vote: 0,
+                        commit: index,
+                    },
+                    entries: entries.clone(),
+                });
+            }
+        }
+        self.invariants.restored(index);
+        for &p in &members {
+            self.procs[p as usize].held_down = 0;
+            let name = self.proc_name(p);
+            self.record(TraceKind::Log {
+                proc: p,
+                text: format!(
+                    "{name}: etcdutl snapshot restore: new cluster from the snapshot (index {index}); later writes are gone"
+                ),
+            });
+            self.start_proc(p);
+        }
+        String::new()
+    }
+
     pub(super) fn fault_start(&mut self, i: u16) {
         let spec = self.faults[i as usize].spec.clone();
         self.record(TraceKind::Fault {
@@ -350,6 +424,7 @@ impl World {
                     .join(",");
                 nodes = ns;
             }
+            FaultKind::Restore => {}
             FaultKind::WipeData => {
                 let ns = self.nodes_of(std::slice::from_ref(&target));
                 for &n in &ns {
@@ -372,6 +447,12 @@ impl World {
                     .collect::<Vec<_>>()
                     .join(",");
                 nodes = ns;
+            }
+        }
+        if spec.kind == FaultKind::Restore {
+            let why = self.restore(i);
+            if !why.is_empty() {
+                skipped = Some(why);
             }
         }
         if let Some(why) = skipped {
@@ -440,7 +521,7 @@ impl World {
                 }
             }
             // A restart has nothing to undo; lost data does not come back.
-            FaultKind::Restart | FaultKind::WipeData => {}
+            FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore => {}
         }
     }
 }

@@ -29,6 +29,14 @@ pub struct Invariants {
 }
 
 impl Invariants {
+    /// A snapshot restore replaced the cluster: entries after `index` are gone and a new logical cluster
+    /// starts its own terms; the loss is declared, so missing acknowledged writes are counted.
+    pub fn restored(&mut self, index: u64) {
+        self.committed.truncate(index as usize);
+        self.leaders_by_term.clear();
+        self.data_loss_declared = true;
+    }
+
     /// Checks one observation; returns the violations it found, described.
     pub fn observe(&mut self, now: Nanos, proc: ProcId, obs: Obs, procs: &[Proc]) -> Vec<String> {
         let mut out = Vec::new();

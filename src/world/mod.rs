@@ -53,6 +53,8 @@ pub enum Event {
     },
     FaultStart(u16),
     FaultEnd(u16),
+    /// The snapshot a `restore` fault will restore is taken.
+    Snapshot(u16),
     /// The kubelet restarts a process that exited.
     Restart {
         proc: ProcId,
@@ -122,6 +124,9 @@ impl World {
             self.start_proc(p as ProcId);
         }
         for i in 0..self.faults.len() {
+            if let Some(snap) = self.faults[i].spec.snapshot_at {
+                self.push(snap.ns(), Event::Snapshot(i as u16));
+            }
             let at = self.faults[i].at_ns;
             self.push(at, Event::FaultStart(i as u16));
         }
@@ -170,6 +175,7 @@ impl World {
                 self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
             }
             Event::FaultStart(i) => self.fault_start(i),
+            Event::Snapshot(i) => self.take_snapshot(i),
             Event::FaultEnd(i) => self.fault_end(i),
             Event::Restart { proc, inc } => {
                 let p = &self.procs[proc as usize];

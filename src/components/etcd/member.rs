@@ -116,6 +116,14 @@ impl EtcdMember {
         self.v = None;
     }
 
+    /// Replaces the data directory with a restored snapshot (`etcdutl snapshot restore`): the member
+    /// starts as part of a new logical cluster with exactly that data.
+    pub fn restore(&mut self, durable: DurableState) {
+        self.durable = durable;
+        self.wiped = false;
+        self.v = None;
+    }
+
     /// Whether the data was wiped.
     pub fn is_wiped(&self) -> bool {
         self.wiped
