@@ -204,3 +204,22 @@ fn kubeconfig_pointed_at_one_node_dies_with_it() {
     let o = run_json(text, 1);
     assert!(metric(&o, "api.longest_outage_s") >= 60.0);
 }
+
+#[test]
+fn without_redispatch_requests_to_a_dead_backend_fail_until_the_checks_notice() {
+    let fault = r#"{"at":"60s","kind":"crash","target":"cp-1/kube-apiserver","for":"60s"}"#;
+    let with = run_json(&cluster("stacked", 1, "", fault), 3);
+    let without = run_json(
+        &cluster(
+            "stacked",
+            1,
+            r#""load_balancer":{"redispatch":false,"retries":0}"#,
+            fault,
+        ),
+        3,
+    );
+    // Round robin over 3 servers at 10 req/s: about a third of the ~4-6 s before DOWN.
+    let failed = metric(&without, "api.failed_requests");
+    assert!((8.0..=25.0).contains(&failed), "{failed}");
+    assert!(metric(&with, "api.failed_requests") < failed);
+}

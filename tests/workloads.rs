@@ -139,7 +139,8 @@ fn workloads_keep_serving_while_the_whole_control_plane_is_down() {
 
 #[test]
 fn a_worker_cut_off_from_the_control_plane_keeps_serving() {
-    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1"],["cp-1","cp-2","cp-3","worker-2","worker-3","lb-1","client"]],"for":"3m"}"#;
+    // The users (`client`) are in no group: they still reach every worker.
+    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1"],["cp-1","cp-2","cp-3","lb-1"]],"for":"3m"}"#;
     let o = run_json(
         &cluster(
             3,
@@ -161,7 +162,7 @@ fn a_worker_cut_off_from_the_control_plane_keeps_serving() {
 fn full_disruption_of_every_zone_evicts_nothing() {
     // Every node the controller manager counts is cut off (control-plane nodes excluded from the
     // disruption computation by label, as the zone rule then sees only workers).
-    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1","worker-2","worker-3"],["cp-1","cp-2","cp-3","lb-1","client"]],"for":"8m"}"#;
+    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1","worker-2","worker-3"],["cp-1","cp-2","cp-3","lb-1"]],"for":"8m"}"#;
     let labelled = r#""node_lifecycle":{"exclude_control_plane_from_disruption":true}"#;
     let o = run_json(
         &cluster(
@@ -251,4 +252,22 @@ fn workloads_on_control_plane_nodes_share_their_fate() {
         1,
     );
     assert_eq!(metric(&dedicated, "workloads.downtime_s"), 0.0);
+}
+
+#[test]
+fn an_isolated_worker_serves_nobody() {
+    let faults = r#"{"at":"2m","kind":"isolate","target":"worker-1","for":"2m"}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "8m",
+        ),
+        1,
+    );
+    let down = metric(&o, "workloads.longest_outage_s");
+    assert!((119.0..=121.0).contains(&down), "{down}");
 }

@@ -152,13 +152,21 @@ impl Component {
     }
 }
 
-/// Ready replicas per workload: pods whose containers run and passed start-up on a node that is up.
-/// Pods on a node cut off from the control plane still count: they serve their traffic.
+/// Ready replicas per workload: pods whose containers run and passed start-up on a node that is up and
+/// that the users (the `client` node) can reach. Pods on a node cut off from the control plane but not
+/// from its users still count: they serve their traffic.
 pub fn ready_replicas(w: &World) -> Vec<u32> {
     let mut counts = std::collections::BTreeMap::new();
+    let users = w
+        .layout
+        .nodes
+        .iter()
+        .position(|n| n.kind == crate::topology::NodeKind::Client)
+        .map(|n| n as u16);
     for p in &w.procs {
         if let Component::Kubelet(k) = &p.comp {
-            if w.net.host_up(p.node) {
+            let served = users.is_none_or(|u| w.net.reachable(u, p.node));
+            if w.net.host_up(p.node) && served {
                 k.ready_pods(w.now, &mut counts);
             }
         }
