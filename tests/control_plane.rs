@@ -223,3 +223,44 @@ fn without_redispatch_requests_to_a_dead_backend_fail_until_the_checks_notice() 
     assert!((8.0..=25.0).contains(&failed), "{failed}");
     assert!(metric(&with, "api.failed_requests") < failed);
 }
+
+#[test]
+fn keepalived_stop_hands_over_at_the_skew_time_and_a_crash_keeps_the_address() {
+    let stop = run_json(
+        &cluster(
+            "stacked",
+            2,
+            "",
+            r#"{"at":"60s","kind":"stop","target":"lb-1/keepalived","for":"60s"}"#,
+        ),
+        1,
+    );
+    // Priority 0 advert: the backup (priority 100) takes over after (256-100)/256 s = 0.61 s.
+    let moved = first_after(&stop, 60, |k| matches!(k, TraceKind::Vip { node: Some(_) })).unwrap();
+    assert!((0.5..=0.8).contains(&moved), "{moved}");
+    assert!(metric(&stop, "api.longest_outage_s") < 1.0);
+    let crash = run_json(
+        &cluster(
+            "stacked",
+            2,
+            "",
+            r#"{"at":"60s","kind":"crash","target":"lb-1/keepalived","for":"60s"}"#,
+        ),
+        1,
+    );
+    // The address stays on lb-1 (its HAProxy still serves) until lb-2 claims it 3.6 s later.
+    assert_eq!(metric(&crash, "api.downtime_s"), 0.0);
+    let moved = first_after(&crash, 60, |k| {
+        matches!(k, TraceKind::Vip { node: Some(_) })
+    })
+    .unwrap();
+    assert!((2.6..=4.7).contains(&moved), "{moved}");
+}
+
+#[test]
+fn a_stopped_controller_manager_keeps_its_lease_until_it_expires() {
+    // kube-controller-manager does not set ReleaseOnCancel: unlike the scheduler, a clean stop still
+    // costs the lease duration.
+    let t = takeover_after_crash("stop", "leader:kube-controller-manager", 2);
+    assert!(t >= 12.0, "{t}s");
+}

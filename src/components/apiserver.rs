@@ -65,7 +65,7 @@ impl ApiServer {
     /// Boots: the port opens after the start-up time (static pod start, storage init, post-start hooks).
     pub fn start(&mut self, ctx: &mut Ctx) {
         self.serving = false;
-        self.etcd = EtcdClient::new(self.cfg.etcd.clone());
+        self.etcd = EtcdClient::restarted(&self.etcd);
         self.waiters.clear();
         self.last_ready = None;
         self.etcd.start(ctx);

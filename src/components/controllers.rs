@@ -453,6 +453,13 @@ impl Controllers {
             ctx.log("node_lifecycle_controller.go: Controller detected that all Nodes are not-Ready. Entering master disruption mode".into());
         } else if !all_full && self.master_disruption {
             ctx.log("node_lifecycle_controller.go: Controller detected that some Nodes are Ready. Exiting master disruption mode".into());
+            // handleDisruption gives every node a fresh grace period on leaving disruption mode.
+            for e in self.probe.values_mut() {
+                e.1 = now;
+            }
+            for ok in health.values_mut() {
+                *ok = true;
+            }
         }
         self.master_disruption = all_full;
         let mut tainted: BTreeMap<u16, u32> = BTreeMap::new();

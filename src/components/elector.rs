@@ -395,8 +395,9 @@ impl Elector {
                     return;
                 }
                 if held_by_other && self.leader {
-                    // Someone else took over while we thought we led.
-                    self.lose(ctx);
+                    // Someone else took over while we thought we led: tryAcquireOrRenew fails and
+                    // the renew loop keeps trying until RenewDeadline ends it.
+                    self.attempt_failed(ctx);
                     return;
                 }
                 self.send_put(ctx, rev);

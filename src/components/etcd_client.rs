@@ -61,6 +61,14 @@ impl EtcdClient {
         }
     }
 
+    /// A fresh client for a restarted process whose request ids continue after `prev`'s, so that an
+    /// answer to the previous life's request can never complete a new one.
+    pub fn restarted(prev: &EtcdClient) -> EtcdClient {
+        let mut c = EtcdClient::new(prev.cfg.clone());
+        c.next_id = prev.next_id + 1_000_000;
+        c
+    }
+
     /// Starts the keepalive loop.
     pub fn start(&mut self, ctx: &mut Ctx) {
         ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);

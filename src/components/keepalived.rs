@@ -89,6 +89,19 @@ impl Keepalived {
         ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
     }
 
+    /// Graceful stop: a master sends a priority-0 advertisement and removes the VIP, so a backup takes
+    /// over after its skew time instead of the full master-down interval (RFC 3768 6.4.3).
+    pub fn stop(&mut self, ctx: &mut Ctx) {
+        if self.state == State::Master {
+            for &p in &self.cfg.peers {
+                ctx.send(p, Msg::Vrrp { priority: 0 });
+            }
+            ctx.out.push(Out::Vip(false));
+            ctx.log("Keepalived_vrrp: Stopping; (VI_1) sent 0 priority".into());
+        }
+        self.state = State::Backup;
+    }
+
     /// Crash.
     pub fn crash(&mut self) {
         self.state = State::Backup;
@@ -204,6 +217,12 @@ impl Keepalived {
                         if theirs_wins {
                             self.become_backup(ctx, "received advert with higher priority");
                         }
+                    }
+                    State::Backup if priority == 0 => {
+                        // The master is leaving: take over after the skew time only.
+                        self.down_token += 1;
+                        let skew = (256 - mine as u64) * SEC / 256;
+                        ctx.timer(skew, T_MASTER_DOWN, self.down_token);
                     }
                     State::Backup => {
                         // Preemption (on by default): a lower-priority master's adverts are ignored, so

@@ -62,6 +62,8 @@ pub struct Kubelet {
     /// When the status was last posted successfully (None: not since start).
     status_posted_ns: Option<Nanos>,
     status_seq: u64,
+    /// Back-off of failed lease renewals (0: none failed since the last success).
+    lease_backoff_ns: Nanos,
 }
 
 impl Kubelet {
@@ -76,6 +78,7 @@ impl Kubelet {
             last_ready: 0,
             status_posted_ns: None,
             status_seq: 0,
+            lease_backoff_ns: 0,
         }
     }
 
@@ -151,7 +154,22 @@ impl Kubelet {
                 write_id,
             },
         );
-        ctx.timer(self.cfg.lease_renew_ns, T_LEASE, 0);
+    }
+
+    /// The node lease controller (k8s.io/component-helpers/apimachinery/lease/controller.go): after a
+    /// success the next renewal comes `renewInterval` later with 4% jitter; after a failure it retries
+    /// with a back-off from 200 ms doubling to 7 s.
+    fn lease_done(&mut self, ctx: &mut Ctx, ok: bool) {
+        if ok {
+            self.lease_backoff_ns = 0;
+            let jitter =
+                (rand::Rng::gen::<f64>(ctx.rng) * 0.04 * self.cfg.lease_renew_ns as f64) as Nanos;
+            ctx.timer(self.cfg.lease_renew_ns + jitter, T_LEASE, 0);
+        } else {
+            self.lease_backoff_ns =
+                (self.lease_backoff_ns * 2).clamp(200 * crate::engine::MS, 7 * crate::engine::SEC);
+            ctx.timer(self.lease_backoff_ns, T_LEASE, 0);
+        }
     }
 
     fn post_status(&mut self, ctx: &mut Ctx) {
@@ -208,7 +226,9 @@ impl Kubelet {
             }
             T_READY => self.note_ready(ctx),
             T_TIMEOUT => {
-                self.pending.remove(&arg);
+                if self.pending.remove(&arg) == Some(Req::Lease) {
+                    self.lease_done(ctx, false);
+                }
             }
             _ => {}
         }
@@ -228,6 +248,10 @@ impl Kubelet {
             if result.is_some() {
                 self.status_posted_ns = Some(ctx.now);
             }
+            return;
+        }
+        if req == Req::Lease {
+            self.lease_done(ctx, result.is_some());
             return;
         }
         if req != Req::List {

@@ -88,8 +88,10 @@ impl Component {
 
     /// A graceful stop (SIGTERM) before the process goes away.
     pub fn stop(&mut self, ctx: &mut Ctx) {
-        if let Component::Elector(e) = self {
-            e.stop(ctx);
+        match self {
+            Component::Elector(e) => e.stop(ctx),
+            Component::Keepalived(k) => k.stop(ctx),
+            _ => {}
         }
     }
 
@@ -318,7 +320,9 @@ pub fn build_control_plane(
                     lease_duration_ns: le.lease_duration.ns(),
                     renew_deadline_ns: le.renew_deadline.ns(),
                     retry_period_ns: le.retry_period.ns(),
-                    release_on_cancel: le.release_on_cancel,
+                    // kube-scheduler sets ReleaseOnCancel (cmd/kube-scheduler/app/options/options.go);
+                    // kube-controller-manager does not (cmd/kube-controller-manager/app/controllermanager.go).
+                    release_on_cancel: le.release_on_cancel && kind == ProcKind::Scheduler,
                 },
                 controllers,
             )))

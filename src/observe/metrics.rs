@@ -146,7 +146,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
                     match (n >= 2, split_since[l]) {
                         (true, None) => split_since[l] = Some(e.time_ns),
                         (false, Some(s)) => {
-                            split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
+                            split_ns[l] += e.time_ns.min(end).saturating_sub(s.max(w));
                             split_since[l] = None;
                         }
                         _ => {}
@@ -161,7 +161,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
                     let n = acting[l].values().filter(|v| **v).count();
                     if n < 2 {
                         if let Some(s) = split_since[l].take() {
-                            split_ns[l] += e.time_ns.saturating_sub(s.max(w)).min(e.time_ns - s);
+                            split_ns[l] += e.time_ns.min(end).saturating_sub(s.max(w));
                         }
                     }
                 }

@@ -241,7 +241,8 @@ pub struct LeaderElectionSettings {
     pub retry_period: Dur,
     /// `local` (kubeadm) or `load-balancer`.
     pub api_endpoint: ApiEndpoint,
-    /// Whether a graceful stop releases the lease (client-go ReleaseOnCancel).
+    /// Whether a graceful stop releases the lease (client-go ReleaseOnCancel). Applies to
+    /// kube-scheduler only: kube-controller-manager never sets it, so its lease always runs out.
     pub release_on_cancel: bool,
 }
 

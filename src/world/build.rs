@@ -80,6 +80,7 @@ impl World {
                 comp,
                 rng: stream(seed, i as u64),
                 exits: 0,
+                started_ns: 0,
                 held_down: 0,
             });
         }

@@ -32,6 +32,8 @@ pub struct Proc {
     pub rng: Rng,
     /// Consecutive voluntary exits, for the kubelet's restart back-off.
     pub exits: u32,
+    /// When the process last started.
+    pub started_ns: Nanos,
     /// Set while a crash fault holds the process down (the kubelet does not restart it).
     pub held_down: u32,
 }
@@ -326,9 +328,11 @@ impl World {
             return;
         }
         {
+            let now = self.now;
             let p = &mut self.procs[proc as usize];
             p.incarnation += 1;
             p.alive = true;
+            p.started_ns = now;
         }
         let mut started = true;
         self.record(TraceKind::Proc {
@@ -356,12 +360,8 @@ impl World {
         p.alive = false;
         p.incarnation += 1;
         p.comp.crash();
-        if p.comp.is_keepalived() && self.vip_holder == Some(p.node) {
-            // A dead keepalived stops answering for the VIP only when the host goes; the address stays
-            // configured on the interface until then. Model: the VIP leaves with the process.
-            self.vip_holder = None;
-            self.record(TraceKind::Vip { node: None });
-        }
+        // A crashed keepalived leaves the VIP configured on the interface: the node keeps answering for
+        // it until the host goes down or a backup claims it with a gratuitous ARP.
         self.record(TraceKind::Proc {
             proc,
             state: ProcState::Down,
@@ -370,15 +370,26 @@ impl World {
 
     fn exit_proc(&mut self, proc: ProcId) {
         self.crash_proc(proc);
-        let p = &mut self.procs[proc as usize];
-        p.exits += 1;
+        let now = self.now;
         let s = &self.scenario.settings.kubelet;
-        // Container restart back-off: 10s doubling to 5m (k/k pkg/kubelet/kubelet.go, backOffPeriod).
-        let backoff = s
-            .restart_backoff_initial
-            .ns()
-            .saturating_mul(1u64 << (p.exits - 1).min(20))
-            .min(s.restart_backoff_max.ns());
+        let p = &mut self.procs[proc as usize];
+        // The kubelet forgets a container's back-off once it ran for twice the cap
+        // (client-go flowcontrol.Backoff garbage-collects entries older than 2 x max).
+        if now.saturating_sub(p.started_ns) > 2 * s.restart_backoff_max.ns() {
+            p.exits = 0;
+        }
+        p.exits += 1;
+        // Container restart back-off (k/k pkg/kubelet/kuberuntime doBackOff): the first exit is
+        // restarted at the next pod sync (about 1 s after the PLEG notices), later ones wait 10 s
+        // doubling to 5 m.
+        let backoff = if p.exits == 1 {
+            crate::engine::SEC
+        } else {
+            s.restart_backoff_initial
+                .ns()
+                .saturating_mul(1u64 << (p.exits - 2).min(20))
+                .min(s.restart_backoff_max.ns())
+        };
         let inc = p.incarnation;
         self.push(self.now + backoff, Event::Restart { proc, inc });
     }

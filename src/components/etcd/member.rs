@@ -63,6 +63,8 @@ struct Volatile {
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
     next_ctx: u64,
+    /// The last entry applied to the store (commit may run ahead while the WAL is busy).
+    applied: u64,
     role: Role,
     term: u64,
     leader: Option<MemberId>,
@@ -197,6 +199,7 @@ impl EtcdMember {
             reads: BTreeMap::new(),
             ready_reads: Vec::new(),
             next_ctx: 1,
+            applied: commit,
             role: Role::Follower,
             term,
             leader: None,
@@ -466,6 +469,7 @@ impl EtcdMember {
             term: e.term,
         });
         let v = self.v.as_mut().unwrap();
+        v.applied = e.index;
         if let EntryData::Put {
             key,
             value,
@@ -499,7 +503,7 @@ impl EtcdMember {
         if v.ready_reads.is_empty() {
             return;
         }
-        let applied = v.raft.commit();
+        let applied = v.applied;
         let mut i = 0;
         while i < v.ready_reads.len() {
             if v.ready_reads[i].0 <= applied {
