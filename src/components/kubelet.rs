@@ -225,11 +225,8 @@ impl Kubelet {
                 ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
             }
             T_READY => self.note_ready(ctx),
-            T_TIMEOUT => {
-                if self.pending.remove(&arg) == Some(Req::Lease) {
-                    self.lease_done(ctx, false);
-                }
-            }
+            // The guard removes the timed-out request whatever it was; only a lease renewal retries.
+            T_TIMEOUT if self.pending.remove(&arg) == Some(Req::Lease) => self.lease_done(ctx, false),
             _ => {}
         }
     }
