@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 pub const T_LOOP: u32 = 20;
 /// A controller request timed out.
 pub const T_CTL_TIMEOUT: u32 = 21;
+/// A NoExecute toleration runs out: the taint-eviction pass runs at that moment.
+pub const T_EVICT: u32 = 22;
 /// Request ids of the controllers carry this bit, to keep them apart from the elector's.
 pub const ID_BIT: u64 = 1 << 62;
 
@@ -83,6 +85,9 @@ struct LoopState {
     writes_out: usize,
     failed: bool,
     running: bool,
+    /// This run was triggered out of the periodic schedule (an eviction deadline): finishing it does
+    /// not start another periodic chain.
+    extra: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -114,6 +119,10 @@ pub struct Controllers {
     master_disruption: bool,
     last_renew_ns: Nanos,
     lease: u16,
+    /// Generation of the loops' timers (bumped on every start, so stale timers are ignored).
+    generation: u64,
+    /// The armed eviction deadline, if any.
+    evict_at: Option<Nanos>,
 }
 
 impl Controllers {
@@ -132,6 +141,8 @@ impl Controllers {
             master_disruption: false,
             last_renew_ns: 0,
             lease: 0,
+            generation: 0,
+            evict_at: None,
         }
     }
 
@@ -144,6 +155,8 @@ impl Controllers {
         self.probe.clear();
         self.next_taint.clear();
         self.master_disruption = false;
+        self.generation += 1;
+        self.evict_at = None;
         let loops: &[Loop] = match self.cfg.role {
             Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle],
             Role::Scheduler => &[Loop::Scheduler],
@@ -153,7 +166,7 @@ impl Controllers {
                 continue;
             }
             self.loops.insert(*l, LoopState::default());
-            ctx.timer(1, T_LOOP, *l as u64);
+            ctx.timer(1, T_LOOP, (self.generation << 8) | *l as u64);
         }
     }
 
@@ -215,22 +228,36 @@ impl Controllers {
 
     fn finish(&mut self, ctx: &mut Ctx, l: Loop) {
         let period = self.period(l);
+        let generation = self.generation;
         if let Some(st) = self.loops.get_mut(&l) {
             st.running = false;
-            ctx.timer(period, T_LOOP, l as u64);
+            if st.extra {
+                st.extra = false;
+            } else {
+                ctx.timer(period, T_LOOP, (generation << 8) | l as u64);
+            }
         }
     }
 
     /// Timers with the controllers' tags.
     pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
         match tag {
-            T_LOOP => {
-                let l = match arg {
+            T_LOOP if arg >> 8 == self.generation => {
+                let l = match arg & 0xff {
                     0 => Loop::ReplicaSet,
                     1 => Loop::NodeLifecycle,
                     _ => Loop::Scheduler,
                 };
                 self.begin(ctx, l);
+            }
+            T_EVICT if self.evict_at == Some(arg) => {
+                self.evict_at = None;
+                if let Some(st) = self.loops.get_mut(&Loop::NodeLifecycle) {
+                    if !st.running {
+                        st.extra = true;
+                        self.begin(ctx, Loop::NodeLifecycle);
+                    }
+                }
             }
             T_CTL_TIMEOUT => {
                 if let Some(p) = self.pending.remove(&arg) {
@@ -562,6 +589,23 @@ impl Controllers {
                     self.put(ctx, Loop::NodeLifecycle, kv.key, p.pack(), Some(kv.mod_rev));
                     evicted += 1;
                 }
+            }
+        }
+        // The taint-eviction controller deletes each pod exactly when its toleration runs out: arm a
+        // timer at the next deadline instead of waiting for the next monitor pass.
+        let next = pods
+            .iter()
+            .filter_map(|kv| {
+                let p = Pod::unpack(kv.value);
+                let added = tainted.get(&p.node?)?;
+                let t = (*added as u64 + tol_s as u64) * SEC;
+                (!p.terminating && t > now).then_some(t)
+            })
+            .min();
+        if let Some(t) = next {
+            if self.evict_at.is_none_or(|a| a > t || a <= now) {
+                self.evict_at = Some(t);
+                ctx.timer_at(t, T_EVICT, t);
             }
         }
         if evicted > 0 {

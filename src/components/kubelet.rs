@@ -226,7 +226,9 @@ impl Kubelet {
             }
             T_READY => self.note_ready(ctx),
             // The guard removes the timed-out request whatever it was; only a lease renewal retries.
-            T_TIMEOUT if self.pending.remove(&arg) == Some(Req::Lease) => self.lease_done(ctx, false),
+            T_TIMEOUT if self.pending.remove(&arg) == Some(Req::Lease) => {
+                self.lease_done(ctx, false)
+            }
             _ => {}
         }
     }
