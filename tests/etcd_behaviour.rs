@@ -254,3 +254,29 @@ fn restore_from_a_snapshot_loses_only_later_writes_and_counts_them() {
     assert!(e > l + 250.0, "an older snapshot loses more: {e} vs {l}");
     assert!(l > 0.0 && l < 100.0, "{l}");
 }
+
+#[test]
+fn a_stopped_leader_hands_over_at_once() {
+    let crash = run_json(
+        &etcd_scenario(
+            "2m",
+            "",
+            r#"{"at":"30s","kind":"crash","target":"leader:etcd","for":"30s"}"#,
+        ),
+        5,
+    );
+    let stop = run_json(
+        &etcd_scenario(
+            "2m",
+            "",
+            r#"{"at":"30s","kind":"stop","target":"leader:etcd","for":"30s"}"#,
+        ),
+        5,
+    );
+    // TransferLeadership: the chosen follower campaigns on MsgTimeoutNow, past the voters' lease.
+    let handover = metric(&stop, "etcd_quorum.longest_outage_s");
+    assert!(handover < 0.1, "{handover}");
+    assert!(metric(&crash, "etcd_quorum.longest_outage_s") > 0.8);
+    assert_eq!(metric(&stop, "etcd.leader_changes"), 1.0);
+    assert_eq!(metric(&stop, "invariants.violations"), 0.0);
+}

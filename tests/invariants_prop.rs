@@ -18,6 +18,9 @@ fn fault_strategy(members: u32) -> impl Strategy<Value = String> {
         (at.clone(), dur.clone()).prop_map(|(a, d)| format!(
             r#"{{"at":"{a}s","kind":"crash","target":"leader:etcd","for":"{d}s"}}"#
         )),
+        (at.clone(), dur.clone()).prop_map(|(a, d)| format!(
+            r#"{{"at":"{a}s","kind":"stop","target":"leader:etcd","for":"{d}s"}}"#
+        )),
         (at.clone(), dur.clone(), node.clone()).prop_map(|(a, d, n)| format!(
             r#"{{"at":"{a}s","kind":"isolate","target":"{n}","for":"{d}s"}}"#
         )),

@@ -91,6 +91,7 @@ impl Component {
         match self {
             Component::Elector(e) => e.stop(ctx),
             Component::Keepalived(k) => k.stop(ctx),
+            Component::Etcd(m) => m.stop(ctx),
             _ => {}
         }
     }

@@ -212,6 +212,19 @@ impl EtcdMember {
         true
     }
 
+    /// A graceful stop: a leader first hands leadership to an up-to-date follower, as etcd's
+    /// `EtcdServer.Stop` does with `TransferLeadership`.
+    pub fn stop(&mut self, ctx: &mut Ctx) {
+        let Some(v) = self.v.as_mut() else { return };
+        if let Some(to) = v.raft.transfer_leadership() {
+            ctx.log(format!(
+                "etcdserver: {:x} starts leadership transfer to {to:x} (stopping)",
+                self.cfg.member_id
+            ));
+        }
+        self.after_event(ctx);
+    }
+
     /// Drops everything volatile (a crash); the WAL batch not yet fsynced is lost.
     pub fn crash(&mut self) {
         self.v = None;

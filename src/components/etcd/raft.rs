@@ -22,6 +22,7 @@ use rand::Rng as _;
 
 use super::types::{
     DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, ReadState, Role,
+    CAMPAIGN_TRANSFER,
 };
 use crate::engine::rng::Rng;
 
@@ -418,7 +419,8 @@ impl Raft {
                 return;
             }
         } else if m.term > self.term {
-            if matches!(m.kind, MsgType::Vote | MsgType::PreVote) && self.in_lease() {
+            let transfer = m.kind == MsgType::Vote && m.context == CAMPAIGN_TRANSFER;
+            if matches!(m.kind, MsgType::Vote | MsgType::PreVote) && self.in_lease() && !transfer {
                 // Thesis 6.2 / 4.2.3: within the minimum election timeout of hearing from a
                 // current leader, neither update the term nor grant the vote.
                 return;
@@ -827,6 +829,28 @@ impl Raft {
         self.append_entry(EntryData::Empty);
     }
 
+    /// Hands leadership to the most up-to-date follower (etcd's TransferLeadership on a graceful stop):
+    /// sends it MsgTimeoutNow if its log matches ours. Returns the chosen member.
+    pub fn transfer_leadership(&mut self) -> Option<MemberId> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let last = self.last_index();
+        let target = self
+            .prs
+            .iter()
+            .filter(|p| p.id != self.id && p.matched == last)
+            .map(|p| p.id)
+            .min()?;
+        self.send(RaftMsg::new(
+            MsgType::TimeoutNow,
+            self.id,
+            target,
+            self.term,
+        ));
+        Some(target)
+    }
+
     fn hup(&mut self) {
         if self.role == Role::Leader || self.self_pos.is_none() {
             return;
@@ -835,6 +859,10 @@ impl Raft {
     }
 
     fn start_campaign(&mut self, pre: bool) {
+        self.start_campaign_ctx(pre, 0);
+    }
+
+    fn start_campaign_ctx(&mut self, pre: bool, context: u64) {
         let (kind, term) = if pre {
             self.become_pre_candidate();
             // Pre-votes are asked for the next term before incrementing ours.
@@ -863,6 +891,7 @@ impl Raft {
             let mut m = RaftMsg::new(kind, self.id, to, term);
             m.index = last_index;
             m.log_term = last_term;
+            m.context = context;
             self.send(m);
         }
     }
@@ -997,6 +1026,10 @@ impl Raft {
                 context: m.context,
                 index: m.index,
             }),
+            // The leader hands over: campaign now, without pre-vote and past the voters' lease.
+            MsgType::TimeoutNow if self.self_pos.is_some() => {
+                self.start_campaign_ctx(false, CAMPAIGN_TRANSFER)
+            }
             _ => {}
         }
     }

@@ -41,7 +41,14 @@ pub enum MsgType {
     ReadIndex,
     /// The leader answers a forwarded read with the index to wait for.
     ReadIndexResp,
+    /// Leadership transfer: the leader tells an up-to-date follower to campaign at once (etcd's
+    /// MsgTimeoutNow, sent when a stopping leader hands over).
+    TimeoutNow,
 }
+
+/// The `context` of a MsgVote sent after MsgTimeoutNow: voters grant it even while they still hear
+/// from the old leader (etcd-io/raft's campaignTransfer).
+pub const CAMPAIGN_TRANSFER: u64 = u64::MAX;
 
 /// A Raft message between members.
 #[derive(Clone, Debug, PartialEq, Eq)]
