@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 const T_TICK: u32 = 1;
 const T_FSYNC: u32 = 2;
 const T_REQ_TIMEOUT: u32 = 3;
+const T_ADJUST_TICKS: u32 = 4;
+/// Peer-probe ids live in their own range so they never collide with client request ids.
+const PROBE_ID: u64 = 1 << 62;
 
 /// Static configuration of a member (its flags and the initial cluster).
 #[derive(Clone, Debug)]
@@ -63,6 +66,10 @@ struct Volatile {
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
     next_ctx: u64,
+    /// Peers that answered the start-up probe (etcd's transport.ActivePeers).
+    active_peers: u64,
+    /// The start-up tick adjustment is done (or given up).
+    adjusted: bool,
     /// The last entry applied to the store (commit may run ahead while the WAL is busy).
     applied: u64,
     role: Role,
@@ -174,17 +181,21 @@ impl EtcdMember {
                 kv.put(*key, *value, *expected_rev);
             }
         }
-        // etcd's adjustTicks: with peers connected, fast-forward election ticks leaving 2
-        // (etcd server/etcdserver/server.go; --initial-election-tick-advance).
-        if self.cfg.initial_election_tick_advance {
-            let advance = if self.cfg.peers.len() == 1 {
-                self.cfg.election_tick.saturating_sub(1)
-            } else {
-                self.cfg.election_tick.saturating_sub(2)
-            };
-            for _ in 0..advance {
+        // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
+        // member fast-forwards at once; otherwise etcd polls every 50 ms for up to 5 s until more than
+        // one peer connection is active, then fast-forwards leaving 2 ticks. Peer connections are
+        // modelled by probing every peer and counting the answers.
+        if self.cfg.peers.len() == 1 {
+            for _ in 0..self.cfg.election_tick.saturating_sub(1) {
                 raft.tick();
             }
+        } else if self.cfg.initial_election_tick_advance {
+            for (m, p) in &self.cfg.peers {
+                if *m != self.cfg.member_id {
+                    ctx.send(*p, Msg::EtcdPing { id: PROBE_ID | *m });
+                }
+            }
+            ctx.timer(50 * crate::engine::MS, T_ADJUST_TICKS, 1);
         }
         let term = raft.term();
         self.v = Some(Volatile {
@@ -199,6 +210,8 @@ impl EtcdMember {
             reads: BTreeMap::new(),
             ready_reads: Vec::new(),
             next_ctx: 1,
+            active_peers: 0,
+            adjusted: false,
             applied: commit,
             role: Role::Follower,
             term,
@@ -251,6 +264,10 @@ impl EtcdMember {
             }
             Msg::EtcdReq { id, op } => self.client_request(ctx, from, id, op),
             Msg::EtcdPing { id } => ctx.send(from, Msg::EtcdPong { id }),
+            Msg::EtcdPong { id } if id & PROBE_ID != 0 => {
+                let v = self.v.as_mut().unwrap();
+                v.active_peers |= 1 << ((id & !PROBE_ID) % 64);
+            }
             _ => {}
         }
         self.after_event(ctx);
@@ -269,6 +286,24 @@ impl EtcdMember {
             }
             T_FSYNC => self.fsync_done(ctx),
             T_REQ_TIMEOUT => self.request_timeout(ctx, arg),
+            T_ADJUST_TICKS => {
+                self.catch_up(ctx.now);
+                let election_tick = self.cfg.election_tick;
+                let v = self.v.as_mut().unwrap();
+                if !v.adjusted {
+                    if v.active_peers.count_ones() > 1 {
+                        v.adjusted = true;
+                        for _ in 0..election_tick.saturating_sub(2) {
+                            v.raft.tick();
+                        }
+                    } else if arg < 100 {
+                        // rafthttp.ConnReadTimeout (5 s) in 50 ms polls.
+                        ctx.timer(50 * crate::engine::MS, T_ADJUST_TICKS, arg + 1);
+                    } else {
+                        v.adjusted = true;
+                    }
+                }
+            }
             _ => {}
         }
         self.after_event(ctx);
