@@ -83,7 +83,9 @@ fn compare_maps_etcd_targets_and_shows_the_difference() {
     let a = kube_ha_sim::run::run(&s, 1).unwrap();
     let b = kube_ha_sim::run::run(&ext, 1).unwrap();
     assert!(a.metrics["etcd_quorum.longest_outage_s"] >= 59.0);
-    assert_eq!(b.metrics["etcd_quorum.longest_outage_s"], 0.0);
+    // External etcd keeps quorum through the node crashes; the crash of etcd-3 costs at most one
+    // election (if it happened to lead).
+    assert!(b.metrics["etcd_quorum.longest_outage_s"] < 4.0);
     let table = kube_ha_sim::cli::compare::table(&a, &b);
     assert!(table.contains("* etcd_quorum.downtime_s"), "{table}");
 }

@@ -19,6 +19,9 @@ pub const T_LOOP: u32 = 20;
 pub const T_CTL_TIMEOUT: u32 = 21;
 /// A NoExecute toleration runs out: the taint-eviction pass runs at that moment.
 pub const T_EVICT: u32 = 22;
+/// When the scenario's Deployments are applied at the latest, even if some node never registered.
+const DEPLOY_DEADLINE_NS: Nanos = 60 * SEC;
+
 /// Request ids of the controllers carry this bit, to keep them apart from the elector's.
 pub const ID_BIT: u64 = 1 << 62;
 
@@ -204,7 +207,7 @@ impl Controllers {
 
     fn begin(&mut self, ctx: &mut Ctx, l: Loop) {
         let kinds: &[u64] = match l {
-            Loop::ReplicaSet => &[keys::POD],
+            Loop::ReplicaSet => &[keys::NODE_LEASE, keys::POD],
             Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD],
             Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
         };
@@ -358,7 +361,16 @@ impl Controllers {
         let empty = Vec::new();
         let pods = reads.get(&keys::POD).unwrap_or(&empty);
         match l {
-            Loop::ReplicaSet => self.replicaset(ctx, pods),
+            Loop::ReplicaSet => {
+                let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
+                // The scenario's Deployments are applied to a running cluster: once every node has
+                // registered (or a minute into the run), not while kubelets are still joining, which
+                // would pack every replica onto the first node to register.
+                let nodes = self.cfg.nodes.iter().filter(|n| n.is_some()).count();
+                if leases.len() >= nodes || ctx.now >= DEPLOY_DEADLINE_NS || !pods.is_empty() {
+                    self.replicaset(ctx, pods)
+                }
+            }
             Loop::NodeLifecycle => {
                 let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
                 let nodes = reads.get(&keys::NODE).unwrap_or(&empty);
