@@ -370,7 +370,16 @@ fn fault_spans(o: &Outcome) -> Vec<FaultSpan> {
             if start > o.end_ns || (starts[i].is_none() && start == o.end_ns) {
                 return None; // never fired
             }
-            let end = ends[i].or(f.end_ns.map(|e| e.min(o.end_ns)));
+            // Without `for`, a lasting fault (crash, partition, ...) holds to the end of the run; a
+            // restart, wipe or restore is a moment and is drawn as a marker.
+            use crate::scenario::model::FaultKind;
+            let instant = matches!(
+                f.spec.kind,
+                FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore
+            );
+            let end = ends[i]
+                .or(f.end_ns.map(|e| e.min(o.end_ns)))
+                .or((!instant).then_some(o.end_ns));
             Some(FaultSpan {
                 index: i,
                 start,
