@@ -234,6 +234,14 @@ docs/ha-considerations.md)
   metric                         required; a metric name below
   at_least | at_most | equals    a number; exactly one of the three per expectation (write
                                  two expectations for a range)
+  window                         optional ["from", "to"]: measure the metric over that span of
+                                 the run only (from < to <= duration)
+  recovered_within               instead of a bound, with a capability as metric ("api"): after
+                                 every fault that ends (a restart or restore ends as it happens),
+                                 the capability is up for good within this duration; the actual
+                                 value is CAPABILITY.recovery_s
+  percentile                     optional, 0 to 100: under `check --seeds`, the bound applies to
+                                 this percentile over the seeds instead of to every seed
 
 METRICS
   For each capability C in api, etcd_quorum, scheduling, reconciliation, workloads:
