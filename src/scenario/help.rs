@@ -249,6 +249,7 @@ METRICS
     C.downtime_s         seconds it was down
     C.longest_outage_s   longest single outage, seconds
     C.outages            number of outages
+    C.recovery_s         worst time from a fault's end until C is up for good (when a fault ends)
   api                  a client request through the endpoint succeeds
   etcd_quorum          etcd has a leader that can commit (a quorum of members reachable)
   scheduling           a kube-scheduler holds a valid lease, is alive and reaches a writable API
