@@ -39,7 +39,7 @@ pub const CAPABILITIES: [Capability; 5] = [
 ];
 
 /// A process's lifecycle state as its lane shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcState {
     /// Running and serving.
@@ -55,7 +55,7 @@ pub enum ProcState {
 }
 
 /// One state change.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceKind {
     /// A process's lane state changed.
@@ -136,10 +136,13 @@ impl Trace {
         }
     }
 
-    /// Appends an event, folding it into the trace hash.
+    /// Appends an event, folding it into the trace hash (field by field, without formatting).
     pub fn push(&mut self, time_ns: Nanos, kind: TraceKind) {
-        let text = format!("{time_ns}{kind:?}");
-        self.fold(text.as_bytes());
+        use std::hash::{Hash, Hasher};
+        let mut h = Fnv(self.hash);
+        time_ns.hash(&mut h);
+        kind.hash(&mut h);
+        self.hash = h.finish();
         self.events.push(TraceEvent { time_ns, kind });
     }
 
@@ -154,15 +157,30 @@ impl Trace {
     }
 
     fn fold(&mut self, bytes: &[u8]) {
-        // FNV-1a: stable across platforms and Rust versions, unlike std's hasher.
-        for b in bytes {
-            self.hash ^= *b as u64;
-            self.hash = self.hash.wrapping_mul(0x100_0000_01b3);
-        }
+        let mut h = Fnv(self.hash);
+        std::hash::Hasher::write(&mut h, bytes);
+        self.hash = h.0;
     }
 
     /// A hash of everything traced, for the determinism self-check.
     pub fn hash(&self) -> u64 {
         self.hash
+    }
+}
+
+/// FNV-1a over the bytes `Hash` feeds it: fixed and seedless, unlike std's default hasher, so the
+/// trace hash is the same on every run (integers are fed little-endian on the supported targets).
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        }
     }
 }
