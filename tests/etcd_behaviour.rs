@@ -288,7 +288,10 @@ fn a_runaway_run_stops_at_the_event_bound_with_a_clear_error() {
     world.max_events = 10_000;
     let err = world.run().expect_err("the bound stops the run");
     let text = err.to_string();
-    assert!(text.contains("10000 events") && text.contains("running away"), "{text}");
+    assert!(
+        text.contains("10000 events") && text.contains("running away"),
+        "{text}"
+    );
     // The default bound leaves a normal run alone.
     assert!(kube_ha_sim::world::World::build(&s, 1).run().is_ok());
 }
