@@ -133,6 +133,11 @@ impl Kubelet {
         }
     }
 
+    /// A write id unique across processes: the process in the high bits, the request counter below.
+    fn write_id(&self, ctx: &Ctx) -> u64 {
+        ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff)
+    }
+
     fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
         let id = self.next_id;
         self.next_id += 1;
@@ -143,7 +148,7 @@ impl Kubelet {
 
     fn renew(&mut self, ctx: &mut Ctx) {
         self.renew_seq += 1;
-        let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+        let write_id = self.write_id(ctx);
         self.send(
             ctx,
             Req::Lease,
@@ -174,7 +179,7 @@ impl Kubelet {
 
     fn post_status(&mut self, ctx: &mut Ctx) {
         self.status_seq += 1;
-        let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+        let write_id = self.write_id(ctx);
         self.send(
             ctx,
             Req::Status,
@@ -282,7 +287,7 @@ impl Kubelet {
         }
         for (uid, (workload, terminating, key, rev)) in desired {
             if terminating {
-                let write_id = ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff);
+                let write_id = self.write_id(ctx);
                 self.send(
                     ctx,
                     Req::Delete,

@@ -10,7 +10,7 @@ use crate::components::client::{interval_for, ClientConfig, ClientTarget, LoadCl
 use crate::components::etcd::member::{EtcdConfig, EtcdMember};
 use crate::components::Component;
 use crate::engine::rng::stream;
-use crate::engine::{EventQueue, MIN, SEC};
+use crate::engine::{EventQueue, MIN};
 use crate::net::Network;
 use crate::observe::Trace;
 use crate::scenario::model::LoadTarget;
@@ -95,7 +95,6 @@ impl World {
         // minute; ten times that means something is storming.
         let minutes = end_ns / MIN + 1;
         let max_events = 20_000_000u64.saturating_add(minutes.saturating_mul(5_000_000));
-        let _ = SEC;
         World {
             now: 0,
             end_ns,

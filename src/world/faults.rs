@@ -181,6 +181,24 @@ impl World {
         self.layout.nodes[n as usize].name.clone()
     }
 
+    fn node_names(&self, ns: &[NodeId]) -> String {
+        ns.iter()
+            .map(|&n| self.node_name(n))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Sets (or clears, with None) a slow disk on the etcd member of each node.
+    fn set_slow_disks(&mut self, ns: &[NodeId], fsync_ns: Option<Nanos>) {
+        for &n in ns {
+            if let Some(p) = self.etcd_on(n) {
+                if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+                    m.set_slow_disk(fsync_ns);
+                }
+            }
+        }
+    }
+
     fn proc_name(&self, p: ProcId) -> String {
         self.layout.procs[p as usize].name.clone()
     }
@@ -327,11 +345,7 @@ impl World {
                         }
                         self.node_down(n);
                     }
-                    resolved = ns
-                        .iter()
-                        .map(|&n| self.node_name(n))
-                        .collect::<Vec<_>>()
-                        .join(",");
+                    resolved = self.node_names(&ns);
                     nodes = ns;
                 }
                 Resolved::Proc(p) => {
@@ -360,11 +374,7 @@ impl World {
                             }
                         }
                     }
-                    resolved = ns
-                        .iter()
-                        .map(|&n| self.node_name(n))
-                        .collect::<Vec<_>>()
-                        .join(",");
+                    resolved = self.node_names(&ns);
                 }
                 Resolved::Proc(p) => {
                     self.procs[p as usize].held_down = 0;
@@ -389,11 +399,7 @@ impl World {
                 for &n in &ns {
                     self.net.isolate(n, true);
                 }
-                resolved = ns
-                    .iter()
-                    .map(|&n| self.node_name(n))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                resolved = self.node_names(&ns);
                 nodes = ns;
                 self.dirty = true;
             }
@@ -409,19 +415,8 @@ impl World {
             }
             FaultKind::SlowDisk => {
                 let ns = self.nodes_of(std::slice::from_ref(&target));
-                let lat = spec.fsync_latency.map(|d| d.ns());
-                for &n in &ns {
-                    if let Some(p) = self.etcd_on(n) {
-                        if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
-                            m.set_slow_disk(lat);
-                        }
-                    }
-                }
-                resolved = ns
-                    .iter()
-                    .map(|&n| self.node_name(n))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                self.set_slow_disks(&ns, spec.fsync_latency.map(|d| d.ns()));
+                resolved = self.node_names(&ns);
                 nodes = ns;
             }
             FaultKind::Restore => {}
@@ -441,11 +436,7 @@ impl World {
                         });
                     }
                 }
-                resolved = ns
-                    .iter()
-                    .map(|&n| self.node_name(n))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                resolved = self.node_names(&ns);
                 nodes = ns;
             }
         }
@@ -511,15 +502,7 @@ impl World {
                 }
                 self.dirty = true;
             }
-            FaultKind::SlowDisk => {
-                for &n in &f.nodes {
-                    if let Some(p) = self.etcd_on(n) {
-                        if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
-                            m.set_slow_disk(None);
-                        }
-                    }
-                }
-            }
+            FaultKind::SlowDisk => self.set_slow_disks(&f.nodes, None),
             // A restart has nothing to undo; lost data does not come back.
             FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore => {}
         }

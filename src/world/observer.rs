@@ -13,8 +13,6 @@ use crate::topology::ProcKind;
 #[derive(Default)]
 pub struct Observer {
     state: [Option<bool>; 5],
-    /// How many leader-elected instances of each lease are acting at once (for split-brain time).
-    pub acting_counts: [u32; 2],
     ready: Vec<u32>,
 }
 
@@ -37,28 +35,15 @@ impl Observer {
         self.set(Capability::EtcdQuorum, etcd_up, &mut out);
         let has_cp = w.layout.procs_of(ProcKind::Scheduler).next().is_some();
         if has_cp {
-            for (lease, cap) in [
-                (0u16, Capability::Scheduling),
-                (1u16, Capability::Reconciliation),
+            for (kind, cap) in [
+                (ProcKind::Scheduler, Capability::Scheduling),
+                (ProcKind::ControllerManager, Capability::Reconciliation),
             ] {
-                let kind = if lease == 0 {
-                    ProcKind::Scheduler
-                } else {
-                    ProcKind::ControllerManager
-                };
-                let mut acting = 0;
-                let mut effective = false;
-                for p in w.layout.procs_of(kind) {
+                // Up while some instance that believes it leads is alive and can get writes through.
+                let effective = w.layout.procs_of(kind).any(|p| {
                     let proc = &w.procs[p];
-                    if !proc.alive || !proc.comp.acting() {
-                        continue;
-                    }
-                    acting += 1;
-                    if api_path_ok(w, p as ProcId, leader) {
-                        effective = true;
-                    }
-                }
-                self.acting_counts[lease as usize] = acting;
+                    proc.alive && proc.comp.acting() && api_path_ok(w, p as ProcId, leader)
+                });
                 self.set(cap, effective, &mut out);
             }
         }

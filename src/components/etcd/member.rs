@@ -5,7 +5,7 @@ use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{DurableState, Entry, EntryData, HardState, MemberId, RaftMsg, Role};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
-use crate::engine::{fmt_duration, Nanos};
+use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
 use crate::world::ctx::{Ctx, Obs, ProcId};
 use std::collections::BTreeMap;
@@ -684,11 +684,6 @@ impl EtcdMember {
             v.wake_token += 1;
             ctx.timer_at(at, T_TICK, v.wake_token);
         }
-    }
-
-    /// A short description for logs.
-    pub fn describe_timeout(&self) -> String {
-        fmt_duration(self.cfg.request_timeout_ns)
     }
 }
 
