@@ -1,8 +1,15 @@
-//! The scenario file: its format (serde), loading with precise errors, and semantic validation.
+//! The scenario file: its format (the serde mirror in [`model`]), loading with precise errors ([`load`],
+//! [`error`], [`spans`], [`suggest`]), and validation ([`validate`]) that builds the typed [`plan`] which
+//! everything downstream consumes.
 
+pub mod error;
 pub mod help;
 pub mod load;
 pub mod model;
+pub mod spans;
+pub mod suggest;
+pub mod validate;
 
-pub use load::{load_scenario, parse_scenario, ScenarioError};
+pub use error::ScenarioError;
+pub use load::{load_scenario, parse_scenario};
 pub use model::Scenario;

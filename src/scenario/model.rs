@@ -492,18 +492,80 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every fault kind, in the order help lists them.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Crash,
+        FaultKind::Stop,
+        FaultKind::Restart,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::DegradeLink,
+        FaultKind::SlowDisk,
+        FaultKind::WipeData,
+        FaultKind::Restore,
+    ];
+
+    /// The names used in files, in the order of [`FaultKind::ALL`].
+    pub const NAMES: &'static [&'static str] = &[
+        "crash",
+        "stop",
+        "restart",
+        "partition",
+        "isolate",
+        "degrade-link",
+        "slow-disk",
+        "wipe-data",
+        "restore",
+    ];
+
     /// The name used in files.
     pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The optional fields of a fault (besides `at` and `kind`) that this kind takes. CONTRACT.md: every
+    /// fault may have `for` (on restart and wipe-data there is nothing to undo).
+    pub fn fields(self) -> &'static [&'static str] {
         match self {
-            FaultKind::Crash => "crash",
-            FaultKind::Stop => "stop",
-            FaultKind::Restart => "restart",
-            FaultKind::Partition => "partition",
-            FaultKind::Isolate => "isolate",
-            FaultKind::DegradeLink => "degrade-link",
-            FaultKind::SlowDisk => "slow-disk",
-            FaultKind::WipeData => "wipe-data",
-            FaultKind::Restore => "restore",
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Isolate
+            | FaultKind::Restart
+            | FaultKind::WipeData => &["target", "for"],
+            FaultKind::Partition => &["groups", "for"],
+            FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
+            FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
+            FaultKind::Restore => &["snapshot_at"],
+        }
+    }
+
+    /// A repair that ends as it happens: recovery counts from its start, and pictures draw it as a
+    /// marker rather than a shaded period. A restart or a restore is a repair; a wipe is over once the
+    /// data is gone (nothing to undo).
+    pub fn is_instant(self) -> bool {
+        match self {
+            FaultKind::Restart | FaultKind::Restore | FaultKind::WipeData => true,
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk => false,
+        }
+    }
+
+    /// One line for `help scenario`: the fields and what the fault does.
+    pub fn help(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "target: node, process, selector or zone. Processes stop and lose volatile state; with `for`, they start again after it.",
+            FaultKind::Stop => "target: as crash. A graceful stop (SIGTERM): leaders hand over or release, then the processes stay down until restarted; with `for`, they start again after it.",
+            FaultKind::Restart => "target: as crash. Starts what was crashed or stopped.",
+            FaultKind::Partition => "groups: lists of nodes or zones. No traffic between the groups.",
+            FaultKind::Isolate => "target: a node (or a process or selector on one node). No traffic to or from the node.",
+            FaultKind::DegradeLink => "between: [a, b] (nodes or zones), latency and/or loss (0..1). Slower or lossy links.",
+            FaultKind::SlowDisk => "target: a node running etcd, fsync_latency. Every etcd WAL fsync on that node takes that long.",
+            FaultKind::WipeData => "target: a node running etcd. The member's data directory is lost; it cannot rejoin as the same member.",
+            FaultKind::Restore => "snapshot_at. etcdutl snapshot restore on every member from the snapshot taken at snapshot_at; later writes are gone.",
         }
     }
 }
