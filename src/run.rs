@@ -5,8 +5,8 @@ use crate::engine::Nanos;
 use crate::observe::metrics::{self, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
-use crate::scenario::model::{Expectation, FaultKind};
-use crate::scenario::Scenario;
+use crate::scenario::model::Expectation;
+use crate::scenario::Plan;
 use crate::topology::{Layout, ProcKind};
 use crate::world::faults::ResolvedFault;
 use crate::world::{RunError, World};
@@ -57,7 +57,7 @@ impl Verdict {
 
 /// Everything a run produced.
 pub struct Outcome {
-    pub scenario: Scenario,
+    pub scenario: Plan,
     pub seed: u64,
     pub layout: Layout,
     pub trace: Trace,
@@ -117,7 +117,7 @@ pub fn judge(e: &Expectation, metrics: &Metrics) -> Verdict {
 }
 
 /// Runs a scenario with a seed.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
+pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
     let mut world = World::build(scenario, seed);
     world.run()?;
     let end_ns = world.end_ns;
@@ -131,13 +131,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
         }
     };
     // Recovery counts from a fault's end; a restart or restore is a repair that ends as it happens.
-    let fault_spans: Vec<(Nanos, Option<Nanos>)> = world
+    let fault_spans: Vec<(Nanos, Option<Nanos>)> = scenario
         .faults
         .iter()
-        .map(|f| {
-            let instant = matches!(f.spec.kind, FaultKind::Restart | FaultKind::Restore);
-            (f.at_ns, f.end_ns.or(instant.then_some(f.at_ns)))
-        })
+        .map(|f| (f.at_ns, f.end_ns()))
         .collect();
     let inputs = |window| MetricInputs {
         trace: &world.trace,

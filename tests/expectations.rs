@@ -76,10 +76,10 @@ fn compare_maps_etcd_targets_and_shows_the_difference() {
         "faults":[{"at":"60s","kind":"crash","target":"cp-1","for":"60s"},{"at":"60s","kind":"crash","target":"cp-2","for":"60s"},
                   {"at":"150s","kind":"crash","target":"cp-3/etcd","for":"10s"}]}"#;
     let s = kube_ha_sim::scenario::parse_scenario(text, "c.json").unwrap();
-    let ext = on_topology(&s, EtcdTopology::External);
+    let ext = on_topology(&s, EtcdTopology::External, "c.json (external)").unwrap();
     assert_eq!(ext.topology.etcd_nodes, 3);
-    assert_eq!(ext.faults[0].target.as_deref(), Some("cp-1"));
-    assert_eq!(ext.faults[2].target.as_deref(), Some("etcd-3/etcd"));
+    assert_eq!(ext.faults[0].spec.target.as_deref(), Some("cp-1"));
+    assert_eq!(ext.faults[2].spec.target.as_deref(), Some("etcd-3/etcd"));
     let a = kube_ha_sim::run::run(&s, 1).unwrap();
     let b = kube_ha_sim::run::run(&ext, 1).unwrap();
     assert!(a.metrics["etcd_quorum.longest_outage_s"] >= 59.0);

@@ -7,7 +7,7 @@ use kube_ha_sim::scenario::model::{
     ApiServerSettings, EtcdSettings, KubeletSettings, LeaderElectionSettings, Load,
     LoadBalancerSettings, NetworkSettings, NodeLifecycleSettings,
 };
-use kube_ha_sim::scenario::{load_scenario, parse_scenario, Scenario, ScenarioError};
+use kube_ha_sim::scenario::{load_scenario, parse_scenario, Plan, ScenarioError};
 use serde_json::{json, Value};
 
 /// The example of CONTRACT.md, verbatim.
@@ -77,7 +77,7 @@ fn with(changes: &[(&str, Value)]) -> String {
     serde_json::to_string_pretty(&v).expect("serializes")
 }
 
-fn ok(text: &str) -> Scenario {
+fn ok(text: &str) -> Plan {
     match parse_scenario(text, "t.json") {
         Ok(s) => s,
         Err(e) => panic!("expected a valid scenario, got: {e}\n{text}"),
@@ -104,10 +104,10 @@ fn contract_example_parses_with_its_values() {
     let s = ok(CONTRACT_EXAMPLE);
     assert_eq!(s.name, "stacked-etcd-leader-crash");
     assert_eq!(s.seed, 7);
-    assert_eq!(s.duration.ns(), 600_000_000_000);
+    assert_eq!(s.duration_ns, 600_000_000_000);
     assert_eq!(s.topology.control_plane_nodes, 3);
     assert_eq!(s.faults.len(), 1);
-    assert_eq!(s.faults[0].for_.map(|d| d.ns()), Some(120_000_000_000));
+    assert_eq!(s.faults[0].for_ns, Some(120_000_000_000));
     assert_eq!(s.expect.len(), 2);
 }
 
@@ -123,7 +123,10 @@ fn minimal_scenario_gets_the_real_defaults() {
     );
     assert_eq!(s.topology.zones, vec!["a".to_string()]);
     assert_eq!(s.topology.load_balancers, 1);
-    assert_eq!(s.topology.endpoint, "load-balancer");
+    assert_eq!(
+        s.topology.endpoint,
+        kube_ha_sim::scenario::plan::Endpoint::LoadBalancer
+    );
 }
 
 #[test]
@@ -740,7 +743,7 @@ fn expectation_metrics_and_bounds() {
 #[test]
 fn known_metrics_cover_the_contract() {
     let s = ok(CONTRACT_EXAMPLE);
-    let m = known_metrics(&s);
+    let m = known_metrics(&s.workloads);
     for name in [
         "api.availability",
         "etcd_quorum.downtime_s",

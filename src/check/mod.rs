@@ -23,7 +23,7 @@ pub mod stats;
 use crate::observe::metrics::Metrics;
 use crate::report::json::round;
 use crate::report::junit::{CaseResult, TestCase, TestSuite, TestSuites};
-use crate::scenario::{load_scenario, Scenario};
+use crate::scenario::{load_scenario, Plan};
 use baseline::{fmt_num, seeds_text, Baseline, BaselineDiff, Tolerances};
 use seeds::SeedSpec;
 use serde_json::Value;
@@ -679,7 +679,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Loads a scenario file; a loader that panics is reported as an error, not passed on.
-fn load(path: &Path) -> Result<Scenario, String> {
+fn load(path: &Path) -> Result<Plan, String> {
     match catch_unwind(AssertUnwindSafe(|| load_scenario(path))) {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => {
@@ -700,7 +700,7 @@ fn load(path: &Path) -> Result<Scenario, String> {
 }
 
 /// Runs one seed (twice with `twice`), catching panics.
-pub fn run_seed(scenario: &Scenario, seed: u64, twice: bool) -> SeedRun {
+pub fn run_seed(scenario: &Plan, seed: u64, twice: bool) -> SeedRun {
     let start = Instant::now();
     let mut r = SeedRun {
         seed,
@@ -825,7 +825,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, String> {
     let (files, mut input_errors) = discover(&paths);
 
     // Load every file; the invalid ones are reported, the rest still run.
-    let mut loaded: Vec<(PathBuf, Scenario)> = Vec::new();
+    let mut loaded: Vec<(PathBuf, Plan)> = Vec::new();
     for f in files {
         match load(&f) {
             Ok(s) => loaded.push((f, s)),
@@ -951,7 +951,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, String> {
 /// Builds a scenario's result from its runs (and does its baseline).
 fn merge(
     path: &Path,
-    scenario: &Scenario,
+    scenario: &Plan,
     seeds: &[u64],
     runs: Vec<SeedRun>,
     opts: &CheckOptions,

@@ -56,7 +56,7 @@ pub fn run(quick: bool) -> i32 {
             return super::EXIT_BAD_INPUT;
         }
         let wall = t0.elapsed().as_secs_f64();
-        let sim = scenario.duration.ns() as f64 / 1e9;
+        let sim = scenario.duration_ns as f64 / 1e9;
         outln!(
             "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0} {:>10}",
             case.name,

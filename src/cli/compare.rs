@@ -6,73 +6,111 @@
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use crate::report;
 use crate::run::{self, Outcome};
-use crate::scenario::model::{EtcdTopology, Scenario};
-use crate::scenario::{load_scenario, parse_scenario};
+use crate::scenario::model::{EtcdTopology, Fault, Scenario};
+use crate::scenario::plan::{FaultAction, FaultPlan};
+use crate::scenario::{load_scenario, plan_scenario, Plan, ScenarioError};
+use crate::topology::{Layout, NodeKind, ProcKind, Target};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Maps one target name to the other topology.
-fn map_target(t: &str, to: EtcdTopology) -> String {
-    match to {
-        EtcdTopology::External => {
-            if let Some(n) = t.strip_prefix("cp-").and_then(|r| r.strip_suffix("/etcd")) {
-                return format!("etcd-{n}/etcd");
-            }
-        }
-        EtcdTopology::Stacked => {
-            if let Some(rest) = t.strip_prefix("etcd-") {
-                let n = rest.strip_suffix("/etcd").unwrap_or(rest);
-                return format!("cp-{n}/etcd");
-            }
-        }
-    }
-    t.to_string()
+/// The etcd member with this 1-based ordinal in a layout: `cp-N/etcd` stacked, `etcd-N/etcd` external.
+fn etcd_member(layout: &Layout, ordinal: u32) -> Option<usize> {
+    layout
+        .procs_of(ProcKind::Etcd)
+        .find(|&p| layout.nodes[layout.procs[p].node].ordinal == ordinal)
 }
 
-/// The scenario on the other topology (or the same one, unchanged).
-pub fn on_topology(s: &Scenario, to: EtcdTopology) -> Scenario {
-    let mut out = s.clone();
-    if s.topology.etcd == to {
-        return out;
+/// Maps a target to the other topology by role: an etcd member (`cp-N/etcd` or the node `etcd-N`) is
+/// the member with the same number there; `cp-N` stays the control-plane node (taking its etcd member
+/// with it only where etcd is stacked); other nodes, processes, zones and selectors keep their names.
+/// `network` asks for a node (partition groups and link ends take nodes, not processes).
+fn map_target(t: Target, from: &Layout, to: &Layout, network: bool) -> Option<Target> {
+    let member_ordinal = match t {
+        Target::Proc(p) if from.procs[p].kind == ProcKind::Etcd => {
+            Some(from.nodes[from.procs[p].node].ordinal)
+        }
+        Target::Node(n) if from.nodes[n].kind == NodeKind::Etcd => Some(from.nodes[n].ordinal),
+        Target::Proc(_) | Target::Node(_) | Target::Zone(_) | Target::Selector(_) => None,
+    };
+    if let Some(ord) = member_ordinal {
+        let p = etcd_member(to, ord)?;
+        return Some(if network {
+            Target::Node(to.procs[p].node)
+        } else {
+            Target::Proc(p)
+        });
     }
-    out.topology.etcd = to;
-    out.topology.etcd_nodes = match to {
+    Some(match t {
+        Target::Node(n) => Target::Node(to.node_index(&from.nodes[n].name)?),
+        Target::Proc(p) => Target::Proc(to.proc_index(&from.procs[p].name)?),
+        Target::Zone(z) => Target::Zone(to.zone_index(&from.zones[z])?),
+        Target::Selector(s) => Target::Selector(s),
+    })
+}
+
+/// The fault as the file would write it on the other topology.
+fn map_fault(f: &FaultPlan, from: &Layout, to: &Layout) -> Fault {
+    let name = |t: Target, network: bool| -> String {
+        map_target(t, from, to, network).map_or_else(|| t.name(from), |m| m.name(to))
+    };
+    let mut spec = f.spec.clone();
+    match &f.action {
+        FaultAction::Partition { groups } => {
+            spec.groups = Some(
+                groups
+                    .iter()
+                    .map(|g| g.iter().map(|t| name(*t, true)).collect())
+                    .collect(),
+            );
+        }
+        FaultAction::DegradeLink { between, .. } => {
+            spec.between = Some(between.iter().map(|t| name(*t, true)).collect());
+        }
+        FaultAction::Crash { target }
+        | FaultAction::Stop { target }
+        | FaultAction::Restart { target }
+        | FaultAction::Isolate { target }
+        | FaultAction::SlowDisk { target, .. }
+        | FaultAction::WipeData { target } => spec.target = Some(name(*target, false)),
+        FaultAction::Restore { .. } => {}
+    }
+    spec
+}
+
+/// The plan on the other topology (or the same one, unchanged), validated as a file would be.
+pub fn on_topology(plan: &Plan, to: EtcdTopology, label: &str) -> Result<Plan, ScenarioError> {
+    if plan.topology.etcd == to {
+        return Ok(plan.clone());
+    }
+    let mut s = plan.to_scenario();
+    s.topology.etcd = to;
+    s.topology.etcd_nodes = match to {
         EtcdTopology::Stacked => 0,
         EtcdTopology::External => s.topology.control_plane_nodes.max(1),
     };
-    for f in &mut out.faults {
-        if let Some(t) = &f.target {
-            f.target = Some(map_target(t, to));
-        }
-        if let Some(groups) = &mut f.groups {
-            for g in groups.iter_mut() {
-                for n in g.iter_mut() {
-                    *n = map_target(n, to);
-                }
-            }
-        }
-        if let Some(b) = &mut f.between {
-            for n in b.iter_mut() {
-                *n = map_target(n, to);
-            }
-        }
-    }
-    out.name = format!(
+    // The other topology's layout, to map the faults into (validated with the faults below).
+    let shape = plan_scenario(
+        &Scenario {
+            faults: Vec::new(),
+            expect: Vec::new(),
+            ..s.clone()
+        },
+        label,
+    )?;
+    s.faults = plan
+        .faults
+        .iter()
+        .map(|f| map_fault(f, &plan.layout, &shape.layout))
+        .collect();
+    s.name = format!(
         "{}-{}",
-        s.name,
-        if to == EtcdTopology::Stacked {
-            "stacked"
-        } else {
-            "external"
+        plan.name,
+        match to {
+            EtcdTopology::Stacked => "stacked",
+            EtcdTopology::External => "external",
         }
     );
-    out
-}
-
-fn revalidate(s: &Scenario, file: &Path) -> Result<Scenario, String> {
-    // The mapped scenario goes through the same validation as a file would.
-    let text = serde_json::to_string(s).map_err(|e| e.to_string())?;
-    parse_scenario(&text, &format!("{} (mapped)", file.display())).map_err(|e| e.to_string())
+    plan_scenario(&s, label)
 }
 
 /// Runs the comparison.
@@ -87,7 +125,15 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
     let seed = seed.unwrap_or(base.seed);
     let mut outcomes: Vec<Outcome> = Vec::new();
     for to in [EtcdTopology::Stacked, EtcdTopology::External] {
-        let s = match revalidate(&on_topology(&base, to), file) {
+        let label = format!(
+            "{} (on {} etcd)",
+            file.display(),
+            match to {
+                EtcdTopology::Stacked => "stacked",
+                EtcdTopology::External => "external",
+            }
+        );
+        let s = match on_topology(&base, to, &label) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot map the scenario to {to:?} etcd: {e}");
@@ -197,22 +243,66 @@ pub fn table(a: &Outcome, b: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::parse_scenario;
+
+    fn plan(etcd: &str, faults: &str) -> Plan {
+        let nodes = if etcd == "external" {
+            ", \"etcd_nodes\": 3"
+        } else {
+            ""
+        };
+        let text = format!(
+            r#"{{"name": "t", "duration": "10m",
+                "topology": {{"etcd": "{etcd}", "control_plane_nodes": 3{nodes}, "zones": ["a", "b", "c"]}},
+                "faults": [{faults}]}}"#
+        );
+        parse_scenario(&text, "t.json").unwrap()
+    }
+
+    fn targets(p: &Plan) -> Vec<String> {
+        p.faults
+            .iter()
+            .map(|f| serde_json::to_string(&f.spec).unwrap())
+            .collect()
+    }
 
     #[test]
-    fn maps_etcd_targets_between_topologies() {
-        assert_eq!(
-            map_target("cp-2/etcd", EtcdTopology::External),
-            "etcd-2/etcd"
+    fn maps_etcd_targets_between_topologies_by_role() {
+        let stacked = plan(
+            "stacked",
+            r#"{"at": "1m", "kind": "crash", "target": "cp-2/etcd"},
+               {"at": "1m", "kind": "crash", "target": "cp-1"},
+               {"at": "1m", "kind": "crash", "target": "leader:etcd"},
+               {"at": "1m", "kind": "partition", "groups": [["cp-3"], ["zone:a", "zone:b"]]}"#,
         );
-        assert_eq!(map_target("etcd-3", EtcdTopology::Stacked), "cp-3/etcd");
-        assert_eq!(
-            map_target("etcd-3/etcd", EtcdTopology::Stacked),
-            "cp-3/etcd"
+        let ext = on_topology(&stacked, EtcdTopology::External, "t").unwrap();
+        let t = targets(&ext);
+        assert!(t[0].contains(r#""target":"etcd-2/etcd""#), "{t:?}");
+        assert!(t[1].contains(r#""target":"cp-1""#), "{t:?}");
+        assert!(t[2].contains(r#""target":"leader:etcd""#), "{t:?}");
+        assert!(t[3].contains(r#"[["cp-3"],["zone:a","zone:b"]]"#), "{t:?}");
+        let external = plan(
+            "external",
+            r#"{"at": "1m", "kind": "crash", "target": "etcd-3"},
+               {"at": "1m", "kind": "isolate", "target": "etcd-3/etcd"},
+               {"at": "1m", "kind": "degrade-link", "between": ["etcd-1", "zone:b"], "latency": "1ms"}"#,
         );
-        assert_eq!(map_target("cp-1", EtcdTopology::External), "cp-1");
-        assert_eq!(
-            map_target("leader:etcd", EtcdTopology::External),
-            "leader:etcd"
+        let st = on_topology(&external, EtcdTopology::Stacked, "t").unwrap();
+        let t = targets(&st);
+        assert!(t[0].contains(r#""target":"cp-3/etcd""#), "{t:?}");
+        assert!(t[1].contains(r#""target":"cp-3/etcd""#), "{t:?}");
+        assert!(t[2].contains(r#"["cp-1","zone:b"]"#), "{t:?}");
+    }
+
+    #[test]
+    fn mapping_keeps_exact_fault_times() {
+        // A fault at 60.4 s and a 1.25 s `for` once became 60 s and 1.3 s through a rounding re-serialise.
+        let stacked = plan(
+            "stacked",
+            r#"{"at": "60400ms", "kind": "crash", "target": "cp-1", "for": "1250ms"}"#,
         );
+        let ext = on_topology(&stacked, EtcdTopology::External, "t").unwrap();
+        assert_eq!(ext.faults[0].at_ns, 60_400_000_000);
+        assert_eq!(ext.faults[0].for_ns, Some(1_250_000_000));
     }
 }

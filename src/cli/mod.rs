@@ -24,7 +24,7 @@ pub mod library;
 
 use crate::report;
 use crate::run;
-use crate::scenario::{load_scenario, Scenario};
+use crate::scenario::{load_scenario, Plan};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -146,7 +146,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     }
 }
 
-fn load(file: &Path) -> Result<Scenario, i32> {
+fn load(file: &Path) -> Result<Plan, i32> {
     load_scenario(file).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT

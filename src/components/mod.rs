@@ -14,7 +14,7 @@ pub mod msg;
 pub mod objects;
 
 use crate::scenario::model::ApiEndpoint;
-use crate::scenario::Scenario;
+use crate::scenario::Plan as Scenario;
 use crate::topology::{Layout, ProcKind};
 use crate::world::ctx::{Ctx, ProcId, Timer};
 use crate::world::World;

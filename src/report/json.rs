@@ -29,7 +29,7 @@ pub fn report(o: &Outcome) -> Value {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let mut v = serde_json::to_value(&f.spec).unwrap_or(Value::Null);
+            let mut v = serde_json::to_value(f.spec()).unwrap_or(Value::Null);
             if let Value::Object(m) = &mut v {
                 m.insert("index".into(), json!(i));
                 m.insert("resolved".into(), json!(f.resolved));

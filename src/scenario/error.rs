@@ -51,8 +51,6 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-
-
 // ---------------------------------------------------------------------------------------------------------
 // serde errors
 
@@ -72,7 +70,6 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
     }
     s
 }
-
 
 /// The message of a serde_json error without its " at line L column C" suffix.
 fn bare_message(e: &serde_json::Error) -> String {
@@ -234,7 +231,6 @@ fn take_named<'a>(raw: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
     Some((&rest[..end], &rest[end + 1..]))
 }
 
-
 /// The allowed values of an enum-valued field, by path.
 fn enum_values(path: &str) -> Option<&'static [&'static str]> {
     match shape(path).as_str() {
@@ -380,4 +376,3 @@ fn data_error(
     // Custom messages (durations) already say what is allowed.
     error_at(file, path.clone(), value_pos(&path), raw)
 }
-

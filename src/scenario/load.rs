@@ -2,13 +2,14 @@
 //! column, then validate it into a typed [`Plan`](super::plan::Plan).
 
 use super::error::{check_objects, serde_error, syntax_error, ScenarioError};
+use super::plan::Plan;
 use super::spans::Spans;
 use super::validate::Validator;
 use crate::scenario::model::Scenario;
 use std::path::Path;
 
 /// Reads and checks a scenario file. An unreadable file is an error naming it.
-pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -28,7 +29,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
 }
 
 /// Parses scenario text (JSON) and checks it. `file` only labels errors.
-pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+pub fn parse_scenario(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let spans = Spans::index(text);
     check_objects(&spans, file)?;
@@ -45,7 +46,18 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         spans: &spans,
         s: &scenario,
     }
-    .run()?;
-    Ok(scenario)
+    .run()
 }
+
+/// Validates a scenario that was built in code rather than read from a file (`compare`'s mapped
+/// designs, the library's tests): the same checks, without source positions. `label` names it in errors.
+pub fn plan_scenario(scenario: &Scenario, label: &str) -> Result<Plan, ScenarioError> {
+    Validator {
+        file: label,
+        spans: &Spans::default(),
+        s: scenario,
+    }
+    .run()
+}
+
 pub use super::validate::known_metrics;

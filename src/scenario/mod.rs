@@ -6,10 +6,12 @@ pub mod error;
 pub mod help;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod spans;
 pub mod suggest;
 pub mod validate;
 
 pub use error::ScenarioError;
-pub use load::{load_scenario, parse_scenario};
+pub use load::{load_scenario, parse_scenario, plan_scenario};
 pub use model::Scenario;
+pub use plan::Plan;

@@ -539,18 +539,33 @@ impl FaultKind {
         }
     }
 
-    /// A repair that ends as it happens: recovery counts from its start, and pictures draw it as a
-    /// marker rather than a shaded period. A restart or a restore is a repair; a wipe is over once the
-    /// data is gone (nothing to undo).
-    pub fn is_instant(self) -> bool {
+    /// Whether the fault holds a state until it is undone (by its `for`, or to the end of the run): a
+    /// crash holds processes down, a partition holds links cut. A restart, a wipe or a restore is a
+    /// moment with nothing to undo, drawn as a marker.
+    pub fn lasts(self) -> bool {
         match self {
-            FaultKind::Restart | FaultKind::Restore | FaultKind::WipeData => true,
             FaultKind::Crash
             | FaultKind::Stop
             | FaultKind::Partition
             | FaultKind::Isolate
             | FaultKind::DegradeLink
-            | FaultKind::SlowDisk => false,
+            | FaultKind::SlowDisk => true,
+            FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore => false,
+        }
+    }
+
+    /// A repair: recovery is measured from its moment. A wipe is a moment too but not a repair: the
+    /// damage it does lasts until something repairs it (a restore), so no recovery counts from it.
+    pub fn is_repair(self) -> bool {
+        match self {
+            FaultKind::Restart | FaultKind::Restore => true,
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk
+            | FaultKind::WipeData => false,
         }
     }
 

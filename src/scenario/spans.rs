@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-
 /// Where each value (and each object key) of the file starts, by field path.
 #[derive(Default)]
 pub(crate) struct Spans {

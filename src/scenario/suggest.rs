@@ -1,6 +1,5 @@
 //! "Did you mean" suggestions and bounded name lists for error messages.
 
-
 /// Edit distance counting insertions, deletions, substitutions and swaps of neighbours as one edit each
 /// (optimal string alignment).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
@@ -30,7 +29,10 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate nearest to `input`, if any is near enough to be a plausible typo.
-pub(crate) fn nearest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     if input.is_empty() || input.chars().count() > 64 {
         return None;
     }
@@ -81,4 +83,3 @@ pub(crate) fn list_names(names: &[String]) -> String {
         )
     }
 }
-

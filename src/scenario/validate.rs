@@ -4,11 +4,12 @@
 //! Every error says what is wrong and what is allowed. Nothing in here panics on any input.
 
 use super::error::{error_at, ScenarioError};
+use super::plan::{Endpoint, FaultAction, FaultPlan, Plan, TopologyPlan};
 use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
-use crate::scenario::model::{Dur, EtcdTopology, Fault, FaultKind, Scenario};
-use crate::topology::{Layout, NodeKind, ProcKind, SELECTORS};
+use crate::scenario::model::{Dur, EtcdTopology, Fault, FaultKind, Scenario, Workload};
+use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
 
 /// The longest run a scenario may ask for (7 days).
@@ -68,7 +69,7 @@ pub const OTHER_METRICS: [&str; 14] = [
 
 /// Every metric name an expectation of this scenario may use: the per-capability metrics, the others of
 /// CONTRACT.md, and `workload.NAME.ready_ratio` for each declared workload.
-pub fn known_metrics(s: &Scenario) -> Vec<String> {
+pub fn known_metrics(workloads: &[Workload]) -> Vec<String> {
     let mut out = Vec::new();
     for c in CAPABILITIES {
         for m in CAPABILITY_METRICS {
@@ -77,21 +78,11 @@ pub fn known_metrics(s: &Scenario) -> Vec<String> {
     }
     out.extend(OTHER_METRICS.iter().map(|m| m.to_string()));
     out.extend(
-        s.workloads
+        workloads
             .iter()
             .map(|w| format!("workload.{}.ready_ratio", w.name)),
     );
     out
-}
-
-
-/// What a fault target names, as far as can be known before the run.
-#[derive(Clone, Copy)]
-enum Target {
-    Node(usize),
-    Proc(usize),
-    Zone(usize),
-    Selector(&'static str),
 }
 
 pub(crate) struct Validator<'a> {
@@ -149,15 +140,30 @@ impl Validator<'_> {
         Ok(())
     }
 
-    pub(crate) fn run(&self) -> Check {
+    /// Checks the scenario and builds its plan.
+    pub(crate) fn run(&self) -> Result<Plan, ScenarioError> {
         self.top()?;
-        self.topology()?;
-        let layout = Layout::new(&self.s.topology);
+        let topology = self.topology()?;
+        let layout = Layout::new(&topology);
         self.settings(&layout)?;
         self.load()?;
         self.workloads()?;
-        self.faults(&layout)?;
-        self.expectations()
+        let faults = self.faults(&layout)?;
+        self.expectations()?;
+        let s = self.s;
+        Ok(Plan {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            seed: s.seed,
+            duration_ns: s.duration.ns(),
+            topology,
+            settings: s.settings.clone(),
+            load: s.load.clone(),
+            workloads: s.workloads.clone(),
+            faults,
+            expect: s.expect.clone(),
+            layout,
+        })
     }
 
     fn top(&self) -> Check {
@@ -180,7 +186,7 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn topology(&self) -> Check {
+    fn topology(&self) -> Result<TopologyPlan, ScenarioError> {
         let t = &self.s.topology;
         if t.etcd == EtcdTopology::Stacked && t.etcd_nodes > 0 {
             return Err(self.err(
@@ -245,7 +251,7 @@ impl Validator<'_> {
         } else {
             list_names(&cps)
         };
-        if t.endpoint == "load-balancer" {
+        let endpoint = if t.endpoint == "load-balancer" {
             if t.load_balancers == 0 {
                 return Err(self.err(
                     self.pick(&["topology.load_balancers", "topology.endpoint"]),
@@ -253,15 +259,19 @@ impl Validator<'_> {
                      more, or use \"direct:NODE\" with a control-plane node",
                 ));
             }
+            Endpoint::LoadBalancer
         } else if let Some(node) = t.endpoint.strip_prefix("direct:") {
-            if !cps.iter().any(|c| c == node) {
-                return Err(self.err(
-                    "topology.endpoint",
-                    format!(
-                        "`{node}` is not a control-plane node{}; direct endpoints name one of: {cp_list}",
-                        suggest(node, cps.iter().map(String::as_str))
-                    ),
-                ));
+            match cps.iter().position(|c| c == node) {
+                Some(i) => Endpoint::Direct { cp: i as u32 + 1 },
+                None => {
+                    return Err(self.err(
+                        "topology.endpoint",
+                        format!(
+                            "`{node}` is not a control-plane node{}; direct endpoints name one of: {cp_list}",
+                            suggest(node, cps.iter().map(String::as_str))
+                        ),
+                    ))
+                }
             }
         } else {
             return Err(self.err(
@@ -273,8 +283,16 @@ impl Validator<'_> {
                     suggest(&t.endpoint, ["load-balancer"])
                 ),
             ));
-        }
-        Ok(())
+        };
+        Ok(TopologyPlan {
+            etcd: t.etcd,
+            control_plane_nodes: t.control_plane_nodes,
+            etcd_nodes: t.etcd_nodes,
+            workers: t.workers,
+            zones: t.zones.clone(),
+            load_balancers: t.load_balancers,
+            endpoint,
+        })
     }
 
     fn settings(&self, layout: &Layout) -> Check {
@@ -546,7 +564,7 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn faults(&self, layout: &Layout) -> Check {
+    fn faults(&self, layout: &Layout) -> Result<Vec<FaultPlan>, ScenarioError> {
         if self.s.faults.len() > MAX_FAULTS {
             return Err(self.err(
                 &format!("faults[{MAX_FAULTS}]"),
@@ -556,13 +574,21 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let mut out = Vec::with_capacity(self.s.faults.len());
         for (i, f) in self.s.faults.iter().enumerate() {
-            self.fault(layout, i, f)?;
+            self.fault_fields(i, f)?;
+            out.push(FaultPlan {
+                at_ns: f.at.ns(),
+                for_ns: f.for_.map(Dur::ns),
+                action: self.fault_action(layout, i, f)?,
+                spec: f.clone(),
+            });
         }
-        Ok(())
+        Ok(out)
     }
 
-    fn fault(&self, layout: &Layout, i: usize, f: &Fault) -> Check {
+    /// The fault's time and fields: within the run, and only the fields its kind takes.
+    fn fault_fields(&self, i: usize, f: &Fault) -> Check {
         let p = format!("faults[{i}]");
         let kind = f.kind.name();
         if f.at > self.s.duration {
@@ -583,18 +609,7 @@ impl Validator<'_> {
                 ));
             }
         }
-        // CONTRACT.md: every fault may have `for` (on restart and wipe-data there is nothing to undo).
-        let takes: &[&str] = match f.kind {
-            FaultKind::Crash
-            | FaultKind::Stop
-            | FaultKind::Isolate
-            | FaultKind::Restart
-            | FaultKind::WipeData => &["target", "for"],
-            FaultKind::Partition => &["groups", "for"],
-            FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
-            FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
-            FaultKind::Restore => &["snapshot_at"],
-        };
+        let takes = f.kind.fields();
         let present = [
             ("target", f.target.is_some()),
             ("for", f.for_.is_some()),
@@ -616,6 +631,18 @@ impl Validator<'_> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// What the fault does, with its targets resolved.
+    fn fault_action(
+        &self,
+        layout: &Layout,
+        i: usize,
+        f: &Fault,
+    ) -> Result<FaultAction, ScenarioError> {
+        let p = format!("faults[{i}]");
+        let kind = f.kind.name();
         let need = |field: &str, what: &str| -> ScenarioError {
             self.err(
                 &format!("{p}.{field}"),
@@ -623,7 +650,29 @@ impl Validator<'_> {
             )
         };
         let tpath = format!("{p}.target");
-        match f.kind {
+        let any_target = || -> Result<Target, ScenarioError> {
+            let t = f.target.as_deref().ok_or_else(|| {
+                need(
+                    "target",
+                    "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
+                )
+            })?;
+            let r = self.resolve(layout, &tpath, t)?;
+            self.not_client(layout, &tpath, t, r, kind)?;
+            Ok(r)
+        };
+        let etcd_target = || -> Result<Target, ScenarioError> {
+            let t = f.target.as_deref().ok_or_else(|| {
+                need(
+                    "target",
+                    "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
+                )
+            })?;
+            let r = self.resolve(layout, &tpath, t)?;
+            self.etcd_host(layout, &tpath, t, r, kind)?;
+            Ok(r)
+        };
+        Ok(match f.kind {
             FaultKind::Restore => {
                 let Some(snap) = f.snapshot_at else {
                     return Err(need(
@@ -636,32 +685,30 @@ impl Validator<'_> {
                         &format!("{p}.snapshot_at"),
                         format!(
                             "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
-                            crate::engine::fmt_duration(snap.ns()),
-                            crate::engine::fmt_duration(f.at.ns())
+                            fmt_duration(snap.ns()),
+                            fmt_duration(f.at.ns())
                         ),
                     ));
                 }
-                if layout
-                    .procs_of(crate::topology::ProcKind::Etcd)
-                    .next()
-                    .is_none()
-                {
+                if layout.procs_of(ProcKind::Etcd).next().is_none() {
                     return Err(self.err(
                         &p,
                         "a restore fault needs etcd members; this topology has none".to_string(),
                     ));
                 }
+                FaultAction::Restore {
+                    snapshot_at_ns: snap.ns(),
+                }
             }
-            FaultKind::Crash | FaultKind::Stop | FaultKind::Restart => {
-                let t = f.target.as_deref().ok_or_else(|| {
-                    need(
-                        "target",
-                        "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
-                    )
-                })?;
-                let r = self.resolve(layout, &tpath, t)?;
-                self.not_client(layout, &tpath, t, r, kind)?;
-            }
+            FaultKind::Crash => FaultAction::Crash {
+                target: any_target()?,
+            },
+            FaultKind::Stop => FaultAction::Stop {
+                target: any_target()?,
+            },
+            FaultKind::Restart => FaultAction::Restart {
+                target: any_target()?,
+            },
             FaultKind::Isolate => {
                 let t = f.target.as_deref().ok_or_else(|| {
                     need(
@@ -669,7 +716,8 @@ impl Validator<'_> {
                         "a node (cp-1), or a process or selector on one node",
                     )
                 })?;
-                if let Target::Zone(_) = self.resolve(layout, &tpath, t)? {
+                let target = self.resolve(layout, &tpath, t)?;
+                if let Target::Zone(_) = target {
                     return Err(self.err(
                         &tpath,
                         format!(
@@ -678,21 +726,22 @@ impl Validator<'_> {
                         ),
                     ));
                 }
+                FaultAction::Isolate { target }
             }
-            FaultKind::SlowDisk | FaultKind::WipeData => {
-                let t = f.target.as_deref().ok_or_else(|| {
-                    need(
-                        "target",
-                        "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
-                    )
-                })?;
-                let r = self.resolve(layout, &tpath, t)?;
-                self.etcd_host(layout, &tpath, t, r, kind)?;
-                if f.kind == FaultKind::SlowDisk && f.fsync_latency.is_none() {
+            FaultKind::WipeData => FaultAction::WipeData {
+                target: etcd_target()?,
+            },
+            FaultKind::SlowDisk => {
+                let target = etcd_target()?;
+                let Some(fsync) = f.fsync_latency else {
                     return Err(need(
                         "fsync_latency",
                         "how long each etcd WAL fsync takes on that disk, e.g. \"500ms\"",
                     ));
+                };
+                FaultAction::SlowDisk {
+                    target,
+                    fsync_latency_ns: fsync.ns(),
                 }
             }
             FaultKind::Partition => {
@@ -702,7 +751,9 @@ impl Validator<'_> {
                         "two or more lists of nodes or zones, e.g. [[\"zone:a\"], [\"zone:b\", \"zone:c\"]]",
                     )
                 })?;
-                self.partition(layout, &p, groups)?;
+                FaultAction::Partition {
+                    groups: self.partition(layout, &p, groups)?,
+                }
             }
             FaultKind::DegradeLink => {
                 let between = f.between.as_ref().ok_or_else(|| {
@@ -711,10 +762,13 @@ impl Validator<'_> {
                         "two nodes or zones, e.g. [\"zone:a\", \"zone:b\"]",
                     )
                 })?;
-                self.degrade(layout, &p, f, between)?;
+                FaultAction::DegradeLink {
+                    between: self.degrade(layout, &p, f, between)?,
+                    latency_ns: f.latency.map_or(0, Dur::ns),
+                    loss: f.loss.unwrap_or(0.0),
+                }
             }
-        }
-        Ok(())
+        })
     }
 
     fn not_client(&self, layout: &Layout, path: &str, name: &str, r: Target, kind: &str) -> Check {
@@ -759,7 +813,7 @@ impl Validator<'_> {
                 .procs
                 .get(pi)
                 .is_some_and(|p| p.kind == ProcKind::Etcd),
-            Target::Selector(s) => s == "leader:etcd" || s == "follower:etcd",
+            Target::Selector(s) => s.is_etcd(),
             Target::Zone(_) => false,
         };
         if !ok {
@@ -774,22 +828,16 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// Node indices (excluding the client) a partition/degrade member stands for.
+    /// A partition/degrade member: a node or a zone, with the node indices (excluding the client) it
+    /// stands for.
     fn network_nodes(
         &self,
         layout: &Layout,
         path: &str,
         name: &str,
-    ) -> Result<Vec<usize>, ScenarioError> {
+    ) -> Result<(Target, Vec<usize>), ScenarioError> {
         match self.resolve(layout, path, name)? {
-            Target::Node(n) => Ok(vec![n]),
-            Target::Zone(z) => Ok(layout
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.zone == z && n.kind != NodeKind::Client)
-                .map(|(i, _)| i)
-                .collect()),
+            t @ (Target::Node(_) | Target::Zone(_)) => Ok((t, t.static_nodes(layout))),
             Target::Proc(pi) => {
                 let node = layout
                     .procs
@@ -804,13 +852,19 @@ impl Validator<'_> {
             Target::Selector(s) => Err(self.err(
                 path,
                 format!(
-                    "`{s}` is resolved only when a fault fires; network faults take nodes (cp-1) or zones (zone:a)"
+                    "`{}` is resolved only when a fault fires; network faults take nodes (cp-1) or zones (zone:a)",
+                    s.name()
                 ),
             )),
         }
     }
 
-    fn partition(&self, layout: &Layout, p: &str, groups: &[Vec<String>]) -> Check {
+    fn partition(
+        &self,
+        layout: &Layout,
+        p: &str,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<Vec<Target>>, ScenarioError> {
         if groups.len() < 2 {
             return Err(self.err(
                 &format!("{p}.groups"),
@@ -822,6 +876,7 @@ impl Validator<'_> {
             ));
         }
         let mut owner: HashMap<usize, (usize, String)> = HashMap::new();
+        let mut out = Vec::with_capacity(groups.len());
         for (g, group) in groups.iter().enumerate() {
             let gpath = format!("{p}.groups[{g}]");
             if group.is_empty() {
@@ -831,9 +886,11 @@ impl Validator<'_> {
                 ));
             }
             let mut members = 0;
+            let mut targets = Vec::with_capacity(group.len());
             for (j, name) in group.iter().enumerate() {
                 let mpath = format!("{gpath}[{j}]");
-                let nodes = self.network_nodes(layout, &mpath, name)?;
+                let (target, nodes) = self.network_nodes(layout, &mpath, name)?;
+                targets.push(target);
                 members += nodes.len();
                 for n in nodes {
                     if let Some((og, oname)) = owner.get(&n) {
@@ -864,11 +921,18 @@ impl Validator<'_> {
             if members == 0 {
                 return Err(self.err(&gpath, "this group has no nodes (its zones are empty)"));
             }
+            out.push(targets);
         }
-        Ok(())
+        Ok(out)
     }
 
-    fn degrade(&self, layout: &Layout, p: &str, f: &Fault, between: &[String]) -> Check {
+    fn degrade(
+        &self,
+        layout: &Layout,
+        p: &str,
+        f: &Fault,
+        between: &[String],
+    ) -> Result<[Target; 2], ScenarioError> {
         let bpath = format!("{p}.between");
         if between.len() != 2 {
             return Err(self.err(
@@ -879,8 +943,8 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let a = self.network_nodes(layout, &format!("{bpath}[0]"), &between[0])?;
-        let b = self.network_nodes(layout, &format!("{bpath}[1]"), &between[1])?;
+        let (ta, a) = self.network_nodes(layout, &format!("{bpath}[0]"), &between[0])?;
+        let (tb, b) = self.network_nodes(layout, &format!("{bpath}[1]"), &between[1])?;
         // The ends may be the same or overlap: then the links inside (between the zone's nodes, or between
         // the processes of one node) are degraded, which is how the network applies it.
         if a.is_empty() || b.is_empty() {
@@ -904,11 +968,11 @@ impl Validator<'_> {
                 ));
             }
         }
-        Ok(())
+        Ok([ta, tb])
     }
 
     /// Why a selector cannot name anything in this topology, if it cannot.
-    fn selector_unavailable(layout: &Layout, sel: &str) -> Option<String> {
+    fn selector_unavailable(layout: &Layout, sel: Selector) -> Option<String> {
         let etcd = layout.procs_of(ProcKind::Etcd).count();
         let cps = layout
             .nodes
@@ -917,17 +981,18 @@ impl Validator<'_> {
             .count();
         let lbs = layout.procs_of(ProcKind::Haproxy).count();
         match sel {
-            "leader:etcd" if etcd == 0 => Some("there are no etcd members".into()),
-            "follower:etcd" if etcd < 2 => Some(format!(
-                "follower:etcd needs at least 2 etcd members; this topology has {etcd}"
-            )),
-            "leader:kube-scheduler" | "leader:kube-controller-manager" if cps == 0 => {
-                Some("there are no control-plane nodes".into())
+            Selector::EtcdLeader => (etcd == 0).then(|| "there are no etcd members".into()),
+            Selector::EtcdFollower => (etcd < 2).then(|| {
+                format!("follower:etcd needs at least 2 etcd members; this topology has {etcd}")
+            }),
+            Selector::SchedulerLeader | Selector::ControllerManagerLeader => {
+                (cps == 0).then(|| "there are no control-plane nodes".into())
             }
-            "vip-holder" if lbs < 2 => Some(format!(
-                "vip-holder needs 2 or more load balancers (a VIP moved by keepalived); this topology has {lbs}"
-            )),
-            _ => None,
+            Selector::VipHolder => (lbs < 2).then(|| {
+                format!(
+                    "vip-holder needs 2 or more load balancers (a VIP moved by keepalived); this topology has {lbs}"
+                )
+            }),
         }
     }
 
@@ -955,10 +1020,10 @@ impl Validator<'_> {
             .first()
             .map_or("cp-1/etcd".to_string(), |p| p.name.clone());
         let zones: Vec<String> = layout.zones.iter().map(|z| format!("zone:{z}")).collect();
-        let selectors: Vec<&str> = SELECTORS
-            .iter()
-            .copied()
-            .filter(|s| Self::selector_unavailable(layout, s).is_none())
+        let selectors: Vec<&str> = Selector::ALL
+            .into_iter()
+            .filter(|s| Self::selector_unavailable(layout, *s).is_none())
+            .map(Selector::name)
             .collect();
         format!(
             "known: {}; processes as NODE/PROCESS (e.g. {example}); zones {}; selectors {}",
@@ -1002,12 +1067,12 @@ impl Validator<'_> {
         if let Some(p) = layout.proc_index(name) {
             return Ok(Target::Proc(p));
         }
-        if let Some(sel) = SELECTORS.iter().copied().find(|s| *s == name) {
+        if let Some(sel) = Selector::from_name(name) {
             if let Some(why) = Self::selector_unavailable(layout, sel) {
                 return Err(self.err(
                     path,
                     format!(
-                        "`{sel}` names nothing in this topology: {why}; {}",
+                        "`{name}` names nothing in this topology: {why}; {}",
                         Self::known_targets(layout)
                     ),
                 ));
@@ -1075,7 +1140,9 @@ impl Validator<'_> {
                         NodeKind::Etcd if self.s.topology.etcd == EtcdTopology::Stacked => {
                             " (stacked etcd runs its members on the control-plane nodes: cp-N/etcd)"
                         }
-                        NodeKind::LoadBalancer if self.s.topology.endpoint != "load-balancer" => {
+                        NodeKind::LoadBalancer
+                            if layout.procs_of(ProcKind::Haproxy).next().is_none() =>
+                        {
                             " (the endpoint is direct, so there are no load balancers)"
                         }
                         _ => "",
@@ -1100,7 +1167,7 @@ impl Validator<'_> {
     }
 
     fn expectations(&self) -> Check {
-        let known = known_metrics(self.s);
+        let known = known_metrics(&self.s.workloads);
         for (i, e) in self.s.expect.iter().enumerate() {
             let p = format!("expect[{i}]");
             let m = e.metric.as_str();
@@ -1220,4 +1287,3 @@ impl Validator<'_> {
         Ok(())
     }
 }
-

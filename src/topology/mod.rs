@@ -1,7 +1,8 @@
 //! Stacked and external layouts: which nodes exist, where they sit in the zones, and which processes run
 //! on each. Names follow CONTRACT.md (`cp-1`, `etcd-1`, `lb-1`, `worker-1`, `NODE/PROCESS`).
 
-use crate::scenario::model::{EtcdTopology, Topology};
+use crate::scenario::model::EtcdTopology;
+use crate::scenario::plan::{Endpoint, TopologyPlan};
 
 /// What a node is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,7 +94,7 @@ pub struct Layout {
 impl Layout {
     /// Builds the placement for a topology (assumed validated). Nodes of each kind go over the zones in
     /// order: the first in the first zone, the second in the second, wrapping around.
-    pub fn new(topo: &Topology) -> Layout {
+    pub fn new(topo: &TopologyPlan) -> Layout {
         let zones = if topo.zones.is_empty() {
             vec!["a".to_string()]
         } else {
@@ -164,7 +165,7 @@ impl Layout {
                 );
             }
         }
-        let use_lb = topo.endpoint == "load-balancer";
+        let use_lb = topo.endpoint == Endpoint::LoadBalancer;
         if use_lb {
             let with_vip = topo.load_balancers >= 2;
             for i in 0..topo.load_balancers {
@@ -226,6 +227,22 @@ impl Layout {
         self.procs.iter().position(|p| p.name == name)
     }
 
+    /// The cluster nodes of a zone (the load generator's machine is not one).
+    pub fn zone_nodes(&self, zone: usize) -> impl Iterator<Item = usize> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(_, n)| n.zone == zone && n.kind != NodeKind::Client)
+            .map(|(i, _)| i)
+    }
+
+    /// The process of one kind on a node, if it runs one.
+    pub fn proc_on(&self, node: usize, kind: ProcKind) -> Option<usize> {
+        self.procs
+            .iter()
+            .position(|p| p.node == node && p.kind == kind)
+    }
+
     /// Processes of one kind, in layout order.
     pub fn procs_of(&self, kind: ProcKind) -> impl Iterator<Item = usize> + '_ {
         self.procs
@@ -240,16 +257,95 @@ impl Layout {
         let mut names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
         names.extend(self.procs.iter().map(|p| p.name.clone()));
         names.extend(self.zones.iter().map(|z| format!("zone:{z}")));
-        names.extend(SELECTORS.iter().map(|s| s.to_string()));
+        names.extend(Selector::ALL.iter().map(|s| s.name().to_string()));
         names
     }
 }
 
-/// Role selectors, resolved when the fault fires.
-pub const SELECTORS: [&str; 5] = [
-    "leader:etcd",
-    "follower:etcd",
-    "leader:kube-scheduler",
-    "leader:kube-controller-manager",
-    "vip-holder",
-];
+/// A role selector: names whoever holds a role when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Selector {
+    /// `leader:etcd`: the etcd leader of the highest term.
+    EtcdLeader,
+    /// `follower:etcd`: the lowest-numbered running etcd member that is not the leader.
+    EtcdFollower,
+    /// `leader:kube-scheduler`: the kube-scheduler acting as leader.
+    SchedulerLeader,
+    /// `leader:kube-controller-manager`: the kube-controller-manager acting as leader.
+    ControllerManagerLeader,
+    /// `vip-holder`: the load-balancer node holding the VIP.
+    VipHolder,
+}
+
+impl Selector {
+    /// Every selector, in the order help lists them.
+    pub const ALL: [Selector; 5] = [
+        Selector::EtcdLeader,
+        Selector::EtcdFollower,
+        Selector::SchedulerLeader,
+        Selector::ControllerManagerLeader,
+        Selector::VipHolder,
+    ];
+
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Selector::EtcdLeader => "leader:etcd",
+            Selector::EtcdFollower => "follower:etcd",
+            Selector::SchedulerLeader => "leader:kube-scheduler",
+            Selector::ControllerManagerLeader => "leader:kube-controller-manager",
+            Selector::VipHolder => "vip-holder",
+        }
+    }
+
+    /// Parses a selector name.
+    pub fn from_name(name: &str) -> Option<Selector> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the selector names an etcd member (so it may be the target of an etcd-only fault).
+    pub fn is_etcd(self) -> bool {
+        match self {
+            Selector::EtcdLeader | Selector::EtcdFollower => true,
+            Selector::SchedulerLeader | Selector::ControllerManagerLeader | Selector::VipHolder => {
+                false
+            }
+        }
+    }
+}
+
+/// What a fault target names: resolved from its name once, at validation. Selectors are resolved to a
+/// process or node only when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// A node, by index into `Layout::nodes`.
+    Node(usize),
+    /// A process, by index into `Layout::procs`.
+    Proc(usize),
+    /// Every node of a zone, by index into `Layout::zones`.
+    Zone(usize),
+    /// Whoever holds a role when the fault fires.
+    Selector(Selector),
+}
+
+impl Target {
+    /// The name as written in files (`cp-1`, `cp-1/etcd`, `zone:a`, `leader:etcd`).
+    pub fn name(self, layout: &Layout) -> String {
+        match self {
+            Target::Node(n) => layout.nodes[n].name.clone(),
+            Target::Proc(p) => layout.procs[p].name.clone(),
+            Target::Zone(z) => format!("zone:{}", layout.zones[z]),
+            Target::Selector(s) => s.name().to_string(),
+        }
+    }
+
+    /// The nodes a network fault member stands for (a node, or every cluster node of a zone); a
+    /// process or selector stands for no fixed node.
+    pub fn static_nodes(self, layout: &Layout) -> Vec<usize> {
+        match self {
+            Target::Node(n) => vec![n],
+            Target::Zone(z) => layout.zone_nodes(z).collect(),
+            Target::Proc(_) | Target::Selector(_) => Vec::new(),
+        }
+    }
+}

@@ -14,13 +14,13 @@ use crate::engine::{EventQueue, MIN};
 use crate::net::Network;
 use crate::observe::Trace;
 use crate::scenario::model::LoadTarget;
-use crate::scenario::Scenario;
+use crate::scenario::plan::{Endpoint, Plan};
 use crate::topology::{Layout, ProcKind};
 
 impl World {
-    /// Builds the world for a validated scenario, with `seed` as the root of all randomness.
-    pub fn build(scenario: &Scenario, seed: u64) -> World {
-        let layout = Layout::new(&scenario.topology);
+    /// Builds the world for a plan, with `seed` as the root of all randomness.
+    pub fn build(scenario: &Plan, seed: u64) -> World {
+        let layout = scenario.layout.clone();
         let s = &scenario.settings;
         let zone_of = layout.nodes.iter().map(|n| n.zone as u16).collect();
         let net = Network::new(zone_of, &s.network, stream(seed, u64::MAX));
@@ -84,7 +84,7 @@ impl World {
                 held_down: 0,
             });
         }
-        let end_ns = scenario.duration.ns();
+        let end_ns = scenario.duration_ns;
         let faults = scenario
             .faults
             .iter()
@@ -123,18 +123,19 @@ impl World {
 }
 
 /// The process clients reach for the cluster endpoint.
-pub fn endpoint_proc(scenario: &Scenario, layout: &Layout) -> ProcId {
-    let ep = &scenario.topology.endpoint;
-    if let Some(node) = ep.strip_prefix("direct:") {
-        return layout
-            .proc_index(&format!("{node}/kube-apiserver"))
-            .map(|p| p as ProcId)
-            .unwrap_or(VIP);
-    }
-    let lbs: Vec<usize> = layout.procs_of(ProcKind::Haproxy).collect();
-    match lbs.len() {
-        0 => VIP,
-        1 => lbs[0] as ProcId,
-        _ => VIP,
+pub fn endpoint_proc(scenario: &Plan, layout: &Layout) -> ProcId {
+    match scenario.topology.endpoint {
+        Endpoint::Direct { cp } => layout
+            .proc_index(&format!("cp-{cp}/kube-apiserver"))
+            .map_or(VIP, |p| p as ProcId),
+        Endpoint::LoadBalancer => {
+            let mut lbs = layout.procs_of(ProcKind::Haproxy);
+            match (lbs.next(), lbs.next()) {
+                // One load balancer and no VIP: clients talk to it directly.
+                (Some(only), None) => only as ProcId,
+                // Two or more: the VIP, answered by whichever holds it.
+                (Some(_), Some(_)) | (None, _) => VIP,
+            }
+        }
     }
 }

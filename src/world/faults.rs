@@ -9,13 +9,16 @@ use crate::engine::{fmt_duration, Nanos};
 use crate::net::NodeId;
 use crate::observe::TraceKind;
 use crate::scenario::model::{Fault, FaultKind};
-use crate::topology::ProcKind;
+use crate::scenario::plan::{FaultAction, FaultPlan};
+use crate::topology::{ProcKind, Selector, Target};
 
 /// A fault of the scenario with what it did when it fired.
 #[derive(Clone, Debug)]
 pub struct ResolvedFault {
-    pub spec: Fault,
+    /// The fault as planned.
+    pub plan: FaultPlan,
     pub at_ns: Nanos,
+    /// When it is undone (`at + for`), if it is.
     pub end_ns: Option<Nanos>,
     /// Processes it stopped (process-level crash).
     pub procs: Vec<ProcId>,
@@ -29,11 +32,11 @@ pub struct ResolvedFault {
 
 impl ResolvedFault {
     /// A fault not yet fired.
-    pub fn new(spec: Fault) -> ResolvedFault {
-        let at_ns = spec.at.ns();
-        let end_ns = spec.for_.map(|d| at_ns + d.ns());
+    pub fn new(plan: FaultPlan) -> ResolvedFault {
+        let at_ns = plan.at_ns;
+        let end_ns = plan.for_ns.map(|d| at_ns.saturating_add(d));
         ResolvedFault {
-            spec,
+            plan,
             at_ns,
             end_ns,
             procs: Vec::new(),
@@ -43,11 +46,21 @@ impl ResolvedFault {
         }
     }
 
+    /// The fault as the file wrote it.
+    pub fn spec(&self) -> &Fault {
+        &self.plan.spec
+    }
+
+    /// The kind of fault.
+    pub fn kind(&self) -> FaultKind {
+        self.plan.kind()
+    }
+
     /// A one-line description for summaries.
     pub fn describe(&self) -> String {
-        let s = &self.spec;
-        let what = match s.kind {
-            FaultKind::Partition => format!(
+        let s = &self.plan.spec;
+        let what = match &self.plan.action {
+            FaultAction::Partition { .. } => format!(
                 "partition {}",
                 s.groups
                     .as_ref()
@@ -58,115 +71,112 @@ impl ResolvedFault {
                         .join(" | "))
                     .unwrap_or_default()
             ),
-            FaultKind::DegradeLink => format!(
+            FaultAction::DegradeLink { .. } => format!(
                 "degrade-link {}",
                 s.between
                     .as_ref()
                     .map(|b| b.join("<->"))
                     .unwrap_or_default()
             ),
-            k => format!("{} {}", k.name(), s.target.clone().unwrap_or_default()),
+            FaultAction::Crash { .. }
+            | FaultAction::Stop { .. }
+            | FaultAction::Restart { .. }
+            | FaultAction::Isolate { .. }
+            | FaultAction::SlowDisk { .. }
+            | FaultAction::WipeData { .. }
+            | FaultAction::Restore { .. } => {
+                format!(
+                    "{} {}",
+                    self.kind().name(),
+                    s.target.clone().unwrap_or_default()
+                )
+            }
         };
         let resolved = if !self.resolved.is_empty() && Some(&self.resolved) != s.target.as_ref() {
             format!(" ({})", self.resolved)
         } else {
             String::new()
         };
-        let dur = match s.for_ {
-            Some(d) => format!(" for {}", fmt_duration(d.ns())),
+        let dur = match self.plan.for_ns {
+            Some(d) => format!(" for {}", fmt_duration(d)),
             None => String::new(),
         };
         format!("{what}{resolved} at {}{dur}", fmt_duration(self.at_ns))
     }
 }
 
-/// What a target names, once resolved.
+/// What a target names when the fault fires.
 enum Resolved {
     Nodes(Vec<NodeId>),
     Proc(ProcId),
-    Nothing(String),
+    Nothing(&'static str),
 }
 
 impl World {
-    fn resolve(&self, target: &str) -> Resolved {
-        if let Some(zone) = target.strip_prefix("zone:") {
-            let Some(z) = self.layout.zone_index(zone) else {
-                return Resolved::Nothing(format!("no zone {zone}"));
-            };
-            return Resolved::Nodes(
-                (0..self.layout.nodes.len())
-                    .filter(|&n| {
-                        self.layout.nodes[n].zone == z && self.layout.nodes[n].name != "client"
-                    })
-                    .map(|n| n as NodeId)
-                    .collect(),
-            );
+    /// Resolves a planned target against the running world: selectors name whoever holds the role now.
+    fn resolve(&self, target: Target) -> Resolved {
+        match target {
+            Target::Zone(z) => {
+                Resolved::Nodes(self.layout.zone_nodes(z).map(|n| n as NodeId).collect())
+            }
+            Target::Node(n) => Resolved::Nodes(vec![n as NodeId]),
+            Target::Proc(p) => Resolved::Proc(p as ProcId),
+            Target::Selector(sel) => self.resolve_selector(sel),
         }
-        if let Some(n) = self.layout.node_index(target) {
-            return Resolved::Nodes(vec![n as NodeId]);
-        }
-        if let Some(p) = self.layout.proc_index(target) {
-            return Resolved::Proc(p as ProcId);
-        }
+    }
+
+    fn resolve_selector(&self, sel: Selector) -> Resolved {
         let pick = |kind: ProcKind| -> Option<ProcId> {
             self.layout
                 .procs_of(kind)
                 .find(|&p| self.procs[p].alive && self.procs[p].comp.acting())
                 .map(|p| p as ProcId)
         };
-        match target {
-            "leader:etcd" => {
-                let best = self
-                    .layout
-                    .procs_of(ProcKind::Etcd)
-                    .filter(|&p| self.procs[p].alive)
-                    .filter_map(|p| match &self.procs[p].comp {
-                        Component::Etcd(m) => m
-                            .raft()
-                            .filter(|r| r.role() == Role::Leader)
-                            .map(|r| (r.term(), p)),
-                        _ => None,
-                    })
-                    .max();
-                match best {
-                    Some((_, p)) => Resolved::Proc(p as ProcId),
-                    None => Resolved::Nothing("no etcd member is leader".into()),
-                }
-            }
-            "follower:etcd" => {
-                let leader = match self.resolve("leader:etcd") {
-                    Resolved::Proc(p) => Some(p),
-                    _ => None,
-                };
-                match self
-                    .layout
+        let found = match sel {
+            Selector::EtcdLeader => self.etcd_leader().map(Resolved::Proc),
+            Selector::EtcdFollower => {
+                let leader = self.etcd_leader();
+                self.layout
                     .procs_of(ProcKind::Etcd)
                     .find(|&p| self.procs[p].alive && Some(p as ProcId) != leader)
-                {
-                    Some(p) => Resolved::Proc(p as ProcId),
-                    None => Resolved::Nothing("no etcd follower is running".into()),
-                }
+                    .map(|p| Resolved::Proc(p as ProcId))
             }
-            "leader:kube-scheduler" => match pick(ProcKind::Scheduler) {
-                Some(p) => Resolved::Proc(p),
-                None => Resolved::Nothing("no kube-scheduler holds the lease".into()),
-            },
-            "leader:kube-controller-manager" => match pick(ProcKind::ControllerManager) {
-                Some(p) => Resolved::Proc(p),
-                None => Resolved::Nothing("no kube-controller-manager holds the lease".into()),
-            },
-            "vip-holder" => match self.vip_holder {
-                Some(n) => Resolved::Nodes(vec![n]),
-                None => Resolved::Nothing("nobody holds the VIP".into()),
-            },
-            other => Resolved::Nothing(format!("unknown target {other}")),
-        }
+            Selector::SchedulerLeader => pick(ProcKind::Scheduler).map(Resolved::Proc),
+            Selector::ControllerManagerLeader => {
+                pick(ProcKind::ControllerManager).map(Resolved::Proc)
+            }
+            Selector::VipHolder => self.vip_holder.map(|n| Resolved::Nodes(vec![n])),
+        };
+        found.unwrap_or(Resolved::Nothing(match sel {
+            Selector::EtcdLeader => "no etcd member is leader",
+            Selector::EtcdFollower => "no etcd follower is running",
+            Selector::SchedulerLeader => "no kube-scheduler holds the lease",
+            Selector::ControllerManagerLeader => "no kube-controller-manager holds the lease",
+            Selector::VipHolder => "nobody holds the VIP",
+        }))
     }
 
-    fn nodes_of(&self, names: &[String]) -> Vec<NodeId> {
+    /// The running etcd leader of the highest term.
+    fn etcd_leader(&self) -> Option<ProcId> {
+        self.layout
+            .procs_of(ProcKind::Etcd)
+            .filter(|&p| self.procs[p].alive)
+            .filter_map(|p| match &self.procs[p].comp {
+                Component::Etcd(m) => m
+                    .raft()
+                    .filter(|r| r.role() == Role::Leader)
+                    .map(|r| (r.term(), p)),
+                _ => None,
+            })
+            .max()
+            .map(|(_, p)| p as ProcId)
+    }
+
+    /// The nodes the targets stand for now (a process or selector stands for its node).
+    fn nodes_of(&self, targets: &[Target]) -> Vec<NodeId> {
         let mut out = Vec::new();
-        for name in names {
-            match self.resolve(name) {
+        for &t in targets {
+            match self.resolve(t) {
                 Resolved::Nodes(n) => out.extend(n),
                 Resolved::Proc(p) => out.push(self.procs[p as usize].node),
                 Resolved::Nothing(_) => {}
@@ -280,10 +290,10 @@ impl World {
         self.faults[i as usize].snapshot = entries;
     }
 
-    fn restore(&mut self, i: u16) -> String {
+    fn restore(&mut self, i: u16) -> Result<(), String> {
         use crate::components::etcd::types::{DurableState, HardState};
         let Some(entries) = self.faults[i as usize].snapshot.clone() else {
-            return "no snapshot could be taken (no etcd member was running)".into();
+            return Err("no snapshot could be taken (no etcd member was running)".into());
         };
         let index = entries.len() as u64;
         let term = entries.last().map(|e| e.term).unwrap_or(0);
@@ -317,152 +327,159 @@ impl World {
             });
             self.start_proc(p);
         }
-        String::new()
+        Ok(())
     }
 
     pub(super) fn fault_start(&mut self, i: u16) {
-        let spec = self.faults[i as usize].spec.clone();
+        let action = self.faults[i as usize].plan.action.clone();
         self.record(TraceKind::Fault {
             index: i,
             start: true,
         });
-        let target = spec.target.clone().unwrap_or_default();
-        let mut procs = Vec::new();
-        let mut nodes = Vec::new();
-        let mut resolved = String::new();
-        let mut skipped: Option<String> = None;
-        match spec.kind {
-            FaultKind::Crash | FaultKind::Stop => match self.resolve(&target) {
-                Resolved::Nodes(ns) => {
-                    for &n in &ns {
-                        for p in 0..self.procs.len() {
-                            if self.procs[p].node == n {
-                                self.procs[p].held_down += 1;
-                                if spec.kind == FaultKind::Stop && self.procs[p].alive {
-                                    self.dispatch(p as ProcId, |comp, ctx| comp.stop(ctx));
-                                }
-                            }
-                        }
-                        self.node_down(n);
-                    }
-                    resolved = self.node_names(&ns);
-                    nodes = ns;
-                }
-                Resolved::Proc(p) => {
-                    self.procs[p as usize].held_down += 1;
-                    if spec.kind == FaultKind::Stop && self.procs[p as usize].alive {
-                        self.dispatch(p, |comp, ctx| comp.stop(ctx));
-                    }
-                    self.crash_proc(p);
-                    resolved = self.proc_name(p);
-                    procs.push(p);
-                }
-                Resolved::Nothing(why) => skipped = Some(why),
-            },
-            FaultKind::Restart => match self.resolve(&target) {
-                Resolved::Nodes(ns) => {
-                    for &n in &ns {
-                        for p in 0..self.procs.len() {
-                            if self.procs[p].node == n {
-                                self.procs[p].held_down = 0;
-                            }
-                        }
-                        self.node_up(n);
-                        for p in 0..self.procs.len() {
-                            if self.procs[p].node == n {
-                                self.start_proc(p as ProcId);
-                            }
-                        }
-                    }
-                    resolved = self.node_names(&ns);
-                }
-                Resolved::Proc(p) => {
-                    self.procs[p as usize].held_down = 0;
-                    self.start_proc(p);
-                    resolved = self.proc_name(p);
-                }
-                Resolved::Nothing(why) => skipped = Some(why),
-            },
-            FaultKind::Partition => {
-                let groups: Vec<Vec<NodeId>> = spec
-                    .groups
-                    .clone()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|g| self.nodes_of(g))
-                    .collect();
+        let mut hit = Hit::default();
+        match &action {
+            FaultAction::Crash { target } => self.take_down(*target, false, &mut hit),
+            FaultAction::Stop { target } => self.take_down(*target, true, &mut hit),
+            FaultAction::Restart { target } => self.bring_up(*target, &mut hit),
+            FaultAction::Partition { groups } => {
+                let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| self.nodes_of(g)).collect();
                 self.net.add_partition(i, &groups);
                 self.dirty = true;
             }
-            FaultKind::Isolate => {
-                let ns = self.nodes_of(std::slice::from_ref(&target));
-                for &n in &ns {
+            FaultAction::Isolate { target } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                for &n in &hit.nodes {
                     self.net.isolate(n, true);
                 }
-                resolved = self.node_names(&ns);
-                nodes = ns;
                 self.dirty = true;
             }
-            FaultKind::DegradeLink => {
-                let between = spec.between.clone().unwrap_or_default();
-                if between.len() == 2 {
-                    let a = self.nodes_of(&between[..1]);
-                    let b = self.nodes_of(&between[1..]);
-                    let lat = spec.latency.map(|d| d.ns()).unwrap_or(0);
-                    self.net
-                        .add_degrade(i, &a, &b, lat, spec.loss.unwrap_or(0.0));
+            FaultAction::DegradeLink {
+                between,
+                latency_ns,
+                loss,
+            } => {
+                let a = self.nodes_of(&between[..1]);
+                let b = self.nodes_of(&between[1..]);
+                self.net.add_degrade(i, &a, &b, *latency_ns, *loss);
+            }
+            FaultAction::SlowDisk {
+                target,
+                fsync_latency_ns,
+            } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                self.set_slow_disks(&hit.nodes, Some(*fsync_latency_ns));
+            }
+            FaultAction::WipeData { target } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                self.wipe(&hit.nodes);
+            }
+            FaultAction::Restore { .. } => {
+                if let Err(why) = self.restore(i) {
+                    hit.skipped = Some(why);
                 }
             }
-            FaultKind::SlowDisk => {
-                let ns = self.nodes_of(std::slice::from_ref(&target));
-                self.set_slow_disks(&ns, spec.fsync_latency.map(|d| d.ns()));
-                resolved = self.node_names(&ns);
-                nodes = ns;
-            }
-            FaultKind::Restore => {}
-            FaultKind::WipeData => {
-                let ns = self.nodes_of(std::slice::from_ref(&target));
-                for &n in &ns {
-                    if let Some(p) = self.etcd_on(n) {
-                        self.crash_proc(p);
-                        if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
-                            m.wipe();
-                        }
-                        self.invariants.data_loss_declared = true;
-                        let name = self.proc_name(p);
-                        self.record(TraceKind::Log {
-                            proc: p,
-                            text: format!("{name}: data directory wiped (member data lost)"),
-                        });
-                    }
-                }
-                resolved = self.node_names(&ns);
-                nodes = ns;
-            }
         }
-        if spec.kind == FaultKind::Restore {
-            let why = self.restore(i);
-            if !why.is_empty() {
-                skipped = Some(why);
-            }
+        if hit.resolved.is_empty() && !hit.nodes.is_empty() {
+            hit.resolved = self.node_names(&hit.nodes);
         }
-        if let Some(why) = skipped {
+        if let Some(why) = hit.skipped {
             let client = (self.procs.len() - 1) as ProcId;
+            let target = self.faults[i as usize]
+                .spec()
+                .target
+                .clone()
+                .unwrap_or_default();
             self.record(TraceKind::Log {
                 proc: client,
                 text: format!(
                     "fault #{i} ({} {target}) did nothing: {why}",
-                    spec.kind.name()
+                    action.kind().name()
                 ),
             });
         }
         let f = &mut self.faults[i as usize];
-        f.procs = procs;
-        f.nodes = nodes;
-        f.resolved = resolved;
+        f.procs = hit.procs;
+        f.nodes = hit.nodes;
+        f.resolved = hit.resolved;
         if let Some(end) = f.end_ns {
             if end <= self.end_ns {
                 self.push(end, super::Event::FaultEnd(i));
+            }
+        }
+    }
+
+    /// `crash` and `stop`: the target's processes go down and are held down until the fault ends.
+    fn take_down(&mut self, target: Target, graceful: bool, hit: &mut Hit) {
+        match self.resolve(target) {
+            Resolved::Nodes(ns) => {
+                for &n in &ns {
+                    for p in 0..self.procs.len() {
+                        if self.procs[p].node == n {
+                            self.procs[p].held_down += 1;
+                            if graceful && self.procs[p].alive {
+                                self.dispatch(p as ProcId, |comp, ctx| comp.stop(ctx));
+                            }
+                        }
+                    }
+                    self.node_down(n);
+                }
+                hit.nodes = ns;
+            }
+            Resolved::Proc(p) => {
+                self.procs[p as usize].held_down += 1;
+                if graceful && self.procs[p as usize].alive {
+                    self.dispatch(p, |comp, ctx| comp.stop(ctx));
+                }
+                self.crash_proc(p);
+                hit.resolved = self.proc_name(p);
+                hit.procs.push(p);
+            }
+            Resolved::Nothing(why) => hit.skipped = Some(why.to_string()),
+        }
+    }
+
+    /// `restart`: what the target names starts again, whatever held it down.
+    fn bring_up(&mut self, target: Target, hit: &mut Hit) {
+        match self.resolve(target) {
+            Resolved::Nodes(ns) => {
+                for &n in &ns {
+                    for p in 0..self.procs.len() {
+                        if self.procs[p].node == n {
+                            self.procs[p].held_down = 0;
+                        }
+                    }
+                    self.node_up(n);
+                    for p in 0..self.procs.len() {
+                        if self.procs[p].node == n {
+                            self.start_proc(p as ProcId);
+                        }
+                    }
+                }
+                hit.resolved = self.node_names(&ns);
+            }
+            Resolved::Proc(p) => {
+                self.procs[p as usize].held_down = 0;
+                self.start_proc(p);
+                hit.resolved = self.proc_name(p);
+            }
+            Resolved::Nothing(why) => hit.skipped = Some(why.to_string()),
+        }
+    }
+
+    /// `wipe-data`: the etcd member on each node loses its data directory.
+    fn wipe(&mut self, nodes: &[NodeId]) {
+        for &n in nodes {
+            if let Some(p) = self.etcd_on(n) {
+                self.crash_proc(p);
+                if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+                    m.wipe();
+                }
+                self.invariants.data_loss_declared = true;
+                let name = self.proc_name(p);
+                self.record(TraceKind::Log {
+                    proc: p,
+                    text: format!("{name}: data directory wiped (member data lost)"),
+                });
             }
         }
     }
@@ -473,8 +490,8 @@ impl World {
             index: i,
             start: false,
         });
-        match f.spec.kind {
-            FaultKind::Crash | FaultKind::Stop => {
+        match f.plan.action {
+            FaultAction::Crash { .. } | FaultAction::Stop { .. } => {
                 for &n in &f.nodes {
                     for p in 0..self.procs.len() {
                         if self.procs[p].node == n {
@@ -492,19 +509,30 @@ impl World {
                     }
                 }
             }
-            FaultKind::Partition | FaultKind::DegradeLink => {
+            FaultAction::Partition { .. } | FaultAction::DegradeLink { .. } => {
                 self.net.heal(i);
                 self.dirty = true;
             }
-            FaultKind::Isolate => {
+            FaultAction::Isolate { .. } => {
                 for &n in &f.nodes {
                     self.net.isolate(n, false);
                 }
                 self.dirty = true;
             }
-            FaultKind::SlowDisk => self.set_slow_disks(&f.nodes, None),
+            FaultAction::SlowDisk { .. } => self.set_slow_disks(&f.nodes, None),
             // A restart has nothing to undo; lost data does not come back.
-            FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore => {}
+            FaultAction::Restart { .. }
+            | FaultAction::WipeData { .. }
+            | FaultAction::Restore { .. } => {}
         }
     }
+}
+
+/// What a fault hit when it fired.
+#[derive(Default)]
+struct Hit {
+    procs: Vec<ProcId>,
+    nodes: Vec<NodeId>,
+    resolved: String,
+    skipped: Option<String>,
 }

@@ -14,7 +14,8 @@ use crate::engine::rng::Rng;
 use crate::engine::{fmt_duration, EventQueue, Nanos};
 use crate::net::{Network, NodeId};
 use crate::observe::{ProcState, Trace, TraceKind};
-use crate::scenario::Scenario;
+use crate::scenario::plan::FaultAction;
+use crate::scenario::Plan;
 use crate::topology::Layout;
 use ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use faults::ResolvedFault;
@@ -87,7 +88,7 @@ impl std::fmt::Display for RunError {
 pub struct World {
     pub now: Nanos,
     pub end_ns: Nanos,
-    pub scenario: Scenario,
+    pub scenario: Plan,
     pub layout: Layout,
     pub procs: Vec<Proc>,
     pub net: Network,
@@ -126,8 +127,8 @@ impl World {
             self.start_proc(p as ProcId);
         }
         for i in 0..self.faults.len() {
-            if let Some(snap) = self.faults[i].spec.snapshot_at {
-                self.push(snap.ns(), Event::Snapshot(i as u16));
+            if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
+                self.push(snapshot_at_ns, Event::Snapshot(i as u16));
             }
             let at = self.faults[i].at_ns;
             self.push(at, Event::FaultStart(i as u16));
