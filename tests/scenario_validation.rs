@@ -772,6 +772,7 @@ fn display_format_and_unreadable_file() {
         line: Some(3),
         column: Some(7),
         message: "bad".into(),
+        source_line: None,
     };
     assert_eq!(e.to_string(), "a.json:3:7: field `faults[2].target`: bad");
     let e = ScenarioError {
@@ -920,4 +921,46 @@ fn help_lists_every_field_with_its_default() {
             "help does not mention {field}"
         );
     }
+}
+
+#[test]
+fn load_balancer_check_path_is_one_of_the_api_servers_health_endpoints() {
+    // `/metrics` once ran silently as `/healthz`; it is now refused, naming what is allowed.
+    let e = err(&with(&[(
+        "/settings",
+        json!({ "load_balancer": { "check_path": "/metrics" } }),
+    )]));
+    assert_eq!(e.path, "settings.load_balancer.check_path");
+    assert!(
+        e.message.contains("/healthz, /readyz, /livez"),
+        "{}",
+        e.message
+    );
+    for path in ["/healthz", "/readyz", "/livez"] {
+        let s = ok(&with(&[(
+            "/settings",
+            json!({ "load_balancer": { "check_path": path } }),
+        )]));
+        assert_eq!(
+            serde_json::to_value(s.settings.load_balancer.check_path).unwrap(),
+            json!(path)
+        );
+    }
+}
+
+#[test]
+fn errors_show_the_offending_line_with_a_caret_under_the_value() {
+    let text = "{\n  \"name\": \"t\",\n  \"duration\": \"10m\",\n  \"topology\": {\"etcd\": \"stacked\", \"control_plane_nodes\": 3},\n  \"faults\": [{\"at\": \"1m\", \"kind\": \"crash\", \"target\": \"cp-9\"}]\n}";
+    let e = err(text);
+    let shown = e.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines[0].starts_with("t.json:5:"), "{shown}");
+    let source = lines
+        .iter()
+        .position(|l| l.contains("\"target\": \"cp-9\""))
+        .expect("the offending line is shown");
+    let caret = lines[source + 1];
+    let col = caret.find('^').expect("a caret line");
+    assert_eq!(&lines[source][col..col + 6], "\"cp-9\"", "{shown}");
+    assert_eq!(caret.matches('^').count(), 6, "{shown}");
 }

@@ -27,7 +27,7 @@ use etcd_client::EtcdClientConfig;
 use keepalived::{Keepalived, KeepalivedConfig};
 use kubelet::{Kubelet, KubeletConfig};
 use load_balancer::{Haproxy, HaproxyConfig};
-use msg::{HealthPath, Msg};
+use msg::Msg;
 
 /// Every kind of process.
 pub enum Component {
@@ -348,11 +348,7 @@ pub fn build_control_plane(
         }
         ProcKind::Haproxy => {
             let lb = &s.load_balancer;
-            let check_path = match lb.check_path.as_str() {
-                "/readyz" => HealthPath::Readyz,
-                "/livez" => HealthPath::Livez,
-                _ => HealthPath::Healthz,
-            };
+            let check_path = lb.check_path;
             Component::Haproxy(Box::new(Haproxy::new(HaproxyConfig {
                 backend_names: apiservers
                     .iter()

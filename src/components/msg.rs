@@ -123,13 +123,7 @@ pub enum ApiError {
     NoBackend,
 }
 
-/// Health endpoints of kube-apiserver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HealthPath {
-    Healthz,
-    Livez,
-    Readyz,
-}
+pub use crate::scenario::model::HealthPath;
 
 /// A message on the simulated network.
 #[derive(Clone, Debug)]

@@ -4,6 +4,7 @@
 use super::spans::{join, parent_path, shape, Spans};
 use super::suggest::suggest;
 use crate::scenario::model::FaultKind;
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde_path_to_error::Segment;
 use std::fmt;
 
@@ -20,10 +21,81 @@ pub struct ScenarioError {
     pub column: Option<usize>,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The text of the offending line, shown under the message with a caret under the column.
+    pub source_line: Option<String>,
+}
+
+impl ScenarioError {
+    /// An error about the whole file (no position).
+    pub fn whole_file(file: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: file.to_string(),
+            path: String::new(),
+            line: None,
+            column: None,
+            message,
+            source_line: None,
+        }
+    }
+
+    /// The same error with the offending line of `text` attached, for the caret display.
+    pub(crate) fn with_source(mut self, text: &str) -> ScenarioError {
+        if let Some(line) = self.line {
+            self.source_line = text
+                .split('\n')
+                .nth(line - 1)
+                .map(|l| l.trim_end_matches('\r').to_string());
+        }
+        self
+    }
+
+    /// The offending line with a caret under the value, rustc-style (`annotate-snippets`).
+    fn snippet(&self) -> Option<String> {
+        let (text, line, col) = (self.source_line.as_deref()?, self.line?, self.column?);
+        let start = text
+            .char_indices()
+            .nth(col.checked_sub(1)?)
+            .map(|(b, _)| b)?;
+        let end = start + token_len(&text[start..]);
+        let mut snippet = Snippet::source(text)
+            .line_start(line)
+            .fold(false)
+            .annotation(AnnotationKind::Primary.span(start..end));
+        if !self.file.is_empty() {
+            snippet = snippet.path(self.file.as_str());
+        }
+        let report = &[Group::with_level(Level::ERROR).element(snippet)];
+        Some(Renderer::plain().render(report).to_string())
+    }
+}
+
+/// The length in bytes of the JSON token at the start of `s`: a whole string with its quotes, a number
+/// or a literal; one character for anything else (`{`, `[`, a stray character).
+fn token_len(s: &str) -> usize {
+    let mut chars = s.char_indices();
+    match chars.next() {
+        None => 0,
+        Some((_, '"')) => {
+            let mut escaped = false;
+            for (i, c) in chars {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => return i + 1,
+                    _ => escaped = false,
+                }
+            }
+            s.len()
+        }
+        Some((_, c)) if c.is_ascii_alphanumeric() || c == '-' || c == '.' => s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')))
+            .unwrap_or(s.len()),
+        Some((_, c)) => c.len_utf8(),
+    }
 }
 
 impl fmt::Display for ScenarioError {
-    /// `FILE:LINE:COL: field `PATH`: MESSAGE`, leaving out the parts that are unknown.
+    /// `FILE:LINE:COL: field `PATH`: MESSAGE`, leaving out the parts that are unknown; then, when the
+    /// line is known, the offending line with a caret under the column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut location = self.file.clone();
         if let Some(line) = self.line {
@@ -45,7 +117,11 @@ impl fmt::Display for ScenarioError {
         if !self.path.is_empty() {
             write!(f, "field `{}`: ", self.path)?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if let Some(snippet) = self.snippet() {
+            write!(f, "\n{snippet}")?;
+        }
+        Ok(())
     }
 }
 
@@ -109,6 +185,7 @@ pub(crate) fn error_at(
         line: pos.map(|p| p.0),
         column: pos.map(|p| p.1),
         message,
+        source_line: None,
     }
 }
 
@@ -239,6 +316,7 @@ fn enum_values(path: &str) -> Option<&'static [&'static str]> {
         "load.target" => Some(&["api", "etcd"]),
         "workloads.spread" => Some(&["none", "zones", "first-zone"]),
         "faults.kind" => Some(FaultKind::NAMES),
+        "settings.load_balancer.check_path" => Some(&["/healthz", "/readyz", "/livez"]),
         _ => None,
     }
 }

@@ -17,13 +17,7 @@ pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
         } else {
             e.to_string()
         };
-        ScenarioError {
-            file: file.clone(),
-            path: String::new(),
-            line: None,
-            column: None,
-            message: format!("cannot read the scenario file: {why}"),
-        }
+        ScenarioError::whole_file(&file, format!("cannot read the scenario file: {why}"))
     })?;
     parse_scenario(&text, &file)
 }
@@ -31,6 +25,10 @@ pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
 /// Parses scenario text (JSON) and checks it. `file` only labels errors.
 pub fn parse_scenario(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    parse_text(text, file).map_err(|e| e.with_source(text))
+}
+
+fn parse_text(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let spans = Spans::index(text);
     check_objects(&spans, file)?;
     let mut de = serde_json::Deserializer::from_str(text);

@@ -259,12 +259,27 @@ impl Default for LeaderElectionSettings {
     }
 }
 
+/// Health endpoints of kube-apiserver: the paths a load balancer may check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum HealthPath {
+    /// `/healthz`: liveness and readiness together (deprecated upstream but kubeadm's HAProxy example
+    /// checks it).
+    #[serde(rename = "/healthz")]
+    Healthz,
+    /// `/livez`: the process is alive; does not check etcd.
+    #[serde(rename = "/livez")]
+    Livez,
+    /// `/readyz`: ready to serve, including etcd and shutdown state.
+    #[serde(rename = "/readyz")]
+    Readyz,
+}
+
 /// HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm docs/ha-considerations.md).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoadBalancerSettings {
-    /// Health-check path (kubeadm's example: `GET /healthz`).
-    pub check_path: String,
+    /// Health-check path (kubeadm's example: `GET /healthz`): `/healthz`, `/readyz` or `/livez`.
+    pub check_path: HealthPath,
     /// `inter`, 2000 ms.
     pub check_interval: Dur,
     /// `fall`, 3.
@@ -296,7 +311,7 @@ pub struct LoadBalancerSettings {
 impl Default for LoadBalancerSettings {
     fn default() -> Self {
         LoadBalancerSettings {
-            check_path: "/healthz".into(),
+            check_path: HealthPath::Healthz,
             check_interval: Dur(2 * SEC),
             fall: 3,
             rise: 2,
@@ -608,6 +623,23 @@ pub struct Fault {
     /// `restore`: when the snapshot being restored was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_at: Option<Dur>,
+}
+
+impl Fault {
+    /// Each optional field of the mirror with whether the file gave it (checked against the kind's
+    /// [`FaultKind::fields`]).
+    pub fn given_fields(&self) -> [(&'static str, bool); 8] {
+        [
+            ("target", self.target.is_some()),
+            ("for", self.for_.is_some()),
+            ("groups", self.groups.is_some()),
+            ("between", self.between.is_some()),
+            ("latency", self.latency.is_some()),
+            ("loss", self.loss.is_some()),
+            ("fsync_latency", self.fsync_latency.is_some()),
+            ("snapshot_at", self.snapshot_at.is_some()),
+        ]
+    }
 }
 
 /// A bound on a metric that the run must meet.

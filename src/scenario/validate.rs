@@ -377,15 +377,6 @@ impl Validator<'_> {
 
         let lb = &st.load_balancer;
         let p = "settings.load_balancer";
-        if !lb.check_path.starts_with('/') {
-            return Err(self.err(
-                &format!("{p}.check_path"),
-                format!(
-                    "`{}` is not an HTTP path; use one starting with '/', e.g. \"/healthz\", \"/readyz\" or \"/livez\"",
-                    lb.check_path
-                ),
-            ));
-        }
         for (field, d) in [
             ("check_interval", lb.check_interval),
             ("check_timeout", lb.check_timeout),
@@ -610,16 +601,7 @@ impl Validator<'_> {
             }
         }
         let takes = f.kind.fields();
-        let present = [
-            ("target", f.target.is_some()),
-            ("for", f.for_.is_some()),
-            ("groups", f.groups.is_some()),
-            ("between", f.between.is_some()),
-            ("latency", f.latency.is_some()),
-            ("loss", f.loss.is_some()),
-            ("fsync_latency", f.fsync_latency.is_some()),
-            ("snapshot_at", f.snapshot_at.is_some()),
-        ];
+        let present = f.given_fields();
         let takes_list = format!("at, kind, {}", takes.join(", "));
         for (field, given) in present {
             if given && !takes.contains(&field) {
