@@ -22,7 +22,7 @@ pub struct ScenarioError {
     /// What is wrong and what is allowed.
     pub message: String,
     /// The text of the offending line, shown under the message with a caret under the column.
-    pub source_line: Option<String>,
+    pub source_line: Option<Box<str>>,
 }
 
 impl ScenarioError {
@@ -44,7 +44,7 @@ impl ScenarioError {
             self.source_line = text
                 .split('\n')
                 .nth(line - 1)
-                .map(|l| l.trim_end_matches('\r').to_string());
+                .map(|l| l.trim_end_matches('\r').into());
         }
         self
     }
