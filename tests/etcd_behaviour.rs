@@ -284,8 +284,7 @@ fn a_stopped_leader_hands_over_at_once() {
 #[test]
 fn a_runaway_run_stops_at_the_event_bound_with_a_clear_error() {
     let s = kube_ha_sim::scenario::parse_scenario(&etcd_scenario("10m", "", ""), "t.json").unwrap();
-    let mut world = kube_ha_sim::world::World::build(&s, 1);
-    world.max_events = 10_000;
+    let mut world = kube_ha_sim::world::World::build(&s, 1).with_event_limit(10_000);
     let err = world.run().expect_err("the bound stops the run");
     let text = err.to_string();
     assert!(

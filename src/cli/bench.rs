@@ -60,9 +60,9 @@ pub fn run(quick: bool) -> i32 {
         outln!(
             "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0} {:>10}",
             case.name,
-            world.events_processed,
+            world.events_processed(),
             wall,
-            world.events_processed as f64 / wall,
+            world.events_processed() as f64 / wall,
             sim / wall,
             rss_mib()
                 .map(|m| format!("{m:.0}"))

@@ -117,14 +117,37 @@ impl Component {
         }
     }
 
-    /// True for HAProxy.
-    pub fn is_haproxy(&self) -> bool {
-        matches!(self, Component::Haproxy(_))
+    /// The etcd member, for etcd processes.
+    pub fn etcd(&self) -> Option<&EtcdMember> {
+        match self {
+            Component::Etcd(m) => Some(m),
+            Component::Client(_)
+            | Component::ApiServer(_)
+            | Component::Haproxy(_)
+            | Component::Keepalived(_)
+            | Component::Elector(_)
+            | Component::Kubelet(_)
+            | Component::Idle => None,
+        }
     }
 
-    /// True for keepalived.
-    pub fn is_keepalived(&self) -> bool {
-        matches!(self, Component::Keepalived(_))
+    /// The etcd member, for etcd processes, to change its disk (faults).
+    pub fn etcd_mut(&mut self) -> Option<&mut EtcdMember> {
+        match self {
+            Component::Etcd(m) => Some(m),
+            Component::Client(_)
+            | Component::ApiServer(_)
+            | Component::Haproxy(_)
+            | Component::Keepalived(_)
+            | Component::Elector(_)
+            | Component::Kubelet(_)
+            | Component::Idle => None,
+        }
+    }
+
+    /// The Raft state of an etcd member that has one (not wiped).
+    pub fn raft(&self) -> Option<&etcd::raft::Raft> {
+        self.etcd().and_then(|m| m.raft())
     }
 
     /// For leader-elected components: whether this instance believes it leads and acts.

@@ -243,6 +243,11 @@ impl Layout {
             .position(|p| p.node == node && p.kind == kind)
     }
 
+    /// The process that answers for the VIP when this node holds it: its HAProxy.
+    pub fn vip_responder(&self, node: usize) -> Option<usize> {
+        self.proc_on(node, ProcKind::Haproxy)
+    }
+
     /// Processes of one kind, in layout order.
     pub fn procs_of(&self, kind: ProcKind) -> impl Iterator<Item = usize> + '_ {
         self.procs

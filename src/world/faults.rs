@@ -4,7 +4,6 @@
 use super::ctx::ProcId;
 use super::World;
 use crate::components::etcd::types::Role;
-use crate::components::Component;
 use crate::engine::{fmt_duration, Nanos};
 use crate::net::NodeId;
 use crate::observe::TraceKind;
@@ -161,12 +160,12 @@ impl World {
         self.layout
             .procs_of(ProcKind::Etcd)
             .filter(|&p| self.procs[p].alive)
-            .filter_map(|p| match &self.procs[p].comp {
-                Component::Etcd(m) => m
+            .filter_map(|p| {
+                self.procs[p]
+                    .comp
                     .raft()
                     .filter(|r| r.role() == Role::Leader)
-                    .map(|r| (r.term(), p)),
-                _ => None,
+                    .map(|r| (r.term(), p))
             })
             .max()
             .map(|(_, p)| p as ProcId)
@@ -202,7 +201,7 @@ impl World {
     fn set_slow_disks(&mut self, ns: &[NodeId], fsync_ns: Option<Nanos>) {
         for &n in ns {
             if let Some(p) = self.etcd_on(n) {
-                if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+                if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
                     m.set_slow_disk(fsync_ns);
                 }
             }
@@ -255,7 +254,7 @@ impl World {
     fn etcd_on(&self, n: NodeId) -> Option<ProcId> {
         self.procs
             .iter()
-            .find(|p| p.node == n && matches!(p.comp, Component::Etcd(_)))
+            .find(|p| p.node == n && p.comp.etcd().is_some())
             .map(|p| p.id)
     }
 
@@ -266,18 +265,14 @@ impl World {
             .layout
             .procs_of(ProcKind::Etcd)
             .filter(|&p| self.procs[p].alive)
-            .filter_map(|p| match &self.procs[p].comp {
-                Component::Etcd(m) => m.raft().map(|r| (r.commit(), p)),
-                _ => None,
-            })
+            .filter_map(|p| self.procs[p].comp.raft().map(|r| (r.commit(), p)))
             .max();
-        let entries = best.and_then(|(commit, p)| match &self.procs[p].comp {
-            Component::Etcd(m) => m.raft().map(|r| {
+        let entries = best.and_then(|(commit, p)| {
+            self.procs[p].comp.raft().map(|r| {
                 (1..=commit)
                     .filter_map(|i| r.entry(i).cloned())
                     .collect::<Vec<_>>()
-            }),
-            _ => None,
+            })
         });
         let n = entries.as_ref().map(|e| e.len()).unwrap_or(0);
         let client = (self.procs.len() - 1) as ProcId;
@@ -304,7 +299,7 @@ impl World {
             .collect();
         for &p in &members {
             self.crash_proc(p);
-            if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+            if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
                 m.restore(DurableState {
                     hard: HardState {
                         term,
@@ -471,7 +466,7 @@ impl World {
         for &n in nodes {
             if let Some(p) = self.etcd_on(n) {
                 self.crash_proc(p);
-                if let Component::Etcd(m) = &mut self.procs[p as usize].comp {
+                if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
                     m.wipe();
                 }
                 self.invariants.data_loss_declared = true;

@@ -4,7 +4,6 @@
 
 use super::ctx::{Obs, ProcId};
 use super::Proc;
-use crate::components::Component;
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::Trace;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,10 +106,7 @@ impl Invariants {
         procs: &[Proc],
         out: &mut Vec<String>,
     ) {
-        let Some(raft) = (match &procs[proc as usize].comp {
-            Component::Etcd(m) => m.raft(),
-            _ => None,
-        }) else {
+        let Some(raft) = procs[proc as usize].comp.raft() else {
             return;
         };
         for (i, term) in self.committed.iter().enumerate() {
@@ -144,10 +140,7 @@ impl Invariants {
         let leader = procs
             .iter()
             .filter(|p| p.alive)
-            .filter_map(|p| match &p.comp {
-                Component::Etcd(m) => m.raft().map(|r| (r.term(), r.role(), p.id)),
-                _ => None,
-            })
+            .filter_map(|p| p.comp.raft().map(|r| (r.term(), r.role(), p.id)))
             .filter(|(_, role, _)| *role == crate::components::etcd::types::Role::Leader)
             .max();
         if let Some((_, _, proc)) = leader {

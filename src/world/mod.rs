@@ -86,19 +86,19 @@ impl std::fmt::Display for RunError {
 
 /// The simulated world.
 pub struct World {
-    pub now: Nanos,
-    pub end_ns: Nanos,
-    pub scenario: Plan,
-    pub layout: Layout,
-    pub procs: Vec<Proc>,
-    pub net: Network,
-    pub trace: Trace,
-    pub faults: Vec<ResolvedFault>,
-    pub vip_holder: Option<NodeId>,
-    pub invariants: Invariants,
-    pub observer: Observer,
-    pub events_processed: u64,
-    pub max_events: u64,
+    pub(crate) now: Nanos,
+    pub(crate) end_ns: Nanos,
+    pub(crate) scenario: Plan,
+    pub(crate) layout: Layout,
+    pub(crate) procs: Vec<Proc>,
+    pub(crate) net: Network,
+    pub(crate) trace: Trace,
+    pub(crate) faults: Vec<ResolvedFault>,
+    pub(crate) vip_holder: Option<NodeId>,
+    pub(crate) invariants: Invariants,
+    pub(crate) observer: Observer,
+    pub(crate) events_processed: u64,
+    pub(crate) max_events: u64,
     queue: EventQueue<u32>,
     slab: Vec<Option<Event>>,
     free: Vec<u32>,
@@ -119,6 +119,18 @@ impl World {
             }
         };
         self.queue.push(at, idx);
+    }
+
+    /// Lowers the bound on processed events past which a run counts as running away (tests of the
+    /// bound itself).
+    pub fn with_event_limit(mut self, max_events: u64) -> World {
+        self.max_events = max_events;
+        self
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
     }
 
     /// Runs the scenario to its end.
@@ -301,12 +313,11 @@ impl World {
         );
     }
 
-    fn vip_target(&self) -> Option<ProcId> {
-        let node = self.vip_holder?;
-        self.procs
-            .iter()
-            .find(|p| p.node == node && p.comp.is_haproxy())
-            .map(|p| p.id)
+    /// The process answering for the VIP: the load balancer on the node that holds it.
+    pub(crate) fn vip_target(&self) -> Option<ProcId> {
+        self.layout
+            .vip_responder(self.vip_holder? as usize)
+            .map(|p| p as ProcId)
     }
 
     fn set_vip(&mut self, proc: ProcId, claim: bool) {

@@ -5,7 +5,6 @@
 use super::ctx::ProcId;
 use super::World;
 use crate::components::etcd::types::Role;
-use crate::components::Component;
 use crate::observe::{Capability, TraceKind};
 use crate::topology::ProcKind;
 
@@ -89,10 +88,7 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
         if !p.alive {
             continue;
         }
-        let Component::Etcd(member) = &p.comp else {
-            continue;
-        };
-        let Some(raft) = member.raft() else { continue };
+        let Some(raft) = p.comp.raft() else { continue };
         if raft.role() != Role::Leader {
             continue;
         }
@@ -129,13 +125,11 @@ pub fn apiserver_can_write(w: &World, api: ProcId, leader: Option<ProcId>) -> bo
 /// it is configured with.
 pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
     let node = w.procs[from as usize].node;
+    let is_lb = |t: ProcId| w.layout.procs[t as usize].kind == ProcKind::Haproxy;
     match w.procs[from as usize].comp.api_target() {
-        Some(t) if t == super::ctx::VIP || w.procs[t as usize].comp.is_haproxy() => {
+        Some(t) if t == super::ctx::VIP || is_lb(t) => {
             let lb = if t == super::ctx::VIP {
-                match w.vip_holder {
-                    Some(n) => w.procs.iter().find(|p| p.node == n && p.comp.is_haproxy()),
-                    None => None,
-                }
+                w.vip_target().map(|p| &w.procs[p as usize])
             } else {
                 Some(&w.procs[t as usize])
             };
