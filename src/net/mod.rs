@@ -3,7 +3,6 @@
 
 use crate::engine::rng::Rng;
 use crate::engine::Nanos;
-use crate::scenario::model::NetworkSettings;
 use rand::Rng as _;
 
 /// Index of a node (host).
@@ -26,6 +25,21 @@ struct Degrade {
     loss: f64,
 }
 
+/// The base behaviour of every link (the scenario's `settings.network`).
+#[derive(Clone, Copy, Debug)]
+pub struct LinkConfig {
+    /// One-way latency between processes on the same node.
+    pub local_latency_ns: Nanos,
+    /// One-way latency inside a zone.
+    pub zone_latency_ns: Nanos,
+    /// One-way latency across zones.
+    pub cross_zone_latency_ns: Nanos,
+    /// Jitter as a fraction of the latency, drawn uniformly in [0, jitter x latency].
+    pub jitter: f64,
+    /// Probability that a message between two nodes is lost.
+    pub loss: f64,
+}
+
 /// The network between hosts.
 pub struct Network {
     zone_of: Vec<u16>,
@@ -43,7 +57,7 @@ pub struct Network {
 
 impl Network {
     /// A network of hosts in the given zones, all up and connected.
-    pub fn new(zone_of: Vec<u16>, settings: &NetworkSettings, rng: Rng) -> Network {
+    pub fn new(zone_of: Vec<u16>, settings: &LinkConfig, rng: Rng) -> Network {
         let n = zone_of.len();
         Network {
             zone_of,
@@ -51,9 +65,9 @@ impl Network {
             isolated: vec![0; n],
             partitions: Vec::new(),
             degrades: Vec::new(),
-            local_latency_ns: settings.local_latency.ns(),
-            zone_latency_ns: settings.zone_latency.ns(),
-            cross_zone_latency_ns: settings.cross_zone_latency.ns(),
+            local_latency_ns: settings.local_latency_ns,
+            zone_latency_ns: settings.zone_latency_ns,
+            cross_zone_latency_ns: settings.cross_zone_latency_ns,
             jitter: settings.jitter,
             loss: settings.loss,
             rng,
@@ -189,7 +203,8 @@ mod tests {
     use crate::engine::rng::stream;
 
     fn net() -> Network {
-        Network::new(vec![0, 1, 0, 2], &NetworkSettings::default(), stream(1, 0))
+        let links = crate::scenario::model::NetworkSettings::default().links();
+        Network::new(vec![0, 1, 0, 2], &links, stream(1, 0))
     }
 
     #[test]

@@ -79,15 +79,7 @@ fn default_seed() -> u64 {
     1
 }
 
-/// Where etcd runs.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum EtcdTopology {
-    /// An etcd member on each control-plane node (kubeadm's default).
-    Stacked,
-    /// Dedicated etcd nodes.
-    External,
-}
+pub use crate::topology::EtcdTopology;
 
 /// The cluster's shape.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -425,6 +417,19 @@ impl Default for NetworkSettings {
             cross_zone_latency: Dur(MS),
             jitter: 0.2,
             loss: 0.0,
+        }
+    }
+}
+
+impl NetworkSettings {
+    /// The links' configuration for the simulated network.
+    pub fn links(&self) -> crate::net::LinkConfig {
+        crate::net::LinkConfig {
+            local_latency_ns: self.local_latency.ns(),
+            zone_latency_ns: self.zone_latency.ns(),
+            cross_zone_latency_ns: self.cross_zone_latency.ns(),
+            jitter: self.jitter,
+            loss: self.loss,
         }
     }
 }

@@ -6,48 +6,11 @@
 //! `compare` consume only the plan, so nothing downstream parses a string again.
 
 use super::model::{
-    Dur, EtcdTopology, Expectation, Fault, FaultKind, Load, Scenario, Settings, Topology, Workload,
+    Dur, Expectation, Fault, FaultKind, Load, Scenario, Settings, Topology, Workload,
 };
 use crate::engine::Nanos;
+pub use crate::topology::{Endpoint, TopologyPlan};
 use crate::topology::{Layout, Target};
-use serde::{Serialize, Serializer};
-
-/// How clients reach the API (`topology.endpoint`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// Through the load balancers (with 2 or more, a VIP moved by VRRP).
-    LoadBalancer,
-    /// A kubeconfig pointed at one control-plane node: `cp-N` with this 1-based ordinal.
-    Direct { cp: u32 },
-}
-
-impl Endpoint {
-    /// The name used in files.
-    pub fn name(self) -> String {
-        match self {
-            Endpoint::LoadBalancer => "load-balancer".into(),
-            Endpoint::Direct { cp } => format!("direct:cp-{cp}"),
-        }
-    }
-}
-
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
-    }
-}
-
-/// The cluster's shape, with the endpoint resolved.
-#[derive(Clone, Debug, Serialize)]
-pub struct TopologyPlan {
-    pub etcd: EtcdTopology,
-    pub control_plane_nodes: u32,
-    pub etcd_nodes: u32,
-    pub workers: u32,
-    pub zones: Vec<String>,
-    pub load_balancers: u32,
-    pub endpoint: Endpoint,
-}
 
 /// What a fault does, with the fields its kind takes and nothing else.
 #[derive(Clone, Debug, PartialEq)]

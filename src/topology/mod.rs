@@ -1,8 +1,54 @@
 //! Stacked and external layouts: which nodes exist, where they sit in the zones, and which processes run
 //! on each. Names follow CONTRACT.md (`cp-1`, `etcd-1`, `lb-1`, `worker-1`, `NODE/PROCESS`).
 
-use crate::scenario::model::EtcdTopology;
-use crate::scenario::plan::{Endpoint, TopologyPlan};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Where etcd runs.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EtcdTopology {
+    /// An etcd member on each control-plane node (kubeadm's default).
+    Stacked,
+    /// Dedicated etcd nodes.
+    External,
+}
+
+/// How clients reach the API (`topology.endpoint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Through the load balancers (with 2 or more, a VIP moved by VRRP).
+    LoadBalancer,
+    /// A kubeconfig pointed at one control-plane node: `cp-N` with this 1-based ordinal.
+    Direct { cp: u32 },
+}
+
+impl Endpoint {
+    /// The name used in files.
+    pub fn name(self) -> String {
+        match self {
+            Endpoint::LoadBalancer => "load-balancer".into(),
+            Endpoint::Direct { cp } => format!("direct:cp-{cp}"),
+        }
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// The cluster's shape, with the endpoint resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct TopologyPlan {
+    pub etcd: EtcdTopology,
+    pub control_plane_nodes: u32,
+    pub etcd_nodes: u32,
+    pub workers: u32,
+    pub zones: Vec<String>,
+    pub load_balancers: u32,
+    pub endpoint: Endpoint,
+}
 
 /// What a node is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -23,7 +23,7 @@ impl World {
         let layout = scenario.layout.clone();
         let s = &scenario.settings;
         let zone_of = layout.nodes.iter().map(|n| n.zone as u16).collect();
-        let net = Network::new(zone_of, &s.network, stream(seed, u64::MAX));
+        let net = Network::new(zone_of, &s.network.links(), stream(seed, u64::MAX));
         let etcd_procs: Vec<ProcId> = layout
             .procs_of(ProcKind::Etcd)
             .map(|p| p as ProcId)
