@@ -203,7 +203,13 @@ mod tests {
     use crate::engine::rng::stream;
 
     fn net() -> Network {
-        let links = crate::scenario::model::NetworkSettings::default().links();
+        let links = LinkConfig {
+            local_latency_ns: 50_000,
+            zone_latency_ns: 250_000,
+            cross_zone_latency_ns: 1_000_000,
+            jitter: 0.2,
+            loss: 0.0,
+        };
         Network::new(vec![0, 1, 0, 2], &links, stream(1, 0))
     }
 
