@@ -310,7 +310,7 @@ impl World {
                 });
             }
         }
-        self.invariants.restored(index);
+        self.invariants.restored(entries.iter().map(|e| e.term));
         for &p in &members {
             self.procs[p as usize].held_down = 0;
             let name = self.proc_name(p);

@@ -28,10 +28,13 @@ pub struct Invariants {
 }
 
 impl Invariants {
-    /// A snapshot restore replaced the cluster: entries after `index` are gone and a new logical cluster
-    /// starts its own terms; the loss is declared, so missing acknowledged writes are counted.
-    pub fn restored(&mut self, index: u64) {
-        self.committed.truncate(index as usize);
+    /// A snapshot restore replaced the cluster: its committed log is now the snapshot's (which may
+    /// differ from what this run committed since, when the snapshot predates an earlier restore) and a
+    /// new logical cluster starts its own terms; the loss is declared, so missing acknowledged writes
+    /// are counted.
+    pub fn restored(&mut self, snapshot_terms: impl Iterator<Item = u64>) {
+        self.committed.clear();
+        self.committed.extend(snapshot_terms);
         self.leaders_by_term.clear();
         self.data_loss_declared = true;
     }
