@@ -1,8 +1,7 @@
 //! Behaviour an etcd operator would recognise, pinned with etcd's default timings
 //! (heartbeat 100 ms, election timeout 1 s, pre-vote and check-quorum on).
 
-mod common;
-use common::{etcd_scenario, metric, run_json};
+use crate::common::{etcd_scenario, metric, run_json};
 use kube_ha_sim::components::etcd::types::Role;
 use kube_ha_sim::observe::TraceKind;
 

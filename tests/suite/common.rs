@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the test modules.
 #![allow(dead_code)]
 
 use kube_ha_sim::run::{run, Outcome};

@@ -1,8 +1,7 @@
 //! The HA guidance table, pinned with the real timings: API server loss, scheduler and controller
 //! manager failover, load balancer loss, VIP failover, and stacked against external etcd.
 
-mod common;
-use common::{metric, run_json};
+use crate::common::{metric, run_json};
 use kube_ha_sim::observe::TraceKind;
 use kube_ha_sim::run::Outcome;
 

@@ -1,8 +1,7 @@
 //! Workers and workloads: what users of the running applications see during control-plane and worker
 //! failures, with the real node-lifecycle timings (grace 50 s, tolerations 300 s).
 
-mod common;
-use common::{metric, run_json};
+use crate::common::{metric, run_json};
 use kube_ha_sim::observe::TraceKind;
 use kube_ha_sim::run::Outcome;
 

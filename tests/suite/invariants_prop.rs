@@ -3,8 +3,7 @@
 //! survive, at most one lease holder acting past its lease) and, once every fault has healed, etcd elects
 //! a leader again within a bounded time.
 
-mod common;
-use common::run_json;
+use crate::common::run_json;
 use proptest::prelude::*;
 
 fn fault_strategy(members: u32) -> impl Strategy<Value = String> {

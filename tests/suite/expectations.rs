@@ -1,8 +1,7 @@
 //! Expectations beyond single numbers: a bound within a time window, recovery within a duration after
 //! the fault ends; and the compare command's mapping of one fault script onto both topologies.
 
-mod common;
-use common::run_json;
+use crate::common::run_json;
 
 fn scenario(expect: &str) -> String {
     format!(
