@@ -16,3 +16,6 @@ mod raft_core;
 mod report_render;
 mod scenario_validation;
 mod workloads;
+
+mod datadriven;
+mod raft_transcripts;
