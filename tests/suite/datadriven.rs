@@ -246,7 +246,7 @@ fn normalize(mut s: String) -> String {
 }
 
 /// A line diff (longest common subsequence; test outputs are small), `-` expected, `+` actual.
-fn diff(expected: &str, actual: &str) -> String {
+pub fn diff(expected: &str, actual: &str) -> String {
     let a: Vec<&str> = expected.lines().collect();
     let b: Vec<&str> = actual.lines().collect();
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
