@@ -1,11 +1,14 @@
-//! `check --junit` output validated against the JUnit XML schema (tests/data/junit.xsd) by a
+//! `check --junit` output validated against the JUnit XML schema (testdata/junit.xsd) by a
 //! schema-aware parser, libxml2's xmllint (Debian's libxml2-utils, installed by .ci/run). Without
 //! xmllint the test says so and returns.
 
 use std::process::Command;
 
+const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/junit.xsd");
+
 #[test]
 fn junit_output_validates_against_the_schema() {
+    assert!(std::path::Path::new(SCHEMA).exists(), "{SCHEMA} is missing");
     if Command::new("xmllint").arg("--version").output().is_err() {
         eprintln!("note: xmllint not installed; schema validation skipped (apt-get install libxml2-utils)");
         return;
@@ -46,11 +49,7 @@ fn junit_output_validates_against_the_schema() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure") && xml.contains("<error"), "{xml}");
     let v = Command::new("xmllint")
-        .args([
-            "--noout",
-            "--schema",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd"),
-        ])
+        .args(["--noout", "--schema", SCHEMA])
         .arg(&junit)
         .output()
         .unwrap();
