@@ -1,0 +1,174 @@
+//! The command line on bad input: exit code 2, a message naming the file and the field, never a panic
+//! and never a half-written report.
+//!
+//! The messages themselves are golden files: for every `testdata/errors/NAME.json`, the exact stderr
+//! of `kube-ha-sim validate testdata/errors/NAME.json` (run from the crate root, so the paths in the
+//! messages are relative and stable) is `testdata/errors/NAME.stderr`. After a deliberate change of
+//! the wording or rendering, `REWRITE=1 cargo test --test suite cli_bad_input` regenerates them
+//! (and writes the golden of a newly added `.json`); review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::datadriven::{diff, files_in, rewrite_requested};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kube-ha-sim"))
+}
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs `args` and returns (exit code, stderr).
+fn run(args: &[&str]) -> (i32, String) {
+    let out = bin().args(args).output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const BASE: &str =
+    r#""name":"x","duration":"1m","topology":{"etcd":"stacked","control_plane_nodes":3}"#;
+
+/// The rejections are golden files (`stacked-with-etcd-nodes`); these sizes are accepted.
+#[test]
+fn even_and_zero_external_etcd_sizes_are_allowed() {
+    for (name, n) in [("even.json", 4), ("zero.json", 0)] {
+        let p = file(
+            name,
+            &format!(
+                r#"{{"name":"x","duration":"1m","topology":{{"etcd":"external","control_plane_nodes":3,"etcd_nodes":{n}}}}}"#
+            ),
+        );
+        let (code, err) = run(&["validate", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+    }
+}
+
+#[test]
+fn missing_file_is_bad_input() {
+    let (code, err) = run(&["run", "/nonexistent/scenario.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/scenario.json"), "{err}");
+}
+
+#[test]
+fn a_failed_expectation_exits_1_and_a_good_run_exits_0_with_its_report() {
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-cli-out-{}", std::process::id()));
+    let ok = file(
+        "ok.json",
+        &format!(
+            r#"{{{BASE},"load":{{"target":"etcd"}},"expect":[{{"metric":"invariants.violations","equals":0}}]}}"#
+        ),
+    );
+    let out = bin()
+        .args(["run", ok.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["expectations"][0]["passed"], true);
+    assert!(dir.join("report.html").exists() && dir.join("timeline.svg").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+    let bad = file(
+        "fail.json",
+        &format!(
+            r#"{{{BASE},"load":{{"target":"etcd"}},"expect":[{{"metric":"etcd.leader_changes","equals":99}}]}}"#
+        ),
+    );
+    let out = bin()
+        .args(["run", bad.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL etcd.leader_changes"));
+}
+
+const ERRORS: &str = "testdata/errors";
+
+/// Runs the binary from the crate root; returns (exit code, stdout, stderr).
+fn run_in_root(args: &[&str]) -> (i32, String, String) {
+    let out = bin()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn error_messages_match_their_golden_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs = files_in(&root.join(ERRORS), "json");
+    assert!(inputs.len() >= 40, "the bad inputs are missing");
+    let out_dir = std::env::temp_dir().join(format!("kube-ha-sim-golden-{}", std::process::id()));
+    let mut failures = String::new();
+    for input in &inputs {
+        let name = input.file_stem().unwrap().to_string_lossy().into_owned();
+        let rel = format!("{ERRORS}/{name}.json");
+        let golden = root.join(ERRORS).join(format!("{name}.stderr"));
+        let (code, stdout, stderr) = run_in_root(&["validate", &rel]);
+        // Every file here is bad input: exit code 2, nothing on stdout, no panic.
+        assert_eq!(code, 2, "validate {rel}: exit code\n{stderr}");
+        assert_eq!(stdout, "", "validate {rel}: stdout");
+        assert!(!stderr.contains("panicked"), "validate {rel}: {stderr}");
+        assert!(
+            stderr.contains(&rel),
+            "validate {rel}: names the file: {stderr}"
+        );
+        // `run` rejects it the same way, before writing anything.
+        let run_out = out_dir.join(&name);
+        let (run_code, _, run_err) =
+            run_in_root(&["run", &rel, "--out", run_out.to_str().unwrap()]);
+        assert_eq!(run_code, 2, "run {rel}: exit code\n{run_err}");
+        assert!(
+            run_err.contains(&rel) && !run_err.contains("panicked"),
+            "run {rel}: {run_err}"
+        );
+        assert!(!run_out.exists(), "run {rel} wrote a report for bad input");
+
+        if rewrite_requested() {
+            std::fs::write(&golden, &stderr).expect("write golden");
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(want) if want == stderr => {}
+            Ok(want) => failures.push_str(&format!(
+                "\n{ERRORS}/{name}.stderr differs (- expected, + actual):\n{}",
+                diff(&want, &stderr)
+            )),
+            Err(_) => failures.push_str(&format!("\n{rel}: no golden {ERRORS}/{name}.stderr")),
+        }
+    }
+    // A golden whose input is gone is stale.
+    for golden in files_in(&root.join(ERRORS), "stderr") {
+        let json = golden.with_extension("json");
+        assert!(
+            json.exists(),
+            "{} has no input {}",
+            golden.display(),
+            json.display()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "error messages differ from their golden files; if the change is intended, regenerate \
+         with `REWRITE=1 cargo test --test suite cli_bad_input` and review the diff{failures}"
+    );
+}

@@ -1,0 +1,33 @@
+//! Helpers shared by the test modules.
+#![allow(dead_code)]
+
+use kube_ha_sim::run::{run, Outcome};
+use kube_ha_sim::scenario::parse_scenario;
+
+/// Parses and runs a scenario given as JSON text.
+pub fn run_json(text: &str, seed: u64) -> Outcome {
+    let s = parse_scenario(text, "test.json").unwrap_or_else(|e| panic!("bad test scenario: {e}"));
+    run(&s, seed).unwrap_or_else(|e| panic!("run failed: {e}"))
+}
+
+/// A metric that must exist.
+pub fn metric(o: &Outcome, name: &str) -> f64 {
+    *o.metrics.get(name).unwrap_or_else(|| {
+        panic!(
+            "metric {name} missing; have {:?}",
+            o.metrics.keys().collect::<Vec<_>>()
+        )
+    })
+}
+
+/// A 3-member stacked cluster with the load going straight to etcd, with the given extra settings and
+/// faults (JSON fragments).
+pub fn etcd_scenario(duration: &str, etcd_settings: &str, faults: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"{duration}",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
+            "settings":{{"etcd":{{{etcd_settings}}}}},
+            "load":{{"target":"etcd","requests_per_second":20}},
+            "faults":[{faults}]}}"#
+    )
+}

@@ -1,0 +1,90 @@
+//! Expectations beyond single numbers: a bound within a time window, recovery within a duration after
+//! the fault ends; and the compare command's mapping of one fault script onto both topologies.
+
+use crate::common::run_json;
+
+fn scenario(expect: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"3m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
+            "load":{{"target":"etcd","requests_per_second":20}},
+            "faults":[{{"at":"60s","kind":"crash","target":"cp-1","for":"30s"}},
+                      {{"at":"60s","kind":"crash","target":"cp-2","for":"30s"}}],
+            "expect":[{expect}]}}"#
+    )
+}
+
+#[test]
+fn a_window_measures_only_its_span() {
+    let o = run_json(
+        &scenario(
+            r#"{"metric":"etcd_quorum.availability","at_most":0.01,"window":["65s","85s"]},
+               {"metric":"etcd_quorum.availability","at_least":0.999,"window":["100s","170s"]},
+               {"metric":"etcd_quorum.availability","at_least":0.999}"#,
+        ),
+        1,
+    );
+    assert!(
+        o.verdicts[0].passed,
+        "down throughout 65-85 s: {:?}",
+        o.verdicts[0].actual
+    );
+    assert!(
+        o.verdicts[1].passed,
+        "up after recovery: {:?}",
+        o.verdicts[1].actual
+    );
+    assert!(
+        !o.verdicts[2].passed,
+        "over the whole run the outage counts"
+    );
+}
+
+#[test]
+fn recovered_within_reads_the_time_to_recover_after_the_fault_ends() {
+    let o = run_json(
+        &scenario(
+            r#"{"metric":"etcd_quorum","recovered_within":"5s"},
+               {"metric":"etcd_quorum","recovered_within":"10ms"}"#,
+        ),
+        1,
+    );
+    let r = o.verdicts[0].actual.expect("recovery measured");
+    // Both members restart at 90 s and need an election (1-2 s after the tick advance).
+    assert!(r > 0.01 && r < 5.0, "{r}");
+    assert!(o.verdicts[0].passed);
+    assert!(!o.verdicts[1].passed);
+    assert_eq!(o.metrics.get("etcd_quorum.recovery_s").copied(), Some(r));
+}
+
+#[test]
+fn bad_windows_are_rejected_with_the_field() {
+    let text = scenario(r#"{"metric":"api.availability","at_least":0.5,"window":["2m","1m"]}"#);
+    let e = kube_ha_sim::scenario::parse_scenario(&text, "w.json").unwrap_err();
+    assert!(e.to_string().contains("expect[0].window"), "{e}");
+    let text = scenario(r#"{"metric":"api.latency_p50_ms","recovered_within":"5s"}"#);
+    let e = kube_ha_sim::scenario::parse_scenario(&text, "w.json").unwrap_err();
+    assert!(e.to_string().contains("capability"), "{e}");
+}
+
+#[test]
+fn compare_maps_etcd_targets_and_shows_the_difference() {
+    use kube_ha_sim::cli::compare::on_topology;
+    use kube_ha_sim::scenario::model::EtcdTopology;
+    let text = r#"{"name":"c","duration":"3m","topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},
+        "faults":[{"at":"60s","kind":"crash","target":"cp-1","for":"60s"},{"at":"60s","kind":"crash","target":"cp-2","for":"60s"},
+                  {"at":"150s","kind":"crash","target":"cp-3/etcd","for":"10s"}]}"#;
+    let s = kube_ha_sim::scenario::parse_scenario(text, "c.json").unwrap();
+    let ext = on_topology(&s, EtcdTopology::External, "c.json (external)").unwrap();
+    assert_eq!(ext.topology.etcd_nodes, 3);
+    assert_eq!(ext.faults[0].spec.target.as_deref(), Some("cp-1"));
+    assert_eq!(ext.faults[2].spec.target.as_deref(), Some("etcd-3/etcd"));
+    let a = kube_ha_sim::run::run(&s, 1).unwrap();
+    let b = kube_ha_sim::run::run(&ext, 1).unwrap();
+    assert!(a.metrics["etcd_quorum.longest_outage_s"] >= 59.0);
+    // External etcd keeps quorum through the node crashes; the crash of etcd-3 costs at most one
+    // election (if it happened to lead).
+    assert!(b.metrics["etcd_quorum.longest_outage_s"] < 4.0);
+    let table = kube_ha_sim::cli::compare::table(&a, &b);
+    assert!(table.contains("* etcd_quorum.downtime_s"), "{table}");
+}

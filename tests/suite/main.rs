@@ -1,0 +1,21 @@
+//! The one integration test crate (DESIGN.md item 11): every integration and property test is a
+//! module here, so `cargo test` links the library into a single test binary instead of one per file.
+//!
+//! Run one area with a module filter, e.g. `cargo test --test suite raft_core::`.
+
+mod common;
+
+mod check_cli;
+mod cli_bad_input;
+mod control_plane;
+mod etcd_behaviour;
+mod expectations;
+mod invariants_prop;
+mod junit_schema;
+mod raft_core;
+mod report_render;
+mod scenario_validation;
+mod workloads;
+
+mod datadriven;
+mod raft_transcripts;

@@ -1,0 +1,272 @@
+//! Workers and workloads: what users of the running applications see during control-plane and worker
+//! failures, with the real node-lifecycle timings (grace 50 s, tolerations 300 s).
+
+use crate::common::{metric, run_json};
+use kube_ha_sim::observe::TraceKind;
+use kube_ha_sim::run::Outcome;
+
+const S: u64 = 1_000_000_000;
+
+fn cluster(
+    workers: u32,
+    zones: &str,
+    workloads: &str,
+    settings: &str,
+    faults: &str,
+    duration: &str,
+) -> String {
+    format!(
+        r#"{{"name":"t","duration":"{duration}",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":{workers},"zones":{zones}}},
+            "settings":{{{settings}}},
+            "load":{{"requests_per_second":5}},
+            "workloads":[{workloads}],
+            "faults":[{faults}]}}"#
+    )
+}
+
+fn log_time(o: &Outcome, needle: &str) -> Option<f64> {
+    o.trace
+        .events
+        .iter()
+        .find(|e| matches!(&e.kind, TraceKind::Log { text, .. } if text.contains(needle)))
+        .map(|e| e.time_ns as f64 / 1e9)
+}
+
+#[test]
+fn worker_failure_follows_the_real_timeline() {
+    for seed in 1..=3 {
+        let o = run_json(
+            &cluster(
+                3,
+                r#"["a","b","c"]"#,
+                r#"{"name":"web","replicas":6}"#,
+                "",
+                r#"{"at":"2m","kind":"crash","target":"worker-1"}"#,
+                "15m",
+            ),
+            seed,
+        );
+        // Ready=Unknown once no lease renewal was seen for the grace period (50 s); the last renewal
+        // came up to 10 s before the crash and is observed every 5 s.
+        let unknown = log_time(&o, "Ready is now Unknown").expect("node goes Unknown") - 120.0;
+        assert!(
+            (38.0..=56.0).contains(&unknown),
+            "seed {seed}: Unknown after {unknown}s"
+        );
+        // Pods evicted 300 s after the taint.
+        let evicted = log_time(&o, "Deleting pod").expect("pods evicted") - 120.0;
+        assert!(
+            (unknown + 299.0..=unknown + 301.5).contains(&evicted),
+            "seed {seed}: {evicted}"
+        );
+        // Replacements ready after scheduling (<= 1 s loops), the kubelet's sync (2 s) and start-up (5 s).
+        let down = metric(&o, "workloads.longest_outage_s");
+        assert!(
+            (evicted + 5.0..=evicted + 12.0).contains(&down),
+            "seed {seed}: outage {down}s, evicted {evicted}"
+        );
+        assert_eq!(metric(&o, "workloads.outages"), 1.0);
+        assert!(metric(&o, "workloads.ready_ratio") > 0.8);
+    }
+}
+
+#[test]
+fn nothing_is_replaced_while_no_controller_manager_leads() {
+    let faults = r#"{"at":"60s","kind":"crash","target":"cp-1/kube-controller-manager","for":"10m"},
+                    {"at":"60s","kind":"crash","target":"cp-2/kube-controller-manager","for":"10m"},
+                    {"at":"60s","kind":"crash","target":"cp-3/kube-controller-manager","for":"10m"},
+                    {"at":"2m","kind":"crash","target":"worker-1"}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "25m",
+        ),
+        1,
+    );
+    // The worker's pods are gone at 2 m; no controller manager until 11 m, then a fresh grace period and
+    // the 300 s toleration: at least 9 + 5 minutes of missing replicas.
+    let down = metric(&o, "workloads.longest_outage_s");
+    assert!(down >= 540.0 + 300.0, "{down}");
+    assert!(log_time(&o, "Deleting pod").unwrap() > 660.0);
+}
+
+#[test]
+fn workloads_keep_serving_while_the_whole_control_plane_is_down() {
+    let faults = r#"{"at":"2m","kind":"crash","target":"cp-1","for":"10m"},
+                    {"at":"2m","kind":"crash","target":"cp-2","for":"10m"},
+                    {"at":"2m","kind":"crash","target":"cp-3","for":"10m"},
+                    {"at":"5m","kind":"crash","target":"worker-1"}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "30m",
+        ),
+        1,
+    );
+    // The API is gone for the ten minutes...
+    assert!(metric(&o, "api.longest_outage_s") >= 590.0);
+    // ...workloads lose only worker-1's share at 5 m, and it is healed only after the control plane is
+    // back (12 m) + grace + tolerations.
+    let tl = o
+        .timelines
+        .iter()
+        .find(|t| t.capability == kube_ha_sim::observe::Capability::Workloads)
+        .unwrap();
+    assert!(
+        tl.up_at(250 * S),
+        "still serving with the control plane down"
+    );
+    assert!(
+        !tl.up_at(1000 * S),
+        "not healed while control plane just came back"
+    );
+    assert!(
+        tl.up_at(1400 * S),
+        "healed after the control plane returned"
+    );
+    assert!(metric(&o, "workloads.ready_ratio") > 0.6);
+}
+
+#[test]
+fn a_worker_cut_off_from_the_control_plane_keeps_serving() {
+    // The users (`client`) are in no group: they still reach every worker.
+    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1"],["cp-1","cp-2","cp-3","lb-1"]],"for":"3m"}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "10m",
+        ),
+        1,
+    );
+    // Tainted but not evicted within 3 minutes (tolerations 300 s), and its pods serve all along.
+    assert!(log_time(&o, "adding taint").is_some());
+    assert!(log_time(&o, "Deleting pod").is_none());
+    assert_eq!(metric(&o, "workloads.downtime_s"), 0.0);
+}
+
+#[test]
+fn full_disruption_of_every_zone_evicts_nothing() {
+    // Every node the controller manager counts is cut off (control-plane nodes excluded from the
+    // disruption computation by label, as the zone rule then sees only workers).
+    let faults = r#"{"at":"2m","kind":"partition","groups":[["worker-1","worker-2","worker-3"],["cp-1","cp-2","cp-3","lb-1"]],"for":"8m"}"#;
+    let labelled = r#""node_lifecycle":{"exclude_control_plane_from_disruption":true}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            labelled,
+            faults,
+            "14m",
+        ),
+        1,
+    );
+    assert!(log_time(&o, "Entering master disruption mode").is_some());
+    assert!(log_time(&o, "Deleting pod").is_none());
+    assert_eq!(metric(&o, "workloads.downtime_s"), 0.0);
+    // Without the label, the ready control-plane nodes keep every zone Normal: evictions proceed.
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "14m",
+        ),
+        1,
+    );
+    assert!(log_time(&o, "Deleting pod").is_some());
+}
+
+#[test]
+fn zone_outage_spread_over_zones_versus_packed_into_one() {
+    let fault = r#"{"at":"2m","kind":"crash","target":"zone:a","for":"4m"}"#;
+    let spread = run_json(
+        &cluster(
+            6,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6,"spread":"zones"}"#,
+            "",
+            fault,
+            "10m",
+        ),
+        1,
+    );
+    let packed = run_json(
+        &cluster(
+            6,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6,"spread":"first-zone"}"#,
+            "",
+            fault,
+            "10m",
+        ),
+        1,
+    );
+    let (s, p) = (
+        metric(&spread, "workloads.ready_ratio"),
+        metric(&packed, "workloads.ready_ratio"),
+    );
+    assert!(s > p + 0.2, "spread {s} vs packed {p}");
+}
+
+#[test]
+fn workloads_on_control_plane_nodes_share_their_fate() {
+    let fault = r#"{"at":"2m","kind":"crash","target":"cp-1","for":"3m"}"#;
+    let on_cp = run_json(
+        &cluster(
+            0,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":3,"on_control_plane":true}"#,
+            "",
+            fault,
+            "8m",
+        ),
+        1,
+    );
+    assert!(metric(&on_cp, "workloads.downtime_s") > 100.0);
+    let dedicated = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":3}"#,
+            "",
+            fault,
+            "8m",
+        ),
+        1,
+    );
+    assert_eq!(metric(&dedicated, "workloads.downtime_s"), 0.0);
+}
+
+#[test]
+fn an_isolated_worker_serves_nobody() {
+    let faults = r#"{"at":"2m","kind":"isolate","target":"worker-1","for":"2m"}"#;
+    let o = run_json(
+        &cluster(
+            3,
+            r#"["a","b","c"]"#,
+            r#"{"name":"web","replicas":6}"#,
+            "",
+            faults,
+            "8m",
+        ),
+        1,
+    );
+    let down = metric(&o, "workloads.longest_outage_s");
+    assert!((119.0..=121.0).contains(&down), "{down}");
+}
