@@ -7,7 +7,7 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use crate::report;
 use crate::run::{self, Outcome};
 use crate::scenario::model::{EtcdTopology, Fault, Scenario};
-use crate::scenario::plan::{FaultAction, FaultPlan};
+use crate::scenario::plan::FaultPlan;
 use crate::scenario::{load_scenario, plan_scenario, Plan, ScenarioError};
 use crate::topology::{Layout, NodeKind, ProcKind, Target};
 use std::fmt::Write;
@@ -54,26 +54,7 @@ fn map_fault(f: &FaultPlan, from: &Layout, to: &Layout) -> Fault {
         map_target(t, from, to, network).map_or_else(|| t.name(from), |m| m.name(to))
     };
     let mut spec = f.spec.clone();
-    match &f.action {
-        FaultAction::Partition { groups } => {
-            spec.groups = Some(
-                groups
-                    .iter()
-                    .map(|g| g.iter().map(|t| name(*t, true)).collect())
-                    .collect(),
-            );
-        }
-        FaultAction::DegradeLink { between, .. } => {
-            spec.between = Some(between.iter().map(|t| name(*t, true)).collect());
-        }
-        FaultAction::Crash { target }
-        | FaultAction::Stop { target }
-        | FaultAction::Restart { target }
-        | FaultAction::Isolate { target }
-        | FaultAction::SlowDisk { target, .. }
-        | FaultAction::WipeData { target } => spec.target = Some(name(*target, false)),
-        FaultAction::Restore { .. } => {}
-    }
+    f.action.write_targets(&mut spec, name);
     spec
 }
 

@@ -136,7 +136,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {
             if topic == "scenario" {
-                outln!("{}", crate::scenario::help::SCENARIO_HELP);
+                outln!("{}", crate::scenario::help::scenario_help());
                 EXIT_OK
             } else {
                 eprintln!("unknown help topic `{topic}`; known: scenario");

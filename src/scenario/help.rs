@@ -1,10 +1,13 @@
 //! The scenario format reference printed by `kube-ha-sim help scenario`.
 //!
-//! Keep it in step with `model.rs` (fields and defaults) and `load.rs` (the rules): the
-//! `scenario_validation` tests check that every field is listed with its default.
+//! Keep it in step with `model.rs` (fields and defaults) and `validate.rs` (the rules): the
+//! `scenario_validation` tests check that every field is listed with its default. The fault table
+//! is generated from the fault-kind table.
 
-/// A complete, readable reference of the scenario file format.
-pub const SCENARIO_HELP: &str = r##"SCENARIO FILES
+use super::faults::FaultKind;
+
+/// The part of the reference before the fault table.
+const HEAD: &str = r##"SCENARIO FILES
 
 A scenario is one JSON object describing a cluster, a client load, scripted faults and the
 expectations the run must meet. `kube-ha-sim validate FILE...` checks files without running them.
@@ -202,34 +205,10 @@ docs/ha-considerations.md)
                                  nothing to undo.
   Each kind takes only its own fields; any other field is an error.
 
-  kind           fields                      effect
-  crash          target: node, process,      the processes stop and lose volatile state; with
-                 zone or selector            `for`, they start again after it
-  stop           target: as crash            a graceful stop (SIGTERM): components shut down
-                                             cleanly (a leader releases its lease) and stay down;
-                                             with `for`, they start again after it
-  restart        target: as crash            starts what was crashed or stopped
-  partition      groups: 2 or more lists     no traffic between nodes of different groups; a
-                 of nodes or zone:NAME       node may be in only one group
-  isolate        target: a node (or a        no traffic to or from the node
-                 process or selector on one)
-  degrade-link   between: [a, b], two        slower or lossy links between a and b; needs
-                 nodes or zones;             at least one of latency and loss. With a = b
-                 latency: duration;          (or overlapping), the links inside are degraded:
-                 loss: 0 to 1                between a zone's nodes, or a node's processes
-  slow-disk      target: a node running      every etcd WAL fsync on that node takes that long
-                 etcd, NODE/etcd,
-                 leader:etcd or
-                 follower:etcd;
-                 fsync_latency: duration
-  wipe-data      target: as slow-disk        the etcd member's data is lost; it cannot rejoin
-                                             as the same member
-  restore        snapshot_at: duration       `etcdutl snapshot restore` on every etcd member from
-                 (before `at`)               the snapshot taken at snapshot_at: a new logical
-                                             cluster with the data of then; writes acknowledged
-                                             later are lost and counted in
-                                             data.acknowledged_writes_lost
+"##;
 
+/// The part after the fault table.
+const TAIL: &str = r##"
 [expect[]]  bounds the run must meet (`run` and `check` exit 1 when one fails)
   metric                         required; a metric name below
   at_least | at_most | equals    a number; exactly one of the three per expectation (write
@@ -264,3 +243,53 @@ METRICS
   Metrics cover the run from the end of the warm-up (the first moment every capability is up,
   reported as warmup_s) to the end. workloads.* metrics need at least one workload.
 "##;
+
+/// A complete, readable reference of the scenario file format. The fault table is generated from the
+/// fault-kind table ([`FaultKind`]), so a new kind appears here without an edit.
+pub fn scenario_help() -> String {
+    let mut out = String::from(HEAD);
+    out.push_str(&fault_table());
+    out.push_str(TAIL);
+    out
+}
+
+/// `kind  fields  effect`, each column wrapped to its width.
+fn fault_table() -> String {
+    const W: [usize; 3] = [15, 28, 49];
+    let mut out = format!(
+        "  {:<k$}{:<f$}{}\n",
+        "kind",
+        "fields",
+        "effect",
+        k = W[0],
+        f = W[1]
+    );
+    for kind in FaultKind::ALL {
+        let fields = wrap(kind.fields_help(), W[1] - 2);
+        let effect = wrap(kind.effect(), W[2]);
+        for row in 0..fields.len().max(effect.len()) {
+            let name = if row == 0 { kind.name() } else { "" };
+            let f = fields.get(row).map_or("", String::as_str);
+            let e = effect.get(row).map_or("", String::as_str);
+            let line = format!("  {name:<k$}{f:<w$}{e}", k = W[0], w = W[1]);
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Greedy word wrap to `width` columns.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}

@@ -4,11 +4,11 @@
 //! Every error says what is wrong and what is allowed. Nothing in here panics on any input.
 
 use super::error::{error_at, ScenarioError};
-use super::plan::{Endpoint, FaultAction, FaultPlan, Plan, TopologyPlan};
+use super::plan::{Endpoint, FaultPlan, Plan, TopologyPlan};
 use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
-use crate::scenario::model::{Dur, EtcdTopology, Fault, FaultKind, Scenario, Workload};
+use crate::scenario::model::{Dur, EtcdTopology, Fault, Scenario, Workload};
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
 
@@ -91,7 +91,7 @@ pub(crate) struct Validator<'a> {
     pub(crate) s: &'a Scenario,
 }
 
-type Check = Result<(), ScenarioError>;
+pub(crate) type Check = Result<(), ScenarioError>;
 
 fn human_kind(kind: NodeKind) -> &'static str {
     match kind {
@@ -108,7 +108,7 @@ fn in_unit(x: f64) -> bool {
 }
 
 impl Validator<'_> {
-    fn err(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn err(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         error_at(
             self.file,
             path.to_string(),
@@ -578,182 +578,14 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    /// The fault's time and fields: within the run, and only the fields its kind takes.
-    fn fault_fields(&self, i: usize, f: &Fault) -> Check {
-        let p = format!("faults[{i}]");
-        let kind = f.kind.name();
-        if f.at > self.s.duration {
-            return Err(self.err(
-                &format!("{p}.at"),
-                format!(
-                    "{} is after the end of the run (duration {}); a fault must start within the run",
-                    fmt_duration(f.at.ns()),
-                    fmt_duration(self.s.duration.ns())
-                ),
-            ));
-        }
-        if let Some(d) = f.for_ {
-            if d.ns() == 0 {
-                return Err(self.err(
-                    &format!("{p}.for"),
-                    "must be more than 0; leave `for` out for a fault that lasts to the end of the run",
-                ));
-            }
-        }
-        let takes = f.kind.fields();
-        let present = f.given_fields();
-        let takes_list = format!("at, kind, {}", takes.join(", "));
-        for (field, given) in present {
-            if given && !takes.contains(&field) {
-                return Err(self.err(
-                    &format!("{p}.{field}"),
-                    format!(
-                        "`{field}` does not belong to a {kind} fault; {kind} takes: {takes_list}"
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// What the fault does, with its targets resolved.
-    fn fault_action(
+    pub(crate) fn not_client(
         &self,
         layout: &Layout,
-        i: usize,
-        f: &Fault,
-    ) -> Result<FaultAction, ScenarioError> {
-        let p = format!("faults[{i}]");
-        let kind = f.kind.name();
-        let need = |field: &str, what: &str| -> ScenarioError {
-            self.err(
-                &format!("{p}.{field}"),
-                format!("a {kind} fault needs `{field}`: {what}"),
-            )
-        };
-        let tpath = format!("{p}.target");
-        let any_target = || -> Result<Target, ScenarioError> {
-            let t = f.target.as_deref().ok_or_else(|| {
-                need(
-                    "target",
-                    "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
-                )
-            })?;
-            let r = self.resolve(layout, &tpath, t)?;
-            self.not_client(layout, &tpath, t, r, kind)?;
-            Ok(r)
-        };
-        let etcd_target = || -> Result<Target, ScenarioError> {
-            let t = f.target.as_deref().ok_or_else(|| {
-                need(
-                    "target",
-                    "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
-                )
-            })?;
-            let r = self.resolve(layout, &tpath, t)?;
-            self.etcd_host(layout, &tpath, t, r, kind)?;
-            Ok(r)
-        };
-        Ok(match f.kind {
-            FaultKind::Restore => {
-                let Some(snap) = f.snapshot_at else {
-                    return Err(need(
-                        "snapshot_at",
-                        "when the snapshot was taken (a duration from the start, before `at`)",
-                    ));
-                };
-                if snap.ns() > f.at.ns() {
-                    return Err(self.err(
-                        &format!("{p}.snapshot_at"),
-                        format!(
-                            "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
-                            fmt_duration(snap.ns()),
-                            fmt_duration(f.at.ns())
-                        ),
-                    ));
-                }
-                if layout.procs_of(ProcKind::Etcd).next().is_none() {
-                    return Err(self.err(
-                        &p,
-                        "a restore fault needs etcd members; this topology has none".to_string(),
-                    ));
-                }
-                FaultAction::Restore {
-                    snapshot_at_ns: snap.ns(),
-                }
-            }
-            FaultKind::Crash => FaultAction::Crash {
-                target: any_target()?,
-            },
-            FaultKind::Stop => FaultAction::Stop {
-                target: any_target()?,
-            },
-            FaultKind::Restart => FaultAction::Restart {
-                target: any_target()?,
-            },
-            FaultKind::Isolate => {
-                let t = f.target.as_deref().ok_or_else(|| {
-                    need(
-                        "target",
-                        "a node (cp-1), or a process or selector on one node",
-                    )
-                })?;
-                let target = self.resolve(layout, &tpath, t)?;
-                if let Target::Zone(_) = target {
-                    return Err(self.err(
-                        &tpath,
-                        format!(
-                            "isolate takes one node, not a zone; to cut `{t}` off use a partition fault, e.g. \
-                             \"groups\": [[\"{t}\"], [...the other zones...]]"
-                        ),
-                    ));
-                }
-                FaultAction::Isolate { target }
-            }
-            FaultKind::WipeData => FaultAction::WipeData {
-                target: etcd_target()?,
-            },
-            FaultKind::SlowDisk => {
-                let target = etcd_target()?;
-                let Some(fsync) = f.fsync_latency else {
-                    return Err(need(
-                        "fsync_latency",
-                        "how long each etcd WAL fsync takes on that disk, e.g. \"500ms\"",
-                    ));
-                };
-                FaultAction::SlowDisk {
-                    target,
-                    fsync_latency_ns: fsync.ns(),
-                }
-            }
-            FaultKind::Partition => {
-                let groups = f.groups.as_ref().ok_or_else(|| {
-                    need(
-                        "groups",
-                        "two or more lists of nodes or zones, e.g. [[\"zone:a\"], [\"zone:b\", \"zone:c\"]]",
-                    )
-                })?;
-                FaultAction::Partition {
-                    groups: self.partition(layout, &p, groups)?,
-                }
-            }
-            FaultKind::DegradeLink => {
-                let between = f.between.as_ref().ok_or_else(|| {
-                    need(
-                        "between",
-                        "two nodes or zones, e.g. [\"zone:a\", \"zone:b\"]",
-                    )
-                })?;
-                FaultAction::DegradeLink {
-                    between: self.degrade(layout, &p, f, between)?,
-                    latency_ns: f.latency.map_or(0, Dur::ns),
-                    loss: f.loss.unwrap_or(0.0),
-                }
-            }
-        })
-    }
-
-    fn not_client(&self, layout: &Layout, path: &str, name: &str, r: Target, kind: &str) -> Check {
+        path: &str,
+        name: &str,
+        r: Target,
+        kind: &str,
+    ) -> Check {
         let node = match r {
             Target::Node(n) => Some(n),
             Target::Proc(pi) => layout.procs.get(pi).map(|p| p.node),
@@ -774,7 +606,14 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn etcd_host(&self, layout: &Layout, path: &str, name: &str, r: Target, kind: &str) -> Check {
+    pub(crate) fn etcd_host(
+        &self,
+        layout: &Layout,
+        path: &str,
+        name: &str,
+        r: Target,
+        kind: &str,
+    ) -> Check {
         let members: Vec<String> = layout
             .procs_of(ProcKind::Etcd)
             .filter_map(|p| layout.procs.get(p))
@@ -841,7 +680,7 @@ impl Validator<'_> {
         }
     }
 
-    fn partition(
+    pub(crate) fn partition(
         &self,
         layout: &Layout,
         p: &str,
@@ -908,7 +747,7 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn degrade(
+    pub(crate) fn degrade(
         &self,
         layout: &Layout,
         p: &str,
@@ -1019,7 +858,12 @@ impl Validator<'_> {
         )
     }
 
-    fn resolve(&self, layout: &Layout, path: &str, name: &str) -> Result<Target, ScenarioError> {
+    pub(crate) fn resolve(
+        &self,
+        layout: &Layout,
+        path: &str,
+        name: &str,
+    ) -> Result<Target, ScenarioError> {
         if name.trim().is_empty() {
             return Err(self.err(
                 path,

@@ -1,7 +1,7 @@
 //! Scenario loading and validation: every rule class has a test that would fail if the rule were missing,
 //! and every error names the field path (and, where the value is in the file, its line and column).
 
-use kube_ha_sim::scenario::help::SCENARIO_HELP;
+use kube_ha_sim::scenario::help::scenario_help;
 use kube_ha_sim::scenario::load::known_metrics;
 use kube_ha_sim::scenario::model::{
     ApiServerSettings, EtcdSettings, KubeletSettings, LeaderElectionSettings, Load,
@@ -857,7 +857,8 @@ fn help_lists_every_field_with_its_default() {
         ),
         ("[load]", serde_json::to_value(Load::default()).unwrap()),
     ];
-    let lines: Vec<&str> = SCENARIO_HELP.lines().collect();
+    let help = scenario_help();
+    let lines: Vec<&str> = help.lines().collect();
     for (header, defaults) in sections {
         let start = lines
             .iter()
@@ -917,7 +918,7 @@ fn help_lists_every_field_with_its_default() {
         "degrade-link",
     ] {
         assert!(
-            SCENARIO_HELP.contains(field),
+            scenario_help().contains(field),
             "help does not mention {field}"
         );
     }

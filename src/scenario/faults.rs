@@ -1,0 +1,536 @@
+//! Faults, declared once: the kind table (names, fields, help, whether a fault lasts or repairs),
+//! the file's mirror of a fault, the typed action validation builds from it, and that build.
+//!
+//! Adding a fault kind is a variant here (the compiler then lists every match to answer, here and in
+//! the world's handling in `world/faults.rs`) and its effect in the world.
+
+use super::error::ScenarioError;
+use super::model::Dur;
+use super::validate::{Check, Validator};
+use crate::engine::{fmt_duration, Nanos};
+use crate::topology::{Layout, ProcKind, Target};
+use serde::{Deserialize, Serialize};
+
+/// Fault kinds (CONTRACT.md).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    Crash,
+    /// A graceful stop (SIGTERM): components shut down cleanly (a leader releases its lease) and stay
+    /// down until restarted; with `for`, they start again after it.
+    Stop,
+    Restart,
+    Partition,
+    Isolate,
+    DegradeLink,
+    SlowDisk,
+    WipeData,
+    /// `etcdutl snapshot restore` on every member from the snapshot taken at `snapshot_at`: a new
+    /// logical cluster with the data as of then; later writes are gone.
+    Restore,
+}
+
+impl FaultKind {
+    /// Every fault kind, in the order help lists them.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Crash,
+        FaultKind::Stop,
+        FaultKind::Restart,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::DegradeLink,
+        FaultKind::SlowDisk,
+        FaultKind::WipeData,
+        FaultKind::Restore,
+    ];
+
+    /// The names used in files, in the order of [`FaultKind::ALL`].
+    pub const NAMES: &'static [&'static str] = &[
+        "crash",
+        "stop",
+        "restart",
+        "partition",
+        "isolate",
+        "degrade-link",
+        "slow-disk",
+        "wipe-data",
+        "restore",
+    ];
+
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The optional fields of a fault (besides `at` and `kind`) that this kind takes. CONTRACT.md: every
+    /// fault may have `for` (on restart and wipe-data there is nothing to undo).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Isolate
+            | FaultKind::Restart
+            | FaultKind::WipeData => &["target", "for"],
+            FaultKind::Partition => &["groups", "for"],
+            FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
+            FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
+            FaultKind::Restore => &["snapshot_at"],
+        }
+    }
+
+    /// Whether the fault holds a state until it is undone (by its `for`, or to the end of the run): a
+    /// crash holds processes down, a partition holds links cut. A restart, a wipe or a restore is a
+    /// moment with nothing to undo, drawn as a marker.
+    pub fn lasts(self) -> bool {
+        match self {
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk => true,
+            FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore => false,
+        }
+    }
+
+    /// A repair: recovery is measured from its moment. A wipe is a moment too but not a repair: the
+    /// damage it does lasts until something repairs it (a restore), so no recovery counts from it.
+    pub fn is_repair(self) -> bool {
+        match self {
+            FaultKind::Restart | FaultKind::Restore => true,
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk
+            | FaultKind::WipeData => false,
+        }
+    }
+
+    /// The fields column of `help scenario`'s fault table.
+    pub fn fields_help(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "target: node, process, zone or selector",
+            FaultKind::Stop | FaultKind::Restart => "target: as crash",
+            FaultKind::Partition => "groups: 2 or more lists of nodes or zone:NAME",
+            FaultKind::Isolate => "target: a node (or a process or selector on one)",
+            FaultKind::DegradeLink => {
+                "between: [a, b], two nodes or zones; latency: duration; loss: 0 to 1"
+            }
+            FaultKind::SlowDisk => {
+                "target: a node running etcd, NODE/etcd, leader:etcd or follower:etcd; \
+                 fsync_latency: duration"
+            }
+            FaultKind::WipeData => "target: as slow-disk",
+            FaultKind::Restore => "snapshot_at: duration (before `at`)",
+        }
+    }
+
+    /// The effect column of `help scenario`'s fault table.
+    pub fn effect(self) -> &'static str {
+        match self {
+            FaultKind::Crash => {
+                "the processes stop and lose volatile state; with `for`, they start again after it"
+            }
+            FaultKind::Stop => {
+                "a graceful stop (SIGTERM): components shut down cleanly (a leader releases its \
+                 lease or hands over) and stay down; with `for`, they start again after it"
+            }
+            FaultKind::Restart => "starts what was crashed or stopped",
+            FaultKind::Partition => {
+                "no traffic between nodes of different groups; a node may be in only one group"
+            }
+            FaultKind::Isolate => "no traffic to or from the node",
+            FaultKind::DegradeLink => {
+                "slower or lossy links between a and b; needs at least one of latency and loss. \
+                 With a = b (or overlapping), the links inside are degraded: between a zone's \
+                 nodes, or a node's processes"
+            }
+            FaultKind::SlowDisk => "every etcd WAL fsync on that node takes that long",
+            FaultKind::WipeData => {
+                "the etcd member's data is lost; it cannot rejoin as the same member"
+            }
+            FaultKind::Restore => {
+                "`etcdutl snapshot restore` on every etcd member from the snapshot taken at \
+                 snapshot_at: a new logical cluster with the data of then; writes acknowledged \
+                 later are lost and counted in data.acknowledged_writes_lost"
+            }
+        }
+    }
+}
+
+/// One scripted fault.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at: Dur,
+    pub kind: FaultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsync_latency: Option<Dur>,
+    /// `restore`: when the snapshot being restored was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_at: Option<Dur>,
+}
+
+impl Fault {
+    /// Each optional field of the mirror with whether the file gave it (checked against the kind's
+    /// [`FaultKind::fields`]).
+    pub fn given_fields(&self) -> [(&'static str, bool); 8] {
+        [
+            ("target", self.target.is_some()),
+            ("for", self.for_.is_some()),
+            ("groups", self.groups.is_some()),
+            ("between", self.between.is_some()),
+            ("latency", self.latency.is_some()),
+            ("loss", self.loss.is_some()),
+            ("fsync_latency", self.fsync_latency.is_some()),
+            ("snapshot_at", self.snapshot_at.is_some()),
+        ]
+    }
+}
+
+/// What a fault does, with the fields its kind takes and nothing else.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Processes lose volatile state and stay down (for `for`, or until restarted).
+    Crash { target: Target },
+    /// A graceful stop (SIGTERM), then down as a crash.
+    Stop { target: Target },
+    /// Starts what was crashed or stopped.
+    Restart { target: Target },
+    /// No traffic between the groups (each a list of nodes or zones).
+    Partition { groups: Vec<Vec<Target>> },
+    /// No traffic to or from one node (a node, or the node of a process or selector).
+    Isolate { target: Target },
+    /// Slower or lossy links between two ends (nodes or zones).
+    DegradeLink {
+        between: [Target; 2],
+        latency_ns: Nanos,
+        loss: f64,
+    },
+    /// Every etcd WAL fsync on the target's node takes `fsync_latency_ns`.
+    SlowDisk {
+        target: Target,
+        fsync_latency_ns: Nanos,
+    },
+    /// The etcd member's data directory on the target's node is lost.
+    WipeData { target: Target },
+    /// `etcdutl snapshot restore` on every member from the snapshot taken at `snapshot_at_ns`.
+    Restore { snapshot_at_ns: Nanos },
+}
+
+impl FaultAction {
+    /// The kind of this action (its row in the fault-kind table).
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Crash { .. } => FaultKind::Crash,
+            FaultAction::Stop { .. } => FaultKind::Stop,
+            FaultAction::Restart { .. } => FaultKind::Restart,
+            FaultAction::Partition { .. } => FaultKind::Partition,
+            FaultAction::Isolate { .. } => FaultKind::Isolate,
+            FaultAction::DegradeLink { .. } => FaultKind::DegradeLink,
+            FaultAction::SlowDisk { .. } => FaultKind::SlowDisk,
+            FaultAction::WipeData { .. } => FaultKind::WipeData,
+            FaultAction::Restore { .. } => FaultKind::Restore,
+        }
+    }
+
+    /// The single target of a targeted fault.
+    pub fn target(&self) -> Option<Target> {
+        match self {
+            FaultAction::Crash { target }
+            | FaultAction::Stop { target }
+            | FaultAction::Restart { target }
+            | FaultAction::Isolate { target }
+            | FaultAction::SlowDisk { target, .. }
+            | FaultAction::WipeData { target } => Some(*target),
+            FaultAction::Partition { .. }
+            | FaultAction::DegradeLink { .. }
+            | FaultAction::Restore { .. } => None,
+        }
+    }
+
+    /// The same action with every target passed through `f` (used to carry a fault script over to
+    /// another topology).
+    pub fn map_targets(&self, mut f: impl FnMut(Target) -> Target) -> FaultAction {
+        match self {
+            FaultAction::Crash { target } => FaultAction::Crash { target: f(*target) },
+            FaultAction::Stop { target } => FaultAction::Stop { target: f(*target) },
+            FaultAction::Restart { target } => FaultAction::Restart { target: f(*target) },
+            FaultAction::Partition { groups } => FaultAction::Partition {
+                groups: groups
+                    .iter()
+                    .map(|g| g.iter().map(|t| f(*t)).collect())
+                    .collect(),
+            },
+            FaultAction::Isolate { target } => FaultAction::Isolate { target: f(*target) },
+            FaultAction::DegradeLink {
+                between,
+                latency_ns,
+                loss,
+            } => FaultAction::DegradeLink {
+                between: [f(between[0]), f(between[1])],
+                latency_ns: *latency_ns,
+                loss: *loss,
+            },
+            FaultAction::SlowDisk {
+                target,
+                fsync_latency_ns,
+            } => FaultAction::SlowDisk {
+                target: f(*target),
+                fsync_latency_ns: *fsync_latency_ns,
+            },
+            FaultAction::WipeData { target } => FaultAction::WipeData { target: f(*target) },
+            FaultAction::Restore { snapshot_at_ns } => FaultAction::Restore {
+                snapshot_at_ns: *snapshot_at_ns,
+            },
+        }
+    }
+}
+
+impl FaultAction {
+    /// Writes the action's targets back into the file's words (`compare` carries a script to another
+    /// topology this way). `name(target, network)` names a target; `network` is true where a node is
+    /// needed (partition groups and link ends).
+    pub fn write_targets(&self, spec: &mut Fault, mut name: impl FnMut(Target, bool) -> String) {
+        match self {
+            FaultAction::Partition { groups } => {
+                spec.groups = Some(
+                    groups
+                        .iter()
+                        .map(|g| g.iter().map(|t| name(*t, true)).collect())
+                        .collect(),
+                );
+            }
+            FaultAction::DegradeLink { between, .. } => {
+                spec.between = Some(between.iter().map(|t| name(*t, true)).collect());
+            }
+            FaultAction::Crash { target }
+            | FaultAction::Stop { target }
+            | FaultAction::Restart { target }
+            | FaultAction::Isolate { target }
+            | FaultAction::SlowDisk { target, .. }
+            | FaultAction::WipeData { target } => spec.target = Some(name(*target, false)),
+            FaultAction::Restore { .. } => {}
+        }
+    }
+}
+
+/// One scripted fault of the plan.
+#[derive(Clone, Debug)]
+pub struct FaultPlan {
+    /// When it fires, from the start of the run.
+    pub at_ns: Nanos,
+    /// How long until it is undone (None: to the end of the run, or until a later fault undoes it).
+    pub for_ns: Option<Nanos>,
+    /// What it does.
+    pub action: FaultAction,
+    /// The fault as the file wrote it, for reports.
+    pub spec: Fault,
+}
+
+impl FaultPlan {
+    /// The kind of fault.
+    pub fn kind(&self) -> FaultKind {
+        self.action.kind()
+    }
+
+    /// When the fault is over, for recovery measurements: its `for` end, or its moment for a repair;
+    /// None while it lasts to the end of the run (or, for a wipe, until something repairs it).
+    pub fn end_ns(&self) -> Option<Nanos> {
+        match self.for_ns {
+            Some(d) => Some(self.at_ns.saturating_add(d)),
+            None => self.kind().is_repair().then_some(self.at_ns),
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The fault's time and fields: within the run, and only the fields its kind takes.
+    pub(crate) fn fault_fields(&self, i: usize, f: &Fault) -> Check {
+        let p = format!("faults[{i}]");
+        let kind = f.kind.name();
+        if f.at > self.s.duration {
+            return Err(self.err(
+                &format!("{p}.at"),
+                format!(
+                    "{} is after the end of the run (duration {}); a fault must start within the run",
+                    fmt_duration(f.at.ns()),
+                    fmt_duration(self.s.duration.ns())
+                ),
+            ));
+        }
+        if let Some(d) = f.for_ {
+            if d.ns() == 0 {
+                return Err(self.err(
+                    &format!("{p}.for"),
+                    "must be more than 0; leave `for` out for a fault that lasts to the end of the run",
+                ));
+            }
+        }
+        let takes = f.kind.fields();
+        let present = f.given_fields();
+        let takes_list = format!("at, kind, {}", takes.join(", "));
+        for (field, given) in present {
+            if given && !takes.contains(&field) {
+                return Err(self.err(
+                    &format!("{p}.{field}"),
+                    format!(
+                        "`{field}` does not belong to a {kind} fault; {kind} takes: {takes_list}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the fault does, with its targets resolved.
+    pub(crate) fn fault_action(
+        &self,
+        layout: &Layout,
+        i: usize,
+        f: &Fault,
+    ) -> Result<FaultAction, ScenarioError> {
+        let p = format!("faults[{i}]");
+        let kind = f.kind.name();
+        let need = |field: &str, what: &str| -> ScenarioError {
+            self.err(
+                &format!("{p}.{field}"),
+                format!("a {kind} fault needs `{field}`: {what}"),
+            )
+        };
+        let tpath = format!("{p}.target");
+        let any_target = || -> Result<Target, ScenarioError> {
+            let t = f.target.as_deref().ok_or_else(|| {
+                need(
+                    "target",
+                    "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
+                )
+            })?;
+            let r = self.resolve(layout, &tpath, t)?;
+            self.not_client(layout, &tpath, t, r, kind)?;
+            Ok(r)
+        };
+        let etcd_target = || -> Result<Target, ScenarioError> {
+            let t = f.target.as_deref().ok_or_else(|| {
+                need(
+                    "target",
+                    "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
+                )
+            })?;
+            let r = self.resolve(layout, &tpath, t)?;
+            self.etcd_host(layout, &tpath, t, r, kind)?;
+            Ok(r)
+        };
+        Ok(match f.kind {
+            FaultKind::Restore => {
+                let Some(snap) = f.snapshot_at else {
+                    return Err(need(
+                        "snapshot_at",
+                        "when the snapshot was taken (a duration from the start, before `at`)",
+                    ));
+                };
+                if snap.ns() > f.at.ns() {
+                    return Err(self.err(
+                        &format!("{p}.snapshot_at"),
+                        format!(
+                            "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
+                            fmt_duration(snap.ns()),
+                            fmt_duration(f.at.ns())
+                        ),
+                    ));
+                }
+                if layout.procs_of(ProcKind::Etcd).next().is_none() {
+                    return Err(self.err(
+                        &p,
+                        "a restore fault needs etcd members; this topology has none".to_string(),
+                    ));
+                }
+                FaultAction::Restore {
+                    snapshot_at_ns: snap.ns(),
+                }
+            }
+            FaultKind::Crash => FaultAction::Crash {
+                target: any_target()?,
+            },
+            FaultKind::Stop => FaultAction::Stop {
+                target: any_target()?,
+            },
+            FaultKind::Restart => FaultAction::Restart {
+                target: any_target()?,
+            },
+            FaultKind::Isolate => {
+                let t = f.target.as_deref().ok_or_else(|| {
+                    need(
+                        "target",
+                        "a node (cp-1), or a process or selector on one node",
+                    )
+                })?;
+                let target = self.resolve(layout, &tpath, t)?;
+                if let Target::Zone(_) = target {
+                    return Err(self.err(
+                        &tpath,
+                        format!(
+                            "isolate takes one node, not a zone; to cut `{t}` off use a partition fault, e.g. \
+                             \"groups\": [[\"{t}\"], [...the other zones...]]"
+                        ),
+                    ));
+                }
+                FaultAction::Isolate { target }
+            }
+            FaultKind::WipeData => FaultAction::WipeData {
+                target: etcd_target()?,
+            },
+            FaultKind::SlowDisk => {
+                let target = etcd_target()?;
+                let Some(fsync) = f.fsync_latency else {
+                    return Err(need(
+                        "fsync_latency",
+                        "how long each etcd WAL fsync takes on that disk, e.g. \"500ms\"",
+                    ));
+                };
+                FaultAction::SlowDisk {
+                    target,
+                    fsync_latency_ns: fsync.ns(),
+                }
+            }
+            FaultKind::Partition => {
+                let groups = f.groups.as_ref().ok_or_else(|| {
+                    need(
+                        "groups",
+                        "two or more lists of nodes or zones, e.g. [[\"zone:a\"], [\"zone:b\", \"zone:c\"]]",
+                    )
+                })?;
+                FaultAction::Partition {
+                    groups: self.partition(layout, &p, groups)?,
+                }
+            }
+            FaultKind::DegradeLink => {
+                let between = f.between.as_ref().ok_or_else(|| {
+                    need(
+                        "between",
+                        "two nodes or zones, e.g. [\"zone:a\", \"zone:b\"]",
+                    )
+                })?;
+                FaultAction::DegradeLink {
+                    between: self.degrade(layout, &p, f, between)?,
+                    latency_ns: f.latency.map_or(0, Dur::ns),
+                    loss: f.loss.unwrap_or(0.0),
+                }
+            }
+        })
+    }
+}
