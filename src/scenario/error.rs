@@ -315,7 +315,7 @@ fn enum_values(path: &str) -> Option<&'static [&'static str]> {
         "settings.leader_election.api_endpoint" => Some(&["local", "load-balancer"]),
         "load.target" => Some(&["api", "etcd"]),
         "workloads.spread" => Some(&["none", "zones", "first-zone"]),
-        "faults.kind" => Some(FaultKind::NAMES),
+        "faults.kind" => Some(&FaultKind::NAMES),
         "settings.load_balancer.check_path" => Some(&["/healthz", "/readyz", "/livez"]),
         _ => None,
     }

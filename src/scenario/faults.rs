@@ -44,22 +44,30 @@ impl FaultKind {
         FaultKind::Restore,
     ];
 
-    /// The names used in files, in the order of [`FaultKind::ALL`].
-    pub const NAMES: &'static [&'static str] = &[
-        "crash",
-        "stop",
-        "restart",
-        "partition",
-        "isolate",
-        "degrade-link",
-        "slow-disk",
-        "wipe-data",
-        "restore",
-    ];
+    /// The names used in files, in the order of [`FaultKind::ALL`] (for "allowed: ..." lists).
+    pub const NAMES: [&'static str; 9] = {
+        let mut names = [""; 9];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
 
     /// The name used in files.
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Stop => "stop",
+            FaultKind::Restart => "restart",
+            FaultKind::Partition => "partition",
+            FaultKind::Isolate => "isolate",
+            FaultKind::DegradeLink => "degrade-link",
+            FaultKind::SlowDisk => "slow-disk",
+            FaultKind::WipeData => "wipe-data",
+            FaultKind::Restore => "restore",
+        }
     }
 
     /// The optional fields of a fault (besides `at` and `kind`) that this kind takes. CONTRACT.md: every
@@ -532,5 +540,23 @@ impl Validator<'_> {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_table_agrees_with_the_file_format() {
+        for (i, k) in FaultKind::ALL.into_iter().enumerate() {
+            assert_eq!(k as usize, i, "ALL is in declaration order");
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
+            assert!(!k.fields_help().is_empty() && !k.effect().is_empty());
+            assert!(k.lasts() || !k.fields().is_empty());
+        }
     }
 }
