@@ -1,7 +1,10 @@
 //! Unit tests of the check module that need no simulation: discovery, option errors, rendering, exit codes.
 
+use super::stats::SeedValue;
 use super::*;
+use crate::report::junit::CaseResult;
 use crate::scenario::model::Expectation;
+use std::path::Path;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("khs-check-unit-{}-{name}", std::process::id()));

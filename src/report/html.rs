@@ -91,13 +91,35 @@ const SCRIPT: &str = r##"
 /// verbatim).
 pub fn render_html(o: &Outcome, replay_command: &str) -> String {
     let mut h = String::with_capacity(256 * 1024);
-    let (badge, badge_class) = if o.verdicts.is_empty() {
-        ("NO EXPECTATIONS", "none")
-    } else if o.passed() {
-        ("PASS", "pass")
-    } else {
-        ("FAIL", "fail")
-    };
+    write_head(&mut h, o);
+    write_header(&mut h, o);
+    let _ = writeln!(
+        h,
+        "<section id=\"replay\">\n<h2>Reproduce</h2>\n<pre><code id=\"replay-command\">{}</code></pre>\n</section>",
+        esc(replay_command)
+    );
+    let _ = writeln!(
+        h,
+        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"svgwrap\">\n{}</div>\n\
+         <p class=\"hint\">Hover over a lane, band or fault for details; click a lane or a fault to filter the event \
+         log.</p>\n</section>",
+        render_svg(o)
+    );
+    write_expectations(&mut h, o);
+    let _ = writeln!(
+        h,
+        "<section id=\"summary\">\n<h2>Summary</h2>\n<pre>{}</pre>\n</section>",
+        esc(&summary(o))
+    );
+    write_faults(&mut h, o);
+    write_metrics(&mut h, o);
+    write_log(&mut h, o);
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    h
+}
+
+/// The document head: the title names the scenario and seed; the style is inline (no network).
+fn write_head(h: &mut String, o: &Outcome) {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -106,6 +128,18 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         esc(&o.scenario.name),
         o.seed
     );
+}
+
+/// The page header: the scenario's name and description, the verdict badge, and what identifies the
+/// run (seed, simulated time, events, steady state, trace hash, version).
+fn write_header(h: &mut String, o: &Outcome) {
+    let (badge, badge_class) = if o.verdicts.is_empty() {
+        ("NO EXPECTATIONS", "none")
+    } else if o.passed() {
+        ("PASS", "pass")
+    } else {
+        ("FAIL", "fail")
+    };
     let _ = writeln!(h, "<header>\n<h1>{}</h1>", esc(&o.scenario.name));
     if !o.scenario.description.is_empty() {
         let _ = writeln!(h, "<p class=\"desc\">{}</p>", esc(&o.scenario.description));
@@ -125,22 +159,11 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         o.trace.hash(),
         env!("CARGO_PKG_VERSION")
     );
+}
 
-    let _ = writeln!(
-        h,
-        "<section id=\"replay\">\n<h2>Reproduce</h2>\n<pre><code id=\"replay-command\">{}</code></pre>\n</section>",
-        esc(replay_command)
-    );
-
-    let _ = writeln!(
-        h,
-        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"svgwrap\">\n{}</div>\n\
-         <p class=\"hint\">Hover over a lane, band or fault for details; click a lane or a fault to filter the event \
-         log.</p>\n</section>",
-        render_svg(o)
-    );
-
-    // Expectations.
+/// The expectations: a row per verdict (metric, bound, actual), and a note when the run fails for
+/// never reaching steady state.
+fn write_expectations(h: &mut String, o: &Outcome) {
     h.push_str("<section id=\"expectations\">\n<h2>Expectations</h2>\n");
     if o.verdicts.is_empty() {
         h.push_str("<p>The scenario declares no expectations.</p>\n");
@@ -168,14 +191,10 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         }
     }
     h.push_str("</section>\n");
+}
 
-    let _ = writeln!(
-        h,
-        "<section id=\"summary\">\n<h2>Summary</h2>\n<pre>{}</pre>\n</section>",
-        esc(&summary(o))
-    );
-
-    // Faults.
+/// The faults as planned: a row per fault (`data-fault` matches the timeline's fault groups).
+fn write_faults(h: &mut String, o: &Outcome) {
     h.push_str("<section id=\"faults\">\n<h2>Faults</h2>\n");
     if o.faults.is_empty() {
         h.push_str("<p>No faults were injected.</p>\n");
@@ -193,8 +212,10 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         h.push_str("</table>\n");
     }
     h.push_str("</section>\n");
+}
 
-    // Metrics.
+/// Every metric, in name order.
+fn write_metrics(h: &mut String, o: &Outcome) {
     h.push_str("<section id=\"metrics\">\n<h2>Metrics</h2>\n<table>\n<tr><th>metric</th><th>value</th></tr>\n");
     for (k, v) in &o.metrics {
         let _ = writeln!(
@@ -206,8 +227,11 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         );
     }
     h.push_str("</table>\n</section>\n");
+}
 
-    // The narrated event log with a filter.
+/// The narrated event log with a filter box, at most [`MAX_LOG_LINES`] lines (a page must stay small
+/// enough to open); the rest are counted.
+fn write_log(h: &mut String, o: &Outcome) {
     let story = narrate(o);
     let lines: Vec<&str> = story.lines().collect();
     h.push_str(
@@ -218,18 +242,10 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
     for line in lines.iter().take(MAX_LOG_LINES) {
         let (t, text) = line.trim_start().split_once("  ").unwrap_or(("", line));
         let text = text.trim_start();
-        let class = if text.starts_with("INVARIANT VIOLATED") {
-            "violation"
-        } else if text.starts_with("fault #") {
-            "fault"
-        } else if text.contains("became etcd leader") || text.contains("acquired its lease") {
-            "leader"
-        } else {
-            "ev"
-        };
         let _ = writeln!(
             h,
-            "<tr class=\"{class}\"><td class=\"t\">{}</td><td>{}</td></tr>",
+            "<tr class=\"{}\"><td class=\"t\">{}</td><td>{}</td></tr>",
+            log_class(text),
             esc(t),
             esc(text)
         );
@@ -243,6 +259,17 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
         );
     }
     h.push_str("</section>\n");
-    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    h
+}
+
+/// The row class of a log line, which the style highlights: violations, faults, leadership changes.
+fn log_class(text: &str) -> &'static str {
+    if text.starts_with("INVARIANT VIOLATED") {
+        "violation"
+    } else if text.starts_with("fault #") {
+        "fault"
+    } else if text.contains("became etcd leader") || text.contains("acquired its lease") {
+        "leader"
+    } else {
+        "ev"
+    }
 }

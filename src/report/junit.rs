@@ -127,76 +127,83 @@ pub fn render(report: &TestSuites) -> String {
         total.attrs()
     );
     for s in &report.suites {
-        let mut counts = Counts::default();
-        for c in &s.cases {
-            counts.add(c);
-        }
-        let file = s
-            .file
-            .as_deref()
-            .map(|f| format!(" file=\"{}\"", escape_attr(f)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\"{file} {}>",
-            escape_attr(&s.name),
-            counts.attrs()
-        );
-        for c in &s.cases {
-            let file = c
-                .file
-                .as_deref()
-                .map(|f| format!(" file=\"{}\"", escape_attr(f)))
-                .unwrap_or_default();
-            let open = format!(
-                "    <testcase classname=\"{}\" name=\"{}\"{file} time=\"{:.3}\"",
-                escape_attr(&c.classname),
-                escape_attr(&c.name),
-                seconds(c.time_s)
-            );
-            if c.result == CaseResult::Passed && c.system_out.is_none() {
-                let _ = writeln!(out, "{open}/>");
-                continue;
-            }
-            let _ = writeln!(out, "{open}>");
-            match &c.result {
-                CaseResult::Passed => {}
-                CaseResult::Failure {
-                    message,
-                    kind,
-                    body,
-                }
-                | CaseResult::Error {
-                    message,
-                    kind,
-                    body,
-                } => {
-                    let tag = if matches!(c.result, CaseResult::Failure { .. }) {
-                        "failure"
-                    } else {
-                        "error"
-                    };
-                    let _ = writeln!(
-                        out,
-                        "      <{tag} message=\"{}\" type=\"{}\">{}</{tag}>",
-                        escape_attr(message),
-                        escape_attr(kind),
-                        escape_text(body)
-                    );
-                }
-                CaseResult::Skipped { message } => {
-                    let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape_attr(message));
-                }
-            }
-            if let Some(o) = &c.system_out {
-                let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(o));
-            }
-            out.push_str("    </testcase>\n");
-        }
-        out.push_str("  </testsuite>\n");
+        render_suite(&mut out, s);
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// A ` file="..."` attribute, or nothing.
+fn file_attr(file: Option<&str>) -> String {
+    file.map(|f| format!(" file=\"{}\"", escape_attr(f)))
+        .unwrap_or_default()
+}
+
+/// One `testsuite` with its counts and its cases.
+fn render_suite(out: &mut String, s: &TestSuite) {
+    let mut counts = Counts::default();
+    for c in &s.cases {
+        counts.add(c);
+    }
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\"{} {}>",
+        escape_attr(&s.name),
+        file_attr(s.file.as_deref()),
+        counts.attrs()
+    );
+    for c in &s.cases {
+        render_case(out, c);
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+/// One `testcase`: self-closed when it passed without output, else with its `failure`, `error` or
+/// `skipped` child and its `system-out`.
+fn render_case(out: &mut String, c: &TestCase) {
+    let open = format!(
+        "    <testcase classname=\"{}\" name=\"{}\"{} time=\"{:.3}\"",
+        escape_attr(&c.classname),
+        escape_attr(&c.name),
+        file_attr(c.file.as_deref()),
+        seconds(c.time_s)
+    );
+    if c.result == CaseResult::Passed && c.system_out.is_none() {
+        let _ = writeln!(out, "{open}/>");
+        return;
+    }
+    let _ = writeln!(out, "{open}>");
+    match &c.result {
+        CaseResult::Passed => {}
+        CaseResult::Failure {
+            message,
+            kind,
+            body,
+        } => render_problem(out, "failure", message, kind, body),
+        CaseResult::Error {
+            message,
+            kind,
+            body,
+        } => render_problem(out, "error", message, kind, body),
+        CaseResult::Skipped { message } => {
+            let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape_attr(message));
+        }
+    }
+    if let Some(o) = &c.system_out {
+        let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(o));
+    }
+    out.push_str("    </testcase>\n");
+}
+
+/// A `failure` or `error` element (`tag`) with its message, type and body.
+fn render_problem(out: &mut String, tag: &str, message: &str, kind: &str, body: &str) {
+    let _ = writeln!(
+        out,
+        "      <{tag} message=\"{}\" type=\"{}\">{}</{tag}>",
+        escape_attr(message),
+        escape_attr(kind),
+        escape_text(body)
+    );
 }
 
 /// True for characters XML 1.0 can carry.

@@ -75,112 +75,130 @@ fn pt(p: (f64, f64)) -> (i32, i32) {
     (p.0.round() as i32, p.1.round() as i32)
 }
 
+/// The error of a failed drawing call, for the caller to report.
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("cannot draw the PNG: {e:?}")
+}
+
+/// Draws the scene on a white bitmap the scene's size and saves it to `file`.
 fn draw(scene: &Scene, file: &Path) -> Result<(), String> {
     let size = (
         scene.width.ceil().max(1.0) as u32,
         scene.height.ceil().max(1.0) as u32,
     );
-    fn err<E: std::fmt::Debug>(e: E) -> String {
-        format!("cannot draw the PNG: {e:?}")
-    }
     let mut b = BitMapBackend::new(file, size);
     b.draw_rect((0, 0), (size.0 as i32, size.1 as i32), &WHITE, true)
         .map_err(err)?;
     let text_ok = fonts_ready();
     for p in scene.prims() {
-        match p {
-            Prim::Open(_) | Prim::Close | Prim::Title(_) => {}
-            Prim::Rect {
-                x,
-                y,
-                w,
-                h,
-                fill,
-                opacity,
-                stroke,
-                ..
-            } => {
-                let (x0, y0) = pt((*x, *y));
-                let (mut x1, mut y1) = pt((x + w, y + h));
-                x1 = x1.max(x0 + 1);
-                y1 = y1.max(y0 + 1);
-                if let Some(c) = fill {
-                    b.draw_rect((x0, y0), (x1, y1), &rgba(*c, *opacity), true)
-                        .map_err(err)?;
-                }
-                if let Some(c) = stroke {
-                    b.draw_rect((x0, y0), (x1 - 1, y1 - 1), &rgba(*c, 1.0), false)
-                        .map_err(err)?;
-                }
-            }
-            Prim::Line {
-                x1,
-                y1,
-                x2,
-                y2,
-                color,
-                width,
-                opacity,
-            } => {
-                let style = ShapeStyle {
-                    color: rgba(*color, *opacity),
-                    filled: false,
-                    stroke_width: width.round().max(1.0) as u32,
-                };
-                b.draw_line(pt((*x1, *y1)), pt((*x2, *y2)), &style)
-                    .map_err(err)?;
-            }
-            Prim::Path {
-                points,
-                color,
-                width,
-            } => {
-                let style = ShapeStyle {
-                    color: rgba(*color, 1.0),
-                    filled: false,
-                    stroke_width: width.round().max(1.0) as u32,
-                };
-                b.draw_path(points.iter().map(|p| pt(*p)), &style)
-                    .map_err(err)?;
-            }
-            Prim::Polygon { points, fill, .. } => {
-                b.fill_polygon(points.iter().map(|p| pt(*p)), &rgba(*fill, 1.0))
-                    .map_err(err)?;
-            }
-            Prim::Text {
-                x,
-                y,
-                text,
-                size,
-                color,
-                anchor,
-                bold,
-            } => {
-                if !text_ok || text.trim().is_empty() {
-                    continue;
-                }
-                let px = size * EM_TO_PX_SCALE;
-                let style = if *bold {
-                    FontStyle::Bold
-                } else {
-                    FontStyle::Normal
-                };
-                let c = RGBColor(color.0, color.1, color.2);
-                let h = match anchor {
-                    Anchor::Start => HPos::Left,
-                    Anchor::Middle => HPos::Center,
-                    Anchor::End => HPos::Right,
-                };
-                let ts = FontDesc::new(FontFamily::Name(FAMILY), px, style)
-                    .color(&c)
-                    .pos(Pos::new(h, VPos::Top));
-                // plotters' ab_glyph backend puts the baseline half a size below the top anchor.
-                let top = (y - px / 2.0).round() as i32;
-                // A glyph the subset lacks is skipped, not an error worth losing the picture over.
-                let _ = b.draw_text(text, &ts, (x.round() as i32, top));
-            }
-        }
+        draw_prim(&mut b, p, text_ok)?;
     }
     b.present().map_err(err)?;
     Ok(())
+}
+
+/// Draws one primitive; groups and tooltips have no picture, and text is left out when the fonts
+/// could not be loaded.
+fn draw_prim(b: &mut BitMapBackend, p: &Prim, text_ok: bool) -> Result<(), String> {
+    match p {
+        Prim::Open(_) | Prim::Close | Prim::Title(_) => {}
+        Prim::Rect {
+            x,
+            y,
+            w,
+            h,
+            fill,
+            opacity,
+            stroke,
+            ..
+        } => {
+            let (x0, y0) = pt((*x, *y));
+            let (mut x1, mut y1) = pt((x + w, y + h));
+            x1 = x1.max(x0 + 1);
+            y1 = y1.max(y0 + 1);
+            if let Some(c) = fill {
+                b.draw_rect((x0, y0), (x1, y1), &rgba(*c, *opacity), true)
+                    .map_err(err)?;
+            }
+            if let Some(c) = stroke {
+                b.draw_rect((x0, y0), (x1 - 1, y1 - 1), &rgba(*c, 1.0), false)
+                    .map_err(err)?;
+            }
+        }
+        Prim::Line {
+            x1,
+            y1,
+            x2,
+            y2,
+            color,
+            width,
+            opacity,
+        } => {
+            let style = stroke_style(*color, *opacity, *width);
+            b.draw_line(pt((*x1, *y1)), pt((*x2, *y2)), &style)
+                .map_err(err)?;
+        }
+        Prim::Path {
+            points,
+            color,
+            width,
+        } => {
+            let style = stroke_style(*color, 1.0, *width);
+            b.draw_path(points.iter().map(|p| pt(*p)), &style)
+                .map_err(err)?;
+        }
+        Prim::Polygon { points, fill, .. } => {
+            b.fill_polygon(points.iter().map(|p| pt(*p)), &rgba(*fill, 1.0))
+                .map_err(err)?;
+        }
+        Prim::Text { text, .. } if !text_ok || text.trim().is_empty() => {}
+        Prim::Text {
+            x,
+            y,
+            text,
+            size,
+            color,
+            anchor,
+            bold,
+        } => draw_text(b, (*x, *y), text, *size, (*color, *anchor, *bold)),
+    }
+    Ok(())
+}
+
+/// A line style: the width rounded to whole pixels, at least one.
+fn stroke_style(color: Rgb, opacity: f64, width: f64) -> ShapeStyle {
+    ShapeStyle {
+        color: rgba(color, opacity),
+        filled: false,
+        stroke_width: width.round().max(1.0) as u32,
+    }
+}
+
+/// A line of text with its baseline at `(x, y)`, as the SVG places it.
+fn draw_text(
+    b: &mut BitMapBackend,
+    (x, y): (f64, f64),
+    text: &str,
+    size: f64,
+    (color, anchor, bold): (Rgb, Anchor, bool),
+) {
+    let px = size * EM_TO_PX_SCALE;
+    let style = if bold {
+        FontStyle::Bold
+    } else {
+        FontStyle::Normal
+    };
+    let c = RGBColor(color.0, color.1, color.2);
+    let h = match anchor {
+        Anchor::Start => HPos::Left,
+        Anchor::Middle => HPos::Center,
+        Anchor::End => HPos::Right,
+    };
+    let ts = FontDesc::new(FontFamily::Name(FAMILY), px, style)
+        .color(&c)
+        .pos(Pos::new(h, VPos::Top));
+    // plotters' ab_glyph backend puts the baseline half a size below the top anchor.
+    let top = (y - px / 2.0).round() as i32;
+    // A glyph the subset lacks is skipped, not an error worth losing the picture over.
+    let _ = b.draw_text(text, &ts, (x.round() as i32, top));
 }

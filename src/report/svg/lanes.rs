@@ -1,0 +1,248 @@
+//! The lanes: one per process grouped under its node (with a thin bar for the node itself), etcd
+//! leader elections marked with their term, and one band per capability.
+
+use super::columns::Shade;
+use super::frame::Frame;
+use super::scene::{Anchor, Prim, Scene};
+use super::style::{text_width, C_DOWN, C_MARK, C_NODE_UP, LANE_GAP, LANE_H, NODE_H, WIDTH, X0};
+use super::write::esc;
+use crate::components::etcd::types::Role;
+use crate::engine::{fmt_duration, Nanos};
+use crate::observe::timeline::Timeline;
+use crate::observe::{ProcState, TraceKind};
+use crate::run::Outcome;
+use crate::topology::NodeSpec;
+
+/// Per-process lane changes: the Proc states, with a leader-elected component's `Up` refined into
+/// leader or standby by its Acting events.
+fn lane_changes(o: &Outcome) -> Vec<Vec<(Nanos, Shade)>> {
+    let n = o.layout.procs.len();
+    let mut out: Vec<Vec<(Nanos, Shade)>> = vec![Vec::new(); n];
+    let mut state: Vec<ProcState> = vec![ProcState::Down; n];
+    let mut acting: Vec<Option<bool>> = vec![None; n];
+    let effective = |s: ProcState, a: Option<bool>| match (s, a) {
+        (ProcState::Up, Some(true)) => Shade::Leader,
+        (ProcState::Up, Some(false)) => Shade::Standby,
+        (s, _) => Shade::of(s),
+    };
+    for e in &o.trace.events {
+        let p = match e.kind {
+            TraceKind::Proc { proc, state: s } if (proc as usize) < n => {
+                state[proc as usize] = s;
+                if s == ProcState::Down {
+                    if let Some(a) = acting[proc as usize].as_mut() {
+                        *a = false;
+                    }
+                }
+                proc as usize
+            }
+            TraceKind::Acting { proc, acting: a } if (proc as usize) < n => {
+                acting[proc as usize] = Some(a);
+                proc as usize
+            }
+            _ => continue,
+        };
+        let s = effective(state[p], acting[p]);
+        let lane = &mut out[p];
+        match lane.last_mut() {
+            Some(last) if last.0 == e.time_ns => last.1 = s,
+            Some(last) if last.1 == s => {}
+            _ => lane.push((e.time_ns, s)),
+        }
+    }
+    out
+}
+
+/// What the trace says about nodes and etcd leaders, gathered in one pass: per node its up/down
+/// changes, per process the `(time, term)` of each election it won.
+struct NodesAndElections {
+    node_changes: Vec<Vec<(Nanos, Shade)>>,
+    leader_marks: Vec<Vec<(Nanos, u64)>>,
+}
+
+fn nodes_and_elections(o: &Outcome) -> NodesAndElections {
+    let mut node_changes: Vec<Vec<(Nanos, Shade)>> = vec![Vec::new(); o.layout.nodes.len()];
+    let mut leader_marks: Vec<Vec<(Nanos, u64)>> = vec![Vec::new(); o.layout.procs.len()];
+    for e in &o.trace.events {
+        match e.kind {
+            TraceKind::Node { node, up } if (node as usize) < node_changes.len() => {
+                node_changes[node as usize]
+                    .push((e.time_ns, if up { Shade::Up } else { Shade::Down }));
+            }
+            TraceKind::EtcdRole {
+                proc,
+                role: Role::Leader,
+                term,
+            } if (proc as usize) < leader_marks.len() => {
+                leader_marks[proc as usize].push((e.time_ns, term))
+            }
+            _ => {}
+        }
+    }
+    NodesAndElections {
+        node_changes,
+        leader_marks,
+    }
+}
+
+/// Draws the lanes, grouped by node, from `y`; returns the y below them.
+pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
+    let changes = lane_changes(o);
+    let marks = nodes_and_elections(o);
+    for (ni, node) in o.layout.nodes.iter().enumerate() {
+        let procs: Vec<usize> = (0..o.layout.procs.len())
+            .filter(|&p| o.layout.procs[p].node == ni)
+            .collect();
+        y = draw_node_header(scene, o, frame, node, &marks.node_changes[ni], y);
+        for p in procs {
+            let name = &o.layout.procs[p].name;
+            draw_proc_lane(scene, frame, o.end_ns, (name, &node.name), &changes[p], y);
+            draw_leader_marks(scene, frame, name, &marks.leader_marks[p], y);
+            y += LANE_H + LANE_GAP;
+        }
+    }
+    y
+}
+
+/// Node header: name, zone, and a thin bar that is grey while the node is up, red while down, so a
+/// node failure reads at a glance above the lanes it takes down. Returns the y below it.
+fn draw_node_header(
+    scene: &mut Scene,
+    o: &Outcome,
+    frame: &Frame,
+    node: &NodeSpec,
+    changes: &[(Nanos, Shade)],
+    y: f64,
+) -> f64 {
+    let zone = o
+        .layout
+        .zones
+        .get(node.zone)
+        .map(String::as_str)
+        .unwrap_or("?");
+    scene.bold(10.0, y + 12.0, node.name.clone(), 11.0);
+    scene.muted(
+        12.0 + text_width(&node.name, 11.0) + 4.0,
+        y + 12.0,
+        format!("zone {zone}"),
+        9.0,
+        Anchor::Start,
+    );
+    scene.main.push(Prim::Open(format!(
+        "class=\"node\" data-node=\"{}\" shape-rendering=\"crispEdges\"",
+        esc(&node.name)
+    )));
+    scene.main.push(Prim::Title(format!("node {}", node.name)));
+    let cols = frame.columns(Shade::Up, changes, o.end_ns);
+    frame.draw_columns(scene, &cols, y + 7.0, 3.0, |s| {
+        if s == Shade::Down {
+            C_DOWN
+        } else {
+            C_NODE_UP
+        }
+    });
+    scene.main.push(Prim::Close);
+    y + NODE_H
+}
+
+/// One process lane at `y`: its short name on the left and its states across, in a group that names
+/// the process and its node (`names` = (process, node)) for tooltips and the HTML report's filter.
+fn draw_proc_lane(
+    scene: &mut Scene,
+    frame: &Frame,
+    end_ns: Nanos,
+    names: (&str, &str),
+    changes: &[(Nanos, Shade)],
+    y: f64,
+) {
+    let (proc_name, node_name) = names;
+    let short = proc_name
+        .split_once('/')
+        .map(|(_, b)| b)
+        .unwrap_or(proc_name);
+    scene.text(22.0, y + LANE_H - 2.5, short, 11.0, Anchor::Start);
+    scene.main.push(Prim::Open(format!(
+        "class=\"lane\" data-proc=\"{}\" data-node=\"{}\" shape-rendering=\"crispEdges\"",
+        esc(proc_name),
+        esc(node_name)
+    )));
+    scene.main.push(Prim::Title(proc_name.to_string()));
+    let cols = frame.columns(Shade::Down, changes, end_ns);
+    frame.draw_columns(scene, &cols, y, LANE_H, Shade::color);
+    scene.main.push(Prim::Close);
+}
+
+/// Leader elections: a marker at the top of the new leader's lane, with the term. At most one marker
+/// per pixel column, and a term label only where it does not crowd the previous one.
+fn draw_leader_marks(
+    scene: &mut Scene,
+    frame: &Frame,
+    proc_name: &str,
+    marks: &[(Nanos, u64)],
+    y: f64,
+) {
+    let mut last_col = usize::MAX;
+    let mut last_label = f64::NEG_INFINITY;
+    for &(t, term) in marks {
+        let x = frame.x(t);
+        let col = (x - X0) as usize;
+        if col == last_col {
+            continue;
+        }
+        last_col = col;
+        scene.front.push(Prim::Polygon {
+            points: vec![(x - 3.5, y), (x + 3.5, y), (x, y + 5.0)],
+            fill: C_MARK,
+            title: Some(format!(
+                "{proc_name} became etcd leader at {} (term {term})",
+                fmt_duration(t)
+            )),
+        });
+        let label = format!("t{term}");
+        if x - last_label >= 30.0 && x + 3.0 + text_width(&label, 9.0) <= WIDTH {
+            last_label = x;
+            scene.front.push(Prim::Text {
+                x: x + 4.0,
+                y: y + LANE_H - 3.0,
+                text: label,
+                size: 9.0,
+                color: (255, 255, 255),
+                anchor: Anchor::Start,
+                bold: true,
+            });
+        }
+    }
+}
+
+/// Capability bands under the lanes (when the run has timelines); returns the y below them.
+pub(super) fn draw_bands(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
+    if o.timelines.is_empty() {
+        return y;
+    }
+    y += 4.0;
+    scene.bold(10.0, y + 12.0, "capabilities", 11.0);
+    y += NODE_H;
+    for tl in &o.timelines {
+        draw_band(scene, frame, o.end_ns, tl, y);
+        y += LANE_H + LANE_GAP;
+    }
+    y
+}
+
+/// One capability band at `y`: up or down over time, in a group that names the capability.
+fn draw_band(scene: &mut Scene, frame: &Frame, end_ns: Nanos, tl: &Timeline, y: f64) {
+    let name = tl.capability.name();
+    scene.text(22.0, y + LANE_H - 2.5, name, 11.0, Anchor::Start);
+    scene.main.push(Prim::Open(format!(
+        "class=\"band\" data-cap=\"{name}\" shape-rendering=\"crispEdges\""
+    )));
+    scene.main.push(Prim::Title(format!("capability {name}")));
+    let ch: Vec<(Nanos, Shade)> = tl
+        .intervals
+        .iter()
+        .map(|i| (i.start_ns, if i.up { Shade::Up } else { Shade::Down }))
+        .collect();
+    let cols = frame.columns(Shade::Down, &ch, end_ns);
+    frame.draw_columns(scene, &cols, y, LANE_H, Shade::color);
+    scene.main.push(Prim::Close);
+}

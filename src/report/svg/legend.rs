@@ -1,0 +1,121 @@
+//! The legend under the picture: a swatch per lane state, fault shading, the election marker and the
+//! API chart's colours, then a note on how to read pixel columns.
+
+use super::columns::Shade;
+use super::frame::Frame;
+use super::scene::{Anchor, Prim, Scene};
+use super::style::{text_width, COLS, C_DOWN, C_FAULT, C_LEADER, C_MARK, C_P50, C_P99, C_UP};
+use crate::engine::{fmt_duration, Nanos};
+
+/// The legend's row of items, filled left to right.
+struct LegendRow {
+    /// Where the next item starts.
+    x: f64,
+    /// The top of the row.
+    y: f64,
+}
+
+impl LegendRow {
+    /// One item: a 14-pixel swatch drawn by `swatch(scene, x, y)`, then its label.
+    fn item(&mut self, scene: &mut Scene, swatch: impl FnOnce(&mut Scene, f64, f64), label: &str) {
+        swatch(scene, self.x, self.y);
+        scene.text(self.x + 18.0, self.y + 10.0, label, 10.0, Anchor::Start);
+        self.x += 18.0 + text_width(label, 10.0) + 14.0;
+    }
+}
+
+/// The legend under the picture, from `y0`; returns the y below it. `with_api` adds the API chart's
+/// colours (only when some run has requests).
+pub(super) fn draw_legend(scene: &mut Scene, frame: &Frame, y0: f64, with_api: bool) -> f64 {
+    let mut row = LegendRow {
+        x: 10.0,
+        y: y0 + 4.0,
+    };
+    scene.main.push(Prim::Open("class=\"legend\"".into()));
+    for s in [
+        Shade::Up,
+        Shade::Leader,
+        Shade::Standby,
+        Shade::Unready,
+        Shade::Down,
+    ] {
+        row.item(
+            scene,
+            |sc, x, y| sc.fill(x, y + 1.0, 14.0, 10.0, s.color(), None),
+            s.name(),
+        );
+    }
+    row.item(scene, fault_swatch, "fault");
+    row.item(scene, election_swatch, "etcd leader elected (tN: term)");
+    if with_api {
+        api_items(scene, &mut row);
+    }
+    draw_note(scene, frame, row.y);
+    scene.main.push(Prim::Close);
+    row.y + 34.0
+}
+
+/// A patch of the fault shading (a little stronger than over the lanes, to read on white).
+fn fault_swatch(scene: &mut Scene, x: f64, y: f64) {
+    scene.main.push(Prim::Rect {
+        x,
+        y: y + 1.0,
+        w: 14.0,
+        h: 10.0,
+        fill: Some(C_FAULT),
+        opacity: 0.3,
+        stroke: None,
+        title: None,
+    })
+}
+
+/// A leader lane with the election marker on it.
+fn election_swatch(scene: &mut Scene, x: f64, y: f64) {
+    scene.fill(x, y + 1.0, 14.0, 10.0, C_LEADER, None);
+    scene.main.push(Prim::Polygon {
+        points: vec![(x + 3.5, y + 1.0), (x + 10.5, y + 1.0), (x + 7.0, y + 6.0)],
+        fill: C_MARK,
+        title: None,
+    });
+}
+
+/// The API chart's items: the success bar's colours and the latency lines.
+fn api_items(scene: &mut Scene, row: &mut LegendRow) {
+    row.item(
+        scene,
+        |sc, x, y| {
+            sc.fill(x, y + 1.0, 14.0, 5.0, C_DOWN, None);
+            sc.fill(x, y + 6.0, 14.0, 5.0, C_UP, None);
+        },
+        "requests ok / failed",
+    );
+    for (c, l) in [(C_P50, "p50"), (C_P99, "p99")] {
+        row.item(
+            scene,
+            |sc, x, y| {
+                sc.main.push(Prim::Line {
+                    x1: x,
+                    y1: y + 6.0,
+                    x2: x + 14.0,
+                    y2: y + 6.0,
+                    color: c,
+                    width: 2.0,
+                    opacity: 1.0,
+                })
+            },
+            l,
+        );
+    }
+}
+
+/// How to read the lanes: where they start, what the node bars mean, and that a pixel column shows the
+/// worst state within it (with how long one pixel is in this picture).
+fn draw_note(scene: &mut Scene, frame: &Frame, y: f64) {
+    let px = frame.t_end as f64 / COLS as f64;
+    let note = format!(
+        "Lanes start down until the process first starts. Node bars: grey up, red down. One pixel is {}; \
+         a pixel column shows the worst state within it (down > unready > standby > up > leader).",
+        fmt_duration(px.round().max(1.0) as Nanos)
+    );
+    scene.muted(10.0, y + 26.0, note, 10.0, Anchor::Start);
+}
