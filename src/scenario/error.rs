@@ -223,6 +223,36 @@ pub(crate) fn serde_error(
 ) -> ScenarioError {
     let path = path_string(e.path());
     let inner = e.into_inner();
+    let raw = bare_message(&inner);
+    let at = |path: &str| {
+        spans
+            .value(path)
+            .or_else(|| char_position(text, inner.line(), inner.column()))
+    };
+    // Well-formed JSON that serde_json still cannot take: say which rule it breaks.
+    if raw == "number out of range" {
+        let pos = at(&path);
+        return error_at(
+            file,
+            path,
+            pos,
+            "the number is too large to be represented (beyond about 1.8e308); use a smaller number"
+                .into(),
+        );
+    }
+    // A lone UTF-16 surrogate escape (`"\ud800"`): serde_json says "unexpected end of hex escape" or
+    // "lone leading surrogate".
+    if raw.contains("surrogate") || raw == "unexpected end of hex escape" {
+        let pos = at(&path);
+        return error_at(
+            file,
+            path,
+            pos,
+            "the string has a \\uD800-\\uDFFF escape that is not half of a surrogate pair; JSON \
+             text must be valid Unicode"
+                .into(),
+        );
+    }
     match inner.classify() {
         serde_json::error::Category::Data => data_error(text, file, spans, path, &inner),
         _ if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {

@@ -28,6 +28,8 @@ pub const MAX_REPLICAS: u32 = 100_000;
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
 /// etcd's upper limit on `--election-timeout` (50000 ms).
 pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
+/// The longest scenario name (it names the output folder).
+pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
 pub const MAX_FAULTS: usize = 10_000;
 
@@ -167,10 +169,25 @@ impl Validator<'_> {
     }
 
     fn top(&self) -> Check {
-        if self.s.name.trim().is_empty() {
+        let name = &self.s.name;
+        if name.trim().is_empty() {
             return Err(self.err(
                 "name",
                 "must not be empty; name the scenario, e.g. \"stacked-etcd-leader-crash\"",
+            ));
+        }
+        // The name becomes the output folder (`out/NAME/`): it must stay one plain path segment.
+        let plain = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain || name.starts_with('.') || name.chars().count() > MAX_NAME_CHARS {
+            return Err(self.err(
+                "name",
+                format!(
+                    "{:?} cannot name an output folder; allowed: 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_` \
+                     or `.`, not starting with `.` (e.g. \"stacked-etcd-leader-crash\")",
+                    name.chars().take(MAX_NAME_CHARS + 8).collect::<String>()
+                ),
             ));
         }
         let d = self.s.duration.ns();

@@ -172,3 +172,17 @@ fn error_messages_match_their_golden_files() {
          with `REWRITE=1 cargo test --test suite cli_bad_input` and review the diff{failures}"
     );
 }
+
+#[test]
+fn an_endless_input_is_refused_after_the_size_cap() {
+    // `validate /dev/zero` once read 8.2 GB before failing.
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    let (code, err) = run(&["validate", "/dev/zero"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than 16 MiB"),
+        "{err}"
+    );
+}
