@@ -177,15 +177,15 @@ impl Validator<'_> {
             ));
         }
         // The name becomes the output folder (`out/NAME/`): it must stay one plain path segment.
-        let plain = name
+        let plain = !name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            .any(|c| matches!(c, '/' | '\\' | ':') || c.is_control());
         if !plain || name.starts_with('.') || name.chars().count() > MAX_NAME_CHARS {
             return Err(self.err(
                 "name",
                 format!(
-                    "{:?} cannot name an output folder; allowed: 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_` \
-                     or `.`, not starting with `.` (e.g. \"stacked-etcd-leader-crash\")",
+                    "{:?} cannot name an output folder; allowed: 1 to {MAX_NAME_CHARS} characters without `/`, \
+                     `\\`, `:` or control characters, not starting with `.` (e.g. \"stacked-etcd-leader-crash\")",
                     name.chars().take(MAX_NAME_CHARS + 8).collect::<String>()
                 ),
             ));
