@@ -6,4 +6,6 @@ pub mod rng;
 pub mod time;
 
 pub use queue::EventQueue;
-pub use time::{fmt_duration, parse_duration, secs, Nanos, HOUR, MIN, MS, SEC, US};
+pub use time::{
+    fmt_duration, fmt_duration_exact, parse_duration, secs, Nanos, HOUR, MIN, MS, SEC, US,
+};

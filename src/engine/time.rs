@@ -113,9 +113,64 @@ pub fn fmt_duration(ns: Nanos) -> String {
     out
 }
 
+/// A duration written exactly, in the file's own notation, so that it parses back to the same
+/// nanoseconds (`"1ns"`, `"60400ms"`, `"1m0.4s"`, `"2h"`). For values the user wrote.
+pub fn fmt_duration_exact(ns: Nanos) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < SEC {
+        return match ns {
+            n if n % MS == 0 => format!("{}ms", n / MS),
+            n if n % US == 0 => format!("{}us", n / US),
+            n => format!("{n}ns"),
+        };
+    }
+    let (h, m) = (ns / HOUR, (ns % HOUR) / MIN);
+    let rest = ns % MIN;
+    let mut out = String::new();
+    if h > 0 {
+        out += &format!("{h}h");
+    }
+    if m > 0 {
+        out += &format!("{m}m");
+    }
+    if rest > 0 {
+        let (s, frac) = (rest / SEC, rest % SEC);
+        if frac == 0 {
+            out += &format!("{s}s");
+        } else {
+            let digits = format!("{frac:09}");
+            out += &format!("{s}.{}s", digits.trim_end_matches('0'));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_durations_parse_back_to_the_same_nanoseconds() {
+        for ns in [
+            1,
+            999,
+            1_000,
+            1_500_000,
+            SEC,
+            60_400 * MS,
+            1_250 * MS,
+            90 * SEC,
+            2 * HOUR + 1,
+            4_294_967_296,
+        ] {
+            let text = fmt_duration_exact(ns);
+            assert_eq!(parse_duration(&text).unwrap(), ns, "{text}");
+        }
+        assert_eq!(fmt_duration_exact(1), "1ns");
+        assert_eq!(fmt_duration_exact(60_400 * MS), "1m0.4s");
+    }
 
     #[test]
     fn parses_units_and_combinations() {

@@ -48,7 +48,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::engine::fmt_duration(self.0))
+        s.serialize_str(&crate::engine::fmt_duration_exact(self.0))
     }
 }
 

@@ -28,6 +28,8 @@ pub const MAX_REPLICAS: u32 = 100_000;
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
 /// etcd's upper limit on `--election-timeout` (50000 ms).
 pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
+/// The shortest timer or interval setting (1 ms).
+pub const MIN_INTERVAL: Nanos = crate::engine::MS;
 /// The longest scenario name (it names the output folder).
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
@@ -128,9 +130,19 @@ impl Validator<'_> {
             .unwrap_or(paths[0])
     }
 
+    /// A timer or interval setting: at least [`MIN_INTERVAL`]. The real components take these in whole
+    /// milliseconds or coarser (etcd's `--heartbeat-interval` is in ms), and a sub-millisecond timer is
+    /// how a run turns into billions of events.
     fn positive(&self, path: &str, d: Dur) -> Check {
-        if d.ns() == 0 {
-            return Err(self.err(path, "must be more than 0 (a duration such as \"1s\")"));
+        if d.ns() < MIN_INTERVAL {
+            return Err(self.err(
+                path,
+                format!(
+                    "{} is too short; allowed: at least 1ms (a duration such as \"1s\"), as the real \
+                     components take it in whole milliseconds or coarser",
+                    crate::engine::fmt_duration_exact(d.ns())
+                ),
+            ));
         }
         Ok(())
     }

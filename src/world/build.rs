@@ -34,7 +34,11 @@ impl World {
             .map(|(i, p)| (i as u64 + 1, *p))
             .collect();
         let tick_ns = s.etcd.heartbeat_interval.ns().max(1);
-        let election_tick = (s.etcd.election_timeout.ns() / tick_ns).max(1) as u32;
+        // Validation bounds the heartbeat below (1 ms) and the election timeout above (50 s), so the
+        // tick count fits easily; saturate rather than wrap if that ever changes.
+        let election_tick = u32::try_from(s.etcd.election_timeout.ns() / tick_ns)
+            .unwrap_or(u32::MAX)
+            .max(1);
         let mut procs = Vec::with_capacity(layout.procs.len());
         for (i, spec) in layout.procs.iter().enumerate() {
             let id = i as ProcId;
