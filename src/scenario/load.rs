@@ -30,41 +30,14 @@ pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
 /// Most faults one scenario may script.
 pub const MAX_FAULTS: usize = 10_000;
 
-/// The capabilities whose availability is measured (CONTRACT.md, "Metrics").
-pub const CAPABILITIES: [&str; 5] = [
-    "api",
-    "etcd_quorum",
-    "scheduling",
-    "reconciliation",
-    "workloads",
-];
+/// The capabilities whose availability is measured (derived from `observe::catalog`).
+pub const CAPABILITIES: &[&str] = &crate::observe::catalog::CAPABILITY_NAMES;
 
-/// The metrics measured for every capability, as `CAPABILITY.SUFFIX`.
-pub const CAPABILITY_METRICS: [&str; 5] = [
-    "availability",
-    "downtime_s",
-    "longest_outage_s",
-    "outages",
-    "recovery_s",
-];
+/// The metrics measured for every capability, as `CAPABILITY.SUFFIX` (derived from `observe::catalog`).
+pub const CAPABILITY_METRICS: &[&str] = &crate::observe::catalog::PER_CAPABILITY_SUFFIXES;
 
-/// The metrics that are not per capability.
-pub const OTHER_METRICS: [&str; 14] = [
-    "api.requests",
-    "api.failed_requests",
-    "api.latency_p50_ms",
-    "api.latency_p99_ms",
-    "etcd.leader_changes",
-    "etcd.elections",
-    "scheduler.leader_changes",
-    "controller_manager.leader_changes",
-    "scheduling.split_brain_s",
-    "reconciliation.split_brain_s",
-    "workloads.ready_ratio",
-    "data.acknowledged_writes_lost",
-    "invariants.violations",
-    "warmup_s",
-];
+/// The metrics that are not per capability (derived from `observe::catalog`).
+pub const OTHER_METRICS: &[&str] = &crate::observe::catalog::RUN_METRIC_NAMES;
 
 /// A scenario file that cannot be used: where the problem is and what would be accepted instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
