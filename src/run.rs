@@ -139,6 +139,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
             (f.at_ns, f.end_ns.or(instant.then_some(f.at_ns)))
         })
         .collect();
+    let workloads: Vec<(String, u32)> = scenario
+        .workloads
+        .iter()
+        .map(|w| (w.name.clone(), w.replicas))
+        .collect();
     let inputs = |window| MetricInputs {
         trace: &world.trace,
         timelines: &tls,
@@ -146,10 +151,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
         lease_of: &lease_of,
         acknowledged_writes_lost: world.invariants.acknowledged_writes_lost,
         window,
-        faults: fault_spans.clone(),
+        faults: &fault_spans,
+        workloads: &workloads,
     };
-    let mut m = metrics::compute(&inputs(None));
-    crate::components::workload_metrics(&world, &mut m);
+    let m = metrics::compute(&inputs(None));
     let verdicts = scenario
         .expect
         .iter()

@@ -89,3 +89,40 @@ fn compare_maps_etcd_targets_and_shows_the_difference() {
     let table = kube_ha_sim::cli::compare::table(&a, &b);
     assert!(table.contains("* etcd_quorum.downtime_s"), "{table}");
 }
+
+/// A stacked cluster behind one load balancer, 10 requests a second, with workers running `web`.
+fn lb_cluster(faults: &str, expect: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"5m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],
+                         "load_balancers":1,"endpoint":"load-balancer"}},
+            "load":{{"requests_per_second":10}},
+            "workloads":[{{"name":"web","replicas":6}}],
+            "faults":[{faults}],
+            "expect":[{expect}]}}"#
+    )
+}
+
+#[test]
+fn windows_measure_workload_ready_ratios_too() {
+    // A worker dies at 60 s and its pods are replaced only after the 300 s toleration: inside the window
+    // some replicas are missing; before the fault every replica was ready.
+    let o = run_json(
+        &lb_cluster(
+            r#"{"at":"60s","kind":"crash","target":"worker-1"}"#,
+            r#"{"metric":"workloads.ready_ratio","at_most":0.9,"window":["2m","4m"]},
+               {"metric":"workload.web.ready_ratio","at_most":0.9,"window":["2m","4m"]},
+               {"metric":"workload.web.ready_ratio","at_least":0.999,"window":["20s","60s"]}"#,
+        ),
+        1,
+    );
+    for v in &o.verdicts {
+        assert!(
+            v.passed,
+            "{} {}: actual {:?}",
+            v.expectation.metric,
+            v.bound_text(),
+            v.actual
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! Metrics (CONTRACT.md): computed from the trace and the timelines, over the run from the end of the
 //! warm-up (the first moment every modelled capability is up) to the end.
 
+use super::catalog::{Capability, Metric};
 use super::timeline::Timeline;
-use super::trace::{Capability, Trace, TraceKind};
+use super::trace::{Trace, TraceKind};
 use crate::components::etcd::types::Role;
 use crate::engine::{secs, Nanos};
 use std::collections::BTreeMap;
@@ -30,7 +31,10 @@ pub struct MetricInputs<'a> {
     /// Measure over this window instead of from the warm-up to the end.
     pub window: Option<(Nanos, Nanos)>,
     /// Each fault's start and end (None: lasts to the end), for the recovery metrics.
-    pub faults: Vec<(Nanos, Option<Nanos>)>,
+    pub faults: &'a [(Nanos, Option<Nanos>)],
+    /// Each declared workload's name and desired replicas, in declaration order (the index a
+    /// `WorkloadReady` event names).
+    pub workloads: &'a [(String, u32)],
 }
 
 /// Time from the end of each fault until the capability is up for good (until the next fault starts
@@ -64,17 +68,45 @@ fn percentile(sorted: &[Nanos], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1] as f64
 }
 
-/// Computes every metric.
+/// Computes every metric of the catalog that the run models, over the expectation's window if one is
+/// given, else from the warm-up to the end.
 pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut m = Metrics::new();
     let warm = warmup(inp.timelines).unwrap_or(inp.end_ns);
     let (w, end) = inp.window.unwrap_or((warm, inp.end_ns));
     let end = end.min(inp.end_ns);
     let w = w.min(end);
+    m.insert(Metric::Warmup.key().into(), secs(warm));
+    capability_metrics(inp, w, end, &mut m);
+    if inp
+        .timelines
+        .iter()
+        .any(|t| t.capability == Capability::Api)
+    {
+        request_metrics(inp, w, end, &mut m);
+    }
+    leader_metrics(inp, w, end, &mut m);
+    workload_metrics(inp, w, end, &mut m);
+    m.insert(
+        Metric::AcknowledgedWritesLost.key().into(),
+        inp.acknowledged_writes_lost as f64,
+    );
+    let violations = inp
+        .trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Violation { .. }))
+        .count();
+    m.insert(Metric::InvariantViolations.key().into(), violations as f64);
+    m
+}
+
+/// `C.availability`, `C.downtime_s`, `C.longest_outage_s`, `C.outages` and `C.recovery_s` over
+/// `[w, end)`.
+fn capability_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let span = end.saturating_sub(w);
-    m.insert("warmup_s".into(), secs(warm));
     for t in inp.timelines {
-        let name = t.capability.name();
+        let cap = t.capability;
         let outages = t.outages(w, end);
         let down: Nanos = outages.iter().map(|(s, e)| e - s).sum();
         let longest = outages.iter().map(|(s, e)| e - s).max().unwrap_or(0);
@@ -83,46 +115,51 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         } else {
             1.0 - down as f64 / span as f64
         };
-        m.insert(format!("{name}.availability"), availability);
-        m.insert(format!("{name}.downtime_s"), secs(down));
-        m.insert(format!("{name}.longest_outage_s"), secs(longest));
-        m.insert(format!("{name}.outages"), outages.len() as f64);
-        if let Some(r) = recovery(t, &inp.faults, inp.end_ns) {
-            m.insert(format!("{name}.recovery_s"), secs(r));
+        m.insert(Metric::Availability.cap_key(cap), availability);
+        m.insert(Metric::Downtime.cap_key(cap), secs(down));
+        m.insert(Metric::LongestOutage.cap_key(cap), secs(longest));
+        m.insert(Metric::Outages.cap_key(cap), outages.len() as f64);
+        if let Some(r) = recovery(t, inp.faults, inp.end_ns) {
+            m.insert(Metric::Recovery.cap_key(cap), secs(r));
         }
     }
-    // Requests.
-    if inp
-        .timelines
+}
+
+/// The request counts and latencies of requests sent in `[w, end)`.
+fn request_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    let after: Vec<_> = inp
+        .trace
+        .requests
         .iter()
-        .any(|t| t.capability == Capability::Api)
-    {
-        let after: Vec<_> = inp
-            .trace
-            .requests
-            .iter()
-            .filter(|r| r.sent_ns >= w && r.sent_ns < end)
-            .collect();
-        let failed = after.iter().filter(|r| !r.ok).count();
-        let mut lat: Vec<Nanos> = after
-            .iter()
-            .filter(|r| r.ok)
-            .map(|r| r.latency_ns)
-            .collect();
-        lat.sort_unstable();
-        m.insert("api.requests".into(), after.len() as f64);
-        m.insert("api.failed_requests".into(), failed as f64);
-        m.insert("api.latency_p50_ms".into(), percentile(&lat, 50.0) / 1e6);
-        m.insert("api.latency_p99_ms".into(), percentile(&lat, 99.0) / 1e6);
-    }
-    // Leader changes and elections.
+        .filter(|r| r.sent_ns >= w && r.sent_ns < end)
+        .collect();
+    let failed = after.iter().filter(|r| !r.ok).count();
+    let mut lat: Vec<Nanos> = after
+        .iter()
+        .filter(|r| r.ok)
+        .map(|r| r.latency_ns)
+        .collect();
+    lat.sort_unstable();
+    m.insert(Metric::ApiRequests.key().into(), after.len() as f64);
+    m.insert(Metric::ApiFailedRequests.key().into(), failed as f64);
+    m.insert(
+        Metric::ApiLatencyP50.key().into(),
+        percentile(&lat, 50.0) / 1e6,
+    );
+    m.insert(
+        Metric::ApiLatencyP99.key().into(),
+        percentile(&lat, 99.0) / 1e6,
+    );
+}
+
+/// Leader changes, elections and split-brain time within `[w, end]`.
+fn leader_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let mut etcd_changes = 0u64;
     let mut elections = 0u64;
     let mut lease_changes = [0u64; 2];
     let mut acting: [BTreeMap<u16, bool>; 2] = [BTreeMap::new(), BTreeMap::new()];
     let mut split_since: [Option<Nanos>; 2] = [None, None];
     let mut split_ns = [0u64; 2];
-    let mut violations = 0u64;
     let mut has_lease = [false; 2];
     for e in &inp.trace.events {
         // Changes at the warm-up instant are what ended the warm-up, not changes.
@@ -166,7 +203,6 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
                     }
                 }
             }
-            TraceKind::Violation { .. } => violations += 1,
             _ => {}
         }
     }
@@ -175,23 +211,73 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
             split_ns[l] += end.saturating_sub((*s).max(w));
         }
     }
-    m.insert("etcd.leader_changes".into(), etcd_changes as f64);
-    m.insert("etcd.elections".into(), elections as f64);
+    m.insert(Metric::EtcdLeaderChanges.key().into(), etcd_changes as f64);
+    m.insert(Metric::EtcdElections.key().into(), elections as f64);
     if has_lease[0] {
-        m.insert("scheduler.leader_changes".into(), lease_changes[0] as f64);
-        m.insert("scheduling.split_brain_s".into(), secs(split_ns[0]));
+        m.insert(
+            Metric::SchedulerLeaderChanges.key().into(),
+            lease_changes[0] as f64,
+        );
+        m.insert(Metric::SchedulingSplitBrain.key().into(), secs(split_ns[0]));
     }
     if has_lease[1] {
         m.insert(
-            "controller_manager.leader_changes".into(),
+            Metric::ControllerManagerLeaderChanges.key().into(),
             lease_changes[1] as f64,
         );
-        m.insert("reconciliation.split_brain_s".into(), secs(split_ns[1]));
+        m.insert(
+            Metric::ReconciliationSplitBrain.key().into(),
+            secs(split_ns[1]),
+        );
     }
-    m.insert(
-        "data.acknowledged_writes_lost".into(),
-        inp.acknowledged_writes_lost as f64,
-    );
-    m.insert("invariants.violations".into(), violations as f64);
-    m
+}
+
+/// `workloads.ready_ratio` and `workload.NAME.ready_ratio`: the time-averaged fraction of desired
+/// replicas that were ready over `[w, end)`, from the observer's `WorkloadReady` events. The overall
+/// ratio weighs each workload by its desired replicas; a workload that wants none counts as ready.
+fn workload_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    if inp.workloads.is_empty() {
+        return;
+    }
+    let desired: Vec<u64> = inp.workloads.iter().map(|(_, r)| *r as u64).collect();
+    let mut ready = vec![0u64; desired.len()];
+    let mut area = vec![0f64; desired.len()];
+    let mut last = w;
+    let flush = |t: Nanos, ready: &[u64], area: &mut [f64], last: &mut Nanos| {
+        let t = t.clamp(w, end);
+        if t > *last {
+            for i in 0..ready.len() {
+                let frac = if desired[i] == 0 {
+                    1.0
+                } else {
+                    ready[i].min(desired[i]) as f64 / desired[i] as f64
+                };
+                area[i] += frac * (t - *last) as f64;
+            }
+            *last = t;
+        }
+    };
+    for e in &inp.trace.events {
+        if let TraceKind::WorkloadReady { workload, ready: r } = e.kind {
+            flush(e.time_ns, &ready, &mut area, &mut last);
+            if let Some(x) = ready.get_mut(workload as usize) {
+                *x = r as u64;
+            }
+        }
+    }
+    flush(end, &ready, &mut area, &mut last);
+    let span = end.saturating_sub(w).max(1) as f64;
+    let total_desired: u64 = desired.iter().sum();
+    let mut weighted = 0.0;
+    for (i, (name, _)) in inp.workloads.iter().enumerate() {
+        let ratio = area[i] / span;
+        weighted += ratio * desired[i] as f64;
+        m.insert(Metric::WorkloadReadyRatio.workload_key(name), ratio);
+    }
+    let overall = if total_desired == 0 {
+        1.0
+    } else {
+        weighted / total_desired as f64
+    };
+    m.insert(Metric::WorkloadsReadyRatio.key().into(), overall);
 }
