@@ -2,10 +2,10 @@
 //! Everything after the run is a pure function of the trace.
 
 use crate::engine::Nanos;
-use crate::observe::metrics::{self, MetricInputs, Metrics};
+use crate::observe::metrics::{self, FaultSpan, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
-use crate::scenario::model::{Expectation, FaultKind};
+use crate::scenario::model::Expectation;
 use crate::scenario::Scenario;
 use crate::topology::{Layout, ProcKind};
 use crate::world::faults::ResolvedFault;
@@ -130,13 +130,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
             _ => None,
         }
     };
-    // Recovery counts from a fault's end; a restart or restore is a repair that ends as it happens.
-    let fault_spans: Vec<(Nanos, Option<Nanos>)> = world
+    let fault_spans: Vec<FaultSpan> = world
         .faults
         .iter()
-        .map(|f| {
-            let instant = matches!(f.spec.kind, FaultKind::Restart | FaultKind::Restore);
-            (f.at_ns, f.end_ns.or(instant.then_some(f.at_ns)))
+        .map(|f| FaultSpan {
+            start_ns: f.at_ns,
+            end_ns: f.end_ns.or(f.spec.kind.is_instant().then_some(f.at_ns)),
+            repair: f.spec.kind.is_repair(),
         })
         .collect();
     let workloads: Vec<(String, u32)> = scenario

@@ -104,6 +104,28 @@ fn lb_cluster(faults: &str, expect: &str) -> String {
 }
 
 #[test]
+fn each_fault_is_charged_only_its_own_recovery() {
+    // A crashes the etcd leader's node from 60 s to 120 s: the API is back within a couple of seconds.
+    // B crashes the load balancer from 120 s (as A ends) to 180 s: the API is down for B's minute,
+    // and back as soon as HAProxy is. Neither fault took more than a few seconds to recover from; B's
+    // outage is not A's (it used to be charged to A as 60 s).
+    for seed in 1..=3 {
+        let o = run_json(
+            &lb_cluster(
+                r#"{"at":"60s","kind":"crash","target":"leader:etcd","for":"60s"},
+                   {"at":"120s","kind":"crash","target":"lb-1","for":"60s"}"#,
+                r#"{"metric":"api","recovered_within":"10s"}"#,
+            ),
+            seed,
+        );
+        let r = o.metrics["api.recovery_s"];
+        assert!(r < 10.0, "seed {seed}: api.recovery_s {r}");
+        assert!(o.verdicts[0].passed, "seed {seed}");
+        assert!(o.metrics["api.longest_outage_s"] >= 59.0, "seed {seed}");
+    }
+}
+
+#[test]
 fn windows_measure_workload_ready_ratios_too() {
     // A worker dies at 60 s and its pods are replaced only after the 300 s toleration: inside the window
     // some replicas are missing; before the fault every replica was ready.

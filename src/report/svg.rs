@@ -372,11 +372,7 @@ fn fault_spans(o: &Outcome) -> Vec<FaultSpan> {
             }
             // Without `for`, a lasting fault (crash, partition, ...) holds to the end of the run; a
             // restart, wipe or restore is a moment and is drawn as a marker.
-            use crate::scenario::model::FaultKind;
-            let instant = matches!(
-                f.spec.kind,
-                FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore
-            );
+            let instant = f.spec.kind.is_instant();
             let end = ends[i]
                 .or(f.end_ns.map(|e| e.min(o.end_ns)))
                 .or((!instant).then_some(o.end_ns));

@@ -506,6 +506,36 @@ impl FaultKind {
             FaultKind::Restore => "restore",
         }
     }
+
+    /// Whether the fault is a moment rather than a period: it ends as it happens (its effect may
+    /// last, but there is nothing to undo when a `for` runs out). Recovery counts from there, and the
+    /// timeline picture draws it as a marker.
+    pub fn is_instant(self) -> bool {
+        match self {
+            FaultKind::Restart | FaultKind::Restore | FaultKind::WipeData => true,
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk => false,
+        }
+    }
+
+    /// Whether the fault is an operator's repair, undoing earlier faults (CONTRACT.md: a fault lasts
+    /// "until a later fault undoes it"); the recovery metric charges the outage a repair ends to it.
+    pub fn is_repair(self) -> bool {
+        match self {
+            FaultKind::Restart | FaultKind::Restore => true,
+            FaultKind::Crash
+            | FaultKind::Stop
+            | FaultKind::Partition
+            | FaultKind::Isolate
+            | FaultKind::DegradeLink
+            | FaultKind::SlowDisk
+            | FaultKind::WipeData => false,
+        }
+    }
 }
 
 /// One scripted fault.
