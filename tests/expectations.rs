@@ -148,3 +148,26 @@ fn windows_measure_workload_ready_ratios_too() {
         );
     }
 }
+
+#[test]
+fn the_summary_names_the_change_that_brought_the_api_back() {
+    // Zone a (cp-1, the only load balancer, two workers) is lost for 10 minutes. At 12 m everything in
+    // it returns at one instant: HAProxy brings the API back, and at that same instant the workload
+    // observer traces new replica counts. The API's line must name HAProxy (it used to name the last
+    // change at that instant: "workload web: 0/6 replicas ready").
+    let s = kube_ha_sim::scenario::load_scenario(std::path::Path::new(
+        "scenarios/zone-outage-takes-the-single-lb.json",
+    ))
+    .unwrap();
+    let o = kube_ha_sim::run::run(&s, s.seed).unwrap();
+    let text = kube_ha_sim::report::text::summary(&o);
+    let line = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("api "))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        line.contains("2m -> 12m") && line.contains("recovered: lb-1/haproxy is up"),
+        "{line}\n{text}"
+    );
+}
