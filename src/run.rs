@@ -2,7 +2,7 @@
 //! Everything after the run is a pure function of the trace.
 
 use crate::engine::Nanos;
-use crate::observe::metrics::{self, MetricInputs, Metrics};
+use crate::observe::metrics::{self, FaultSpan, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
 use crate::scenario::model::Expectation;
@@ -130,11 +130,19 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
             _ => None,
         }
     };
-    // Recovery counts from a fault's end; a restart or restore is a repair that ends as it happens.
-    let fault_spans: Vec<(Nanos, Option<Nanos>)> = scenario
+    let fault_spans: Vec<FaultSpan> = scenario
         .faults
         .iter()
-        .map(|f| (f.at_ns, f.end_ns()))
+        .map(|f| FaultSpan {
+            start_ns: f.at_ns,
+            end_ns: f.end_ns(),
+            repair: f.kind().is_repair(),
+        })
+        .collect();
+    let workloads: Vec<(String, u32)> = scenario
+        .workloads
+        .iter()
+        .map(|w| (w.name.clone(), w.replicas))
         .collect();
     let inputs = |window| MetricInputs {
         trace: &world.trace,
@@ -143,10 +151,10 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         lease_of: &lease_of,
         acknowledged_writes_lost: world.invariants.acknowledged_writes_lost,
         window,
-        faults: fault_spans.clone(),
+        faults: &fault_spans,
+        workloads: &workloads,
     };
-    let mut m = metrics::compute(&inputs(None));
-    crate::components::workload_metrics(&world, &mut m);
+    let m = metrics::compute(&inputs(None));
     let verdicts = scenario
         .expect
         .iter()

@@ -11,10 +11,11 @@
 //! `-` become `_` in the file name.
 //!
 //! # Tolerances
-//! A metric drifts when `|now - baseline| > max(absolute, relative * |baseline|)`. The defaults, by name:
-//! - `...availability` and `...ratio` (fractions 0..1): absolute 0.005, no relative part;
-//! - `..._s` and `..._ms` (durations): absolute 0.5 (half a second, or half a millisecond), relative 10%;
-//! - everything else (counts): absolute 1, relative 10%.
+//! A metric drifts when `|now - baseline| > max(absolute, relative * |baseline|)`. The defaults follow the
+//! metric's kind in the catalog (`observe::catalog`, [`MetricKind::tolerance`]):
+//! - ratios (fractions 0..1, such as availability): absolute 0.005, no relative part;
+//! - durations in seconds or milliseconds: absolute 0.5 (half a second, or half a millisecond), relative 10%;
+//! - counts, and names the catalog does not know: absolute 1, relative 10%.
 //!
 //! `--tolerance` overrides them; it may be repeated, each time `[METRIC=]VALUE[%]`: a plain number is an
 //! absolute tolerance, one ending in `%` a relative one; without `METRIC=` it applies to every metric that
@@ -23,6 +24,7 @@
 //!
 //! A metric in the baseline that the run no longer produces is a drift; a new metric is reported but is not.
 
+use crate::observe::catalog::{self, MetricKind, Worse as CatalogWorse};
 use crate::observe::metrics::Metrics;
 use crate::report::json::round;
 use crate::scenario::model::Expectation;
@@ -30,40 +32,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// What the difference between a baseline value and a new one may be: `max(abs, rel * |baseline|)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tolerance {
-    /// Absolute part, in the metric's unit.
-    pub abs: f64,
-    /// Relative part, a fraction of the baseline value (0.1 = 10%).
-    pub rel: f64,
-}
+pub use crate::observe::catalog::Tolerance;
 
-impl Tolerance {
-    /// The drift allowed from `baseline`.
-    pub fn allowed(&self, baseline: f64) -> f64 {
-        self.abs.max(self.rel * baseline.abs())
-    }
-}
-
-/// The default tolerance of a metric, by its name (see the module documentation).
+/// The default tolerance of a metric, from its kind in the catalog (see the module documentation).
 pub fn default_tolerance(metric: &str) -> Tolerance {
-    if metric.ends_with("availability") || metric.ends_with("ratio") {
-        Tolerance {
-            abs: 0.005,
-            rel: 0.0,
-        }
-    } else if metric.ends_with("_s") || metric.ends_with("_ms") {
-        Tolerance {
-            abs: 0.5,
-            rel: 0.10,
-        }
-    } else {
-        Tolerance {
-            abs: 1.0,
-            rel: 0.10,
-        }
-    }
+    catalog::lookup(metric)
+        .map_or(MetricKind::Count, |d| d.kind)
+        .tolerance()
 }
 
 /// The tolerances in force: the defaults, overridden by `--tolerance` rules.
@@ -229,20 +204,17 @@ fn direction(metric: &str, expectations: &[Expectation]) -> Worse {
             return Worse::AwayFrom(v);
         }
     }
-    if metric.ends_with("availability")
-        || metric.ends_with("ratio")
-        || metric.ends_with(".requests")
-    {
-        Worse::Lower
-    } else {
-        Worse::Higher
+    match catalog::lookup(metric).map(|d| d.worse) {
+        Some(CatalogWorse::Lower) => Worse::Lower,
+        Some(CatalogWorse::Higher) | None => Worse::Higher,
     }
 }
 
 /// Each metric's worst value over the runs of a sweep, rounded as in `report.json`. Which way is worse
 /// comes from the scenario's expectation on the metric (`at_least`: the smallest, `at_most`: the largest,
-/// `equals`: the furthest from it), else from its name (availability, ratios and request counts: the
-/// smallest; everything else, such as downtime, outages, leader changes, latencies: the largest).
+/// `equals`: the furthest from it), else from the catalog (availability, ratios and request counts: the
+/// smallest; everything else, such as downtime, outages, leader changes, latencies, and names the catalog
+/// does not know: the largest).
 /// Values that are not finite numbers are ignored unless no run has a finite one (then null).
 pub fn worst_metrics(
     runs: &[&Metrics],
@@ -438,6 +410,30 @@ mod tests {
         assert!((default_tolerance("api.downtime_s").allowed(20.0) - 2.0).abs() < 1e-12);
         assert_eq!(default_tolerance("api.latency_p99_ms").allowed(1.0), 0.5);
         assert_eq!(default_tolerance("etcd.leader_changes").allowed(2.0), 1.0);
+    }
+
+    #[test]
+    fn default_tolerances_and_directions_come_from_the_catalog() {
+        use crate::observe::catalog::{Capability, Metric, Scope};
+        for m in Metric::ALL {
+            let d = m.def();
+            let name = match d.scope {
+                Scope::PerCapability => m.cap_key(Capability::Workloads),
+                Scope::Run => m.key().to_string(),
+                Scope::PerWorkload => m.workload_key("web"),
+            };
+            assert_eq!(default_tolerance(&name), d.kind.tolerance(), "{name}");
+            let worse = match d.worse {
+                CatalogWorse::Lower => Worse::Lower,
+                CatalogWorse::Higher => Worse::Higher,
+            };
+            assert_eq!(direction(&name, &[]), worse, "{name}");
+        }
+        // A name the catalog does not know is a count, whatever it ends with.
+        assert_eq!(
+            default_tolerance("made_up_s"),
+            MetricKind::Count.tolerance()
+        );
     }
 
     #[test]

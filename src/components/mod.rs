@@ -217,66 +217,6 @@ pub fn workload_ready(w: &World) -> Option<bool> {
     )
 }
 
-/// Adds `workloads.ready_ratio` and `workload.NAME.ready_ratio`: the time-averaged fraction of desired
-/// replicas that were ready, from the end of the warm-up, computed from the trace.
-pub fn workload_metrics(w: &World, m: &mut crate::observe::metrics::Metrics) {
-    if w.scenario.workloads.is_empty() {
-        return;
-    }
-    let start = m
-        .get("warmup_s")
-        .map(|s| (s * 1e9) as u64)
-        .unwrap_or(0)
-        .min(w.end_ns);
-    let end = w.end_ns;
-    let desired: Vec<u64> = w
-        .scenario
-        .workloads
-        .iter()
-        .map(|wl| wl.replicas as u64)
-        .collect();
-    let mut ready = vec![0u64; desired.len()];
-    let mut area = vec![0f64; desired.len()];
-    let mut last = start;
-    let flush = |t: u64, ready: &[u64], area: &mut [f64], last: &mut u64| {
-        let t = t.clamp(start, end);
-        if t > *last {
-            for i in 0..ready.len() {
-                let frac = if desired[i] == 0 {
-                    1.0
-                } else {
-                    ready[i].min(desired[i]) as f64 / desired[i] as f64
-                };
-                area[i] += frac * (t - *last) as f64;
-            }
-            *last = t;
-        }
-    };
-    for e in &w.trace.events {
-        if let crate::observe::TraceKind::WorkloadReady { workload, ready: r } = e.kind {
-            flush(e.time_ns, &ready, &mut area, &mut last);
-            if let Some(x) = ready.get_mut(workload as usize) {
-                *x = r as u64;
-            }
-        }
-    }
-    flush(end, &ready, &mut area, &mut last);
-    let span = end.saturating_sub(start).max(1) as f64;
-    let total_desired: u64 = desired.iter().sum();
-    let mut weighted = 0.0;
-    for (i, wl) in w.scenario.workloads.iter().enumerate() {
-        let ratio = area[i] / span;
-        weighted += ratio * desired[i] as f64;
-        m.insert(format!("workload.{}.ready_ratio", wl.name), ratio);
-    }
-    let overall = if total_desired == 0 {
-        1.0
-    } else {
-        weighted / total_desired as f64
-    };
-    m.insert("workloads.ready_ratio".into(), overall);
-}
-
 /// Builds a control-plane component (API server, controllers, load balancers, kubelets) with the
 /// configuration its real counterpart gets from kubeadm's manifests.
 pub fn build_control_plane(

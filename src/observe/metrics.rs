@@ -1,8 +1,9 @@
 //! Metrics (CONTRACT.md): computed from the trace and the timelines, over the run from the end of the
 //! warm-up (the first moment every modelled capability is up) to the end.
 
+use super::catalog::{Capability, Metric};
 use super::timeline::Timeline;
-use super::trace::{Capability, Trace, TraceKind};
+use super::trace::{Trace, TraceKind};
 use crate::components::etcd::types::Role;
 use crate::engine::{secs, Nanos};
 use std::collections::BTreeMap;
@@ -29,31 +30,93 @@ pub struct MetricInputs<'a> {
     pub acknowledged_writes_lost: u64,
     /// Measure over this window instead of from the warm-up to the end.
     pub window: Option<(Nanos, Nanos)>,
-    /// Each fault's start and end (None: lasts to the end), for the recovery metrics.
-    pub faults: Vec<(Nanos, Option<Nanos>)>,
+    /// Every scripted fault, for the recovery metrics.
+    pub faults: &'a [FaultSpan],
+    /// Each declared workload's name and desired replicas, in declaration order (the index a
+    /// `WorkloadReady` event names).
+    pub workloads: &'a [(String, u32)],
 }
 
-/// Time from the end of each fault until the capability is up for good (until the next fault starts
-/// or the run ends); the worst over faults. A capability still down when the next fault starts counts
-/// the whole gap.
-pub fn recovery(t: &Timeline, faults: &[(Nanos, Option<Nanos>)], end_ns: Nanos) -> Option<Nanos> {
-    let mut worst = None;
-    for &(_, fend) in faults {
-        let Some(e) = fend else { continue };
-        if e >= end_ns {
+/// A fault as the recovery metric sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSpan {
+    pub start_ns: Nanos,
+    /// When it ends: `for` after it starts, at once for an instant fault (restart, restore, wipe-data),
+    /// None when it lasts to the end of the run.
+    pub end_ns: Option<Nanos>,
+    /// A repair (restart, restore): an operator undoing earlier faults.
+    pub repair: bool,
+}
+
+/// `C.recovery_s`: for each fault that ends within `[from, to)`, the time from its end until the
+/// capability is up for good; the worst over those faults (None when none ends there).
+///
+/// A fault is charged only for its own outages. It stops being charged at the first moment another
+/// fault takes the capability over:
+/// 1. an outage begins after this fault ended, and a fault that started later than this one had
+///    started by then (it may have caused the outage: the outage is that fault's); an outage is dated
+///    by its start plus `slack`, the time a failure can take to show (for `api`, a request in flight
+///    when a fault strikes was sent up to one request latency earlier);
+/// 2. a repair (restart, restore) starts while the capability is down: the repair undoes the fault
+///    (CONTRACT.md: a fault lasts "until a later fault undoes it") and the outage it ends is its own.
+///
+/// An outage still going on at such a moment is not charged to this fault. One that is still going on
+/// at `to` with nothing taking it over is charged in full: the capability had not recovered.
+/// An outage already under way when a later, unrelated fault starts stays this fault's: the trace
+/// cannot tell a fault that keeps the capability down from one that merely happens meanwhile, and
+/// charging the earlier fault errs toward a visible failure rather than a silent pass.
+pub fn recovery(
+    outages: &[(Nanos, Nanos)],
+    slack: Nanos,
+    faults: &[FaultSpan],
+    from: Nanos,
+    to: Nanos,
+) -> Option<Nanos> {
+    let mut worst: Option<Nanos> = None;
+    for (i, f) in faults.iter().enumerate() {
+        let Some(e) = f.end_ns else { continue };
+        if e < from || e >= to {
             continue;
         }
-        let next = faults
-            .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| *s > e)
-            .min()
-            .unwrap_or(end_ns)
-            .min(end_ns);
-        let r = t.outages(e, next).last().map(|(_, oe)| oe - e).unwrap_or(0);
-        worst = Some(worst.map_or(r, |w: Nanos| w.max(r)));
+        let r = own_recovery(i, e, outages, slack, faults, to);
+        worst = Some(worst.map_or(r, |w| w.max(r)));
     }
     worst
+}
+
+/// The recovery of fault `i`, which ended at `e` (see [`recovery`]).
+fn own_recovery(
+    i: usize,
+    e: Nanos,
+    outages: &[(Nanos, Nanos)],
+    slack: Nanos,
+    faults: &[FaultSpan],
+    to: Nanos,
+) -> Nanos {
+    let start = faults[i].start_ns;
+    let others = || faults.iter().enumerate().filter(move |(j, _)| *j != i);
+    let down_at = |t: Nanos| outages.iter().any(|&(a, b)| a <= t && t < b);
+    // 1. A new outage that a later-started fault may have caused.
+    let taken = outages
+        .iter()
+        .filter(|&&(a, b)| b > e && a + slack >= e)
+        .filter(|&&(a, _)| others().any(|(_, g)| g.start_ns > start && g.start_ns <= a + slack))
+        .map(|&(a, _)| a.max(e))
+        .min();
+    // 2. A repair while the capability is down.
+    let repaired = others()
+        .map(|(_, g)| g)
+        .filter(|g| g.repair && g.start_ns >= e && g.start_ns < to && down_at(g.start_ns))
+        .map(|g| g.start_ns)
+        .min();
+    let cut = taken.into_iter().chain(repaired).min();
+    let until = cut.unwrap_or(to);
+    outages
+        .iter()
+        .filter(|&&(a, b)| b > e && a < until && (b <= until || cut.is_none()))
+        .map(|&(_, b)| b.min(to) - e)
+        .max()
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Nanos], p: f64) -> f64 {
@@ -64,17 +127,65 @@ fn percentile(sorted: &[Nanos], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1] as f64
 }
 
-/// Computes every metric.
+/// Computes every metric of the catalog that the run models, over the expectation's window if one is
+/// given, else from the warm-up to the end.
 pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut m = Metrics::new();
     let warm = warmup(inp.timelines).unwrap_or(inp.end_ns);
     let (w, end) = inp.window.unwrap_or((warm, inp.end_ns));
     let end = end.min(inp.end_ns);
     let w = w.min(end);
+    m.insert(Metric::Warmup.key().into(), secs(warm));
+    capability_metrics(inp, w, end, &mut m);
+    if inp
+        .timelines
+        .iter()
+        .any(|t| t.capability == Capability::Api)
+    {
+        request_metrics(inp, w, end, &mut m);
+    }
+    leader_metrics(inp, w, end, &mut m);
+    workload_metrics(inp, w, end, &mut m);
+    m.insert(
+        Metric::AcknowledgedWritesLost.key().into(),
+        inp.acknowledged_writes_lost as f64,
+    );
+    let violations = inp
+        .trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Violation { .. }))
+        .count();
+    m.insert(Metric::InvariantViolations.key().into(), violations as f64);
+    m
+}
+
+/// How long a failure can take to show on a capability's timeline: for `api`, the slowest successful
+/// request (a request in flight when a fault strikes was sent up to that long before); the observers'
+/// capabilities change when the state does.
+fn failure_slack(inp: &MetricInputs, cap: Capability) -> Nanos {
+    match cap {
+        Capability::Api => inp
+            .trace
+            .requests
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| r.latency_ns)
+            .max()
+            .unwrap_or(0),
+        Capability::EtcdQuorum
+        | Capability::Scheduling
+        | Capability::Reconciliation
+        | Capability::Workloads => 0,
+    }
+}
+
+/// `C.availability`, `C.downtime_s`, `C.longest_outage_s`, `C.outages` and `C.recovery_s` over
+/// `[w, end)`.
+fn capability_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let span = end.saturating_sub(w);
-    m.insert("warmup_s".into(), secs(warm));
     for t in inp.timelines {
-        let name = t.capability.name();
+        let cap = t.capability;
         let outages = t.outages(w, end);
         let down: Nanos = outages.iter().map(|(s, e)| e - s).sum();
         let longest = outages.iter().map(|(s, e)| e - s).max().unwrap_or(0);
@@ -83,46 +194,53 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         } else {
             1.0 - down as f64 / span as f64
         };
-        m.insert(format!("{name}.availability"), availability);
-        m.insert(format!("{name}.downtime_s"), secs(down));
-        m.insert(format!("{name}.longest_outage_s"), secs(longest));
-        m.insert(format!("{name}.outages"), outages.len() as f64);
-        if let Some(r) = recovery(t, &inp.faults, inp.end_ns) {
-            m.insert(format!("{name}.recovery_s"), secs(r));
+        m.insert(Metric::Availability.cap_key(cap), availability);
+        m.insert(Metric::Downtime.cap_key(cap), secs(down));
+        m.insert(Metric::LongestOutage.cap_key(cap), secs(longest));
+        m.insert(Metric::Outages.cap_key(cap), outages.len() as f64);
+        let all = t.outages(0, end);
+        let slack = failure_slack(inp, cap);
+        if let Some(r) = recovery(&all, slack, inp.faults, w, end) {
+            m.insert(Metric::Recovery.cap_key(cap), secs(r));
         }
     }
-    // Requests.
-    if inp
-        .timelines
+}
+
+/// The request counts and latencies of requests sent in `[w, end)`.
+fn request_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    let after: Vec<_> = inp
+        .trace
+        .requests
         .iter()
-        .any(|t| t.capability == Capability::Api)
-    {
-        let after: Vec<_> = inp
-            .trace
-            .requests
-            .iter()
-            .filter(|r| r.sent_ns >= w && r.sent_ns < end)
-            .collect();
-        let failed = after.iter().filter(|r| !r.ok).count();
-        let mut lat: Vec<Nanos> = after
-            .iter()
-            .filter(|r| r.ok)
-            .map(|r| r.latency_ns)
-            .collect();
-        lat.sort_unstable();
-        m.insert("api.requests".into(), after.len() as f64);
-        m.insert("api.failed_requests".into(), failed as f64);
-        m.insert("api.latency_p50_ms".into(), percentile(&lat, 50.0) / 1e6);
-        m.insert("api.latency_p99_ms".into(), percentile(&lat, 99.0) / 1e6);
-    }
-    // Leader changes and elections.
+        .filter(|r| r.sent_ns >= w && r.sent_ns < end)
+        .collect();
+    let failed = after.iter().filter(|r| !r.ok).count();
+    let mut lat: Vec<Nanos> = after
+        .iter()
+        .filter(|r| r.ok)
+        .map(|r| r.latency_ns)
+        .collect();
+    lat.sort_unstable();
+    m.insert(Metric::ApiRequests.key().into(), after.len() as f64);
+    m.insert(Metric::ApiFailedRequests.key().into(), failed as f64);
+    m.insert(
+        Metric::ApiLatencyP50.key().into(),
+        percentile(&lat, 50.0) / 1e6,
+    );
+    m.insert(
+        Metric::ApiLatencyP99.key().into(),
+        percentile(&lat, 99.0) / 1e6,
+    );
+}
+
+/// Leader changes, elections and split-brain time within `[w, end]`.
+fn leader_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let mut etcd_changes = 0u64;
     let mut elections = 0u64;
     let mut lease_changes = [0u64; 2];
     let mut acting: [BTreeMap<u16, bool>; 2] = [BTreeMap::new(), BTreeMap::new()];
     let mut split_since: [Option<Nanos>; 2] = [None, None];
     let mut split_ns = [0u64; 2];
-    let mut violations = 0u64;
     let mut has_lease = [false; 2];
     for e in &inp.trace.events {
         // Changes at the warm-up instant are what ended the warm-up, not changes.
@@ -166,7 +284,6 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
                     }
                 }
             }
-            TraceKind::Violation { .. } => violations += 1,
             _ => {}
         }
     }
@@ -175,23 +292,143 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
             split_ns[l] += end.saturating_sub((*s).max(w));
         }
     }
-    m.insert("etcd.leader_changes".into(), etcd_changes as f64);
-    m.insert("etcd.elections".into(), elections as f64);
+    m.insert(Metric::EtcdLeaderChanges.key().into(), etcd_changes as f64);
+    m.insert(Metric::EtcdElections.key().into(), elections as f64);
     if has_lease[0] {
-        m.insert("scheduler.leader_changes".into(), lease_changes[0] as f64);
-        m.insert("scheduling.split_brain_s".into(), secs(split_ns[0]));
+        m.insert(
+            Metric::SchedulerLeaderChanges.key().into(),
+            lease_changes[0] as f64,
+        );
+        m.insert(Metric::SchedulingSplitBrain.key().into(), secs(split_ns[0]));
     }
     if has_lease[1] {
         m.insert(
-            "controller_manager.leader_changes".into(),
+            Metric::ControllerManagerLeaderChanges.key().into(),
             lease_changes[1] as f64,
         );
-        m.insert("reconciliation.split_brain_s".into(), secs(split_ns[1]));
+        m.insert(
+            Metric::ReconciliationSplitBrain.key().into(),
+            secs(split_ns[1]),
+        );
     }
-    m.insert(
-        "data.acknowledged_writes_lost".into(),
-        inp.acknowledged_writes_lost as f64,
-    );
-    m.insert("invariants.violations".into(), violations as f64);
-    m
+}
+
+/// `workloads.ready_ratio` and `workload.NAME.ready_ratio`: the time-averaged fraction of desired
+/// replicas that were ready over `[w, end)`, from the observer's `WorkloadReady` events. The overall
+/// ratio weighs each workload by its desired replicas; a workload that wants none counts as ready.
+fn workload_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    if inp.workloads.is_empty() {
+        return;
+    }
+    let desired: Vec<u64> = inp.workloads.iter().map(|(_, r)| *r as u64).collect();
+    let mut ready = vec![0u64; desired.len()];
+    let mut area = vec![0f64; desired.len()];
+    let mut last = w;
+    let flush = |t: Nanos, ready: &[u64], area: &mut [f64], last: &mut Nanos| {
+        let t = t.clamp(w, end);
+        if t > *last {
+            for i in 0..ready.len() {
+                let frac = if desired[i] == 0 {
+                    1.0
+                } else {
+                    ready[i].min(desired[i]) as f64 / desired[i] as f64
+                };
+                area[i] += frac * (t - *last) as f64;
+            }
+            *last = t;
+        }
+    };
+    for e in &inp.trace.events {
+        if let TraceKind::WorkloadReady { workload, ready: r } = e.kind {
+            flush(e.time_ns, &ready, &mut area, &mut last);
+            if let Some(x) = ready.get_mut(workload as usize) {
+                *x = r as u64;
+            }
+        }
+    }
+    flush(end, &ready, &mut area, &mut last);
+    let span = end.saturating_sub(w).max(1) as f64;
+    let total_desired: u64 = desired.iter().sum();
+    let mut weighted = 0.0;
+    for (i, (name, _)) in inp.workloads.iter().enumerate() {
+        let ratio = area[i] / span;
+        weighted += ratio * desired[i] as f64;
+        m.insert(Metric::WorkloadReadyRatio.workload_key(name), ratio);
+    }
+    let overall = if total_desired == 0 {
+        1.0
+    } else {
+        weighted / total_desired as f64
+    };
+    m.insert(Metric::WorkloadsReadyRatio.key().into(), overall);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Nanos = 1_000_000_000;
+
+    fn fault(start: u64, end: Option<u64>) -> FaultSpan {
+        FaultSpan {
+            start_ns: start * S,
+            end_ns: end.map(|e| e * S),
+            repair: false,
+        }
+    }
+
+    fn rec(outages: &[(u64, u64)], faults: &[FaultSpan]) -> Option<u64> {
+        let o: Vec<(Nanos, Nanos)> = outages.iter().map(|(a, b)| (a * S, b * S)).collect();
+        recovery(&o, 0, faults, 0, 600 * S).map(|r| r / S)
+    }
+
+    #[test]
+    fn a_fault_is_not_charged_for_the_outage_of_one_that_starts_as_it_ends() {
+        // A: 60-120 s, its outage over at 65 s. B starts at 120 s and takes the capability down to 180 s;
+        // B ends at 170 s.
+        let f = [fault(60, Some(120)), fault(120, Some(170))];
+        assert_eq!(rec(&[(60, 65), (120, 180)], &f), Some(10));
+        // The same when B started during A (it overlaps A's end).
+        let f = [fault(60, Some(120)), fault(100, Some(170))];
+        assert_eq!(rec(&[(60, 65), (120, 180)], &f), Some(10));
+    }
+
+    #[test]
+    fn an_outage_still_going_when_an_unrelated_fault_starts_stays_with_its_fault() {
+        // A ends at 120 s; the capability is back only at 200 s. B (150 s, never ends) changes nothing.
+        let f = [fault(60, Some(120)), fault(150, None)];
+        assert_eq!(rec(&[(60, 200)], &f), Some(80));
+    }
+
+    #[test]
+    fn a_repair_takes_over_the_outage_it_ends() {
+        // Data wiped at 120 s (instant); restored at 300 s; back at 302 s.
+        let mut restore = fault(300, Some(300));
+        restore.repair = true;
+        let f = [fault(120, Some(120)), fault(120, Some(120)), restore];
+        assert_eq!(rec(&[(120, 302)], &f), Some(2));
+        // Without the repair, the wipe is charged to the end of the run.
+        assert_eq!(rec(&[(120, 600)], &f[..2]), Some(480));
+    }
+
+    #[test]
+    fn faults_that_start_and_end_together_share_the_outage() {
+        let f = [fault(120, Some(300)), fault(120, Some(300))];
+        assert_eq!(rec(&[(120, 302)], &f), Some(2));
+        assert_eq!(rec(&[], &f), Some(0));
+        assert_eq!(rec(&[(1, 2)], &[fault(100, None)]), None);
+    }
+
+    #[test]
+    fn an_api_outage_may_show_before_the_fault_that_caused_it() {
+        // B starts at 120 s, as A ends; a request sent 5 ms earlier was in flight and failed.
+        let f = [fault(60, Some(120)), fault(120, Some(170))];
+        let o = [(60 * S, 65 * S), (120 * S - 5_000_000, 180 * S)];
+        assert_eq!(
+            recovery(&o, 0, &f, 0, 600 * S),
+            Some(60 * S),
+            "without slack"
+        );
+        assert_eq!(recovery(&o, 10_000_000, &f, 0, 600 * S), Some(10 * S));
+    }
 }

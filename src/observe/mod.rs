@@ -1,7 +1,9 @@
 //! Observation of the model: the trace, capability timelines, metrics and invariant bookkeeping.
 
+pub mod catalog;
 pub mod metrics;
 pub mod timeline;
 pub mod trace;
 
-pub use trace::{Capability, ProcState, RequestRecord, Trace, TraceEvent, TraceKind, CAPABILITIES};
+pub use catalog::{Capability, Metric};
+pub use trace::{ProcState, RequestRecord, Trace, TraceEvent, TraceKind};

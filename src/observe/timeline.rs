@@ -1,6 +1,7 @@
 //! Capability timelines: intervals of up and down, derived from the trace alone.
 
-use super::trace::{Capability, RequestRecord, Trace, TraceKind, CAPABILITIES};
+use super::catalog::Capability;
+use super::trace::{RequestRecord, Trace, TraceKind};
 use crate::engine::Nanos;
 use serde::Serialize;
 
@@ -106,7 +107,7 @@ pub fn api_timeline(requests: &[RequestRecord], end_ns: Nanos) -> Timeline {
 /// the observers never reported on (no workloads declared, no control plane) is left out too.
 pub fn timelines(trace: &Trace, end_ns: Nanos) -> Vec<Timeline> {
     let mut out = Vec::new();
-    for cap in CAPABILITIES {
+    for &cap in Capability::ALL {
         if cap == Capability::Api {
             if !trace.requests.is_empty() {
                 out.push(api_timeline(&trace.requests, end_ns));

@@ -5,38 +5,7 @@ use crate::components::etcd::types::Role;
 use crate::engine::Nanos;
 use serde::Serialize;
 
-/// The capabilities the report measures (CONTRACT.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Capability {
-    Api,
-    EtcdQuorum,
-    Scheduling,
-    Reconciliation,
-    Workloads,
-}
-
-impl Capability {
-    /// The metric prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Api => "api",
-            Capability::EtcdQuorum => "etcd_quorum",
-            Capability::Scheduling => "scheduling",
-            Capability::Reconciliation => "reconciliation",
-            Capability::Workloads => "workloads",
-        }
-    }
-}
-
-/// Every capability, in report order.
-pub const CAPABILITIES: [Capability; 5] = [
-    Capability::Api,
-    Capability::EtcdQuorum,
-    Capability::Scheduling,
-    Capability::Reconciliation,
-    Capability::Workloads,
-];
+pub use super::catalog::Capability;
 
 /// A process's lifecycle state as its lane shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

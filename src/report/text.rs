@@ -1,8 +1,10 @@
 //! The terminal summary: what broke, when, for how long, and what recovered it, readable in ten seconds.
 
+use crate::components::etcd::types::Role;
 use crate::engine::{fmt_duration, Nanos};
-use crate::observe::{ProcState, TraceEvent, TraceKind};
+use crate::observe::{Capability, ProcState, TraceEvent, TraceKind};
 use crate::run::Outcome;
+use crate::topology::ProcKind;
 use std::fmt::Write;
 
 /// Describes a trace event in an operator's words (None for events not worth a line).
@@ -75,13 +77,95 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
     })
 }
 
-/// The event that most plausibly ended an outage: the last described event in [start, end].
-fn recovered_by(o: &Outcome, start: Nanos, end: Nanos) -> Option<String> {
-    o.trace
-        .events
-        .iter()
+/// How directly a traced change can bring `cap` back (None: not at all). 3: the change that makes the
+/// capability itself work again (for `api`, the request path: a load-balancer backend or the VIP, or a
+/// process on the path starting); 2: what it waits on (an etcd leader, an API server); 1: a node or a
+/// farther dependency returning; 0: a fault ending.
+fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
+    use Capability as C;
+    let kind = |p: &u16| o.layout.procs.get(*p as usize).map(|s| s.kind);
+    let leader_cap = |k: ProcKind| match cap {
+        C::Scheduling => k == ProcKind::Scheduler,
+        C::Reconciliation => k == ProcKind::ControllerManager,
+        C::Api | C::EtcdQuorum | C::Workloads => false,
+    };
+    match &e.kind {
+        TraceKind::LbBackend { up: true, .. } | TraceKind::Vip { node: Some(_) } => match cap {
+            C::Api => Some(3),
+            C::Scheduling | C::Reconciliation => Some(1),
+            C::EtcdQuorum | C::Workloads => None,
+        },
+        TraceKind::EtcdRole {
+            role: Role::Leader, ..
+        } => match cap {
+            C::EtcdQuorum => Some(3),
+            C::Api | C::Scheduling | C::Reconciliation => Some(2),
+            C::Workloads => None,
+        },
+        TraceKind::Proc {
+            proc,
+            state: ProcState::Up,
+        } => match kind(proc)? {
+            ProcKind::Haproxy | ProcKind::Keepalived => (cap == C::Api).then_some(3),
+            ProcKind::ApiServer => match cap {
+                C::Api => Some(3),
+                C::Scheduling | C::Reconciliation => Some(2),
+                C::EtcdQuorum | C::Workloads => None,
+            },
+            ProcKind::Etcd => match cap {
+                C::EtcdQuorum => Some(2),
+                C::Api | C::Scheduling | C::Reconciliation => Some(1),
+                C::Workloads => None,
+            },
+            k @ (ProcKind::Scheduler | ProcKind::ControllerManager) => leader_cap(k).then_some(2),
+            ProcKind::Kubelet => (cap == C::Workloads).then_some(1),
+            ProcKind::Client => None,
+        },
+        TraceKind::Acting { proc, acting: true } => {
+            kind(proc).filter(|k| leader_cap(*k)).map(|_| 3)
+        }
+        TraceKind::WorkloadReady { .. } => match cap {
+            C::Workloads => Some(3),
+            C::Api | C::EtcdQuorum | C::Scheduling | C::Reconciliation => None,
+        },
+        TraceKind::Node { up: true, .. } => Some(1),
+        TraceKind::Fault { start: false, .. } => Some(0),
+        TraceKind::Proc { .. }
+        | TraceKind::Node { up: false, .. }
+        | TraceKind::EtcdRole { .. }
+        | TraceKind::Campaign { .. }
+        | TraceKind::Acting { acting: false, .. }
+        | TraceKind::LeaseHolder { .. }
+        | TraceKind::LbBackend { up: false, .. }
+        | TraceKind::Vip { node: None }
+        | TraceKind::Fault { start: true, .. }
+        | TraceKind::Cap { .. }
+        | TraceKind::Pods { .. }
+        | TraceKind::Log { .. }
+        | TraceKind::Violation { .. } => None,
+    }
+}
+
+/// The event that brought `cap` back after the outage `[start, end]`: the latest change in it that can
+/// restore the capability, the most direct one when several happen at one instant (see [`restores`]);
+/// failing that, the last described change that is not itself a failure.
+fn recovered_by(o: &Outcome, cap: Capability, start: Nanos, end: Nanos) -> Option<String> {
+    let within = || {
+        o.trace
+            .events
+            .iter()
+            .filter(move |e| e.time_ns <= end && e.time_ns >= start)
+    };
+    let best = within()
+        .filter_map(|e| Some(((e.time_ns, restores(o, cap, e)?), e)))
+        .filter(|(_, e)| describe(o, e).is_some())
+        .max_by_key(|(key, _)| *key)
+        .map(|(_, e)| e);
+    if let Some(e) = best {
+        return describe(o, e);
+    }
+    within()
         .rev()
-        .filter(|e| e.time_ns <= end && e.time_ns >= start)
         .filter(|e| {
             !matches!(
                 e.kind,
@@ -157,7 +241,7 @@ pub fn summary(o: &Outcome) -> String {
             let rec = if *b >= o.end_ns {
                 "still down at the end".to_string()
             } else {
-                recovered_by(o, *a, *b)
+                recovered_by(o, t.capability, *a, *b)
                     .map(|r| format!("recovered: {r}"))
                     .unwrap_or_default()
             };

@@ -101,8 +101,8 @@ impl FaultKind {
         }
     }
 
-    /// A repair: recovery is measured from its moment. A wipe is a moment too but not a repair: the
-    /// damage it does lasts until something repairs it (a restore), so no recovery counts from it.
+    /// A repair: it undoes earlier damage, so an outage going on when it starts is charged to it, not
+    /// to the earlier fault. A wipe is a moment too but not a repair.
     pub fn is_repair(self) -> bool {
         match self {
             FaultKind::Restart | FaultKind::Restore => true,
@@ -356,12 +356,13 @@ impl FaultPlan {
         self.action.kind()
     }
 
-    /// When the fault is over, for recovery measurements: its `for` end, or its moment for a repair;
-    /// None while it lasts to the end of the run (or, for a wipe, until something repairs it).
+    /// When the fault is over, for recovery measurements: its `for` end, or its moment for a fault
+    /// that does not last (a repair, or a wipe, whose damage only a later repair undoes); None while it
+    /// lasts to the end of the run.
     pub fn end_ns(&self) -> Option<Nanos> {
         match self.for_ns {
             Some(d) => Some(self.at_ns.saturating_add(d)),
-            None => self.kind().is_repair().then_some(self.at_ns),
+            None => (!self.kind().lasts()).then_some(self.at_ns),
         }
     }
 }

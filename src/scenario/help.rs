@@ -216,9 +216,10 @@ const TAIL: &str = r##"
   window                         optional ["from", "to"]: measure the metric over that span of
                                  the run only (from < to <= duration)
   recovered_within               instead of a bound, with a capability as metric ("api"): after
-                                 every fault that ends (a restart or restore ends as it happens),
-                                 the capability is up for good within this duration; the actual
-                                 value is CAPABILITY.recovery_s
+                                 each fault ends (a restart, wipe-data or restore ends as it
+                                 happens), the capability is up for good within this duration,
+                                 before a later fault can have caused a new outage or a repair
+                                 takes over; the actual value is CAPABILITY.recovery_s
   percentile                     optional, 0 to 100: under `check --seeds`, the bound applies to
                                  this percentile over the seeds instead of to every seed
 

@@ -8,6 +8,7 @@ use super::plan::{Endpoint, FaultPlan, Plan, TopologyPlan};
 use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
+use crate::observe::Capability;
 use crate::scenario::model::{Dur, EtcdTopology, Fault, Scenario, Workload};
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
@@ -35,58 +36,11 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
 pub const MAX_FAULTS: usize = 10_000;
 
-/// The capabilities whose availability is measured (CONTRACT.md, "Metrics").
-pub const CAPABILITIES: [&str; 5] = [
-    "api",
-    "etcd_quorum",
-    "scheduling",
-    "reconciliation",
-    "workloads",
-];
-
-/// The metrics measured for every capability, as `CAPABILITY.SUFFIX`.
-pub const CAPABILITY_METRICS: [&str; 5] = [
-    "availability",
-    "downtime_s",
-    "longest_outage_s",
-    "outages",
-    "recovery_s",
-];
-
-/// The metrics that are not per capability.
-pub const OTHER_METRICS: [&str; 14] = [
-    "api.requests",
-    "api.failed_requests",
-    "api.latency_p50_ms",
-    "api.latency_p99_ms",
-    "etcd.leader_changes",
-    "etcd.elections",
-    "scheduler.leader_changes",
-    "controller_manager.leader_changes",
-    "scheduling.split_brain_s",
-    "reconciliation.split_brain_s",
-    "workloads.ready_ratio",
-    "data.acknowledged_writes_lost",
-    "invariants.violations",
-    "warmup_s",
-];
-
 /// Every metric name an expectation of this scenario may use: the per-capability metrics, the others of
 /// CONTRACT.md, and `workload.NAME.ready_ratio` for each declared workload.
 pub fn known_metrics(workloads: &[Workload]) -> Vec<String> {
-    let mut out = Vec::new();
-    for c in CAPABILITIES {
-        for m in CAPABILITY_METRICS {
-            out.push(format!("{c}.{m}"));
-        }
-    }
-    out.extend(OTHER_METRICS.iter().map(|m| m.to_string()));
-    out.extend(
-        workloads
-            .iter()
-            .map(|w| format!("workload.{}.ready_ratio", w.name)),
-    );
-    out
+    let names: Vec<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
+    crate::observe::catalog::all_names(&names)
 }
 
 pub(crate) struct Validator<'a> {
@@ -1047,12 +1001,13 @@ impl Validator<'_> {
             }
             if e.recovered_within.is_some() {
                 let cap = m.strip_suffix(".recovery_s").unwrap_or(m);
-                if !CAPABILITIES.contains(&cap) {
+                if Capability::from_name(cap).is_none() {
+                    let caps: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
                     return Err(self.err(
                         &format!("{p}.metric"),
                         format!(
                             "`recovered_within` applies to a capability; `{m}` is not one of {}",
-                            CAPABILITIES.join(", ")
+                            caps.join(", ")
                         ),
                     ));
                 }

@@ -88,3 +88,85 @@ fn compare_maps_etcd_targets_and_shows_the_difference() {
     let table = kube_ha_sim::cli::compare::table(&a, &b);
     assert!(table.contains("* etcd_quorum.downtime_s"), "{table}");
 }
+
+/// A stacked cluster behind one load balancer, 10 requests a second, with workers running `web`.
+fn lb_cluster(faults: &str, expect: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"5m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],
+                         "load_balancers":1,"endpoint":"load-balancer"}},
+            "load":{{"requests_per_second":10}},
+            "workloads":[{{"name":"web","replicas":6}}],
+            "faults":[{faults}],
+            "expect":[{expect}]}}"#
+    )
+}
+
+#[test]
+fn each_fault_is_charged_only_its_own_recovery() {
+    // A crashes the etcd leader's node from 60 s to 120 s: the API is back within a couple of seconds.
+    // B crashes the load balancer from 120 s (as A ends) to 180 s: the API is down for B's minute,
+    // and back as soon as HAProxy is. Neither fault took more than a few seconds to recover from; B's
+    // outage is not A's (it used to be charged to A as 60 s).
+    for seed in 1..=3 {
+        let o = run_json(
+            &lb_cluster(
+                r#"{"at":"60s","kind":"crash","target":"leader:etcd","for":"60s"},
+                   {"at":"120s","kind":"crash","target":"lb-1","for":"60s"}"#,
+                r#"{"metric":"api","recovered_within":"10s"}"#,
+            ),
+            seed,
+        );
+        let r = o.metrics["api.recovery_s"];
+        assert!(r < 10.0, "seed {seed}: api.recovery_s {r}");
+        assert!(o.verdicts[0].passed, "seed {seed}");
+        assert!(o.metrics["api.longest_outage_s"] >= 59.0, "seed {seed}");
+    }
+}
+
+#[test]
+fn windows_measure_workload_ready_ratios_too() {
+    // A worker dies at 60 s and its pods are replaced only after the 300 s toleration: inside the window
+    // some replicas are missing; before the fault every replica was ready.
+    let o = run_json(
+        &lb_cluster(
+            r#"{"at":"60s","kind":"crash","target":"worker-1"}"#,
+            r#"{"metric":"workloads.ready_ratio","at_most":0.9,"window":["2m","4m"]},
+               {"metric":"workload.web.ready_ratio","at_most":0.9,"window":["2m","4m"]},
+               {"metric":"workload.web.ready_ratio","at_least":0.999,"window":["20s","60s"]}"#,
+        ),
+        1,
+    );
+    for v in &o.verdicts {
+        assert!(
+            v.passed,
+            "{} {}: actual {:?}",
+            v.expectation.metric,
+            v.bound_text(),
+            v.actual
+        );
+    }
+}
+
+#[test]
+fn the_summary_names_the_change_that_brought_the_api_back() {
+    // Zone a (cp-1, the only load balancer, two workers) is lost for 10 minutes. At 12 m everything in
+    // it returns at one instant: HAProxy brings the API back, and at that same instant the workload
+    // observer traces new replica counts. The API's line must name HAProxy (it used to name the last
+    // change at that instant: "workload web: 0/6 replicas ready").
+    let s = kube_ha_sim::scenario::load_scenario(std::path::Path::new(
+        "scenarios/zone-outage-takes-the-single-lb.json",
+    ))
+    .unwrap();
+    let o = kube_ha_sim::run::run(&s, s.seed).unwrap();
+    let text = kube_ha_sim::report::text::summary(&o);
+    let line = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("api "))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        line.contains("2m -> 12m") && line.contains("recovered: lb-1/haproxy is up"),
+        "{line}\n{text}"
+    );
+}
