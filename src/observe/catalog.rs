@@ -345,9 +345,14 @@ pub fn lookup(name: &str) -> Option<&'static MetricDef> {
 /// suggestions and "known: ..." lists).
 pub fn all_names(workloads: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
+    for c in Capability::ALL {
+        for m in Metric::ALL.iter().filter(|m| m.def().scope == Scope::PerCapability) {
+            out.push(m.cap_key(*c));
+        }
+    }
     for m in Metric::ALL {
         match m.def().scope {
-            Scope::PerCapability => out.extend(Capability::ALL.iter().map(|c| m.cap_key(*c))),
+            Scope::PerCapability => {}
             Scope::Run => out.push(m.key().to_string()),
             Scope::PerWorkload => out.extend(workloads.iter().map(|w| m.workload_key(w))),
         }
