@@ -348,11 +348,12 @@ pub fn build_control_plane(
         }
         ProcKind::Haproxy => {
             let lb = &s.load_balancer;
-            let check_path = match lb.check_path.as_str() {
-                "/readyz" => HealthPath::Readyz,
-                "/livez" => HealthPath::Livez,
-                _ => HealthPath::Healthz,
-            };
+            let check_path = HealthPath::parse(&lb.check_path).unwrap_or_else(|| {
+                panic!(
+                    "validation admits only kube-apiserver health paths, got {}",
+                    lb.check_path
+                )
+            });
             Component::Haproxy(Box::new(Haproxy::new(HaproxyConfig {
                 backend_names: apiservers
                     .iter()

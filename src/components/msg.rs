@@ -123,12 +123,36 @@ pub enum ApiError {
     NoBackend,
 }
 
-/// Health endpoints of kube-apiserver.
+/// Health endpoints of kube-apiserver (k8s.io/apiserver pkg/server/healthz.go installs `/healthz`,
+/// `/livez` and `/readyz`). A load balancer's health check must be one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HealthPath {
+    /// Deprecated, kept for compatibility: the health checks, without the shutdown check.
     Healthz,
+    /// Liveness: passes while the process runs and serves, also during a graceful shutdown.
     Livez,
+    /// Readiness: the health checks plus `shutdown`, which fails from SIGTERM on (k8s.io/apiserver
+    /// pkg/server/healthz.go addReadyzShutdownCheck).
     Readyz,
+}
+
+impl HealthPath {
+    /// Every health endpoint, for "allowed: ..." lists.
+    pub const ALL: [HealthPath; 3] = [HealthPath::Healthz, HealthPath::Readyz, HealthPath::Livez];
+
+    /// The HTTP path.
+    pub fn path(self) -> &'static str {
+        match self {
+            HealthPath::Healthz => "/healthz",
+            HealthPath::Livez => "/livez",
+            HealthPath::Readyz => "/readyz",
+        }
+    }
+
+    /// The endpoint an HTTP path names (None: not a kube-apiserver health endpoint).
+    pub fn parse(path: &str) -> Option<HealthPath> {
+        HealthPath::ALL.into_iter().find(|h| h.path() == path)
+    }
 }
 
 /// A message on the simulated network.

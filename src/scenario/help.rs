@@ -125,7 +125,7 @@ kube-scheduler (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.g
 [settings.load_balancer]  HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm
 docs/ha-considerations.md)
   check_path                     "/healthz"  health-check path (kubeadm: `option httpchk GET
-                                             /healthz`); must start with '/'
+                                             /healthz`); one of /healthz, /readyz, /livez
   check_interval                 "2s"     `inter` 2000ms; more than 0
   fall                           3        failed checks before a server is down; at least 1
   rise                           2        passed checks before it is up again; at least 1

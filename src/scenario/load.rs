@@ -1112,12 +1112,17 @@ impl Validator<'_> {
 
         let lb = &st.load_balancer;
         let p = "settings.load_balancer";
-        if !lb.check_path.starts_with('/') {
+        if crate::components::msg::HealthPath::parse(&lb.check_path).is_none() {
+            let allowed: Vec<&str> = crate::components::msg::HealthPath::ALL
+                .iter()
+                .map(|h| h.path())
+                .collect();
             return Err(self.err(
                 &format!("{p}.check_path"),
                 format!(
-                    "`{}` is not an HTTP path; use one starting with '/', e.g. \"/healthz\", \"/readyz\" or \"/livez\"",
-                    lb.check_path
+                    "`{}` is not a kube-apiserver health endpoint; allowed: {}",
+                    lb.check_path,
+                    allowed.join(", ")
                 ),
             ));
         }
