@@ -206,8 +206,10 @@ docs/ha-considerations.md)
   crash          target: node, process,      the processes stop and lose volatile state; with
                  zone or selector            `for`, they start again after it
   stop           target: as crash            a graceful stop (SIGTERM): components shut down
-                                             cleanly (a leader releases its lease) and stay down;
-                                             with `for`, they start again after it
+                                             cleanly (a leader releases its lease; kube-apiserver
+                                             fails /readyz for shutdown_delay_duration, then
+                                             drains and exits) and stay down; with `for`, they
+                                             start again after it
   restart        target: as crash            starts what was crashed or stopped
   partition      groups: 2 or more lists     no traffic between nodes of different groups; a
                  of nodes or zone:NAME       node may be in only one group
