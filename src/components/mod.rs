@@ -477,6 +477,7 @@ fn controller_config(scenario: &Scenario, layout: &Layout, kind: ProcKind) -> Co
         resync_ns: crate::engine::SEC,
         node_monitor_period_ns: nl.node_monitor_period.ns(),
         grace_ns: nl.node_monitor_grace_period.ns(),
+        startup_grace_ns: nl.node_startup_grace_period.ns(),
         eviction_rate: nl.node_eviction_rate,
         secondary_eviction_rate: nl.secondary_node_eviction_rate,
         unhealthy_zone_threshold: nl.unhealthy_zone_threshold,
