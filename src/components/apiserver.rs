@@ -1,15 +1,29 @@
 //! kube-apiserver: active-active; serves reads and writes by talking to etcd through its etcd client
 //! (linearizable), answers `/livez`, `/readyz` and `/healthz`; the etcd check is a linearizable read
 //! that must answer within `--etcd-healthcheck-timeout`.
+//!
+//! Start-up: the storage backend dials etcd with `grpc.WithBlock()` and a 20 s dial timeout
+//! (k8s.io/apiserver pkg/storage/storagebackend/factory/etcd3.go, newETCD3Client). The secure port opens
+//! once the dial returned and the start-up time passed; if no etcd endpoint connects within the dial
+//! timeout, creating the storage fails and the process exits, and the kubelet restarts it with its
+//! back-off.
+//!
+//! Graceful stop (SIGTERM), as k8s.io/apiserver pkg/server/genericapiserver.go (RunWithContext) and
+//! lifecycle_signals.go run it with the default `--shutdown-send-retry-after=false`:
+//! 1. ShutdownInitiated: `/readyz` fails at once (its `shutdown` check, healthz.go
+//!    addReadyzShutdownCheck); `/livez` and `/healthz` have no shutdown check and keep passing; requests
+//!    are served as before, for `--shutdown-delay-duration`.
+//! 2. AfterShutdownDelayDuration: the HTTP server's `Shutdown` closes the listener: new connections are
+//!    refused; requests in flight go on, for at most ShutdownTimeout (= `--request-timeout`, config.go).
+//! 3. InFlightRequestsDrained: the process exits.
 
-use super::etcd_client::{EtcdClient, EtcdClientConfig};
-use crate::components::msg::{keys, ApiError, HealthPath, KvOp, Msg};
-use crate::engine::Nanos;
+use super::etcd_client::{Completion, EtcdClient, EtcdClientConfig, Event};
+use super::Stopping;
+use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, Msg};
+use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, ProcId};
+use crate::world::ctx::{Ctx, Out, ProcId};
 use std::collections::BTreeMap;
-
-const T_SERVING: u32 = 1;
 
 /// API server settings.
 #[derive(Clone, Debug)]
@@ -19,18 +33,69 @@ pub struct ApiServerConfig {
     pub healthcheck_timeout_ns: Nanos,
     pub readycheck_timeout_ns: Nanos,
     pub startup_ns: Nanos,
+    /// `--shutdown-delay-duration`: how long `/readyz` fails before the listener closes.
+    pub shutdown_delay_ns: Nanos,
+    /// The etcd client's dial timeout: how long start-up waits for a first etcd connection.
+    pub etcd_dial_timeout_ns: Nanos,
+}
+
+/// The API server's own timers (the etcd client's tags are 100 and up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// The start-up time has passed (static pod start, post-start hooks).
+    Booted = 1,
+    /// The etcd dial timeout has passed.
+    DialTimeout = 2,
+    /// `--shutdown-delay-duration` has passed since SIGTERM.
+    ShutdownDelay = 3,
+    /// ShutdownTimeout has passed since the listener closed.
+    ShutdownTimeout = 4,
+}
+
+impl Timer {
+    const ALL: [Timer; 4] = [
+        Timer::Booted,
+        Timer::DialTimeout,
+        Timer::ShutdownDelay,
+        Timer::ShutdownTimeout,
+    ];
+
+    fn from_tag(tag: u32) -> Option<Timer> {
+        Timer::ALL.into_iter().find(|t| *t as u32 == tag)
+    }
+}
+
+/// Where the process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Started; the port opens once the storage dial returned (`storage`) and the start-up time
+    /// passed (`booted`).
+    Starting { storage: bool, booted: bool },
+    /// Serving.
+    Serving,
+    /// SIGTERM received: `/readyz` fails, everything is still served, for the shutdown delay.
+    ShutdownDelay,
+    /// The listener is closed; requests in flight finish, then the process exits.
+    Draining,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Waiter {
-    Api { client: ProcId, id: u64 },
-    Health { client: ProcId, id: u64 },
+    Api {
+        client: ProcId,
+        id: u64,
+    },
+    Health {
+        client: ProcId,
+        id: u64,
+        path: HealthPath,
+    },
 }
 
 /// The kube-apiserver process.
 pub struct ApiServer {
     cfg: ApiServerConfig,
-    serving: bool,
+    phase: Phase,
     etcd: EtcdClient,
     waiters: BTreeMap<u64, Waiter>,
     next_tag: u64,
@@ -44,7 +109,10 @@ impl ApiServer {
         let etcd = EtcdClient::new(cfg.etcd.clone());
         ApiServer {
             cfg,
-            serving: false,
+            phase: Phase::Starting {
+                storage: false,
+                booted: false,
+            },
             etcd,
             waiters: BTreeMap::new(),
             next_tag: 1,
@@ -52,9 +120,9 @@ impl ApiServer {
         }
     }
 
-    /// Whether the secure port is serving.
+    /// Whether it serves requests: started, and its listener not yet closed by a graceful stop.
     pub fn serving(&self) -> bool {
-        self.serving
+        matches!(self.phase, Phase::Serving | Phase::ShutdownDelay)
     }
 
     /// The etcd members it uses.
@@ -62,9 +130,13 @@ impl ApiServer {
         self.etcd.endpoints()
     }
 
-    /// Boots: the port opens after the start-up time (static pod start, storage init, post-start hooks).
+    /// Boots: the storage backend dials etcd; the port opens after the start-up time (static pod start,
+    /// storage init, post-start hooks) once the dial returned.
     pub fn start(&mut self, ctx: &mut Ctx) {
-        self.serving = false;
+        self.phase = Phase::Starting {
+            storage: false,
+            booted: false,
+        };
         self.etcd = EtcdClient::restarted(&self.etcd);
         self.waiters.clear();
         self.last_ready = None;
@@ -73,95 +145,223 @@ impl ApiServer {
             proc: ctx.me,
             state: ProcState::Unready,
         });
-        ctx.timer(self.cfg.startup_ns, T_SERVING, 0);
+        ctx.timer(self.cfg.startup_ns, Timer::Booted as u32, 0);
+        ctx.timer(self.cfg.etcd_dial_timeout_ns, Timer::DialTimeout as u32, 0);
     }
 
     /// Crash: all in-flight requests die with the process.
     pub fn crash(&mut self) {
-        self.serving = false;
+        self.phase = Phase::Starting {
+            storage: false,
+            booted: false,
+        };
         self.waiters.clear();
+    }
+
+    /// SIGTERM: a graceful shutdown that ends with [`Out::Exit`], or, before the port opened (nothing
+    /// to drain), an immediate exit.
+    pub fn stop(&mut self, ctx: &mut Ctx) -> Stopping {
+        match self.phase {
+            Phase::Starting { .. } => Stopping::Now,
+            // A second SIGTERM changes nothing: the shutdown is under way.
+            Phase::ShutdownDelay | Phase::Draining => Stopping::Graceful,
+            Phase::Serving => {
+                self.phase = Phase::ShutdownDelay;
+                ctx.log(
+                    "\"[graceful-termination] shutdown event\" name=\"ShutdownInitiated\"".into(),
+                );
+                ctx.log("readyz: [-]shutdown failed: process is shutting down".into());
+                self.last_ready = Some(false);
+                ctx.trace(TraceKind::Proc {
+                    proc: ctx.me,
+                    state: ProcState::Unready,
+                });
+                if self.cfg.shutdown_delay_ns == 0 {
+                    self.close_listener(ctx);
+                } else {
+                    ctx.timer(self.cfg.shutdown_delay_ns, Timer::ShutdownDelay as u32, 0);
+                }
+                Stopping::Graceful
+            }
+        }
+    }
+
+    /// AfterShutdownDelayDuration: the listener closes; what is in flight drains, bounded by
+    /// ShutdownTimeout (= `--request-timeout`; k8s.io/apiserver pkg/server/config.go).
+    fn close_listener(&mut self, ctx: &mut Ctx) {
+        debug_assert_eq!(self.phase, Phase::ShutdownDelay);
+        self.phase = Phase::Draining;
+        ctx.log(
+            "\"[graceful-termination] shutdown event\" name=\"AfterShutdownDelayDuration\"".into(),
+        );
+        ctx.log(
+            "\"[graceful-termination] shutdown event\" name=\"HTTPServerStoppedListening\"".into(),
+        );
+        if self.waiters.is_empty() {
+            self.exit_drained(ctx);
+        } else {
+            ctx.timer(
+                self.cfg.request_timeout_ns,
+                Timer::ShutdownTimeout as u32,
+                0,
+            );
+        }
+    }
+
+    fn exit_drained(&mut self, ctx: &mut Ctx) {
+        debug_assert!(self.waiters.is_empty());
+        ctx.log(
+            "\"[graceful-termination] shutdown event\" name=\"InFlightRequestsDrained\"".into(),
+        );
+        ctx.out.push(Out::Exit);
     }
 
     /// Timers.
     pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        if tag == T_SERVING {
-            self.serving = true;
-            ctx.log("Serving securely on [::]:6443".into());
-            ctx.trace(TraceKind::Proc {
-                proc: ctx.me,
-                state: ProcState::Up,
-            });
+        match Timer::from_tag(tag) {
+            Some(Timer::Booted) => {
+                if let Phase::Starting { storage, .. } = self.phase {
+                    self.phase = Phase::Starting {
+                        storage,
+                        booted: true,
+                    };
+                    self.open_port_if_ready(ctx);
+                }
+            }
+            Some(Timer::DialTimeout) => {
+                if let Phase::Starting { storage: false, .. } = self.phase {
+                    // clientv3.New returns "context deadline exceeded"; the storage factory fails and
+                    // kube-apiserver exits.
+                    ctx.log(format!(
+                        "\"Unable to create storage backend\" err=\"context deadline exceeded\" (no etcd endpoint connected within the {} dial timeout); exiting",
+                        fmt_duration(self.cfg.etcd_dial_timeout_ns)
+                    ));
+                    ctx.out.push(Out::Exit);
+                }
+            }
+            Some(Timer::ShutdownDelay) => {
+                if self.phase == Phase::ShutdownDelay {
+                    self.close_listener(ctx);
+                }
+            }
+            Some(Timer::ShutdownTimeout) => {
+                if self.phase == Phase::Draining {
+                    ctx.log(
+                        "[graceful-termination] in-flight requests did not drain within ShutdownTimeout; exiting".into(),
+                    );
+                    ctx.out.push(Out::Exit);
+                }
+            }
+            None => {
+                if let Some(ev) = self.etcd.on_timer(ctx, tag, arg) {
+                    self.etcd_event(ctx, ev);
+                }
+            }
+        }
+    }
+
+    fn open_port_if_ready(&mut self, ctx: &mut Ctx) {
+        if self.phase
+            != (Phase::Starting {
+                storage: true,
+                booted: true,
+            })
+        {
             return;
         }
-        if let Some(done) = self.etcd.on_timer(ctx, tag, arg) {
-            self.complete(ctx, done);
+        self.phase = Phase::Serving;
+        ctx.log("Serving securely on [::]:6443".into());
+        ctx.trace(TraceKind::Proc {
+            proc: ctx.me,
+            state: ProcState::Up,
+        });
+    }
+
+    fn etcd_event(&mut self, ctx: &mut Ctx, ev: Event) {
+        match ev {
+            Event::Done(done) => self.complete(ctx, done),
+            Event::Connected => {
+                if let Phase::Starting { booted, .. } = self.phase {
+                    self.phase = Phase::Starting {
+                        storage: true,
+                        booted,
+                    };
+                    self.open_port_if_ready(ctx);
+                }
+            }
         }
     }
 
     /// Messages: client requests, probes, and etcd answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { .. } | Msg::ProxyReq { .. } => {
-                let (id, op, proxied) = match msg {
-                    Msg::ApiReq { id, op } => (id, op, false),
-                    Msg::ProxyReq { id, op } => (id, op, true),
-                    _ => unreachable!("matched above"),
-                };
-                if !self.serving {
-                    // The secure port is not open yet: the kernel refuses the connection.
-                    ctx.send(from, Msg::ConnRefused { id });
-                    return;
-                }
-                if proxied {
-                    ctx.send(from, Msg::ProxyAccepted { id });
-                }
-                let tag = self.next_tag;
-                self.next_tag += 1;
-                self.waiters.insert(tag, Waiter::Api { client: from, id });
-                if let Some(done) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
-                    self.complete(ctx, done);
-                }
-            }
-            Msg::HealthReq { id, path } => {
-                if !self.serving {
-                    ctx.send(from, Msg::ConnRefused { id });
-                    return;
-                }
-                // The TCP handshake completes before the probe is answered.
-                ctx.send(from, Msg::ProxyAccepted { id });
-                match path {
-                    // /livez does not depend on etcd (k/k PR #111399 keeps etcd out of liveness).
-                    HealthPath::Livez => ctx.send(from, Msg::HealthResp { id, ok: true }),
-                    HealthPath::Healthz | HealthPath::Readyz => {
-                        let tag = self.next_tag;
-                        self.next_tag += 1;
-                        self.waiters
-                            .insert(tag, Waiter::Health { client: from, id });
-                        let timeout = if path == HealthPath::Readyz {
-                            self.cfg.readycheck_timeout_ns
-                        } else {
-                            self.cfg.healthcheck_timeout_ns
-                        };
-                        // The etcd check is a linearizable read: it fails without quorum.
-                        let op = KvOp::Get {
-                            key: keys::key(keys::DATA, 0),
-                            linearizable: true,
-                        };
-                        if let Some(done) = self.etcd.request(ctx, tag, op, timeout) {
-                            self.complete(ctx, done);
-                        }
-                    }
-                }
-            }
+            Msg::ApiReq { id, op } => self.api_request(ctx, from, id, op, false),
+            Msg::ProxyReq { id, op } => self.api_request(ctx, from, id, op, true),
+            Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             other => {
-                if let Some(done) = self.etcd.on_msg(ctx, from, &other) {
-                    self.complete(ctx, done);
+                if let Some(ev) = self.etcd.on_msg(ctx, from, &other) {
+                    self.etcd_event(ctx, ev);
                 }
             }
         }
     }
 
-    fn complete(&mut self, ctx: &mut Ctx, done: super::etcd_client::Completion) {
+    fn api_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, op: KvOp, proxied: bool) {
+        if !self.serving() {
+            // The secure port is not open yet, or closed by a graceful stop: the kernel refuses the
+            // connection.
+            ctx.send(from, Msg::ConnRefused { id });
+            return;
+        }
+        if proxied {
+            ctx.send(from, Msg::ProxyAccepted { id });
+        }
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.waiters.insert(tag, Waiter::Api { client: from, id });
+        if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
+            self.etcd_event(ctx, ev);
+        }
+    }
+
+    fn health_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, path: HealthPath) {
+        if !self.serving() {
+            ctx.send(from, Msg::ConnRefused { id });
+            return;
+        }
+        // The TCP handshake completes before the probe is answered.
+        ctx.send(from, Msg::ProxyAccepted { id });
+        let timeout = match path {
+            // /livez does not depend on etcd (k/k PR #111399 keeps etcd out of liveness).
+            HealthPath::Livez => {
+                ctx.send(from, Msg::HealthResp { id, ok: true });
+                return;
+            }
+            HealthPath::Readyz => self.cfg.readycheck_timeout_ns,
+            HealthPath::Healthz => self.cfg.healthcheck_timeout_ns,
+        };
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.waiters.insert(
+            tag,
+            Waiter::Health {
+                client: from,
+                id,
+                path,
+            },
+        );
+        // The etcd check is a linearizable read: it fails without quorum. During a graceful stop the
+        // checks still run (readyz runs all its checks), and `shutdown` fails /readyz.
+        let op = KvOp::Get {
+            key: keys::key(keys::DATA, 0),
+            linearizable: true,
+        };
+        if let Some(ev) = self.etcd.request(ctx, tag, op, timeout) {
+            self.etcd_event(ctx, ev);
+        }
+    }
+
+    fn complete(&mut self, ctx: &mut Ctx, done: Completion) {
         let (tag, result) = done;
         let Some(w) = self.waiters.remove(&tag) else {
             return;
@@ -169,32 +369,37 @@ impl ApiServer {
         match w {
             Waiter::Api { client, id } => {
                 let result = result.map_err(|e| match e {
-                    crate::components::msg::EtcdError::Conflict => ApiError::Conflict,
+                    EtcdError::Conflict => ApiError::Conflict,
                     other => ApiError::Storage(other),
                 });
                 ctx.send(client, Msg::ApiResp { id, result });
             }
-            Waiter::Health { client, id } => {
-                let ok = result.is_ok();
-                if self.last_ready != Some(ok) {
-                    self.last_ready = Some(ok);
+            Waiter::Health { client, id, path } => {
+                let etcd_ok = result.is_ok();
+                if self.phase == Phase::Serving && self.last_ready != Some(etcd_ok) {
+                    self.last_ready = Some(etcd_ok);
                     ctx.trace(TraceKind::Proc {
                         proc: ctx.me,
-                        state: if ok {
+                        state: if etcd_ok {
                             ProcState::Up
                         } else {
                             ProcState::Unready
                         },
                     });
-                    if !ok {
+                    if !etcd_ok {
                         ctx.log(format!(
                             "[-]etcd failed: {}",
                             result.err().map(|e| e.text()).unwrap_or("error")
                         ));
                     }
                 }
+                let shutting_down = matches!(self.phase, Phase::ShutdownDelay | Phase::Draining);
+                let ok = etcd_ok && !(path == HealthPath::Readyz && shutting_down);
                 ctx.send(client, Msg::HealthResp { id, ok });
             }
+        }
+        if self.phase == Phase::Draining && self.waiters.is_empty() {
+            self.exit_drained(ctx);
         }
     }
 }

@@ -21,6 +21,9 @@ pub const T_CTL_TIMEOUT: u32 = 21;
 pub const T_EVICT: u32 = 22;
 /// When the scenario's Deployments are applied at the latest, even if some node never registered.
 const DEPLOY_DEADLINE_NS: Nanos = 60 * SEC;
+/// The Node objects of the scenario's nodes exist from the start of the run (their CreationTimestamp):
+/// the cluster was provisioned, so a node whose kubelet never comes up is still a Node to watch.
+const NODE_CREATED_NS: Nanos = 0;
 
 /// Request ids of the controllers carry this bit, to keep them apart from the elector's.
 pub const ID_BIT: u64 = 1 << 62;
@@ -59,7 +62,10 @@ pub struct ControllerConfig {
     pub node_names: Vec<String>,
     pub resync_ns: Nanos,
     pub node_monitor_period_ns: Nanos,
+    /// `--node-monitor-grace-period`: for a node that has posted its status.
     pub grace_ns: Nanos,
+    /// `--node-startup-grace-period`: for a node whose kubelet never posted its status.
+    pub startup_grace_ns: Nanos,
     pub eviction_rate: f64,
     pub secondary_eviction_rate: f64,
     pub unhealthy_zone_threshold: f64,
@@ -99,6 +105,16 @@ enum Pending {
     Write(Loop),
 }
 
+/// What the node lifecycle controller remembers of a node (nodeHealthData in
+/// node_lifecycle_controller.go): the last lease renewal and status post it saw, and when it last saw
+/// either change (probeTimestamp, by this process's clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeHealth {
+    lease: Option<u64>,
+    status: Option<u64>,
+    probe_ns: Nanos,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ZoneState {
     Normal,
@@ -115,8 +131,8 @@ pub struct Controllers {
     next_uid: u64,
     pending: BTreeMap<u64, Pending>,
     loops: BTreeMap<Loop, LoopState>,
-    /// Node lifecycle: last lease value seen and when (probeTimestamp, by this process's clock).
-    probe: BTreeMap<u16, (u64, Nanos)>,
+    /// Node lifecycle: what it saw of each node and when.
+    probe: BTreeMap<u16, NodeHealth>,
     /// Node lifecycle: when the next NoExecute taint may be added in each zone (rate limiter).
     next_taint: BTreeMap<u16, Nanos>,
     master_disruption: bool,
@@ -208,7 +224,7 @@ impl Controllers {
     fn begin(&mut self, ctx: &mut Ctx, l: Loop) {
         let kinds: &[u64] = match l {
             Loop::ReplicaSet => &[keys::NODE_LEASE, keys::POD],
-            Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD],
+            Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD, keys::NODE_STATUS],
             Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
         };
         let Some(st) = self.loops.get_mut(&l) else {
@@ -374,7 +390,9 @@ impl Controllers {
             Loop::NodeLifecycle => {
                 let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
                 let nodes = reads.get(&keys::NODE).unwrap_or(&empty);
-                self.node_lifecycle(ctx, leases, nodes, pods);
+                let statuses = reads.get(&keys::NODE_STATUS).unwrap_or(&empty);
+                let health = self.node_health(ctx.now, leases, statuses);
+                self.node_lifecycle(ctx, health, nodes, pods);
             }
             Loop::Scheduler => {
                 let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
@@ -429,10 +447,59 @@ impl Controllers {
         }
     }
 
+    /// Which nodes are healthy, by the lease renewals and status posts this process has observed
+    /// (tryUpdateNodeHealth in k/k pkg/controller/nodelifecycle/node_lifecycle_controller.go): a node
+    /// is healthy while `now <= probeTimestamp + gracePeriod`, where the grace period is
+    /// `--node-startup-grace-period` for a node whose kubelet never posted a Ready condition and
+    /// `--node-monitor-grace-period` otherwise. probeTimestamp moves to now whenever the lease is
+    /// renewed or the status changes; a node first seen with neither starts from its creation.
+    fn node_health(
+        &mut self,
+        now: Nanos,
+        leases: &[KeyValue],
+        statuses: &[KeyValue],
+    ) -> BTreeMap<u16, bool> {
+        let by_node = |kvs: &[KeyValue]| -> BTreeMap<u16, u64> {
+            kvs.iter()
+                .map(|kv| (keys::id_of(kv.key) as u16, kv.value))
+                .collect()
+        };
+        let (leases, statuses) = (by_node(leases), by_node(statuses));
+        let registered = self
+            .cfg
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_some())
+            .map(|(i, _)| i as u16);
+        let mut health = BTreeMap::new();
+        for n in registered {
+            let (lease, status) = (leases.get(&n).copied(), statuses.get(&n).copied());
+            let seen = lease.is_some() || status.is_some();
+            let h = self.probe.entry(n).or_insert(NodeHealth {
+                lease: None,
+                status: None,
+                probe_ns: if seen { now } else { NODE_CREATED_NS },
+            });
+            if h.status != status || (lease.is_some() && h.lease != lease) {
+                h.probe_ns = now;
+            }
+            h.lease = lease;
+            h.status = status;
+            let grace = if status.is_some() {
+                self.cfg.grace_ns
+            } else {
+                self.cfg.startup_grace_ns
+            };
+            health.insert(n, now.saturating_sub(h.probe_ns) <= grace);
+        }
+        health
+    }
+
     fn node_lifecycle(
         &mut self,
         ctx: &mut Ctx,
-        leases: &[KeyValue],
+        mut health: BTreeMap<u16, bool>,
         nodes: &[KeyValue],
         pods: &[KeyValue],
     ) {
@@ -446,16 +513,6 @@ impl Controllers {
                 )
             })
             .collect();
-        // Which nodes are healthy, by the lease renewals this process has observed.
-        let mut health: BTreeMap<u16, bool> = BTreeMap::new();
-        for kv in leases {
-            let n = keys::id_of(kv.key) as u16;
-            let e = self.probe.entry(n).or_insert((kv.value, now));
-            if e.0 != kv.value {
-                *e = (kv.value, now);
-            }
-            health.insert(n, now.saturating_sub(e.1) <= self.cfg.grace_ns);
-        }
         // Zone states (ComputeZoneState).
         let mut per_zone: BTreeMap<u16, (u32, u32)> = BTreeMap::new();
         for (&n, &ok) in &health {
@@ -494,7 +551,7 @@ impl Controllers {
             ctx.log("node_lifecycle_controller.go: Controller detected that some Nodes are Ready. Exiting master disruption mode".into());
             // handleDisruption gives every node a fresh grace period on leaving disruption mode.
             for e in self.probe.values_mut() {
-                e.1 = now;
+                e.probe_ns = now;
             }
             for ok in health.values_mut() {
                 *ok = true;
@@ -559,10 +616,17 @@ impl Controllers {
             }
             if new != obj || rev.is_none() {
                 if obj.ready && !new.ready {
-                    ctx.log(format!(
-                        "node_lifecycle_controller.go: {name} hasn't been updated for {}; Ready is now Unknown",
-                        fmt_duration(now.saturating_sub(self.probe.get(&n).map(|p| p.1).unwrap_or(now)))
-                    ));
+                    let h = self.probe.get(&n).copied();
+                    if h.is_some_and(|h| h.status.is_none()) {
+                        ctx.log(format!(
+                            "node_lifecycle_controller.go: Condition Ready of node {name} was never updated by kubelet; Ready is now Unknown (NodeStatusNeverUpdated)"
+                        ));
+                    } else {
+                        ctx.log(format!(
+                            "node_lifecycle_controller.go: {name} hasn't been updated for {}; Ready is now Unknown",
+                            fmt_duration(now.saturating_sub(h.map(|h| h.probe_ns).unwrap_or(now)))
+                        ));
+                    }
                 }
                 if !obj.unreachable_taint && new.unreachable_taint {
                     ctx.log(format!(

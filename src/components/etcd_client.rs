@@ -2,6 +2,11 @@
 //! over the endpoints it believes healthy (gRPC round_robin since etcd v3.5, etcd PR #12671), failover on
 //! refused connections, and keepalive pings (30 s, 10 s timeout; k8s.io/apiserver
 //! storagebackend/factory/etcd3.go) that detect a member that disappeared silently.
+//!
+//! At start the client dials every endpoint; an endpoint is used only once its connection is up (gRPC
+//! round_robin picks READY sub-connections only). kube-apiserver dials with `grpc.WithBlock()`
+//! (newETCD3Client in the same file), so the dial returns when the first connection is up: the client
+//! reports that once, as [`Event::Connected`].
 
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
@@ -33,8 +38,17 @@ struct Op {
     tries: u32,
 }
 
-/// What the client hands back to its owner.
+/// A finished request: the owner's tag and the result.
 pub type Completion = (u64, Result<KvResult, EtcdError>);
+
+/// What the client hands back to its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A request finished (answered, failed or timed out).
+    Done(Completion),
+    /// The first connection to an endpoint came up: a blocking dial returns.
+    Connected,
+}
 
 /// The client's volatile state.
 pub struct EtcdClient {
@@ -45,6 +59,8 @@ pub struct EtcdClient {
     ops: BTreeMap<u64, Op>,
     /// Keepalive pings awaiting an answer: ping id -> endpoint.
     pings: BTreeMap<u64, usize>,
+    /// Whether a connection to any endpoint has come up since start.
+    connected: bool,
 }
 
 impl EtcdClient {
@@ -58,6 +74,7 @@ impl EtcdClient {
             next_id: 1,
             ops: BTreeMap::new(),
             pings: BTreeMap::new(),
+            connected: false,
         }
     }
 
@@ -69,10 +86,25 @@ impl EtcdClient {
         c
     }
 
-    /// Starts the keepalive loop.
+    /// Dials every endpoint and starts the keepalive and redial loops. No endpoint is used before its
+    /// connection is up; [`Event::Connected`] says when the first one is.
     pub fn start(&mut self, ctx: &mut Ctx) {
+        debug_assert!(
+            self.ops.is_empty() && self.pings.is_empty(),
+            "start on a fresh client"
+        );
+        self.connected = false;
+        for i in 0..self.cfg.endpoints.len() {
+            self.healthy[i] = false;
+            self.ping(ctx, i, SEC);
+        }
         ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);
         ctx.timer(SEC, T_REDIAL, 0);
+    }
+
+    /// Whether a connection to any endpoint has come up since start.
+    pub fn connected(&self) -> bool {
+        self.connected
     }
 
     fn pick(&mut self) -> usize {
@@ -97,9 +129,9 @@ impl EtcdClient {
         owner_tag: u64,
         op: KvOp,
         timeout_ns: Nanos,
-    ) -> Option<Completion> {
+    ) -> Option<Event> {
         if self.cfg.endpoints.is_empty() {
-            return Some((owner_tag, Err(EtcdError::Unavailable)));
+            return Some(Event::Done((owner_tag, Err(EtcdError::Unavailable))));
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -118,8 +150,8 @@ impl EtcdClient {
         None
     }
 
-    /// Handles a message meant for the client; returns a completion if one finished.
-    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: &Msg) -> Option<Completion> {
+    /// Handles a message meant for the client; returns what happened, if anything.
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: &Msg) -> Option<Event> {
         match msg {
             Msg::EtcdResp { id, result } => {
                 let op = self.ops.remove(id)?;
@@ -128,7 +160,7 @@ impl EtcdClient {
                 }
                 // The apiserver's storage layer surfaces etcd errors as they come; gRPC-level retries
                 // only cover unavailable connections, handled below.
-                Some((op.owner_tag, result.clone()))
+                Some(Event::Done((op.owner_tag, result.clone())))
             }
             Msg::ConnRefused { id } => {
                 if let Some(i) = self.pings.remove(id) {
@@ -153,25 +185,28 @@ impl EtcdClient {
                     self.ops.insert(*id, op);
                     None
                 } else {
-                    Some((op.owner_tag, Err(EtcdError::Unavailable)))
+                    Some(Event::Done((op.owner_tag, Err(EtcdError::Unavailable))))
                 }
             }
             Msg::EtcdPong { id } => {
-                if let Some(i) = self.pings.remove(id) {
-                    self.healthy[i] = true;
+                let i = self.pings.remove(id)?;
+                self.healthy[i] = true;
+                if self.connected {
+                    return None;
                 }
-                None
+                self.connected = true;
+                Some(Event::Connected)
             }
             _ => None,
         }
     }
 
     /// Handles the client's timers; returns a completion if a request timed out.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) -> Option<Completion> {
+    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) -> Option<Event> {
         match tag {
             T_OP_TIMEOUT => {
                 let op = self.ops.remove(&arg)?;
-                Some((op.owner_tag, Err(EtcdError::Timeout)))
+                Some(Event::Done((op.owner_tag, Err(EtcdError::Timeout))))
             }
             T_KEEPALIVE => {
                 for i in 0..self.cfg.endpoints.len() {

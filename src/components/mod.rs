@@ -29,6 +29,15 @@ use kubelet::{Kubelet, KubeletConfig};
 use load_balancer::{Haproxy, HaproxyConfig};
 use msg::Msg;
 
+/// How a process answers SIGTERM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    /// It is gone at once: whatever it does on SIGTERM was sent from `stop`.
+    Now,
+    /// It keeps running through a graceful shutdown and exits by itself.
+    Graceful,
+}
+
 /// Every kind of process.
 pub enum Component {
     Etcd(Box<EtcdMember>),
@@ -86,13 +95,39 @@ impl Component {
         }
     }
 
-    /// A graceful stop (SIGTERM) before the process goes away.
-    pub fn stop(&mut self, ctx: &mut Ctx) {
+    /// A graceful stop (SIGTERM). Says whether the process goes at once (the caller takes it down
+    /// like a crash, after what `stop` sent) or shuts down by itself and exits with [`Out::Exit`].
+    ///
+    /// [`Out::Exit`]: crate::world::ctx::Out::Exit
+    pub fn stop(&mut self, ctx: &mut Ctx) -> Stopping {
         match self {
-            Component::Elector(e) => e.stop(ctx),
-            Component::Keepalived(k) => k.stop(ctx),
-            Component::Etcd(m) => m.stop(ctx),
-            _ => {}
+            // Shutdown delay, then drain (k8s.io/apiserver pkg/server/genericapiserver.go).
+            Component::ApiServer(a) => a.stop(ctx),
+            // client-go ReleaseOnCancel writes the empty holder, then the process exits; the write is
+            // sent before it goes.
+            Component::Elector(e) => {
+                e.stop(ctx);
+                Stopping::Now
+            }
+            // keepalived sends a priority-0 advert and drops the VIP on SIGTERM, then exits.
+            Component::Keepalived(k) => {
+                k.stop(ctx);
+                Stopping::Now
+            }
+            // EtcdServer.Stop transfers leadership (MsgTimeoutNow is sent) before it exits.
+            Component::Etcd(m) => {
+                m.stop(ctx);
+                Stopping::Now
+            }
+            // HAProxy treats SIGTERM as a hard stop: sessions are closed at once (HAProxy management
+            // guide, "Stopping and restarting HAProxy"; the soft stop is SIGUSR1).
+            Component::Haproxy(_) => Stopping::Now,
+            // The kubelet has no shutdown work the model sees: its containers outlive it, as in a
+            // crash.
+            Component::Kubelet(_) => Stopping::Now,
+            // The load generator stands for the users outside the cluster; stopping it just ends it.
+            Component::Client(_) => Stopping::Now,
+            Component::Idle => Stopping::Now,
         }
     }
 
@@ -155,7 +190,8 @@ impl Component {
         matches!(self, Component::Elector(e) if e.acting())
     }
 
-    /// For API servers: whether it serves requests (started, not shutting down).
+    /// For API servers: whether it serves requests (started, and its port not yet closed by a
+    /// graceful stop).
     pub fn serving(&self) -> bool {
         matches!(self, Component::ApiServer(a) if a.serving())
     }
@@ -258,6 +294,8 @@ pub fn build_control_plane(
                 healthcheck_timeout_ns: s.kube_apiserver.etcd_healthcheck_timeout.ns(),
                 readycheck_timeout_ns: s.kube_apiserver.etcd_readycheck_timeout.ns(),
                 startup_ns: s.kube_apiserver.startup_time.ns(),
+                shutdown_delay_ns: s.kube_apiserver.shutdown_delay_duration.ns(),
+                etcd_dial_timeout_ns: s.kube_apiserver.etcd_dial_timeout.ns(),
             })))
         }
         ProcKind::ControllerManager | ProcKind::Scheduler => {
@@ -397,6 +435,7 @@ fn controller_config(scenario: &Scenario, layout: &Layout, kind: ProcKind) -> Co
         resync_ns: crate::engine::SEC,
         node_monitor_period_ns: nl.node_monitor_period.ns(),
         grace_ns: nl.node_monitor_grace_period.ns(),
+        startup_grace_ns: nl.node_startup_grace_period.ns(),
         eviction_rate: nl.node_eviction_rate,
         secondary_eviction_rate: nl.secondary_node_eviction_rate,
         unhealthy_zone_threshold: nl.unhealthy_zone_threshold,

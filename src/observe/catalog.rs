@@ -346,7 +346,10 @@ pub fn lookup(name: &str) -> Option<&'static MetricDef> {
 pub fn all_names(workloads: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for c in Capability::ALL {
-        for m in Metric::ALL.iter().filter(|m| m.def().scope == Scope::PerCapability) {
+        for m in Metric::ALL
+            .iter()
+            .filter(|m| m.def().scope == Scope::PerCapability)
+        {
             out.push(m.cap_key(*c));
         }
     }

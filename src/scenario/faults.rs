@@ -143,7 +143,8 @@ impl FaultKind {
             }
             FaultKind::Stop => {
                 "a graceful stop (SIGTERM): components shut down cleanly (a leader releases its \
-                 lease or hands over) and stay down; with `for`, they start again after it"
+                 lease or hands over; kube-apiserver fails /readyz for shutdown_delay_duration, then \
+                 drains and exits) and stay down; with `for`, they start again after it"
             }
             FaultKind::Restart => "starts what was crashed or stopped",
             FaultKind::Partition => {

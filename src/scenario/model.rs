@@ -254,16 +254,31 @@ impl Default for LeaderElectionSettings {
 /// Health endpoints of kube-apiserver: the paths a load balancer may check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum HealthPath {
-    /// `/healthz`: liveness and readiness together (deprecated upstream but kubeadm's HAProxy example
-    /// checks it).
+    /// `/healthz`: deprecated, kept for compatibility (kubeadm's HAProxy example checks it): the
+    /// health checks, without the shutdown check.
     #[serde(rename = "/healthz")]
     Healthz,
-    /// `/livez`: the process is alive; does not check etcd.
+    /// `/livez`: liveness; passes while the process runs and serves, also during a graceful shutdown.
     #[serde(rename = "/livez")]
     Livez,
-    /// `/readyz`: ready to serve, including etcd and shutdown state.
+    /// `/readyz`: readiness: the health checks plus `shutdown`, which fails from SIGTERM on
+    /// (k8s.io/apiserver pkg/server/healthz.go addReadyzShutdownCheck).
     #[serde(rename = "/readyz")]
     Readyz,
+}
+
+impl HealthPath {
+    /// Every health endpoint, for "allowed: ..." lists.
+    pub const ALL: [HealthPath; 3] = [HealthPath::Healthz, HealthPath::Readyz, HealthPath::Livez];
+
+    /// The HTTP path.
+    pub fn path(self) -> &'static str {
+        match self {
+            HealthPath::Healthz => "/healthz",
+            HealthPath::Livez => "/livez",
+            HealthPath::Readyz => "/readyz",
+        }
+    }
 }
 
 /// HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm docs/ha-considerations.md).

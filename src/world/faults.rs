@@ -411,8 +411,11 @@ impl World {
                     for p in 0..self.procs.len() {
                         if self.procs[p].node == n {
                             self.procs[p].held_down += 1;
+                            // The host goes down right after: no graceful shutdown outlives it.
                             if graceful && self.procs[p].alive {
-                                self.dispatch(p as ProcId, |comp, ctx| comp.stop(ctx));
+                                self.dispatch(p as ProcId, |comp, ctx| {
+                                    comp.stop(ctx);
+                                });
                             }
                         }
                     }
@@ -422,10 +425,17 @@ impl World {
             }
             Resolved::Proc(p) => {
                 self.procs[p as usize].held_down += 1;
+                // A process with a graceful shutdown (kube-apiserver) keeps running and exits by
+                // itself (Out::Exit); the hold keeps the kubelet from restarting it meanwhile.
+                let mut draining = false;
                 if graceful && self.procs[p as usize].alive {
-                    self.dispatch(p, |comp, ctx| comp.stop(ctx));
+                    self.dispatch(p, |comp, ctx| {
+                        draining = comp.stop(ctx) == crate::components::Stopping::Graceful
+                    });
                 }
-                self.crash_proc(p);
+                if !draining {
+                    self.crash_proc(p);
+                }
                 hit.resolved = self.proc_name(p);
                 hit.procs.push(p);
             }

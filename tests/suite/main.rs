@@ -15,6 +15,7 @@ mod junit_schema;
 mod raft_core;
 mod report_render;
 mod scenario_validation;
+mod settings_effect;
 mod workloads;
 
 mod datadriven;
