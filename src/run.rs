@@ -5,7 +5,7 @@ use crate::engine::Nanos;
 use crate::observe::metrics::{self, FaultSpan, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
-use crate::scenario::model::Expectation;
+use crate::scenario::plan::ExpectationPlan;
 use crate::scenario::Plan;
 use crate::topology::{Layout, ProcKind};
 use crate::world::faults::ResolvedFault;
@@ -14,7 +14,7 @@ use crate::world::{RunError, World};
 /// An expectation with its verdict.
 #[derive(Clone, Debug)]
 pub struct Verdict {
-    pub expectation: Expectation,
+    pub expectation: ExpectationPlan,
     /// None when the metric does not exist in this run (a capability not modelled): a failure.
     pub actual: Option<f64>,
     pub passed: bool,
@@ -23,35 +23,7 @@ pub struct Verdict {
 impl Verdict {
     /// The bound as text: `>= 0.99`.
     pub fn bound_text(&self) -> String {
-        let e = &self.expectation;
-        let window = match &e.window {
-            Some([a, b]) => format!(
-                " in [{}, {}]",
-                crate::engine::fmt_duration(a.ns()),
-                crate::engine::fmt_duration(b.ns())
-            ),
-            None => String::new(),
-        };
-        if let Some(d) = e.recovered_within {
-            return format!("recovered within {}", crate::engine::fmt_duration(d.ns()));
-        }
-        let pct = match e.percentile {
-            Some(p) => format!(" (p{p} over seeds)"),
-            None => String::new(),
-        };
-        format!("{}{window}{pct}", Self::bound_only(e))
-    }
-
-    fn bound_only(e: &Expectation) -> String {
-        if let Some(v) = e.at_least {
-            format!(">= {v}")
-        } else if let Some(v) = e.at_most {
-            format!("<= {v}")
-        } else if let Some(v) = e.equals {
-            format!("== {v}")
-        } else {
-            "(no bound)".into()
-        }
+        self.expectation.bound_text()
     }
 }
 
@@ -78,37 +50,9 @@ impl Outcome {
     }
 }
 
-/// The name of the metric an expectation reads (`api` with `recovered_within` reads `api.recovery_s`).
-pub fn metric_name(e: &Expectation) -> String {
-    if e.recovered_within.is_some() && !e.metric.ends_with(".recovery_s") {
-        format!("{}.recovery_s", e.metric)
-    } else {
-        e.metric.clone()
-    }
-}
-
 /// Judges one expectation against the metrics (already computed over the expectation's window).
-pub fn judge(e: &Expectation, metrics: &Metrics) -> Verdict {
-    let actual = metrics.get(&metric_name(e)).copied();
-    if let Some(d) = e.recovered_within {
-        let passed = actual.is_some_and(|a| a <= d.ns() as f64 / 1e9 + 1e-9);
-        return Verdict {
-            expectation: e.clone(),
-            actual,
-            passed,
-        };
-    }
-    // Compare with a tolerance of a few ulps so that 0.1 + 0.2 style sums do not flip verdicts.
-    let eps = 1e-9;
-    let passed = match actual {
-        None => false,
-        Some(a) => {
-            e.at_least.is_none_or(|b| a >= b - eps)
-                && e.at_most.is_none_or(|b| a <= b + eps)
-                && e.equals
-                    .is_none_or(|b| (a - b).abs() <= eps.max(b.abs() * 1e-9))
-        }
-    };
+pub fn judge(e: &ExpectationPlan, metrics: &Metrics) -> Verdict {
+    let (actual, passed) = e.judge(metrics);
     Verdict {
         expectation: e.clone(),
         actual,
@@ -158,11 +102,8 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
     let verdicts = scenario
         .expect
         .iter()
-        .map(|e| match &e.window {
-            Some([a, b]) => {
-                let wm = metrics::compute(&inputs(Some((a.ns(), b.ns()))));
-                judge(e, &wm)
-            }
+        .map(|e| match e.window_ns {
+            Some(w) => judge(e, &metrics::compute(&inputs(Some(w)))),
             None => judge(e, &m),
         })
         .collect();

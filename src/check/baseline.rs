@@ -27,7 +27,7 @@
 use crate::observe::catalog::{self, MetricKind, Worse as CatalogWorse};
 use crate::observe::metrics::Metrics;
 use crate::report::json::round;
-use crate::scenario::model::Expectation;
+use crate::scenario::plan::{Bound, ExpectationPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -192,16 +192,12 @@ enum Worse {
     AwayFrom(f64),
 }
 
-fn direction(metric: &str, expectations: &[Expectation]) -> Worse {
-    if let Some(e) = expectations.iter().find(|e| e.metric == metric) {
-        if e.at_least.is_some() {
-            return Worse::Lower;
-        }
-        if e.at_most.is_some() {
-            return Worse::Higher;
-        }
-        if let Some(v) = e.equals {
-            return Worse::AwayFrom(v);
+fn direction(metric: &str, expectations: &[ExpectationPlan]) -> Worse {
+    if let Some(e) = expectations.iter().find(|e| e.reads == metric) {
+        match e.bound {
+            Bound::AtLeast(_) => return Worse::Lower,
+            Bound::AtMost(_) | Bound::RecoveredWithin(_) => return Worse::Higher,
+            Bound::Equals(v) => return Worse::AwayFrom(v),
         }
     }
     match catalog::lookup(metric).map(|d| d.worse) {
@@ -218,7 +214,7 @@ fn direction(metric: &str, expectations: &[Expectation]) -> Worse {
 /// Values that are not finite numbers are ignored unless no run has a finite one (then null).
 pub fn worst_metrics(
     runs: &[&Metrics],
-    expectations: &[Expectation],
+    expectations: &[ExpectationPlan],
 ) -> BTreeMap<String, Option<f64>> {
     let mut out: BTreeMap<String, Option<f64>> = BTreeMap::new();
     for m in runs {
@@ -553,13 +549,14 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let exp = [Expectation {
-            metric: "x".into(),
-            at_least: None,
-            at_most: None,
-            equals: Some(4.0),
-            ..Default::default()
-        }];
+        let exp = [
+            ExpectationPlan::from_spec(&crate::scenario::model::Expectation {
+                metric: "x".into(),
+                equals: Some(4.0),
+                ..Default::default()
+            })
+            .expect("one bound"),
+        ];
         let w = worst_metrics(&[&a, &b], &exp);
         assert_eq!(w["api.availability"], Some(0.95));
         assert_eq!(w["api.downtime_s"], Some(4.0));

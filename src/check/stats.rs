@@ -1,7 +1,7 @@
 //! Statistics of a seed sweep: for each expectation, the worst seed (the one furthest on the failing side
 //! of its bound) and percentiles of the metric over the seeds.
 
-use crate::scenario::model::Expectation;
+use crate::scenario::plan::ExpectationPlan;
 
 /// One seed's value of an expectation's metric.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,7 +59,7 @@ impl Percentiles {
 #[derive(Clone, Debug)]
 pub struct ExpectationSummary {
     /// The expectation.
-    pub expectation: Expectation,
+    pub expectation: ExpectationPlan,
     /// The bound as text (`>= 0.99`).
     pub bound: String,
     /// True when it held on every seed.
@@ -78,40 +78,13 @@ pub struct ExpectationSummary {
     pub stats: Option<Percentiles>,
 }
 
-/// How far `actual` lies on the failing side of the expectation's bounds: positive when beyond a bound,
-/// negative (the margin) when within; infinite when the metric is missing or not a number.
-pub fn badness(e: &Expectation, actual: Option<f64>) -> f64 {
-    let a = match actual {
-        Some(a) if !a.is_nan() => a,
-        _ => return f64::INFINITY,
-    };
-    let mut worst = f64::NEG_INFINITY;
-    if let Some(d) = e.recovered_within {
-        worst = worst.max(a - d.ns() as f64 / 1e9);
-    }
-    if let Some(b) = e.at_least {
-        worst = worst.max(b - a);
-    }
-    if let Some(b) = e.at_most {
-        worst = worst.max(a - b);
-    }
-    if let Some(b) = e.equals {
-        worst = worst.max((a - b).abs());
-    }
-    if worst == f64::NEG_INFINITY {
-        0.0
-    } else {
-        worst
-    }
-}
-
 /// Summarizes an expectation over its seeds (`values` in the order the seeds were given; not empty).
-pub fn summarize(e: &Expectation, bound: String, values: &[SeedValue]) -> ExpectationSummary {
+pub fn summarize(e: &ExpectationPlan, bound: String, values: &[SeedValue]) -> ExpectationSummary {
     let failed_seeds = values.iter().filter(|v| !v.passed).count();
     // The worst: failing before passing, then the largest badness; the first seed wins a tie.
     let mut worst: Option<(&SeedValue, f64)> = None;
     for v in values {
-        let b = badness(e, v.actual);
+        let b = e.badness(v.actual);
         let better = match worst {
             None => true,
             Some((w, wb)) => (!v.passed && w.passed) || (v.passed == w.passed && b > wb),
@@ -125,7 +98,7 @@ pub fn summarize(e: &Expectation, bound: String, values: &[SeedValue]) -> Expect
     // side (the high tail for `at_most`, the low tail for `at_least`), not to every seed.
     let passed = match e.percentile {
         Some(p) if !values.is_empty() => {
-            let mut b: Vec<f64> = values.iter().map(|v| badness(e, v.actual)).collect();
+            let mut b: Vec<f64> = values.iter().map(|v| e.badness(v.actual)).collect();
             b.sort_by(|x, y| x.total_cmp(y));
             let rank = ((p / 100.0) * b.len() as f64).ceil() as usize;
             b[rank.clamp(1, b.len()) - 1] <= 1e-9
@@ -148,14 +121,15 @@ pub fn summarize(e: &Expectation, bound: String, values: &[SeedValue]) -> Expect
 mod tests {
     use super::*;
 
-    fn exp(at_least: Option<f64>, at_most: Option<f64>, equals: Option<f64>) -> Expectation {
-        Expectation {
+    fn exp(at_least: Option<f64>, at_most: Option<f64>, equals: Option<f64>) -> ExpectationPlan {
+        ExpectationPlan::from_spec(&crate::scenario::model::Expectation {
             metric: "m".into(),
             at_least,
             at_most,
             equals,
             ..Default::default()
-        }
+        })
+        .expect("one bound")
     }
 
     fn sv(seed: u64, actual: f64, passed: bool) -> SeedValue {

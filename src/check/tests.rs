@@ -4,6 +4,7 @@ use super::stats::SeedValue;
 use super::*;
 use crate::report::junit::CaseResult;
 use crate::scenario::model::Expectation;
+use crate::scenario::plan::ExpectationPlan;
 use std::path::Path;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -13,17 +14,18 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn exp(metric: &str, at_least: Option<f64>, equals: Option<f64>) -> Expectation {
-    Expectation {
+fn exp(metric: &str, at_least: Option<f64>, equals: Option<f64>) -> ExpectationPlan {
+    ExpectationPlan::from_spec(&Expectation {
         metric: metric.into(),
         at_least,
         at_most: None,
         equals,
         ..Default::default()
-    }
+    })
+    .expect("one bound")
 }
 
-fn summary(e: Expectation, values: &[(u64, f64, bool)]) -> ExpectationSummary {
+fn summary(e: ExpectationPlan, values: &[(u64, f64, bool)]) -> ExpectationSummary {
     let bound = crate::run::judge(&e, &Metrics::new()).bound_text();
     let v: Vec<SeedValue> = values
         .iter()

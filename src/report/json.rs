@@ -3,6 +3,7 @@
 use crate::engine::secs;
 use crate::observe::TraceKind;
 use crate::run::Outcome;
+use crate::scenario::plan::Bound;
 use serde_json::{json, Map, Value};
 
 /// The report's schema version.
@@ -50,14 +51,18 @@ pub fn report(o: &Outcome) -> Value {
         .map(|v| {
             let mut m = Map::new();
             m.insert("metric".into(), json!(v.expectation.metric));
-            if let Some(b) = v.expectation.at_least {
-                m.insert("at_least".into(), json!(b));
-            }
-            if let Some(b) = v.expectation.at_most {
-                m.insert("at_most".into(), json!(b));
-            }
-            if let Some(b) = v.expectation.equals {
-                m.insert("equals".into(), json!(b));
+            match v.expectation.bound {
+                Bound::AtLeast(b) => {
+                    m.insert("at_least".into(), json!(b));
+                }
+                Bound::AtMost(b) => {
+                    m.insert("at_most".into(), json!(b));
+                }
+                Bound::Equals(b) => {
+                    m.insert("equals".into(), json!(b));
+                }
+                // The bound of a recovery expectation shows in the metric it reads.
+                Bound::RecoveredWithin(_) => {}
             }
             m.insert(
                 "actual".into(),

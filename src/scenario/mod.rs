@@ -3,6 +3,7 @@
 //! everything downstream consumes.
 
 pub mod error;
+pub mod expect;
 pub mod faults;
 pub mod help;
 pub mod load;

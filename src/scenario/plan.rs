@@ -5,8 +5,9 @@
 //! action with its own fields; the layout is built once. `World::build`, the run, the reports, help and
 //! `compare` consume only the plan, so nothing downstream parses a string again.
 
+pub use super::expect::{Bound, ExpectationPlan};
 pub use super::faults::{FaultAction, FaultPlan};
-use super::model::{Dur, Expectation, Load, Scenario, Settings, Topology, Workload};
+use super::model::{Dur, Load, Scenario, Settings, Topology, Workload};
 use crate::engine::Nanos;
 use crate::topology::Layout;
 pub use crate::topology::{Endpoint, TopologyPlan};
@@ -23,7 +24,7 @@ pub struct Plan {
     pub load: Load,
     pub workloads: Vec<Workload>,
     pub faults: Vec<FaultPlan>,
-    pub expect: Vec<Expectation>,
+    pub expect: Vec<ExpectationPlan>,
     /// Which nodes exist, in which zones, and which processes run on each.
     pub layout: Layout,
 }
@@ -51,7 +52,7 @@ impl Plan {
             load: self.load.clone(),
             workloads: self.workloads.clone(),
             faults: self.faults.iter().map(|f| f.spec.clone()).collect(),
-            expect: self.expect.clone(),
+            expect: self.expect.iter().map(ExpectationPlan::to_spec).collect(),
         }
     }
 }

@@ -129,7 +129,11 @@ impl Validator<'_> {
             load: s.load.clone(),
             workloads: s.workloads.clone(),
             faults,
-            expect: s.expect.clone(),
+            expect: s
+                .expect
+                .iter()
+                .filter_map(super::expect::ExpectationPlan::from_spec)
+                .collect(),
             layout,
         })
     }
