@@ -3,8 +3,8 @@
 
 use super::catalog::{Capability, Metric};
 use super::timeline::Timeline;
+use super::trace::Role;
 use super::trace::{Trace, TraceKind};
-use crate::components::etcd::types::Role;
 use crate::engine::{secs, Nanos};
 use std::collections::BTreeMap;
 

@@ -1,9 +1,29 @@
 //! The trace: every state change a person would want to see, with its time. Metrics, timelines and
 //! reports are pure functions of it.
 
-use crate::components::etcd::types::Role;
 use crate::engine::Nanos;
 use serde::Serialize;
+
+/// The role of a member, as etcd-io/raft's StateType.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    /// Lowercase name for traces and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
 
 pub use super::catalog::Capability;
 

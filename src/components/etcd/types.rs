@@ -125,26 +125,8 @@ impl DurableState {
     }
 }
 
-/// The role of a member, as etcd-io/raft's StateType.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Follower,
-    PreCandidate,
-    Candidate,
-    Leader,
-}
-
-impl Role {
-    /// Lowercase name for traces and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Follower => "follower",
-            Role::PreCandidate => "pre-candidate",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        }
-    }
-}
+/// The role of a member: part of the trace's vocabulary, so it is declared there.
+pub use crate::observe::trace::Role;
 
 /// A linearizable read that may now be served once the member has applied up to `index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
