@@ -58,6 +58,16 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         eprintln!("error: --tolerance applies to baselines: it needs --baseline DIR");
         return EXIT_BAD_INPUT;
     }
+    // A JUnit path that cannot be written fails before minutes of runs, not after them.
+    if let Some(path) = &args.junit {
+        if let Err(e) = crate::report::probe_writable(path) {
+            eprintln!(
+                "error: cannot write the JUnit report {}: {e}",
+                path.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+    }
     let opts = CheckOptions {
         paths: args.paths,
         seeds,

@@ -44,10 +44,11 @@ pub fn cmd_render(paths: &[PathBuf], out: &Path) -> i32 {
         let dir = out.join(&s.name);
         let replay = format!("kube-ha-sim run {} --seed {}", f.display(), s.seed);
         let json = serde_json::to_vec_pretty(&report::json::report(&o)).unwrap_or_default();
-        if let Err(e) = report::write_atomic(&dir.join("report.json"), &json)
-            .map_err(|e| e.to_string())
-            .and_then(|_| write_pictures(&o, &dir, &replay))
-        {
+        if let Err(e) = report::OutputDir::begin(&dir).and_then(|staged| {
+            staged.write("report.json", &json)?;
+            write_pictures(&o, &staged, &replay)?;
+            staged.commit()
+        }) {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }

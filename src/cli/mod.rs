@@ -173,6 +173,17 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         Err(c) => return c,
     };
     let seed = seed.unwrap_or(scenario.seed);
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    // The output folder is prepared before the run: one that cannot be written fails at once.
+    let staged = match report::OutputDir::begin(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let outcome = match run::run(&scenario, seed) {
         Ok(o) => o,
         Err(e) => {
@@ -180,9 +191,6 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
             return EXIT_BAD_INPUT;
         }
     };
-    let dir = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     if narrate {
         out!("{}", report::text::narrate(&outcome));
         outln!();
@@ -196,15 +204,12 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
             return EXIT_BAD_INPUT;
         }
     };
-    if let Err(e) = report::write_atomic(&dir.join("report.json"), &bytes) {
-        eprintln!(
-            "error: cannot write {}: {e}",
-            dir.join("report.json").display()
-        );
-        return EXIT_BAD_INPUT;
-    }
     let replay = format!("kube-ha-sim run {} --seed {seed}", file.display());
-    if let Err(e) = write_pictures(&outcome, &dir, &replay) {
+    if let Err(e) = staged
+        .write("report.json", &bytes)
+        .and_then(|()| write_pictures(&outcome, &staged, &replay))
+        .and_then(|()| staged.commit())
+    {
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }
@@ -220,16 +225,22 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
     }
 }
 
-/// Writes the timeline (SVG, PNG) and the HTML report of a run into `dir`.
-pub fn write_pictures(outcome: &run::Outcome, dir: &Path, replay: &str) -> Result<(), String> {
-    let svg = dir.join("timeline.svg");
-    report::write_atomic(&svg, report::svg::render_svg(outcome).as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
-    let png = dir.join("timeline.png");
-    report::png::render_png(outcome, &png)
-        .map_err(|e| format!("cannot write {}: {e}", png.display()))?;
-    let html = dir.join("report.html");
-    report::write_atomic(&html, report::html::render_html(outcome, replay).as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", html.display()))?;
-    Ok(())
+/// Stages the timeline (SVG, PNG) and the HTML report of a run in its output folder.
+pub fn write_pictures(
+    outcome: &run::Outcome,
+    out: &report::OutputDir,
+    replay: &str,
+) -> Result<(), String> {
+    out.write("timeline.svg", report::svg::render_svg(outcome).as_bytes())?;
+    report::png::render_png(outcome, &out.staged("timeline.png")).map_err(|e| {
+        format!(
+            "cannot write {}: {e}",
+            out.dir().join("timeline.png").display()
+        )
+    })?;
+    out.sync("timeline.png")?;
+    out.write(
+        "report.html",
+        report::html::render_html(outcome, replay).as_bytes(),
+    )
 }

@@ -186,3 +186,79 @@ fn an_endless_input_is_refused_after_the_size_cap() {
         "{err}"
     );
 }
+
+#[test]
+fn an_output_folder_that_cannot_be_written_fails_before_the_run() {
+    let blocker = file("not-a-folder", "a file where a folder would go");
+    let ok = file("quick.json", &format!("{{{BASE}}}"));
+    let out = bin()
+        .args(["run", ok.to_str().unwrap(), "--out"])
+        .arg(blocker.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing ran: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not-a-folder"), "{err}");
+    // The same for check's JUnit report: refused before any scenario runs.
+    let out = bin()
+        .args(["check", ok.to_str().unwrap(), "--junit"])
+        .arg(blocker.join("junit.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_run_replaces_its_output_folder_as_one_unit() {
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-unit-{}", std::process::id()));
+    let parent = dir.parent().unwrap().to_path_buf();
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    // What a killed earlier run left: a staging folder, and an old picture that is not a PNG.
+    let stale = parent.join(format!(".{name}.staging1"));
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("timeline.png"), "an old picture").unwrap();
+    let ok = file("unit.json", &format!("{{{BASE}}}"));
+    let out = bin()
+        .args(["run", ok.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["report.html", "report.json", "timeline.png", "timeline.svg"]
+    );
+    assert!(std::fs::read(dir.join("timeline.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    assert!(!stale.exists(), "the killed run's staging folder is gone");
+    let staging_left = std::fs::read_dir(&parent)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}."))
+        });
+    assert!(!staging_left);
+}
