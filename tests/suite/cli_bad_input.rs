@@ -262,3 +262,49 @@ fn a_run_replaces_its_output_folder_as_one_unit() {
         });
     assert!(!staging_left);
 }
+
+/// The README's table of bad inputs, as generated from the goldens.
+fn readme_table() -> String {
+    let mut rows = vec!["| input | message |".to_string(), "|---|---|".to_string()];
+    let mut goldens: Vec<PathBuf> = std::fs::read_dir(ERRORS)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "stderr"))
+        .collect();
+    goldens.sort();
+    for g in goldens {
+        let name = g.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&g).unwrap();
+        let first = text.lines().next().unwrap_or("");
+        // `error: FILE:LINE:COL: rest` without the location.
+        let message = first
+            .split_once(": ")
+            .and_then(|(_, rest)| rest.split_once(": "))
+            .map_or(first, |(_, m)| m)
+            .replace('|', "\\|");
+        rows.push(format!("| `{name}` | {message} |"));
+    }
+    rows.join("\n")
+}
+
+#[test]
+fn the_readme_lists_every_bad_input_with_its_message() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = "(generated from testdata/errors; tests/suite/cli_bad_input.rs checks it) -->\n";
+    let end = "\n<!-- bad-inputs:end -->";
+    let (a, rest) = readme
+        .split_once(start)
+        .expect("the README has the table's start marker");
+    let (table, b) = rest
+        .split_once(end)
+        .expect("the README has the table's end marker");
+    let want = readme_table();
+    if rewrite_requested() {
+        std::fs::write("README.md", format!("{a}{start}{want}{end}{b}")).unwrap();
+        return;
+    }
+    assert_eq!(
+        table, want,
+        "the README's bad-input table is stale; REWRITE=1 cargo test --test suite cli_bad_input"
+    );
+}

@@ -12,10 +12,12 @@ mod etcd_behaviour;
 mod expectations;
 mod invariants_prop;
 mod junit_schema;
+mod loader_fuzz;
 mod raft_core;
 mod report_render;
 mod scenario_validation;
 mod settings_effect;
+mod swarm;
 mod workloads;
 
 mod datadriven;
