@@ -128,7 +128,8 @@ impl Network {
         for d in &self.degrades {
             let (ai, bi) = (a as usize, b as usize);
             if (d.side_a[ai] && d.side_b[bi]) || (d.side_b[ai] && d.side_a[bi]) {
-                extra += d.extra_latency_ns;
+                // Many overlapping degrade-link faults with huge latencies must not wrap.
+                extra = d.extra_latency_ns.saturating_add(extra);
                 loss = 1.0 - (1.0 - loss) * (1.0 - d.loss);
             }
         }
@@ -140,7 +141,7 @@ impl Network {
         } else {
             0
         };
-        Some(base + jitter + extra)
+        Some(base.saturating_add(jitter).saturating_add(extra))
     }
 
     /// Starts a partition between groups of hosts (hosts in no group are unaffected).
