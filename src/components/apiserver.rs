@@ -19,10 +19,10 @@
 
 use super::etcd_client::{Completion, EtcdClient, EtcdClientConfig, Event};
 use super::Stopping;
+use crate::components::ctx::{Ctx, Out, ProcId};
 use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, Msg};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Out, ProcId};
 use std::collections::BTreeMap;
 
 /// API server settings.

@@ -1,10 +1,10 @@
 //! The scenario's load generator: requests at a fixed rate through the cluster endpoint (or straight to
 //! the etcd members), each with a client-side timeout. Every outcome feeds the `api` capability.
 
+use crate::components::ctx::{Ctx, Obs, ProcId};
 use crate::components::msg::{keys, ApiError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
 use crate::observe::RequestRecord;
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use rand::Rng as _;
 use std::collections::BTreeMap;
 
@@ -143,12 +143,13 @@ impl LoadClient {
     }
 
     fn finish(&mut self, ctx: &mut Ctx, p: Pending, ok: bool) {
-        ctx.out.push(crate::world::ctx::Out::Request(RequestRecord {
-            sent_ns: p.sent_ns,
-            latency_ns: ctx.now - p.sent_ns,
-            ok,
-            write: p.write,
-        }));
+        ctx.out
+            .push(crate::components::ctx::Out::Request(RequestRecord {
+                sent_ns: p.sent_ns,
+                latency_ns: ctx.now - p.sent_ns,
+                ok,
+                write: p.write,
+            }));
     }
 
     /// Answers from the cluster.

@@ -6,11 +6,11 @@
 //! pkg/controller/nodelifecycle/node_lifecycle_controller.go (ComputeZoneState, handleDisruption,
 //! setLimiterInZone).
 
+use crate::components::ctx::{Ctx, Obs, ProcId};
 use crate::components::msg::{keys, KeyValue, KvOp, KvResult, Msg};
 use crate::components::objects::{NodeObj, Pod};
 use crate::engine::{fmt_duration, Nanos, SEC};
 use crate::scenario::model::Spread;
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use std::collections::BTreeMap;
 
 /// Timer tags of the controllers (the elector's own tags are below 20).

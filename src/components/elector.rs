@@ -8,10 +8,10 @@
 //! an API server into etcd, with optimistic concurrency (resourceVersion = etcd mod revision).
 
 use crate::components::controllers::{self, Controllers};
+use crate::components::ctx::{Ctx, Obs, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Obs, Out, ProcId};
 use rand::Rng as _;
 
 const T_TRY: u32 = 1;

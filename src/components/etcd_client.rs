@@ -8,9 +8,9 @@
 //! (newETCD3Client in the same file), so the dial returns when the first connection is up: the client
 //! reports that once, as [`Event::Connected`].
 
+use crate::components::ctx::{Ctx, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
 /// Timer tags the client uses; the owner routes timers with these tags here.

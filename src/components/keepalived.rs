@@ -3,10 +3,10 @@
 //! keepalived/vrrp/vrrp.c), preemption by higher priority, and kubeadm's `vrrp_script check_apiserver`
 //! (interval 3 s, fall 10, rise 2, weight -2; kubeadm docs/ha-considerations.md).
 
+use crate::components::ctx::{Ctx, Out, ProcId};
 use crate::components::msg::{HealthPath, Msg};
 use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Out, ProcId};
 
 const T_ADVERT: u32 = 1;
 const T_MASTER_DOWN: u32 = 2;

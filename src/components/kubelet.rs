@@ -4,11 +4,11 @@
 //! the container runtime: they keep running while the kubelet cannot reach the API, and even while the
 //! kubelet process is down; they die with the node.
 
+use crate::components::ctx::{Ctx, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::components::objects::Pod;
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
 const T_LEASE: u32 = 1;
@@ -122,11 +122,11 @@ impl Kubelet {
     }
 
     /// The node dies: so do its containers.
-    pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<crate::world::ctx::Out>) {
+    pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<crate::components::ctx::Out>) {
         self.running.clear();
         if self.last_ready != 0 {
             self.last_ready = 0;
-            out.push(crate::world::ctx::Out::Trace(TraceKind::Pods {
+            out.push(crate::components::ctx::Out::Trace(TraceKind::Pods {
                 proc: ctx_me,
                 ready: 0,
             }));

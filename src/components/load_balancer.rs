@@ -3,10 +3,10 @@
 //! with `option redispatch`. Defaults from haproxy include/haproxy/defaults.h and kubeadm
 //! docs/ha-considerations.md.
 
+use crate::components::ctx::{Ctx, ProcId};
 use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
 const T_CHECK: u32 = 1;

@@ -4,10 +4,10 @@
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{DurableState, Entry, EntryData, HardState, MemberId, RaftMsg, Role};
+use crate::components::ctx::{Ctx, Obs, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use std::collections::BTreeMap;
 
 const T_TICK: u32 = 1;
