@@ -75,16 +75,24 @@ impl Component {
         }
     }
 
-    /// Handles a timer.
+    /// Handles a timer: hands it to the machine that set it (a sub-machine through its parent).
     pub fn on_timer(&mut self, ctx: &mut Ctx, t: Timer) {
-        match self {
-            Component::Etcd(m) => m.on_timer(ctx, t.tag, t.arg),
-            Component::Client(c) => c.on_timer(ctx, t.tag, t.arg),
-            Component::ApiServer(a) => a.on_timer(ctx, t.tag, t.arg),
-            Component::Haproxy(h) => h.on_timer(ctx, t.tag, t.arg),
-            Component::Keepalived(k) => k.on_timer(ctx, t.tag, t.arg),
-            Component::Elector(e) => e.on_timer(ctx, t.tag, t.arg),
-            Component::Kubelet(k) => k.on_timer(ctx, t.tag, t.arg),
+        match (self, t) {
+            (Component::Etcd(m), Timer::Etcd(t)) => m.on_timer(ctx, t),
+            (Component::Client(c), Timer::Client(t)) => c.on_timer(ctx, t),
+            (Component::ApiServer(a), Timer::ApiServer(t)) => a.on_timer(ctx, t),
+            (Component::ApiServer(a), Timer::EtcdClient(t)) => a.on_etcd_client_timer(ctx, t),
+            (Component::Haproxy(h), Timer::Haproxy(t)) => h.on_timer(ctx, t),
+            (Component::Keepalived(k), Timer::Keepalived(t)) => k.on_timer(ctx, t),
+            (Component::Elector(e), Timer::Elector(t)) => e.on_timer(ctx, t),
+            (Component::Elector(e), Timer::Controllers(t)) => e.on_controllers_timer(ctx, t),
+            (Component::Kubelet(k), Timer::Kubelet(t)) => k.on_timer(ctx, t),
+            // Invariant violation: a machine sets only its own timers, and the world hands a timer
+            // back only to the process (of fixed kind) that set it. Every other pair is impossible.
+            (_, t) => debug_assert!(
+                false,
+                "timer {t:?} reached a process that cannot have set it"
+            ),
         }
     }
 
