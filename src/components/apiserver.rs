@@ -285,11 +285,20 @@ impl ApiServer {
             Msg::ApiReq { id, op } => self.api_request(ctx, from, id, op, false),
             Msg::ProxyReq { id, op } => self.api_request(ctx, from, id, op, true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
-            other => {
-                if let Some(ev) = self.etcd.on_msg(ctx, from, &other) {
+            Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
+                if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
                     self.etcd_event(ctx, ev);
                 }
             }
+            // Not its protocol: it serves the API and is an etcd client, nothing else.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 
@@ -355,7 +364,10 @@ impl ApiServer {
             Waiter::Api { client, id } => {
                 let result = result.map_err(|e| match e {
                     EtcdError::Conflict => ApiError::Conflict,
-                    other => ApiError::Storage(other),
+                    e @ (EtcdError::Timeout
+                    | EtcdError::NoLeader
+                    | EtcdError::LeaderChanged
+                    | EtcdError::Unavailable) => ApiError::Storage(e),
                 });
                 ctx.send(client, Msg::ApiResp { id, result });
             }

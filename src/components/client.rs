@@ -200,13 +200,25 @@ impl LoadClient {
                         self.pending.insert(id, p);
                         self.transmit(ctx, id, p);
                     }
-                    _ => {
+                    // Through the API endpoint, or every etcd member tried: the request failed.
+                    ClientTarget::Api(_) | ClientTarget::Etcd(_) => {
                         self.rotate();
                         self.finish(ctx, p, false)
                     }
                 }
             }
-            _ => {}
+            // Not its protocol: it only sends API or etcd requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 

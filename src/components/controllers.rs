@@ -213,7 +213,7 @@ impl Controllers {
     fn period(&self, l: Loop) -> Nanos {
         match l {
             Loop::NodeLifecycle => self.cfg.node_monitor_period_ns,
-            _ => self.cfg.resync_ns,
+            Loop::ReplicaSet | Loop::Scheduler => self.cfg.resync_ns,
         }
     }
 
@@ -349,7 +349,8 @@ impl Controllers {
                         }
                     }
                 }
-                _ => self.failed(ctx, p),
+                // A failed list, or an answer of the wrong shape.
+                Some(KvResult::Written { .. } | KvResult::Value(_)) | None => self.failed(ctx, p),
             },
             Pending::Write(l) => {
                 if let Some(st) = self.loops.get_mut(&l) {

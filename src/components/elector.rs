@@ -392,7 +392,19 @@ impl Elector {
         let (id, result) = match msg {
             Msg::ApiResp { id, result } => (id, result.map_err(|_| ())),
             Msg::ConnRefused { id } => (id, Err(())),
-            _ => return,
+            // Not its protocol: it only sends API requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => return,
         };
         match IdSpace::of(id) {
             IdSpace::Controllers => {
@@ -440,7 +452,7 @@ impl Elector {
                         self.observed_time = ctx.now;
                         self.attempt_succeeded(ctx);
                     }
-                    _ => {
+                    Ok(KvResult::Value(_) | KvResult::Values(_)) | Err(()) => {
                         if self.leader {
                             // The optimistic update failed: fall back to GET + update.
                             self.observed = None;
@@ -449,7 +461,8 @@ impl Elector {
                     }
                 }
             }
-            _ => {}
+            // An answer the attempt no longer waits for (it timed out, or a later one replaced it).
+            Pending::Get(_) | Pending::Put(..) | Pending::None => {}
         }
     }
 }

@@ -204,7 +204,18 @@ impl EtcdClient {
                 self.connected = true;
                 Some(Event::Connected)
             }
-            _ => None,
+            // Not the client's: its owner hands over only answers from etcd.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => None,
         }
     }
 

@@ -251,15 +251,28 @@ impl Keepalived {
                     }
                 }
             }
-            Msg::HealthResp { id, ok } if self.script_pending == Some(id) => {
-                self.script_pending = None;
-                self.script_result(ctx, ok);
-            }
-            Msg::ConnRefused { id } if self.script_pending == Some(id) => {
-                self.script_pending = None;
-                self.script_result(ctx, false);
-            }
-            _ => {}
+            Msg::HealthResp { id, ok } => self.script_answer(ctx, id, ok),
+            Msg::ConnRefused { id } => self.script_answer(ctx, id, false),
+            // Not its protocol: VRRP between peers and the check script's HTTP probe only.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. } => {}
+        }
+    }
+
+    /// The check script's probe got an answer (`ok`), if it is the run in flight.
+    fn script_answer(&mut self, ctx: &mut Ctx, id: u64, ok: bool) {
+        if self.script_pending == Some(id) {
+            self.script_pending = None;
+            self.script_result(ctx, ok);
         }
     }
 }

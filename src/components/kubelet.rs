@@ -253,7 +253,19 @@ impl Kubelet {
         let (id, result) = match msg {
             Msg::ApiResp { id, result } => (id, result.ok()),
             Msg::ConnRefused { id } => (id, None),
-            _ => return,
+            // Not its protocol: it only sends API requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => return,
         };
         let Some(req) = self.pending.remove(&id) else {
             return;
@@ -288,11 +300,11 @@ impl Kubelet {
         // Stop containers whose pods are gone or terminating; finish the deletion of terminating pods.
         let running: Vec<u64> = self.running.keys().copied().collect();
         for uid in running {
-            match desired.get(&uid) {
-                Some((_, false, _, _)) => {}
-                _ => {
-                    self.running.remove(&uid);
-                }
+            let wanted = desired
+                .get(&uid)
+                .is_some_and(|(_, terminating, _, _)| !terminating);
+            if !wanted {
+                self.running.remove(&uid);
             }
         }
         for (uid, (workload, terminating, key, rev)) in desired {

@@ -352,7 +352,15 @@ impl Haproxy {
                     self.check_result(ctx, i, id, ok, reason);
                 }
             }
-            _ => {}
+            // Not its protocol: HAProxy relays the API and probes backends, nothing else.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 }

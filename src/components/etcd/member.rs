@@ -294,7 +294,17 @@ impl EtcdMember {
                     v.active_peers |= 1 << (m % 64);
                 }
             }
-            _ => {}
+            // Not its protocol: a member serves etcd clients and its peers, and sends no other
+            // requests, so no other answers (nor a refused connection to a probe) need handling.
+            Msg::EtcdResp { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::Vrrp { .. } => {}
         }
         self.after_event(ctx);
     }
@@ -635,7 +645,8 @@ impl EtcdMember {
                     self.cfg.member_id
                 ));
             }
-            _ => {}
+            // No change worth a log line.
+            Role::Leader | Role::PreCandidate | Role::Candidate | Role::Follower => {}
         }
         if leader != old_leader && role != Role::Leader {
             match leader {
@@ -653,8 +664,10 @@ impl EtcdMember {
         }
         let state = match role {
             Role::Leader => ProcState::Leader,
-            _ if leader.is_some() => ProcState::Standby,
-            _ => ProcState::Unready,
+            Role::Follower | Role::PreCandidate | Role::Candidate if leader.is_some() => {
+                ProcState::Standby
+            }
+            Role::Follower | Role::PreCandidate | Role::Candidate => ProcState::Unready,
         };
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
