@@ -17,12 +17,14 @@
 //!    refused; requests in flight go on, for at most ShutdownTimeout (= `--request-timeout`, config.go).
 //! 3. InFlightRequestsDrained: the process exits.
 
-use super::etcd_client::{Completion, EtcdClient, EtcdClientConfig, Event};
+use super::etcd_client::{
+    Completion, EtcdClient, EtcdClientConfig, EtcdClientTimer, Event, OwnerTag,
+};
 use super::Stopping;
+use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, Msg};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Out, ProcId};
 use std::collections::BTreeMap;
 
 /// API server settings.
@@ -39,30 +41,17 @@ pub struct ApiServerConfig {
     pub etcd_dial_timeout_ns: Nanos,
 }
 
-/// The API server's own timers (the etcd client's tags are 100 and up).
+/// The API server's own timers (its etcd client has its own, [`EtcdClientTimer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Timer {
+pub enum ApiServerTimer {
     /// The start-up time has passed (static pod start, post-start hooks).
-    Booted = 1,
+    Booted,
     /// The etcd dial timeout has passed.
-    DialTimeout = 2,
+    DialTimeout,
     /// `--shutdown-delay-duration` has passed since SIGTERM.
-    ShutdownDelay = 3,
+    ShutdownDelay,
     /// ShutdownTimeout has passed since the listener closed.
-    ShutdownTimeout = 4,
-}
-
-impl Timer {
-    const ALL: [Timer; 4] = [
-        Timer::Booted,
-        Timer::DialTimeout,
-        Timer::ShutdownDelay,
-        Timer::ShutdownTimeout,
-    ];
-
-    fn from_tag(tag: u32) -> Option<Timer> {
-        Timer::ALL.into_iter().find(|t| *t as u32 == tag)
-    }
+    ShutdownTimeout,
 }
 
 /// Where the process is in its life.
@@ -97,8 +86,8 @@ pub struct ApiServer {
     cfg: ApiServerConfig,
     phase: Phase,
     etcd: EtcdClient,
-    waiters: BTreeMap<u64, Waiter>,
-    next_tag: u64,
+    waiters: BTreeMap<OwnerTag, Waiter>,
+    tags: IdGen,
     /// Last `/readyz` outcome, to trace readiness changes.
     last_ready: Option<bool>,
 }
@@ -115,7 +104,7 @@ impl ApiServer {
             },
             etcd,
             waiters: BTreeMap::new(),
-            next_tag: 1,
+            tags: IdGen::default(),
             last_ready: None,
         }
     }
@@ -145,8 +134,8 @@ impl ApiServer {
             proc: ctx.me,
             state: ProcState::Unready,
         });
-        ctx.timer(self.cfg.startup_ns, Timer::Booted as u32, 0);
-        ctx.timer(self.cfg.etcd_dial_timeout_ns, Timer::DialTimeout as u32, 0);
+        ctx.timer(self.cfg.startup_ns, ApiServerTimer::Booted);
+        ctx.timer(self.cfg.etcd_dial_timeout_ns, ApiServerTimer::DialTimeout);
     }
 
     /// Crash: all in-flight requests die with the process.
@@ -179,7 +168,7 @@ impl ApiServer {
                 if self.cfg.shutdown_delay_ns == 0 {
                     self.close_listener(ctx);
                 } else {
-                    ctx.timer(self.cfg.shutdown_delay_ns, Timer::ShutdownDelay as u32, 0);
+                    ctx.timer(self.cfg.shutdown_delay_ns, ApiServerTimer::ShutdownDelay);
                 }
                 Stopping::Graceful
             }
@@ -200,11 +189,7 @@ impl ApiServer {
         if self.waiters.is_empty() {
             self.exit_drained(ctx);
         } else {
-            ctx.timer(
-                self.cfg.request_timeout_ns,
-                Timer::ShutdownTimeout as u32,
-                0,
-            );
+            ctx.timer(self.cfg.request_timeout_ns, ApiServerTimer::ShutdownTimeout);
         }
     }
 
@@ -216,10 +201,10 @@ impl ApiServer {
         ctx.out.push(Out::Exit);
     }
 
-    /// Timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match Timer::from_tag(tag) {
-            Some(Timer::Booted) => {
+    /// The API server's own timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: ApiServerTimer) {
+        match t {
+            ApiServerTimer::Booted => {
                 if let Phase::Starting { storage, .. } = self.phase {
                     self.phase = Phase::Starting {
                         storage,
@@ -228,7 +213,7 @@ impl ApiServer {
                     self.open_port_if_ready(ctx);
                 }
             }
-            Some(Timer::DialTimeout) => {
+            ApiServerTimer::DialTimeout => {
                 if let Phase::Starting { storage: false, .. } = self.phase {
                     // clientv3.New returns "context deadline exceeded"; the storage factory fails and
                     // kube-apiserver exits.
@@ -239,12 +224,12 @@ impl ApiServer {
                     ctx.out.push(Out::Exit);
                 }
             }
-            Some(Timer::ShutdownDelay) => {
+            ApiServerTimer::ShutdownDelay => {
                 if self.phase == Phase::ShutdownDelay {
                     self.close_listener(ctx);
                 }
             }
-            Some(Timer::ShutdownTimeout) => {
+            ApiServerTimer::ShutdownTimeout => {
                 if self.phase == Phase::Draining {
                     ctx.log(
                         "[graceful-termination] in-flight requests did not drain within ShutdownTimeout; exiting".into(),
@@ -252,11 +237,13 @@ impl ApiServer {
                     ctx.out.push(Out::Exit);
                 }
             }
-            None => {
-                if let Some(ev) = self.etcd.on_timer(ctx, tag, arg) {
-                    self.etcd_event(ctx, ev);
-                }
-            }
+        }
+    }
+
+    /// Its etcd client's timers.
+    pub fn on_etcd_client_timer(&mut self, ctx: &mut Ctx, t: EtcdClientTimer) {
+        if let Some(ev) = self.etcd.on_timer(ctx, t) {
+            self.etcd_event(ctx, ev);
         }
     }
 
@@ -298,11 +285,20 @@ impl ApiServer {
             Msg::ApiReq { id, op } => self.api_request(ctx, from, id, op, false),
             Msg::ProxyReq { id, op } => self.api_request(ctx, from, id, op, true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
-            other => {
-                if let Some(ev) = self.etcd.on_msg(ctx, from, &other) {
+            Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
+                if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
                     self.etcd_event(ctx, ev);
                 }
             }
+            // Not its protocol: it serves the API and is an etcd client, nothing else.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 
@@ -316,8 +312,7 @@ impl ApiServer {
         if proxied {
             ctx.send(from, Msg::ProxyAccepted { id });
         }
-        let tag = self.next_tag;
-        self.next_tag += 1;
+        let tag = OwnerTag(self.tags.next_id());
         self.waiters.insert(tag, Waiter::Api { client: from, id });
         if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
             self.etcd_event(ctx, ev);
@@ -340,8 +335,7 @@ impl ApiServer {
             HealthPath::Readyz => self.cfg.readycheck_timeout_ns,
             HealthPath::Healthz => self.cfg.healthcheck_timeout_ns,
         };
-        let tag = self.next_tag;
-        self.next_tag += 1;
+        let tag = OwnerTag(self.tags.next_id());
         self.waiters.insert(
             tag,
             Waiter::Health {
@@ -370,7 +364,10 @@ impl ApiServer {
             Waiter::Api { client, id } => {
                 let result = result.map_err(|e| match e {
                     EtcdError::Conflict => ApiError::Conflict,
-                    other => ApiError::Storage(other),
+                    e @ (EtcdError::Timeout
+                    | EtcdError::NoLeader
+                    | EtcdError::LeaderChanged
+                    | EtcdError::Unavailable) => ApiError::Storage(e),
                 });
                 ctx.send(client, Msg::ApiResp { id, result });
             }

@@ -1,15 +1,21 @@
 //! The scenario's load generator: requests at a fixed rate through the cluster endpoint (or straight to
 //! the etcd members), each with a client-side timeout. Every outcome feeds the `api` capability.
 
+use crate::components::ctx::{Ctx, IdGen, Obs, Out, ProcId};
 use crate::components::msg::{keys, ApiError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
 use crate::observe::RequestRecord;
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use rand::Rng as _;
 use std::collections::BTreeMap;
 
-const T_SEND: u32 = 1;
-const T_TIMEOUT: u32 = 2;
+/// The load generator's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientTimer {
+    /// Time to send the next request.
+    Send,
+    /// Request `id` is overdue.
+    Timeout { id: u64 },
+}
 
 /// Where the client sends.
 #[derive(Clone, Debug)]
@@ -44,7 +50,7 @@ struct Pending {
 /// The load generator process.
 pub struct LoadClient {
     cfg: ClientConfig,
-    next_id: u64,
+    ids: IdGen,
     current: usize,
     pending: BTreeMap<u64, Pending>,
 }
@@ -54,7 +60,7 @@ impl LoadClient {
     pub fn new(cfg: ClientConfig) -> LoadClient {
         LoadClient {
             cfg,
-            next_id: 1,
+            ids: IdGen::default(),
             current: 0,
             pending: BTreeMap::new(),
         }
@@ -65,7 +71,7 @@ impl LoadClient {
         self.pending.clear();
         let phase = ctx.rng.gen_range(0..self.cfg.interval_ns.max(1));
         let first = self.cfg.start_ns.max(ctx.now) + phase;
-        ctx.timer_at(first, T_SEND, 0);
+        ctx.timer_at(first, ClientTimer::Send);
     }
 
     /// Nothing survives a crash of the client.
@@ -74,19 +80,18 @@ impl LoadClient {
     }
 
     /// Timers: the next send, or a request's timeout.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match tag {
-            T_SEND => {
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: ClientTimer) {
+        match t {
+            ClientTimer::Send => {
                 self.send_new(ctx);
-                ctx.timer(self.cfg.interval_ns, T_SEND, 0);
+                ctx.timer(self.cfg.interval_ns, ClientTimer::Send);
             }
-            T_TIMEOUT => {
-                if let Some(p) = self.pending.remove(&arg) {
+            ClientTimer::Timeout { id } => {
+                if let Some(p) = self.pending.remove(&id) {
                     self.rotate();
                     self.finish(ctx, p, false);
                 }
             }
-            _ => {}
         }
     }
 
@@ -98,8 +103,7 @@ impl LoadClient {
 
     fn send_new(&mut self, ctx: &mut Ctx) {
         let write = ctx.rng.gen::<f64>() < self.cfg.write_ratio;
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         let p = Pending {
             sent_ns: ctx.now,
             write,
@@ -108,7 +112,7 @@ impl LoadClient {
             value: id,
         };
         self.pending.insert(id, p);
-        ctx.timer(self.cfg.timeout_ns, T_TIMEOUT, id);
+        ctx.timer(self.cfg.timeout_ns, ClientTimer::Timeout { id });
         self.transmit(ctx, id, p);
     }
 
@@ -143,7 +147,7 @@ impl LoadClient {
     }
 
     fn finish(&mut self, ctx: &mut Ctx, p: Pending, ok: bool) {
-        ctx.out.push(crate::world::ctx::Out::Request(RequestRecord {
+        ctx.out.push(Out::Request(RequestRecord {
             sent_ns: p.sent_ns,
             latency_ns: ctx.now - p.sent_ns,
             ok,
@@ -196,13 +200,25 @@ impl LoadClient {
                         self.pending.insert(id, p);
                         self.transmit(ctx, id, p);
                     }
-                    _ => {
+                    // Through the API endpoint, or every etcd member tried: the request failed.
+                    ClientTarget::Api(_) | ClientTarget::Etcd(_) => {
                         self.rotate();
                         self.finish(ctx, p, false)
                     }
                 }
             }
-            _ => {}
+            // Not its protocol: it only sends API or etcd requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 

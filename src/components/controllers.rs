@@ -6,27 +6,29 @@
 //! pkg/controller/nodelifecycle/node_lifecycle_controller.go (ComputeZoneState, handleDisruption,
 //! setLimiterInZone).
 
+use crate::components::ctx::{Ctx, IdGen, IdSpace, Obs, ProcId};
 use crate::components::msg::{keys, KeyValue, KvOp, KvResult, Msg};
 use crate::components::objects::{NodeObj, Pod};
 use crate::engine::{fmt_duration, Nanos, SEC};
 use crate::scenario::model::Spread;
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use std::collections::BTreeMap;
 
-/// Timer tags of the controllers (the elector's own tags are below 20).
-pub const T_LOOP: u32 = 20;
-/// A controller request timed out.
-pub const T_CTL_TIMEOUT: u32 = 21;
-/// A NoExecute toleration runs out: the taint-eviction pass runs at that moment.
-pub const T_EVICT: u32 = 22;
+/// The controllers' timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControllerTimer {
+    /// The next run of loop `which`, if `generation` is still the current one (every start of the
+    /// controllers begins a new generation, so that an earlier leadership's timers are ignored).
+    Loop { generation: u64, which: Loop },
+    /// Controller request `id` got no answer in time.
+    Timeout { id: u64 },
+    /// A NoExecute toleration runs out at `at_ns`: the taint-eviction pass runs at that moment.
+    Evict { at_ns: Nanos },
+}
 /// When the scenario's Deployments are applied at the latest, even if some node never registered.
 const DEPLOY_DEADLINE_NS: Nanos = 60 * SEC;
 /// The Node objects of the scenario's nodes exist from the start of the run (their CreationTimestamp):
 /// the cluster was provisioned, so a node whose kubelet never comes up is still a Node to watch.
 const NODE_CREATED_NS: Nanos = 0;
-
-/// Request ids of the controllers carry this bit, to keep them apart from the elector's.
-pub const ID_BIT: u64 = 1 << 62;
 
 /// A workload as the controllers know it (its Deployment spec).
 #[derive(Clone, Debug)]
@@ -79,8 +81,9 @@ pub struct ControllerConfig {
     pub leader_election: bool,
 }
 
+/// A control loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Loop {
+pub enum Loop {
     ReplicaSet,
     NodeLifecycle,
     Scheduler,
@@ -127,7 +130,8 @@ pub struct Controllers {
     cfg: ControllerConfig,
     api: ProcId,
     identity: u64,
-    next_id: u64,
+    /// Request ids (in their own space, apart from the elector's) and write ids draw from one count.
+    ids: IdGen,
     next_uid: u64,
     pending: BTreeMap<u64, Pending>,
     loops: BTreeMap<Loop, LoopState>,
@@ -151,7 +155,7 @@ impl Controllers {
             cfg,
             api,
             identity: 0,
-            next_id: 1,
+            ids: IdGen::new(IdSpace::Controllers),
             next_uid: 1,
             pending: BTreeMap::new(),
             loops: BTreeMap::new(),
@@ -185,7 +189,13 @@ impl Controllers {
                 continue;
             }
             self.loops.insert(*l, LoopState::default());
-            ctx.timer(1, T_LOOP, (self.generation << 8) | *l as u64);
+            ctx.timer(
+                1,
+                ControllerTimer::Loop {
+                    generation: self.generation,
+                    which: *l,
+                },
+            );
         }
     }
 
@@ -203,21 +213,19 @@ impl Controllers {
     fn period(&self, l: Loop) -> Nanos {
         match l {
             Loop::NodeLifecycle => self.cfg.node_monitor_period_ns,
-            _ => self.cfg.resync_ns,
+            Loop::ReplicaSet | Loop::Scheduler => self.cfg.resync_ns,
         }
     }
 
     fn send(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp) {
-        let id = ID_BIT | self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         self.pending.insert(id, p);
         ctx.send(self.api, Msg::ApiReq { id, op });
-        ctx.timer(self.cfg.request_timeout_ns, T_CTL_TIMEOUT, id);
+        ctx.timer(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });
     }
 
     fn write_id(&mut self, ctx: &Ctx) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_seq();
         ((ctx.me as u64 + 1) << 48) | ((self.identity & 0xffff) << 32) | (id & 0xffff_ffff)
     }
 
@@ -253,37 +261,41 @@ impl Controllers {
             if st.extra {
                 st.extra = false;
             } else {
-                ctx.timer(period, T_LOOP, (generation << 8) | l as u64);
+                ctx.timer(
+                    period,
+                    ControllerTimer::Loop {
+                        generation,
+                        which: l,
+                    },
+                );
             }
         }
     }
 
-    /// Timers with the controllers' tags.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match tag {
-            T_LOOP if arg >> 8 == self.generation => {
-                let l = match arg & 0xff {
-                    0 => Loop::ReplicaSet,
-                    1 => Loop::NodeLifecycle,
-                    _ => Loop::Scheduler,
-                };
-                self.begin(ctx, l);
+    /// The controllers' timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: ControllerTimer) {
+        match t {
+            ControllerTimer::Loop { generation, which } => {
+                if generation == self.generation {
+                    self.begin(ctx, which);
+                }
             }
-            T_EVICT if self.evict_at == Some(arg) => {
-                self.evict_at = None;
-                if let Some(st) = self.loops.get_mut(&Loop::NodeLifecycle) {
-                    if !st.running {
-                        st.extra = true;
-                        self.begin(ctx, Loop::NodeLifecycle);
+            ControllerTimer::Evict { at_ns } => {
+                if self.evict_at == Some(at_ns) {
+                    self.evict_at = None;
+                    if let Some(st) = self.loops.get_mut(&Loop::NodeLifecycle) {
+                        if !st.running {
+                            st.extra = true;
+                            self.begin(ctx, Loop::NodeLifecycle);
+                        }
                     }
                 }
             }
-            T_CTL_TIMEOUT => {
-                if let Some(p) = self.pending.remove(&arg) {
+            ControllerTimer::Timeout { id } => {
+                if let Some(p) = self.pending.remove(&id) {
                     self.failed(ctx, p);
                 }
             }
-            _ => {}
         }
     }
 
@@ -311,7 +323,7 @@ impl Controllers {
         }
     }
 
-    /// API answers for the controllers (ids with [`ID_BIT`]).
+    /// API answers for the controllers (ids of [`IdSpace::Controllers`]).
     pub fn on_msg(&mut self, ctx: &mut Ctx, id: u64, result: Option<KvResult>) {
         let Some(p) = self.pending.remove(&id) else {
             return;
@@ -337,7 +349,8 @@ impl Controllers {
                         }
                     }
                 }
-                _ => self.failed(ctx, p),
+                // A failed list, or an answer of the wrong shape.
+                Some(KvResult::Written { .. } | KvResult::Value(_)) | None => self.failed(ctx, p),
             },
             Pending::Write(l) => {
                 if let Some(st) = self.loops.get_mut(&l) {
@@ -681,7 +694,7 @@ impl Controllers {
         if let Some(t) = next {
             if self.evict_at.is_none_or(|a| a > t || a <= now) {
                 self.evict_at = Some(t);
-                ctx.timer_at(t, T_EVICT, t);
+                ctx.timer_at(t, ControllerTimer::Evict { at_ns: t });
             }
         }
         if evicted > 0 {

@@ -7,18 +7,27 @@
 //! kube-scheduler does the same) so that the kubelet restarts it. The Lease is read and written through
 //! an API server into etcd, with optimistic concurrency (resourceVersion = etcd mod revision).
 
-use crate::components::controllers::{self, Controllers};
+use crate::components::controllers::{ControllerTimer, Controllers};
+use crate::components::ctx::{Ctx, IdGen, IdSpace, Obs, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Obs, Out, ProcId};
 use rand::Rng as _;
 
-const T_TRY: u32 = 1;
-const T_RENEW: u32 = 2;
-const T_DEADLINE: u32 = 3;
-const T_REQ_TIMEOUT: u32 = 4;
-const T_WORK: u32 = 5;
+/// Leader election's timers (the controllers it runs have their own, [`ControllerTimer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectorTimer {
+    /// A candidate's next acquire attempt.
+    Try,
+    /// The leader's next renewal attempt.
+    Renew,
+    /// RenewDeadline of the renewal round that began at `round_start_ns` ran out.
+    Deadline { round_start_ns: Nanos },
+    /// Lease request `id` got no answer in time.
+    ReqTimeout { id: u64 },
+    /// The leader acts (a leader-only action reported to the invariant checker).
+    Work,
+}
 
 /// Leader election settings of one component.
 #[derive(Clone, Debug)]
@@ -70,7 +79,7 @@ pub struct Elector {
     round_start: Option<Nanos>,
     round_renewed: bool,
     pending: Pending,
-    next_id: u64,
+    ids: IdGen,
     stopping: bool,
     controllers: ControllerSet,
 }
@@ -89,7 +98,7 @@ impl Elector {
             round_start: None,
             round_renewed: false,
             pending: Pending::None,
-            next_id: 1,
+            ids: IdGen::new(IdSpace::Process),
             stopping: false,
             controllers,
         }
@@ -127,7 +136,7 @@ impl Elector {
             "leaderelection.go: attempting to acquire leader lease kube-system/{}...",
             self.cfg.lease_name
         ));
-        ctx.timer(1, T_TRY, 0);
+        ctx.timer(1, ElectorTimer::Try);
     }
 
     /// Crash: nothing survives.
@@ -146,8 +155,7 @@ impl Elector {
         if self.leader && self.cfg.enabled && self.cfg.release_on_cancel {
             if let Some((v, rev)) = self.observed {
                 let seq = (v as u32).wrapping_add(1);
-                let id = self.next_id;
-                self.next_id += 1;
+                let id = self.ids.next_id();
                 ctx.send(
                     self.cfg.api,
                     Msg::ApiReq {
@@ -200,7 +208,7 @@ impl Elector {
                 lease: self.cfg.lease,
                 holder: Some(ctx.me),
             });
-            ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
+            ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Work);
             let (identity, lease, renew) = (self.identity, self.cfg.lease, self.last_renew_ns);
             if let Some(c) = self.controllers.as_mut() {
                 c.set_last_renew(renew);
@@ -218,8 +226,7 @@ impl Elector {
     }
 
     fn send_get(&mut self, ctx: &mut Ctx) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         self.pending = Pending::Get(id);
         ctx.send(
             self.cfg.api,
@@ -232,7 +239,7 @@ impl Elector {
             },
         );
         // KCM and the scheduler set the leader-election client's timeout to RenewDeadline.
-        ctx.timer(self.cfg.renew_deadline_ns, T_REQ_TIMEOUT, id);
+        ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
 
     fn send_put(&mut self, ctx: &mut Ctx, expected_rev: u64) {
@@ -242,8 +249,7 @@ impl Elector {
             .unwrap_or(0)
             .wrapping_add(1);
         let value = pack(self.identity, seq);
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         self.pending = Pending::Put(id, value);
         ctx.send(
             self.cfg.api,
@@ -257,42 +263,33 @@ impl Elector {
                 },
             },
         );
-        ctx.timer(self.cfg.renew_deadline_ns, T_REQ_TIMEOUT, id);
+        ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
 
-    /// Timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+    /// Leader election's timers.
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: ElectorTimer) {
         if self.stopping {
             return;
         }
-        if tag >= controllers::T_LOOP {
-            if self.leader {
-                if let Some(c) = self.controllers.as_mut() {
-                    c.on_timer(ctx, tag, arg);
+        match t {
+            ElectorTimer::Try => {
+                if !self.leader && self.pending == Pending::None {
+                    self.send_get(ctx);
                 }
             }
-            return;
-        }
-        match tag {
-            T_TRY if !self.leader && self.pending == Pending::None => self.send_get(ctx),
-            T_RENEW if self.leader && self.pending == Pending::None => {
-                if self.round_start.is_none() {
-                    self.round_start = Some(ctx.now);
-                    self.round_renewed = false;
-                    ctx.timer(self.cfg.renew_deadline_ns, T_DEADLINE, ctx.now);
-                }
-                // The fast path: update the cached record optimistically.
-                match self.observed {
-                    Some((_, rev)) => self.send_put(ctx, rev),
-                    None => self.send_get(ctx),
+            ElectorTimer::Renew => {
+                if self.leader && self.pending == Pending::None {
+                    self.renew(ctx);
                 }
             }
-            T_DEADLINE if self.leader && self.round_start == Some(arg) && !self.round_renewed => {
-                self.lose(ctx);
+            ElectorTimer::Deadline { round_start_ns } => {
+                if self.leader && self.round_start == Some(round_start_ns) && !self.round_renewed {
+                    self.lose(ctx);
+                }
             }
-            T_REQ_TIMEOUT => {
+            ElectorTimer::ReqTimeout { id } => {
                 let matches = match self.pending {
-                    Pending::Get(id) | Pending::Put(id, _) => id == arg,
+                    Pending::Get(pid) | Pending::Put(pid, _) => pid == id,
                     Pending::None => false,
                 };
                 if matches {
@@ -300,16 +297,46 @@ impl Elector {
                     self.attempt_failed(ctx);
                 }
             }
-            T_WORK if self.leader => {
-                if self.cfg.enabled {
-                    ctx.observe(Obs::LeaderAction {
-                        lease: self.cfg.lease,
-                        last_renew_ns: self.last_renew_ns,
-                    });
+            ElectorTimer::Work => {
+                if self.leader {
+                    if self.cfg.enabled {
+                        ctx.observe(Obs::LeaderAction {
+                            lease: self.cfg.lease,
+                            last_renew_ns: self.last_renew_ns,
+                        });
+                    }
+                    ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Work);
                 }
-                ctx.timer(self.cfg.retry_period_ns, T_WORK, 0);
             }
-            _ => {}
+        }
+    }
+
+    /// The controllers' timers: they run only while this process leads.
+    pub fn on_controllers_timer(&mut self, ctx: &mut Ctx, t: ControllerTimer) {
+        if self.stopping || !self.leader {
+            return;
+        }
+        if let Some(c) = self.controllers.as_mut() {
+            c.on_timer(ctx, t);
+        }
+    }
+
+    /// One renewal attempt of the leader; the first of a round arms the round's RenewDeadline.
+    fn renew(&mut self, ctx: &mut Ctx) {
+        if self.round_start.is_none() {
+            self.round_start = Some(ctx.now);
+            self.round_renewed = false;
+            ctx.timer(
+                self.cfg.renew_deadline_ns,
+                ElectorTimer::Deadline {
+                    round_start_ns: ctx.now,
+                },
+            );
+        }
+        // The fast path: update the cached record optimistically.
+        match self.observed {
+            Some((_, rev)) => self.send_put(ctx, rev),
+            None => self.send_get(ctx),
         }
     }
 
@@ -327,10 +354,10 @@ impl Elector {
     fn attempt_failed(&mut self, ctx: &mut Ctx) {
         if self.leader {
             // PollImmediateUntil(RetryPeriod) inside the RenewDeadline context.
-            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+            ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Renew);
         } else {
             let d = self.jittered_retry(ctx);
-            ctx.timer(d, T_TRY, 0);
+            ctx.timer(d, ElectorTimer::Try);
         }
     }
 
@@ -342,7 +369,7 @@ impl Elector {
             if let Some(c) = self.controllers.as_mut() {
                 c.set_last_renew(ctx.now);
             }
-            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+            ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Renew);
         } else {
             self.last_renew_ns = ctx.now;
             if let Some(c) = self.controllers.as_mut() {
@@ -353,7 +380,7 @@ impl Elector {
                 self.cfg.lease_name
             ));
             self.set_leader(ctx, true);
-            ctx.timer(self.cfg.retry_period_ns, T_RENEW, 0);
+            ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Renew);
         }
     }
 
@@ -365,15 +392,30 @@ impl Elector {
         let (id, result) = match msg {
             Msg::ApiResp { id, result } => (id, result.map_err(|_| ())),
             Msg::ConnRefused { id } => (id, Err(())),
-            _ => return,
+            // Not its protocol: it only sends API requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => return,
         };
-        if id & controllers::ID_BIT != 0 {
-            if self.leader {
-                if let Some(c) = self.controllers.as_mut() {
-                    c.on_msg(ctx, id, result.ok());
+        match IdSpace::of(id) {
+            IdSpace::Controllers => {
+                if self.leader {
+                    if let Some(c) = self.controllers.as_mut() {
+                        c.on_msg(ctx, id, result.ok());
+                    }
                 }
+                return;
             }
-            return;
+            IdSpace::Process => {}
         }
         match self.pending {
             Pending::Get(pid) if pid == id => {
@@ -410,7 +452,7 @@ impl Elector {
                         self.observed_time = ctx.now;
                         self.attempt_succeeded(ctx);
                     }
-                    _ => {
+                    Ok(KvResult::Value(_) | KvResult::Values(_)) | Err(()) => {
                         if self.leader {
                             // The optimistic update failed: fall back to GET + update.
                             self.observed = None;
@@ -419,7 +461,8 @@ impl Elector {
                     }
                 }
             }
-            _ => {}
+            // An answer the attempt no longer waits for (it timed out, or a later one replaced it).
+            Pending::Get(_) | Pending::Put(..) | Pending::None => {}
         }
     }
 }

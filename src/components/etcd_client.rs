@@ -8,19 +8,23 @@
 //! (newETCD3Client in the same file), so the dial returns when the first connection is up: the client
 //! reports that once, as [`Event::Connected`].
 
+use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
-/// Timer tags the client uses; the owner routes timers with these tags here.
-pub const T_OP_TIMEOUT: u32 = 100;
-/// Keepalive round.
-pub const T_KEEPALIVE: u32 = 101;
-/// Keepalive answer overdue.
-pub const T_KEEPALIVE_DEADLINE: u32 = 102;
-/// Redial of endpoints believed down.
-pub const T_REDIAL: u32 = 103;
+/// The client's timers; its owner hands them back through [`EtcdClient::on_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdClientTimer {
+    /// Request `id` timed out.
+    OpTimeout { id: u64 },
+    /// Keepalive round.
+    Keepalive,
+    /// The answer to keepalive ping `id` is overdue.
+    KeepaliveDeadline { id: u64 },
+    /// Redial of endpoints believed down.
+    Redial,
+}
 
 /// Client settings.
 #[derive(Clone, Debug)]
@@ -32,14 +36,18 @@ pub struct EtcdClientConfig {
 
 #[derive(Clone, Debug)]
 struct Op {
-    owner_tag: u64,
+    owner_tag: OwnerTag,
     op: KvOp,
     endpoint: usize,
     tries: u32,
 }
 
+/// The owner's name for a request, handed back with its completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnerTag(pub u64);
+
 /// A finished request: the owner's tag and the result.
-pub type Completion = (u64, Result<KvResult, EtcdError>);
+pub type Completion = (OwnerTag, Result<KvResult, EtcdError>);
 
 /// What the client hands back to its owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +63,7 @@ pub struct EtcdClient {
     cfg: EtcdClientConfig,
     healthy: Vec<bool>,
     next: usize,
-    next_id: u64,
+    ids: IdGen,
     ops: BTreeMap<u64, Op>,
     /// Keepalive pings awaiting an answer: ping id -> endpoint.
     pings: BTreeMap<u64, usize>,
@@ -71,7 +79,7 @@ impl EtcdClient {
             cfg,
             healthy: vec![true; n],
             next: 0,
-            next_id: 1,
+            ids: IdGen::default(),
             ops: BTreeMap::new(),
             pings: BTreeMap::new(),
             connected: false,
@@ -82,7 +90,7 @@ impl EtcdClient {
     /// answer to the previous life's request can never complete a new one.
     pub fn restarted(prev: &EtcdClient) -> EtcdClient {
         let mut c = EtcdClient::new(prev.cfg.clone());
-        c.next_id = prev.next_id + 1_000_000;
+        c.ids = prev.ids.restarted();
         c
     }
 
@@ -98,8 +106,8 @@ impl EtcdClient {
             self.healthy[i] = false;
             self.ping(ctx, i, SEC);
         }
-        ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);
-        ctx.timer(SEC, T_REDIAL, 0);
+        ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
+        ctx.timer(SEC, EtcdClientTimer::Redial);
     }
 
     /// Whether a connection to any endpoint has come up since start.
@@ -126,15 +134,14 @@ impl EtcdClient {
     pub fn request(
         &mut self,
         ctx: &mut Ctx,
-        owner_tag: u64,
+        owner_tag: OwnerTag,
         op: KvOp,
         timeout_ns: Nanos,
     ) -> Option<Event> {
         if self.cfg.endpoints.is_empty() {
             return Some(Event::Done((owner_tag, Err(EtcdError::Unavailable))));
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         let e = self.pick();
         ctx.send(self.cfg.endpoints[e], Msg::EtcdReq { id, op: op.clone() });
         self.ops.insert(
@@ -146,7 +153,7 @@ impl EtcdClient {
                 tries: 1,
             },
         );
-        ctx.timer(timeout_ns, T_OP_TIMEOUT, id);
+        ctx.timer(timeout_ns, EtcdClientTimer::OpTimeout { id });
         None
     }
 
@@ -197,53 +204,62 @@ impl EtcdClient {
                 self.connected = true;
                 Some(Event::Connected)
             }
-            _ => None,
+            // Not the client's: its owner hands over only answers from etcd.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => None,
         }
     }
 
     /// Handles the client's timers; returns a completion if a request timed out.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) -> Option<Event> {
-        match tag {
-            T_OP_TIMEOUT => {
-                let op = self.ops.remove(&arg)?;
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: EtcdClientTimer) -> Option<Event> {
+        match t {
+            EtcdClientTimer::OpTimeout { id } => {
+                let op = self.ops.remove(&id)?;
                 Some(Event::Done((op.owner_tag, Err(EtcdError::Timeout))))
             }
-            T_KEEPALIVE => {
+            EtcdClientTimer::Keepalive => {
                 for i in 0..self.cfg.endpoints.len() {
                     if self.healthy[i] {
                         self.ping(ctx, i, self.cfg.keepalive_timeout_ns);
                     }
                 }
-                ctx.timer(self.cfg.keepalive_time_ns, T_KEEPALIVE, 0);
+                ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
                 None
             }
-            T_KEEPALIVE_DEADLINE => {
-                if let Some(i) = self.pings.remove(&arg) {
+            EtcdClientTimer::KeepaliveDeadline { id } => {
+                if let Some(i) = self.pings.remove(&id) {
                     // No answer to the keepalive: the transport is closed and the balancer stops
                     // using the endpoint.
                     self.healthy[i] = false;
                 }
                 None
             }
-            T_REDIAL => {
+            EtcdClientTimer::Redial => {
                 for i in 0..self.cfg.endpoints.len() {
                     if !self.healthy[i] {
                         self.ping(ctx, i, SEC);
                     }
                 }
-                ctx.timer(SEC, T_REDIAL, 0);
+                ctx.timer(SEC, EtcdClientTimer::Redial);
                 None
             }
-            _ => None,
         }
     }
 
     fn ping(&mut self, ctx: &mut Ctx, i: usize, deadline: Nanos) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         self.pings.insert(id, i);
         ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
-        ctx.timer(deadline, T_KEEPALIVE_DEADLINE, id);
+        ctx.timer(deadline, EtcdClientTimer::KeepaliveDeadline { id });
     }
 
     /// The endpoints.

@@ -3,15 +3,23 @@
 //! keepalived/vrrp/vrrp.c), preemption by higher priority, and kubeadm's `vrrp_script check_apiserver`
 //! (interval 3 s, fall 10, rise 2, weight -2; kubeadm docs/ha-considerations.md).
 
+use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{HealthPath, Msg};
 use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Out, ProcId};
 
-const T_ADVERT: u32 = 1;
-const T_MASTER_DOWN: u32 = 2;
-const T_SCRIPT: u32 = 3;
-const T_SCRIPT_TIMEOUT: u32 = 4;
+/// keepalived's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepalivedTimer {
+    /// The master's next advertisement.
+    Advert,
+    /// No advertisement from a master for a master-down interval, if `token` is still the armed one.
+    MasterDown { token: u64 },
+    /// The next run of the check script.
+    Script,
+    /// Check-script run `id` got no answer in time.
+    ScriptTimeout { id: u64 },
+}
 
 /// keepalived settings.
 #[derive(Clone, Debug)]
@@ -44,7 +52,7 @@ pub struct Keepalived {
     script_ok: bool,
     script_streak: u32,
     script_pending: Option<u64>,
-    next_id: u64,
+    ids: IdGen,
 }
 
 impl Keepalived {
@@ -57,7 +65,7 @@ impl Keepalived {
             script_ok: true,
             script_streak: 0,
             script_pending: None,
-            next_id: 1,
+            ids: IdGen::default(),
         }
     }
 
@@ -86,7 +94,7 @@ impl Keepalived {
             state: ProcState::Standby,
         });
         self.arm_master_down(ctx);
-        ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
+        ctx.timer(self.cfg.script_interval_ns, KeepalivedTimer::Script);
     }
 
     /// Graceful stop: a master sends a priority-0 advertisement and removes the VIP, so a backup takes
@@ -109,7 +117,8 @@ impl Keepalived {
 
     fn arm_master_down(&mut self, ctx: &mut Ctx) {
         self.down_token += 1;
-        ctx.timer(self.master_down_ns(), T_MASTER_DOWN, self.down_token);
+        let token = self.down_token;
+        ctx.timer(self.master_down_ns(), KeepalivedTimer::MasterDown { token });
     }
 
     fn become_master(&mut self, ctx: &mut Ctx) {
@@ -146,41 +155,49 @@ impl Keepalived {
         for &p in &self.cfg.peers {
             ctx.send(p, Msg::Vrrp { priority });
         }
-        ctx.timer(self.cfg.advert_ns, T_ADVERT, 0);
+        ctx.timer(self.cfg.advert_ns, KeepalivedTimer::Advert);
     }
 
     /// Timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match tag {
-            T_ADVERT if self.state == State::Master => self.advertise(ctx),
-            T_MASTER_DOWN if self.state == State::Backup && arg == self.down_token => {
-                self.become_master(ctx)
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: KeepalivedTimer) {
+        match t {
+            KeepalivedTimer::Advert => {
+                if self.state == State::Master {
+                    self.advertise(ctx);
+                }
             }
-            T_SCRIPT => {
-                let id = self.next_id;
-                self.next_id += 1;
-                self.script_pending = Some(id);
-                ctx.send(
-                    self.cfg.local_haproxy,
-                    Msg::HealthReq {
-                        id,
-                        path: HealthPath::Healthz,
-                    },
-                );
-                // The script's curl gives up well within the interval.
-                ctx.timer(
-                    self.cfg.script_interval_ns.min(2 * SEC),
-                    T_SCRIPT_TIMEOUT,
-                    id,
-                );
-                ctx.timer(self.cfg.script_interval_ns, T_SCRIPT, 0);
+            KeepalivedTimer::MasterDown { token } => {
+                if self.state == State::Backup && token == self.down_token {
+                    self.become_master(ctx);
+                }
             }
-            T_SCRIPT_TIMEOUT if self.script_pending == Some(arg) => {
-                self.script_pending = None;
-                self.script_result(ctx, false);
+            KeepalivedTimer::Script => self.run_script(ctx),
+            KeepalivedTimer::ScriptTimeout { id } => {
+                if self.script_pending == Some(id) {
+                    self.script_pending = None;
+                    self.script_result(ctx, false);
+                }
             }
-            _ => {}
         }
+    }
+
+    /// `vrrp_script check_apiserver`: curl the local HAProxy's frontend.
+    fn run_script(&mut self, ctx: &mut Ctx) {
+        let id = self.ids.next_id();
+        self.script_pending = Some(id);
+        ctx.send(
+            self.cfg.local_haproxy,
+            Msg::HealthReq {
+                id,
+                path: HealthPath::Healthz,
+            },
+        );
+        // The script's curl gives up well within the interval.
+        ctx.timer(
+            self.cfg.script_interval_ns.min(2 * SEC),
+            KeepalivedTimer::ScriptTimeout { id },
+        );
+        ctx.timer(self.cfg.script_interval_ns, KeepalivedTimer::Script);
     }
 
     fn script_result(&mut self, ctx: &mut Ctx, ok: bool) {
@@ -222,7 +239,8 @@ impl Keepalived {
                         // The master is leaving: take over after the skew time only.
                         self.down_token += 1;
                         let skew = (256 - mine as u64) * SEC / 256;
-                        ctx.timer(skew, T_MASTER_DOWN, self.down_token);
+                        let token = self.down_token;
+                        ctx.timer(skew, KeepalivedTimer::MasterDown { token });
                     }
                     State::Backup => {
                         // Preemption (on by default): a lower-priority master's adverts are ignored, so
@@ -233,15 +251,28 @@ impl Keepalived {
                     }
                 }
             }
-            Msg::HealthResp { id, ok } if self.script_pending == Some(id) => {
-                self.script_pending = None;
-                self.script_result(ctx, ok);
-            }
-            Msg::ConnRefused { id } if self.script_pending == Some(id) => {
-                self.script_pending = None;
-                self.script_result(ctx, false);
-            }
-            _ => {}
+            Msg::HealthResp { id, ok } => self.script_answer(ctx, id, ok),
+            Msg::ConnRefused { id } => self.script_answer(ctx, id, false),
+            // Not its protocol: VRRP between peers and the check script's HTTP probe only.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. } => {}
+        }
+    }
+
+    /// The check script's probe got an answer (`ok`), if it is the run in flight.
+    fn script_answer(&mut self, ctx: &mut Ctx, id: u64, ok: bool) {
+        if self.script_pending == Some(id) {
+            self.script_pending = None;
+            self.script_result(ctx, ok);
         }
     }
 }

@@ -4,18 +4,27 @@
 //! the container runtime: they keep running while the kubelet cannot reach the API, and even while the
 //! kubelet process is down; they die with the node.
 
+use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::components::objects::Pod;
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
-const T_LEASE: u32 = 1;
-const T_SYNC: u32 = 2;
-const T_READY: u32 = 3;
-const T_TIMEOUT: u32 = 4;
-const T_STATUS: u32 = 5;
+/// The kubelet's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KubeletTimer {
+    /// The next node Lease renewal.
+    Lease,
+    /// The next re-list of its pods.
+    Sync,
+    /// A pod may have become ready.
+    Ready,
+    /// API request `id` got no answer in time.
+    Timeout { id: u64 },
+    /// The next node status computation (nodeStatusUpdateFrequency).
+    Status,
+}
 
 /// Kubelet settings.
 #[derive(Clone, Debug)]
@@ -56,7 +65,7 @@ pub struct Kubelet {
     /// Survives a kubelet crash (containerd keeps the containers), not a node crash.
     pub running: BTreeMap<u64, RunningPod>,
     renew_seq: u64,
-    next_id: u64,
+    ids: IdGen,
     pending: BTreeMap<u64, Req>,
     last_ready: u32,
     /// When the status was last posted successfully (None: not since start).
@@ -73,7 +82,7 @@ impl Kubelet {
             cfg,
             running: BTreeMap::new(),
             renew_seq: 0,
-            next_id: 1,
+            ids: IdGen::default(),
             pending: BTreeMap::new(),
             last_ready: 0,
             status_posted_ns: None,
@@ -107,11 +116,11 @@ impl Kubelet {
         self.status_posted_ns = None;
         self.renew(ctx);
         self.post_status(ctx);
-        ctx.timer(self.cfg.status_update_ns, T_STATUS, 0);
-        ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
+        ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
+        ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
         for p in self.running.values() {
             if p.ready_at_ns > ctx.now {
-                ctx.timer_at(p.ready_at_ns, T_READY, 0);
+                ctx.timer_at(p.ready_at_ns, KubeletTimer::Ready);
             }
         }
     }
@@ -122,28 +131,28 @@ impl Kubelet {
     }
 
     /// The node dies: so do its containers.
-    pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<crate::world::ctx::Out>) {
+    pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<Out>) {
         self.running.clear();
         if self.last_ready != 0 {
             self.last_ready = 0;
-            out.push(crate::world::ctx::Out::Trace(TraceKind::Pods {
+            out.push(Out::Trace(TraceKind::Pods {
                 proc: ctx_me,
                 ready: 0,
             }));
         }
     }
 
-    /// A write id unique across processes: the process in the high bits, the request counter below.
+    /// A write id unique across processes: the process in the high bits, below it the number of the
+    /// request that will carry the write.
     fn write_id(&self, ctx: &Ctx) -> u64 {
-        ((ctx.me as u64 + 1) << 40) | (self.next_id & 0xff_ffff_ffff)
+        ((ctx.me as u64 + 1) << 40) | (self.ids.peek_seq() & 0xff_ffff_ffff)
     }
 
     fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         self.pending.insert(id, req);
         ctx.send(self.cfg.api, Msg::ApiReq { id, op });
-        ctx.timer(self.cfg.request_timeout_ns, T_TIMEOUT, id);
+        ctx.timer(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
     }
 
     fn renew(&mut self, ctx: &mut Ctx) {
@@ -169,11 +178,11 @@ impl Kubelet {
             self.lease_backoff_ns = 0;
             let jitter =
                 (rand::Rng::gen::<f64>(ctx.rng) * 0.04 * self.cfg.lease_renew_ns as f64) as Nanos;
-            ctx.timer(self.cfg.lease_renew_ns + jitter, T_LEASE, 0);
+            ctx.timer(self.cfg.lease_renew_ns + jitter, KubeletTimer::Lease);
         } else {
             self.lease_backoff_ns =
                 (self.lease_backoff_ns * 2).clamp(200 * crate::engine::MS, 7 * crate::engine::SEC);
-            ctx.timer(self.lease_backoff_ns, T_LEASE, 0);
+            ctx.timer(self.lease_backoff_ns, KubeletTimer::Lease);
         }
     }
 
@@ -208,10 +217,10 @@ impl Kubelet {
     }
 
     /// Timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match tag {
-            T_LEASE => self.renew(ctx),
-            T_STATUS => {
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: KubeletTimer) {
+        match t {
+            KubeletTimer::Lease => self.renew(ctx),
+            KubeletTimer::Status => {
                 // The status itself does not change in the model (the node stays Ready while the
                 // kubelet runs), so it is posted at start and then every nodeStatusReportFrequency.
                 let due = self
@@ -220,21 +229,22 @@ impl Kubelet {
                 if due && !self.pending.values().any(|r| *r == Req::Status) {
                     self.post_status(ctx);
                 }
-                ctx.timer(self.cfg.status_update_ns, T_STATUS, 0);
+                ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
             }
-            T_SYNC => {
+            KubeletTimer::Sync => {
                 if !self.pending.values().any(|r| *r == Req::List) {
                     let (start, end) = keys::range(keys::POD);
                     self.send(ctx, Req::List, KvOp::Range { start, end });
                 }
-                ctx.timer(self.cfg.sync_ns, T_SYNC, 0);
+                ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
             }
-            T_READY => self.note_ready(ctx),
-            // The guard removes the timed-out request whatever it was; only a lease renewal retries.
-            T_TIMEOUT if self.pending.remove(&arg) == Some(Req::Lease) => {
-                self.lease_done(ctx, false)
+            KubeletTimer::Ready => self.note_ready(ctx),
+            // The timed-out request is dropped whatever it was; only a lease renewal retries.
+            KubeletTimer::Timeout { id } => {
+                if self.pending.remove(&id) == Some(Req::Lease) {
+                    self.lease_done(ctx, false);
+                }
             }
-            _ => {}
         }
     }
 
@@ -243,7 +253,19 @@ impl Kubelet {
         let (id, result) = match msg {
             Msg::ApiResp { id, result } => (id, result.ok()),
             Msg::ConnRefused { id } => (id, None),
-            _ => return,
+            // Not its protocol: it only sends API requests, and nothing sends these to it.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => return,
         };
         let Some(req) = self.pending.remove(&id) else {
             return;
@@ -278,11 +300,11 @@ impl Kubelet {
         // Stop containers whose pods are gone or terminating; finish the deletion of terminating pods.
         let running: Vec<u64> = self.running.keys().copied().collect();
         for uid in running {
-            match desired.get(&uid) {
-                Some((_, false, _, _)) => {}
-                _ => {
-                    self.running.remove(&uid);
-                }
+            let wanted = desired
+                .get(&uid)
+                .is_some_and(|(_, terminating, _, _)| !terminating);
+            if !wanted {
+                self.running.remove(&uid);
             }
         }
         for (uid, (workload, terminating, key, rev)) in desired {
@@ -307,7 +329,7 @@ impl Kubelet {
                         ready_at_ns,
                     },
                 );
-                ctx.timer_at(ready_at_ns, T_READY, 0);
+                ctx.timer_at(ready_at_ns, KubeletTimer::Ready);
             }
         }
         self.note_ready(ctx);

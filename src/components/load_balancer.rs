@@ -3,15 +3,22 @@
 //! with `option redispatch`. Defaults from haproxy include/haproxy/defaults.h and kubeadm
 //! docs/ha-considerations.md.
 
+use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
-use crate::world::ctx::{Ctx, ProcId};
 use std::collections::BTreeMap;
 
-const T_CHECK: u32 = 1;
-const T_CHECK_TIMEOUT: u32 = 2;
-const T_CONNECT_TIMEOUT: u32 = 3;
+/// HAProxy's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaproxyTimer {
+    /// The next health check of backend `server` (index into the backends).
+    Check { server: usize },
+    /// Health check `id` ran out of time (connect or read phase).
+    CheckTimeout { id: u64 },
+    /// Relayed session `id` did not connect to its backend in time.
+    ConnectTimeout { id: u64 },
+}
 
 /// HAProxy settings.
 #[derive(Clone, Debug)]
@@ -53,7 +60,8 @@ pub struct Haproxy {
     cfg: HaproxyConfig,
     servers: Vec<Server>,
     rr: usize,
-    next_id: u64,
+    /// Ids of health checks and of relayed sessions (one count).
+    ids: IdGen,
     sessions: BTreeMap<u64, Session>,
     /// Check id -> server.
     checks: BTreeMap<u64, usize>,
@@ -75,7 +83,7 @@ impl Haproxy {
                 n
             ],
             rr: 0,
-            next_id: 1,
+            ids: IdGen::default(),
             sessions: BTreeMap::new(),
             checks: BTreeMap::new(),
         }
@@ -102,7 +110,7 @@ impl Haproxy {
         for (i, _) in self.cfg.backends.iter().enumerate() {
             // HAProxy spreads the first checks of a backend's servers over one interval.
             let offset = self.cfg.inter_ns * i as u64 / n.max(1) as u64;
-            ctx.timer(offset + 1, T_CHECK, i as u64);
+            ctx.timer(offset + 1, HaproxyTimer::Check { server: i });
         }
     }
 
@@ -125,60 +133,61 @@ impl Haproxy {
     }
 
     /// Timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
-        match tag {
-            T_CHECK => {
-                let i = arg as usize;
-                let id = self.next_id;
-                self.next_id += 1;
-                self.servers[i].check = Some((id, false));
-                self.servers[i].check_started = ctx.now;
-                self.checks.insert(id, i);
-                ctx.send(
-                    self.cfg.backends[i],
-                    Msg::HealthReq {
-                        id,
-                        path: self.cfg.check_path,
-                    },
-                );
-                // With `timeout check` set, the connect phase of a check is bounded by
-                // min(timeout connect, inter) (HAProxy configuration manual, "timeout check").
-                let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
-                ctx.timer(connect, T_CHECK_TIMEOUT, id);
-            }
-            T_CHECK_TIMEOUT => {
-                let Some(&i) = self.checks.get(&arg) else {
-                    return;
-                };
-                match self.servers[i].check {
-                    Some((id, false)) if id == arg => {
-                        self.check_result(ctx, i, arg, false, "Layer4 timeout");
-                    }
-                    Some((id, true)) if id == arg => {
-                        // Connected: the read timeout is `timeout check`, counted from the connect.
-                        let started = self.servers[i].check_started;
-                        let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
-                        if ctx.now >= started + connect + self.cfg.check_timeout_ns {
-                            self.check_result(ctx, i, arg, false, "Layer7 timeout");
-                        } else {
-                            ctx.timer_at(
-                                started + connect + self.cfg.check_timeout_ns,
-                                T_CHECK_TIMEOUT,
-                                arg,
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            T_CONNECT_TIMEOUT => {
-                if let Some(s) = self.sessions.get(&arg) {
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: HaproxyTimer) {
+        match t {
+            HaproxyTimer::Check { server } => self.start_check(ctx, server),
+            HaproxyTimer::CheckTimeout { id } => self.check_timeout(ctx, id),
+            HaproxyTimer::ConnectTimeout { id } => {
+                if let Some(s) = self.sessions.get(&id) {
                     if !s.connected {
-                        self.retry_or_fail(ctx, arg);
+                        self.retry_or_fail(ctx, id);
                     }
                 }
             }
-            _ => {}
+        }
+    }
+
+    fn start_check(&mut self, ctx: &mut Ctx, i: usize) {
+        let id = self.ids.next_id();
+        self.servers[i].check = Some((id, false));
+        self.servers[i].check_started = ctx.now;
+        self.checks.insert(id, i);
+        ctx.send(
+            self.cfg.backends[i],
+            Msg::HealthReq {
+                id,
+                path: self.cfg.check_path,
+            },
+        );
+        // With `timeout check` set, the connect phase of a check is bounded by
+        // min(timeout connect, inter) (HAProxy configuration manual, "timeout check").
+        let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
+        ctx.timer(connect, HaproxyTimer::CheckTimeout { id });
+    }
+
+    fn check_timeout(&mut self, ctx: &mut Ctx, arg: u64) {
+        let Some(&i) = self.checks.get(&arg) else {
+            return;
+        };
+        // Only the check in flight counts; a timer of an earlier check of this server is stale.
+        match self.servers[i].check {
+            Some((id, false)) if id == arg => {
+                self.check_result(ctx, i, arg, false, "Layer4 timeout");
+            }
+            Some((id, true)) if id == arg => {
+                // Connected: the read timeout is `timeout check`, counted from the connect.
+                let started = self.servers[i].check_started;
+                let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
+                if ctx.now >= started + connect + self.cfg.check_timeout_ns {
+                    self.check_result(ctx, i, arg, false, "Layer7 timeout");
+                } else {
+                    ctx.timer_at(
+                        started + connect + self.cfg.check_timeout_ns,
+                        HaproxyTimer::CheckTimeout { id: arg },
+                    );
+                }
+            }
+            Some(_) | None => {}
         }
     }
 
@@ -219,7 +228,7 @@ impl Haproxy {
             }
         }
         // The next check starts `inter` after this one ended.
-        ctx.timer(self.cfg.inter_ns, T_CHECK, i as u64);
+        ctx.timer(self.cfg.inter_ns, HaproxyTimer::Check { server: i });
     }
 
     fn retry_or_fail(&mut self, ctx: &mut Ctx, sid: u64) {
@@ -245,8 +254,7 @@ impl Haproxy {
             s.server
         };
         s.server = next;
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.next_id();
         ctx.send(
             self.cfg.backends[next],
             Msg::ProxyReq {
@@ -254,7 +262,10 @@ impl Haproxy {
                 op: s.op.clone(),
             },
         );
-        ctx.timer(self.cfg.connect_timeout_ns, T_CONNECT_TIMEOUT, id);
+        ctx.timer(
+            self.cfg.connect_timeout_ns,
+            HaproxyTimer::ConnectTimeout { id },
+        );
         self.sessions.insert(id, s);
     }
 
@@ -273,8 +284,7 @@ impl Haproxy {
                     );
                     return;
                 };
-                let sid = self.next_id;
-                self.next_id += 1;
+                let sid = self.ids.next_id();
                 ctx.send(
                     self.cfg.backends[i],
                     Msg::ProxyReq {
@@ -282,7 +292,10 @@ impl Haproxy {
                         op: op.clone(),
                     },
                 );
-                ctx.timer(self.cfg.connect_timeout_ns, T_CONNECT_TIMEOUT, sid);
+                ctx.timer(
+                    self.cfg.connect_timeout_ns,
+                    HaproxyTimer::ConnectTimeout { id: sid },
+                );
                 self.sessions.insert(
                     sid,
                     Session {
@@ -339,7 +352,15 @@ impl Haproxy {
                     self.check_result(ctx, i, id, ok, reason);
                 }
             }
-            _ => {}
+            // Not its protocol: HAProxy relays the API and probes backends, nothing else.
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::Vrrp { .. } => {}
         }
     }
 }

@@ -176,20 +176,35 @@ impl Msg {
             | Msg::ApiReq { id, .. }
             | Msg::ProxyReq { id, .. }
             | Msg::HealthReq { id, .. } => Some(*id),
-            _ => None,
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::Vrrp { .. } => None,
         }
     }
 
     /// True for answers, which are dropped if their requester restarted meanwhile.
     pub fn is_response(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Msg::EtcdResp { .. }
-                | Msg::EtcdPong { .. }
-                | Msg::ApiResp { .. }
-                | Msg::HealthResp { .. }
-                | Msg::ConnRefused { .. }
-                | Msg::ProxyAccepted { .. }
-        )
+            | Msg::EtcdPong { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::ProxyAccepted { .. } => true,
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::HealthReq { .. }
+            | Msg::Vrrp { .. } => false,
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Fault injection: resolving targets (names, zones, role selectors) when a fault fires, applying it, and
 //! undoing it after its `for`.
 
-use super::ctx::ProcId;
 use super::World;
+use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
 use crate::engine::{fmt_duration, Nanos};
 use crate::net::NodeId;
@@ -225,7 +225,7 @@ impl World {
                 let mut out = Vec::new();
                 self.procs[p].comp.host_down(p as ProcId, &mut out);
                 for o in out {
-                    if let super::ctx::Out::Trace(k) = o {
+                    if let crate::components::ctx::Out::Trace(k) = o {
                         self.record(k);
                     }
                 }

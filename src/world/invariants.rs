@@ -2,8 +2,8 @@
 //! change, every acknowledged write is in every later leader's log (unless a declared data-loss fault
 //! explains its loss, which is then counted), and leader completeness for committed entries.
 
-use super::ctx::{Obs, ProcId};
 use super::Proc;
+use crate::components::ctx::{Obs, ProcId};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::Trace;
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,11 +3,11 @@
 //! observers (capabilities) and invariant checkers. Components never see each other: only messages.
 
 pub mod build;
-pub mod ctx;
 pub mod faults;
 pub mod invariants;
 pub mod observer;
 
+use crate::components::ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use crate::components::msg::Msg;
 use crate::components::Component;
 use crate::engine::rng::Rng;
@@ -17,7 +17,6 @@ use crate::observe::{ProcState, Trace, TraceKind};
 use crate::scenario::plan::FaultAction;
 use crate::scenario::Plan;
 use crate::topology::Layout;
-use ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use faults::ResolvedFault;
 use invariants::Invariants;
 use observer::Observer;

@@ -2,9 +2,10 @@
 //! alive, who leads, what the network lets through), whether each capability is up, and trace changes.
 //! They only read; nothing in the model depends on them.
 
-use super::ctx::ProcId;
 use super::World;
+use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
+use crate::components::Component;
 use crate::observe::{Capability, TraceKind};
 use crate::topology::ProcKind;
 
@@ -47,7 +48,7 @@ impl Observer {
             }
         }
         if !w.scenario.workloads.is_empty() {
-            let ready = crate::components::ready_replicas(w);
+            let ready = ready_replicas(w);
             self.ready.resize(ready.len(), u32::MAX);
             for (i, r) in ready.iter().enumerate() {
                 if self.ready[i] != *r {
@@ -127,8 +128,8 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
     let node = w.procs[from as usize].node;
     let is_lb = |t: ProcId| w.layout.procs[t as usize].kind == ProcKind::Haproxy;
     match w.procs[from as usize].comp.api_target() {
-        Some(t) if t == super::ctx::VIP || is_lb(t) => {
-            let lb = if t == super::ctx::VIP {
+        Some(t) if t == crate::components::ctx::VIP || is_lb(t) => {
+            let lb = if t == crate::components::ctx::VIP {
                 w.vip_target().map(|p| &w.procs[p as usize])
             } else {
                 Some(&w.procs[t as usize])
@@ -147,4 +148,43 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
         }
         None => false,
     }
+}
+
+/// Ready replicas per workload: pods whose containers run and passed start-up on a node that is up and
+/// that the users (the `client` node) can reach. Pods on a node cut off from the control plane but not
+/// from its users still count: they serve their traffic.
+pub fn ready_replicas(w: &World) -> Vec<u32> {
+    let mut counts = std::collections::BTreeMap::new();
+    let users = w
+        .layout
+        .nodes
+        .iter()
+        .position(|n| n.kind == crate::topology::NodeKind::Client)
+        .map(|n| n as u16);
+    for p in &w.procs {
+        if let Component::Kubelet(k) = &p.comp {
+            let served = users.is_none_or(|u| w.net.reachable(u, p.node));
+            if w.net.host_up(p.node) && served {
+                k.ready_pods(w.now, &mut counts);
+            }
+        }
+    }
+    (0..w.scenario.workloads.len())
+        .map(|i| counts.get(&(i as u16)).copied().unwrap_or(0))
+        .collect()
+}
+
+/// Whether every desired workload replica is ready (None when the scenario declares no workloads).
+pub fn workload_ready(w: &World) -> Option<bool> {
+    if w.scenario.workloads.is_empty() {
+        return None;
+    }
+    let ready = ready_replicas(w);
+    Some(
+        w.scenario
+            .workloads
+            .iter()
+            .zip(ready)
+            .all(|(wl, r)| r >= wl.replicas),
+    )
 }

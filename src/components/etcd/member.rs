@@ -4,18 +4,26 @@
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{DurableState, Entry, EntryData, HardState, MemberId, RaftMsg, Role};
+use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
-use crate::world::ctx::{Ctx, Obs, ProcId};
 use std::collections::BTreeMap;
 
-const T_TICK: u32 = 1;
-const T_FSYNC: u32 = 2;
-const T_REQ_TIMEOUT: u32 = 3;
-const T_ADJUST_TICKS: u32 = 4;
-/// Peer-probe ids live in their own range so they never collide with client request ids.
-const PROBE_ID: u64 = 1 << 62;
+/// An etcd member's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdTimer {
+    /// The first tick that can do anything is due, if `token` is still the armed wake-up.
+    Tick { token: u64 },
+    /// The WAL write in flight is fsynced.
+    Fsync,
+    /// The client write proposed as `write_id` timed out.
+    WriteTimeout { write_id: u64 },
+    /// The linearizable read with Raft read context `read_ctx` timed out.
+    ReadTimeout { read_ctx: u64 },
+    /// Poll number `poll` of the start-up tick adjustment.
+    AdjustTicks { poll: u64 },
+}
 
 /// Static configuration of a member (its flags and the initial cluster).
 #[derive(Clone, Debug)]
@@ -66,6 +74,8 @@ struct Volatile {
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
     next_ctx: u64,
+    /// The start-up probes of peers in flight: probe id -> the probed member.
+    probes: BTreeMap<u64, MemberId>,
     /// Peers that answered the start-up probe (etcd's transport.ActivePeers).
     active_peers: u64,
     /// The start-up tick adjustment is done (or given up).
@@ -83,6 +93,8 @@ pub struct EtcdMember {
     durable: DurableState,
     wiped: bool,
     slow_fsync_ns: Option<Nanos>,
+    /// Ids of its start-up probes of peers (the member sends no other requests).
+    ids: IdGen,
     v: Option<Volatile>,
 }
 
@@ -94,6 +106,7 @@ impl EtcdMember {
             durable: DurableState::default(),
             wiped: false,
             slow_fsync_ns: None,
+            ids: IdGen::default(),
             v: None,
         }
     }
@@ -181,6 +194,7 @@ impl EtcdMember {
                 kv.put(*key, *value, *expected_rev);
             }
         }
+        let mut probes = BTreeMap::new();
         // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
         // member fast-forwards at once; otherwise etcd polls every 50 ms for up to 5 s until more than
         // one peer connection is active, then fast-forwards leaving 2 ticks. Peer connections are
@@ -190,15 +204,11 @@ impl EtcdMember {
                 raft.tick();
             }
         } else if self.cfg.initial_election_tick_advance {
-            for (m, p) in &self.cfg.peers {
-                if *m != self.cfg.member_id {
-                    ctx.send(*p, Msg::EtcdPing { id: PROBE_ID | *m });
-                }
-            }
-            ctx.timer(50 * crate::engine::MS, T_ADJUST_TICKS, 1);
+            probes = self.probe_peers(ctx);
         }
         let term = raft.term();
         self.v = Some(Volatile {
+            probes,
             raft,
             kv,
             start_ns: ctx.now,
@@ -223,6 +233,20 @@ impl EtcdMember {
         });
         self.after_event(ctx);
         true
+    }
+
+    /// Probes every peer (standing for its peer connection) and starts polling for the answers.
+    fn probe_peers(&mut self, ctx: &mut Ctx) -> BTreeMap<u64, MemberId> {
+        let mut probes = BTreeMap::new();
+        for (m, p) in &self.cfg.peers {
+            if *m != self.cfg.member_id {
+                let id = self.ids.next_id();
+                probes.insert(id, *m);
+                ctx.send(*p, Msg::EtcdPing { id });
+            }
+        }
+        ctx.timer(50 * crate::engine::MS, EtcdTimer::AdjustTicks { poll: 1 });
+        probes
     }
 
     /// A graceful stop: a leader first hands leadership to an up-to-date follower, as etcd's
@@ -264,29 +288,48 @@ impl EtcdMember {
             }
             Msg::EtcdReq { id, op } => self.client_request(ctx, from, id, op),
             Msg::EtcdPing { id } => ctx.send(from, Msg::EtcdPong { id }),
-            Msg::EtcdPong { id } if id & PROBE_ID != 0 => {
+            Msg::EtcdPong { id } => {
                 let v = self.v.as_mut().unwrap();
-                v.active_peers |= 1 << ((id & !PROBE_ID) % 64);
+                if let Some(m) = v.probes.get(&id) {
+                    v.active_peers |= 1 << (m % 64);
+                }
             }
-            _ => {}
+            // Not its protocol: a member serves etcd clients and its peers, and sends no other
+            // requests, so no other answers (nor a refused connection to a probe) need handling.
+            Msg::EtcdResp { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::Vrrp { .. } => {}
         }
         self.after_event(ctx);
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, ctx: &mut Ctx, tag: u32, arg: u64) {
+    pub fn on_timer(&mut self, ctx: &mut Ctx, t: EtcdTimer) {
         let Some(v) = self.v.as_mut() else { return };
-        match tag {
-            T_TICK => {
-                if arg != v.wake_token {
+        match t {
+            EtcdTimer::Tick { token } => {
+                if token != v.wake_token {
                     return;
                 }
                 v.wake_at = u64::MAX;
                 self.catch_up(ctx.now);
             }
-            T_FSYNC => self.fsync_done(ctx),
-            T_REQ_TIMEOUT => self.request_timeout(ctx, arg),
-            T_ADJUST_TICKS => {
+            EtcdTimer::Fsync => self.fsync_done(ctx),
+            EtcdTimer::WriteTimeout { write_id } => {
+                let w = v.writes.remove(&write_id).map(|(_, w)| w);
+                timed_out(ctx, w);
+            }
+            EtcdTimer::ReadTimeout { read_ctx } => {
+                let w = v.take_read(read_ctx);
+                timed_out(ctx, w);
+            }
+            EtcdTimer::AdjustTicks { poll } => {
                 self.catch_up(ctx.now);
                 let election_tick = self.cfg.election_tick;
                 let v = self.v.as_mut().unwrap();
@@ -296,15 +339,17 @@ impl EtcdMember {
                         for _ in 0..election_tick.saturating_sub(2) {
                             v.raft.tick();
                         }
-                    } else if arg < 100 {
+                    } else if poll < 100 {
                         // rafthttp.ConnReadTimeout (5 s) in 50 ms polls.
-                        ctx.timer(50 * crate::engine::MS, T_ADJUST_TICKS, arg + 1);
+                        ctx.timer(
+                            50 * crate::engine::MS,
+                            EtcdTimer::AdjustTicks { poll: poll + 1 },
+                        );
                     } else {
                         v.adjusted = true;
                     }
                 }
             }
-            _ => {}
         }
         self.after_event(ctx);
     }
@@ -364,7 +409,7 @@ impl EtcdMember {
                 let seq = v.next_ctx;
                 v.next_ctx += 1;
                 v.writes.insert(write_id, (seq, waiting));
-                ctx.timer(timeout, T_REQ_TIMEOUT, write_id);
+                ctx.timer(timeout, EtcdTimer::WriteTimeout { write_id });
             }
             KvOp::Get {
                 key,
@@ -384,37 +429,8 @@ impl EtcdMember {
                 v.next_ctx += 1;
                 v.reads.insert(rctx, (rctx, waiting));
                 v.raft.read_index(rctx);
-                // Read contexts live in a separate id space from write ids: mark them with the top bit.
-                ctx.timer(timeout, T_REQ_TIMEOUT, rctx | (1 << 63));
+                ctx.timer(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
             }
-        }
-    }
-
-    fn request_timeout(&mut self, ctx: &mut Ctx, arg: u64) {
-        let v = self.v.as_mut().unwrap();
-        let w = if arg & (1 << 63) != 0 {
-            let rctx = arg & !(1 << 63);
-            let w = v.reads.remove(&rctx).map(|(_, w)| w);
-            if w.is_none() {
-                if let Some(pos) = v.ready_reads.iter().position(|(_, c, _)| *c == rctx) {
-                    Some(v.ready_reads.remove(pos).2)
-                } else {
-                    None
-                }
-            } else {
-                w
-            }
-        } else {
-            v.writes.remove(&arg).map(|(_, w)| w)
-        };
-        if let Some(w) = w {
-            ctx.send(
-                w.client,
-                Msg::EtcdResp {
-                    id: w.req_id,
-                    result: Err(EtcdError::Timeout),
-                },
-            );
         }
     }
 
@@ -487,7 +503,7 @@ impl EtcdMember {
                 entries: rd.entries,
                 held: msgs,
             }]);
-            ctx.timer(latency, T_FSYNC, 0);
+            ctx.timer(latency, EtcdTimer::Fsync);
         }
     }
 
@@ -629,7 +645,8 @@ impl EtcdMember {
                     self.cfg.member_id
                 ));
             }
-            _ => {}
+            // No change worth a log line.
+            Role::Leader | Role::PreCandidate | Role::Candidate | Role::Follower => {}
         }
         if leader != old_leader && role != Role::Leader {
             match leader {
@@ -647,8 +664,10 @@ impl EtcdMember {
         }
         let state = match role {
             Role::Leader => ProcState::Leader,
-            _ if leader.is_some() => ProcState::Standby,
-            _ => ProcState::Unready,
+            Role::Follower | Role::PreCandidate | Role::Candidate if leader.is_some() => {
+                ProcState::Standby
+            }
+            Role::Follower | Role::PreCandidate | Role::Candidate => ProcState::Unready,
         };
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
@@ -682,8 +701,40 @@ impl EtcdMember {
         if at < v.wake_at {
             v.wake_at = at;
             v.wake_token += 1;
-            ctx.timer_at(at, T_TICK, v.wake_token);
+            ctx.timer_at(
+                at,
+                EtcdTimer::Tick {
+                    token: v.wake_token,
+                },
+            );
         }
+    }
+}
+
+impl Volatile {
+    /// Takes the read with context `read_ctx`, waiting for its read index or for apply.
+    fn take_read(&mut self, read_ctx: u64) -> Option<Waiting> {
+        if let Some((_, w)) = self.reads.remove(&read_ctx) {
+            return Some(w);
+        }
+        let pos = self
+            .ready_reads
+            .iter()
+            .position(|(_, c, _)| *c == read_ctx)?;
+        Some(self.ready_reads.remove(pos).2)
+    }
+}
+
+/// Answers a client request that timed out (if it still waited).
+fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
+    if let Some(w) = w {
+        ctx.send(
+            w.client,
+            Msg::EtcdResp {
+                id: w.req_id,
+                result: Err(EtcdError::Timeout),
+            },
+        );
     }
 }
 

@@ -432,7 +432,15 @@ impl Raft {
                 // when the real election starts. A rejection's term is the voter's real term.
                 MsgType::PreVoteResp if !m.reject => {}
                 MsgType::App | MsgType::Heartbeat => self.become_follower(m.term, m.from),
-                _ => self.become_follower(m.term, NONE),
+                // Anything else from a higher term: follow, with the leader still unknown.
+                MsgType::AppResp
+                | MsgType::Vote
+                | MsgType::VoteResp
+                | MsgType::PreVoteResp
+                | MsgType::HeartbeatResp
+                | MsgType::ReadIndex
+                | MsgType::ReadIndexResp
+                | MsgType::TimeoutNow => self.become_follower(m.term, NONE),
             }
         } else if m.term < self.term {
             if (self.check_quorum || self.pre_vote)
@@ -453,7 +461,15 @@ impl Raft {
 
         match m.kind {
             MsgType::Vote | MsgType::PreVote => self.handle_vote_request(&m),
-            _ => match self.role {
+            MsgType::App
+            | MsgType::AppResp
+            | MsgType::VoteResp
+            | MsgType::PreVoteResp
+            | MsgType::Heartbeat
+            | MsgType::HeartbeatResp
+            | MsgType::ReadIndex
+            | MsgType::ReadIndexResp
+            | MsgType::TimeoutNow => match self.role {
                 Role::Leader => self.step_leader(m),
                 Role::PreCandidate | Role::Candidate => self.step_candidate(m),
                 Role::Follower => self.step_follower(m),
@@ -483,7 +499,10 @@ impl Raft {
                 m.context = context;
                 self.send(m);
             }
-            _ => self.dropped_reads.push(context),
+            // No leader known: the read is dropped (etcd's ErrProposalDropped for reads).
+            Role::Follower | Role::PreCandidate | Role::Candidate => {
+                self.dropped_reads.push(context)
+            }
         }
     }
 
@@ -510,7 +529,7 @@ impl Raft {
     pub fn ready(&mut self) -> Ready {
         let entries = match self.unstable_from.take() {
             Some(from) if from <= self.last_index() => self.log[(from - 1) as usize..].to_vec(),
-            _ => Vec::new(),
+            Some(_) | None => Vec::new(),
         };
         let hard = self.hard_state();
         let hard_state = if hard != self.prev_hard {
@@ -633,8 +652,11 @@ impl Raft {
                 };
                 n.max(1)
             }
-            _ if self.self_pos.is_none() => u32::MAX,
-            _ => self
+            // A member outside the voters never campaigns.
+            Role::Follower | Role::PreCandidate | Role::Candidate if self.self_pos.is_none() => {
+                u32::MAX
+            }
+            Role::Follower | Role::PreCandidate | Role::Candidate => self
                 .randomized_election_timeout
                 .saturating_sub(self.election_elapsed)
                 .max(1),
@@ -1030,7 +1052,16 @@ impl Raft {
             MsgType::TimeoutNow if self.self_pos.is_some() => {
                 self.start_campaign_ctx(false, CAMPAIGN_TRANSFER)
             }
-            _ => {}
+            // Answers to a leader's or a candidate's requests (stale here), vote requests (handled
+            // in `step`), a read with no leader to forward it to, a hand-over to a non-voter.
+            MsgType::AppResp
+            | MsgType::Vote
+            | MsgType::VoteResp
+            | MsgType::PreVote
+            | MsgType::PreVoteResp
+            | MsgType::HeartbeatResp
+            | MsgType::ReadIndex
+            | MsgType::TimeoutNow => {}
         }
     }
 
@@ -1050,20 +1081,35 @@ impl Raft {
                 self.become_follower(m.term, m.from);
                 self.handle_heartbeat(&m);
             }
-            k if k == my_resp => match self.poll(m.from, !m.reject) {
-                VoteResult::Won => {
-                    if self.role == Role::PreCandidate {
-                        self.start_campaign(false);
-                    } else {
-                        self.become_leader();
-                        self.bcast_append();
-                    }
+            MsgType::PreVoteResp | MsgType::VoteResp if m.kind == my_resp => self.tally(m),
+            // Answers of the other phase or to a leader's requests (stale), vote requests (handled
+            // in `step`), reads and hand-overs (no leader here to serve or forward them).
+            MsgType::AppResp
+            | MsgType::Vote
+            | MsgType::VoteResp
+            | MsgType::PreVote
+            | MsgType::PreVoteResp
+            | MsgType::HeartbeatResp
+            | MsgType::ReadIndex
+            | MsgType::ReadIndexResp
+            | MsgType::TimeoutNow => {}
+        }
+    }
+
+    /// Counts a vote (or pre-vote) answer of the current campaign.
+    fn tally(&mut self, m: RaftMsg) {
+        match self.poll(m.from, !m.reject) {
+            VoteResult::Won => {
+                if self.role == Role::PreCandidate {
+                    self.start_campaign(false);
+                } else {
+                    self.become_leader();
+                    self.bcast_append();
                 }
-                // A pre-vote response may carry our future term; stay in ours.
-                VoteResult::Lost => self.become_follower(self.term, NONE),
-                VoteResult::Pending => {}
-            },
-            _ => {}
+            }
+            // A pre-vote response may carry our future term; stay in ours.
+            VoteResult::Lost => self.become_follower(self.term, NONE),
+            VoteResult::Pending => {}
         }
     }
 
@@ -1114,7 +1160,18 @@ impl Raft {
         match m.kind {
             MsgType::AppResp => self.handle_append_response(pos, &m),
             MsgType::HeartbeatResp => self.handle_heartbeat_response(pos, &m),
-            _ => {}
+            // A leader of this term ignores the rest: appends and heartbeats of this term cannot
+            // come from another leader, votes were answered in `step`, reads were served above,
+            // and stale campaign answers or hand-overs do not concern it.
+            MsgType::App
+            | MsgType::Vote
+            | MsgType::VoteResp
+            | MsgType::PreVote
+            | MsgType::PreVoteResp
+            | MsgType::Heartbeat
+            | MsgType::ReadIndex
+            | MsgType::ReadIndexResp
+            | MsgType::TimeoutNow => {}
         }
     }
 

@@ -1,0 +1,241 @@
+//! What a component sees of the world while it handles one event: the time, its own random stream, and
+//! an outbox for messages, timers and trace lines. It cannot see any other component.
+
+use super::apiserver::ApiServerTimer;
+use super::client::ClientTimer;
+use super::controllers::ControllerTimer;
+use super::elector::ElectorTimer;
+use super::etcd::member::EtcdTimer;
+use super::etcd_client::EtcdClientTimer;
+use super::keepalived::KeepalivedTimer;
+use super::kubelet::KubeletTimer;
+use super::load_balancer::HaproxyTimer;
+use super::msg::Msg;
+use crate::engine::rng::Rng;
+use crate::engine::Nanos;
+use crate::observe::{RequestRecord, TraceKind};
+
+/// Index of a process.
+pub type ProcId = u16;
+
+/// The address of the VIP (keepalived's virtual IP): delivered to the HAProxy on the node holding it.
+pub const VIP: ProcId = u16::MAX;
+
+/// A timer a machine set for itself: one variant per machine (component or sub-machine), each wrapping
+/// that machine's own timer enum with its own fields. `Component::on_timer` hands each variant to the
+/// machine that set it; a parent forwards its sub-machine's variant by matching it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    Etcd(EtcdTimer),
+    /// The etcd client inside kube-apiserver.
+    EtcdClient(EtcdClientTimer),
+    ApiServer(ApiServerTimer),
+    Haproxy(HaproxyTimer),
+    Keepalived(KeepalivedTimer),
+    /// Leader election of kube-controller-manager and kube-scheduler.
+    Elector(ElectorTimer),
+    /// The controllers an elector runs while it leads.
+    Controllers(ControllerTimer),
+    Kubelet(KubeletTimer),
+    Client(ClientTimer),
+}
+
+macro_rules! timer_from {
+    ($($machine:ident($t:ty)),* $(,)?) => {
+        $(impl From<$t> for Timer {
+            fn from(t: $t) -> Timer {
+                Timer::$machine(t)
+            }
+        })*
+    };
+}
+
+timer_from!(
+    Etcd(EtcdTimer),
+    EtcdClient(EtcdClientTimer),
+    ApiServer(ApiServerTimer),
+    Haproxy(HaproxyTimer),
+    Keepalived(KeepalivedTimer),
+    Elector(ElectorTimer),
+    Controllers(ControllerTimer),
+    Kubelet(KubeletTimer),
+    Client(ClientTimer),
+);
+
+/// Which machine of a process a request id belongs to, where two machines share the process's address
+/// and its answers: the elector's own Lease requests and its controllers' requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdSpace {
+    /// The process's own requests (every process but a leader-elected one has only these).
+    Process,
+    /// The requests of the controllers a leader-elected process runs.
+    Controllers,
+}
+
+impl IdSpace {
+    /// The bit that marks the controllers' ids: far above any count a run reaches.
+    const CONTROLLERS_BIT: u64 = 1 << 62;
+
+    /// The machine an id of this process belongs to.
+    pub fn of(id: u64) -> IdSpace {
+        if id & IdSpace::CONTROLLERS_BIT != 0 {
+            IdSpace::Controllers
+        } else {
+            IdSpace::Process
+        }
+    }
+
+    fn bits(self) -> u64 {
+        match self {
+            IdSpace::Process => 0,
+            IdSpace::Controllers => IdSpace::CONTROLLERS_BIT,
+        }
+    }
+}
+
+/// The one source of request ids of a machine: each request takes the next number of a counter that runs
+/// on across restarts, so an answer meant for an earlier request never completes a later one. The ids
+/// of machines that share a process are kept apart by their [`IdSpace`].
+#[derive(Clone, Debug)]
+pub struct IdGen {
+    space: IdSpace,
+    next: u64,
+}
+
+impl Default for IdGen {
+    fn default() -> IdGen {
+        IdGen::new(IdSpace::Process)
+    }
+}
+
+impl IdGen {
+    /// How far a restarted machine's counter jumps ahead of its previous life's (see [`IdGen::restarted`]).
+    const RESTART_GAP: u64 = 1_000_000;
+
+    /// A counter whose first id is number 1 in `space`.
+    pub fn new(space: IdSpace) -> IdGen {
+        IdGen { space, next: 1 }
+    }
+
+    /// The next request id.
+    pub fn next_id(&mut self) -> u64 {
+        let n = self.next_seq();
+        debug_assert_eq!(
+            n & IdSpace::CONTROLLERS_BIT,
+            0,
+            "id counter overflowed its space"
+        );
+        self.space.bits() | n
+    }
+
+    /// Takes the next number for something that is not a request but must be unique with the
+    /// requests' (the controllers' write ids draw from the same count).
+    pub fn next_seq(&mut self) -> u64 {
+        let n = self.next;
+        self.next += 1;
+        n
+    }
+
+    /// The number the next request id will carry, without taking it (a write id named after the
+    /// request that carries it).
+    pub fn peek_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// The counter of a sub-machine that is built afresh when its process restarts: it continues after
+    /// the previous life's with a wide gap.
+    pub fn restarted(&self) -> IdGen {
+        IdGen {
+            space: self.space,
+            next: self.next + IdGen::RESTART_GAP,
+        }
+    }
+}
+
+/// Facts a component reports to the invariant checker (not to any other component).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obs {
+    /// An etcd member became leader of `term`.
+    BecameLeader { term: u64 },
+    /// An etcd member applied the committed entry at `index` of `term`.
+    Applied { index: u64, term: u64 },
+    /// An etcd member's log was truncated from `index` onwards (conflict repair).
+    Truncated { index: u64 },
+    /// A client got an acknowledgement for the write at (`index`, `term`).
+    WriteAcked {
+        write_id: u64,
+        index: u64,
+        term: u64,
+    },
+    /// A leader-elected component performed an action only a leader may (a reconcile or a bind);
+    /// `last_renew_ns` is when it last renewed its lease successfully.
+    LeaderAction { lease: u16, last_renew_ns: u64 },
+}
+
+/// Something a component asks the world to do.
+#[derive(Debug)]
+pub enum Out {
+    Send {
+        to: ProcId,
+        msg: Msg,
+    },
+    Timer {
+        at: Nanos,
+        timer: Timer,
+    },
+    Trace(TraceKind),
+    Obs(Obs),
+    Request(RequestRecord),
+    /// keepalived takes (true) or drops (false) the VIP on its node (gratuitous ARP).
+    Vip(bool),
+    /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet
+    /// restarts it with back-off.
+    Exit,
+}
+
+/// The handle a component gets for one event.
+pub struct Ctx<'a> {
+    pub now: Nanos,
+    pub me: ProcId,
+    pub rng: &'a mut Rng,
+    pub out: &'a mut Vec<Out>,
+}
+
+impl Ctx<'_> {
+    /// Sends a message over the simulated network.
+    pub fn send(&mut self, to: ProcId, msg: Msg) {
+        self.out.push(Out::Send { to, msg });
+    }
+
+    /// Sets a timer `after` from now.
+    pub fn timer(&mut self, after: Nanos, timer: impl Into<Timer>) {
+        self.out.push(Out::Timer {
+            at: self.now + after,
+            timer: timer.into(),
+        });
+    }
+
+    /// Sets a timer at an absolute time (not before now).
+    pub fn timer_at(&mut self, at: Nanos, timer: impl Into<Timer>) {
+        self.out.push(Out::Timer {
+            at: at.max(self.now),
+            timer: timer.into(),
+        });
+    }
+
+    /// Records a state change.
+    pub fn trace(&mut self, kind: TraceKind) {
+        self.out.push(Out::Trace(kind));
+    }
+
+    /// Logs a line as the component would.
+    pub fn log(&mut self, text: String) {
+        let proc = self.me;
+        self.out.push(Out::Trace(TraceKind::Log { proc, text }));
+    }
+
+    /// Reports a fact to the invariant checker.
+    pub fn observe(&mut self, obs: Obs) {
+        self.out.push(Out::Obs(obs));
+    }
+}
