@@ -98,13 +98,20 @@ impl Shape {
 
     /// Zones with at least one cluster node: the i-th node of each kind sits in zone i mod zones.
     fn populated_zones(&self) -> usize {
-        let most = self.cps.max(self.etcd_nodes).max(self.lbs).max(self.workers) as usize;
+        let most = self
+            .cps
+            .max(self.etcd_nodes)
+            .max(self.lbs)
+            .max(self.workers) as usize;
         self.zones.len().min(most)
     }
 
     fn network_end(&self, rng: &mut ChaCha8Rng) -> String {
         if rng.gen_bool(0.3) && self.populated_zones() > 0 {
-            format!("zone:{}", self.zones[rng.gen_range(0..self.populated_zones())])
+            format!(
+                "zone:{}",
+                self.zones[rng.gen_range(0..self.populated_zones())]
+            )
         } else {
             let nodes = self.nodes();
             nodes[rng.gen_range(0..nodes.len())].clone()
