@@ -40,34 +40,13 @@ pub struct CheckArgs {
 
 /// Runs `check` and returns the exit code.
 pub fn cmd_check(args: CheckArgs) -> i32 {
-    let seeds = match args.seeds.as_deref().map(SeedSpec::parse).transpose() {
-        Ok(s) => s.unwrap_or_default(),
+    let (seeds, tolerances) = match parse_options(&args) {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
     };
-    let tolerances = match Tolerances::parse(&args.tolerance) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    if !args.tolerance.is_empty() && args.baseline.is_none() {
-        eprintln!("error: --tolerance applies to baselines: it needs --baseline DIR");
-        return EXIT_BAD_INPUT;
-    }
-    // A JUnit path that cannot be written fails before minutes of runs, not after them.
-    if let Some(path) = &args.junit {
-        if let Err(e) = crate::report::probe_writable(path) {
-            eprintln!(
-                "error: cannot write the JUnit report {}: {e}",
-                path.display()
-            );
-            return EXIT_BAD_INPUT;
-        }
-    }
     let opts = CheckOptions {
         paths: args.paths,
         seeds,
@@ -109,4 +88,24 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
     );
     out!("{}", report.render_text());
     code
+}
+
+/// Everything about the options that can be wrong, found before any scenario runs: a bad seed range,
+/// tolerance or JUnit path fails at once, not after minutes of runs.
+fn parse_options(args: &CheckArgs) -> Result<(SeedSpec, Tolerances), String> {
+    let seeds = args
+        .seeds
+        .as_deref()
+        .map(SeedSpec::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let tolerances = Tolerances::parse(&args.tolerance)?;
+    if !args.tolerance.is_empty() && args.baseline.is_none() {
+        return Err("--tolerance applies to baselines: it needs --baseline DIR".to_string());
+    }
+    if let Some(path) = &args.junit {
+        crate::report::probe_writable(path)
+            .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
+    }
+    Ok((seeds, tolerances))
 }

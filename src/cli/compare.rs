@@ -83,15 +83,16 @@ pub fn on_topology(plan: &Plan, to: EtcdTopology, label: &str) -> Result<Plan, S
         .iter()
         .map(|f| map_fault(f, &plan.layout, &shape.layout))
         .collect();
-    s.name = format!(
-        "{}-{}",
-        plan.name,
-        match to {
-            EtcdTopology::Stacked => "stacked",
-            EtcdTopology::External => "external",
-        }
-    );
+    s.name = format!("{}-{}", plan.name, topology_word(to));
     plan_scenario(&s, label)
+}
+
+/// The word for a topology in names, labels and headings.
+fn topology_word(to: EtcdTopology) -> &'static str {
+    match to {
+        EtcdTopology::Stacked => "stacked",
+        EtcdTopology::External => "external",
+    }
 }
 
 /// Runs the comparison.
@@ -104,36 +105,65 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
         }
     };
     let seed = seed.unwrap_or(base.seed);
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    for to in [EtcdTopology::Stacked, EtcdTopology::External] {
-        let label = format!(
-            "{} (on {} etcd)",
-            file.display(),
-            match to {
-                EtcdTopology::Stacked => "stacked",
-                EtcdTopology::External => "external",
-            }
-        );
-        let s = match on_topology(&base, to, &label) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: cannot map the scenario to {to:?} etcd: {e}");
-                return EXIT_BAD_INPUT;
-            }
-        };
-        match run::run(&s, seed) {
-            Ok(o) => outcomes.push(o),
-            Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
-                return EXIT_BAD_INPUT;
-            }
-        }
-    }
-    let (a, b) = (&outcomes[0], &outcomes[1]);
+    let (a, b) = match run_both(file, &base, seed) {
+        Ok(pair) => pair,
+        Err(code) => return code,
+    };
     let dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", base.name)));
-    out!("{}", table(a, b));
+    out!("{}", table(&a, &b));
+    if let Err(code) = write_outputs(&dir, &a, &b) {
+        return code;
+    }
+    outln!(
+        "pictures: {} and compare.png; reports: stacked.json, external.json",
+        dir.join("compare.svg").display()
+    );
+    outln!(
+        "replay: kube-ha-sim compare {} --seed {seed}",
+        file.display()
+    );
+    // The file's expectations were written for its own topology; the other run is for comparison.
+    let own = if base.topology.etcd == EtcdTopology::Stacked {
+        &a
+    } else {
+        &b
+    };
+    if own.passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// The plan run on stacked and on external etcd with one seed, so that the two differ only in the
+/// topology; an input error ends the command with its exit code.
+fn run_both(file: &Path, base: &Plan, seed: u64) -> Result<(Outcome, Outcome), i32> {
+    let stacked = run_on(file, base, EtcdTopology::Stacked, seed)?;
+    let external = run_on(file, base, EtcdTopology::External, seed)?;
+    Ok((stacked, external))
+}
+
+/// One side of the comparison: the plan mapped to `to` and run.
+fn run_on(file: &Path, base: &Plan, to: EtcdTopology, seed: u64) -> Result<Outcome, i32> {
+    let label = format!("{} (on {} etcd)", file.display(), topology_word(to));
+    let s = match on_topology(base, to, &label) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot map the scenario to {to:?} etcd: {e}");
+            return Err(EXIT_BAD_INPUT);
+        }
+    };
+    run::run(&s, seed).map_err(|e| {
+        eprintln!("error: {}: {e}", file.display());
+        EXIT_BAD_INPUT
+    })
+}
+
+/// The pictures and both reports in `dir`; a file that cannot be written ends the command with its
+/// exit code.
+fn write_outputs(dir: &Path, a: &Outcome, b: &Outcome) -> Result<(), i32> {
     let svg = report::svg::render_compare_svg(a, b, "stacked etcd", "external etcd");
     let writes = [
         ("compare.svg", svg.into_bytes()),
@@ -149,7 +179,7 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
     for (name, bytes) in writes {
         if let Err(e) = report::write_atomic(&dir.join(name), &bytes) {
             eprintln!("error: cannot write {}: {e}", dir.join(name).display());
-            return EXIT_BAD_INPUT;
+            return Err(EXIT_BAD_INPUT);
         }
     }
     if let Err(e) = report::png::render_compare_png(
@@ -163,27 +193,9 @@ pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
             "error: cannot write {}: {e}",
             dir.join("compare.png").display()
         );
-        return EXIT_BAD_INPUT;
+        return Err(EXIT_BAD_INPUT);
     }
-    outln!(
-        "pictures: {} and compare.png; reports: stacked.json, external.json",
-        dir.join("compare.svg").display()
-    );
-    outln!(
-        "replay: kube-ha-sim compare {} --seed {seed}",
-        file.display()
-    );
-    // The file's expectations were written for its own topology; the other run is for comparison.
-    let own = if base.topology.etcd == EtcdTopology::Stacked {
-        a
-    } else {
-        b
-    };
-    if own.passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    }
+    Ok(())
 }
 
 /// The metrics side by side, differences marked.

@@ -16,6 +16,43 @@ pub fn report(o: &Outcome) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), json!(round(*v))))
         .collect();
+    let processes: Vec<Value> = o
+        .layout
+        .procs
+        .iter()
+        .map(|p| json!({"name": p.name, "node": o.layout.nodes[p.node].name}))
+        .collect();
+    let nodes: Vec<Value> = o
+        .layout
+        .nodes
+        .iter()
+        .map(|n| json!({"name": n.name, "zone": o.layout.zones[n.zone]}))
+        .collect();
+    json!({
+        "scenario": o.scenario.name,
+        "description": o.scenario.description,
+        "seed": o.seed,
+        "version": env!("CARGO_PKG_VERSION"),
+        "schema": SCHEMA_VERSION,
+        "duration_s": round(secs(o.end_ns)),
+        "warmup_s": o.warmup_ns.map(|w| json!(round(secs(w)))).unwrap_or(Value::Null),
+        "steady_state": o.warmup_ns.is_some(),
+        "passed": o.passed(),
+        "topology": serde_json::to_value(&o.scenario.topology).unwrap_or(Value::Null),
+        "nodes": nodes,
+        "processes": processes,
+        "metrics": metrics,
+        "timelines": timelines(o),
+        "faults": faults(o),
+        "expectations": expectations(o),
+        "violations": violations(o),
+        "events": o.events,
+        "trace_hash": format!("{:016x}", o.trace.hash()),
+    })
+}
+
+/// Each capability's up/down intervals, keyed by capability, for plotting without the trace.
+fn timelines(o: &Outcome) -> Map<String, Value> {
     let mut timelines = Map::new();
     for t in &o.timelines {
         let ivs: Vec<Value> = t
@@ -25,8 +62,13 @@ pub fn report(o: &Outcome) -> Value {
             .collect();
         timelines.insert(t.capability.name().to_string(), Value::Array(ivs));
     }
-    let faults: Vec<Value> = o
-        .faults
+    timelines
+}
+
+/// Each fault as the file wrote it, plus what it resolved to and when it ran, so that a report can be
+/// read without the scenario file.
+fn faults(o: &Outcome) -> Vec<Value> {
+    o.faults
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -44,9 +86,12 @@ pub fn report(o: &Outcome) -> Value {
             }
             v
         })
-        .collect();
-    let expectations: Vec<Value> = o
-        .verdicts
+        .collect()
+}
+
+/// Each verdict in the file's own vocabulary (`at_least`, `at_most`, `equals`) with the actual value.
+fn expectations(o: &Outcome) -> Vec<Value> {
+    o.verdicts
         .iter()
         .map(|v| {
             let mut m = Map::new();
@@ -71,21 +116,13 @@ pub fn report(o: &Outcome) -> Value {
             m.insert("passed".into(), json!(v.passed));
             Value::Object(m)
         })
-        .collect();
-    let processes: Vec<Value> = o
-        .layout
-        .procs
-        .iter()
-        .map(|p| json!({"name": p.name, "node": o.layout.nodes[p.node].name}))
-        .collect();
-    let nodes: Vec<Value> = o
-        .layout
-        .nodes
-        .iter()
-        .map(|n| json!({"name": n.name, "zone": o.layout.zones[n.zone]}))
-        .collect();
-    let violations: Vec<Value> = o
-        .trace
+        .collect()
+}
+
+/// The invariant violations the run traced, with their times: the report must show them even when
+/// no expectation asks.
+fn violations(o: &Outcome) -> Vec<Value> {
+    o.trace
         .events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -94,28 +131,7 @@ pub fn report(o: &Outcome) -> Value {
             }
             _ => None,
         })
-        .collect();
-    json!({
-        "scenario": o.scenario.name,
-        "description": o.scenario.description,
-        "seed": o.seed,
-        "version": env!("CARGO_PKG_VERSION"),
-        "schema": SCHEMA_VERSION,
-        "duration_s": round(secs(o.end_ns)),
-        "warmup_s": o.warmup_ns.map(|w| json!(round(secs(w)))).unwrap_or(Value::Null),
-        "steady_state": o.warmup_ns.is_some(),
-        "passed": o.passed(),
-        "topology": serde_json::to_value(&o.scenario.topology).unwrap_or(Value::Null),
-        "nodes": nodes,
-        "processes": processes,
-        "metrics": metrics,
-        "timelines": timelines,
-        "faults": faults,
-        "expectations": expectations,
-        "violations": violations,
-        "events": o.events,
-        "trace_hash": format!("{:016x}", o.trace.hash()),
-    })
+        .collect()
 }
 
 /// Rounds to microsecond precision so reports do not carry float noise.

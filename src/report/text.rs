@@ -7,22 +7,28 @@ use crate::run::Outcome;
 use crate::topology::ProcKind;
 use std::fmt::Write;
 
+/// A process's name for a line of text; an index the layout does not know still reads as something.
+fn proc_name(o: &Outcome, p: u16) -> String {
+    o.layout
+        .procs
+        .get(p as usize)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| format!("process {p}"))
+}
+
+/// A node's name for a line of text; an index the layout does not know still reads as something.
+fn node_name(o: &Outcome, n: u16) -> String {
+    o.layout
+        .nodes
+        .get(n as usize)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| format!("node {n}"))
+}
+
 /// Describes a trace event in an operator's words (None for events not worth a line).
 pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
-    let pname = |p: u16| {
-        o.layout
-            .procs
-            .get(p as usize)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("process {p}"))
-    };
-    let nname = |n: u16| {
-        o.layout
-            .nodes
-            .get(n as usize)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("node {n}"))
-    };
+    let pname = |p: u16| proc_name(o, p);
+    let nname = |n: u16| node_name(o, n);
     Some(match &e.kind {
         TraceKind::Proc { proc, state } => match state {
             ProcState::Up => format!("{} is up", pname(*proc)),
@@ -183,6 +189,39 @@ fn recovered_by(o: &Outcome, cap: Capability, start: Nanos, end: Nanos) -> Optio
 /// Renders the summary.
 pub fn summary(o: &Outcome) -> String {
     let mut s = String::new();
+    header(&mut s, o);
+    if !o.faults.is_empty() {
+        let _ = writeln!(s, "\nfaults");
+        for (i, f) in o.faults.iter().enumerate() {
+            let _ = writeln!(s, "  #{i}  {}", f.describe());
+        }
+    }
+    if o.warmup_ns.is_none() {
+        let never: Vec<&str> = o
+            .timelines
+            .iter()
+            .filter(|t| t.first_up().is_none())
+            .map(|t| t.capability.name())
+            .collect();
+        let _ = writeln!(s, "\nnever up: {}", never.join(", "));
+    }
+    what_broke(&mut s, o);
+    if !o.scenario.workloads.is_empty() {
+        workloads(&mut s, o);
+    }
+    let _ = writeln!(s, "\nmetrics");
+    for (k, v) in &o.metrics {
+        let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
+    }
+    if !o.verdicts.is_empty() {
+        expectations(&mut s, o);
+    }
+    s
+}
+
+/// What ran and whether it settled: without a steady state every metric below covers nothing, and the
+/// reader must know that first.
+fn header(s: &mut String, o: &Outcome) {
     let _ = writeln!(
         s,
         "{}  (seed {}, {} simulated, {} events)",
@@ -205,21 +244,11 @@ pub fn summary(o: &Outcome) -> String {
             );
         }
     }
-    if !o.faults.is_empty() {
-        let _ = writeln!(s, "\nfaults");
-        for (i, f) in o.faults.iter().enumerate() {
-            let _ = writeln!(s, "  #{i}  {}", f.describe());
-        }
-    }
-    if o.warmup_ns.is_none() {
-        let never: Vec<&str> = o
-            .timelines
-            .iter()
-            .filter(|t| t.first_up().is_none())
-            .map(|t| t.capability.name())
-            .collect();
-        let _ = writeln!(s, "\nnever up: {}", never.join(", "));
-    }
+}
+
+/// The heart of the summary: each capability's outages after warm-up, the first few with what brought
+/// it back.
+fn what_broke(s: &mut String, o: &Outcome) {
     let _ = writeln!(s, "\nwhat broke (after warm-up)");
     let w = o.warmup_ns.unwrap_or(o.end_ns);
     for t in &o.timelines {
@@ -258,69 +287,76 @@ pub fn summary(o: &Outcome) -> String {
             let _ = writeln!(s, "  {:<15}   ... {} more", "", outs.len() - 4);
         }
     }
-    if !o.scenario.workloads.is_empty() {
-        let _ = writeln!(s, "\nworkloads");
-        for wl in &o.scenario.workloads {
-            let ratio = o
-                .metrics
-                .get(&format!("workload.{}.ready_ratio", wl.name))
-                .copied()
-                .unwrap_or(0.0);
-            let min_ready = o
-                .trace
-                .events
-                .iter()
-                .filter(|e| e.time_ns >= o.warmup_ns.unwrap_or(o.end_ns))
-                .filter_map(|e| match e.kind {
-                    TraceKind::WorkloadReady { workload, ready }
-                        if o.scenario.workloads.get(workload as usize).map(|w| &w.name)
-                            == Some(&wl.name) =>
-                    {
-                        Some(ready)
-                    }
-                    _ => None,
-                })
-                .min();
-            let _ = writeln!(
-                s,
-                "  {:<15} {} replicas, ready {:.1}% of the time-weighted desired, fewest ready {}",
-                wl.name,
-                wl.replicas,
-                ratio * 100.0,
-                min_ready
-                    .map(|m| m.min(wl.replicas).to_string())
-                    .unwrap_or_else(|| wl.replicas.to_string())
-            );
-        }
-    }
-    let _ = writeln!(s, "\nmetrics");
-    for (k, v) in &o.metrics {
-        let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
-    }
-    if !o.verdicts.is_empty() {
-        let _ = writeln!(s, "\nexpectations");
-        for v in &o.verdicts {
-            let _ = writeln!(
-                s,
-                "  {} {} {} (actual {})",
-                if v.passed { "PASS" } else { "FAIL" },
-                v.expectation.metric,
-                v.bound_text(),
-                v.actual
-                    .map(fmt_num)
-                    .unwrap_or_else(|| "not measured".into())
-            );
-        }
-        let failed = o.verdicts.iter().filter(|v| !v.passed).count();
+}
+
+/// Each workload's time-weighted readiness and its worst moment: the ratio alone hides how deep a dip
+/// went.
+fn workloads(s: &mut String, o: &Outcome) {
+    let _ = writeln!(s, "\nworkloads");
+    for wl in &o.scenario.workloads {
+        let ratio = o
+            .metrics
+            .get(&format!("workload.{}.ready_ratio", wl.name))
+            .copied()
+            .unwrap_or(0.0);
+        let min_ready = fewest_ready(o, &wl.name);
         let _ = writeln!(
             s,
-            "result: {} ({} of {} expectations hold)",
-            if o.passed() { "PASS" } else { "FAIL" },
-            o.verdicts.len() - failed,
-            o.verdicts.len()
+            "  {:<15} {} replicas, ready {:.1}% of the time-weighted desired, fewest ready {}",
+            wl.name,
+            wl.replicas,
+            ratio * 100.0,
+            min_ready
+                .map(|m| m.min(wl.replicas).to_string())
+                .unwrap_or_else(|| wl.replicas.to_string())
         );
     }
-    s
+}
+
+/// The fewest ready replicas of the workload named `name` traced after warm-up (None: no change traced).
+fn fewest_ready(o: &Outcome, name: &str) -> Option<u32> {
+    o.trace
+        .events
+        .iter()
+        .filter(|e| e.time_ns >= o.warmup_ns.unwrap_or(o.end_ns))
+        .filter_map(|e| match e.kind {
+            TraceKind::WorkloadReady { workload, ready }
+                if o.scenario
+                    .workloads
+                    .get(workload as usize)
+                    .map(|w| w.name.as_str())
+                    == Some(name) =>
+            {
+                Some(ready)
+            }
+            _ => None,
+        })
+        .min()
+}
+
+/// The verdicts and the overall result, last, because that is the line a reader looks for.
+fn expectations(s: &mut String, o: &Outcome) {
+    let _ = writeln!(s, "\nexpectations");
+    for v in &o.verdicts {
+        let _ = writeln!(
+            s,
+            "  {} {} {} (actual {})",
+            if v.passed { "PASS" } else { "FAIL" },
+            v.expectation.metric,
+            v.bound_text(),
+            v.actual
+                .map(fmt_num)
+                .unwrap_or_else(|| "not measured".into())
+        );
+    }
+    let failed = o.verdicts.iter().filter(|v| !v.passed).count();
+    let _ = writeln!(
+        s,
+        "result: {} ({} of {} expectations hold)",
+        if o.passed() { "PASS" } else { "FAIL" },
+        o.verdicts.len() - failed,
+        o.verdicts.len()
+    );
 }
 
 /// Formats a metric value compactly.

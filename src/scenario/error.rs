@@ -381,6 +381,29 @@ fn missing_hint(parent: &str) -> &'static str {
     }
 }
 
+/// Where a data error stands: the file, its spans and the path serde reported, with serde's own position
+/// as the fallback when the spans do not know the path.
+struct DataAt<'a> {
+    file: &'a str,
+    spans: &'a Spans,
+    path: String,
+    serde_pos: Option<(usize, usize)>,
+}
+
+impl DataAt<'_> {
+    /// Where the value at `p` starts, so that the caret points at what the user wrote.
+    fn value_pos(&self, p: &str) -> Option<(usize, usize)> {
+        self.spans.value(p).or(self.serde_pos)
+    }
+
+    /// Where the key `p` stands, for errors about a key rather than its value.
+    fn key_pos(&self, p: &str) -> Option<(usize, usize)> {
+        self.spans.key(p).or(self.serde_pos)
+    }
+}
+
+/// serde's data errors (a wrong field, value or type) in the scenario's words, pointing at the place in
+/// the file: each kind of message has its own rewriting below, tried in turn.
 fn data_error(
     text: &str,
     file: &str,
@@ -389,98 +412,130 @@ fn data_error(
     e: &serde_json::Error,
 ) -> ScenarioError {
     let raw = bare_message(e);
-    let serde_pos = char_position(text, e.line(), e.column());
-    let value_pos = |p: &str| spans.value(p).or(serde_pos);
+    let at = DataAt {
+        file,
+        spans,
+        path,
+        serde_pos: char_position(text, e.line(), e.column()),
+    };
+    unknown_field(&at, &raw)
+        .or_else(|| unknown_variant(&at, &raw))
+        .or_else(|| missing_field(&at, &raw))
+        .or_else(|| duplicate_field(&at, &raw))
+        .or_else(|| wrong_type(&at, &raw))
+        // Custom messages (durations) already say what is allowed.
+        .unwrap_or_else(|| error_at(file, at.path.clone(), at.value_pos(&at.path), raw))
+}
 
-    if let Some((name, rest)) = take_named(&raw, "unknown field `") {
-        let allowed = backticked(rest);
-        // serde_path_to_error stops at the object holding the unknown key; name the key itself.
-        let full = if path == name || path.ends_with(&format!(".{name}")) {
-            path.clone()
-        } else {
-            join(&path, name)
-        };
-        let parent = parent_path(&full).unwrap_or("");
-        let suggestion = suggest(name, allowed.iter().map(String::as_str));
-        let place = if parent.is_empty() {
-            "at the top level".to_string()
-        } else {
-            format!("in `{parent}`")
-        };
-        let list = if allowed.is_empty() {
-            "none".to_string()
-        } else {
+/// serde's "unknown field" names the key and lists the allowed ones; we add a suggestion and say
+/// where the key is.
+fn unknown_field(at: &DataAt, raw: &str) -> Option<ScenarioError> {
+    let (name, rest) = take_named(raw, "unknown field `")?;
+    let path = &at.path;
+    let allowed = backticked(rest);
+    // serde_path_to_error stops at the object holding the unknown key; name the key itself.
+    let full = if path == name || path.ends_with(&format!(".{name}")) {
+        path.clone()
+    } else {
+        join(path, name)
+    };
+    let parent = parent_path(&full).unwrap_or("");
+    let suggestion = suggest(name, allowed.iter().map(String::as_str));
+    let place = if parent.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in `{parent}`")
+    };
+    let list = if allowed.is_empty() {
+        "none".to_string()
+    } else {
+        allowed.join(", ")
+    };
+    let pos = at.key_pos(&full);
+    Some(error_at(
+        at.file,
+        full,
+        pos,
+        format!("unknown field `{name}`{suggestion}; allowed fields {place}: {list}"),
+    ))
+}
+
+/// serde's "unknown variant": the allowed values come from our own tables where we have them, so
+/// that the list reads as the help does.
+fn unknown_variant(at: &DataAt, raw: &str) -> Option<ScenarioError> {
+    let (value, rest) = take_named(raw, "unknown variant `")?;
+    let path = &at.path;
+    let allowed = match enum_values(path) {
+        Some(v) => v.iter().map(|s| s.to_string()).collect(),
+        None => backticked(rest),
+    };
+    let suggestion = suggest(value, allowed.iter().map(String::as_str));
+    let what = if shape(path) == "faults.kind" {
+        "fault kind"
+    } else {
+        "value"
+    };
+    Some(error_at(
+        at.file,
+        path.clone(),
+        at.value_pos(path),
+        format!(
+            "unknown {what} `{value}`{suggestion}; allowed: {}",
             allowed.join(", ")
-        };
-        let pos = spans.key(&full).or(serde_pos);
-        return error_at(
-            file,
-            full,
-            pos,
-            format!("unknown field `{name}`{suggestion}; allowed fields {place}: {list}"),
-        );
-    }
-    if let Some((value, rest)) = take_named(&raw, "unknown variant `") {
-        let allowed = match enum_values(&path) {
-            Some(v) => v.iter().map(|s| s.to_string()).collect(),
-            None => backticked(rest),
-        };
-        let suggestion = suggest(value, allowed.iter().map(String::as_str));
-        let what = if shape(&path) == "faults.kind" {
-            "fault kind"
-        } else {
-            "value"
-        };
-        return error_at(
-            file,
-            path.clone(),
-            value_pos(&path),
-            format!(
-                "unknown {what} `{value}`{suggestion}; allowed: {}",
-                allowed.join(", ")
-            ),
-        );
-    }
-    if let Some((name, _)) = take_named(&raw, "missing field `") {
-        let full = join(&path, name);
-        return error_at(
-            file,
-            full,
-            value_pos(&path),
-            format!("missing required field `{name}`{}", missing_hint(&path)),
-        );
-    }
-    if let Some((name, _)) = take_named(&raw, "duplicate field `") {
-        let full = if path.ends_with(name) {
-            path.clone()
-        } else {
-            join(&path, name)
-        };
-        let pos = spans.key(&full).or(serde_pos);
-        return error_at(
-            file,
-            full,
-            pos,
-            format!("field `{name}` is given twice; give it once"),
-        );
-    }
+        ),
+    ))
+}
+
+/// A missing field is reported at the object that lacks it, with what that kind of object needs.
+fn missing_field(at: &DataAt, raw: &str) -> Option<ScenarioError> {
+    let (name, _) = take_named(raw, "missing field `")?;
+    let path = &at.path;
+    Some(error_at(
+        at.file,
+        join(path, name),
+        at.value_pos(path),
+        format!("missing required field `{name}`{}", missing_hint(path)),
+    ))
+}
+
+/// A key given twice is reported at the key, not at the object.
+fn duplicate_field(at: &DataAt, raw: &str) -> Option<ScenarioError> {
+    let (name, _) = take_named(raw, "duplicate field `")?;
+    let path = &at.path;
+    let full = if path.ends_with(name) {
+        path.clone()
+    } else {
+        join(path, name)
+    };
+    let pos = at.key_pos(&full);
+    Some(error_at(
+        at.file,
+        full,
+        pos,
+        format!("field `{name}` is given twice; give it once"),
+    ))
+}
+
+/// serde's "invalid type/value: X, expected Y" turned around to say what is expected first, in the
+/// words of the scenario format.
+fn wrong_type(at: &DataAt, raw: &str) -> Option<ScenarioError> {
+    let path = &at.path;
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = raw.strip_prefix(prefix) {
             if let Some(i) = rest.rfind(", expected ") {
                 let found = &rest[..i];
                 let expected = &rest[i + ", expected ".len()..];
-                return error_at(
-                    file,
+                return Some(error_at(
+                    at.file,
                     path.clone(),
-                    value_pos(&path),
+                    at.value_pos(path),
                     format!(
                         "expected {}, found {found}",
-                        humanize_expected(expected, &path)
+                        humanize_expected(expected, path)
                     ),
-                );
+                ));
             }
         }
     }
-    // Custom messages (durations) already say what is allowed.
-    error_at(file, path.clone(), value_pos(&path), raw)
+    None
 }

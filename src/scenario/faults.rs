@@ -415,99 +415,27 @@ impl Validator<'_> {
         f: &Fault,
     ) -> Result<FaultAction, ScenarioError> {
         let p = format!("faults[{i}]");
-        let kind = f.kind.name();
-        let need = |field: &str, what: &str| -> ScenarioError {
-            self.err(
-                &format!("{p}.{field}"),
-                format!("a {kind} fault needs `{field}`: {what}"),
-            )
-        };
-        let tpath = format!("{p}.target");
-        let any_target = || -> Result<Target, ScenarioError> {
-            let t = f.target.as_deref().ok_or_else(|| {
-                need(
-                    "target",
-                    "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
-                )
-            })?;
-            let r = self.resolve(layout, &tpath, t)?;
-            self.not_client(layout, &tpath, t, r, kind)?;
-            Ok(r)
-        };
-        let etcd_target = || -> Result<Target, ScenarioError> {
-            let t = f.target.as_deref().ok_or_else(|| {
-                need(
-                    "target",
-                    "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
-                )
-            })?;
-            let r = self.resolve(layout, &tpath, t)?;
-            self.etcd_host(layout, &tpath, t, r, kind)?;
-            Ok(r)
-        };
         Ok(match f.kind {
-            FaultKind::Restore => {
-                let Some(snap) = f.snapshot_at else {
-                    return Err(need(
-                        "snapshot_at",
-                        "when the snapshot was taken (a duration from the start, before `at`)",
-                    ));
-                };
-                if snap.ns() > f.at.ns() {
-                    return Err(self.err(
-                        &format!("{p}.snapshot_at"),
-                        format!(
-                            "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
-                            fmt_duration(snap.ns()),
-                            fmt_duration(f.at.ns())
-                        ),
-                    ));
-                }
-                if layout.procs_of(ProcKind::Etcd).next().is_none() {
-                    return Err(self.err(
-                        &p,
-                        "a restore fault needs etcd members; this topology has none".to_string(),
-                    ));
-                }
-                FaultAction::Restore {
-                    snapshot_at_ns: snap.ns(),
-                }
-            }
+            FaultKind::Restore => self.restore_action(layout, &p, f)?,
             FaultKind::Crash => FaultAction::Crash {
-                target: any_target()?,
+                target: self.any_target(layout, &p, f)?,
             },
             FaultKind::Stop => FaultAction::Stop {
-                target: any_target()?,
+                target: self.any_target(layout, &p, f)?,
             },
             FaultKind::Restart => FaultAction::Restart {
-                target: any_target()?,
+                target: self.any_target(layout, &p, f)?,
             },
-            FaultKind::Isolate => {
-                let t = f.target.as_deref().ok_or_else(|| {
-                    need(
-                        "target",
-                        "a node (cp-1), or a process or selector on one node",
-                    )
-                })?;
-                let target = self.resolve(layout, &tpath, t)?;
-                if let Target::Zone(_) = target {
-                    return Err(self.err(
-                        &tpath,
-                        format!(
-                            "isolate takes one node, not a zone; to cut `{t}` off use a partition fault, e.g. \
-                             \"groups\": [[\"{t}\"], [...the other zones...]]"
-                        ),
-                    ));
-                }
-                FaultAction::Isolate { target }
-            }
+            FaultKind::Isolate => self.isolate_action(layout, &p, f)?,
             FaultKind::WipeData => FaultAction::WipeData {
-                target: etcd_target()?,
+                target: self.etcd_target(layout, &p, f)?,
             },
             FaultKind::SlowDisk => {
-                let target = etcd_target()?;
+                let target = self.etcd_target(layout, &p, f)?;
                 let Some(fsync) = f.fsync_latency else {
-                    return Err(need(
+                    return Err(self.need(
+                        &p,
+                        f,
                         "fsync_latency",
                         "how long each etcd WAL fsync takes on that disk, e.g. \"500ms\"",
                     ));
@@ -519,7 +447,9 @@ impl Validator<'_> {
             }
             FaultKind::Partition => {
                 let groups = f.groups.as_ref().ok_or_else(|| {
-                    need(
+                    self.need(
+                        &p,
+                        f,
                         "groups",
                         "two or more lists of nodes or zones, e.g. [[\"zone:a\"], [\"zone:b\", \"zone:c\"]]",
                     )
@@ -530,7 +460,9 @@ impl Validator<'_> {
             }
             FaultKind::DegradeLink => {
                 let between = f.between.as_ref().ok_or_else(|| {
-                    need(
+                    self.need(
+                        &p,
+                        f,
                         "between",
                         "two nodes or zones, e.g. [\"zone:a\", \"zone:b\"]",
                     )
@@ -541,6 +473,117 @@ impl Validator<'_> {
                     loss: f.loss.unwrap_or(0.0),
                 }
             }
+        })
+    }
+
+    /// The one wording for a field the fault's kind needs and the file left out: it says what to give.
+    fn need(&self, p: &str, f: &Fault, field: &str, what: &str) -> ScenarioError {
+        self.err(
+            &format!("{p}.{field}"),
+            format!("a {} fault needs `{field}`: {what}", f.kind.name()),
+        )
+    }
+
+    /// The fault's `target`, resolved; `what` is what its kind takes there, for when it is missing.
+    fn fault_target<'f>(
+        &self,
+        layout: &Layout,
+        p: &str,
+        f: &'f Fault,
+        what: &str,
+    ) -> Result<(Target, String, &'f str), ScenarioError> {
+        let tpath = format!("{p}.target");
+        let t = f
+            .target
+            .as_deref()
+            .ok_or_else(|| self.need(p, f, "target", what))?;
+        let r = self.resolve(layout, &tpath, t)?;
+        Ok((r, tpath, t))
+    }
+
+    /// A target for the kinds that act on anything in the cluster (crash, stop, restart): any node,
+    /// process, zone or selector but the load generator, which stands outside the cluster.
+    fn any_target(&self, layout: &Layout, p: &str, f: &Fault) -> Result<Target, ScenarioError> {
+        let (r, tpath, t) = self.fault_target(
+            layout,
+            p,
+            f,
+            "a node (cp-1), a process (cp-1/etcd), a zone (zone:a) or a selector (leader:etcd)",
+        )?;
+        self.not_client(layout, &tpath, t, r, f.kind.name())?;
+        Ok(r)
+    }
+
+    /// A target for the kinds that act on an etcd member's data or disk: it must host one.
+    fn etcd_target(&self, layout: &Layout, p: &str, f: &Fault) -> Result<Target, ScenarioError> {
+        let (r, tpath, t) = self.fault_target(
+            layout,
+            p,
+            f,
+            "a node running an etcd member, `NODE/etcd`, `leader:etcd` or `follower:etcd`",
+        )?;
+        self.etcd_host(layout, &tpath, t, r, f.kind.name())?;
+        Ok(r)
+    }
+
+    /// Isolate cuts one node off; a zone is refused with the partition that does that for a zone.
+    fn isolate_action(
+        &self,
+        layout: &Layout,
+        p: &str,
+        f: &Fault,
+    ) -> Result<FaultAction, ScenarioError> {
+        let (target, tpath, t) = self.fault_target(
+            layout,
+            p,
+            f,
+            "a node (cp-1), or a process or selector on one node",
+        )?;
+        if let Target::Zone(_) = target {
+            return Err(self.err(
+                &tpath,
+                format!(
+                    "isolate takes one node, not a zone; to cut `{t}` off use a partition fault, e.g. \
+                     \"groups\": [[\"{t}\"], [...the other zones...]]"
+                ),
+            ));
+        }
+        Ok(FaultAction::Isolate { target })
+    }
+
+    /// A restore needs a snapshot taken before it, and etcd members to restore it on.
+    fn restore_action(
+        &self,
+        layout: &Layout,
+        p: &str,
+        f: &Fault,
+    ) -> Result<FaultAction, ScenarioError> {
+        let Some(snap) = f.snapshot_at else {
+            return Err(self.need(
+                p,
+                f,
+                "snapshot_at",
+                "when the snapshot was taken (a duration from the start, before `at`)",
+            ));
+        };
+        if snap.ns() > f.at.ns() {
+            return Err(self.err(
+                &format!("{p}.snapshot_at"),
+                format!(
+                    "the snapshot must be taken before it is restored: snapshot_at {} is after at {}",
+                    fmt_duration(snap.ns()),
+                    fmt_duration(f.at.ns())
+                ),
+            ));
+        }
+        if layout.procs_of(ProcKind::Etcd).next().is_none() {
+            return Err(self.err(
+                p,
+                "a restore fault needs etcd members; this topology has none".to_string(),
+            ));
+        }
+        Ok(FaultAction::Restore {
+            snapshot_at_ns: snap.ns(),
         })
     }
 }

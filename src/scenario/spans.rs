@@ -111,56 +111,8 @@ impl Scanner {
         let first = self.peek()?;
         self.spans.starts.insert(path.clone(), first);
         match first {
-            '{' => {
-                self.bump();
-                self.skip_ws();
-                if self.peek()? == '}' {
-                    self.bump();
-                    return Some(());
-                }
-                loop {
-                    self.skip_ws();
-                    let key_pos = (self.line, self.col);
-                    if self.peek()? != '"' {
-                        return None;
-                    }
-                    let key = self.string()?;
-                    let child = join(&path, &key);
-                    self.spans.keys.insert(child.clone(), key_pos);
-                    self.skip_ws();
-                    if self.bump()? != ':' {
-                        return None;
-                    }
-                    self.skip_ws();
-                    self.value(child, depth + 1)?;
-                    self.skip_ws();
-                    match self.bump()? {
-                        ',' => {}
-                        '}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            '[' => {
-                self.bump();
-                self.skip_ws();
-                if self.peek()? == ']' {
-                    self.bump();
-                    return Some(());
-                }
-                let mut index = 0usize;
-                loop {
-                    self.skip_ws();
-                    self.value(format!("{path}[{index}]"), depth + 1)?;
-                    index += 1;
-                    self.skip_ws();
-                    match self.bump()? {
-                        ',' => {}
-                        ']' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
+            '{' => self.object(&path, depth),
+            '[' => self.array(&path, depth),
             '"' => self.string().map(|_| ()),
             _ => {
                 let start = self.i;
@@ -169,6 +121,60 @@ impl Scanner {
                     self.bump();
                 }
                 (self.i > start).then_some(())
+            }
+        }
+    }
+
+    /// An object's keys and values, recording where each key stands (errors about a key point at it).
+    fn object(&mut self, path: &str, depth: usize) -> Option<()> {
+        self.bump();
+        self.skip_ws();
+        if self.peek()? == '}' {
+            self.bump();
+            return Some(());
+        }
+        loop {
+            self.skip_ws();
+            let key_pos = (self.line, self.col);
+            if self.peek()? != '"' {
+                return None;
+            }
+            let key = self.string()?;
+            let child = join(path, &key);
+            self.spans.keys.insert(child.clone(), key_pos);
+            self.skip_ws();
+            if self.bump()? != ':' {
+                return None;
+            }
+            self.skip_ws();
+            self.value(child, depth + 1)?;
+            self.skip_ws();
+            match self.bump()? {
+                ',' => {}
+                '}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array's elements, each under `PATH[INDEX]`.
+    fn array(&mut self, path: &str, depth: usize) -> Option<()> {
+        self.bump();
+        self.skip_ws();
+        if self.peek()? == ']' {
+            self.bump();
+            return Some(());
+        }
+        let mut index = 0usize;
+        loop {
+            self.skip_ws();
+            self.value(format!("{path}[{index}]"), depth + 1)?;
+            index += 1;
+            self.skip_ws();
+            match self.bump()? {
+                ',' => {}
+                ']' => return Some(()),
+                _ => return None,
             }
         }
     }

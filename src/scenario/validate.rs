@@ -9,7 +9,7 @@ use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
 use crate::observe::Capability;
-use crate::scenario::model::{Dur, EtcdTopology, Fault, Scenario, Workload};
+use crate::scenario::model::{Dur, EtcdTopology, Expectation, Fault, Scenario, Workload};
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
 
@@ -173,7 +173,26 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// The cluster's shape, checked part by part and with the endpoint resolved into the plan.
     fn topology(&self) -> Result<TopologyPlan, ScenarioError> {
+        let t = &self.s.topology;
+        self.topology_sizes()?;
+        self.zones()?;
+        let endpoint = self.endpoint()?;
+        Ok(TopologyPlan {
+            etcd: t.etcd,
+            control_plane_nodes: t.control_plane_nodes,
+            etcd_nodes: t.etcd_nodes,
+            workers: t.workers,
+            zones: t.zones.clone(),
+            load_balancers: t.load_balancers,
+            endpoint,
+        })
+    }
+
+    /// The node counts: each within its limit, so that a typo cannot ask for a million nodes, and
+    /// `etcd_nodes` only where etcd has nodes of its own.
+    fn topology_sizes(&self) -> Check {
         let t = &self.s.topology;
         if t.etcd == EtcdTopology::Stacked && t.etcd_nodes > 0 {
             return Err(self.err(
@@ -211,6 +230,13 @@ impl Validator<'_> {
                 return Err(self.err(path, format!("{v} is too many; allowed: 0 to {max} {what}")));
             }
         }
+        Ok(())
+    }
+
+    /// The zones: at least one, each named and unique, because nodes are spread over them by position and
+    /// faults name them (`zone:a`).
+    fn zones(&self) -> Check {
+        let t = &self.s.topology;
         if t.zones.is_empty() {
             return Err(self.err(
                 "topology.zones",
@@ -230,6 +256,13 @@ impl Validator<'_> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The endpoint string parsed once into an [`Endpoint`], so that nothing downstream reads
+    /// `"direct:cp-N"` again.
+    fn endpoint(&self) -> Result<Endpoint, ScenarioError> {
+        let t = &self.s.topology;
         let cps: Vec<String> = (1..=t.control_plane_nodes)
             .map(|i| format!("cp-{i}"))
             .collect();
@@ -238,7 +271,7 @@ impl Validator<'_> {
         } else {
             list_names(&cps)
         };
-        let endpoint = if t.endpoint == "load-balancer" {
+        if t.endpoint == "load-balancer" {
             if t.load_balancers == 0 {
                 return Err(self.err(
                     self.pick(&["topology.load_balancers", "topology.endpoint"]),
@@ -246,22 +279,20 @@ impl Validator<'_> {
                      more, or use \"direct:NODE\" with a control-plane node",
                 ));
             }
-            Endpoint::LoadBalancer
+            Ok(Endpoint::LoadBalancer)
         } else if let Some(node) = t.endpoint.strip_prefix("direct:") {
             match cps.iter().position(|c| c == node) {
-                Some(i) => Endpoint::Direct { cp: i as u32 + 1 },
-                None => {
-                    return Err(self.err(
-                        "topology.endpoint",
-                        format!(
-                            "`{node}` is not a control-plane node{}; direct endpoints name one of: {cp_list}",
-                            suggest(node, cps.iter().map(String::as_str))
-                        ),
-                    ))
-                }
+                Some(i) => Ok(Endpoint::Direct { cp: i as u32 + 1 }),
+                None => Err(self.err(
+                    "topology.endpoint",
+                    format!(
+                        "`{node}` is not a control-plane node{}; direct endpoints name one of: {cp_list}",
+                        suggest(node, cps.iter().map(String::as_str))
+                    ),
+                )),
             }
         } else {
-            return Err(self.err(
+            Err(self.err(
                 "topology.endpoint",
                 format!(
                     "unknown endpoint `{}`{}; allowed: \"load-balancer\" or \"direct:NODE\" with NODE a \
@@ -269,23 +300,43 @@ impl Validator<'_> {
                     t.endpoint,
                     suggest(&t.endpoint, ["load-balancer"])
                 ),
-            ));
-        };
-        Ok(TopologyPlan {
-            etcd: t.etcd,
-            control_plane_nodes: t.control_plane_nodes,
-            etcd_nodes: t.etcd_nodes,
-            workers: t.workers,
-            zones: t.zones.clone(),
-            load_balancers: t.load_balancers,
-            endpoint,
-        })
+            ))
+        }
     }
 
+    /// Each settings section in the order the file lists them, so that the first error reported is the
+    /// first one a reader meets.
     fn settings(&self, layout: &Layout) -> Check {
-        let st = &self.s.settings;
+        self.etcd_settings()?;
+        self.apiserver_settings()?;
+        self.leader_election_settings()?;
+        self.load_balancer_settings(layout)?;
+        self.kubelet_settings()?;
+        self.node_lifecycle_settings()?;
+        self.network_settings()
+    }
 
-        let e = &st.etcd;
+    /// Every timer of one settings section at once: the sections list many, and each takes the same
+    /// [`positive`](Self::positive) rule.
+    fn positives(&self, section: &str, timers: &[(&str, Dur)]) -> Check {
+        for &(field, d) in timers {
+            self.positive(&format!("{section}.{field}"), d)?;
+        }
+        Ok(())
+    }
+
+    /// The counts of one settings section that must be at least 1 (a threshold of 0 checks would
+    /// never mark anything).
+    fn at_least_ones(&self, section: &str, counts: &[(&str, u32)]) -> Check {
+        for &(field, v) in counts {
+            self.at_least_one(&format!("{section}.{field}"), v)?;
+        }
+        Ok(())
+    }
+
+    /// etcd refuses to start with an election timeout under 5 heartbeats or over 50s; so do we.
+    fn etcd_settings(&self) -> Check {
+        let e = &self.s.settings.etcd;
         let hb = e.heartbeat_interval.ns();
         let el = e.election_timeout.ns();
         self.positive("settings.etcd.heartbeat_interval", e.heartbeat_interval)?;
@@ -312,20 +363,29 @@ impl Validator<'_> {
         if let Some(rt) = e.request_timeout {
             self.positive("settings.etcd.request_timeout", rt)?;
         }
+        Ok(())
+    }
 
-        let a = &st.kube_apiserver;
-        for (field, d) in [
-            ("request_timeout", a.request_timeout),
-            ("etcd_healthcheck_timeout", a.etcd_healthcheck_timeout),
-            ("etcd_readycheck_timeout", a.etcd_readycheck_timeout),
-            ("etcd_dial_timeout", a.etcd_dial_timeout),
-            ("etcd_keepalive_time", a.etcd_keepalive_time),
-            ("etcd_keepalive_timeout", a.etcd_keepalive_timeout),
-        ] {
-            self.positive(&format!("settings.kube_apiserver.{field}"), d)?;
-        }
+    /// The API server's timeouts: all timers, with no rule between them.
+    fn apiserver_settings(&self) -> Check {
+        let a = &self.s.settings.kube_apiserver;
+        self.positives(
+            "settings.kube_apiserver",
+            &[
+                ("request_timeout", a.request_timeout),
+                ("etcd_healthcheck_timeout", a.etcd_healthcheck_timeout),
+                ("etcd_readycheck_timeout", a.etcd_readycheck_timeout),
+                ("etcd_dial_timeout", a.etcd_dial_timeout),
+                ("etcd_keepalive_time", a.etcd_keepalive_time),
+                ("etcd_keepalive_timeout", a.etcd_keepalive_timeout),
+            ],
+        )
+    }
 
-        let le = &st.leader_election;
+    /// client-go's leader election refuses timings outside lease_duration > renew_deadline > 1.2 x
+    /// retry_period; a scenario that breaks the rule would model a cluster that cannot start.
+    fn leader_election_settings(&self) -> Check {
+        let le = &self.s.settings.leader_election;
         let (lease, renew, retry) = (
             le.lease_duration.ns(),
             le.renew_deadline.ns(),
@@ -361,26 +421,33 @@ impl Validator<'_> {
                 ),
             ));
         }
+        Ok(())
+    }
 
-        let lb = &st.load_balancer;
+    /// HAProxy's and keepalived's settings, within the ranges keepalived accepts; priorities are needed
+    /// as soon as there is a VIP to move.
+    fn load_balancer_settings(&self, layout: &Layout) -> Check {
+        let lb = &self.s.settings.load_balancer;
         let p = "settings.load_balancer";
-        for (field, d) in [
-            ("check_interval", lb.check_interval),
-            ("check_timeout", lb.check_timeout),
-            ("connect_timeout", lb.connect_timeout),
-            ("vrrp_advert_interval", lb.vrrp_advert_interval),
-            ("vrrp_script_interval", lb.vrrp_script_interval),
-        ] {
-            self.positive(&format!("{p}.{field}"), d)?;
-        }
-        for (field, v) in [
-            ("fall", lb.fall),
-            ("rise", lb.rise),
-            ("vrrp_script_fall", lb.vrrp_script_fall),
-            ("vrrp_script_rise", lb.vrrp_script_rise),
-        ] {
-            self.at_least_one(&format!("{p}.{field}"), v)?;
-        }
+        self.positives(
+            p,
+            &[
+                ("check_interval", lb.check_interval),
+                ("check_timeout", lb.check_timeout),
+                ("connect_timeout", lb.connect_timeout),
+                ("vrrp_advert_interval", lb.vrrp_advert_interval),
+                ("vrrp_script_interval", lb.vrrp_script_interval),
+            ],
+        )?;
+        self.at_least_ones(
+            p,
+            &[
+                ("fall", lb.fall),
+                ("rise", lb.rise),
+                ("vrrp_script_fall", lb.vrrp_script_fall),
+                ("vrrp_script_rise", lb.vrrp_script_rise),
+            ],
+        )?;
         for (i, &prio) in lb.vrrp_priorities.iter().enumerate() {
             if !(1..=254).contains(&prio) {
                 return Err(self.err(
@@ -408,20 +475,25 @@ impl Validator<'_> {
                 ),
             ));
         }
+        Ok(())
+    }
 
-        let k = &st.kubelet;
-        for (field, d) in [
-            (
-                "node_status_update_frequency",
-                k.node_status_update_frequency,
-            ),
-            ("node_lease_duration", k.node_lease_duration),
-            ("pod_startup_time", k.pod_startup_time),
-            ("restart_backoff_initial", k.restart_backoff_initial),
-            ("restart_backoff_max", k.restart_backoff_max),
-        ] {
-            self.positive(&format!("settings.kubelet.{field}"), d)?;
-        }
+    /// The kubelet's timers, and a restart back-off that can only grow.
+    fn kubelet_settings(&self) -> Check {
+        let k = &self.s.settings.kubelet;
+        self.positives(
+            "settings.kubelet",
+            &[
+                (
+                    "node_status_update_frequency",
+                    k.node_status_update_frequency,
+                ),
+                ("node_lease_duration", k.node_lease_duration),
+                ("pod_startup_time", k.pod_startup_time),
+                ("restart_backoff_initial", k.restart_backoff_initial),
+                ("restart_backoff_max", k.restart_backoff_max),
+            ],
+        )?;
         if k.restart_backoff_max < k.restart_backoff_initial {
             return Err(self.err(
                 self.pick(&[
@@ -435,16 +507,21 @@ impl Validator<'_> {
                 ),
             ));
         }
-        self.at_least_one("settings.kubelet.max_pods", k.max_pods)?;
+        self.at_least_one("settings.kubelet.max_pods", k.max_pods)
+    }
 
-        let nl = &st.node_lifecycle;
-        for (field, d) in [
-            ("node_monitor_period", nl.node_monitor_period),
-            ("node_monitor_grace_period", nl.node_monitor_grace_period),
-            ("node_startup_grace_period", nl.node_startup_grace_period),
-        ] {
-            self.positive(&format!("settings.node_lifecycle.{field}"), d)?;
-        }
+    /// The node lifecycle controller's timers, eviction rates and zone threshold: rates and fractions
+    /// that a NaN or a negative number would turn into nonsense evictions.
+    fn node_lifecycle_settings(&self) -> Check {
+        let nl = &self.s.settings.node_lifecycle;
+        self.positives(
+            "settings.node_lifecycle",
+            &[
+                ("node_monitor_period", nl.node_monitor_period),
+                ("node_monitor_grace_period", nl.node_monitor_grace_period),
+                ("node_startup_grace_period", nl.node_startup_grace_period),
+            ],
+        )?;
         for (field, v) in [
             ("node_eviction_rate", nl.node_eviction_rate),
             (
@@ -466,8 +543,12 @@ impl Validator<'_> {
                 format!("{th} is out of range; the threshold is a fraction of a zone's nodes, more than 0 and at most 1"),
             ));
         }
+        Ok(())
+    }
 
-        let n = &st.network;
+    /// The network's jitter and loss: fractions, and a loss of 1 would be a partition in disguise.
+    fn network_settings(&self) -> Check {
+        let n = &self.s.settings.network;
         if !in_unit(n.jitter) {
             return Err(self.err(
                 "settings.network.jitter",
@@ -700,31 +781,7 @@ impl Validator<'_> {
                 let (target, nodes) = self.network_nodes(layout, &mpath, name)?;
                 targets.push(target);
                 members += nodes.len();
-                for n in nodes {
-                    if let Some((og, oname)) = owner.get(&n) {
-                        if *og != g {
-                            let node = layout.nodes.get(n).map_or("?", |x| x.name.as_str());
-                            let via = |x: &str| {
-                                if x == node {
-                                    String::new()
-                                } else {
-                                    format!(" (via `{x}`)")
-                                }
-                            };
-                            return Err(self.err(
-                                &mpath,
-                                format!(
-                                    "node `{node}` is in two groups: groups[{og}]{} and groups[{g}]{}; a node can \
-                                     be in only one group",
-                                    via(oname),
-                                    via(name)
-                                ),
-                            ));
-                        }
-                    } else {
-                        owner.insert(n, (g, name.clone()));
-                    }
-                }
+                self.claim_nodes(layout, &mut owner, (g, name), &mpath, nodes)?;
             }
             if members == 0 {
                 return Err(self.err(&gpath, "this group has no nodes (its zones are empty)"));
@@ -732,6 +789,44 @@ impl Validator<'_> {
             out.push(targets);
         }
         Ok(out)
+    }
+
+    /// Records which partition group each node is in, because a node in two groups would make the cut
+    /// ambiguous; the error names both groups and, where a zone brought the node in, that zone.
+    fn claim_nodes(
+        &self,
+        layout: &Layout,
+        owner: &mut HashMap<usize, (usize, String)>,
+        (g, name): (usize, &str),
+        mpath: &str,
+        nodes: Vec<usize>,
+    ) -> Check {
+        for n in nodes {
+            if let Some((og, oname)) = owner.get(&n) {
+                if *og != g {
+                    let node = layout.nodes.get(n).map_or("?", |x| x.name.as_str());
+                    let via = |x: &str| {
+                        if x == node {
+                            String::new()
+                        } else {
+                            format!(" (via `{x}`)")
+                        }
+                    };
+                    return Err(self.err(
+                        mpath,
+                        format!(
+                            "node `{node}` is in two groups: groups[{og}]{} and groups[{g}]{}; a node can \
+                             be in only one group",
+                            via(oname),
+                            via(name)
+                        ),
+                    ));
+                }
+            } else {
+                owner.insert(n, (g, name.to_string()));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn degrade(
@@ -858,21 +953,7 @@ impl Validator<'_> {
             ));
         }
         if let Some(z) = name.strip_prefix("zone:") {
-            return match layout.zone_index(z) {
-                Some(i) => Ok(Target::Zone(i)),
-                None => {
-                    let zones: Vec<String> =
-                        layout.zones.iter().map(|z| format!("zone:{z}")).collect();
-                    Err(self.err(
-                        path,
-                        format!(
-                            "unknown zone `{z}`{}; zones: {}",
-                            suggest(name, zones.iter().map(String::as_str)),
-                            zones.join(", ")
-                        ),
-                    ))
-                }
-            };
+            return self.resolve_zone(layout, path, name, z);
         }
         if let Some(n) = layout.node_index(name) {
             return Ok(Target::Node(n));
@@ -894,36 +975,65 @@ impl Validator<'_> {
         }
         if let Some((node, proc)) = name.split_once('/') {
             if let Some(n) = layout.node_index(node) {
-                let here: Vec<&str> = layout
-                    .procs
-                    .iter()
-                    .filter(|p| p.node == n)
-                    .map(|p| p.kind.name())
-                    .collect();
-                let msg = if ProcKind::from_name(proc).is_some() {
-                    let why = match proc {
-                        "etcd" if self.s.topology.etcd == EtcdTopology::External => {
-                            " (with external etcd the members run on the etcd-N nodes)"
-                        }
-                        "keepalived" => " (keepalived runs only with 2 or more load balancers)",
-                        _ => "",
-                    };
-                    format!(
-                        "`{node}` runs no {proc}{why}; processes on {node}: {}",
-                        here.join(", ")
-                    )
-                } else {
-                    let all = crate::topology::ALL_PROC_KINDS.map(|k| k.name());
-                    format!(
-                        "unknown process `{proc}`{}; processes on {node}: {}",
-                        suggest(proc, all),
-                        here.join(", ")
-                    )
-                };
-                return Err(self.err(path, msg));
+                return Err(self.err(path, self.missing_process(layout, n, node, proc)));
             }
         }
         Err(self.err(path, self.unknown_target(layout, name)))
+    }
+
+    /// A `zone:NAME` target; an unknown zone is answered with the zones there are.
+    fn resolve_zone(
+        &self,
+        layout: &Layout,
+        path: &str,
+        name: &str,
+        z: &str,
+    ) -> Result<Target, ScenarioError> {
+        match layout.zone_index(z) {
+            Some(i) => Ok(Target::Zone(i)),
+            None => {
+                let zones: Vec<String> = layout.zones.iter().map(|z| format!("zone:{z}")).collect();
+                Err(self.err(
+                    path,
+                    format!(
+                        "unknown zone `{z}`{}; zones: {}",
+                        suggest(name, zones.iter().map(String::as_str)),
+                        zones.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Why `NODE/PROCESS` names nothing although the node exists: the process kind is unknown, or it
+    /// does not run there (with the reason where the topology explains it), and what does run there.
+    fn missing_process(&self, layout: &Layout, n: usize, node: &str, proc: &str) -> String {
+        let here: Vec<&str> = layout
+            .procs
+            .iter()
+            .filter(|p| p.node == n)
+            .map(|p| p.kind.name())
+            .collect();
+        if ProcKind::from_name(proc).is_some() {
+            let why = match proc {
+                "etcd" if self.s.topology.etcd == EtcdTopology::External => {
+                    " (with external etcd the members run on the etcd-N nodes)"
+                }
+                "keepalived" => " (keepalived runs only with 2 or more load balancers)",
+                _ => "",
+            };
+            format!(
+                "`{node}` runs no {proc}{why}; processes on {node}: {}",
+                here.join(", ")
+            )
+        } else {
+            let all = crate::topology::ALL_PROC_KINDS.map(|k| k.name());
+            format!(
+                "unknown process `{proc}`{}; processes on {node}: {}",
+                suggest(proc, all),
+                here.join(", ")
+            )
+        }
     }
 
     fn unknown_target(&self, layout: &Layout, name: &str) -> String {
@@ -979,125 +1089,151 @@ impl Validator<'_> {
         format!("unknown target `{name}`{suggestion}; {known}")
     }
 
+    /// Every expectation, checked when the file loads rather than when a run is judged.
     fn expectations(&self) -> Check {
         let known = known_metrics(&self.s.workloads);
         for (i, e) in self.s.expect.iter().enumerate() {
-            let p = format!("expect[{i}]");
-            let m = e.metric.as_str();
-            if let Some([a, b]) = &e.window {
-                if a.ns() >= b.ns() || b.ns() > self.s.duration.ns() {
-                    return Err(self.err(
-                        &format!("{p}.window"),
-                        format!(
-                            "window must be [from, to] with from < to <= duration ({}); e.g. [\"60s\", \"3m\"]",
-                            crate::engine::fmt_duration(self.s.duration.ns())
-                        ),
-                    ));
-                }
-            }
-            if let Some(pct) = e.percentile {
-                if !(pct > 0.0 && pct <= 100.0) {
-                    return Err(self.err(
-                        &format!("{p}.percentile"),
-                        format!("percentile must be in (0, 100], got {pct}"),
-                    ));
-                }
-            }
-            if e.recovered_within.is_some() {
-                let cap = m.strip_suffix(".recovery_s").unwrap_or(m);
-                if Capability::from_name(cap).is_none() {
-                    let caps: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-                    return Err(self.err(
-                        &format!("{p}.metric"),
-                        format!(
-                            "`recovered_within` applies to a capability; `{m}` is not one of {}",
-                            caps.join(", ")
-                        ),
-                    ));
-                }
-                if e.at_least.is_some() || e.at_most.is_some() || e.equals.is_some() {
-                    return Err(self.err(
-                        &p,
-                        "`recovered_within` is the bound; remove `at_least`/`at_most`/`equals`"
-                            .to_string(),
-                    ));
-                }
-                continue;
-            }
-            if !known.iter().any(|k| k == m) {
-                let msg = if let Some(w) = m
-                    .strip_prefix("workload.")
-                    .and_then(|r| r.strip_suffix(".ready_ratio"))
-                {
-                    let names: Vec<&str> =
-                        self.s.workloads.iter().map(|w| w.name.as_str()).collect();
-                    format!(
-                        "there is no workload `{w}`{}; declared workloads: {}",
-                        suggest(w, names.iter().copied()),
-                        if names.is_empty() {
-                            "none".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    )
-                } else {
-                    format!(
-                        "unknown metric `{m}`{}; known: {}{}",
-                        suggest(m, known.iter().map(String::as_str)),
-                        known
-                            .iter()
-                            .filter(|k| !k.starts_with("workload."))
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        if self.s.workloads.is_empty() {
-                            ""
-                        } else {
-                            ", workload.NAME.ready_ratio"
-                        }
-                    )
-                };
-                return Err(self.err(&format!("{p}.metric"), msg));
-            }
-            if self.s.workloads.is_empty() && (m.starts_with("workloads.")) {
+            self.expectation(&format!("expect[{i}]"), e, &known)?;
+        }
+        Ok(())
+    }
+
+    /// One expectation: a window and percentile that make sense, a metric that is measured, and the
+    /// one bound that judges it.
+    fn expectation(&self, p: &str, e: &Expectation, known: &[String]) -> Check {
+        let m = e.metric.as_str();
+        self.window_and_percentile(p, e)?;
+        if e.recovered_within.is_some() {
+            return self.recovery_expectation(p, e);
+        }
+        if !known.iter().any(|k| k == m) {
+            return Err(self.err(&format!("{p}.metric"), self.unknown_metric(m, known)));
+        }
+        if self.s.workloads.is_empty() && (m.starts_with("workloads.")) {
+            return Err(self.err(
+                &format!("{p}.metric"),
+                format!(
+                    "`{m}` is not measured: the scenario declares no workloads; add one under `workloads` or \
+                     remove this expectation"
+                ),
+            ));
+        }
+        self.one_bound(p, e)
+    }
+
+    /// The optional window must lie within the run, and a percentile within (0, 100]; otherwise the
+    /// metric would be read over nothing.
+    fn window_and_percentile(&self, p: &str, e: &Expectation) -> Check {
+        if let Some([a, b]) = &e.window {
+            if a.ns() >= b.ns() || b.ns() > self.s.duration.ns() {
                 return Err(self.err(
-                    &format!("{p}.metric"),
+                    &format!("{p}.window"),
                     format!(
-                        "`{m}` is not measured: the scenario declares no workloads; add one under `workloads` or \
-                         remove this expectation"
+                        "window must be [from, to] with from < to <= duration ({}); e.g. [\"60s\", \"3m\"]",
+                        crate::engine::fmt_duration(self.s.duration.ns())
                     ),
                 ));
             }
-            let bounds: Vec<&str> = [
-                ("at_least", e.at_least.is_some()),
-                ("at_most", e.at_most.is_some()),
-                ("equals", e.equals.is_some()),
-            ]
-            .iter()
-            .filter(|(_, given)| *given)
-            .map(|(n, _)| *n)
-            .collect();
-            match bounds.as_slice() {
-                [_] => {}
-                [] => {
-                    return Err(self.err(
-                        &p,
-                        format!(
-                            "expectation on `{m}` has no bound; give exactly one of `at_least`, `at_most`, `equals`"
-                        ),
-                    ))
-                }
-                [first, second, ..] => {
-                    return Err(self.err(
-                        &format!("{p}.{second}"),
-                        format!(
-                            "an expectation takes exactly one of `at_least`, `at_most`, `equals`, but this one has \
-                             `{first}` and `{second}`; write a second expectation for the other bound"
-                        ),
-                    ))
-                }
+        }
+        if let Some(pct) = e.percentile {
+            if !(pct > 0.0 && pct <= 100.0) {
+                return Err(self.err(
+                    &format!("{p}.percentile"),
+                    format!("percentile must be in (0, 100], got {pct}"),
+                ));
             }
         }
         Ok(())
+    }
+
+    /// `recovered_within` is a bound of its own and reads a capability's recovery; a second bound
+    /// beside it would be ambiguous.
+    fn recovery_expectation(&self, p: &str, e: &Expectation) -> Check {
+        let m = e.metric.as_str();
+        let cap = m.strip_suffix(".recovery_s").unwrap_or(m);
+        if Capability::from_name(cap).is_none() {
+            let caps: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+            return Err(self.err(
+                &format!("{p}.metric"),
+                format!(
+                    "`recovered_within` applies to a capability; `{m}` is not one of {}",
+                    caps.join(", ")
+                ),
+            ));
+        }
+        if e.at_least.is_some() || e.at_most.is_some() || e.equals.is_some() {
+            return Err(self.err(
+                p,
+                "`recovered_within` is the bound; remove `at_least`/`at_most`/`equals`".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What to say about a metric name that is not measured: an undeclared workload gets the declared
+    /// ones, anything else the catalog (without listing every workload's metric).
+    fn unknown_metric(&self, m: &str, known: &[String]) -> String {
+        if let Some(w) = m
+            .strip_prefix("workload.")
+            .and_then(|r| r.strip_suffix(".ready_ratio"))
+        {
+            let names: Vec<&str> = self.s.workloads.iter().map(|w| w.name.as_str()).collect();
+            format!(
+                "there is no workload `{w}`{}; declared workloads: {}",
+                suggest(w, names.iter().copied()),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        } else {
+            format!(
+                "unknown metric `{m}`{}; known: {}{}",
+                suggest(m, known.iter().map(String::as_str)),
+                known
+                    .iter()
+                    .filter(|k| !k.starts_with("workload."))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if self.s.workloads.is_empty() {
+                    ""
+                } else {
+                    ", workload.NAME.ready_ratio"
+                }
+            )
+        }
+    }
+
+    /// Exactly one of `at_least`, `at_most`, `equals`: none would judge nothing, two would be two
+    /// expectations in one.
+    fn one_bound(&self, p: &str, e: &Expectation) -> Check {
+        let m = e.metric.as_str();
+        let bounds: Vec<&str> = [
+            ("at_least", e.at_least.is_some()),
+            ("at_most", e.at_most.is_some()),
+            ("equals", e.equals.is_some()),
+        ]
+        .iter()
+        .filter(|(_, given)| *given)
+        .map(|(n, _)| *n)
+        .collect();
+        match bounds.as_slice() {
+            [_] => Ok(()),
+            [] => Err(self.err(
+                p,
+                format!(
+                    "expectation on `{m}` has no bound; give exactly one of `at_least`, `at_most`, `equals`"
+                ),
+            )),
+            [first, second, ..] => Err(self.err(
+                &format!("{p}.{second}"),
+                format!(
+                    "an expectation takes exactly one of `at_least`, `at_most`, `equals`, but this one has \
+                     `{first}` and `{second}`; write a second expectation for the other bound"
+                ),
+            )),
+        }
     }
 }

@@ -147,115 +147,89 @@ impl Layout {
             topo.zones.clone()
         };
         let nz = zones.len();
-        let mut nodes = Vec::new();
-        let mut procs = Vec::new();
-        let add_node = |nodes: &mut Vec<NodeSpec>,
-                        procs: &mut Vec<ProcSpec>,
-                        prefix: &str,
-                        kind: NodeKind,
-                        ordinal: u32,
-                        zone: usize,
-                        kinds: &[ProcKind]| {
-            let name = if kind == NodeKind::Client {
-                prefix.to_string()
-            } else {
-                format!("{prefix}-{ordinal}")
-            };
-            let node = nodes.len();
-            for k in kinds {
-                procs.push(ProcSpec {
-                    name: format!("{name}/{}", k.name()),
-                    kind: *k,
-                    node,
-                });
-            }
-            nodes.push(NodeSpec {
-                name,
-                kind,
-                zone,
-                ordinal,
-            });
+        let mut layout = Layout {
+            zones,
+            nodes: Vec::new(),
+            procs: Vec::new(),
         };
-        let stacked = topo.etcd == EtcdTopology::Stacked;
-        for i in 0..topo.control_plane_nodes {
-            let mut kinds = Vec::new();
-            if stacked {
-                kinds.push(ProcKind::Etcd);
-            }
-            kinds.extend([
-                ProcKind::ApiServer,
-                ProcKind::ControllerManager,
-                ProcKind::Scheduler,
-                ProcKind::Kubelet,
-            ]);
-            add_node(
-                &mut nodes,
-                &mut procs,
-                "cp",
-                NodeKind::ControlPlane,
-                i + 1,
-                i as usize % nz,
-                &kinds,
-            );
-        }
-        if !stacked {
-            for i in 0..topo.etcd_nodes {
-                add_node(
-                    &mut nodes,
-                    &mut procs,
-                    "etcd",
-                    NodeKind::Etcd,
-                    i + 1,
-                    i as usize % nz,
-                    &[ProcKind::Etcd],
-                );
+        for (prefix, kind, count, kinds) in Self::node_groups(topo) {
+            for i in 0..count {
+                let name = format!("{prefix}-{}", i + 1);
+                layout.add_node(name, kind, i + 1, i as usize % nz, &kinds);
             }
         }
-        let use_lb = topo.endpoint == Endpoint::LoadBalancer;
-        if use_lb {
-            let with_vip = topo.load_balancers >= 2;
-            for i in 0..topo.load_balancers {
-                let kinds: &[ProcKind] = if with_vip {
-                    &[ProcKind::Haproxy, ProcKind::Keepalived]
-                } else {
-                    &[ProcKind::Haproxy]
-                };
-                add_node(
-                    &mut nodes,
-                    &mut procs,
-                    "lb",
-                    NodeKind::LoadBalancer,
-                    i + 1,
-                    i as usize % nz,
-                    kinds,
-                );
-            }
-        }
-        for i in 0..topo.workers {
-            add_node(
-                &mut nodes,
-                &mut procs,
-                "worker",
-                NodeKind::Worker,
-                i + 1,
-                i as usize % nz,
-                &[ProcKind::Kubelet],
-            );
-        }
-        add_node(
-            &mut nodes,
-            &mut procs,
-            "client",
+        layout.add_node(
+            "client".to_string(),
             NodeKind::Client,
             1,
             0,
             &[ProcKind::Client],
         );
-        Layout {
-            zones,
-            nodes,
-            procs,
+        layout
+    }
+
+    /// The cluster's nodes as one row per kind (name prefix, kind, how many, the processes on each), in
+    /// the order they are numbered, so that the placement rule is written once for every kind.
+    fn node_groups(topo: &TopologyPlan) -> [(&'static str, NodeKind, u32, Vec<ProcKind>); 4] {
+        let stacked = topo.etcd == EtcdTopology::Stacked;
+        let mut cp = Vec::new();
+        if stacked {
+            cp.push(ProcKind::Etcd);
         }
+        cp.extend([
+            ProcKind::ApiServer,
+            ProcKind::ControllerManager,
+            ProcKind::Scheduler,
+            ProcKind::Kubelet,
+        ]);
+        let etcd_nodes = if stacked { 0 } else { topo.etcd_nodes };
+        let load_balancers = if topo.endpoint == Endpoint::LoadBalancer {
+            topo.load_balancers
+        } else {
+            0
+        };
+        let lb = if topo.load_balancers >= 2 {
+            vec![ProcKind::Haproxy, ProcKind::Keepalived]
+        } else {
+            vec![ProcKind::Haproxy]
+        };
+        [
+            ("cp", NodeKind::ControlPlane, topo.control_plane_nodes, cp),
+            ("etcd", NodeKind::Etcd, etcd_nodes, vec![ProcKind::Etcd]),
+            ("lb", NodeKind::LoadBalancer, load_balancers, lb),
+            (
+                "worker",
+                NodeKind::Worker,
+                topo.workers,
+                vec![ProcKind::Kubelet],
+            ),
+        ]
+    }
+
+    /// Adds one node and its processes, so that a process's `node` index and `NODE/PROCESS` name always
+    /// agree with the node it was placed on.
+    fn add_node(
+        &mut self,
+        name: String,
+        kind: NodeKind,
+        ordinal: u32,
+        zone: usize,
+        kinds: &[ProcKind],
+    ) {
+        let node = self.nodes.len();
+        for k in kinds {
+            self.procs.push(ProcSpec {
+                name: format!("{name}/{}", k.name()),
+                kind: *k,
+                node,
+            });
+        }
+        self.nodes.push(NodeSpec {
+            name,
+            kind,
+            zone,
+            ordinal,
+        });
     }
 
     /// The node with this name.
