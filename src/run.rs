@@ -97,6 +97,7 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         window,
         faults: &fault_spans,
         workloads: &workloads,
+        lease_overrun_allowed: scenario.settings.leader_election.allows_lease_overrun(),
     };
     let m = metrics::compute(&inputs(None));
     let verdicts = scenario

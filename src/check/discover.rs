@@ -77,7 +77,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
 /// Loads a scenario file; a loader that panics is reported as an error, not passed on.
 fn load(path: &Path) -> Result<Plan, String> {
     match catch_unwind(AssertUnwindSafe(|| load_scenario(path))) {
-        Ok(Ok(s)) => Ok(s),
+        Ok(Ok(s)) => {
+            crate::cli::print_warnings(&s);
+            Ok(s)
+        }
         Ok(Err(e)) => {
             let msg = e.to_string();
             let shown = path.display().to_string();

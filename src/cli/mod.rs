@@ -147,17 +147,29 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
 }
 
 fn load(file: &Path) -> Result<Plan, i32> {
-    load_scenario(file).map_err(|e| {
+    let plan = load_scenario(file).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
-    })
+    })?;
+    print_warnings(&plan);
+    Ok(plan)
+}
+
+/// Prints a plan's warnings (valid but hazardous settings) on stderr.
+pub fn print_warnings(plan: &Plan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn cmd_validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
         match load_scenario(f) {
-            Ok(s) => outln!("{}: ok ({})", f.display(), s.name),
+            Ok(s) => {
+                print_warnings(&s);
+                outln!("{}: ok ({})", f.display(), s.name)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 code = EXIT_BAD_INPUT;

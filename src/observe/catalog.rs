@@ -199,6 +199,7 @@ pub enum Metric {
     AcknowledgedWritesLost,
     InvariantViolations,
     Warmup,
+    PastLeaseActions,
 }
 
 /// A `&'static` row of the table (a constant, so the reference is to static data).
@@ -255,6 +256,7 @@ impl Metric {
         Metric::AcknowledgedWritesLost,
         Metric::InvariantViolations,
         Metric::Warmup,
+        Metric::PastLeaseActions,
     ];
 
     /// The table: one row per family (variant, scope, name, kind, which way is worse; then the doc).
@@ -302,6 +304,8 @@ impl Metric {
                 "invariant violations seen"),
             M::Warmup => row!(M::Warmup, Run, "warmup_s", Seconds, Higher,
                 "the first moment every capability is up; metrics are measured from there"),
+            M::PastLeaseActions => row!(M::PastLeaseActions, Run, "leader_election.past_lease_actions", Count, Higher,
+                "actions of a scheduler or controller manager past its lease, which leader-election settings with retry_period + renew_deadline > lease_duration allow (measured only with such settings)"),
         }
     }
 
@@ -496,7 +500,7 @@ mod tests {
         }
         // A new variant must be added to ALL: the last variant closes the list.
         assert_eq!(Capability::ALL.last(), Some(&Capability::Workloads));
-        assert_eq!(Metric::ALL.len(), Metric::Warmup as usize + 1);
+        assert_eq!(Metric::ALL.len(), Metric::PastLeaseActions as usize + 1);
     }
 
     #[test]
@@ -540,13 +544,13 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 14);
+        assert_eq!(RUN_METRIC_NAMES.len(), 15);
         let all = allowed_list();
         assert!(all.starts_with("api.availability, api.downtime_s"), "{all}");
-        assert!(all.ends_with("warmup_s"), "{all}");
+        assert!(all.ends_with("leader_election.past_lease_actions"), "{all}");
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 15);
+        assert_eq!(rows.len(), 5 + 5 + 16);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

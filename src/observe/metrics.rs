@@ -35,6 +35,8 @@ pub struct MetricInputs<'a> {
     /// Each declared workload's name and desired replicas, in declaration order (the index a
     /// `WorkloadReady` event names).
     pub workloads: &'a [(String, u32)],
+    /// Whether the leader-election settings let a leader act past its lease (then measured).
+    pub lease_overrun_allowed: bool,
 }
 
 /// A fault as the recovery metric sees it.
@@ -157,6 +159,16 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         .filter(|e| matches!(e.kind, TraceKind::Violation { .. }))
         .count();
     m.insert(Metric::InvariantViolations.key().into(), violations as f64);
+    if inp.lease_overrun_allowed {
+        let past = inp
+            .trace
+            .events
+            .iter()
+            .filter(|e| e.time_ns >= w && e.time_ns <= end)
+            .filter(|e| matches!(e.kind, TraceKind::PastLease { .. }))
+            .count();
+        m.insert(Metric::PastLeaseActions.key().into(), past as f64);
+    }
     m
 }
 

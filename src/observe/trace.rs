@@ -84,6 +84,9 @@ pub enum TraceKind {
     Log { proc: u16, text: String },
     /// An invariant was violated.
     Violation { text: String },
+    /// A leader acted past its lease, as its leader-election settings allow (retry period + renew
+    /// deadline > lease duration): a hazard of those settings, not a model bug.
+    PastLease { proc: u16, text: String },
 }
 
 fn ser_role<S: serde::Serializer>(r: &Role, s: S) -> Result<S::Ok, S::Error> {

@@ -148,7 +148,8 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
         | TraceKind::Cap { .. }
         | TraceKind::Pods { .. }
         | TraceKind::Log { .. }
-        | TraceKind::Violation { .. } => None,
+        | TraceKind::Violation { .. }
+        | TraceKind::PastLease { .. } => None,
     }
 }
 
@@ -384,6 +385,9 @@ pub fn narrate(o: &Outcome) -> String {
                 format!("{name}: {text}")
             }
             TraceKind::Violation { text } => format!("INVARIANT VIOLATED: {text}"),
+            TraceKind::PastLease { text, .. } => {
+                format!("LEADER PAST ITS LEASE (settings allow it): {text}")
+            }
             _ => match describe(o, e) {
                 Some(d) => d,
                 None => continue,

@@ -240,7 +240,9 @@ METRICS
   controller_manager.leader_changes, scheduling.split_brain_s, reconciliation.split_brain_s
   (time with two acting leaders), workloads.ready_ratio (time-averaged),
   workload.NAME.ready_ratio (per declared workload), data.acknowledged_writes_lost,
-  invariants.violations, warmup_s.
+  invariants.violations, warmup_s, and leader_election.past_lease_actions (only with
+  leader-election settings where retry_period + renew_deadline > lease_duration, which
+  `validate` warns about: a leader may then act after a candidate took over).
   Metrics cover the run from the end of the warm-up (the first moment every capability is up,
   reported as warmup_s) to the end. workloads.* metrics need at least one workload.
 "##;

@@ -36,7 +36,12 @@ pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
 /// Parses scenario text (JSON) and checks it. `file` only labels errors.
 pub fn parse_scenario(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    parse_text(text, file).map_err(|e| e.with_source(text))
+    let mut plan = parse_text(text, file).map_err(|e| e.with_source(text))?;
+    plan.warnings = std::mem::take(&mut plan.warnings)
+        .into_iter()
+        .map(|w| w.with_source(text))
+        .collect();
+    Ok(plan)
 }
 
 fn parse_text(text: &str, file: &str) -> Result<Plan, ScenarioError> {

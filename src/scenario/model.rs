@@ -238,6 +238,19 @@ pub struct LeaderElectionSettings {
     pub release_on_cancel: bool,
 }
 
+impl LeaderElectionSettings {
+    /// Whether a leader may act past its lease: client-go's renew loop (tools/leaderelection
+    /// leaderelection.go `renew`: `wait.Until(.., RetryPeriod)` around a `PollImmediateUntil` bounded by
+    /// `RenewDeadline`) gives up only `RetryPeriod + RenewDeadline` after the last successful renewal,
+    /// while a candidate may take over `LeaseDuration` after it observed that renewal.
+    pub fn allows_lease_overrun(&self) -> bool {
+        self.retry_period
+            .ns()
+            .saturating_add(self.renew_deadline.ns())
+            > self.lease_duration.ns()
+    }
+}
+
 impl Default for LeaderElectionSettings {
     fn default() -> Self {
         LeaderElectionSettings {

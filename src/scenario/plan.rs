@@ -27,6 +27,8 @@ pub struct Plan {
     pub expect: Vec<ExpectationPlan>,
     /// Which nodes exist, in which zones, and which processes run on each.
     pub layout: Layout,
+    /// Valid but hazardous settings, for the user to read (`warning: ...`).
+    pub warnings: Vec<super::error::ScenarioError>,
 }
 
 impl Plan {

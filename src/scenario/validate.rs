@@ -135,7 +135,32 @@ impl Validator<'_> {
                 .filter_map(super::expect::ExpectationPlan::from_spec)
                 .collect(),
             layout,
+            warnings: self.warnings(),
         })
+    }
+
+    /// Settings that are valid but hazardous: the run goes ahead, and the user is told.
+    fn warnings(&self) -> Vec<ScenarioError> {
+        let le = &self.s.settings.leader_election;
+        let mut out = Vec::new();
+        if le.enabled && le.allows_lease_overrun() {
+            out.push(self.err(
+                self.pick(&[
+                    "settings.leader_election.retry_period",
+                    "settings.leader_election.renew_deadline",
+                    "settings.leader_election.lease_duration",
+                ]),
+                format!(
+                    "retry_period ({}) + renew_deadline ({}) is more than lease_duration ({}): client-go's leader \
+                     gives up only that long after its last renewal, so it can act after a candidate has taken \
+                     over (two acting leaders); counted in leader_election.past_lease_actions",
+                    fmt_duration(le.retry_period.ns()),
+                    fmt_duration(le.renew_deadline.ns()),
+                    fmt_duration(le.lease_duration.ns())
+                ),
+            ));
+        }
+        out
     }
 
     fn top(&self) -> Check {

@@ -59,6 +59,7 @@ impl World {
             invariants: {
                 let mut inv = Invariants::default();
                 inv.lease_duration_ns = s.leader_election.lease_duration.ns();
+                inv.lease_overrun_allowed = s.leader_election.allows_lease_overrun();
                 inv
             },
             observer: Observer::default(),

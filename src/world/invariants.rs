@@ -8,6 +8,14 @@ use crate::engine::{fmt_duration, Nanos};
 use crate::observe::Trace;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What one observation revealed.
+pub struct Findings {
+    /// Broken model invariants, described.
+    pub violations: Vec<String>,
+    /// A leader acting past its lease under settings that allow it (the settings' hazard).
+    pub past_lease: Option<String>,
+}
+
 /// The checker's bookkeeping.
 #[derive(Default)]
 pub struct Invariants {
@@ -25,6 +33,10 @@ pub struct Invariants {
     pub acknowledged_writes_lost: u64,
     /// The leader-election lease duration: no holder may act longer than this after its last renewal.
     pub lease_duration_ns: u64,
+    /// Whether the leader-election settings let a leader act past its lease by design (retry period +
+    /// renew deadline > lease duration): such actions are then the settings' hazard, reported on
+    /// their own, not a broken model invariant.
+    pub lease_overrun_allowed: bool,
 }
 
 impl Invariants {
@@ -39,9 +51,11 @@ impl Invariants {
         self.data_loss_declared = true;
     }
 
-    /// Checks one observation; returns the violations it found, described.
-    pub fn observe(&mut self, now: Nanos, proc: ProcId, obs: Obs, procs: &[Proc]) -> Vec<String> {
+    /// Checks one observation; returns what it found: violations, and leaders acting past their lease
+    /// under settings that allow it.
+    pub fn observe(&mut self, now: Nanos, proc: ProcId, obs: Obs, procs: &[Proc]) -> Findings {
         let mut out = Vec::new();
+        let mut past_lease = None;
         match obs {
             Obs::BecameLeader { term } => {
                 if let Some(other) = self.leaders_by_term.get(&term) {
@@ -90,16 +104,24 @@ impl Invariants {
                 // client-go gives up leading after RenewDeadline < LeaseDuration without a renewal, so
                 // an instance acting past its lease means a candidate may already lead too.
                 if self.lease_duration_ns > 0 && now > last_renew_ns + self.lease_duration_ns {
-                    out.push(format!(
+                    let text = format!(
                         "process {proc} acted as leader of lease {lease} {} after its last renewal, past the lease duration",
                         fmt_duration(now - last_renew_ns)
-                    ));
+                    );
+                    if self.lease_overrun_allowed {
+                        past_lease = Some(text);
+                    } else {
+                        out.push(text);
+                    }
                 }
             }
             Obs::Truncated { .. } => {}
         }
         self.violations += out.len() as u64;
-        out
+        Findings {
+            violations: out,
+            past_lease,
+        }
     }
 
     fn check_leader_log(

@@ -270,9 +270,12 @@ impl World {
     }
 
     fn observation(&mut self, proc: ProcId, obs: Obs) {
-        let violations = self.invariants.observe(self.now, proc, obs, &self.procs);
-        for text in violations {
+        let found = self.invariants.observe(self.now, proc, obs, &self.procs);
+        for text in found.violations {
             self.record(TraceKind::Violation { text });
+        }
+        if let Some(text) = found.past_lease {
+            self.record(TraceKind::PastLease { proc, text });
         }
         if let Obs::LeaderAction { .. } = obs {
             self.dirty = true;

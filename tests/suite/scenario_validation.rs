@@ -759,8 +759,9 @@ fn known_metrics_cover_the_contract() {
     ] {
         assert!(m.iter().any(|x| x == name), "missing {name}");
     }
-    // Five per-capability metrics (with recovery_s) for five capabilities, 14 others, 1 workload.
-    assert_eq!(m.len(), 5 * 5 + 14 + 1);
+    // Five per-capability metrics (with recovery_s) for five capabilities, 15 others (with
+    // leader_election.past_lease_actions), 1 workload.
+    assert_eq!(m.len(), 5 * 5 + 15 + 1);
     assert!(m.iter().any(|x| x == "etcd_quorum.recovery_s"));
 }
 

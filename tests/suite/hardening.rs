@@ -1,0 +1,37 @@
+//! Hardening regressions (issue 16) that are not loader messages: hazardous but valid settings are
+//! reported as such, not as broken model invariants.
+
+use crate::common::{metric, run_json};
+
+const RISKY: &str = r#"{"name": "le", "duration": "5m",
+    "topology": {"etcd": "stacked", "control_plane_nodes": 3},
+    "settings": {"leader_election": {"lease_duration": "15s", "renew_deadline": "10s", "retry_period": "8s"}},
+    "faults": [{"at": "60s", "kind": "isolate", "target": "leader:kube-controller-manager", "for": "60s"}]}"#;
+
+#[test]
+fn a_leader_acting_past_its_lease_under_risky_settings_is_their_hazard_not_a_violation() {
+    // lease 15 s, renew 10 s, retry 8 s: client-go's leader gives up 18 s after its last renewal, so
+    // it acts after a candidate may have taken over. These actions were once counted as model
+    // invariant violations.
+    let mut past = 0.0;
+    for seed in 1..=4 {
+        let o = run_json(RISKY, seed);
+        assert_eq!(metric(&o, "invariants.violations"), 0.0, "seed {seed}");
+        past += metric(&o, "leader_election.past_lease_actions");
+    }
+    assert!(past > 0.0, "the hazard shows in its own metric");
+    let plan = kube_ha_sim::scenario::parse_scenario(RISKY, "le.json").unwrap();
+    assert_eq!(plan.warnings.len(), 1);
+    assert_eq!(
+        plan.warnings[0].path,
+        "settings.leader_election.retry_period"
+    );
+    // With the defaults (2 s + 10 s < 15 s) there is no warning and the metric is not measured.
+    let safe = RISKY.replace(r#""retry_period": "8s""#, r#""retry_period": "2s""#);
+    let o = run_json(&safe, 1);
+    assert!(!o.metrics.contains_key("leader_election.past_lease_actions"));
+    assert!(kube_ha_sim::scenario::parse_scenario(&safe, "le.json")
+        .unwrap()
+        .warnings
+        .is_empty());
+}
