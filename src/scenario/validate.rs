@@ -29,6 +29,14 @@ pub const MAX_REPLICAS: u32 = 100_000;
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
 /// etcd's upper limit on `--election-timeout` (50000 ms).
 pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
+/// Events one client request costs, measured (see `Validator::cost`).
+const EVENTS_PER_REQUEST: f64 = 22.0;
+/// Memory one acknowledged write keeps (all members' logs and the checker's record), measured.
+const BYTES_PER_WRITE: f64 = 500.0;
+/// Memory one request record keeps.
+const BYTES_PER_REQUEST: f64 = 40.0;
+/// The memory a run may plan to keep (8 GiB).
+const MAX_RUN_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
 /// The shortest timer or interval setting (1 ms).
 pub const MIN_INTERVAL: Nanos = crate::engine::MS;
 /// The longest scenario name (it names the output folder).
@@ -118,6 +126,7 @@ impl Validator<'_> {
         self.workloads()?;
         let faults = self.faults(&layout)?;
         self.expectations()?;
+        self.cost(&layout)?;
         let s = self.s;
         Ok(Plan {
             name: s.name.clone(),
@@ -615,6 +624,52 @@ impl Validator<'_> {
             ));
         }
         self.positive("load.timeout", l.timeout)
+    }
+
+    /// The run's cost, estimated before it starts, against the engine's event bound and a memory
+    /// ceiling: a run that cannot finish is refused at once with the setting that drives its cost,
+    /// instead of failing minutes later (or aborting on a failed allocation).
+    fn cost(&self, layout: &Layout) -> Check {
+        let s = self.s;
+        let duration_s = s.duration.ns() as f64 / 1e9;
+        let members = layout.procs_of(ProcKind::Etcd).count() as f64;
+        let kubelets = layout.procs_of(ProcKind::Kubelet).count() as f64;
+        let rps = s.load.requests_per_second;
+        // Measured on the library's shapes (`kube-ha-sim run` of a stacked 3-node cluster for 10m at
+        // 0.1, 100 and 1000 req/s): about 190 events/s idle, 22 events per request, ~500 bytes kept per
+        // acknowledged write (the Raft log is not compacted yet) and ~40 per request record.
+        let idle = 65.0 * members.max(1.0) + 5.0 * kubelets;
+        let events = duration_s * (idle + EVENTS_PER_REQUEST * rps);
+        let bound = crate::engine::event_bound(s.duration.ns()) as f64;
+        if events > bound {
+            return Err(self.err(
+                "load.requests_per_second",
+                format!(
+                    "{rps} requests/s for {} needs about {:.0} million events, more than the engine's bound of \
+                     {:.0} million for a run that long; lower load.requests_per_second or shorten duration",
+                    fmt_duration(s.duration.ns()),
+                    events / 1e6,
+                    bound / 1e6
+                ),
+            ));
+        }
+        let writes = duration_s * rps * s.load.write_ratio;
+        let bytes = writes * BYTES_PER_WRITE + duration_s * rps * BYTES_PER_REQUEST;
+        if bytes > MAX_RUN_BYTES {
+            return Err(self.err(
+                self.pick(&["load.write_ratio", "load.requests_per_second"]),
+                format!(
+                    "{rps} requests/s with write_ratio {} for {} keeps about {:.1} GiB in memory (every \
+                     acknowledged write stays in the etcd log), more than the {} GiB allowed; lower \
+                     load.requests_per_second or load.write_ratio, or shorten duration",
+                    s.load.write_ratio,
+                    fmt_duration(s.duration.ns()),
+                    bytes / (1u64 << 30) as f64,
+                    MAX_RUN_BYTES / (1u64 << 30) as f64
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn workloads(&self) -> Check {

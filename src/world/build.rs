@@ -7,7 +7,7 @@ use super::observer::Observer;
 use super::{Proc, World};
 use crate::components::{self, ctx::ProcId};
 use crate::engine::rng::stream;
-use crate::engine::{EventQueue, MIN};
+use crate::engine::EventQueue;
 use crate::net::Network;
 use crate::observe::Trace;
 use crate::scenario::plan::Plan;
@@ -42,10 +42,7 @@ impl World {
             .cloned()
             .map(ResolvedFault::new)
             .collect();
-        // A generous bound: a busy 100-worker cluster needs well under a million events per simulated
-        // minute; ten times that means something is storming.
-        let minutes = end_ns / MIN + 1;
-        let max_events = 20_000_000u64.saturating_add(minutes.saturating_mul(5_000_000));
+        let max_events = crate::engine::event_bound(end_ns);
         World {
             now: 0,
             end_ns,
