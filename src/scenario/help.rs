@@ -40,7 +40,7 @@ EXAMPLE
   topology              object, required (below)
   settings              object, per-component overrides (below); default: all defaults
   load                  object, the clients' requests (below)
-  workloads             list of workloads (below), default []
+  workloads             list of workloads (below), at most 10000, default []
   faults                list of faults (below), default []
   expect                list of expectations (below), default []
 

@@ -29,6 +29,8 @@ pub const MAX_REPLICAS: u32 = 100_000;
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
 /// etcd's upper limit on `--election-timeout` (50000 ms).
 pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
+/// Most workloads one scenario may declare (they are indexed by u16).
+pub const MAX_WORKLOADS: usize = 10_000;
 /// Events one client request costs, measured (see `Validator::cost`).
 const EVENTS_PER_REQUEST: f64 = 22.0;
 /// Memory one acknowledged write keeps (all members' logs and the checker's record), measured.
@@ -673,6 +675,17 @@ impl Validator<'_> {
     }
 
     fn workloads(&self) -> Check {
+        // Workloads are indexed by u16 in the trace and the controllers: more than that once wrapped
+        // (the 65,536th never became ready).
+        if self.s.workloads.len() > MAX_WORKLOADS {
+            return Err(self.err(
+                &format!("workloads[{MAX_WORKLOADS}]"),
+                format!(
+                    "{} workloads is too many; at most {MAX_WORKLOADS}",
+                    self.s.workloads.len()
+                ),
+            ));
+        }
         let mut seen = HashSet::new();
         for (i, w) in self.s.workloads.iter().enumerate() {
             if w.name.trim().is_empty() {
