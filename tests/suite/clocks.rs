@@ -249,6 +249,7 @@ pub mod reference {
 
     const TICK_NS: u64 = 100_000_000;
     const ELECTION_TICK: u32 = 10;
+    const FSYNC_NS: u64 = 2_000_000;
 
     #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
     enum Kind {
@@ -301,6 +302,7 @@ pub mod reference {
         crash_ns: u64,
         elections: u32,
         elected_ns: Option<u64>,
+        elected_term: u64,
     }
 
     impl Sim<'_> {
@@ -310,6 +312,22 @@ pub mod reference {
         }
 
         fn send(&mut self, from: usize, to: usize, kind: Kind, term: u64, reject: bool) {
+            self.send_after(0, from, to, kind, term, reject);
+        }
+
+        /// A message that goes out `after_ns` from now: a candidate's vote requests and a voter's
+        /// granted vote wait for the WAL fsync of the new term and vote (etcd
+        /// server/etcdserver/raft.go: only a leader sends before `storage.Save`; the model's default
+        /// fsync is 2 ms).
+        fn send_after(
+            &mut self,
+            after_ns: u64,
+            from: usize,
+            to: usize,
+            kind: Kind,
+            term: u64,
+            reject: bool,
+        ) {
             let base = if self.zone_of[from] == self.zone_of[to] {
                 250_000.0
             } else {
@@ -323,7 +341,7 @@ pub mod reference {
                 term,
                 reject,
             };
-            self.push(self.now + d, ev);
+            self.push(self.now + after_ns + d, ev);
         }
 
         fn others(&self, me: usize) -> Vec<usize> {
@@ -367,9 +385,13 @@ pub mod reference {
             };
             self.m[i].granted = 1;
             self.m[i].rejected = 0;
-            let kind = if pre { Kind::PreVote } else { Kind::Vote };
+            let (kind, fsync) = if pre {
+                (Kind::PreVote, 0)
+            } else {
+                (Kind::Vote, FSYNC_NS)
+            };
             for j in self.others(i) {
-                self.send(i, j, kind, term, false);
+                self.send_after(fsync, i, j, kind, term, false);
             }
         }
 
@@ -423,11 +445,13 @@ pub mod reference {
                         Kind::VoteResp
                     };
                     if can {
+                        let mut fsync = 0;
                         if kind == Kind::Vote {
                             self.m[to].elapsed = 0;
                             self.m[to].vote = Some(from);
+                            fsync = FSYNC_NS;
                         }
-                        self.send(to, from, resp, term, false);
+                        self.send_after(fsync, to, from, resp, term, false);
                     } else {
                         let t = me.term;
                         self.send(to, from, resp, t, true);
@@ -460,6 +484,7 @@ pub mod reference {
                             self.campaign(to, false);
                         } else {
                             m.role = Role::Leader;
+                            self.elected_term = m.term;
                             self.elected_ns.get_or_insert(self.now);
                         }
                     } else if m.rejected >= quorum {
@@ -472,8 +497,9 @@ pub mod reference {
     }
 
     /// One trial: `zone_of.len()` members, a random one leading at term 1, crashed at a random moment
-    /// 3-4 s in. Returns (time from the crash to the next leader, elections after the crash).
-    pub fn trial(zone_of: &[usize], seed: u64) -> (u64, u32) {
+    /// 3-4 s in. Returns (time from the crash to the next leader, elections after the crash, the new
+    /// leader's term: 2 unless a round of voting failed).
+    pub fn trial(zone_of: &[usize], seed: u64) -> (u64, u32, u64) {
         let n = zone_of.len();
         let mut rng = stream(seed, 0x5eed);
         let leader = rng.gen_range(0..n);
@@ -489,6 +515,7 @@ pub mod reference {
             crash_ns,
             elections: 0,
             elected_ns: None,
+            elected_term: 0,
         };
         for i in 0..n {
             sim.m.push(Member {
@@ -525,23 +552,28 @@ pub mod reference {
             }
         }
         let elected = sim.elected_ns.expect("a new leader within a minute");
-        (elected - crash_ns, sim.elections)
+        (elected - crash_ns, sim.elections, sim.elected_term)
     }
 
-    /// Over `trials`: (split-vote rate, p50 s, p90 s, max s) of the time to a new leader.
-    pub fn sweep(zone_of: &[usize], trials: u64) -> (f64, f64, f64, f64) {
+    /// Over `trials`: (share with more than one election, share where a round of voting failed, p50
+    /// s, p90 s, max s) of the time to a new leader.
+    pub fn sweep(zone_of: &[usize], trials: u64) -> (f64, f64, f64, f64, f64) {
         let mut outs = Vec::new();
-        let mut split = 0;
+        let (mut multi, mut split) = (0, 0);
         for seed in 0..trials {
-            let (out, elections) = trial(zone_of, seed);
+            let (out, elections, term) = trial(zone_of, seed);
             outs.push(out as f64 / 1e9);
             if elections > 1 {
+                multi += 1;
+            }
+            if term > 2 {
                 split += 1;
             }
         }
         outs.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let pct = |p: f64| outs[((outs.len() - 1) as f64 * p).round() as usize];
         (
+            multi as f64 / trials as f64,
             split as f64 / trials as f64,
             pct(0.5),
             pct(0.9),
@@ -559,12 +591,13 @@ fn reference_table() {
         ("3 members, zones a b c", vec![0, 1, 2]),
         ("5 members, zones a b c a b", vec![0, 1, 2, 0, 1]),
     ] {
-        let (split, p50, p90, max) = reference::sweep(&zones, 4000);
+        let (multi, split, p50, p90, max) = reference::sweep(&zones, 4000);
         println!(
-            "{name}: split votes {:.2} %, p50 {p50:.3} s, p90 {p90:.3} s, max {max:.3} s",
+            "{name}: more than one election {:.2} %, failed rounds {:.2} %, p50 {p50:.3} s, p90 {p90:.3} s, max {max:.3} s",
+            multi * 100.0,
             split * 100.0
         );
-        assert!(split < 0.02, "{name}: split-vote rate {split}");
+        assert!(split <= multi && multi < 0.02, "{name}: {multi} {split}");
         assert!(p50 > 0.9 && p50 < 1.6, "{name}: p50 {p50}");
         assert!(p90 > p50 && p90 < 2.1, "{name}: p90 {p90}");
     }
