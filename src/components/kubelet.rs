@@ -73,6 +73,9 @@ pub struct Kubelet {
     status_seq: u64,
     /// Back-off of failed lease renewals (0: none failed since the last success).
     lease_backoff_ns: Nanos,
+    /// The next successful renewal is the first of this kubelet's life: its periodic loop takes an
+    /// independent phase.
+    lease_phase_pending: bool,
 }
 
 impl Kubelet {
@@ -88,6 +91,7 @@ impl Kubelet {
             status_posted_ns: None,
             status_seq: 0,
             lease_backoff_ns: 0,
+            lease_phase_pending: false,
         }
     }
 
@@ -112,6 +116,12 @@ impl Kubelet {
 
     /// Starts: registers by renewing its lease at once, then loops.
     pub fn start(&mut self, ctx: &mut Ctx) {
+        // The run begins in a cluster whose kubelets have been running for a while, so their lease
+        // loops (`wait.JitterUntil(sync, renewInterval, 0.04, ...)` in k8s.io/component-helpers/
+        // apimachinery/lease/controller.go) are at independent phases, not lined up on the moment
+        // the simulation started them. Only the first life: a restarted kubelet's phase is its
+        // (already independent) start time.
+        self.lease_phase_pending = self.renew_seq == 0;
         self.pending.clear();
         self.status_posted_ns = None;
         self.renew(ctx);
@@ -174,7 +184,11 @@ impl Kubelet {
     /// success the next renewal comes `renewInterval` later with 4% jitter; after a failure it retries
     /// with a back-off from 200 ms doubling to 7 s.
     fn lease_done(&mut self, ctx: &mut Ctx, ok: bool) {
-        if ok {
+        if ok && std::mem::take(&mut self.lease_phase_pending) {
+            self.lease_backoff_ns = 0;
+            let phase = rand::Rng::gen_range(ctx.rng, 1..=self.cfg.lease_renew_ns);
+            ctx.timer(phase, KubeletTimer::Lease);
+        } else if ok {
             self.lease_backoff_ns = 0;
             let jitter =
                 (rand::Rng::gen::<f64>(ctx.rng) * 0.04 * self.cfg.lease_renew_ns as f64) as Nanos;

@@ -1,9 +1,14 @@
 //! The simulated network: hosts placed in zones, one-way latency with jitter, loss, partitions,
 //! isolation and degraded links. Nothing reaches or leaves a host that is down.
 
-use crate::engine::rng::Rng;
+use crate::engine::rng::{stream, Rng};
 use crate::engine::Nanos;
 use rand::Rng as _;
+
+/// The network's random streams, one per sending node: `stream(seed, SENDER_STREAMS | node)`. A
+/// message's delay and loss are drawn from its sender's stream, so a message added on one node does not
+/// shift the draws of every later message in the run.
+pub const SENDER_STREAMS: u64 = 1 << 63;
 
 /// Index of a node (host).
 pub type NodeId = u16;
@@ -52,13 +57,17 @@ pub struct Network {
     cross_zone_latency_ns: Nanos,
     jitter: f64,
     loss: f64,
-    rng: Rng,
+    /// Per sending node.
+    rngs: Vec<Rng>,
 }
 
 impl Network {
-    /// A network of hosts in the given zones, all up and connected.
-    pub fn new(zone_of: Vec<u16>, settings: &LinkConfig, rng: Rng) -> Network {
+    /// A network of hosts in the given zones, all up and connected; `seed` is the run's root seed.
+    pub fn new(zone_of: Vec<u16>, settings: &LinkConfig, seed: u64) -> Network {
         let n = zone_of.len();
+        let rngs = (0..n as u64)
+            .map(|node| stream(seed, SENDER_STREAMS | node))
+            .collect();
         Network {
             zone_of,
             host_up: vec![true; n],
@@ -70,7 +79,7 @@ impl Network {
             cross_zone_latency_ns: settings.cross_zone_latency_ns,
             jitter: settings.jitter,
             loss: settings.loss,
-            rng,
+            rngs,
         }
     }
 
@@ -133,11 +142,12 @@ impl Network {
                 loss = 1.0 - (1.0 - loss) * (1.0 - d.loss);
             }
         }
-        if loss > 0.0 && self.rng.gen::<f64>() < loss {
+        let rng = &mut self.rngs[a as usize];
+        if loss > 0.0 && rng.gen::<f64>() < loss {
             return None;
         }
         let jitter = if self.jitter > 0.0 && base > 0 {
-            (self.rng.gen::<f64>() * self.jitter * base as f64) as Nanos
+            (rng.gen::<f64>() * self.jitter * base as f64) as Nanos
         } else {
             0
         };
@@ -201,7 +211,6 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::rng::stream;
 
     fn net() -> Network {
         let links = LinkConfig {
@@ -211,7 +220,7 @@ mod tests {
             jitter: 0.2,
             loss: 0.0,
         };
-        Network::new(vec![0, 1, 0, 2], &links, stream(1, 0))
+        Network::new(vec![0, 1, 0, 2], &links, 1)
     }
 
     #[test]
@@ -242,6 +251,21 @@ mod tests {
         let same = n.draw_delay(0, 2).unwrap();
         let cross = n.draw_delay(0, 1).unwrap();
         assert!(same < cross, "{same} < {cross}");
+    }
+
+    #[test]
+    fn each_sender_draws_from_its_own_stream() {
+        // Node 0's delays are the same whether or not node 1 sent messages in between.
+        let (mut quiet, mut busy) = (net(), net());
+        let a: Vec<_> = (0..5).map(|_| quiet.draw_delay(0, 1)).collect();
+        let b: Vec<_> = (0..5)
+            .map(|_| {
+                busy.draw_delay(1, 3);
+                busy.draw_delay(0, 1)
+            })
+            .collect();
+        assert_eq!(a, b);
+        assert!(a.windows(2).any(|w| w[0] != w[1]), "jitter varies: {a:?}");
     }
 
     #[test]

@@ -84,7 +84,7 @@ NAMES
 
 [settings]
   Overrides per component: etcd, kube_apiserver, leader_election, load_balancer, kubelet,
-  node_lifecycle, network. Each section and each field is optional.
+  node_lifecycle, network, nodes. Each section and each field is optional.
 
 [settings.etcd]  etcd flags (etcd-io/website content/en/docs/v3.5/op-guide/configuration.md)
   heartbeat_interval             "100ms"  --heartbeat-interval; more than 0
@@ -179,6 +179,14 @@ docs/ha-considerations.md)
   jitter                         0.2      extra delay drawn in [0, jitter x latency]; 0 to 1
   loss                           0        probability that any message is lost; at least 0 and
                                           less than 1 (cut links with partition or isolate)
+
+[settings.nodes]  the hosts' power-on and boot (assumptions, see the README)
+  boot_spread                    "10s"    the run starts as the nodes power on; each boots at
+                                          an independent moment in [0, boot_spread], its
+                                          processes start within 1 s after; 0 to 1h
+  os_boot_time                   "30s"    a node powered back on (restart, end of a node crash)
+                                          is off the network this long before its processes
+                                          start; 0 to 1h
 
 [load]  the clients' requests
   requests_per_second            10       more than 0, at most 100000

@@ -127,6 +127,8 @@ pub struct Settings {
     pub node_lifecycle: NodeLifecycleSettings,
     #[serde(default)]
     pub network: NetworkSettings,
+    #[serde(default)]
+    pub nodes: NodeSettings,
 }
 
 /// etcd flags (etcd-io/website content/en/docs/v3.5/op-guide/configuration.md).
@@ -458,6 +460,32 @@ impl NetworkSettings {
             cross_zone_latency_ns: self.cross_zone_latency.ns(),
             jitter: self.jitter,
             loss: self.loss,
+        }
+    }
+}
+
+/// The hosts' power-on and boot (issue 10: independent clocks and start-up).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    /// The run starts as the nodes are powered on; each finishes booting at an independent moment,
+    /// uniform in [0, boot_spread]. Assumption, not a measured figure: machines started together (one
+    /// provisioning call, or a rack powered on) reach userspace seconds apart, and real clusters never
+    /// start their processes in the same nanosecond. 10 s is one kubelet lease interval, so node lease
+    /// phases come out uniform; it is 100 etcd heartbeats, so etcd tick phases do too.
+    pub boot_spread: Dur,
+    /// Time from powering a node back on (a `restart`, or the end of a node `crash` with `for`) until
+    /// its OS is up and its services and static pods start; the node is off the network meanwhile.
+    /// Assumption, not a measured figure: a cloud VM's firmware, kernel and systemd up to
+    /// kubelet.service take some tens of seconds (bare metal with POST takes minutes).
+    pub os_boot_time: Dur,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            boot_spread: Dur(10 * SEC),
+            os_boot_time: Dur(30 * SEC),
         }
     }
 }

@@ -349,7 +349,8 @@ impl Validator<'_> {
         self.load_balancer_settings(layout)?;
         self.kubelet_settings()?;
         self.node_lifecycle_settings()?;
-        self.network_settings()
+        self.network_settings()?;
+        self.node_settings()
     }
 
     /// Every timer of one settings section at once: the sections list many, and each takes the same
@@ -603,6 +604,25 @@ impl Validator<'_> {
                     n.loss
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The boot times: any duration up to an hour (0 is allowed for both: every node boots at once;
+    /// instant reboots). A spread longer than a short run is allowed: nodes that have not booted by
+    /// the end never start. More than an hour is a unit slip.
+    fn node_settings(&self) -> Check {
+        let n = &self.s.settings.nodes;
+        for (field, d) in [
+            ("boot_spread", n.boot_spread),
+            ("os_boot_time", n.os_boot_time),
+        ] {
+            if d.ns() > HOUR {
+                return Err(self.err(
+                    &format!("settings.nodes.{field}"),
+                    format!("{} is out of range; allowed: 0 to 1h", fmt_duration(d.ns())),
+                ));
+            }
         }
         Ok(())
     }

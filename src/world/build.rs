@@ -12,13 +12,21 @@ use crate::net::Network;
 use crate::observe::Trace;
 use crate::scenario::plan::Plan;
 
+/// The boot-time streams, one per node: `stream(seed, BOOT_STREAMS | node)`, apart from the
+/// processes' streams (`stream(seed, proc)`) and the network's (`crate::net::SENDER_STREAMS | node`).
+const BOOT_STREAMS: u64 = 1 << 62;
+
 impl World {
     /// Builds the world for a plan, with `seed` as the root of all randomness.
     pub fn build(scenario: &Plan, seed: u64) -> World {
         let layout = scenario.layout.clone();
         let s = &scenario.settings;
         let zone_of = layout.nodes.iter().map(|n| n.zone as u16).collect();
-        let net = Network::new(zone_of, &s.network.links(), stream(seed, u64::MAX));
+        let net = Network::new(zone_of, &s.network.links(), seed);
+        let hosts = layout.nodes.len();
+        let boot_rng = (0..hosts as u64)
+            .map(|n| stream(seed, BOOT_STREAMS | n))
+            .collect();
         let mut procs = Vec::with_capacity(layout.procs.len());
         for (i, spec) in layout.procs.iter().enumerate() {
             let id = i as ProcId;
@@ -62,6 +70,9 @@ impl World {
             observer: Observer::default(),
             events_processed: 0,
             max_events,
+            boot_rng,
+            booting: vec![false; hosts],
+            boot_gen: vec![0; hosts],
             queue: EventQueue::new(),
             slab: Vec::new(),
             free: Vec::new(),

@@ -212,8 +212,12 @@ impl World {
         self.layout.procs[p as usize].name.clone()
     }
 
-    /// Takes a host down: every process on it stops.
+    /// Takes a host down: every process on it stops. A boot under way is cut short.
     pub fn node_down(&mut self, n: NodeId) {
+        if self.booting[n as usize] {
+            self.booting[n as usize] = false;
+            self.boot_gen[n as usize] += 1;
+        }
         if !self.net.host_up(n) {
             return;
         }
@@ -237,18 +241,29 @@ impl World {
         }
     }
 
-    /// Brings a host back: its processes start (static pods and system services start at boot).
+    /// Powers a host back on: it boots its OS for `settings.nodes.os_boot_time` (off the network
+    /// meanwhile), then its processes start (static pods and system services start at boot).
     pub fn node_up(&mut self, n: NodeId) {
-        if self.net.host_up(n) {
+        if self.net.host_up(n) || self.booting[n as usize] {
             return;
         }
+        self.booting[n as usize] = true;
+        self.boot_gen[n as usize] += 1;
+        let gen = self.boot_gen[n as usize];
+        let at = self.now + self.scenario.settings.nodes.os_boot_time.ns();
+        self.push(at, super::Event::Boot { node: n, gen });
+    }
+
+    /// The OS of node `n` is up: it joins the network and its processes start, each after its own
+    /// start jitter; processes a fault still holds down stay down.
+    pub(super) fn boot_done(&mut self, n: NodeId, gen: u32) {
+        if !self.booting[n as usize] || self.boot_gen[n as usize] != gen {
+            return;
+        }
+        self.booting[n as usize] = false;
         self.net.set_host_up(n, true);
         self.record(TraceKind::Node { node: n, up: true });
-        for p in 0..self.procs.len() {
-            if self.procs[p].node == n && self.procs[p].held_down == 0 {
-                self.start_proc(p as ProcId);
-            }
-        }
+        self.schedule_starts(n, self.now);
     }
 
     fn etcd_on(&self, n: NodeId) -> Option<ProcId> {

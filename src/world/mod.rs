@@ -21,6 +21,18 @@ use faults::ResolvedFault;
 use invariants::Invariants;
 use observer::Observer;
 
+/// The spread of process start times after their node has booted (see [`World::schedule_starts`]).
+const PROCESS_START_JITTER_NS: Nanos = crate::engine::SEC;
+
+/// A uniform draw in [0, bound) (0 when the bound is 0).
+fn draw_below(rng: &mut Rng, bound: Nanos) -> Nanos {
+    if bound == 0 {
+        0
+    } else {
+        rand::Rng::gen_range(rng, 0..bound)
+    }
+}
+
 /// One modelled process.
 pub struct Proc {
     pub id: ProcId,
@@ -62,6 +74,18 @@ pub enum Event {
         proc: ProcId,
         inc: u32,
     },
+    /// A process starts because its node has booted (at the start of the run or after the node came
+    /// back); `inc` is its incarnation when the start was scheduled.
+    Start {
+        proc: ProcId,
+        inc: u32,
+    },
+    /// A node that was powered on has finished booting its OS (`gen` voids a boot that a later
+    /// `node_down` cut short).
+    Boot {
+        node: NodeId,
+        gen: u32,
+    },
 }
 
 /// A run that went wrong in a way the model cannot recover from.
@@ -98,6 +122,12 @@ pub struct World {
     pub(crate) observer: Observer,
     pub(crate) events_processed: u64,
     pub(crate) max_events: u64,
+    /// Per node: the boot-time stream (its boot moment and its processes' start jitter), derived from
+    /// (seed, node) so that a draw on one node never moves another's.
+    pub(crate) boot_rng: Vec<Rng>,
+    /// Per node: a boot is under way (powered on, OS not up yet), and the generation of the latest one.
+    pub(crate) booting: Vec<bool>,
+    pub(crate) boot_gen: Vec<u32>,
     queue: EventQueue<u32>,
     slab: Vec<Option<Event>>,
     free: Vec<u32>,
@@ -134,9 +164,7 @@ impl World {
 
     /// Runs the scenario to its end.
     pub fn run(&mut self) -> Result<(), RunError> {
-        for p in 0..self.procs.len() {
-            self.start_proc(p as ProcId);
-        }
+        self.schedule_initial_boot();
         for i in 0..self.faults.len() {
             if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
                 self.push(snapshot_at_ns, Event::Snapshot(i as u16));
@@ -191,7 +219,8 @@ impl World {
             Event::FaultStart(i) => self.fault_start(i),
             Event::Snapshot(i) => self.take_snapshot(i),
             Event::FaultEnd(i) => self.fault_end(i),
-            Event::Restart { proc, inc } => {
+            Event::Boot { node, gen } => self.boot_done(node, gen),
+            Event::Restart { proc, inc } | Event::Start { proc, inc } => {
                 let p = &self.procs[proc as usize];
                 if p.alive || p.incarnation != inc || p.held_down > 0 {
                     return;
@@ -332,6 +361,39 @@ impl World {
         } else if self.vip_holder == Some(node) {
             self.vip_holder = None;
             self.record(TraceKind::Vip { node: None });
+        }
+    }
+
+    /// The run starts as the nodes are powered on: each node finishes booting at an independent moment
+    /// within `settings.nodes.boot_spread`, and each of its processes starts a little after that (see
+    /// [`World::schedule_starts`]). Real clusters never start every process in the same nanosecond; doing
+    /// so put every etcd ticker, kubelet lease and retry loop in phase (issue 10, item 1).
+    fn schedule_initial_boot(&mut self) {
+        let spread_ns = self.scenario.settings.nodes.boot_spread.ns();
+        for n in 0..self.net.hosts() {
+            let at = self.now + draw_below(&mut self.boot_rng[n], spread_ns + 1);
+            self.schedule_starts(n as NodeId, at);
+        }
+    }
+
+    /// Schedules the start of every process of node `n` at `booted_ns` plus a per-process start jitter:
+    /// systemd and the kubelet start the node's services and static pods one after another, each
+    /// container start taking a fraction of a second. Assumption (not a measured figure): uniform in
+    /// [0, 1 s), drawn from the node's own boot stream.
+    pub(crate) fn schedule_starts(&mut self, n: NodeId, booted_ns: Nanos) {
+        for p in 0..self.procs.len() {
+            if self.procs[p].node != n {
+                continue;
+            }
+            let jitter = draw_below(&mut self.boot_rng[n as usize], PROCESS_START_JITTER_NS);
+            let inc = self.procs[p].incarnation;
+            self.push(
+                booted_ns + jitter,
+                Event::Start {
+                    proc: p as ProcId,
+                    inc,
+                },
+            );
         }
     }
 

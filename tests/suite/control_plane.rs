@@ -136,7 +136,7 @@ fn losing_the_single_load_balancer_stops_the_api_for_exactly_its_outage() {
         &cluster(
             "stacked",
             1,
-            "",
+            r#""nodes":{"os_boot_time":"0s"}"#,
             r#"{"at":"60s","kind":"crash","target":"lb-1","for":"60s"}"#,
         ),
         1,

@@ -7,6 +7,7 @@ fn scenario(expect: &str) -> String {
     format!(
         r#"{{"name":"t","duration":"3m",
             "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
+            "settings":{{"nodes":{{"os_boot_time":"0s"}}}},
             "load":{{"target":"etcd","requests_per_second":20}},
             "faults":[{{"at":"60s","kind":"crash","target":"cp-1","for":"30s"}},
                       {{"at":"60s","kind":"crash","target":"cp-2","for":"30s"}}],
@@ -95,6 +96,7 @@ fn lb_cluster(faults: &str, expect: &str) -> String {
         r#"{{"name":"t","duration":"5m",
             "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],
                          "load_balancers":1,"endpoint":"load-balancer"}},
+            "settings":{{"nodes":{{"os_boot_time":"0s"}}}},
             "load":{{"requests_per_second":10}},
             "workloads":[{{"name":"web","replicas":6}}],
             "faults":[{faults}],
@@ -133,7 +135,7 @@ fn windows_measure_workload_ready_ratios_too() {
             r#"{"at":"60s","kind":"crash","target":"worker-1"}"#,
             r#"{"metric":"workloads.ready_ratio","at_most":0.9,"window":["2m","4m"]},
                {"metric":"workload.web.ready_ratio","at_most":0.9,"window":["2m","4m"]},
-               {"metric":"workload.web.ready_ratio","at_least":0.999,"window":["20s","60s"]}"#,
+               {"metric":"workload.web.ready_ratio","at_least":0.999,"window":["40s","60s"]}"#,
         ),
         1,
     );

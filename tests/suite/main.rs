@@ -7,6 +7,7 @@ mod common;
 
 mod check_cli;
 mod cli_bad_input;
+mod clocks;
 mod control_plane;
 mod etcd_behaviour;
 mod expectations;

@@ -427,6 +427,9 @@ fn table() -> Vec<Row> {
         row("network.cross_zone_latency", EtcdCrash, json!("2ms")),
         row("network.jitter", EtcdCrash, json!(0.5)),
         row("network.loss", EtcdCrash, json!(0.01)),
+        // nodes
+        row("nodes.boot_spread", EtcdCrash, json!("2s")),
+        row("nodes.os_boot_time", CpNodeCrash, json!("5s")),
     ]
 }
 

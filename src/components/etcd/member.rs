@@ -62,7 +62,8 @@ struct Batch {
 struct Volatile {
     raft: Raft,
     kv: Kv,
-    start_ns: Nanos,
+    /// When the ticker first fires; tick k (from 0) fires at `first_tick_ns + k x heartbeat`.
+    first_tick_ns: Nanos,
     ticks_done: u64,
     wake_at: Nanos,
     wake_token: u64,
@@ -177,6 +178,11 @@ impl EtcdMember {
             check_quorum: self.cfg.check_quorum,
             max_msg_entries: 64,
         };
+        // etcd's ticker (`time.NewTicker(heartbeat)` in server/etcdserver/raft.go newRaftNode) starts
+        // when the process has replayed its WAL, so each member ticks at its own phase: the first tick
+        // comes at an independent offset in (0, heartbeat]. Drawn before Raft's stream is cloned, so
+        // the phase is not one of Raft's own timeout draws.
+        let first_tick_ns = ctx.now + rand::Rng::gen_range(ctx.rng, 1..=self.cfg.tick_ns);
         let mut raft = Raft::new(rc, &self.durable, ctx.rng.clone());
         // Advance the rng so the next start of this member draws differently.
         let _: u64 = rand::Rng::gen(ctx.rng);
@@ -211,7 +217,7 @@ impl EtcdMember {
             probes,
             raft,
             kv,
-            start_ns: ctx.now,
+            first_tick_ns,
             ticks_done: 0,
             wake_at: u64::MAX,
             wake_token: 0,
@@ -359,7 +365,10 @@ impl EtcdMember {
     fn catch_up(&mut self, now: Nanos) {
         let tick = self.cfg.tick_ns;
         let v = self.v.as_mut().unwrap();
-        let due = (now - v.start_ns) / tick;
+        let due = match now.checked_sub(v.first_tick_ns) {
+            Some(since) => since / tick + 1,
+            None => 0,
+        };
         while v.ticks_done < due {
             v.raft.tick();
             v.ticks_done += 1;
@@ -697,7 +706,7 @@ impl EtcdMember {
         let tick = self.cfg.tick_ns;
         let v = self.v.as_mut().unwrap();
         let n = v.raft.ticks_until_event().max(1) as u64;
-        let at = v.start_ns + (v.ticks_done + n) * tick;
+        let at = v.first_tick_ns + (v.ticks_done + n - 1) * tick;
         if at < v.wake_at {
             v.wake_at = at;
             v.wake_token += 1;
