@@ -10,6 +10,7 @@ mod cli_bad_input;
 mod control_plane;
 mod etcd_behaviour;
 mod expectations;
+mod failover_and_vip;
 mod invariants_prop;
 mod junit_schema;
 mod loader_fuzz;
