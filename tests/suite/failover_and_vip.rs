@@ -136,3 +136,184 @@ fn a_live_keepalived_always_holds_the_vip_and_the_api_comes_back() {
         assert!(api_up_at_end, "seed {seed}: the API stays down to the end");
     }
 }
+
+mod renew {
+    use kube_ha_sim::components::ctx::{Ctx, Out, ProcId};
+    use kube_ha_sim::components::elector::{Elector, ElectorConfig, ElectorTimer};
+    use kube_ha_sim::components::msg::{ApiError, KeyValue, KvOp, KvResult, Msg};
+    use kube_ha_sim::engine::rng::{stream, Rng};
+
+    const S: u64 = 1_000_000_000;
+    const API: ProcId = 9;
+
+    /// Runs one event on the elector and returns what it asked for.
+    fn step(
+        e: &mut Elector,
+        rng: &mut Rng,
+        now: u64,
+        f: impl FnOnce(&mut Elector, &mut Ctx),
+    ) -> Vec<Out> {
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now,
+            me: 1,
+            rng,
+            out: &mut out,
+        };
+        f(e, &mut ctx);
+        out
+    }
+
+    /// The API requests among `out`: (id, op).
+    fn requests(out: &[Out]) -> Vec<(u64, KvOp)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Send {
+                    to: API,
+                    msg: Msg::ApiReq { id, op },
+                } => Some((*id, op.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn answer(id: u64, result: Result<KvResult, ApiError>) -> Msg {
+        Msg::ApiResp { id, result }
+    }
+
+    fn written(rev: u64) -> Result<KvResult, ApiError> {
+        Ok(KvResult::Written {
+            index: rev,
+            term: 1,
+            rev,
+        })
+    }
+
+    /// client-go's tryAcquireOrRenew: when the leader's optimistic update fails, the same attempt
+    /// GETs the lease and updates it again, instead of waiting a RetryPeriod for the next attempt.
+    #[test]
+    fn a_failed_optimistic_renew_falls_back_to_get_and_update_in_the_same_attempt() {
+        let mut rng = stream(1, 1);
+        let mut e = Elector::new(
+            ElectorConfig {
+                lease: 1,
+                lease_name: "kube-controller-manager",
+                api: API,
+                enabled: true,
+                lease_duration_ns: 15 * S,
+                renew_deadline_ns: 10 * S,
+                retry_period_ns: 2 * S,
+                release_on_cancel: false,
+            },
+            None,
+        );
+        step(&mut e, &mut rng, 0, |e, c| e.start(c));
+        // Acquire: GET (absent) then update.
+        let out = step(&mut e, &mut rng, 1, |e, c| e.on_timer(c, ElectorTimer::Try));
+        let (get, _) = requests(&out)[0];
+        let out = step(&mut e, &mut rng, 2, |e, c| {
+            e.on_msg(c, API, answer(get, Ok(KvResult::Value(None))))
+        });
+        let (put, _) = requests(&out)[0];
+        step(&mut e, &mut rng, 3, |e, c| {
+            e.on_msg(c, API, answer(put, written(5)))
+        });
+        assert!(e.acting());
+        // Renew: the fast path is an update of the cached record.
+        let out = step(&mut e, &mut rng, 2 * S, |e, c| {
+            e.on_timer(c, ElectorTimer::Renew)
+        });
+        let (fast, op) = requests(&out).remove(0);
+        let KvOp::Put {
+            key,
+            value,
+            expected_rev: Some(5),
+            ..
+        } = op
+        else {
+            panic!("fast path is not an update at the cached revision: {op:?}");
+        };
+        // It fails; the answer to the failure is a GET right away, not only a retry timer.
+        let out = step(&mut e, &mut rng, 2 * S + 1, |e, c| {
+            e.on_msg(c, API, answer(fast, Err(ApiError::Conflict)))
+        });
+        let reqs = requests(&out);
+        assert!(
+            matches!(reqs[..], [(_, KvOp::Get { .. })]),
+            "no GET in the same attempt: {out:?}"
+        );
+        // The lease still names this leader, at a newer revision: the same attempt updates it there.
+        let current = KeyValue {
+            key,
+            value,
+            mod_rev: 6,
+        };
+        let out = step(&mut e, &mut rng, 2 * S + 2, |e, c| {
+            e.on_msg(
+                c,
+                API,
+                answer(reqs[0].0, Ok(KvResult::Value(Some(current)))),
+            )
+        });
+        let reqs = requests(&out);
+        assert!(
+            matches!(
+                reqs[..],
+                [(
+                    _,
+                    KvOp::Put {
+                        expected_rev: Some(6),
+                        ..
+                    }
+                )]
+            ),
+            "{reqs:?}"
+        );
+        step(&mut e, &mut rng, 2 * S + 3, |e, c| {
+            e.on_msg(c, API, answer(reqs[0].0, written(7)))
+        });
+        // Renewed: the round's RenewDeadline passes without losing the lease.
+        step(&mut e, &mut rng, 12 * S, |e, c| {
+            e.on_timer(
+                c,
+                ElectorTimer::Deadline {
+                    round_start_ns: 2 * S,
+                },
+            )
+        });
+        assert!(e.acting());
+    }
+}
+
+/// A stacked cluster with one load balancer whose API server on `node` is down for two minutes.
+fn api_server_down_on(node: &str) -> Outcome {
+    run_json(
+        &format!(
+            r#"{{"name":"t","duration":"4m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
+            "faults":[{{"at":"60s","kind":"crash","target":"{node}/kube-apiserver","for":"2m"}}]}}"#
+        ),
+        1,
+    )
+}
+
+/// kubeadm: the `kubeadm init` node's kubelet.conf points at the control-plane endpoint, joined
+/// control-plane nodes' kubelets at their local API server (ControlPlaneKubeletLocalMode). So losing
+/// the first node's API server leaves its node Ready, while losing a joined node's API server makes
+/// that node's kubelet miss its lease renewals and the node go Unknown after the grace period.
+#[test]
+fn the_init_nodes_kubelet_uses_the_endpoint_and_joined_nodes_their_local_api_server() {
+    let unknown = |o: &Outcome, node: &str| {
+        !log_times(o, &format!("{node} hasn't been updated for")).is_empty()
+    };
+    let first = api_server_down_on("cp-1");
+    assert!(
+        !unknown(&first, "cp-1"),
+        "cp-1's kubelet should reach the load balancer"
+    );
+    let joined = api_server_down_on("cp-2");
+    assert!(
+        unknown(&joined, "cp-2"),
+        "cp-2's kubelet should talk only to its local API server"
+    );
+}
