@@ -170,8 +170,16 @@ fn elector(plan: &Plan, id: ProcId, kind: ProcKind) -> Elector {
 /// The kubelet of the node `id` runs on.
 fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
     let node = plan.layout.procs[id as usize].node;
-    // Workers reach the cluster endpoint; control-plane kubelets their local API server.
-    let api = local(&plan.layout, id, ProcKind::ApiServer).unwrap_or_else(|| endpoint_proc(plan));
+    // kubeadm: `kubeadm init` writes the first control-plane node's kubelet.conf with the
+    // control-plane endpoint (getKubeConfigSpecsBase in k/k cmd/kubeadm/app/phases/kubeconfig/
+    // kubeconfig.go), while `kubeadm join --control-plane` points the kubelet at the local API
+    // server (runKubeletStartJoinPhase in cmd/kubeadm/app/cmd/phases/join/kubelet.go, feature gate
+    // ControlPlaneKubeletLocalMode, beta and on by default since v1.33). Workers reach the endpoint.
+    let spec = &plan.layout.nodes[node];
+    let first_cp = spec.kind == NodeKind::ControlPlane && spec.ordinal == 1;
+    let api = local(&plan.layout, id, ProcKind::ApiServer)
+        .filter(|_| !first_cp)
+        .unwrap_or_else(|| endpoint_proc(plan));
     let k = &plan.settings.kubelet;
     Kubelet::new(KubeletConfig {
         node: node as u16,

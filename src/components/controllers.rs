@@ -116,6 +116,12 @@ struct NodeHealth {
     lease: Option<u64>,
     status: Option<u64>,
     probe_ns: Nanos,
+    /// The kubelet renewed its lease or posted a status since this process first saw the node.
+    /// Until then the stored Ready condition stands: a new leader starts with an empty nodeHealthMap
+    /// and "Assuming now as a timestamp" gives the node a fresh grace period, but it does not set
+    /// Ready=True (only a kubelet does) nor remove a taint (tryUpdateNodeHealth and
+    /// processTaintBaseEviction in k/k pkg/controller/nodelifecycle/node_lifecycle_controller.go).
+    heard: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +152,10 @@ pub struct Controllers {
     generation: u64,
     /// The armed eviction deadline, if any.
     evict_at: Option<Nanos>,
+    /// Taint eviction: when this process first saw each pod (by key) on a NoExecute-tainted node.
+    /// The toleration counts from then (`startTime := now` in processPodOnNode, k/k
+    /// pkg/controller/tainteviction/taint_eviction.go), so a new leader restarts the count.
+    taint_seen: BTreeMap<u64, Nanos>,
 }
 
 impl Controllers {
@@ -166,6 +176,7 @@ impl Controllers {
             lease: 0,
             generation: 0,
             evict_at: None,
+            taint_seen: BTreeMap::new(),
         }
     }
 
@@ -180,6 +191,7 @@ impl Controllers {
         self.master_disruption = false;
         self.generation += 1;
         self.evict_at = None;
+        self.taint_seen.clear();
         let loops: &[Loop] = match self.cfg.role {
             Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle],
             Role::Scheduler => &[Loop::Scheduler],
@@ -489,13 +501,17 @@ impl Controllers {
         for n in registered {
             let (lease, status) = (leases.get(&n).copied(), statuses.get(&n).copied());
             let seen = lease.is_some() || status.is_some();
+            // First sight ("Missing timestamp for Node ... Assuming now as a timestamp"): what it
+            // sees now is its starting point, not news from the kubelet.
             let h = self.probe.entry(n).or_insert(NodeHealth {
-                lease: None,
-                status: None,
+                lease,
+                status,
                 probe_ns: if seen { now } else { NODE_CREATED_NS },
+                heard: false,
             });
             if h.status != status || (lease.is_some() && h.lease != lease) {
                 h.probe_ns = now;
+                h.heard = true;
             }
             h.lease = lease;
             h.status = status;
@@ -507,6 +523,25 @@ impl Controllers {
             health.insert(n, now.saturating_sub(h.probe_ns) <= grace);
         }
         health
+    }
+
+    /// A node this process has not heard from since it first saw it keeps its stored Ready condition:
+    /// within the fresh grace period it is Ready only if the stored object says so (the observed
+    /// condition that processTaintBaseEviction and ComputeZoneState read), so a new leader neither
+    /// marks a dead node Ready nor removes its taint.
+    fn keep_stored_conditions(
+        &self,
+        health: &mut BTreeMap<u16, bool>,
+        objs: &BTreeMap<u16, (NodeObj, u64)>,
+    ) {
+        for (n, ok) in health.iter_mut() {
+            let heard = self.probe.get(n).is_some_and(|h| h.heard);
+            if let Some((obj, _)) = objs.get(n) {
+                if *ok && !heard && !obj.ready {
+                    *ok = false;
+                }
+            }
+        }
     }
 
     fn node_lifecycle(
@@ -526,6 +561,7 @@ impl Controllers {
                 )
             })
             .collect();
+        self.keep_stored_conditions(&mut health, &objs);
         // Zone states (ComputeZoneState).
         let mut per_zone: BTreeMap<u16, (u32, u32)> = BTreeMap::new();
         for (&n, &ok) in &health {
@@ -665,32 +701,19 @@ impl Controllers {
         }
         // The taint manager: pods that do not tolerate the taint past tolerationSeconds are deleted.
         let tol_s = (self.cfg.toleration_ns / SEC) as u32;
+        let deadlines = self.toleration_deadlines(now, &tainted, pods);
         let mut evicted = 0;
         for kv in pods {
             let mut p = Pod::unpack(kv.value);
-            let Some(n) = p.node else { continue };
-            if p.terminating {
-                continue;
-            }
-            if let Some(&added) = tainted.get(&n) {
-                if (now / SEC) as u32 >= added.saturating_add(tol_s) {
-                    p.terminating = true;
-                    self.put(ctx, Loop::NodeLifecycle, kv.key, p.pack(), Some(kv.mod_rev));
-                    evicted += 1;
-                }
+            if deadlines.get(&kv.key).is_some_and(|&t| now >= t) {
+                p.terminating = true;
+                self.put(ctx, Loop::NodeLifecycle, kv.key, p.pack(), Some(kv.mod_rev));
+                evicted += 1;
             }
         }
         // The taint-eviction controller deletes each pod exactly when its toleration runs out: arm a
         // timer at the next deadline instead of waiting for the next monitor pass.
-        let next = pods
-            .iter()
-            .filter_map(|kv| {
-                let p = Pod::unpack(kv.value);
-                let added = tainted.get(&p.node?)?;
-                let t = (*added as u64 + tol_s as u64) * SEC;
-                (!p.terminating && t > now).then_some(t)
-            })
-            .min();
+        let next = deadlines.values().copied().filter(|&t| t > now).min();
         if let Some(t) = next {
             if self.evict_at.is_none_or(|a| a > t || a <= now) {
                 self.evict_at = Some(t);
@@ -702,6 +725,31 @@ impl Controllers {
                 "taint_eviction.go: \"Deleting pod\" count={evicted} (NoExecute taint past tolerationSeconds={tol_s})"
             ));
         }
+    }
+
+    /// When each live pod on a tainted node runs out of toleration: `toleration` after this process
+    /// first saw it there (processPodOnNode's `startTime := now`; the work is cancelled when the pod
+    /// leaves the tainted node or the taint goes, so those entries are forgotten).
+    fn toleration_deadlines(
+        &mut self,
+        now: Nanos,
+        tainted: &BTreeMap<u16, u32>,
+        pods: &[KeyValue],
+    ) -> BTreeMap<u64, Nanos> {
+        let mut seen = BTreeMap::new();
+        for kv in pods {
+            let p = Pod::unpack(kv.value);
+            let on_tainted = p.node.is_some_and(|n| tainted.contains_key(&n));
+            if on_tainted && !p.terminating {
+                let start = self.taint_seen.get(&kv.key).copied().unwrap_or(now);
+                seen.insert(kv.key, start);
+            }
+        }
+        self.taint_seen = seen;
+        self.taint_seen
+            .iter()
+            .map(|(&k, &start)| (k, start + self.cfg.toleration_ns))
+            .collect()
     }
 
     fn schedule(

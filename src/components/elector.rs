@@ -81,6 +81,8 @@ pub struct Elector {
     pending: Pending,
     ids: IdGen,
     stopping: bool,
+    /// The leader's current renew attempt has left the optimistic fast path for GET + update.
+    slow_path: bool,
     controllers: ControllerSet,
 }
 
@@ -100,6 +102,7 @@ impl Elector {
             pending: Pending::None,
             ids: IdGen::new(IdSpace::Process),
             stopping: false,
+            slow_path: false,
             controllers,
         }
     }
@@ -293,8 +296,13 @@ impl Elector {
                     Pending::None => false,
                 };
                 if matches {
+                    let was_put = matches!(self.pending, Pending::Put(..));
                     self.pending = Pending::None;
-                    self.attempt_failed(ctx);
+                    if was_put {
+                        self.put_failed(ctx);
+                    } else {
+                        self.attempt_failed(ctx);
+                    }
                 }
             }
             ElectorTimer::Work => {
@@ -333,10 +341,35 @@ impl Elector {
                 },
             );
         }
-        // The fast path: update the cached record optimistically.
+        // tryAcquireOrRenew (client-go tools/leaderelection/leaderelection.go): "1. fast path for the
+        // leader to update optimistically assuming that the record observed last time is the
+        // current version", taken while `IsLeader() && isLeaseValid(now)`; otherwise GET + update.
+        let valid = self.observed_time + self.cfg.lease_duration_ns > ctx.now;
         match self.observed {
-            Some((_, rev)) => self.send_put(ctx, rev),
-            None => self.send_get(ctx),
+            Some((_, rev)) if valid => {
+                self.slow_path = false;
+                self.send_put(ctx, rev);
+            }
+            Some(_) | None => {
+                self.slow_path = true;
+                self.send_get(ctx);
+            }
+        }
+    }
+
+    /// An update failed (refused, an error, or no answer in time). A leader on the fast path falls
+    /// back to GET + update inside the same attempt ("Failed to update lease optimistically, falling
+    /// back to slow path", tryAcquireOrRenew); otherwise the attempt has failed.
+    fn put_failed(&mut self, ctx: &mut Ctx) {
+        if self.leader && !self.slow_path {
+            self.slow_path = true;
+            ctx.log(format!(
+                "leaderelection.go: \"Failed to update lease optimistically, falling back to slow path\" lock=\"kube-system/{}\"",
+                self.cfg.lease_name
+            ));
+            self.send_get(ctx);
+        } else {
+            self.attempt_failed(ctx);
         }
     }
 
@@ -452,13 +485,7 @@ impl Elector {
                         self.observed_time = ctx.now;
                         self.attempt_succeeded(ctx);
                     }
-                    Ok(KvResult::Value(_) | KvResult::Values(_)) | Err(()) => {
-                        if self.leader {
-                            // The optimistic update failed: fall back to GET + update.
-                            self.observed = None;
-                        }
-                        self.attempt_failed(ctx);
-                    }
+                    Ok(KvResult::Value(_) | KvResult::Values(_)) | Err(()) => self.put_failed(ctx),
                 }
             }
             // An answer the attempt no longer waits for (it timed out, or a later one replaced it).

@@ -158,6 +158,21 @@ impl Keepalived {
         ctx.timer(self.cfg.advert_ns, KeepalivedTimer::Advert);
     }
 
+    /// A master that hears a lower-priority master sends its own advert at once and a gratuitous ARP
+    /// (vrrp_state_master_rx in acassen/keepalived keepalived/vrrp/vrrp.c: "Received advert from ...
+    /// with lower priority ..., forcing new election", then vrrp_send_adv and vrrp_send_link_update).
+    /// The other master yields on that advert; the ARP points the network back at this node, so the
+    /// VIP is not left with whichever of the two released it last.
+    fn reassert(&mut self, ctx: &mut Ctx, theirs: u32, mine: u32) {
+        ctx.log(format!(
+            "Keepalived_vrrp: (VI_1) Received advert with lower priority {theirs}, ours {mine}, forcing new election"
+        ));
+        for &p in &self.cfg.peers {
+            ctx.send(p, Msg::Vrrp { priority: mine });
+        }
+        ctx.out.push(Out::Vip(true));
+    }
+
     /// Timers.
     pub fn on_timer(&mut self, ctx: &mut Ctx, t: KeepalivedTimer) {
         match t {
@@ -233,6 +248,8 @@ impl Keepalived {
                     State::Master => {
                         if theirs_wins {
                             self.become_backup(ctx, "received advert with higher priority");
+                        } else if priority > 0 {
+                            self.reassert(ctx, priority, mine);
                         }
                     }
                     State::Backup if priority == 0 => {

@@ -351,6 +351,10 @@ impl World {
             .map(|p| p as ProcId)
     }
 
+    /// The VIP goes where the last gratuitous ARP pointed the network (`claim`: a keepalived that
+    /// became master or re-asserted itself). When that node removes the address (`!claim`), the
+    /// network still delivers there and the packets are dropped: nobody answers until another
+    /// keepalived claims it. A release by a node the network no longer points at changes nothing.
     fn set_vip(&mut self, proc: ProcId, claim: bool) {
         let node = self.procs[proc as usize].node;
         if claim {

@@ -11,6 +11,7 @@ mod clocks;
 mod control_plane;
 mod etcd_behaviour;
 mod expectations;
+mod failover_and_vip;
 mod hardening;
 mod invariants_prop;
 mod junit_schema;

@@ -1,0 +1,319 @@
+//! Issue 10 items 3 and 4 and the control-plane half of item 5: a new kube-controller-manager leader
+//! keeps dead nodes tainted and restarts the toleration clock; keepalived never leaves the VIP with
+//! nobody while a keepalived is up; kubeadm's kubelet endpoints; client-go's renew fallback.
+
+use crate::common::run_json;
+use kube_ha_sim::observe::{Capability, TraceKind};
+use kube_ha_sim::run::Outcome;
+
+const S: u64 = 1_000_000_000;
+
+fn procs_named(o: &Outcome, suffix: &str) -> Vec<u16> {
+    (0..o.layout.procs.len() as u16)
+        .filter(|&p| o.layout.procs[p as usize].name.ends_with(suffix))
+        .collect()
+}
+
+/// Times (ns) of the log lines containing `needle`.
+fn log_times(o: &Outcome, needle: &str) -> Vec<u64> {
+    o.trace
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, TraceKind::Log { text, .. } if text.contains(needle)))
+        .map(|e| e.time_ns)
+        .collect()
+}
+
+/// Worker crash at 60 s (for good), then the acting kube-controller-manager crashes after the node
+/// has been tainted.
+fn worker_crash_then_kcm_failover(seed: u64) -> Outcome {
+    run_json(
+        r#"{"name":"t","duration":"12m",
+            "topology":{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],"load_balancers":1},
+            "workloads":[{"name":"web","replicas":6}],
+            "faults":[{"at":"60s","kind":"crash","target":"worker-1"},
+                      {"at":"150s","kind":"crash","target":"leader:kube-controller-manager","for":"5m"}]}"#,
+        seed,
+    )
+}
+
+#[test]
+fn a_new_controller_manager_leader_keeps_the_taint_and_restarts_the_toleration_clock() {
+    for seed in 1..=3 {
+        let o = worker_crash_then_kcm_failover(seed);
+        let tainted = log_times(
+            &o,
+            "adding taint node.kubernetes.io/unreachable:NoExecute to worker-1",
+        );
+        // The taint is on before the failover, so the new leader inherits a tainted dead node.
+        assert!(
+            tainted.first().is_some_and(|&t| t < 150 * S),
+            "seed {seed}: {tainted:?}"
+        );
+        let untaints = log_times(
+            &o,
+            "removing taint node.kubernetes.io/unreachable from worker-1",
+        );
+        assert!(
+            untaints.is_empty(),
+            "seed {seed}: dead node un-tainted at {untaints:?}"
+        );
+        let kcms = procs_named(&o, "/kube-controller-manager");
+        let takeover = o
+            .trace
+            .events
+            .iter()
+            .find(|e| {
+                e.time_ns > 150 * S
+                    && matches!(e.kind, TraceKind::Acting { proc, acting: true } if kcms.contains(&proc))
+            })
+            .map(|e| e.time_ns)
+            .expect("a standby takes over");
+        let deleted = log_times(&o, "\"Deleting pod\"");
+        let first = *deleted.first().expect("the dead node's pods are evicted");
+        let after_s = (first - takeover) as f64 / 1e9;
+        // The new leader first sees the pods on the tainted node on its first monitor pass, a few
+        // milliseconds after taking over; the old clock (taint time + 300 s) would give ~240 s.
+        assert!(
+            (300.0..300.5).contains(&after_s),
+            "seed {seed}: evicted {after_s} s after takeover"
+        );
+    }
+}
+
+/// Stacked, two load balancers with keepalived, two etcd members down for 5 minutes: both check
+/// scripts fail and recover at different moments, so both keepalived instances pass through MASTER.
+fn two_lbs_two_members_down(seed: u64) -> Outcome {
+    let text = std::fs::read_to_string("scenarios/stacked-two-lbs-etcd-quorum-lost.json")
+        .expect("library scenario");
+    run_json(&text, seed)
+}
+
+#[test]
+fn a_live_keepalived_always_holds_the_vip_and_the_api_comes_back() {
+    let lbs_alive_whole_run =
+        |o: &Outcome| o.faults.iter().all(|f| !format!("{f:?}").contains("lb-"));
+    for seed in 1..=50 {
+        let o = two_lbs_two_members_down(seed);
+        assert!(lbs_alive_whole_run(&o));
+        // Both keepalived instances are up and their nodes healthy for the whole run: after the first
+        // claim, any moment without a holder must end within one master-down interval (3 x 1 s + skew,
+        // at most 3.62 s at the lowest effective priority 98).
+        let mut none_since: Option<u64> = None;
+        let mut claimed = false;
+        for e in &o.trace.events {
+            if let TraceKind::Vip { node } = e.kind {
+                match node {
+                    Some(_) => {
+                        if let Some(t) = none_since.take() {
+                            let gap = (e.time_ns - t) as f64 / 1e9;
+                            assert!(gap <= 3.7, "seed {seed}: nobody held the VIP for {gap} s");
+                        }
+                        claimed = true;
+                    }
+                    None if claimed => none_since = none_since.or(Some(e.time_ns)),
+                    None => {}
+                }
+            }
+        }
+        assert!(
+            none_since.is_none(),
+            "seed {seed}: the run ends with nobody holding the VIP"
+        );
+        let api_up_at_end = o
+            .trace
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e.kind {
+                TraceKind::Cap {
+                    cap: Capability::Api,
+                    up,
+                } => Some(up),
+                _ => None,
+            })
+            .unwrap_or(true);
+        assert!(api_up_at_end, "seed {seed}: the API stays down to the end");
+    }
+}
+
+mod renew {
+    use kube_ha_sim::components::ctx::{Ctx, Out, ProcId};
+    use kube_ha_sim::components::elector::{Elector, ElectorConfig, ElectorTimer};
+    use kube_ha_sim::components::msg::{ApiError, KeyValue, KvOp, KvResult, Msg};
+    use kube_ha_sim::engine::rng::{stream, Rng};
+
+    const S: u64 = 1_000_000_000;
+    const API: ProcId = 9;
+
+    /// Runs one event on the elector and returns what it asked for.
+    fn step(
+        e: &mut Elector,
+        rng: &mut Rng,
+        now: u64,
+        f: impl FnOnce(&mut Elector, &mut Ctx),
+    ) -> Vec<Out> {
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now,
+            me: 1,
+            rng,
+            out: &mut out,
+        };
+        f(e, &mut ctx);
+        out
+    }
+
+    /// The API requests among `out`: (id, op).
+    fn requests(out: &[Out]) -> Vec<(u64, KvOp)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Send {
+                    to: API,
+                    msg: Msg::ApiReq { id, op },
+                } => Some((*id, op.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn answer(id: u64, result: Result<KvResult, ApiError>) -> Msg {
+        Msg::ApiResp { id, result }
+    }
+
+    fn written(rev: u64) -> Result<KvResult, ApiError> {
+        Ok(KvResult::Written {
+            index: rev,
+            term: 1,
+            rev,
+        })
+    }
+
+    /// client-go's tryAcquireOrRenew: when the leader's optimistic update fails, the same attempt
+    /// GETs the lease and updates it again, instead of waiting a RetryPeriod for the next attempt.
+    #[test]
+    fn a_failed_optimistic_renew_falls_back_to_get_and_update_in_the_same_attempt() {
+        let mut rng = stream(1, 1);
+        let mut e = Elector::new(
+            ElectorConfig {
+                lease: 1,
+                lease_name: "kube-controller-manager",
+                api: API,
+                enabled: true,
+                lease_duration_ns: 15 * S,
+                renew_deadline_ns: 10 * S,
+                retry_period_ns: 2 * S,
+                release_on_cancel: false,
+            },
+            None,
+        );
+        step(&mut e, &mut rng, 0, |e, c| e.start(c));
+        // Acquire: GET (absent) then update.
+        let out = step(&mut e, &mut rng, 1, |e, c| e.on_timer(c, ElectorTimer::Try));
+        let (get, _) = requests(&out)[0];
+        let out = step(&mut e, &mut rng, 2, |e, c| {
+            e.on_msg(c, API, answer(get, Ok(KvResult::Value(None))))
+        });
+        let (put, _) = requests(&out)[0];
+        step(&mut e, &mut rng, 3, |e, c| {
+            e.on_msg(c, API, answer(put, written(5)))
+        });
+        assert!(e.acting());
+        // Renew: the fast path is an update of the cached record.
+        let out = step(&mut e, &mut rng, 2 * S, |e, c| {
+            e.on_timer(c, ElectorTimer::Renew)
+        });
+        let (fast, op) = requests(&out).remove(0);
+        let KvOp::Put {
+            key,
+            value,
+            expected_rev: Some(5),
+            ..
+        } = op
+        else {
+            panic!("fast path is not an update at the cached revision: {op:?}");
+        };
+        // It fails; the answer to the failure is a GET right away, not only a retry timer.
+        let out = step(&mut e, &mut rng, 2 * S + 1, |e, c| {
+            e.on_msg(c, API, answer(fast, Err(ApiError::Conflict)))
+        });
+        let reqs = requests(&out);
+        assert!(
+            matches!(reqs[..], [(_, KvOp::Get { .. })]),
+            "no GET in the same attempt: {out:?}"
+        );
+        // The lease still names this leader, at a newer revision: the same attempt updates it there.
+        let current = KeyValue {
+            key,
+            value,
+            mod_rev: 6,
+        };
+        let out = step(&mut e, &mut rng, 2 * S + 2, |e, c| {
+            e.on_msg(
+                c,
+                API,
+                answer(reqs[0].0, Ok(KvResult::Value(Some(current)))),
+            )
+        });
+        let reqs = requests(&out);
+        assert!(
+            matches!(
+                reqs[..],
+                [(
+                    _,
+                    KvOp::Put {
+                        expected_rev: Some(6),
+                        ..
+                    }
+                )]
+            ),
+            "{reqs:?}"
+        );
+        step(&mut e, &mut rng, 2 * S + 3, |e, c| {
+            e.on_msg(c, API, answer(reqs[0].0, written(7)))
+        });
+        // Renewed: the round's RenewDeadline passes without losing the lease.
+        step(&mut e, &mut rng, 12 * S, |e, c| {
+            e.on_timer(
+                c,
+                ElectorTimer::Deadline {
+                    round_start_ns: 2 * S,
+                },
+            )
+        });
+        assert!(e.acting());
+    }
+}
+
+/// A stacked cluster with one load balancer whose API server on `node` is down for two minutes.
+fn api_server_down_on(node: &str) -> Outcome {
+    run_json(
+        &format!(
+            r#"{{"name":"t","duration":"4m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
+            "faults":[{{"at":"60s","kind":"crash","target":"{node}/kube-apiserver","for":"2m"}}]}}"#
+        ),
+        1,
+    )
+}
+
+/// kubeadm: the `kubeadm init` node's kubelet.conf points at the control-plane endpoint, joined
+/// control-plane nodes' kubelets at their local API server (ControlPlaneKubeletLocalMode). So losing
+/// the first node's API server leaves its node Ready, while losing a joined node's API server makes
+/// that node's kubelet miss its lease renewals and the node go Unknown after the grace period.
+#[test]
+fn the_init_nodes_kubelet_uses_the_endpoint_and_joined_nodes_their_local_api_server() {
+    let unknown = |o: &Outcome, node: &str| {
+        !log_times(o, &format!("{node} hasn't been updated for")).is_empty()
+    };
+    let first = api_server_down_on("cp-1");
+    assert!(
+        !unknown(&first, "cp-1"),
+        "cp-1's kubelet should reach the load balancer"
+    );
+    let joined = api_server_down_on("cp-2");
+    assert!(
+        unknown(&joined, "cp-2"),
+        "cp-2's kubelet should talk only to its local API server"
+    );
+}
