@@ -9,6 +9,7 @@ mod check_cli;
 mod cli_bad_input;
 mod control_plane;
 mod etcd_behaviour;
+mod etcd_request_semantics;
 mod expectations;
 mod invariants_prop;
 mod junit_schema;
