@@ -175,6 +175,7 @@ impl EtcdClient {
     fn lost(&mut self, ctx: &mut Ctx, i: usize, attempt_failed: bool) {
         self.healthy[i] = false;
         if !attempt_failed {
+            self.retry_reads_on(ctx, i);
             if !self.dialing[i] {
                 self.dial(ctx, i);
             }
@@ -184,6 +185,24 @@ impl EtcdClient {
         self.backoff_idx[i] += 1;
         self.dialing[i] = true;
         ctx.timer(wait, EtcdClientTimer::Redial { endpoint: i });
+    }
+
+    /// The transport to endpoint `i` closed: reads in flight on it fail with `Unavailable`
+    /// ("transport is closing") and are retried like any other `Unavailable` read. Writes in flight
+    /// are left to their timeout (gRPC would fail them at once; not modelled).
+    fn retry_reads_on(&mut self, ctx: &mut Ctx, i: usize) {
+        let stuck: Vec<u64> = self
+            .ops
+            .iter()
+            .filter(|(_, o)| {
+                o.state == OpState::Sent(i) && !o.op.is_write() && o.tries + 1 < MAX_ATTEMPTS
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stuck {
+            let done = self.answered_error(ctx, id, EtcdError::Unavailable);
+            debug_assert!(done.is_none(), "a read with retries left is retried");
+        }
     }
 
     /// Endpoint `i` is ready: requests waiting for a connection go out on the balancer's picks.
@@ -273,8 +292,11 @@ impl EtcdClient {
         let op = self.ops.get_mut(&id)?;
         op.tries += 1;
         let unavailable = match err {
-            EtcdError::Timeout | EtcdError::NoLeader | EtcdError::LeaderChanged => true,
-            EtcdError::Conflict | EtcdError::Unavailable => false,
+            EtcdError::Timeout
+            | EtcdError::NoLeader
+            | EtcdError::LeaderChanged
+            | EtcdError::Unavailable => true,
+            EtcdError::Conflict => false,
         };
         // client/v3 retry.go: Range is `repeatable` (isSafeRetryImmutableRPC retries Unavailable);
         // Put/Txn are `nonRepeatable` and an error from a server is final.

@@ -80,6 +80,35 @@ fn read_only_load_through_an_etcd_leader_election_loses_no_request() {
 }
 
 #[test]
+fn a_read_in_flight_on_a_dying_member_is_retried_elsewhere() {
+    // A read already sent to the etcd leader when it crashes: the dead process's host resets the
+    // connection, gRPC fails the call with Unavailable, and clientv3 retries the Range on another
+    // member. Before, it hung until the client gave up. (Seed 45 of this scenario has such a read,
+    // sent 4 ms before the crash; checked below.)
+    let o = run_json(
+        r#"{"name":"t","duration":"4m",
+            "topology":{"etcd":"external","control_plane_nodes":3,"etcd_nodes":3,"zones":["a","b","c"],"load_balancers":1},
+            "load":{"requests_per_second":10,"write_ratio":0},
+            "faults":[{"at":"2m","kind":"crash","target":"leader:etcd","for":"1m"}]}"#,
+        45,
+    );
+    let crash_ns = 120 * S;
+    let caught: Vec<_> = o
+        .trace
+        .requests
+        .iter()
+        .filter(|r| r.sent_ns < crash_ns && r.sent_ns + r.latency_ns > crash_ns + S / 10)
+        .collect();
+    assert!(
+        !caught.is_empty(),
+        "no read was caught in flight by the crash"
+    );
+    for r in &caught {
+        assert!(r.ok, "read in flight at the crash failed: {r:?}");
+    }
+}
+
+#[test]
 fn stacked_haproxy_down_time_follows_the_two_second_etcd_check() {
     // The API server whose local member died: its etcd client waits for a ready connection
     // (WaitForReady), so /healthz answers only when its 2 s etcd check times out; HAProxy's three
