@@ -78,7 +78,46 @@ enum Waiter {
         client: ProcId,
         id: u64,
         path: HealthPath,
+        /// When its etcd probe was sent.
+        sent_ns: Nanos,
     },
+}
+
+/// One etcd health check (`etcd` for /healthz, `etcd-readiness` for /readyz), rate limited as
+/// k8s.io/apiserver storagebackend/factory/etcd3.go `newETCD3Check` does: at most one etcd Get every
+/// timeout/2 (`rate.NewLimiter(rate.Every(timeout/2), 1)`); a check the limiter refuses answers at
+/// once with the result of the last probe *sent* that has completed (`atomicLastError`).
+#[derive(Clone, Copy, Debug, Default)]
+struct EtcdCheck {
+    /// When the limiter last allowed a probe.
+    last_allowed_ns: Option<Nanos>,
+    /// The newest completed probe: when it was sent and whether it passed. None: the initial
+    /// "etcd client connection not yet established".
+    last: Option<(Nanos, bool)>,
+}
+
+impl EtcdCheck {
+    /// Whether the limiter lets a probe go now (burst 1, one token per timeout/2).
+    fn allow(&mut self, now: Nanos, timeout_ns: Nanos) -> bool {
+        match self.last_allowed_ns {
+            Some(t) if now < t + timeout_ns / 2 => false,
+            Some(_) | None => {
+                self.last_allowed_ns = Some(now);
+                true
+            }
+        }
+    }
+
+    /// Stores a completed probe's result unless a later-sent probe's is already stored.
+    fn store(&mut self, sent_ns: Nanos, ok: bool) {
+        if self.last.is_none_or(|(t, _)| t < sent_ns) {
+            self.last = Some((sent_ns, ok));
+        }
+    }
+
+    fn last_ok(&self) -> bool {
+        self.last.is_some_and(|(_, ok)| ok)
+    }
 }
 
 /// The kube-apiserver process.
@@ -90,6 +129,9 @@ pub struct ApiServer {
     tags: IdGen,
     /// Last `/readyz` outcome, to trace readiness changes.
     last_ready: Option<bool>,
+    /// The `etcd` health check (/healthz) and the `etcd-readiness` check (/readyz).
+    health_check: EtcdCheck,
+    ready_check: EtcdCheck,
 }
 
 impl ApiServer {
@@ -106,6 +148,8 @@ impl ApiServer {
             waiters: BTreeMap::new(),
             tags: IdGen::default(),
             last_ready: None,
+            health_check: EtcdCheck::default(),
+            ready_check: EtcdCheck::default(),
         }
     }
 
@@ -129,6 +173,8 @@ impl ApiServer {
         self.etcd = EtcdClient::restarted(&self.etcd);
         self.waiters.clear();
         self.last_ready = None;
+        self.health_check = EtcdCheck::default();
+        self.ready_check = EtcdCheck::default();
         self.etcd.start(ctx);
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
@@ -326,15 +372,20 @@ impl ApiServer {
         }
         // The TCP handshake completes before the probe is answered.
         ctx.send(from, Msg::ProxyAccepted { id });
-        let timeout = match path {
+        let (timeout, check) = match path {
             // /livez does not depend on etcd (k/k PR #111399 keeps etcd out of liveness).
             HealthPath::Livez => {
                 ctx.send(from, Msg::HealthResp { id, ok: true });
                 return;
             }
-            HealthPath::Readyz => self.cfg.readycheck_timeout_ns,
-            HealthPath::Healthz => self.cfg.healthcheck_timeout_ns,
+            HealthPath::Readyz => (self.cfg.readycheck_timeout_ns, &mut self.ready_check),
+            HealthPath::Healthz => (self.cfg.healthcheck_timeout_ns, &mut self.health_check),
         };
+        if !check.allow(ctx.now, timeout) {
+            let ok = check.last_ok() && !(path == HealthPath::Readyz && self.shutting_down());
+            ctx.send(from, Msg::HealthResp { id, ok });
+            return;
+        }
         let tag = OwnerTag(self.tags.next_id());
         self.waiters.insert(
             tag,
@@ -342,6 +393,7 @@ impl ApiServer {
                 client: from,
                 id,
                 path,
+                sent_ns: ctx.now,
             },
         );
         // The etcd check is a linearizable read: it fails without quorum. During a graceful stop the
@@ -353,6 +405,10 @@ impl ApiServer {
         if let Some(ev) = self.etcd.request(ctx, tag, op, timeout) {
             self.etcd_event(ctx, ev);
         }
+    }
+
+    fn shutting_down(&self) -> bool {
+        matches!(self.phase, Phase::ShutdownDelay | Phase::Draining)
     }
 
     fn complete(&mut self, ctx: &mut Ctx, done: Completion) {
@@ -371,8 +427,18 @@ impl ApiServer {
                 });
                 ctx.send(client, Msg::ApiResp { id, result });
             }
-            Waiter::Health { client, id, path } => {
+            Waiter::Health {
+                client,
+                id,
+                path,
+                sent_ns,
+            } => {
                 let etcd_ok = result.is_ok();
+                match path {
+                    HealthPath::Healthz => self.health_check.store(sent_ns, etcd_ok),
+                    HealthPath::Readyz => self.ready_check.store(sent_ns, etcd_ok),
+                    HealthPath::Livez => {}
+                }
                 if self.phase == Phase::Serving && self.last_ready != Some(etcd_ok) {
                     self.last_ready = Some(etcd_ok);
                     ctx.trace(TraceKind::Proc {
@@ -390,8 +456,7 @@ impl ApiServer {
                         ));
                     }
                 }
-                let shutting_down = matches!(self.phase, Phase::ShutdownDelay | Phase::Draining);
-                let ok = etcd_ok && !(path == HealthPath::Readyz && shutting_down);
+                let ok = etcd_ok && !(path == HealthPath::Readyz && self.shutting_down());
                 ctx.send(client, Msg::HealthResp { id, ok });
             }
         }

@@ -7,11 +7,37 @@
 //! round_robin picks READY sub-connections only). kube-apiserver dials with `grpc.WithBlock()`
 //! (newETCD3Client in the same file), so the dial returns when the first connection is up: the client
 //! reports that once, as [`Event::Connected`].
+//!
+//! Retries (etcd client/v3 retry.go, retry_interceptor.go, options.go): every call carries
+//! `WaitForReady(true)`, so a request waits for a ready connection instead of failing when none is up;
+//! a Range (here: every read) that fails with a gRPC `Unavailable` error is retried up to 100 times,
+//! 25 ms (10 % jitter) apart, on the next connection the balancer picks; "no leader", "leader changed"
+//! and "request timed out" are all `Unavailable` (api/v3rpc/rpctypes/error.go). Put and Txn are not
+//! retried once sent (`isSafeRetryMutableRPC`: only "no connection available"). A lost connection is
+//! redialled on gRPC's back-off: 1 s, x 1.6, at most 120 s, jitter 0.2 (grpc-go backoff.DefaultConfig,
+//! internal/backoff `Exponential.Backoff`), reset when a connection comes up.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
-use crate::engine::{Nanos, SEC};
+use crate::engine::{Nanos, MS, SEC};
+use rand::Rng as _;
 use std::collections::BTreeMap;
+
+/// clientv3 `defaultUnaryMaxRetries` (client/v3/options.go): attempts of a repeatable call.
+const MAX_ATTEMPTS: u32 = 100;
+/// clientv3 `defaultBackoffWaitBetween` (client/v3/options.go).
+const RETRY_WAIT_NS: Nanos = 25 * MS;
+/// clientv3 `defaultBackoffJitterFraction` (client/v3/options.go).
+const RETRY_JITTER: f64 = 0.10;
+/// grpc-go `backoff.DefaultConfig`: BaseDelay 1 s, Multiplier 1.6, Jitter 0.2, MaxDelay 120 s.
+const REDIAL_BASE_NS: Nanos = SEC;
+const REDIAL_MULTIPLIER: f64 = 1.6;
+const REDIAL_JITTER: f64 = 0.2;
+const REDIAL_MAX_NS: Nanos = 120 * SEC;
+/// How long a dial attempt waits for an answer before it counts as failed. A refused connection
+/// fails at once; a silent host is modelled as failing after 1 s (grpc-go would wait for its connect
+/// deadline, at least 20 s, while TCP retransmits its SYN).
+const DIAL_ATTEMPT_NS: Nanos = SEC;
 
 /// The client's timers; its owner hands them back through [`EtcdClient::on_timer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,8 +48,10 @@ pub enum EtcdClientTimer {
     Keepalive,
     /// The answer to keepalive ping `id` is overdue.
     KeepaliveDeadline { id: u64 },
-    /// Redial of endpoints believed down.
-    Redial,
+    /// The back-off before redialling endpoint `endpoint` has passed.
+    Redial { endpoint: usize },
+    /// Request `id` waited its retry back-off: send it again.
+    Retry { id: u64 },
 }
 
 /// Client settings.
@@ -38,8 +66,27 @@ pub struct EtcdClientConfig {
 struct Op {
     owner_tag: OwnerTag,
     op: KvOp,
-    endpoint: usize,
+    state: OpState,
+    /// Attempts that reached a server.
     tries: u32,
+}
+
+/// Where a request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpState {
+    /// Sent to this endpoint, awaiting the answer.
+    Sent(usize),
+    /// Waiting for a ready connection (`WaitForReady`).
+    Parked,
+    /// Waiting out the retry back-off.
+    Backoff,
+}
+
+/// A ping in flight: a dial attempt or a keepalive of a ready connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ping {
+    Dial(usize),
+    Keepalive(usize),
 }
 
 /// The owner's name for a request, handed back with its completion.
@@ -62,11 +109,15 @@ pub enum Event {
 pub struct EtcdClient {
     cfg: EtcdClientConfig,
     healthy: Vec<bool>,
+    /// Per endpoint: a dial attempt or its back-off is under way.
+    dialing: Vec<bool>,
+    /// Per endpoint: grpc-go's `backoffIdx`, failed dial attempts since the last connection.
+    backoff_idx: Vec<u32>,
     next: usize,
     ids: IdGen,
     ops: BTreeMap<u64, Op>,
-    /// Keepalive pings awaiting an answer: ping id -> endpoint.
-    pings: BTreeMap<u64, usize>,
+    /// Pings awaiting an answer.
+    pings: BTreeMap<u64, Ping>,
     /// Whether a connection to any endpoint has come up since start.
     connected: bool,
 }
@@ -78,6 +129,8 @@ impl EtcdClient {
         EtcdClient {
             cfg,
             healthy: vec![true; n],
+            dialing: vec![false; n],
+            backoff_idx: vec![0; n],
             next: 0,
             ids: IdGen::default(),
             ops: BTreeMap::new(),
@@ -104,10 +157,89 @@ impl EtcdClient {
         self.connected = false;
         for i in 0..self.cfg.endpoints.len() {
             self.healthy[i] = false;
-            self.ping(ctx, i, SEC);
+            self.backoff_idx[i] = 0;
+            self.dial(ctx, i);
         }
         ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
-        ctx.timer(SEC, EtcdClientTimer::Redial);
+    }
+
+    /// A dial attempt on endpoint `i` (a ping standing for the TCP and HTTP/2 handshake).
+    fn dial(&mut self, ctx: &mut Ctx, i: usize) {
+        self.dialing[i] = true;
+        self.ping(ctx, Ping::Dial(i), DIAL_ATTEMPT_NS);
+    }
+
+    /// Endpoint `i` is not usable: its transport closed (refused, keepalive timeout) or a dial
+    /// attempt failed. A closed ready connection is redialled at once; a failed attempt after
+    /// grpc-go's back-off (`addrConn.resetTransport`).
+    fn lost(&mut self, ctx: &mut Ctx, i: usize, attempt_failed: bool) {
+        self.healthy[i] = false;
+        if !attempt_failed {
+            self.retry_reads_on(ctx, i);
+            if !self.dialing[i] {
+                self.dial(ctx, i);
+            }
+            return;
+        }
+        let wait = backoff_ns(ctx, self.backoff_idx[i]);
+        self.backoff_idx[i] += 1;
+        self.dialing[i] = true;
+        ctx.timer(wait, EtcdClientTimer::Redial { endpoint: i });
+    }
+
+    /// The transport to endpoint `i` closed: reads in flight on it fail with `Unavailable`
+    /// ("transport is closing") and are retried like any other `Unavailable` read. Writes in flight
+    /// are left to their timeout (gRPC would fail them at once; not modelled).
+    fn retry_reads_on(&mut self, ctx: &mut Ctx, i: usize) {
+        let stuck: Vec<u64> = self
+            .ops
+            .iter()
+            .filter(|(_, o)| {
+                o.state == OpState::Sent(i) && !o.op.is_write() && o.tries + 1 < MAX_ATTEMPTS
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stuck {
+            let done = self.answered_error(ctx, id, EtcdError::Unavailable);
+            debug_assert!(done.is_none(), "a read with retries left is retried");
+        }
+    }
+
+    /// Endpoint `i` is ready: requests waiting for a connection go out on the balancer's picks.
+    fn ready(&mut self, ctx: &mut Ctx, i: usize) {
+        self.healthy[i] = true;
+        self.dialing[i] = false;
+        self.backoff_idx[i] = 0;
+        let parked: Vec<u64> = self
+            .ops
+            .iter()
+            .filter(|(_, o)| o.state == OpState::Parked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in parked {
+            self.send_op(ctx, id);
+        }
+    }
+
+    /// Sends op `id` on the next ready connection, or leaves it waiting for one (`WaitForReady`).
+    fn send_op(&mut self, ctx: &mut Ctx, id: u64) {
+        let Some(e) = self.pick() else {
+            if let Some(op) = self.ops.get_mut(&id) {
+                op.state = OpState::Parked;
+            }
+            return;
+        };
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        op.state = OpState::Sent(e);
+        ctx.send(
+            self.cfg.endpoints[e],
+            Msg::EtcdReq {
+                id,
+                op: op.op.clone(),
+            },
+        );
     }
 
     /// Whether a connection to any endpoint has come up since start.
@@ -115,19 +247,17 @@ impl EtcdClient {
         self.connected
     }
 
-    fn pick(&mut self) -> usize {
+    /// gRPC round_robin: the next READY connection, if any.
+    fn pick(&mut self) -> Option<usize> {
         let n = self.cfg.endpoints.len();
         for _ in 0..n {
             let i = self.next % n;
             self.next = (self.next + 1) % n;
             if self.healthy[i] {
-                return i;
+                return Some(i);
             }
         }
-        // Nothing believed healthy: try the next one anyway (gRPC would be reconnecting).
-        let i = self.next % n;
-        self.next = (self.next + 1) % n;
-        i
+        None
     }
 
     /// Sends `op` with a timeout; the completion comes back through `on_msg`/`on_timer`.
@@ -142,62 +272,86 @@ impl EtcdClient {
             return Some(Event::Done((owner_tag, Err(EtcdError::Unavailable))));
         }
         let id = self.ids.next_id();
-        let e = self.pick();
-        ctx.send(self.cfg.endpoints[e], Msg::EtcdReq { id, op: op.clone() });
         self.ops.insert(
             id,
             Op {
                 owner_tag,
                 op,
-                endpoint: e,
-                tries: 1,
+                state: OpState::Parked,
+                tries: 0,
             },
         );
+        self.send_op(ctx, id);
         ctx.timer(timeout_ns, EtcdClientTimer::OpTimeout { id });
         None
+    }
+
+    /// An etcd error on a sent request: a read retries `Unavailable` after the back-off; anything
+    /// else goes to the owner.
+    fn answered_error(&mut self, ctx: &mut Ctx, id: u64, err: EtcdError) -> Option<Event> {
+        let op = self.ops.get_mut(&id)?;
+        op.tries += 1;
+        let unavailable = match err {
+            EtcdError::Timeout
+            | EtcdError::NoLeader
+            | EtcdError::LeaderChanged
+            | EtcdError::Unavailable => true,
+            EtcdError::Conflict => false,
+        };
+        // client/v3 retry.go: Range is `repeatable` (isSafeRetryImmutableRPC retries Unavailable);
+        // Put/Txn are `nonRepeatable` and an error from a server is final.
+        if unavailable && !op.op.is_write() && op.tries < MAX_ATTEMPTS {
+            op.state = OpState::Backoff;
+            let jitter = 1.0 + RETRY_JITTER * (ctx.rng.gen::<f64>() * 2.0 - 1.0);
+            let wait = (RETRY_WAIT_NS as f64 * jitter) as Nanos;
+            ctx.timer(wait, EtcdClientTimer::Retry { id });
+            return None;
+        }
+        let op = self.ops.remove(&id)?;
+        Some(Event::Done((op.owner_tag, Err(err))))
     }
 
     /// Handles a message meant for the client; returns what happened, if anything.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: &Msg) -> Option<Event> {
         match msg {
             Msg::EtcdResp { id, result } => {
-                let op = self.ops.remove(id)?;
-                if let Some(i) = self.cfg.endpoints.iter().position(|e| *e == from) {
-                    self.healthy[i] = true;
-                }
-                // The apiserver's storage layer surfaces etcd errors as they come; gRPC-level retries
-                // only cover unavailable connections, handled below.
-                Some(Event::Done((op.owner_tag, result.clone())))
-            }
-            Msg::ConnRefused { id } => {
-                if let Some(i) = self.pings.remove(id) {
-                    self.healthy[i] = false;
+                let OpState::Sent(e) = self.ops.get(id)?.state else {
+                    return None; // a late answer to an attempt already retried elsewhere
+                };
+                if self.cfg.endpoints.get(e) != Some(&from) {
                     return None;
                 }
-                let mut op = self.ops.remove(id)?;
-                self.healthy[op.endpoint] = false;
-                if (op.tries as usize) < self.cfg.endpoints.len() && self.healthy.iter().any(|h| *h)
-                {
-                    // Unavailable: the retry interceptor moves on to the next endpoint.
-                    let e = self.pick();
-                    op.endpoint = e;
-                    op.tries += 1;
-                    ctx.send(
-                        self.cfg.endpoints[e],
-                        Msg::EtcdReq {
-                            id: *id,
-                            op: op.op.clone(),
-                        },
-                    );
-                    self.ops.insert(*id, op);
-                    None
-                } else {
-                    Some(Event::Done((op.owner_tag, Err(EtcdError::Unavailable))))
+                match result {
+                    Ok(r) => {
+                        let op = self.ops.remove(id)?;
+                        Some(Event::Done((op.owner_tag, Ok(r.clone()))))
+                    }
+                    Err(e) => self.answered_error(ctx, *id, *e),
                 }
             }
+            Msg::ConnRefused { id } => {
+                if let Some(p) = self.pings.remove(id) {
+                    self.ping_failed(ctx, p);
+                    return None;
+                }
+                let OpState::Sent(e) = self.ops.get(id)?.state else {
+                    return None;
+                };
+                if self.healthy[e] {
+                    self.lost(ctx, e, false);
+                }
+                // The call never reached a server: with WaitForReady it goes to the next ready
+                // connection, or waits for one (also for writes: "no connection available").
+                self.send_op(ctx, *id);
+                None
+            }
             Msg::EtcdPong { id } => {
-                let i = self.pings.remove(id)?;
-                self.healthy[i] = true;
+                let i = match self.pings.remove(id)? {
+                    Ping::Dial(i) => i,
+                    // A keepalive answer changes nothing: the connection was ready.
+                    Ping::Keepalive(_) => return None,
+                };
+                self.ready(ctx, i);
                 if self.connected {
                     return None;
                 }
@@ -229,35 +383,52 @@ impl EtcdClient {
             EtcdClientTimer::Keepalive => {
                 for i in 0..self.cfg.endpoints.len() {
                     if self.healthy[i] {
-                        self.ping(ctx, i, self.cfg.keepalive_timeout_ns);
+                        self.ping(ctx, Ping::Keepalive(i), self.cfg.keepalive_timeout_ns);
                     }
                 }
                 ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
                 None
             }
             EtcdClientTimer::KeepaliveDeadline { id } => {
-                if let Some(i) = self.pings.remove(&id) {
-                    // No answer to the keepalive: the transport is closed and the balancer stops
-                    // using the endpoint.
-                    self.healthy[i] = false;
+                if let Some(p) = self.pings.remove(&id) {
+                    self.ping_failed(ctx, p);
                 }
                 None
             }
-            EtcdClientTimer::Redial => {
-                for i in 0..self.cfg.endpoints.len() {
-                    if !self.healthy[i] {
-                        self.ping(ctx, i, SEC);
-                    }
+            EtcdClientTimer::Redial { endpoint } => {
+                if !self.healthy[endpoint] {
+                    self.dial(ctx, endpoint);
                 }
-                ctx.timer(SEC, EtcdClientTimer::Redial);
+                None
+            }
+            EtcdClientTimer::Retry { id } => {
+                if self
+                    .ops
+                    .get(&id)
+                    .is_some_and(|o| o.state == OpState::Backoff)
+                {
+                    self.send_op(ctx, id);
+                }
                 None
             }
         }
     }
 
-    fn ping(&mut self, ctx: &mut Ctx, i: usize, deadline: Nanos) {
+    /// A ping was refused or not answered in time. A failed dial attempt backs off; a keepalive
+    /// without answer closes a ready transport (the balancer stops using it).
+    fn ping_failed(&mut self, ctx: &mut Ctx, p: Ping) {
+        match p {
+            Ping::Dial(i) => self.lost(ctx, i, true),
+            Ping::Keepalive(i) if self.healthy[i] => self.lost(ctx, i, false),
+            // Already lost meanwhile; its redial is under way.
+            Ping::Keepalive(_) => {}
+        }
+    }
+
+    fn ping(&mut self, ctx: &mut Ctx, p: Ping, deadline: Nanos) {
         let id = self.ids.next_id();
-        self.pings.insert(id, i);
+        self.pings.insert(id, p);
+        let (Ping::Dial(i) | Ping::Keepalive(i)) = p;
         ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
         ctx.timer(deadline, EtcdClientTimer::KeepaliveDeadline { id });
     }
@@ -266,4 +437,21 @@ impl EtcdClient {
     pub fn endpoints(&self) -> &[ProcId] {
         &self.cfg.endpoints
     }
+}
+
+/// grpc-go internal/backoff `Exponential.Backoff(retries)`: the base delay for the first retry, then
+/// x multiplier per retry up to the maximum, with +-jitter.
+fn backoff_ns(ctx: &mut Ctx, retries: u32) -> Nanos {
+    if retries == 0 {
+        return REDIAL_BASE_NS;
+    }
+    let mut b = REDIAL_BASE_NS as f64;
+    let max = REDIAL_MAX_NS as f64;
+    let mut r = retries;
+    while b < max && r > 0 {
+        b *= REDIAL_MULTIPLIER;
+        r -= 1;
+    }
+    let b = b.min(max) * (1.0 + REDIAL_JITTER * (ctx.rng.gen::<f64>() * 2.0 - 1.0));
+    b as Nanos
 }

@@ -115,10 +115,14 @@ impl Component {
                 k.stop(ctx);
                 Stopping::Now
             }
-            // EtcdServer.Stop transfers leadership (MsgTimeoutNow is sent) before it exits.
+            // EtcdServer.Stop: a leader transfers leadership and waits for it (MoveLeader) before it
+            // exits.
             Component::Etcd(m) => {
-                m.stop(ctx);
-                Stopping::Now
+                if m.stop(ctx) {
+                    Stopping::Graceful
+                } else {
+                    Stopping::Now
+                }
             }
             // HAProxy treats SIGTERM as a hard stop: sessions are closed at once (HAProxy management
             // guide, "Stopping and restarting HAProxy"; the soft stop is SIGUSR1).

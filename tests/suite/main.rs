@@ -10,6 +10,7 @@ mod cli_bad_input;
 mod clocks;
 mod control_plane;
 mod etcd_behaviour;
+mod etcd_request_semantics;
 mod expectations;
 mod failover_and_vip;
 mod hardening;

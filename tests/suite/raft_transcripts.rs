@@ -667,7 +667,9 @@ impl Env {
                 let (id, key) = (td.pos_arg(0), td.pos_arg(1));
                 match self.node(id).raft.propose(put(key)) {
                     Some(index) => self.line(&format!("index {index}")),
-                    None => self.line(&format!("dropped: {id} is not the leader")),
+                    None => self.line(&format!(
+                        "dropped: {id} does not accept proposals (not the leader, or transferring)"
+                    )),
                 }
             }
             "read-index" => {
@@ -675,10 +677,11 @@ impl Env {
                 self.node(id).raft.read_index(ctx);
             }
             "transfer-leadership" => {
-                let id = td.pos_arg(0);
-                match self.node(id).raft.transfer_leadership() {
-                    Some(to) => self.line(&format!("transferring to {to}")),
-                    None => self.line("no transfer"),
+                let (id, to) = (td.pos_arg(0), td.pos_arg(1));
+                if self.node(id).raft.transfer_leadership(to) {
+                    self.line(&format!("transferring to {to}"));
+                } else {
+                    self.line("no transfer");
                 }
             }
             "tick" => {

@@ -23,7 +23,18 @@ pub enum EtcdTimer {
     ReadTimeout { read_ctx: u64 },
     /// Poll number `poll` of the start-up tick adjustment.
     AdjustTicks { poll: u64 },
+    /// The read with context `read_ctx` has waited `READ_INDEX_RETRY_NS` for its read index: send
+    /// the ReadIndex again.
+    ReadRetry { read_ctx: u64 },
+    /// A stopping leader polls, once a tick, whether its leadership transfer finished.
+    TransferPoll,
 }
+
+/// etcd re-sends a ReadIndex that got no answer every 500 ms (`readIndexRetryTime`,
+/// etcd server/etcdserver/v3_server.go, `requestCurrentIndex`): a ReadIndex dropped by a member
+/// without a leader, or forwarded to a leader that died, is sent again until a leader answers or the
+/// request times out.
+const READ_INDEX_RETRY_NS: Nanos = 500 * crate::engine::MS;
 
 /// Static configuration of a member (its flags and the initial cluster).
 #[derive(Clone, Debug)]
@@ -74,6 +85,16 @@ struct Volatile {
     reads: BTreeMap<u64, (u64, Waiting)>,
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
+    /// Proposals waiting for a leader, by write id (etcd-io/raft node.go `run`: `propc = nil` while
+    /// there is no leader, so `Propose` blocks until one is known or its context times out).
+    blocked: Vec<(u64, EntryData)>,
+    /// A tick waits in the ticker's one-slot channel while the raftNode loop is blocked in an fsync.
+    tick_buffered: bool,
+    /// Per peer, since when its connection has been active and when it last sent anything
+    /// (etcd's rafthttp `ActiveSince`, used by `longestConnected`).
+    peer_seen: BTreeMap<MemberId, (Nanos, Nanos)>,
+    /// A graceful stop waits for its leadership transfer: (transferee, give-up time).
+    stopping: Option<(MemberId, Nanos)>,
     next_ctx: u64,
     /// The start-up probes of peers in flight: probe id -> the probed member.
     probes: BTreeMap<u64, MemberId>,
@@ -225,6 +246,10 @@ impl EtcdMember {
             writes: BTreeMap::new(),
             reads: BTreeMap::new(),
             ready_reads: Vec::new(),
+            blocked: Vec::new(),
+            tick_buffered: false,
+            peer_seen: BTreeMap::new(),
+            stopping: None,
             next_ctx: 1,
             active_peers: 0,
             adjusted: false,
@@ -255,17 +280,74 @@ impl EtcdMember {
         probes
     }
 
-    /// A graceful stop: a leader first hands leadership to an up-to-date follower, as etcd's
-    /// `EtcdServer.Stop` does with `TransferLeadership`.
-    pub fn stop(&mut self, ctx: &mut Ctx) {
-        let Some(v) = self.v.as_mut() else { return };
-        if let Some(to) = v.raft.transfer_leadership() {
+    /// A graceful stop, as etcd's `EtcdServer.Stop` (server/etcdserver/server.go): a leader first
+    /// hands leadership to the follower whose peer connection has been active longest
+    /// (`TransferLeadership`, `longestConnected` in server/etcdserver/util.go) and waits, polling once
+    /// a tick, until it sees that member lead or the request timeout passes (`MoveLeader`), then
+    /// exits (`HardStop`). Returns true if it keeps running for the transfer (it then exits with
+    /// [`Out::Exit`](crate::components::ctx::Out::Exit)).
+    pub fn stop(&mut self, ctx: &mut Ctx) -> bool {
+        if self.v.is_none() {
+            return false;
+        }
+        self.catch_up(ctx.now);
+        let target = self.longest_connected(ctx.now);
+        let v = self.v.as_mut().unwrap();
+        if v.stopping.is_some() {
+            return true;
+        }
+        let started = match target {
+            Some(to) if v.raft.role() == Role::Leader => v.raft.transfer_leadership(to),
+            Some(_) | None => false,
+        };
+        if !started {
+            return false;
+        }
+        let to = target.unwrap_or_default();
+        v.stopping = Some((to, ctx.now + self.cfg.request_timeout_ns));
+        ctx.log(format!(
+            "etcdserver: {:x} leadership transfer starting, transferee {to:x} (stopping)",
+            self.cfg.member_id
+        ));
+        ctx.timer(self.cfg.tick_ns, EtcdTimer::TransferPoll);
+        self.after_event(ctx);
+        true
+    }
+
+    /// The voting peer whose connection has been active longest; ties go to the lower id, as the
+    /// sorted member list does in etcd's `longestConnected`. A peer silent for an election timeout
+    /// counts as inactive (its stream would have broken).
+    fn longest_connected(&self, now: Nanos) -> Option<MemberId> {
+        let v = self.v.as_ref()?;
+        let gone = self.cfg.tick_ns * self.cfg.election_tick as u64;
+        v.peer_seen
+            .iter()
+            .filter(|(_, (_, last))| last + gone >= now)
+            .min_by_key(|(m, (since, _))| (*since, **m))
+            .map(|(m, _)| *m)
+    }
+
+    /// `MoveLeader`'s poll: done once the transferee leads, or given up at the request timeout.
+    fn transfer_poll(&mut self, ctx: &mut Ctx) {
+        let v = self.v.as_mut().unwrap();
+        let Some((to, give_up_at)) = v.stopping else {
+            return;
+        };
+        if v.raft.leader() == Some(to) {
             ctx.log(format!(
-                "etcdserver: {:x} starts leadership transfer to {to:x} (stopping)",
+                "etcdserver: {:x} leadership transfer finished, new leader {to:x}; stopping",
                 self.cfg.member_id
             ));
+            ctx.out.push(crate::components::ctx::Out::Exit);
+        } else if ctx.now >= give_up_at {
+            ctx.log(format!(
+                "etcdserver: {:x} leadership transfer failed: etcdserver: timed out leadership transfer; stopping",
+                self.cfg.member_id
+            ));
+            ctx.out.push(crate::components::ctx::Out::Exit);
+        } else {
+            ctx.timer(self.cfg.tick_ns, EtcdTimer::TransferPoll);
         }
-        self.after_event(ctx);
     }
 
     /// Drops everything volatile (a crash); the WAL batch not yet fsynced is lost.
@@ -282,6 +364,7 @@ impl EtcdMember {
         match msg {
             Msg::Raft(m) => {
                 let v = self.v.as_mut().unwrap();
+                note_peer(&mut v.peer_seen, m.from, ctx.now, &self.cfg);
                 v.raft.step(m);
             }
             Msg::Forward(data) => {
@@ -326,7 +409,22 @@ impl EtcdMember {
                 v.wake_at = u64::MAX;
                 self.catch_up(ctx.now);
             }
-            EtcdTimer::Fsync => self.fsync_done(ctx),
+            EtcdTimer::Fsync => {
+                self.catch_up(ctx.now);
+                self.fsync_done(ctx);
+            }
+            EtcdTimer::ReadRetry { read_ctx } => {
+                self.catch_up(ctx.now);
+                let v = self.v.as_mut().unwrap();
+                if v.reads.contains_key(&read_ctx) {
+                    v.raft.read_index(read_ctx);
+                    ctx.timer(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx });
+                }
+            }
+            EtcdTimer::TransferPoll => {
+                self.catch_up(ctx.now);
+                self.transfer_poll(ctx);
+            }
             EtcdTimer::WriteTimeout { write_id } => {
                 let w = v.writes.remove(&write_id).map(|(_, w)| w);
                 timed_out(ctx, w);
@@ -370,7 +468,14 @@ impl EtcdMember {
             None => 0,
         };
         while v.ticks_done < due {
-            v.raft.tick();
+            // etcd's raftNode loop calls `Tick` from the same goroutine that blocks in the WAL's
+            // fsync (server/etcdserver/raft.go `start`); its `time.Ticker` channel holds one tick,
+            // so the ticks that fall due during a slow fsync are dropped but one.
+            if v.inflight.is_some() {
+                v.tick_buffered = true;
+            } else {
+                v.raft.tick();
+            }
             v.ticks_done += 1;
         }
     }
@@ -405,15 +510,9 @@ impl EtcdMember {
                 } else if let Some(lp) = leader_proc {
                     ctx.send(lp, Msg::Forward(data));
                 } else {
-                    // raft drops proposals without a leader (ErrProposalDropped).
-                    ctx.send(
-                        from,
-                        Msg::EtcdResp {
-                            id,
-                            result: Err(EtcdError::NoLeader),
-                        },
-                    );
-                    return;
+                    // etcd-io/raft node.go `run`: without a leader `propc` is nil, so the proposal
+                    // waits in `Propose` until a leader is known or the request times out.
+                    v.blocked.push((write_id, data));
                 }
                 let seq = v.next_ctx;
                 v.next_ctx += 1;
@@ -439,6 +538,7 @@ impl EtcdMember {
                 v.reads.insert(rctx, (rctx, waiting));
                 v.raft.read_index(rctx);
                 ctx.timer(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
+                ctx.timer(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
             }
         }
     }
@@ -449,6 +549,15 @@ impl EtcdMember {
     /// fsynced: while the disk is busy, Raft keeps stepping messages and ticks, but nothing it wants to
     /// send leaves the member. A slow disk therefore delays heartbeats, as in the real server.
     fn after_event(&mut self, ctx: &mut Ctx) {
+        self.drain_ready(ctx);
+        self.note_role(ctx);
+        // A new leader may have taken proposals that waited for one: hand them to the loop now.
+        self.drain_ready(ctx);
+        self.serve_reads(ctx);
+        self.arm_tick(ctx);
+    }
+
+    fn drain_ready(&mut self, ctx: &mut Ctx) {
         loop {
             let rd = {
                 let v = self.v.as_mut().unwrap();
@@ -459,9 +568,6 @@ impl EtcdMember {
             };
             self.handle_ready(ctx, rd);
         }
-        self.note_role(ctx);
-        self.serve_reads(ctx);
-        self.arm_tick(ctx);
     }
 
     fn handle_ready(&mut self, ctx: &mut Ctx, rd: Ready) {
@@ -470,18 +576,10 @@ impl EtcdMember {
         for e in &rd.committed {
             self.apply(ctx, e);
         }
-        for rctx in rd.dropped_reads {
-            let v = self.v.as_mut().unwrap();
-            if let Some((_, w)) = v.reads.remove(&rctx) {
-                ctx.send(
-                    w.client,
-                    Msg::EtcdResp {
-                        id: w.req_id,
-                        result: Err(EtcdError::NoLeader),
-                    },
-                );
-            }
-        }
+        // A ReadIndex raft dropped (no leader known) gets no answer in etcd either (etcd-io/raft
+        // `stepFollower`: "no leader at term; dropping index reading msg"); the read waits for its
+        // retry, a leader change, or its timeout.
+        let _ = rd.dropped_reads;
         for rs in rd.read_states {
             let v = self.v.as_mut().unwrap();
             if let Some((_, w)) = v.reads.remove(&rs.context) {
@@ -533,6 +631,11 @@ impl EtcdMember {
             for m in b.held {
                 send_raft(ctx, &self.cfg, m);
             }
+        }
+        // The loop is free again: the tick that waited in the ticker's channel runs now.
+        let v = self.v.as_mut().unwrap();
+        if std::mem::take(&mut v.tick_buffered) {
+            v.raft.tick();
         }
     }
 
@@ -682,6 +785,10 @@ impl EtcdMember {
             proc: ctx.me,
             state,
         });
+        if leader != old_leader && leader.is_some() {
+            self.leader_changed(ctx);
+        }
+        let v = self.v.as_mut().unwrap();
         if role != Role::Leader {
             // Proposals this member forwarded or made as leader may now never apply; etcd answers
             // "leader changed" to waiting writes only on the old leader when its term ends.
@@ -698,6 +805,37 @@ impl EtcdMember {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// A new leader is known. Reads still waiting for their read index get the retryable "leader
+    /// changed" (etcd `requestCurrentIndex` returns `ErrLeaderChanged` on `leaderChangedNotifier`,
+    /// which fires whenever the Ready's SoftState names a new, non-empty leader); proposals blocked
+    /// for want of a leader go on to it.
+    fn leader_changed(&mut self, ctx: &mut Ctx) {
+        let leader_proc = {
+            let v = self.v.as_ref().unwrap();
+            v.raft.leader().and_then(|l| self.proc_of(l))
+        };
+        let v = self.v.as_mut().unwrap();
+        for (_, (_, w)) in std::mem::take(&mut v.reads) {
+            ctx.send(
+                w.client,
+                Msg::EtcdResp {
+                    id: w.req_id,
+                    result: Err(EtcdError::LeaderChanged),
+                },
+            );
+        }
+        for (write_id, data) in std::mem::take(&mut v.blocked) {
+            if !v.writes.contains_key(&write_id) {
+                continue; // timed out while blocked
+            }
+            if v.raft.role() == Role::Leader {
+                v.raft.propose(data);
+            } else if let Some(lp) = leader_proc {
+                ctx.send(lp, Msg::Forward(data));
             }
         }
     }
@@ -745,6 +883,22 @@ fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
             },
         );
     }
+}
+
+/// Notes that `peer` sent something now: its connection is active since now unless it already was
+/// (heard from within an election timeout).
+fn note_peer(
+    seen: &mut BTreeMap<MemberId, (Nanos, Nanos)>,
+    peer: MemberId,
+    now: Nanos,
+    cfg: &EtcdConfig,
+) {
+    let gone = cfg.tick_ns * cfg.election_tick as u64;
+    let e = seen.entry(peer).or_insert((now, now));
+    if e.1 + gone < now {
+        e.0 = now;
+    }
+    e.1 = now;
 }
 
 fn send_raft(ctx: &mut Ctx, cfg: &EtcdConfig, m: RaftMsg) {

@@ -308,6 +308,9 @@ pub struct Raft {
     /// Leader: reads that arrived before an entry of this term committed, as (from, context).
     postponed_reads: Vec<(MemberId, u64)>,
     next_read_seq: u64,
+    /// Leader: the member leadership is being handed to (`NONE`: no transfer), etcd-io/raft's
+    /// `leadTransferee`.
+    lead_transferee: MemberId,
     /// Reused buffer for the commit computation.
     scratch: Vec<u64>,
 }
@@ -378,6 +381,7 @@ impl Raft {
             msgs: Vec::new(),
             read_states: Vec::new(),
             dropped_reads: Vec::new(),
+            lead_transferee: NONE,
             read_queue: VecDeque::new(),
             postponed_reads: Vec::new(),
             next_read_seq: 1,
@@ -479,7 +483,8 @@ impl Raft {
 
     /// Proposes a new entry. Returns its index if this member is the leader and appended it.
     pub fn propose(&mut self, data: EntryData) -> Option<u64> {
-        if self.role != Role::Leader {
+        // etcd-io/raft stepLeader: "transfer leadership to %x is in progress; dropping proposal".
+        if self.role != Role::Leader || self.lead_transferee != NONE {
             return None;
         }
         let index = self.append_entry(data);
@@ -786,6 +791,7 @@ impl Raft {
             self.vote = NONE;
         }
         self.lead = NONE;
+        self.lead_transferee = NONE;
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         self.reset_randomized_election_timeout();
@@ -851,26 +857,32 @@ impl Raft {
         self.append_entry(EntryData::Empty);
     }
 
-    /// Hands leadership to the most up-to-date follower (etcd's TransferLeadership on a graceful stop):
-    /// sends it MsgTimeoutNow if its log matches ours. Returns the chosen member.
-    pub fn transfer_leadership(&mut self) -> Option<MemberId> {
-        if self.role != Role::Leader {
-            return None;
+    /// Hands leadership to `to` (etcd-io/raft `MsgTransferLeader` at the leader, which etcd's
+    /// `MoveLeader` sends): if `to`'s log matches ours it gets MsgTimeoutNow at once, otherwise it is
+    /// caught up first and gets MsgTimeoutNow when its append response shows a full match. Proposals
+    /// are dropped meanwhile; the transfer is abandoned after an election timeout. Returns whether a
+    /// transfer started (only a leader transfers, and only to another voter).
+    pub fn transfer_leadership(&mut self, to: MemberId) -> bool {
+        if self.role != Role::Leader || to == self.id {
+            return false;
         }
-        let last = self.last_index();
-        let target = self
-            .prs
-            .iter()
-            .filter(|p| p.id != self.id && p.matched == last)
-            .map(|p| p.id)
-            .min()?;
-        self.send(RaftMsg::new(
-            MsgType::TimeoutNow,
-            self.id,
-            target,
-            self.term,
-        ));
-        Some(target)
+        let Some(pos) = self.prs.iter().position(|p| p.id == to) else {
+            return false;
+        };
+        self.lead_transferee = to;
+        // "Transfer leadership should be finished in one electionTimeout, so reset
+        // r.electionElapsed." (etcd-io/raft raft.go, stepLeader MsgTransferLeader)
+        self.election_elapsed = 0;
+        if self.prs[pos].matched == self.last_index() {
+            self.send_timeout_now(to);
+        } else {
+            self.send_append(pos);
+        }
+        true
+    }
+
+    fn send_timeout_now(&mut self, to: MemberId) {
+        self.send(RaftMsg::new(MsgType::TimeoutNow, self.id, to, self.term));
     }
 
     fn hup(&mut self) {
@@ -964,6 +976,10 @@ impl Raft {
             self.election_elapsed = 0;
             if self.check_quorum {
                 self.check_quorum_active();
+            }
+            // etcd-io/raft tickHeartbeat: a transfer not done within an election timeout is aborted.
+            if self.role == Role::Leader {
+                self.lead_transferee = NONE;
             }
         }
         if self.role != Role::Leader {
@@ -1211,6 +1227,10 @@ impl Raft {
             }
             // Flow control may have opened up (probe -> replicate, freed in-flight slots).
             while self.maybe_send_append(pos, false) {}
+            // etcd-io/raft stepLeader MsgAppResp: the transferee caught up, hand over now.
+            if m.from == self.lead_transferee && self.prs[pos].matched == self.last_index() {
+                self.send_timeout_now(m.from);
+            }
         }
     }
 
