@@ -108,7 +108,7 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
             None => judge(e, &m),
         })
         .collect();
-    let warmup_ns = metrics::warmup(&tls);
+    let warmup_ns = metrics::warmup(&tls, &world.trace, &fault_spans);
     Ok(Outcome {
         scenario: scenario.clone(),
         seed,

@@ -11,13 +11,39 @@ use std::collections::BTreeMap;
 /// The flat metric map of a report, in name order.
 pub type Metrics = BTreeMap<String, f64>;
 
-/// The end of the warm-up: the first moment at which every capability is up (None: never).
-pub fn warmup(timelines: &[Timeline]) -> Option<Nanos> {
+/// The end of the warm-up: the first moment at which every capability is up and every process has
+/// come up once (None: a capability never came up). Nodes boot at independent times, so a capability
+/// can be up while a late node's API server is still starting behind the load balancer; the run is
+/// measured from when the whole cluster has started. Processes that first come up only after the first
+/// fault (say, held down by it) do not delay the warm-up past it.
+pub fn warmup(timelines: &[Timeline], trace: &Trace, faults: &[FaultSpan]) -> Option<Nanos> {
     let mut w = 0;
     for t in timelines {
         w = w.max(t.first_up()?);
     }
-    Some(w)
+    // When each process last became fully up (serving, for an API server) before the first fault.
+    let first_fault = faults
+        .iter()
+        .map(|f| f.start_ns)
+        .min()
+        .unwrap_or(Nanos::MAX);
+    let mut up_since: std::collections::BTreeMap<u16, Option<Nanos>> = Default::default();
+    for e in &trace.events {
+        if e.time_ns > first_fault {
+            break;
+        }
+        if let TraceKind::Proc { proc, state } = e.kind {
+            let slot = up_since.entry(proc).or_insert(None);
+            match state {
+                super::ProcState::Up | super::ProcState::Leader | super::ProcState::Standby => {
+                    slot.get_or_insert(e.time_ns);
+                }
+                super::ProcState::Down | super::ProcState::Unready => *slot = None,
+            }
+        }
+    }
+    let started = up_since.values().flatten().max().copied().unwrap_or(0);
+    Some(w.max(started))
 }
 
 /// What metrics need besides the trace.
@@ -133,7 +159,7 @@ fn percentile(sorted: &[Nanos], p: f64) -> f64 {
 /// given, else from the warm-up to the end.
 pub fn compute(inp: &MetricInputs) -> Metrics {
     let mut m = Metrics::new();
-    let warm = warmup(inp.timelines).unwrap_or(inp.end_ns);
+    let warm = warmup(inp.timelines, inp.trace, inp.faults).unwrap_or(inp.end_ns);
     let (w, end) = inp.window.unwrap_or((warm, inp.end_ns));
     let end = end.min(inp.end_ns);
     let w = w.min(end);
