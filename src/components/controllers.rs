@@ -700,7 +700,8 @@ impl Controllers {
             }
         }
         // The taint manager: pods that do not tolerate the taint past tolerationSeconds are deleted.
-        let tol_s = (self.cfg.toleration_ns / SEC) as u32;
+        // Seconds for the log line only; a u32 once wrapped "1193047h" to 1,904 s.
+        let tol_s = self.cfg.toleration_ns / SEC;
         let deadlines = self.toleration_deadlines(now, &tainted, pods);
         let mut evicted = 0;
         for kv in pods {
@@ -748,7 +749,7 @@ impl Controllers {
         self.taint_seen = seen;
         self.taint_seen
             .iter()
-            .map(|(&k, &start)| (k, start + self.cfg.toleration_ns))
+            .map(|(&k, &start)| (k, start.saturating_add(self.cfg.toleration_ns)))
             .collect()
     }
 

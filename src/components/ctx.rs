@@ -207,10 +207,10 @@ impl Ctx<'_> {
         self.out.push(Out::Send { to, msg });
     }
 
-    /// Sets a timer `after` from now.
+    /// Sets a timer `after` from now (saturating: a timer set beyond the end of time never fires).
     pub fn timer(&mut self, after: Nanos, timer: impl Into<Timer>) {
         self.out.push(Out::Timer {
-            at: self.now + after,
+            at: self.now.saturating_add(after),
             timer: timer.into(),
         });
     }

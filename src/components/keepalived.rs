@@ -80,7 +80,11 @@ impl Keepalived {
     fn master_down_ns(&self) -> Nanos {
         // VRRPv2: Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time,
         // Skew_Time = (256 - Priority) / 256 seconds.
-        3 * self.cfg.advert_ns + (256 - self.effective_priority() as u64) * SEC / 256
+        // Saturating: a huge advert interval must not overflow (debug builds panicked).
+        self.cfg
+            .advert_ns
+            .saturating_mul(3)
+            .saturating_add((256 - self.effective_priority() as u64) * SEC / 256)
     }
 
     /// Starts in BACKUP and waits one master-down interval before claiming the VIP.

@@ -250,7 +250,9 @@ impl World {
         self.booting[n as usize] = true;
         self.boot_gen[n as usize] += 1;
         let gen = self.boot_gen[n as usize];
-        let at = self.now + self.scenario.settings.nodes.os_boot_time.ns();
+        let at = self
+            .now
+            .saturating_add(self.scenario.settings.nodes.os_boot_time.ns());
         self.push(at, super::Event::Boot { node: n, gen });
     }
 

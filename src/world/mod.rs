@@ -333,7 +333,7 @@ impl World {
         let from_inc = self.procs[from as usize].incarnation;
         let to_inc = self.procs[to as usize].incarnation;
         self.push(
-            self.now + delay,
+            self.now.saturating_add(delay),
             Event::Deliver {
                 from,
                 from_inc,
@@ -471,7 +471,10 @@ impl World {
                 .min(s.restart_backoff_max.ns())
         };
         let inc = p.incarnation;
-        self.push(self.now + backoff, Event::Restart { proc, inc });
+        self.push(
+            self.now.saturating_add(backoff),
+            Event::Restart { proc, inc },
+        );
     }
 
     /// Re-evaluates the capabilities after a state change.

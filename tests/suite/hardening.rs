@@ -35,3 +35,34 @@ fn a_leader_acting_past_its_lease_under_risky_settings_is_their_hazard_not_a_vio
         .warnings
         .is_empty());
 }
+
+#[test]
+fn a_toleration_beyond_u32_seconds_is_not_truncated() {
+    // "1193047h" is more seconds than a u32 holds; it once wrapped to 1,904 s and pods were evicted.
+    let o = run_json(
+        r#"{"name": "tol", "duration": "20m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3, "workers": 2},
+            "settings": {"node_lifecycle": {"default_toleration": "1193047h"}},
+            "workloads": [{"name": "web", "replicas": 2}],
+            "faults": [{"at": "2m", "kind": "crash", "target": "worker-1"}]}"#,
+        1,
+    );
+    let evicted = o.trace.events.iter().any(|e| {
+        matches!(&e.kind, kube_ha_sim::observe::TraceKind::Log { text, .. } if text.contains("Deleting pod"))
+    });
+    assert!(!evicted, "no pod outlives a toleration of 136 years");
+    assert_eq!(metric(&o, "invariants.violations"), 0.0);
+}
+
+#[test]
+fn a_huge_vrrp_advert_interval_does_not_overflow() {
+    // keepalived's master-down interval, 3 x advert + skew, overflowed in debug builds (this test
+    // crate runs with overflow checks).
+    let o = run_json(
+        r#"{"name": "vrrp", "duration": "2m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3, "load_balancers": 2},
+            "settings": {"load_balancer": {"vrrp_advert_interval": "2000000h"}}}"#,
+        1,
+    );
+    assert_eq!(metric(&o, "invariants.violations"), 0.0);
+}
