@@ -92,15 +92,26 @@ pub enum Event {
 #[derive(Debug)]
 pub enum RunError {
     /// The event bound was hit: the model is running away.
-    TooManyEvents { limit: u64, at_ns: Nanos },
+    TooManyEvents {
+        limit: u64,
+        at_ns: Nanos,
+        /// The settings that drive the run's cost, as `name = value`, for the message.
+        drivers: String,
+    },
 }
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
-            RunError::TooManyEvents { limit, at_ns } => write!(
+            RunError::TooManyEvents {
+                limit,
+                at_ns,
+                drivers,
+            } => write!(
                 f,
-                "the run stopped after {limit} events at t={} of simulated time: the model is running away (a message storm?); shorten the scenario or lower the load",
+                "the run stopped after {limit} events at t={} of simulated time: the model is running away \
+                 (a message storm?); the settings that drive its cost are {drivers}: lower one of them or shorten \
+                 duration",
                 fmt_duration(*at_ns)
             ),
         }
@@ -183,9 +194,18 @@ impl World {
             self.now = t;
             self.events_processed += 1;
             if self.events_processed > self.max_events {
+                let p = &self.scenario;
                 return Err(RunError::TooManyEvents {
                     limit: self.max_events,
                     at_ns: t,
+                    drivers: format!(
+                        "load.requests_per_second = {}, duration = {}, topology.workers = {}, \
+                         settings.etcd.heartbeat_interval = {}",
+                        p.load.requests_per_second,
+                        fmt_duration(p.duration_ns),
+                        p.topology.workers,
+                        fmt_duration(p.settings.etcd.heartbeat_interval.ns())
+                    ),
                 });
             }
             self.handle(ev);

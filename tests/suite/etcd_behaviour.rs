@@ -304,6 +304,11 @@ fn a_runaway_run_stops_at_the_event_bound_with_a_clear_error() {
         text.contains("10000 events") && text.contains("running away"),
         "{text}"
     );
+    // It names the settings that drive the cost, with their values.
+    assert!(
+        text.contains("load.requests_per_second = 20") && text.contains("duration = 10m"),
+        "{text}"
+    );
     // The default bound leaves a normal run alone.
     assert!(kube_ha_sim::world::World::build(&s, 1).run().is_ok());
 }
