@@ -71,7 +71,15 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         match layout.procs.get(p as usize).map(|s| s.kind) {
             Some(ProcKind::Scheduler) => Some(0),
             Some(ProcKind::ControllerManager) => Some(1),
-            _ => None,
+            Some(
+                ProcKind::Etcd
+                | ProcKind::ApiServer
+                | ProcKind::Kubelet
+                | ProcKind::Haproxy
+                | ProcKind::Keepalived
+                | ProcKind::Client,
+            )
+            | None => None,
         }
     };
     let fault_spans: Vec<FaultSpan> = scenario

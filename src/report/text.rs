@@ -33,7 +33,7 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         TraceKind::Proc { proc, state } => match state {
             ProcState::Up => format!("{} is up", pname(*proc)),
             ProcState::Down => format!("{} stopped", pname(*proc)),
-            _ => return None,
+            ProcState::Unready | ProcState::Leader | ProcState::Standby => return None,
         },
         TraceKind::Node { node, up } => {
             format!(
@@ -79,7 +79,16 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
                 wl.name, wl.replicas
             )
         }
-        _ => return None,
+        // Not narrated as a state change: campaigns and lease writes are in the components' own log
+        // lines, capability changes in the summary, violations and lease overruns in their own lines.
+        TraceKind::EtcdRole { .. }
+        | TraceKind::Campaign { .. }
+        | TraceKind::LeaseHolder { .. }
+        | TraceKind::Cap { .. }
+        | TraceKind::Pods { .. }
+        | TraceKind::Log { .. }
+        | TraceKind::Violation { .. }
+        | TraceKind::PastLease { .. } => return None,
     })
 }
 

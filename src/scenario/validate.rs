@@ -770,7 +770,7 @@ impl Validator<'_> {
         let node = match r {
             Target::Node(n) => Some(n),
             Target::Proc(pi) => layout.procs.get(pi).map(|p| p.node),
-            _ => None,
+            Target::Zone(_) | Target::Selector(_) => None,
         };
         if node
             .and_then(|n| layout.nodes.get(n))
@@ -1181,7 +1181,11 @@ impl Validator<'_> {
                         {
                             " (the endpoint is direct, so there are no load balancers)"
                         }
-                        _ => "",
+                        NodeKind::ControlPlane
+                        | NodeKind::Etcd
+                        | NodeKind::LoadBalancer
+                        | NodeKind::Worker
+                        | NodeKind::Client => "",
                     };
                     format!("there are no {what}{extra}")
                 } else {
