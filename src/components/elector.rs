@@ -422,23 +422,10 @@ impl Elector {
         if self.stopping {
             return;
         }
-        let (id, result) = match msg {
-            Msg::ApiResp { id, result } => (id, result.map_err(|_| ())),
-            Msg::ConnRefused { id } => (id, Err(())),
-            // Not its protocol: it only sends API requests, and nothing sends these to it.
-            Msg::Raft(_)
-            | Msg::Forward(_)
-            | Msg::EtcdReq { .. }
-            | Msg::EtcdResp { .. }
-            | Msg::EtcdPing { .. }
-            | Msg::EtcdPong { .. }
-            | Msg::ApiReq { .. }
-            | Msg::ProxyReq { .. }
-            | Msg::ProxyAccepted { .. }
-            | Msg::HealthReq { .. }
-            | Msg::HealthResp { .. }
-            | Msg::Vrrp { .. } => return,
+        let Some((id, answer)) = msg.into_api_answer() else {
+            return;
         };
+        let result = answer.map_or(Err(()), |r| r.map_err(|_| ()));
         match IdSpace::of(id) {
             IdSpace::Controllers => {
                 if self.leader {

@@ -264,23 +264,10 @@ impl Kubelet {
 
     /// API answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
-        let (id, result) = match msg {
-            Msg::ApiResp { id, result } => (id, result.ok()),
-            Msg::ConnRefused { id } => (id, None),
-            // Not its protocol: it only sends API requests, and nothing sends these to it.
-            Msg::Raft(_)
-            | Msg::Forward(_)
-            | Msg::EtcdReq { .. }
-            | Msg::EtcdResp { .. }
-            | Msg::EtcdPing { .. }
-            | Msg::EtcdPong { .. }
-            | Msg::ApiReq { .. }
-            | Msg::ProxyReq { .. }
-            | Msg::ProxyAccepted { .. }
-            | Msg::HealthReq { .. }
-            | Msg::HealthResp { .. }
-            | Msg::Vrrp { .. } => return,
+        let Some((id, answer)) = msg.into_api_answer() else {
+            return;
         };
+        let result = answer.and_then(Result::ok);
         let Some(req) = self.pending.remove(&id) else {
             return;
         };

@@ -167,6 +167,28 @@ pub enum Msg {
 }
 
 impl Msg {
+    /// For a process that only sends API requests (a leader-elected controller, a kubelet): the answer
+    /// to one of them, as (request id, `Some(result)` or `None` for a connection reset). None for any
+    /// other message: nothing else is sent to such a process.
+    pub fn into_api_answer(self) -> Option<(u64, Option<Result<KvResult, ApiError>>)> {
+        match self {
+            Msg::ApiResp { id, result } => Some((id, Some(result))),
+            Msg::ConnRefused { id } => Some((id, None)),
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::Vrrp { .. } => None,
+        }
+    }
+
     /// The request id if this message opens a request that expects an answer; a request to a dead
     /// process on a live host is answered by the host's kernel with [`Msg::ConnRefused`].
     pub fn request_id(&self) -> Option<u64> {
