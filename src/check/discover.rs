@@ -78,7 +78,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
 fn load(path: &Path) -> Result<Plan, String> {
     match catch_unwind(AssertUnwindSafe(|| load_scenario(path))) {
         Ok(Ok(s)) => {
-            crate::cli::print_warnings(&s);
+            crate::report::print_warnings(&s);
             Ok(s)
         }
         Ok(Err(e)) => {

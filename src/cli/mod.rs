@@ -23,6 +23,7 @@ pub mod compare;
 pub mod library;
 
 use crate::report;
+use crate::report::print_warnings;
 use crate::run;
 use crate::scenario::{load_scenario, Plan};
 use clap::{Parser, Subcommand};
@@ -153,13 +154,6 @@ fn load(file: &Path) -> Result<Plan, i32> {
     })?;
     print_warnings(&plan);
     Ok(plan)
-}
-
-/// Prints a plan's warnings (valid but hazardous settings) on stderr.
-pub fn print_warnings(plan: &Plan) {
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
 }
 
 fn cmd_validate(files: &[PathBuf]) -> i32 {

@@ -155,3 +155,11 @@ impl Drop for OutputDir {
         let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
+
+/// Prints a plan's warnings (valid but hazardous settings) on stderr, for every command that loads
+/// scenarios (`run`, `validate`, `check`).
+pub fn print_warnings(plan: &crate::scenario::Plan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+}
