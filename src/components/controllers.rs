@@ -1,5 +1,6 @@
-//! The controllers the leader runs: in kube-controller-manager the ReplicaSet controller and the node
-//! lifecycle controller (with its taint-based eviction), in kube-scheduler the scheduling loop. Each loop
+//! The controllers the leader runs: in kube-controller-manager the ReplicaSet controller, the node
+//! lifecycle controller (with its taint-based eviction and `MarkPodsNotReady`) and the EndpointSlice
+//! controller, in kube-scheduler the scheduling loop. Each loop
 //! reads a snapshot through the API (a list, standing in for the informer cache fed by watches),
 //! decides, writes, and goes again. Node lifecycle defaults from k/k
 //! cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go; zone rules from k/k
@@ -8,7 +9,7 @@
 
 use crate::components::ctx::{Ctx, IdGen, IdSpace, Obs, ProcId};
 use crate::components::msg::{keys, KeyValue, KvOp, KvResult, Msg};
-use crate::components::objects::{NodeObj, Pod};
+use crate::components::objects::{EndpointObj, NodeObj, Pod};
 use crate::engine::{fmt_duration, Nanos, SEC};
 use crate::scenario::model::Spread;
 use std::collections::BTreeMap;
@@ -86,6 +87,11 @@ pub struct ControllerConfig {
 pub enum Loop {
     ReplicaSet,
     NodeLifecycle,
+    /// The EndpointSlice controller: publishes the ready, non-terminating pods of each workload as
+    /// its Service's endpoints (k/k pkg/controller/endpointslice; a pod whose Ready condition is
+    /// False is published as not ready, which kube-proxy does not route to, so the model leaves it
+    /// out).
+    Endpoints,
     Scheduler,
 }
 
@@ -106,6 +112,19 @@ struct LoopState {
 enum Pending {
     Read(Loop, u64),
     Write(Loop),
+    /// A `MarkPodsNotReady` write for a pod on this node: a failure queues the node for a retry
+    /// (`nodesToRetry` in node_lifecycle_controller.go).
+    MarkNotReady(u16),
+}
+
+impl Pending {
+    /// The loop the request belongs to.
+    fn of(self) -> Loop {
+        match self {
+            Pending::Read(l, _) | Pending::Write(l) => l,
+            Pending::MarkNotReady(_) => Loop::NodeLifecycle,
+        }
+    }
 }
 
 /// What the node lifecycle controller remembers of a node (nodeHealthData in
@@ -156,6 +175,8 @@ pub struct Controllers {
     /// The toleration counts from then (`startTime := now` in processPodOnNode, k/k
     /// pkg/controller/tainteviction/taint_eviction.go), so a new leader restarts the count.
     taint_seen: BTreeMap<u64, Nanos>,
+    /// Node lifecycle: nodes whose pods must be marked not ready again (a marking write failed).
+    mark_retry: std::collections::BTreeSet<u16>,
 }
 
 impl Controllers {
@@ -177,6 +198,7 @@ impl Controllers {
             generation: 0,
             evict_at: None,
             taint_seen: BTreeMap::new(),
+            mark_retry: std::collections::BTreeSet::new(),
         }
     }
 
@@ -192,8 +214,9 @@ impl Controllers {
         self.generation += 1;
         self.evict_at = None;
         self.taint_seen.clear();
+        self.mark_retry.clear();
         let loops: &[Loop] = match self.cfg.role {
-            Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle],
+            Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle, Loop::Endpoints],
             Role::Scheduler => &[Loop::Scheduler],
         };
         for l in loops {
@@ -225,7 +248,7 @@ impl Controllers {
     fn period(&self, l: Loop) -> Nanos {
         match l {
             Loop::NodeLifecycle => self.cfg.node_monitor_period_ns,
-            Loop::ReplicaSet | Loop::Scheduler => self.cfg.resync_ns,
+            Loop::ReplicaSet | Loop::Endpoints | Loop::Scheduler => self.cfg.resync_ns,
         }
     }
 
@@ -245,6 +268,7 @@ impl Controllers {
         let kinds: &[u64] = match l {
             Loop::ReplicaSet => &[keys::NODE_LEASE, keys::POD],
             Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD, keys::NODE_STATUS],
+            Loop::Endpoints => &[keys::POD, keys::ENDPOINT],
             Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
         };
         let Some(st) = self.loops.get_mut(&l) else {
@@ -312,9 +336,10 @@ impl Controllers {
     }
 
     fn failed(&mut self, ctx: &mut Ctx, p: Pending) {
-        let l = match p {
-            Pending::Read(l, _) | Pending::Write(l) => l,
-        };
+        if let Pending::MarkNotReady(n) = p {
+            self.mark_retry.insert(n);
+        }
+        let l = p.of();
         let Some(st) = self.loops.get_mut(&l) else {
             return;
         };
@@ -326,7 +351,7 @@ impl Controllers {
                     self.finish(ctx, l);
                 }
             }
-            Pending::Write(_) => {
+            Pending::Write(_) | Pending::MarkNotReady(_) => {
                 st.writes_out = st.writes_out.saturating_sub(1);
                 if st.writes_out == 0 {
                     self.finish(ctx, l);
@@ -364,7 +389,9 @@ impl Controllers {
                 // A failed list, or an answer of the wrong shape.
                 Some(KvResult::Written { .. } | KvResult::Value(_)) | None => self.failed(ctx, p),
             },
-            Pending::Write(l) => {
+            Pending::MarkNotReady(_) if result.is_none() => self.failed(ctx, p),
+            Pending::Write(_) | Pending::MarkNotReady(_) => {
+                let l = p.of();
                 if let Some(st) = self.loops.get_mut(&l) {
                     st.writes_out = st.writes_out.saturating_sub(1);
                     if st.writes_out == 0 {
@@ -376,10 +403,22 @@ impl Controllers {
     }
 
     fn put(&mut self, ctx: &mut Ctx, l: Loop, key: u64, value: u64, expected_rev: Option<u64>) {
+        self.put_as(ctx, Pending::Write(l), key, value, expected_rev);
+    }
+
+    fn put_as(
+        &mut self,
+        ctx: &mut Ctx,
+        p: Pending,
+        key: u64,
+        value: u64,
+        expected_rev: Option<u64>,
+    ) {
+        let l = p.of();
         let write_id = self.write_id(ctx);
         self.send(
             ctx,
-            Pending::Write(l),
+            p,
             KvOp::Put {
                 key,
                 value,
@@ -419,6 +458,10 @@ impl Controllers {
                 let health = self.node_health(ctx.now, leases, statuses);
                 self.node_lifecycle(ctx, health, nodes, pods);
             }
+            Loop::Endpoints => {
+                let endpoints = reads.get(&keys::ENDPOINT).unwrap_or(&empty);
+                self.endpoints(ctx, pods, endpoints);
+            }
             Loop::Scheduler => {
                 let leases = reads.get(&keys::NODE_LEASE).unwrap_or(&empty);
                 let nodes = reads.get(&keys::NODE).unwrap_or(&empty);
@@ -447,6 +490,7 @@ impl Controllers {
                         workload: w as u16,
                         node: None,
                         terminating: false,
+                        ready: false,
                     };
                     self.put(
                         ctx,
@@ -469,6 +513,50 @@ impl Controllers {
                     self.put(ctx, Loop::ReplicaSet, key, p.pack(), Some(rev));
                 }
             }
+        }
+    }
+
+    /// The EndpointSlice controller's sync: every bound, non-terminating pod whose Ready condition is
+    /// True is an endpoint of its workload's Service; entries for any other pod are removed. Writes
+    /// go only where the published entry differs (the controller compares desired and existing
+    /// slices before it writes).
+    fn endpoints(&mut self, ctx: &mut Ctx, pods: &[KeyValue], published: &[KeyValue]) {
+        let mut desired: BTreeMap<u64, EndpointObj> = BTreeMap::new();
+        for kv in pods {
+            let p = Pod::unpack(kv.value);
+            if let (Some(node), true, false) = (p.node, p.ready, p.terminating) {
+                let e = EndpointObj {
+                    workload: p.workload,
+                    node,
+                };
+                desired.insert(keys::id_of(kv.key), e);
+            }
+        }
+        let mut added = 0;
+        let mut removed = 0;
+        for kv in published {
+            let uid = keys::id_of(kv.key);
+            match desired.remove(&uid) {
+                Some(e) if e.pack() == kv.value => {}
+                Some(e) => {
+                    self.put(ctx, Loop::Endpoints, kv.key, e.pack(), Some(kv.mod_rev));
+                    added += 1;
+                }
+                None => {
+                    self.put(ctx, Loop::Endpoints, kv.key, 0, Some(kv.mod_rev));
+                    removed += 1;
+                }
+            }
+        }
+        for (uid, e) in desired {
+            let key = keys::key(keys::ENDPOINT, uid);
+            self.put(ctx, Loop::Endpoints, key, e.pack(), Some(0));
+            added += 1;
+        }
+        if removed > 0 {
+            ctx.log(format!(
+                "endpointslice_controller.go: \"Updating EndpointSlices\" removed={removed} added={added} (pods not ready or terminating)"
+            ));
         }
     }
 
@@ -695,6 +783,12 @@ impl Controllers {
                     expected,
                 );
             }
+            // MarkPodsNotReady when the node's Ready condition leaves True, and again for a node
+            // whose earlier marking failed (monitorNodeHealth in node_lifecycle_controller.go).
+            let retry = !new.ready && self.mark_retry.remove(&n);
+            if (obj.ready && !new.ready) || retry {
+                self.mark_pods_not_ready(ctx, n, &name, pods);
+            }
             if new.unreachable_taint {
                 tainted.insert(n, new.taint_added_s);
             }
@@ -724,6 +818,32 @@ impl Controllers {
         if evicted > 0 {
             ctx.log(format!(
                 "taint_eviction.go: \"Deleting pod\" count={evicted} (NoExecute taint past tolerationSeconds={tol_s})"
+            ));
+        }
+    }
+
+    /// `MarkPodsNotReady` (k/k pkg/controller/util/node/controller_utils.go): every pod bound to the
+    /// node whose Ready condition is True gets Ready=False, so the EndpointSlice controller drops it
+    /// from its Service until the kubelet reports it Ready again.
+    fn mark_pods_not_ready(&mut self, ctx: &mut Ctx, n: u16, name: &str, pods: &[KeyValue]) {
+        let mut marked = 0;
+        for kv in pods {
+            let mut p = Pod::unpack(kv.value);
+            if p.node == Some(n) && p.ready {
+                p.ready = false;
+                self.put_as(
+                    ctx,
+                    Pending::MarkNotReady(n),
+                    kv.key,
+                    p.pack(),
+                    Some(kv.mod_rev),
+                );
+                marked += 1;
+            }
+        }
+        if marked > 0 {
+            ctx.log(format!(
+                "controller_utils.go: \"Updating ready status of pod to false\" node=\"{name}\" pods={marked}"
             ));
         }
     }

@@ -1,12 +1,17 @@
 //! The kubelet: renews its node Lease every 0.25 x nodeLeaseDurationSeconds (10 s; k/k
 //! pkg/kubelet/apis/config/v1beta1/defaults.go), learns the pods bound to its node from the API, starts
-//! them (ready after the pod start-up time) and stops those marked for deletion. Containers belong to
-//! the container runtime: they keep running while the kubelet cannot reach the API, and even while the
-//! kubelet process is down; they die with the node.
+//! them (ready after the pod start-up time), reports their Ready condition and stops those marked for
+//! deletion. Containers belong to the container runtime: they keep running while the kubelet cannot
+//! reach the API, and even while the kubelet process is down; they die with the node.
+//!
+//! The node's kube-proxy rides along: it lists the Services' endpoints with the kubelet's sync and
+//! keeps the rules it last programmed (iptables rules live in the kernel: they outlast both processes
+//! and a lost API connection, and go with the node). The model folds the two DaemonSets into one
+//! process; a crashed kubelet therefore also stops the node's endpoint updates.
 
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
-use crate::components::objects::Pod;
+use crate::components::objects::{EndpointObj, Pod};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
 use std::collections::BTreeMap;
@@ -24,7 +29,14 @@ pub enum KubeletTimer {
     Timeout { id: u64 },
     /// The next node status computation (nodeStatusUpdateFrequency).
     Status,
+    /// The status manager's periodic reconcile of pod statuses.
+    Reconcile,
 }
+
+/// The status manager's reconcile period: pods whose stored status differs from the kubelet's are
+/// written again (`syncPeriod = 10 * time.Second`, k/k pkg/kubelet/status/status_manager.go). This is
+/// how pods that `MarkPodsNotReady` set not ready become Ready again once the kubelet reconnects.
+const STATUS_RECONCILE_NS: Nanos = 10 * crate::engine::SEC;
 
 /// Kubelet settings.
 #[derive(Clone, Debug)]
@@ -50,6 +62,10 @@ enum Req {
     Lease,
     List,
     Delete,
+    /// The Ready condition of the pod with this uid.
+    PodStatus(u64),
+    /// kube-proxy's list of Service endpoints.
+    Endpoints,
 }
 
 /// A container the runtime runs.
@@ -57,6 +73,11 @@ enum Req {
 pub struct RunningPod {
     pub workload: u16,
     pub ready_at_ns: Nanos,
+    /// The pod's key and mod revision as last read or written.
+    key: u64,
+    rev: u64,
+    /// The Ready condition as stored in the API, as last read or written.
+    api_ready: bool,
 }
 
 /// The kubelet process (and the node's container runtime).
@@ -76,6 +97,13 @@ pub struct Kubelet {
     /// The next successful renewal is the first of this kubelet's life: its periodic loop takes an
     /// independent phase.
     lease_phase_pending: bool,
+    /// kube-proxy's programmed rules: the Service endpoints it last listed, by pod uid. Kept in the
+    /// kernel, so they survive a kubelet crash, not a node crash.
+    pub proxy: BTreeMap<u64, EndpointObj>,
+    /// kube-proxy has programmed its rules since the node booted: until then its health check
+    /// (`/healthz` on port 10256, k/k pkg/proxy/healthcheck/proxier_health.go) fails, so load
+    /// balancers in front of the nodes send no users to it.
+    pub proxy_synced: bool,
 }
 
 impl Kubelet {
@@ -92,6 +120,8 @@ impl Kubelet {
             status_seq: 0,
             lease_backoff_ns: 0,
             lease_phase_pending: false,
+            proxy: BTreeMap::new(),
+            proxy_synced: false,
         }
     }
 
@@ -103,6 +133,11 @@ impl Kubelet {
     /// Where its API requests go.
     pub fn api_target(&self) -> ProcId {
         self.cfg.api
+    }
+
+    /// Whether the pod with this uid runs here and is ready at `now`.
+    pub fn serves(&self, uid: u64, now: Nanos) -> bool {
+        self.running.get(&uid).is_some_and(|p| p.ready_at_ns <= now)
     }
 
     /// Ready pods per workload at `now`.
@@ -128,6 +163,8 @@ impl Kubelet {
         self.post_status(ctx);
         ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
         ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
+        // The status manager's ticker starts with the process: its phase is the start time.
+        ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
         for p in self.running.values() {
             if p.ready_at_ns > ctx.now {
                 ctx.timer_at(p.ready_at_ns, KubeletTimer::Ready);
@@ -140,9 +177,17 @@ impl Kubelet {
         self.pending.clear();
     }
 
-    /// The node dies: so do its containers.
+    /// The node dies: so do its containers and its kube-proxy rules.
     pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<Out>) {
         self.running.clear();
+        self.proxy_synced = false;
+        if !self.proxy.is_empty() {
+            self.proxy.clear();
+            out.push(Out::Trace(TraceKind::ProxyEndpoints {
+                proc: ctx_me,
+                endpoints: 0,
+            }));
+        }
         if self.last_ready != 0 {
             self.last_ready = 0;
             out.push(Out::Trace(TraceKind::Pods {
@@ -246,13 +291,23 @@ impl Kubelet {
                 ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
             }
             KubeletTimer::Sync => {
-                if !self.pending.values().any(|r| *r == Req::List) {
-                    let (start, end) = keys::range(keys::POD);
-                    self.send(ctx, Req::List, KvOp::Range { start, end });
+                for (req, kind) in [(Req::List, keys::POD), (Req::Endpoints, keys::ENDPOINT)] {
+                    if !self.pending.values().any(|r| *r == req) {
+                        let (start, end) = keys::range(kind);
+                        self.send(ctx, req, KvOp::Range { start, end });
+                    }
                 }
                 ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
             }
-            KubeletTimer::Ready => self.note_ready(ctx),
+            KubeletTimer::Reconcile => {
+                self.report_ready(ctx, true);
+                ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
+            }
+            KubeletTimer::Ready => {
+                self.note_ready(ctx);
+                // The prober's result reaches the status manager at once, which writes it.
+                self.report_ready(ctx, false);
+            }
             // The timed-out request is dropped whatever it was; only a lease renewal retries.
             KubeletTimer::Timeout { id } => {
                 if self.pending.remove(&id) == Some(Req::Lease) {
@@ -281,6 +336,21 @@ impl Kubelet {
             self.lease_done(ctx, result.is_some());
             return;
         }
+        if let Req::PodStatus(uid) = req {
+            if let (Some(KvResult::Written { rev, .. }), Some(p)) =
+                (result, self.running.get_mut(&uid))
+            {
+                p.api_ready = true;
+                p.rev = rev;
+            }
+            return;
+        }
+        if req == Req::Endpoints {
+            if let Some(KvResult::Values(eps)) = result {
+                self.program_proxy(ctx, &eps);
+            }
+            return;
+        }
         if req != Req::List {
             return;
         }
@@ -292,10 +362,12 @@ impl Kubelet {
         for kv in pods {
             let p = Pod::unpack(kv.value);
             if p.node == Some(me) {
-                desired.insert(
-                    keys::id_of(kv.key),
-                    (p.workload, p.terminating, kv.key, kv.mod_rev),
-                );
+                let uid = keys::id_of(kv.key);
+                desired.insert(uid, (p.workload, p.terminating, kv.key, kv.mod_rev));
+                if let Some(r) = self.running.get_mut(&uid) {
+                    r.rev = kv.mod_rev;
+                    r.api_ready = p.ready;
+                }
             }
         }
         // Stop containers whose pods are gone or terminating; finish the deletion of terminating pods.
@@ -328,11 +400,70 @@ impl Kubelet {
                     RunningPod {
                         workload,
                         ready_at_ns,
+                        key,
+                        rev,
+                        api_ready: false,
                     },
                 );
                 ctx.timer_at(ready_at_ns, KubeletTimer::Ready);
             }
         }
         self.note_ready(ctx);
+    }
+
+    /// The status manager: writes Ready=True for pods whose containers are ready and whose stored
+    /// condition is not. `reconcile` also rewrites pods it had already reported (someone else, the
+    /// node lifecycle controller, set them not ready); otherwise only new transitions are written.
+    fn report_ready(&mut self, ctx: &mut Ctx, reconcile: bool) {
+        let me = self.cfg.node;
+        let due: Vec<(u64, Pod, u64, u64)> = self
+            .running
+            .iter()
+            .filter(|(uid, p)| {
+                p.ready_at_ns <= ctx.now
+                    && !p.api_ready
+                    && (reconcile || p.ready_at_ns == ctx.now)
+                    && !self.pending.values().any(|r| *r == Req::PodStatus(**uid))
+            })
+            .map(|(uid, p)| {
+                let pod = Pod {
+                    workload: p.workload,
+                    node: Some(me),
+                    terminating: false,
+                    ready: true,
+                };
+                (*uid, pod, p.key, p.rev)
+            })
+            .collect();
+        for (uid, pod, key, rev) in due {
+            let write_id = self.write_id(ctx);
+            self.send(
+                ctx,
+                Req::PodStatus(uid),
+                KvOp::Put {
+                    key,
+                    value: pod.pack(),
+                    expected_rev: Some(rev),
+                    write_id,
+                },
+            );
+        }
+    }
+
+    /// kube-proxy: programs the listed endpoints as its rules.
+    fn program_proxy(&mut self, ctx: &mut Ctx, eps: &[crate::components::msg::KeyValue]) {
+        let table: BTreeMap<u64, EndpointObj> = eps
+            .iter()
+            .map(|kv| (keys::id_of(kv.key), EndpointObj::unpack(kv.value)))
+            .collect();
+        if table != self.proxy || !self.proxy_synced {
+            self.proxy_synced = true;
+            let endpoints = table.len() as u32;
+            self.proxy = table;
+            ctx.trace(TraceKind::ProxyEndpoints {
+                proc: ctx.me,
+                endpoints,
+            });
+        }
     }
 }

@@ -21,6 +21,8 @@ pub mod keys {
     pub const POD: u64 = 5;
     /// Node status as the kubelet posts it (conditions, capacity).
     pub const NODE_STATUS: u64 = 6;
+    /// EndpointSlice endpoints of the workloads' Services, one key per pod (by uid).
+    pub const ENDPOINT: u64 = 7;
     /// The key of object `id` of `kind`.
     pub fn key(kind: u64, id: u64) -> Key {
         (kind << 56) | (id & ((1 << 56) - 1))

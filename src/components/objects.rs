@@ -1,6 +1,7 @@
 //! Kubernetes objects as the model stores them in etcd: each packed into one 64-bit value, so that they
 //! travel through Raft cheaply. Node leases hold a renew counter; Node objects the Ready condition and
-//! taints; Pods their workload, node binding and deletion mark.
+//! taints; Pods their workload, node binding, Ready condition and deletion mark; EndpointSlice entries
+//! the pod behind each endpoint of a workload's Service.
 
 /// A pod's stored state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +12,9 @@ pub struct Pod {
     pub node: Option<u16>,
     /// Has a deletionTimestamp (evicted or scaled down): Terminating.
     pub terminating: bool,
+    /// The pod's Ready condition as stored: set True by the kubelet once its containers are ready,
+    /// False by the node lifecycle controller's `MarkPodsNotReady` when the node stops being Ready.
+    pub ready: bool,
 }
 
 impl Pod {
@@ -19,6 +23,7 @@ impl Pod {
         (self.workload as u64 + 1)
             | (self.node.map(|n| n as u64 + 1).unwrap_or(0) << 16)
             | ((self.terminating as u64) << 32)
+            | ((self.ready as u64) << 33)
     }
 
     /// Unpacks a stored value.
@@ -32,6 +37,30 @@ impl Pod {
                 Some(node as u16 - 1)
             },
             terminating: (v >> 32) & 1 == 1,
+            ready: (v >> 33) & 1 == 1,
+        }
+    }
+}
+
+/// One ready endpoint of a workload's Service, as the EndpointSlice controller publishes it (keyed
+/// by the pod's uid): which workload and which node the pod runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointObj {
+    pub workload: u16,
+    pub node: u16,
+}
+
+impl EndpointObj {
+    /// Packs into a non-zero value.
+    pub fn pack(self) -> u64 {
+        (self.workload as u64 + 1) | ((self.node as u64) << 16)
+    }
+
+    /// Unpacks a stored value.
+    pub fn unpack(v: u64) -> EndpointObj {
+        EndpointObj {
+            workload: ((v & 0xffff) as u16).saturating_sub(1),
+            node: ((v >> 16) & 0xffff) as u16,
         }
     }
 }
@@ -76,20 +105,36 @@ mod tests {
                 workload: 0,
                 node: None,
                 terminating: false,
+                ready: false,
             },
             Pod {
                 workload: 3,
                 node: Some(0),
                 terminating: true,
+                ready: true,
             },
             Pod {
                 workload: 7,
                 node: Some(120),
                 terminating: false,
+                ready: true,
             },
         ] {
             assert_ne!(p.pack(), 0);
             assert_eq!(Pod::unpack(p.pack()), p);
+        }
+        for e in [
+            EndpointObj {
+                workload: 0,
+                node: 0,
+            },
+            EndpointObj {
+                workload: 9_999,
+                node: 4_000,
+            },
+        ] {
+            assert_ne!(e.pack(), 0);
+            assert_eq!(EndpointObj::unpack(e.pack()), e);
         }
         let n = NodeObj {
             ready: false,

@@ -52,7 +52,9 @@ impl Capability {
                 "a kube-scheduler holds a valid lease, is alive and reaches a writable API"
             }
             Capability::Reconciliation => "the same for kube-controller-manager",
-            Capability::Workloads => "every desired replica is ready (needs workloads)",
+            Capability::Workloads => {
+                "every desired replica is ready and in the endpoints users reach (needs workloads)"
+            }
         }
     }
 
@@ -196,6 +198,8 @@ pub enum Metric {
     ReconciliationSplitBrain,
     WorkloadsReadyRatio,
     WorkloadReadyRatio,
+    WorkloadsReachableRatio,
+    WorkloadReachableRatio,
     AcknowledgedWritesLost,
     InvariantViolations,
     Warmup,
@@ -253,6 +257,8 @@ impl Metric {
         Metric::ReconciliationSplitBrain,
         Metric::WorkloadsReadyRatio,
         Metric::WorkloadReadyRatio,
+        Metric::WorkloadsReachableRatio,
+        Metric::WorkloadReachableRatio,
         Metric::AcknowledgedWritesLost,
         Metric::InvariantViolations,
         Metric::Warmup,
@@ -296,6 +302,10 @@ impl Metric {
                 "time with two acting kube-controller-managers"),
             M::WorkloadsReadyRatio => row!(M::WorkloadsReadyRatio, Run, "workloads.ready_ratio", Ratio, Lower,
                 "time-averaged fraction of desired replicas ready, all workloads (needs workloads)"),
+            M::WorkloadsReachableRatio => row!(M::WorkloadsReachableRatio, Run, "workloads.reachable_ratio", Ratio, Lower,
+                "time-averaged fraction of requests through the workloads' Services that reach a serving pod (needs workloads)"),
+            M::WorkloadReachableRatio => row!(M::WorkloadReachableRatio, PerWorkload, "reachable_ratio", Ratio, Lower,
+                "the same for one declared workload"),
             M::WorkloadReadyRatio => row!(M::WorkloadReadyRatio, PerWorkload, "ready_ratio", Ratio, Lower,
                 "the same for one declared workload"),
             M::AcknowledgedWritesLost => row!(M::AcknowledgedWritesLost, Run, "data.acknowledged_writes_lost", Count, Higher,
@@ -544,13 +554,14 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 15);
+        assert_eq!(RUN_METRIC_NAMES.len(), 16);
         let all = allowed_list();
         assert!(all.starts_with("api.availability, api.downtime_s"), "{all}");
         assert!(all.ends_with("leader_election.past_lease_actions"), "{all}");
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
+        assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 16);
+        assert_eq!(rows.len(), 5 + 5 + 18);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

@@ -354,51 +354,71 @@ fn leader_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
 /// `workloads.ready_ratio` and `workload.NAME.ready_ratio`: the time-averaged fraction of desired
 /// replicas that were ready over `[w, end)`, from the observer's `WorkloadReady` events. The overall
 /// ratio weighs each workload by its desired replicas; a workload that wants none counts as ready.
+/// `workloads.reachable_ratio` and `workload.NAME.reachable_ratio`: the time-averaged fraction of
+/// requests through the Service that reach a serving pod, weighted the same way.
 fn workload_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     if inp.workloads.is_empty() {
         return;
     }
     let desired: Vec<u64> = inp.workloads.iter().map(|(_, r)| *r as u64).collect();
-    let mut ready = vec![0u64; desired.len()];
-    let mut area = vec![0f64; desired.len()];
+    let mut ready = vec![(0u64, 0u64); desired.len()];
+    let mut area = vec![(0f64, 0f64); desired.len()];
     let mut last = w;
-    let flush = |t: Nanos, ready: &[u64], area: &mut [f64], last: &mut Nanos| {
+    let flush = |t: Nanos, ready: &[(u64, u64)], area: &mut [(f64, f64)], last: &mut Nanos| {
         let t = t.clamp(w, end);
         if t > *last {
             for i in 0..ready.len() {
-                let frac = if desired[i] == 0 {
-                    1.0
+                let (frac, reach) = if desired[i] == 0 {
+                    (1.0, 1.0)
                 } else {
-                    ready[i].min(desired[i]) as f64 / desired[i] as f64
+                    let frac = ready[i].0.min(desired[i]) as f64 / desired[i] as f64;
+                    (frac, ready[i].1 as f64 / 1e6)
                 };
-                area[i] += frac * (t - *last) as f64;
+                area[i].0 += frac * (t - *last) as f64;
+                area[i].1 += reach * (t - *last) as f64;
             }
             *last = t;
         }
     };
     for e in &inp.trace.events {
-        if let TraceKind::WorkloadReady { workload, ready: r } = e.kind {
+        if let TraceKind::WorkloadReady {
+            workload,
+            ready: r,
+            reachable_ppm,
+        } = e.kind
+        {
             flush(e.time_ns, &ready, &mut area, &mut last);
             if let Some(x) = ready.get_mut(workload as usize) {
-                *x = r as u64;
+                *x = (r as u64, reachable_ppm as u64);
             }
         }
     }
     flush(end, &ready, &mut area, &mut last);
     let span = end.saturating_sub(w).max(1) as f64;
     let total_desired: u64 = desired.iter().sum();
-    let mut weighted = 0.0;
+    let mut weighted = (0.0, 0.0);
     for (i, (name, _)) in inp.workloads.iter().enumerate() {
-        let ratio = area[i] / span;
-        weighted += ratio * desired[i] as f64;
+        let (ratio, reach) = (area[i].0 / span, area[i].1 / span);
+        weighted.0 += ratio * desired[i] as f64;
+        weighted.1 += reach * desired[i] as f64;
         m.insert(Metric::WorkloadReadyRatio.workload_key(name), ratio);
+        m.insert(Metric::WorkloadReachableRatio.workload_key(name), reach);
     }
-    let overall = if total_desired == 0 {
-        1.0
-    } else {
-        weighted / total_desired as f64
+    let overall = |x: f64| {
+        if total_desired == 0 {
+            1.0
+        } else {
+            x / total_desired as f64
+        }
     };
-    m.insert(Metric::WorkloadsReadyRatio.key().into(), overall);
+    m.insert(
+        Metric::WorkloadsReadyRatio.key().into(),
+        overall(weighted.0),
+    );
+    m.insert(
+        Metric::WorkloadsReachableRatio.key().into(),
+        overall(weighted.1),
+    );
 }
 
 #[cfg(test)]

@@ -78,8 +78,16 @@ pub enum TraceKind {
     Cap { cap: Capability, up: bool },
     /// A kubelet's count of ready pods changed.
     Pods { proc: u16, ready: u32 },
-    /// The number of ready replicas of a workload changed (counted by the observer).
-    WorkloadReady { workload: u16, ready: u32 },
+    /// A node's kube-proxy programmed a new set of Service endpoints (`endpoints` in all).
+    ProxyEndpoints { proc: u16, endpoints: u32 },
+    /// What users reach of a workload changed (counted by the observer): `ready` replicas serve
+    /// through every entry node, and `reachable_ppm` parts per million of requests through the
+    /// Service reach a serving pod.
+    WorkloadReady {
+        workload: u16,
+        ready: u32,
+        reachable_ppm: u32,
+    },
     /// A process logged a line an operator would read.
     Log { proc: u16, text: String },
     /// An invariant was violated.

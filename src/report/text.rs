@@ -72,12 +72,23 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
                 format!("fault #{index} ended")
             }
         }
-        TraceKind::WorkloadReady { workload, ready } => {
+        TraceKind::WorkloadReady {
+            workload,
+            ready,
+            reachable_ppm,
+        } => {
             let wl = o.scenario.workloads.get(*workload as usize)?;
-            format!(
+            let mut line = format!(
                 "workload {}: {ready}/{} replicas ready",
                 wl.name, wl.replicas
-            )
+            );
+            if *reachable_ppm < 1_000_000 {
+                line += &format!(
+                    ", {:.0}% of requests through its Service reach a pod",
+                    *reachable_ppm as f64 / 1e4
+                );
+            }
+            line
         }
         // Not narrated as a state change: campaigns and lease writes are in the components' own log
         // lines, capability changes in the summary, violations and lease overruns in their own lines.
@@ -86,6 +97,7 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         | TraceKind::LeaseHolder { .. }
         | TraceKind::Cap { .. }
         | TraceKind::Pods { .. }
+        | TraceKind::ProxyEndpoints { .. }
         | TraceKind::Log { .. }
         | TraceKind::Violation { .. }
         | TraceKind::PastLease { .. } => return None,
@@ -156,6 +168,7 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
         | TraceKind::Fault { start: true, .. }
         | TraceKind::Cap { .. }
         | TraceKind::Pods { .. }
+        | TraceKind::ProxyEndpoints { .. }
         | TraceKind::Log { .. }
         | TraceKind::Violation { .. }
         | TraceKind::PastLease { .. } => None,
@@ -309,16 +322,22 @@ fn workloads(s: &mut String, o: &Outcome) {
             .get(&format!("workload.{}.ready_ratio", wl.name))
             .copied()
             .unwrap_or(0.0);
+        let reach = o
+            .metrics
+            .get(&format!("workload.{}.reachable_ratio", wl.name))
+            .copied()
+            .unwrap_or(0.0);
         let min_ready = fewest_ready(o, &wl.name);
         let _ = writeln!(
             s,
-            "  {:<15} {} replicas, ready {:.1}% of the time-weighted desired, fewest ready {}",
+            "  {:<15} {} replicas, ready {:.1}% of the time-weighted desired, fewest ready {}, {:.2}% of requests reached a pod",
             wl.name,
             wl.replicas,
             ratio * 100.0,
             min_ready
                 .map(|m| m.min(wl.replicas).to_string())
-                .unwrap_or_else(|| wl.replicas.to_string())
+                .unwrap_or_else(|| wl.replicas.to_string()),
+            reach * 100.0
         );
     }
 }
@@ -330,12 +349,14 @@ fn fewest_ready(o: &Outcome, name: &str) -> Option<u32> {
         .iter()
         .filter(|e| e.time_ns >= o.warmup_ns.unwrap_or(o.end_ns))
         .filter_map(|e| match e.kind {
-            TraceKind::WorkloadReady { workload, ready }
-                if o.scenario
-                    .workloads
-                    .get(workload as usize)
-                    .map(|w| w.name.as_str())
-                    == Some(name) =>
+            TraceKind::WorkloadReady {
+                workload, ready, ..
+            } if o
+                .scenario
+                .workloads
+                .get(workload as usize)
+                .map(|w| w.name.as_str())
+                == Some(name) =>
             {
                 Some(ready)
             }

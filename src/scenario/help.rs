@@ -242,12 +242,15 @@ METRICS
   etcd_quorum          etcd has a leader that can commit (a quorum of members reachable)
   scheduling           a kube-scheduler holds a valid lease, is alive and reaches a writable API
   reconciliation       the same for kube-controller-manager
-  workloads            every desired replica is ready (needs workloads)
+  workloads            every desired replica is ready and in the Service endpoints that users'
+                       kube-proxies route to (needs workloads)
   Also: api.requests, api.failed_requests, api.latency_p50_ms, api.latency_p99_ms,
   etcd.leader_changes, etcd.elections, scheduler.leader_changes,
   controller_manager.leader_changes, scheduling.split_brain_s, reconciliation.split_brain_s
   (time with two acting leaders), workloads.ready_ratio (time-averaged),
-  workload.NAME.ready_ratio (per declared workload), data.acknowledged_writes_lost,
+  workload.NAME.ready_ratio (per declared workload), workloads.reachable_ratio and
+  workload.NAME.reachable_ratio (time-averaged fraction of requests through the Service
+  that reach a serving pod), data.acknowledged_writes_lost,
   invariants.violations, warmup_s, and leader_election.past_lease_actions (only with
   leader-election settings where retry_period + renew_deadline > lease_duration, which
   `validate` warns about: a leader may then act after a candidate took over).

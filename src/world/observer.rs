@@ -13,7 +13,7 @@ use crate::topology::ProcKind;
 #[derive(Default)]
 pub struct Observer {
     state: [Option<bool>; 5],
-    ready: Vec<u32>,
+    ready: Vec<(u32, u32)>,
 }
 
 fn cap_index(c: Capability) -> usize {
@@ -49,13 +49,14 @@ impl Observer {
         }
         if !w.scenario.workloads.is_empty() {
             let ready = ready_replicas(w);
-            self.ready.resize(ready.len(), u32::MAX);
+            self.ready.resize(ready.len(), (u32::MAX, u32::MAX));
             for (i, r) in ready.iter().enumerate() {
                 if self.ready[i] != *r {
                     self.ready[i] = *r;
                     out.push(TraceKind::WorkloadReady {
                         workload: i as u16,
-                        ready: *r,
+                        ready: r.0,
+                        reachable_ppm: r.1,
                     });
                 }
             }
@@ -64,7 +65,7 @@ impl Observer {
                 .workloads
                 .iter()
                 .zip(&ready)
-                .all(|(wl, r)| *r >= wl.replicas);
+                .all(|(wl, (r, _))| *r >= wl.replicas);
             self.set(Capability::Workloads, all, &mut out);
         }
         out
@@ -150,27 +151,79 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
     }
 }
 
-/// Ready replicas per workload: pods whose containers run and passed start-up on a node that is up and
-/// that the users (the `client` node) can reach. Pods on a node cut off from the control plane but not
-/// from its users still count: they serve their traffic.
-pub fn ready_replicas(w: &World) -> Vec<u32> {
-    let mut counts = std::collections::BTreeMap::new();
+/// What users reach of each workload through its Service: `(ready, reachable_ppm)`.
+///
+/// Users enter on the worker nodes they can reach (kubeadm labels control-plane nodes
+/// `node.kubernetes.io/exclude-from-external-load-balancers`; with no workers, every node with a
+/// kubelet is an entry) once its kube-proxy has synced since boot (its `/healthz` on port 10256 fails
+/// until then, k/k pkg/proxy/healthcheck/proxier_health.go, so no load balancer sends users there),
+/// and that node's kube-proxy sends each request to one of the endpoints it last
+/// programmed, uniformly. An endpoint serves if its pod's containers run and are ready on a node that
+/// is up and that the entry node reaches. `ready` counts the endpoints that serve through every entry
+/// node (a pod that left the Service, or that some entry cannot reach, does not count);
+/// `reachable_ppm` is the fraction of requests, in parts per million, that reach a serving pod
+/// (requests to a dead pod still in the rules are black-holed; no endpoints at all is a refusal).
+pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
+    let n = w.scenario.workloads.len();
     let users = w
         .layout
         .nodes
         .iter()
         .position(|n| n.kind == crate::topology::NodeKind::Client)
         .map(|n| n as u16);
-    for p in &w.procs {
-        if let Component::Kubelet(k) = &p.comp {
-            let served = users.is_none_or(|u| w.net.reachable(u, p.node));
-            if w.net.host_up(p.node) && served {
-                k.ready_pods(w.now, &mut counts);
+    let kubelets: std::collections::BTreeMap<u16, &crate::components::kubelet::Kubelet> = w
+        .procs
+        .iter()
+        .filter_map(|p| match &p.comp {
+            Component::Kubelet(k) => Some((p.node, &**k)),
+            _ => None,
+        })
+        .collect();
+    let is_worker =
+        |node: u16| w.layout.nodes[node as usize].kind == crate::topology::NodeKind::Worker;
+    let any_worker = kubelets.keys().any(|&node| is_worker(node));
+    let entries = kubelets.iter().filter(|(&node, k)| {
+        (!any_worker || is_worker(node))
+            && k.proxy_synced
+            && w.net.host_up(node)
+            && users.is_none_or(|u| w.net.reachable(u, node))
+    });
+    let mut ready = vec![u32::MAX; n];
+    let mut reach = vec![0f64; n];
+    let mut count = 0u32;
+    for (&entry, k) in entries {
+        count += 1;
+        let mut total = vec![0u32; n];
+        let mut good = vec![0u32; n];
+        for (&uid, ep) in &k.proxy {
+            let i = ep.workload as usize;
+            if i >= n {
+                continue;
+            }
+            total[i] += 1;
+            let serves = kubelets.get(&ep.node).is_some_and(|pk| {
+                w.net.host_up(ep.node) && w.net.reachable(entry, ep.node) && pk.serves(uid, w.now)
+            });
+            if serves {
+                good[i] += 1;
+            }
+        }
+        for i in 0..n {
+            ready[i] = ready[i].min(good[i]);
+            if total[i] > 0 {
+                reach[i] += good[i] as f64 / total[i] as f64;
             }
         }
     }
-    (0..w.scenario.workloads.len())
-        .map(|i| counts.get(&(i as u16)).copied().unwrap_or(0))
+    (0..n)
+        .map(|i| {
+            if count == 0 {
+                (0, 0)
+            } else {
+                let ppm = (reach[i] / count as f64 * 1e6).round() as u32;
+                (ready[i], ppm)
+            }
+        })
         .collect()
 }
 
@@ -185,6 +238,6 @@ pub fn workload_ready(w: &World) -> Option<bool> {
             .workloads
             .iter()
             .zip(ready)
-            .all(|(wl, r)| r >= wl.replicas),
+            .all(|(wl, (r, _))| r >= wl.replicas),
     )
 }

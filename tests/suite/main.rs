@@ -20,6 +20,7 @@ mod loader_fuzz;
 mod raft_core;
 mod report_render;
 mod scenario_validation;
+mod service_endpoints;
 mod settings_effect;
 mod swarm;
 mod workloads;

@@ -760,12 +760,14 @@ fn known_metrics_cover_the_contract() {
         "invariants.violations",
         "warmup_s",
         "workload.web.ready_ratio",
+        "workload.web.reachable_ratio",
+        "workloads.reachable_ratio",
     ] {
         assert!(m.iter().any(|x| x == name), "missing {name}");
     }
-    // Five per-capability metrics (with recovery_s) for five capabilities, 15 others (with
-    // leader_election.past_lease_actions), 1 workload.
-    assert_eq!(m.len(), 5 * 5 + 15 + 1);
+    // Five per-capability metrics (with recovery_s) for five capabilities, 16 others (with
+    // leader_election.past_lease_actions and workloads.reachable_ratio), 2 per workload.
+    assert_eq!(m.len(), 5 * 5 + 16 + 2);
     assert!(m.iter().any(|x| x == "etcd_quorum.recovery_s"));
 }
 
