@@ -328,7 +328,16 @@ impl ApiServer {
     /// Messages: client requests, probes, and etcd answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op } => self.api_request(ctx, from, id, op, false),
+            Msg::ApiReq { id, op, .. } => self.api_request(ctx, from, id, op, false),
+            // The HTTP/2 layer answers PINGs while the port is open, whatever the server's health.
+            Msg::ApiPing { id, .. } => {
+                let answer = if self.serving() {
+                    Msg::ApiPong { id }
+                } else {
+                    Msg::ConnRefused { id }
+                };
+                ctx.send(from, answer);
+            }
             Msg::ProxyReq { id, op } => self.api_request(ctx, from, id, op, true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
@@ -343,6 +352,7 @@ impl ApiServer {
             | Msg::EtcdPing { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
+            | Msg::ApiPong { .. }
             | Msg::HealthResp { .. }
             | Msg::Vrrp { .. } => {}
         }

@@ -110,6 +110,7 @@ fn load_client(plan: &Plan) -> LoadClient {
         write_ratio: plan.load.write_ratio,
         timeout_ns: plan.load.timeout.ns(),
         start_ns: 0,
+        long_lived: plan.load.connection == crate::scenario::model::LoadConnection::LongLived,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The scenario's load generator: requests at a fixed rate through the cluster endpoint (or straight to
 //! the etcd members), each with a client-side timeout. Every outcome feeds the `api` capability.
 
+use crate::components::conn::{ApiConn, ConnEvent, ConnTimer};
 use crate::components::ctx::{Ctx, IdGen, Obs, Out, ProcId};
 use crate::components::msg::{keys, ApiError, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, SEC};
@@ -15,6 +16,14 @@ pub enum ClientTimer {
     Send,
     /// Request `id` is overdue.
     Timeout { id: u64 },
+    /// The API connection's health check.
+    Conn(ConnTimer),
+}
+
+impl From<ConnTimer> for ClientTimer {
+    fn from(t: ConnTimer) -> ClientTimer {
+        ClientTimer::Conn(t)
+    }
 }
 
 /// Where the client sends.
@@ -35,6 +44,9 @@ pub struct ClientConfig {
     pub timeout_ns: Nanos,
     /// First request time (lets the cluster boot first).
     pub start_ns: Nanos,
+    /// API requests share one long-lived connection (a controller or operator) instead of one
+    /// connection each (a `kubectl` invocation).
+    pub long_lived: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,22 +65,26 @@ pub struct LoadClient {
     ids: IdGen,
     current: usize,
     pending: BTreeMap<u64, Pending>,
+    conn: ApiConn,
 }
 
 impl LoadClient {
     /// A load generator.
     pub fn new(cfg: ClientConfig) -> LoadClient {
+        let conn = ApiConn::new(cfg.long_lived);
         LoadClient {
             cfg,
             ids: IdGen::default(),
             current: 0,
             pending: BTreeMap::new(),
+            conn,
         }
     }
 
     /// Starts sending.
     pub fn start(&mut self, ctx: &mut Ctx) {
         self.pending.clear();
+        self.conn.restart();
         let phase = ctx.rng.gen_range(0..self.cfg.interval_ns.max(1));
         let first = self.cfg.start_ns.max(ctx.now) + phase;
         ctx.timer_at(first, ClientTimer::Send);
@@ -90,6 +106,18 @@ impl LoadClient {
                 if let Some(p) = self.pending.remove(&id) {
                     self.rotate();
                     self.finish(ctx, p, false);
+                }
+            }
+            ClientTimer::Conn(t) => {
+                let ClientTarget::Api(to) = self.cfg.target else {
+                    return;
+                };
+                let ev = self.conn.on_timer::<ClientTimer>(ctx, &mut self.ids, to, t);
+                if ev == ConnEvent::Closed {
+                    // The requests on the closed connection fail at once ("client connection lost").
+                    for (_, p) in std::mem::take(&mut self.pending) {
+                        self.finish(ctx, p, false);
+                    }
                 }
             }
         }
@@ -135,7 +163,11 @@ impl LoadClient {
     fn transmit(&mut self, ctx: &mut Ctx, id: u64, p: Pending) {
         let op = self.op(ctx, id, p);
         match &self.cfg.target {
-            ClientTarget::Api(to) => ctx.send(*to, Msg::ApiReq { id, op }),
+            ClientTarget::Api(to) => {
+                let to = *to;
+                let conn = self.conn.for_request::<ClientTimer>(ctx);
+                ctx.send(to, Msg::ApiReq { id, op, conn });
+            }
             ClientTarget::Etcd(members) => {
                 if members.is_empty() {
                     return;
@@ -159,6 +191,7 @@ impl LoadClient {
     pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
         match msg {
             Msg::ApiResp { id, result } => {
+                self.conn.read(ctx.now);
                 let Some(p) = self.pending.remove(&id) else {
                     return;
                 };
@@ -188,7 +221,14 @@ impl LoadClient {
                     }
                 }
             }
+            Msg::ApiPong { id } => {
+                self.conn.pong(id, ctx.now);
+            }
             Msg::ConnRefused { id } => {
+                if matches!(self.cfg.target, ClientTarget::Api(_)) {
+                    // A reset closes the connection; the next request opens a new one.
+                    self.conn.close();
+                }
                 let Some(mut p) = self.pending.remove(&id) else {
                     return;
                 };
@@ -214,6 +254,7 @@ impl LoadClient {
             | Msg::EtcdPing { .. }
             | Msg::EtcdPong { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::HealthReq { .. }

@@ -177,6 +177,8 @@ pub struct Controllers {
     taint_seen: BTreeMap<u64, Nanos>,
     /// Node lifecycle: nodes whose pods must be marked not ready again (a marking write failed).
     mark_retry: std::collections::BTreeSet<u16>,
+    /// The process's API connection number, kept current by the elector that owns the connection.
+    pub conn: u32,
 }
 
 impl Controllers {
@@ -199,6 +201,7 @@ impl Controllers {
             evict_at: None,
             taint_seen: BTreeMap::new(),
             mark_retry: std::collections::BTreeSet::new(),
+            conn: 0,
         }
     }
 
@@ -255,7 +258,14 @@ impl Controllers {
     fn send(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp) {
         let id = self.ids.next_id();
         self.pending.insert(id, p);
-        ctx.send(self.api, Msg::ApiReq { id, op });
+        ctx.send(
+            self.api,
+            Msg::ApiReq {
+                id,
+                op,
+                conn: self.conn,
+            },
+        );
         ctx.timer(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });
     }
 

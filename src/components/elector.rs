@@ -7,6 +7,7 @@
 //! kube-scheduler does the same) so that the kubelet restarts it. The Lease is read and written through
 //! an API server into etcd, with optimistic concurrency (resourceVersion = etcd mod revision).
 
+use crate::components::conn::{ApiConn, ConnTimer};
 use crate::components::controllers::{ControllerTimer, Controllers};
 use crate::components::ctx::{Ctx, IdGen, IdSpace, Obs, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
@@ -27,6 +28,14 @@ pub enum ElectorTimer {
     ReqTimeout { id: u64 },
     /// The leader acts (a leader-only action reported to the invariant checker).
     Work,
+    /// The API connection's health check.
+    Conn(ConnTimer),
+}
+
+impl From<ConnTimer> for ElectorTimer {
+    fn from(t: ConnTimer) -> ElectorTimer {
+        ElectorTimer::Conn(t)
+    }
 }
 
 /// Leader election settings of one component.
@@ -84,6 +93,9 @@ pub struct Elector {
     /// The leader's current renew attempt has left the optimistic fast path for GET + update.
     slow_path: bool,
     controllers: ControllerSet,
+    /// The process's one API connection, shared by leader election and the controllers (client-go
+    /// shares the HTTP/2 connection of clients with the same transport configuration).
+    conn: ApiConn,
 }
 
 impl Elector {
@@ -104,6 +116,7 @@ impl Elector {
             stopping: false,
             slow_path: false,
             controllers,
+            conn: ApiConn::new(true),
         }
     }
 
@@ -120,6 +133,7 @@ impl Elector {
     /// Starts: a fresh identity (hostname + random suffix in the real process), then campaigns.
     pub fn start(&mut self, ctx: &mut Ctx) {
         self.starts += 1;
+        self.conn.restart();
         self.identity = ((ctx.me as u32 + 1) << 16) | (self.starts & 0xffff);
         self.leader = false;
         self.observed = None;
@@ -159,18 +173,13 @@ impl Elector {
             if let Some((v, rev)) = self.observed {
                 let seq = (v as u32).wrapping_add(1);
                 let id = self.ids.next_id();
-                ctx.send(
-                    self.cfg.api,
-                    Msg::ApiReq {
-                        id,
-                        op: KvOp::Put {
-                            key: self.key(),
-                            value: pack(0, seq),
-                            expected_rev: Some(rev),
-                            write_id: self.write_id(id),
-                        },
-                    },
-                );
+                let op = KvOp::Put {
+                    key: self.key(),
+                    value: pack(0, seq),
+                    expected_rev: Some(rev),
+                    write_id: self.write_id(id),
+                };
+                self.api_send(ctx, id, op);
                 ctx.log(format!(
                     "leaderelection.go: releasing lease kube-system/{}",
                     self.cfg.lease_name
@@ -178,6 +187,20 @@ impl Elector {
             }
         }
         self.set_leader(ctx, false);
+    }
+
+    /// Sends an API request on the process's connection.
+    fn api_send(&mut self, ctx: &mut Ctx, id: u64, op: KvOp) {
+        let conn = self.conn.for_request::<ElectorTimer>(ctx);
+        ctx.send(self.cfg.api, Msg::ApiReq { id, op, conn });
+    }
+
+    /// The controllers, told which connection their requests go on.
+    fn controllers(&mut self, ctx: &mut Ctx) -> Option<&mut Controllers> {
+        let conn = self.conn.for_request::<ElectorTimer>(ctx);
+        let c = self.controllers.as_mut()?;
+        c.conn = conn;
+        Some(c)
     }
 
     fn key(&self) -> u64 {
@@ -213,7 +236,7 @@ impl Elector {
             });
             ctx.timer(self.cfg.retry_period_ns, ElectorTimer::Work);
             let (identity, lease, renew) = (self.identity, self.cfg.lease, self.last_renew_ns);
-            if let Some(c) = self.controllers.as_mut() {
+            if let Some(c) = self.controllers(ctx) {
                 c.set_last_renew(renew);
                 c.start(ctx, identity, lease);
             }
@@ -231,16 +254,11 @@ impl Elector {
     fn send_get(&mut self, ctx: &mut Ctx) {
         let id = self.ids.next_id();
         self.pending = Pending::Get(id);
-        ctx.send(
-            self.cfg.api,
-            Msg::ApiReq {
-                id,
-                op: KvOp::Get {
-                    key: self.key(),
-                    linearizable: true,
-                },
-            },
-        );
+        let op = KvOp::Get {
+            key: self.key(),
+            linearizable: true,
+        };
+        self.api_send(ctx, id, op);
         // KCM and the scheduler set the leader-election client's timeout to RenewDeadline.
         ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
@@ -254,18 +272,13 @@ impl Elector {
         let value = pack(self.identity, seq);
         let id = self.ids.next_id();
         self.pending = Pending::Put(id, value);
-        ctx.send(
-            self.cfg.api,
-            Msg::ApiReq {
-                id,
-                op: KvOp::Put {
-                    key: self.key(),
-                    value,
-                    expected_rev: Some(expected_rev),
-                    write_id: self.write_id(id),
-                },
-            },
-        );
+        let op = KvOp::Put {
+            key: self.key(),
+            value,
+            expected_rev: Some(expected_rev),
+            write_id: self.write_id(id),
+        };
+        self.api_send(ctx, id, op);
         ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
 
@@ -305,6 +318,12 @@ impl Elector {
                     }
                 }
             }
+            ElectorTimer::Conn(t) => {
+                let api = self.cfg.api;
+                // Requests on a closed connection fail by their own timeouts (RenewDeadline).
+                self.conn
+                    .on_timer::<ElectorTimer>(ctx, &mut self.ids, api, t);
+            }
             ElectorTimer::Work => {
                 if self.leader {
                     if self.cfg.enabled {
@@ -324,7 +343,7 @@ impl Elector {
         if self.stopping || !self.leader {
             return;
         }
-        if let Some(c) = self.controllers.as_mut() {
+        if let Some(c) = self.controllers(ctx) {
             c.on_timer(ctx, t);
         }
     }
@@ -422,14 +441,23 @@ impl Elector {
         if self.stopping {
             return;
         }
+        if let Msg::ApiPong { id } = msg {
+            self.conn.pong(id, ctx.now);
+            return;
+        }
         let Some((id, answer)) = msg.into_api_answer() else {
             return;
         };
+        match answer {
+            Some(_) => self.conn.read(ctx.now),
+            // A reset: the next request opens a new connection.
+            None => self.conn.close(),
+        }
         let result = answer.map_or(Err(()), |r| r.map_err(|_| ()));
         match IdSpace::of(id) {
             IdSpace::Controllers => {
                 if self.leader {
-                    if let Some(c) = self.controllers.as_mut() {
+                    if let Some(c) = self.controllers(ctx) {
                         c.on_msg(ctx, id, result.ok());
                     }
                 }

@@ -364,6 +364,8 @@ impl EtcdClient {
             | Msg::EtcdReq { .. }
             | Msg::EtcdPing { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
+            | Msg::ApiPong { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

@@ -282,6 +282,8 @@ impl Keepalived {
             | Msg::EtcdPing { .. }
             | Msg::EtcdPong { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
+            | Msg::ApiPong { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

@@ -9,6 +9,7 @@
 //! and a lost API connection, and go with the node). The model folds the two DaemonSets into one
 //! process; a crashed kubelet therefore also stops the node's endpoint updates.
 
+use crate::components::conn::{ApiConn, ConnTimer};
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::components::objects::{EndpointObj, Pod};
@@ -31,6 +32,14 @@ pub enum KubeletTimer {
     Status,
     /// The status manager's periodic reconcile of pod statuses.
     Reconcile,
+    /// The API connection's health check.
+    Conn(ConnTimer),
+}
+
+impl From<ConnTimer> for KubeletTimer {
+    fn from(t: ConnTimer) -> KubeletTimer {
+        KubeletTimer::Conn(t)
+    }
 }
 
 /// The status manager's reconcile period: pods whose stored status differs from the kubelet's are
@@ -99,11 +108,19 @@ pub struct Kubelet {
     lease_phase_pending: bool,
     /// kube-proxy's programmed rules: the Service endpoints it last listed, by pod uid. Kept in the
     /// kernel, so they survive a kubelet crash, not a node crash.
-    pub proxy: BTreeMap<u64, EndpointObj>,
+    /// In uid order, as the list returns them.
+    pub proxy: Vec<(u64, EndpointObj)>,
     /// kube-proxy has programmed its rules since the node booted: until then its health check
     /// (`/healthz` on port 10256, k/k pkg/proxy/healthcheck/proxier_health.go) fails, so load
     /// balancers in front of the nodes send no users to it.
     pub proxy_synced: bool,
+    /// A fingerprint of `proxy` (FNV-1a over its entries), so that observers can treat the identical
+    /// tables of many nodes once.
+    pub proxy_fp: u64,
+    /// The kubelet's API connection.
+    conn: ApiConn,
+    /// Lease updates that failed in a row.
+    lease_failures: u32,
 }
 
 impl Kubelet {
@@ -120,8 +137,11 @@ impl Kubelet {
             status_seq: 0,
             lease_backoff_ns: 0,
             lease_phase_pending: false,
-            proxy: BTreeMap::new(),
+            proxy: Vec::new(),
             proxy_synced: false,
+            proxy_fp: 0,
+            conn: ApiConn::new(true),
+            lease_failures: 0,
         }
     }
 
@@ -159,6 +179,8 @@ impl Kubelet {
         self.lease_phase_pending = self.renew_seq == 0;
         self.pending.clear();
         self.status_posted_ns = None;
+        self.conn.restart();
+        self.lease_failures = 0;
         self.renew(ctx);
         self.post_status(ctx);
         ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
@@ -206,7 +228,8 @@ impl Kubelet {
     fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
         let id = self.ids.next_id();
         self.pending.insert(id, req);
-        ctx.send(self.cfg.api, Msg::ApiReq { id, op });
+        let conn = self.conn.for_request::<KubeletTimer>(ctx);
+        ctx.send(self.cfg.api, Msg::ApiReq { id, op, conn });
         ctx.timer(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
     }
 
@@ -229,6 +252,20 @@ impl Kubelet {
     /// success the next renewal comes `renewInterval` later with 4% jitter; after a failure it retries
     /// with a back-off from 200 ms doubling to 7 s.
     fn lease_done(&mut self, ctx: &mut Ctx, ok: bool) {
+        // onRepeatedHeartbeatFailure: from the second update in a row that fails, the kubelet closes
+        // all its API connections (`closeAllConns`, k/k pkg/kubelet/kubelet.go; called from
+        // retryUpdateLease in k8s.io/component-helpers/apimachinery/lease/controller.go), so the
+        // next request is balanced afresh instead of waiting on a dead backend.
+        self.lease_failures = if ok { 0 } else { self.lease_failures + 1 };
+        if self.lease_failures == 2 {
+            ctx.log(
+                "controller.go: \"Failed to update lease\"; closing all connections (onRepeatedHeartbeatFailure)"
+                    .into(),
+            );
+        }
+        if self.lease_failures >= 2 {
+            self.conn.close();
+        }
         if ok && std::mem::take(&mut self.lease_phase_pending) {
             self.lease_backoff_ns = 0;
             let phase = rand::Rng::gen_range(ctx.rng, 1..=self.cfg.lease_renew_ns);
@@ -299,6 +336,11 @@ impl Kubelet {
                 }
                 ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
             }
+            KubeletTimer::Conn(t) => {
+                let api = self.cfg.api;
+                self.conn
+                    .on_timer::<KubeletTimer>(ctx, &mut self.ids, api, t);
+            }
             KubeletTimer::Reconcile => {
                 self.report_ready(ctx, true);
                 ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
@@ -319,9 +361,17 @@ impl Kubelet {
 
     /// API answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
+        if let Msg::ApiPong { id } = msg {
+            self.conn.pong(id, ctx.now);
+            return;
+        }
         let Some((id, answer)) = msg.into_api_answer() else {
             return;
         };
+        match answer {
+            Some(_) => self.conn.read(ctx.now),
+            None => self.conn.close(),
+        }
         let result = answer.and_then(Result::ok);
         let Some(req) = self.pending.remove(&id) else {
             return;
@@ -452,12 +502,23 @@ impl Kubelet {
 
     /// kube-proxy: programs the listed endpoints as its rules.
     fn program_proxy(&mut self, ctx: &mut Ctx, eps: &[crate::components::msg::KeyValue]) {
-        let table: BTreeMap<u64, EndpointObj> = eps
-            .iter()
-            .map(|kv| (keys::id_of(kv.key), EndpointObj::unpack(kv.value)))
-            .collect();
-        if table != self.proxy || !self.proxy_synced {
+        // Compared before anything is built: most lists return what is already programmed.
+        let same = eps.len() == self.proxy.len()
+            && eps
+                .iter()
+                .zip(&self.proxy)
+                .all(|(kv, (uid, e))| keys::id_of(kv.key) == *uid && kv.value == e.pack());
+        if !same || !self.proxy_synced {
+            let table: Vec<(u64, EndpointObj)> = eps
+                .iter()
+                .map(|kv| (keys::id_of(kv.key), EndpointObj::unpack(kv.value)))
+                .collect();
             self.proxy_synced = true;
+            self.proxy_fp = table.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (uid, e)| {
+                [*uid, e.pack()]
+                    .iter()
+                    .fold(h, |h, x| (h ^ x).wrapping_mul(0x0100_0000_01b3))
+            });
             let endpoints = table.len() as u32;
             self.proxy = table;
             ctx.trace(TraceKind::ProxyEndpoints {

@@ -2,6 +2,11 @@
 //! `balance roundrobin`, HTTP health checks (`option httpchk GET /healthz`, inter/fall/rise), `retries`
 //! with `option redispatch`. Defaults from haproxy include/haproxy/defaults.h and kubeadm
 //! docs/ha-considerations.md.
+//!
+//! `mode tcp` balances connections, not requests: the backend is chosen (with retries and redispatch)
+//! when a client's connection is opened, and every later request on it is relayed to that backend.
+//! Marking a server DOWN does not close its established sessions (no `on-marked-down
+//! shutdown-sessions` in kubeadm's configuration); a reset from the backend's host does.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
@@ -49,10 +54,15 @@ struct Server {
 struct Session {
     client: ProcId,
     client_id: u64,
-    op: KvOp,
+    /// The request relayed (None: a PING on an established connection).
+    op: Option<KvOp>,
     server: usize,
     retries_left: u32,
     connected: bool,
+    /// The client's connection number.
+    conn: u32,
+    /// Relayed on an established connection: no connect phase, no retries.
+    established: bool,
 }
 
 /// The HAProxy process.
@@ -65,6 +75,8 @@ pub struct Haproxy {
     sessions: BTreeMap<u64, Session>,
     /// Check id -> server.
     checks: BTreeMap<u64, usize>,
+    /// Each client's open connection: (its number, the backend it was balanced to).
+    conns: BTreeMap<ProcId, (u32, usize)>,
 }
 
 impl Haproxy {
@@ -86,6 +98,7 @@ impl Haproxy {
             ids: IdGen::default(),
             sessions: BTreeMap::new(),
             checks: BTreeMap::new(),
+            conns: BTreeMap::new(),
         }
     }
 
@@ -107,6 +120,7 @@ impl Haproxy {
         }
         self.sessions.clear();
         self.checks.clear();
+        self.conns.clear();
         for (i, _) in self.cfg.backends.iter().enumerate() {
             // HAProxy spreads the first checks of a backend's servers over one interval.
             let offset = self.cfg.inter_ns * i as u64 / n.max(1) as u64;
@@ -114,10 +128,11 @@ impl Haproxy {
         }
     }
 
-    /// Crash: sessions die with the process.
+    /// Crash: sessions and connections die with the process.
     pub fn crash(&mut self) {
         self.sessions.clear();
         self.checks.clear();
+        self.conns.clear();
     }
 
     fn pick(&mut self, avoid: Option<usize>) -> Option<usize> {
@@ -235,8 +250,16 @@ impl Haproxy {
         let Some(mut s) = self.sessions.remove(&sid) else {
             return;
         };
-        if s.retries_left == 0 {
-            // Connection to the server failed and no retries are left: the client's connection closes.
+        if s.established || s.retries_left == 0 {
+            // Connection to the server failed and no retries are left (or an established connection
+            // was reset): the client's connection closes.
+            if self.conns.get(&s.client) == Some(&(s.conn, s.server)) {
+                self.conns.remove(&s.client);
+            }
+            if s.established {
+                ctx.send(s.client, Msg::ConnRefused { id: s.client_id });
+                return;
+            }
             ctx.send(
                 s.client,
                 Msg::ApiResp {
@@ -254,14 +277,12 @@ impl Haproxy {
             s.server
         };
         s.server = next;
+        if self.conns.get(&s.client).is_some_and(|c| c.0 == s.conn) {
+            self.conns.insert(s.client, (s.conn, next));
+        }
         let id = self.ids.next_id();
-        ctx.send(
-            self.cfg.backends[next],
-            Msg::ProxyReq {
-                id,
-                op: s.op.clone(),
-            },
-        );
+        let Some(op) = s.op.clone() else { return };
+        ctx.send(self.cfg.backends[next], Msg::ProxyReq { id, op });
         ctx.timer(
             self.cfg.connect_timeout_ns,
             HaproxyTimer::ConnectTimeout { id },
@@ -272,7 +293,17 @@ impl Haproxy {
     /// Messages: client requests, backend answers, check answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op } => {
+            Msg::ApiReq { id, op, conn } => {
+                if let Some(&(open, server)) = self.conns.get(&from) {
+                    if open == conn {
+                        self.relay(ctx, from, id, Some(op), conn, server);
+                        return;
+                    }
+                    // A new connection from this client: the old one is gone, and so are the
+                    // requests still waiting on it.
+                    self.sessions
+                        .retain(|_, s| !(s.client == from && s.established && s.conn != conn));
+                }
                 let Some(i) = self.pick(None) else {
                     // No server available: HAProxy closes the connection (503 in HTTP mode).
                     ctx.send(
@@ -284,6 +315,7 @@ impl Haproxy {
                     );
                     return;
                 };
+                self.conns.insert(from, (conn, i));
                 let sid = self.ids.next_id();
                 ctx.send(
                     self.cfg.backends[i],
@@ -301,12 +333,27 @@ impl Haproxy {
                     Session {
                         client: from,
                         client_id: id,
-                        op,
+                        op: Some(op),
                         server: i,
                         retries_left: self.cfg.retries,
                         connected: false,
+                        conn,
+                        established: false,
                     },
                 );
+            }
+            Msg::ApiPing { id, conn } => match self.conns.get(&from) {
+                Some(&(open, server)) if open == conn => {
+                    self.relay(ctx, from, id, None, conn, server)
+                }
+                // A segment for a connection this HAProxy does not have (it restarted, or the VIP
+                // moved to another one): reset.
+                _ => ctx.send(from, Msg::ConnRefused { id }),
+            },
+            Msg::ApiPong { id } => {
+                if let Some(s) = self.sessions.remove(&id) {
+                    ctx.send(s.client, Msg::ApiPong { id: s.client_id });
+                }
             }
             Msg::HealthReq { id, .. } => {
                 // keepalived's check script curls the frontend: it answers if a backend is up.
@@ -362,5 +409,40 @@ impl Haproxy {
             | Msg::ProxyReq { .. }
             | Msg::Vrrp { .. } => {}
         }
+    }
+
+    /// Relays a request (or, with no `op`, a PING) on the client's established connection to its
+    /// backend, whatever state the health checks gave that backend.
+    fn relay(
+        &mut self,
+        ctx: &mut Ctx,
+        client: ProcId,
+        client_id: u64,
+        op: Option<KvOp>,
+        conn: u32,
+        server: usize,
+    ) {
+        let sid = self.ids.next_id();
+        let msg = match &op {
+            Some(op) => Msg::ProxyReq {
+                id: sid,
+                op: op.clone(),
+            },
+            None => Msg::ApiPing { id: sid, conn: 0 },
+        };
+        ctx.send(self.cfg.backends[server], msg);
+        self.sessions.insert(
+            sid,
+            Session {
+                client,
+                client_id,
+                op,
+                server,
+                retries_left: 0,
+                connected: true,
+                conn,
+                established: true,
+            },
+        );
     }
 }

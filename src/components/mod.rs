@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod builder;
 pub mod client;
+pub mod conn;
 pub mod controllers;
 pub mod ctx;
 pub mod elector;

@@ -145,8 +145,14 @@ pub enum Msg {
     EtcdPing { id: u64 },
     /// The ping's answer.
     EtcdPong { id: u64 },
-    /// A Kubernetes API request (port 6443), directly or through a load balancer.
-    ApiReq { id: u64, op: KvOp },
+    /// A Kubernetes API request (port 6443), directly or through a load balancer, on the client's
+    /// connection number `conn` (a load balancer in `mode tcp` sends every request of one connection
+    /// to the same backend).
+    ApiReq { id: u64, op: KvOp, conn: u32 },
+    /// An HTTP/2 PING on the client's connection `conn` (client-go's connection health check).
+    ApiPing { id: u64, conn: u32 },
+    /// The PING's answer.
+    ApiPong { id: u64 },
     /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
     /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
     /// (connect timeout) from a slow one.
@@ -176,6 +182,7 @@ impl Msg {
         match self {
             Msg::ApiResp { id, result } => Some((id, Some(result))),
             Msg::ConnRefused { id } => Some((id, None)),
+            Msg::ApiPing { .. } | Msg::ApiPong { .. } => None,
             Msg::Raft(_)
             | Msg::Forward(_)
             | Msg::EtcdReq { .. }
@@ -198,6 +205,7 @@ impl Msg {
             Msg::EtcdReq { id, .. }
             | Msg::EtcdPing { id }
             | Msg::ApiReq { id, .. }
+            | Msg::ApiPing { id, .. }
             | Msg::ProxyReq { id, .. }
             | Msg::HealthReq { id, .. } => Some(*id),
             Msg::Raft(_)
@@ -206,6 +214,7 @@ impl Msg {
             | Msg::EtcdPong { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
+            | Msg::ApiPong { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::Vrrp { .. } => None,
@@ -218,6 +227,7 @@ impl Msg {
             Msg::EtcdResp { .. }
             | Msg::EtcdPong { .. }
             | Msg::ApiResp { .. }
+            | Msg::ApiPong { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::ProxyAccepted { .. } => true,
@@ -226,6 +236,7 @@ impl Msg {
             | Msg::EtcdReq { .. }
             | Msg::EtcdPing { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
             | Msg::ProxyReq { .. }
             | Msg::HealthReq { .. }
             | Msg::Vrrp { .. } => false,

@@ -344,6 +344,7 @@ fn enum_values(path: &str) -> Option<&'static [&'static str]> {
         "topology.etcd" => Some(&["stacked", "external"]),
         "settings.leader_election.api_endpoint" => Some(&["local", "load-balancer"]),
         "load.target" => Some(&["api", "etcd"]),
+        "load.connection" => Some(&["per-request", "long-lived"]),
         "workloads.spread" => Some(&["none", "zones", "first-zone"]),
         "faults.kind" => Some(&FaultKind::NAMES),
         "settings.load_balancer.check_path" => Some(&["/healthz", "/readyz", "/livez"]),

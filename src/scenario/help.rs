@@ -195,6 +195,12 @@ docs/ha-considerations.md)
   target                         "api"    "api": through topology.endpoint to the Kubernetes
                                           API; "etcd": straight to the etcd members as an etcd
                                           client (for etcd-only studies)
+  connection                     "per-request"  "per-request": a new connection per request
+                                          (kubectl); "long-lived": one HTTP/2 connection
+                                          held across requests (a client-go controller),
+                                          balanced once by HAProxy and closed only by
+                                          client-go's health check (30 s idle + 15 s PING)
+                                          or a reset
 
 [workloads[]]  Deployments whose pods the scheduler places and the controllers keep running
   name                           required; not empty, unique

@@ -500,6 +500,16 @@ pub enum LoadTarget {
     Etcd,
 }
 
+/// How the load generator connects to the API.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadConnection {
+    /// A new connection per request, as separate `kubectl` invocations make.
+    PerRequest,
+    /// One long-lived HTTP/2 connection, as a client-go controller or operator holds.
+    LongLived,
+}
+
 /// The clients' request load.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -509,6 +519,8 @@ pub struct Load {
     /// Client-side timeout of one request.
     pub timeout: Dur,
     pub target: LoadTarget,
+    /// Connections of API requests (etcd requests always use the etcd client's own).
+    pub connection: LoadConnection,
 }
 
 impl Default for Load {
@@ -518,6 +530,7 @@ impl Default for Load {
             write_ratio: 0.5,
             timeout: Dur(10 * SEC),
             target: LoadTarget::Api,
+            connection: LoadConnection::PerRequest,
         }
     }
 }

@@ -188,30 +188,51 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             && w.net.host_up(node)
             && users.is_none_or(|u| w.net.reachable(u, node))
     });
+    // Most nodes' kube-proxies hold the same table: summarise each distinct table once, as the
+    // endpoints per workload and, per node hosting them, those whose pod serves.
+    struct Summary {
+        total: Vec<u32>,
+        serving: std::collections::BTreeMap<u16, Vec<u32>>,
+    }
+    let mut summaries: std::collections::BTreeMap<u64, Summary> = std::collections::BTreeMap::new();
     let mut ready = vec![u32::MAX; n];
     let mut reach = vec![0f64; n];
     let mut count = 0u32;
     for (&entry, k) in entries {
         count += 1;
-        let mut total = vec![0u32; n];
-        let mut good = vec![0u32; n];
-        for (&uid, ep) in &k.proxy {
-            let i = ep.workload as usize;
-            if i >= n {
-                continue;
+        let sum = summaries.entry(k.proxy_fp).or_insert_with(|| {
+            let mut s = Summary {
+                total: vec![0; n],
+                serving: std::collections::BTreeMap::new(),
+            };
+            for &(uid, ep) in &k.proxy {
+                let i = ep.workload as usize;
+                if i >= n {
+                    continue;
+                }
+                s.total[i] += 1;
+                let serves = w.net.host_up(ep.node)
+                    && kubelets
+                        .get(&ep.node)
+                        .is_some_and(|pk| pk.serves(uid, w.now));
+                if serves {
+                    s.serving.entry(ep.node).or_insert_with(|| vec![0; n])[i] += 1;
+                }
             }
-            total[i] += 1;
-            let serves = kubelets.get(&ep.node).is_some_and(|pk| {
-                w.net.host_up(ep.node) && w.net.reachable(entry, ep.node) && pk.serves(uid, w.now)
-            });
-            if serves {
-                good[i] += 1;
+            s
+        });
+        let mut good = vec![0u32; n];
+        for (&node, per) in &sum.serving {
+            if w.net.reachable(entry, node) {
+                for (g, c) in good.iter_mut().zip(per) {
+                    *g += c;
+                }
             }
         }
         for i in 0..n {
             ready[i] = ready[i].min(good[i]);
-            if total[i] > 0 {
-                reach[i] += good[i] as f64 / total[i] as f64;
+            if sum.total[i] > 0 {
+                reach[i] += good[i] as f64 / sum.total[i] as f64;
             }
         }
     }

@@ -170,7 +170,7 @@ mod renew {
             .filter_map(|o| match o {
                 Out::Send {
                     to: API,
-                    msg: Msg::ApiReq { id, op },
+                    msg: Msg::ApiReq { id, op, .. },
                 } => Some((*id, op.clone())),
                 _ => None,
             })

@@ -8,6 +8,7 @@ mod common;
 mod check_cli;
 mod cli_bad_input;
 mod clocks;
+mod connections;
 mod control_plane;
 mod etcd_behaviour;
 mod etcd_request_semantics;

@@ -387,6 +387,8 @@ impl EtcdMember {
             // requests, so no other answers (nor a refused connection to a probe) need handling.
             Msg::EtcdResp { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
+            | Msg::ApiPong { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

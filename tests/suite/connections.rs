@@ -1,0 +1,148 @@
+//! Issue 11 item 2: connections instead of per-request balancing. HAProxy in `mode tcp` balances a
+//! client's connection once; client-go holds one HTTP/2 connection and notices a silently dead backend
+//! only by its health check (30 s read-idle, then a 15 s PING); the kubelet closes its connections
+//! after repeated lease update failures.
+
+use crate::common::{metric, run_json};
+use kube_ha_sim::observe::TraceKind;
+use kube_ha_sim::run::Outcome;
+
+const S: u64 = 1_000_000_000;
+
+/// External etcd (so a control-plane node's loss costs no etcd member), one HAProxy, cp-1's host dies
+/// at 60 s.
+fn cluster(workers: u32, load: &str, settings: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"4m",
+            "topology":{{"etcd":"external","control_plane_nodes":3,"etcd_nodes":3,"workers":{workers},"zones":["a","b","c"],"load_balancers":1}},
+            "settings":{{{settings}}},
+            "load":{{{load}}},
+            "faults":[{{"at":"60s","kind":"crash","target":"cp-1","for":"5m"}}]}}"#
+    )
+}
+
+/// (time, process name, text) of the log lines containing `needle`.
+fn logs(o: &Outcome, needle: &str) -> Vec<(u64, String)> {
+    o.trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Log { proc, text } if text.contains(needle) => {
+                Some((e.time_ns, o.layout.procs[*proc as usize].name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_long_lived_client_pinned_to_a_silently_dead_api_server_fails_for_about_45_s() {
+    let mut pinned = 0;
+    let mut elsewhere = 0;
+    for seed in 1..=10 {
+        let long = run_json(
+            &cluster(
+                0,
+                r#""requests_per_second":2,"connection":"long-lived""#,
+                "",
+            ),
+            seed,
+        );
+        let out = metric(&long, "api.longest_outage_s");
+        if out > 1.0 {
+            // Pinned to cp-1: every request fails (HAProxy marks the server DOWN after 6 s but keeps
+            // the session) until 30 s without a frame plus 15 s without a PING answer close it.
+            assert!((44.0..=47.0).contains(&out), "seed {seed}: {out} s");
+            assert!(
+                !logs(&long, "health check failed").is_empty(),
+                "seed {seed}: closed by the health check"
+            );
+            pinned += 1;
+        } else {
+            assert_eq!(metric(&long, "api.failed_requests"), 0.0, "seed {seed}");
+            elsewhere += 1;
+        }
+        // A new connection per request is balanced afresh: a dead backend costs a slow request
+        // (connect timeout, then redispatch), never a failed one.
+        let per_request = run_json(&cluster(0, r#""requests_per_second":2"#, ""), seed);
+        assert_eq!(
+            metric(&per_request, "api.failed_requests"),
+            0.0,
+            "seed {seed}"
+        );
+    }
+    assert!(
+        pinned >= 1 && elsewhere >= 1,
+        "{pinned} pinned, {elsewhere} not"
+    );
+}
+
+#[test]
+fn a_leader_elector_through_the_load_balancer_loses_its_lease_when_its_backend_dies_silently() {
+    let through_lb = r#""leader_election":{"api_endpoint":"load-balancer"}"#;
+    let mut lost = 0;
+    for seed in 1..=10 {
+        let o = run_json(&cluster(2, r#""requests_per_second":2"#, through_lb), seed);
+        // An elector on a surviving node gives up after RenewDeadline (10 s) of failed renewals on
+        // its connection to the dead server.
+        let survivors: Vec<(u64, String)> = logs(&o, "leaderelection lost")
+            .into_iter()
+            .filter(|(t, name)| *t > 60 * S && !name.starts_with("cp-1/"))
+            .collect();
+        for (t, name) in &survivors {
+            let after = (*t - 60 * S) as f64 / 1e9;
+            assert!(
+                (9.0..=15.0).contains(&after),
+                "seed {seed}: {name} lost its lease {after} s after the crash"
+            );
+        }
+        lost += usize::from(!survivors.is_empty());
+        // kubeadm's default: each elector talks to its own node's API server, so the loss of
+        // another node never costs a surviving leader its lease.
+        let local = run_json(&cluster(2, r#""requests_per_second":2"#, ""), seed);
+        assert!(
+            logs(&local, "leaderelection lost")
+                .iter()
+                .all(|(t, name)| *t < 60 * S || name.starts_with("cp-1/")),
+            "seed {seed}"
+        );
+    }
+    assert!(
+        lost >= 2,
+        "a surviving leader lost its lease in {lost} of 10 seeds"
+    );
+}
+
+#[test]
+fn kubelets_close_their_connections_after_two_failed_lease_updates() {
+    let mut closed = 0;
+    for seed in 1..=6 {
+        let o = run_json(&cluster(3, r#""requests_per_second":2"#, ""), seed);
+        let closes: Vec<(u64, String)> =
+            logs(&o, "closing all connections (onRepeatedHeartbeatFailure)")
+                .into_iter()
+                .filter(|(t, name)| *t > 60 * S && name.starts_with("worker-"))
+                .collect();
+        for (t, name) in &closes {
+            // Two 10 s update timeouts (the first renewal may come up to 10 s after the crash), far
+            // sooner than the health check's 45 s.
+            let after = (*t - 60 * S) as f64 / 1e9;
+            assert!(
+                (10.0..=32.0).contains(&after),
+                "seed {seed}: {name} closed at {after} s"
+            );
+        }
+        closed += closes.len();
+        // So no worker goes Unknown: its renewals resume on a new connection well within the 50 s
+        // grace period.
+        assert!(
+            o.trace.events.iter().all(|e| !matches!(&e.kind,
+                TraceKind::Log { text, .. } if text.contains("worker-") && text.contains("Ready is now Unknown"))),
+            "seed {seed}: a worker went Unknown"
+        );
+    }
+    assert!(
+        closed >= 1,
+        "no worker kubelet was pinned to cp-1 in 6 seeds"
+    );
+}
