@@ -2,6 +2,7 @@
 //! component matches answers to what it asked without reading anyone's state.
 
 use super::etcd::types::{EntryData, RaftMsg};
+use crate::net::Transport;
 
 /// A key in etcd. The high byte is the object kind (see [`keys`]), the rest the object's id.
 pub type Key = u64;
@@ -227,6 +228,29 @@ impl Msg {
             | Msg::ProxyReq { .. }
             | Msg::HealthReq { .. }
             | Msg::Vrrp { .. } => false,
+        }
+    }
+
+    /// How the message travels, which decides what loss does to it (see `net`): everything rides a
+    /// TCP connection (etcd's peer streams, gRPC and HTTP/2 clients, HAProxy's proxied connections and
+    /// health checks, and the RST that refuses one) except keepalived's VRRP adverts, which are IP
+    /// datagrams (protocol 112, RFC 5798 section 5.1).
+    pub fn transport(&self) -> Transport {
+        match self {
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. } => Transport::Tcp,
+            Msg::Vrrp { .. } => Transport::Datagram,
         }
     }
 }
