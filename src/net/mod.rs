@@ -39,8 +39,11 @@ pub type NodeId = u16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     /// Over a TCP connection: retransmitted until it gets through, in order with the rest of its
-    /// [`StreamId`].
-    Tcp,
+    /// [`StreamId`]. With `read_timeout_ns`, the receiving application sets that read deadline on
+    /// the connection and closes it when nothing has arrived for that long (a stall behind a
+    /// retransmission): what was sent on it until then is lost, and later messages go over a new
+    /// connection (see [`Network::in_order`]).
+    Tcp { read_timeout_ns: Option<Nanos> },
     /// A datagram (VRRP, IP protocol 112, RFC 5798 section 5.1): a lost one is gone.
     Datagram,
 }
@@ -91,6 +94,24 @@ pub struct LinkConfig {
     pub loss: f64,
 }
 
+/// Why a stream's next message cannot go through at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// It waits until the last message held back on the stream is delivered, at this time.
+    Until(Nanos),
+    /// The receiver's read deadline closes the connection at this time: a message sent on it before
+    /// then is lost with it; one sent later goes over a new connection.
+    Closing(Nanos),
+}
+
+impl Held {
+    fn at_ns(self) -> Nanos {
+        match self {
+            Held::Until(t) | Held::Closing(t) => t,
+        }
+    }
+}
+
 /// The network between hosts.
 pub struct Network {
     zone_of: Vec<u16>,
@@ -108,7 +129,7 @@ pub struct Network {
     /// The streams whose next message must wait (head-of-line blocking): when the last message held
     /// back on each is delivered. Only streams that had a retransmission are here, so a network without
     /// loss never touches it.
-    held: BTreeMap<StreamId, Nanos>,
+    held: BTreeMap<StreamId, Held>,
     /// The latest time in `held`: from then on nothing is held and `held` is cleared.
     held_until_ns: Nanos,
     /// `held` is swept of delivered entries when it grows past this.
@@ -117,6 +138,19 @@ pub struct Network {
 
 /// `held` is first swept when it has this many streams.
 const HELD_SWEEP_MIN: usize = 64;
+
+/// One TCP message on its way, for [`Network::in_order`].
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    /// When the application sent it.
+    now: Nanos,
+    /// When the copy that got through arrives.
+    arrive_ns: Nanos,
+    /// That copy's one-way delay.
+    latency_ns: Nanos,
+    /// Whether it took a retransmission.
+    retransmitted: bool,
+}
 
 impl Network {
     /// A network of hosts in the given zones, all up and connected; `seed` is the run's root seed.
@@ -183,9 +217,10 @@ impl Network {
     }
 
     /// Sends a message from node `a` to node `b` at `now` on `stream`: when it is delivered, or None if
-    /// it is lost (a datagram that the link loses, or a TCP segment still lost after
-    /// [`TCP_RETRIES2`] retransmissions: Linux then kills the connection). Reachability is checked by
-    /// the caller at send and at delivery time.
+    /// it is lost (a datagram that the link loses; a TCP segment still lost after [`TCP_RETRIES2`]
+    /// retransmissions, when Linux kills the connection; a message on a connection that its
+    /// receiver's read deadline closes first). Reachability is checked by the caller at send and at
+    /// delivery time.
     ///
     /// On a link without loss this is one jitter draw, as it has always been; loss adds the draws of
     /// [`Network::retransmit`] and the stream bookkeeping of [`Network::in_order`].
@@ -202,7 +237,7 @@ impl Network {
             match transport {
                 Transport::Datagram if self.rngs[a as usize].gen::<f64>() < loss => return None,
                 Transport::Datagram => now,
-                Transport::Tcp => self.retransmit(a, b, now, extra_ns, loss)?,
+                Transport::Tcp { .. } => self.retransmit(a, b, now, extra_ns, loss)?,
             }
         } else {
             now
@@ -212,11 +247,20 @@ impl Network {
         } else {
             self.link_at(a, b, sent_ns).0
         };
-        let arrive_ns = sent_ns.saturating_add(self.draw_latency(a, b, extra_ns));
-        Some(match transport {
-            Transport::Tcp => self.in_order(stream, now, arrive_ns, sent_ns > now),
-            Transport::Datagram => arrive_ns,
-        })
+        let latency_ns = self.draw_latency(a, b, extra_ns);
+        let arrive_ns = sent_ns.saturating_add(latency_ns);
+        match transport {
+            Transport::Tcp { read_timeout_ns } => {
+                let sent = Sent {
+                    now,
+                    arrive_ns,
+                    latency_ns,
+                    retransmitted: sent_ns > now,
+                };
+                self.in_order(stream, sent, read_timeout_ns)
+            }
+            Transport::Datagram => Some(arrive_ns),
+        }
     }
 
     /// The one-way latency between two hosts before jitter and degradation.
@@ -312,39 +356,64 @@ impl Network {
 
     /// Head-of-line blocking. TCP is "a reliable, in-order, byte-stream service" (RFC 9293 section
     /// 2.2): the receiver hands the application only in-sequence data and keeps later segments in its
-    /// out-of-order queue, so a message arriving at `arrive_ns` is delivered no earlier than the one
-    /// sent before it on the same stream. Only streams behind a retransmission are tracked: a
-    /// retransmitted message records when it is delivered, and whatever follows on its stream until
-    /// then waits for it. Returns the delivery time.
+    /// out-of-order queue, so a message is delivered no earlier than the one sent before it on the same
+    /// stream. Only streams behind a retransmission are tracked: a retransmitted message records when
+    /// it is delivered, and whatever follows on its stream until then waits for it.
+    ///
+    /// A receiver with a read deadline (`read_timeout_ns`) gives up on a stream that stalls longer:
+    /// the connection closes a read timeout after the last delivery, and what was sent on it until
+    /// then never arrives. Returns the delivery time, or None for a message lost that way.
     fn in_order(
         &mut self,
         stream: StreamId,
-        now: Nanos,
-        arrive_ns: Nanos,
-        retransmitted: bool,
-    ) -> Nanos {
-        if self.held.is_empty() && !retransmitted {
-            return arrive_ns;
+        sent: Sent,
+        read_timeout_ns: Option<Nanos>,
+    ) -> Option<Nanos> {
+        let now = sent.now;
+        if self.held.is_empty() && !sent.retransmitted {
+            return Some(sent.arrive_ns);
         }
         if now >= self.held_until_ns {
-            // Everything held back has been delivered.
+            // Everything held back has been delivered or closed.
             self.held.clear();
         }
-        let behind = self.held.get(&stream).copied().filter(|&until| until > now);
-        let at_ns = behind.map_or(arrive_ns, |until| arrive_ns.max(until));
-        if retransmitted || behind.is_some() {
-            self.held.insert(stream, at_ns);
-            self.held_until_ns = self.held_until_ns.max(at_ns);
-            if self.held.len() > self.held_sweep_len {
-                self.held.retain(|_, until| *until > now);
-                self.held_sweep_len = (2 * self.held.len()).max(HELD_SWEEP_MIN);
-            }
+        let behind = match self.held.get(&stream) {
+            Some(Held::Closing(t)) if *t > now => return None,
+            Some(Held::Until(t)) if *t > now => Some(*t),
+            Some(Held::Until(_) | Held::Closing(_)) | None => None,
+        };
+        let at_ns = behind.map_or(sent.arrive_ns, |until| sent.arrive_ns.max(until));
+        // The receiver's last read: the message before this one, or on a stream flowing freely about
+        // when this one would have come had it not been lost.
+        let last_read_ns = behind.unwrap_or(0).max(now.saturating_add(sent.latency_ns));
+        let closing_ns = read_timeout_ns.map(|d| last_read_ns.saturating_add(d));
+        let held = match closing_ns {
+            Some(close) if at_ns > close => Held::Closing(close),
+            Some(_) | None => Held::Until(at_ns),
+        };
+        if sent.retransmitted || behind.is_some() {
+            self.hold(stream, held, now);
         } else {
             // A stream whose held messages have all been delivered runs free again.
             self.held.remove(&stream);
         }
-        debug_assert!(at_ns >= arrive_ns && behind.map_or(true, |until| at_ns >= until));
-        at_ns
+        match held {
+            Held::Until(at) => {
+                debug_assert!(at >= sent.arrive_ns && behind.map_or(true, |until| at >= until));
+                Some(at)
+            }
+            Held::Closing(_) => None,
+        }
+    }
+
+    /// Records what holds up `stream` (see [`Network::in_order`]).
+    fn hold(&mut self, stream: StreamId, held: Held, now: Nanos) {
+        self.held.insert(stream, held);
+        self.held_until_ns = self.held_until_ns.max(held.at_ns());
+        if self.held.len() > self.held_sweep_len {
+            self.held.retain(|_, h| h.at_ns() > now);
+            self.held_sweep_len = (2 * self.held.len()).max(HELD_SWEEP_MIN);
+        }
     }
 
     /// Starts a partition between groups of hosts (hosts in no group are unaffected).
@@ -427,6 +496,11 @@ mod tests {
         Network::new(vec![0, 1, 0, 2], &links(0.0), 1)
     }
 
+    /// Plain TCP, without a read deadline.
+    const TCP: Transport = Transport::Tcp {
+        read_timeout_ns: None,
+    };
+
     fn stream(from: u32, to: u32) -> StreamId {
         StreamId {
             from,
@@ -438,7 +512,7 @@ mod tests {
 
     /// The delay of a TCP message sent at 0 on its own stream.
     fn delay(n: &mut Network, a: NodeId, b: NodeId) -> Option<Nanos> {
-        n.transmit(0, a, b, Transport::Tcp, stream(a.into(), b.into()))
+        n.transmit(0, a, b, TCP, stream(a.into(), b.into()))
     }
 
     #[test]
@@ -542,35 +616,57 @@ mod tests {
         // The first message on 0 -> 1 is lost once (the link loses everything until 10 ms) and is
         // delivered after the first retransmission.
         n.add_degrade(0, &[0], &[1], 0, 1.0, 10_000_000);
-        let first = n.transmit(0, 0, 1, Transport::Tcp, stream(5, 6)).unwrap();
+        let first = n.transmit(0, 0, 1, TCP, stream(5, 6)).unwrap();
         assert_eq!(first, RTO + 1_000_000);
         n.heal(0);
         // The next one on the same stream arrives long before but is handed over only after it.
-        let second = n
-            .transmit(50_000_000, 0, 1, Transport::Tcp, stream(5, 6))
-            .unwrap();
+        let second = n.transmit(50_000_000, 0, 1, TCP, stream(5, 6)).unwrap();
         assert_eq!(
             second, first,
             "head-of-line blocked until the first is delivered"
         );
         // Other connections are not held up: another process pair on the same nodes, the reverse
         // direction, and the same pair after the sender restarted (a new connection).
-        let other = n.transmit(50_000_000, 0, 1, Transport::Tcp, stream(7, 6));
-        let reverse = n.transmit(50_000_000, 1, 0, Transport::Tcp, stream(6, 5));
+        let other = n.transmit(50_000_000, 0, 1, TCP, stream(7, 6));
+        let reverse = n.transmit(50_000_000, 1, 0, TCP, stream(6, 5));
         let restarted = StreamId {
             from_life: 2,
             ..stream(5, 6)
         };
-        let fresh = n.transmit(50_000_000, 0, 1, Transport::Tcp, restarted);
+        let fresh = n.transmit(50_000_000, 0, 1, TCP, restarted);
         for at in [other, reverse, fresh] {
             assert_eq!(at, Some(51_000_000));
         }
         // Once the first is delivered, the stream runs free and the bookkeeping is gone.
-        let later = n
-            .transmit(first + 1, 0, 1, Transport::Tcp, stream(5, 6))
-            .unwrap();
+        let later = n.transmit(first + 1, 0, 1, TCP, stream(5, 6)).unwrap();
         assert_eq!(later, first + 1 + 1_000_000);
         assert!(n.held.is_empty());
+    }
+
+    #[test]
+    fn a_read_deadline_closes_a_stalled_connection() {
+        // etcd's peer streams: the receiver closes a connection on which nothing arrived for 5 s.
+        let peer = Transport::Tcp {
+            read_timeout_ns: Some(5_000_000_000),
+        };
+        // The link loses everything until 6 s: the first message would get through with its 5th
+        // retransmission, at 31 RTO = 6.262 s, more than 5 s after the last read (about 1 ms).
+        let mut n = still_net();
+        n.add_degrade(0, &[0], &[1], 0, 1.0, 6_000_000_000);
+        assert_eq!(n.transmit(0, 0, 1, peer, stream(5, 6)), None);
+        // What is sent on the dying connection is lost with it...
+        assert_eq!(n.transmit(1_000_000_000, 0, 1, peer, stream(5, 6)), None);
+        // ...what is sent after it closed (at 5.001 s) goes over a new one: lost at 5.5 s and
+        // 5.5 s + RTO, through at 5.5 s + 3 RTO, after the link healed.
+        let next = n.transmit(5_500_000_000, 0, 1, peer, stream(5, 6));
+        assert_eq!(next, Some(5_500_000_000 + 3 * RTO + 1_000_000));
+        // A stall shorter than the deadline only delays: lost until 3 s, through at 15 RTO.
+        let mut n = still_net();
+        n.add_degrade(0, &[0], &[1], 0, 1.0, 3_000_000_000);
+        let first = n.transmit(0, 0, 1, peer, stream(5, 6));
+        assert_eq!(first, Some(15 * RTO + 1_000_000));
+        // The next one, sent as the link heals, waits for it.
+        assert_eq!(n.transmit(3_000_000_000, 0, 1, peer, stream(5, 6)), first);
     }
 
     #[test]
@@ -580,7 +676,7 @@ mod tests {
         let mut retransmitted = 0;
         for i in 0..1000u32 {
             let now = Nanos::from(i) * 1_000_000_000;
-            let at = n.transmit(now, 0, 1, Transport::Tcp, stream(i, 1)).unwrap();
+            let at = n.transmit(now, 0, 1, TCP, stream(i, 1)).unwrap();
             if at - now >= TCP_RTO_MIN_NS {
                 retransmitted += 1;
             }
