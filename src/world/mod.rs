@@ -350,16 +350,16 @@ impl World {
         let from_inc = self.procs[from as usize].incarnation;
         let to_inc = self.procs[to as usize].incarnation;
         // One connection per pair of processes and their lives, as a TCP connection between them.
-        let stream = StreamId {
-            from: from.into(),
-            from_life: from_inc,
-            to: to.into(),
-            to_life: to_inc,
+        let route = || {
+            let stream = StreamId {
+                from: from.into(),
+                from_life: from_inc,
+                to: to.into(),
+                to_life: to_inc,
+            };
+            (msg.transport(), stream)
         };
-        let Some(at) = self
-            .net
-            .transmit(self.now, from_node, to_node, msg.transport(), stream)
-        else {
+        let Some(at) = self.net.transmit(self.now, from_node, to_node, route) else {
             return;
         };
         self.push(
