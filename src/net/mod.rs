@@ -406,7 +406,7 @@ impl Network {
         }
         match held {
             Held::Until(at) => {
-                debug_assert!(at >= sent.arrive_ns && behind.map_or(true, |until| at >= until));
+                debug_assert!(at >= sent.arrive_ns && behind.is_none_or(|until| at >= until));
                 Some(at)
             }
             Held::Closing(_) => None,

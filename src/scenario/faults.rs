@@ -156,8 +156,8 @@ impl FaultKind {
                 "slower or lossy links between a and b; needs at least one of latency and loss. \
                  Loss is per packet, as TCP sees it: a lost message is retransmitted after \
                  200 ms plus the round trip, each retry waiting twice as long (up to 120 s), and \
-                 everything sent after it on the same connection waits for it; nothing is \
-                 dropped unless etcd closes a peer connection stalled for 5 s (or TCP gives up \
+                 everything sent after it on the same connection waits for it; loss drops \
+                 nothing unless etcd closes a peer connection stalled for 5 s (or TCP gives up \
                  after 15 retries). VRRP adverts are datagrams and are lost outright. With a = b \
                  (or overlapping), the links inside are degraded: between a zone's nodes, or a \
                  node's processes"
