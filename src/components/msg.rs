@@ -2,6 +2,17 @@
 //! component matches answers to what it asked without reading anyone's state.
 
 use super::etcd::types::{EntryData, RaftMsg};
+use crate::engine::{Nanos, SEC};
+use crate::net::Transport;
+
+/// etcd's peer streams (rafthttp) give up on a connection that carried nothing for
+/// `ConnReadTimeout` = 5 s ("good enough for recycling bad connections", server/etcdserver/api/
+/// rafthttp/peer.go): the stream round tripper and the peer listener set it as a read deadline
+/// (util.go), and the stream writer sends a link heartbeat every `ConnReadTimeout / 3` (stream.go), so
+/// only a stall trips it. The reader then dials again after its rate limiter's wait
+/// (`streamReader.run`, stream.go) and the writer falls back to the pipeline meanwhile, which the model
+/// shortens to: what was sent on the closed connection is lost, later messages go over a new one.
+pub const RAFTHTTP_CONN_READ_TIMEOUT_NS: Nanos = 5 * SEC;
 
 /// A key in etcd. The high byte is the object kind (see [`keys`]), the rest the object's id.
 pub type Key = u64;
@@ -240,6 +251,32 @@ impl Msg {
             | Msg::ProxyReq { .. }
             | Msg::HealthReq { .. }
             | Msg::Vrrp { .. } => false,
+        }
+    }
+
+    /// How the message travels, which decides what loss does to it (see `net`): everything rides a
+    /// TCP connection (etcd's peer streams, gRPC and HTTP/2 clients, HAProxy's proxied connections and
+    /// health checks, and the RST that refuses one) except keepalived's VRRP adverts, which are IP
+    /// datagrams (protocol 112, RFC 5798 section 5.1). etcd's peer streams carry a read deadline.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Msg::Raft(_) | Msg::Forward(_) => Transport::Tcp {
+                read_timeout_ns: Some(RAFTHTTP_CONN_READ_TIMEOUT_NS),
+            },
+            Msg::EtcdReq { .. }
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPing { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiReq { .. }
+            | Msg::ProxyReq { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. } => Transport::Tcp {
+                read_timeout_ns: None,
+            },
+            Msg::Vrrp { .. } => Transport::Datagram,
         }
     }
 }

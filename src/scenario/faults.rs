@@ -124,7 +124,8 @@ impl FaultKind {
             FaultKind::Partition => "groups: 2 or more lists of nodes or zone:NAME",
             FaultKind::Isolate => "target: a node (or a process or selector on one)",
             FaultKind::DegradeLink => {
-                "between: [a, b], two nodes or zones; latency: duration; loss: 0 to 1"
+                "between: [a, b], two nodes or zones; latency: duration; loss: 0 to 1, the \
+                 chance each packet is lost"
             }
             FaultKind::SlowDisk => {
                 "target: a node running etcd, NODE/etcd, leader:etcd or follower:etcd; \
@@ -153,8 +154,13 @@ impl FaultKind {
             FaultKind::Isolate => "no traffic to or from the node",
             FaultKind::DegradeLink => {
                 "slower or lossy links between a and b; needs at least one of latency and loss. \
-                 With a = b (or overlapping), the links inside are degraded: between a zone's \
-                 nodes, or a node's processes"
+                 Loss is per packet, as TCP sees it: a lost message is retransmitted after \
+                 200 ms plus the round trip, each retry waiting twice as long (up to 120 s), and \
+                 everything sent after it on the same connection waits for it; loss drops \
+                 nothing unless etcd closes a peer connection stalled for 5 s (or TCP gives up \
+                 after 15 retries). VRRP adverts are datagrams and are lost outright. With a = b \
+                 (or overlapping), the links inside are degraded: between a zone's nodes, or a \
+                 node's processes"
             }
             FaultKind::SlowDisk => "every etcd WAL fsync on that node takes that long",
             FaultKind::WipeData => {
@@ -224,7 +230,8 @@ pub enum FaultAction {
     Partition { groups: Vec<Vec<Target>> },
     /// No traffic to or from one node (a node, or the node of a process or selector).
     Isolate { target: Target },
-    /// Slower or lossy links between two ends (nodes or zones).
+    /// Slower or lossy links between two ends (nodes or zones). Loss delays TCP messages by
+    /// retransmissions and holds up their connection (see `net`); it drops only datagrams.
     DegradeLink {
         between: [Target; 2],
         latency_ns: Nanos,

@@ -177,8 +177,11 @@ docs/ha-considerations.md)
   zone_latency                   "250us"  one-way, inside a zone
   cross_zone_latency             "1ms"    one-way, between zones
   jitter                         0.2      extra delay drawn in [0, jitter x latency]; 0 to 1
-  loss                           0        probability that any message is lost; at least 0 and
-                                          less than 1 (cut links with partition or isolate)
+  loss                           0        probability that a packet between two nodes is lost;
+                                          at least 0 and less than 1. Messages ride TCP, so a
+                                          loss is retransmitted (200 ms, doubling) and holds
+                                          up its connection (see degrade-link); cut links with
+                                          partition or isolate
 
 [settings.nodes]  the hosts' power-on and boot (assumptions, see the README)
   boot_spread                    "10s"    the run starts as the nodes power on; each boots at

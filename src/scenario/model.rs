@@ -435,7 +435,9 @@ pub struct NetworkSettings {
     pub cross_zone_latency: Dur,
     /// Jitter as a fraction of the latency, drawn uniformly in [0, jitter x latency].
     pub jitter: f64,
-    /// Probability that a message is lost on any link (0..1).
+    /// Probability that a packet between two nodes is lost (0..1). Not a measured default: real links
+    /// lose next to nothing. Messages ride TCP, so a loss costs a retransmission and holds up the
+    /// connection rather than dropping the message (see `net`).
     pub loss: f64,
 }
 

@@ -372,7 +372,9 @@ impl World {
             } => {
                 let a = self.nodes_of(&between[..1]);
                 let b = self.nodes_of(&between[1..]);
-                self.net.add_degrade(i, &a, &b, *latency_ns, *loss);
+                let until_ns = self.faults[i as usize].end_ns.unwrap_or(Nanos::MAX);
+                self.net
+                    .add_degrade(i, &a, &b, *latency_ns, *loss, until_ns);
             }
             FaultAction::SlowDisk {
                 target,

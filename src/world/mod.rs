@@ -12,7 +12,7 @@ use crate::components::msg::Msg;
 use crate::components::Component;
 use crate::engine::rng::Rng;
 use crate::engine::{fmt_duration, EventQueue, Nanos};
-use crate::net::{Network, NodeId};
+use crate::net::{Network, NodeId, StreamId};
 use crate::observe::{ProcState, Trace, TraceKind};
 use crate::scenario::plan::FaultAction;
 use crate::scenario::Plan;
@@ -347,13 +347,23 @@ impl World {
         if !self.net.reachable(from_node, to_node) {
             return;
         }
-        let Some(delay) = self.net.draw_delay(from_node, to_node) else {
-            return;
-        };
         let from_inc = self.procs[from as usize].incarnation;
         let to_inc = self.procs[to as usize].incarnation;
+        // One connection per pair of processes and their lives, as a TCP connection between them.
+        let route = || {
+            let stream = StreamId {
+                from: from.into(),
+                from_life: from_inc,
+                to: to.into(),
+                to_life: to_inc,
+            };
+            (msg.transport(), stream)
+        };
+        let Some(at) = self.net.transmit(self.now, from_node, to_node, route) else {
+            return;
+        };
         self.push(
-            self.now.saturating_add(delay),
+            at,
             Event::Deliver {
                 from,
                 from_inc,
