@@ -268,6 +268,8 @@ impl Msg {
             | Msg::EtcdPing { .. }
             | Msg::EtcdPong { .. }
             | Msg::ApiReq { .. }
+            | Msg::ApiPing { .. }
+            | Msg::ApiPong { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
