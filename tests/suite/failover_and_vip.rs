@@ -366,14 +366,18 @@ fn vip_moved_away(o: &Outcome, from_ns: u64, not: &str) -> Option<(u64, String)>
         .find_map(|(t, n)| n.filter(|n| n != not).map(|n| (t, n)))
 }
 
+/// The library's `stacked-lb-on-control-plane-vip-holder-crash` (the control-plane node holding the
+/// VIP crashes at 2m for 2m) on seeds 1..50. `cargo test --test suite failover_and_vip::losing --
+/// --nocapture` prints the VIP move and API outage distributions the README quotes.
 #[test]
 fn losing_the_control_plane_node_that_holds_the_vip_moves_it_and_the_api_returns() {
+    let text =
+        std::fs::read_to_string("scenarios/stacked-lb-on-control-plane-vip-holder-crash.json")
+            .expect("library scenario");
     let crash = 120 * S;
-    for seed in 1..=10 {
-        let o = lbs_on_the_control_plane(
-            r#"[{"at":"2m","kind":"crash","target":"vip-holder","for":"2m"}]"#,
-            seed,
-        );
+    let (mut moves, mut outages) = (Vec::new(), Vec::new());
+    for seed in 1..=50 {
+        let o = run_json(&text, seed);
         // The load balancers are the control-plane nodes' own processes; there is no lb-N node.
         assert!(o.layout.nodes.iter().all(|n| !n.name.starts_with("lb-")));
         assert!(o.layout.proc_index("cp-3/haproxy").is_some());
@@ -402,7 +406,22 @@ fn losing_the_control_plane_node_that_holds_the_vip_moves_it_and_the_api_returns
             "seed {seed}: API outage {longest} s, VIP moved after {after_s} s"
         );
         assert_eq!(metric(&o, "api.outages"), 1.0, "seed {seed}");
-        assert_eq!(metric(&o, "api.downtime_s"), longest, "seed {seed}");
+        assert!(metric(&o, "api.availability") >= 0.99, "seed {seed}");
+        moves.push(after_s);
+        outages.push(longest);
+    }
+    for (what, v) in [
+        ("VIP moved after", &mut moves),
+        ("API outage", &mut outages),
+    ] {
+        v.sort_by(f64::total_cmp);
+        eprintln!(
+            "{what} (s), seeds 1..50: min {:.2} p50 {:.2} p90 {:.2} max {:.2}",
+            v[0],
+            v[v.len() / 2],
+            v[v.len() * 9 / 10],
+            v[v.len() - 1]
+        );
     }
 }
 
