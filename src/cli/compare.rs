@@ -287,6 +287,31 @@ mod tests {
         assert!(t[2].contains(r#"["cp-1","zone:b"]"#), "{t:?}");
     }
 
+    /// kubeadm's static-pod load balancers (`load_balancer_placement` "control-plane") stay on the
+    /// control-plane nodes on the other topology, and faults aimed at them keep their names.
+    #[test]
+    fn load_balancers_on_the_control_plane_stay_there_on_the_other_topology() {
+        let text = r#"{"name": "t", "duration": "10m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3, "zones": ["a", "b", "c"],
+                         "load_balancer_placement": "control-plane"},
+            "faults": [{"at": "1m", "kind": "crash", "target": "vip-holder"},
+                       {"at": "2m", "kind": "crash", "target": "cp-2/haproxy"},
+                       {"at": "3m", "kind": "stop", "target": "cp-3/keepalived"}]}"#;
+        let stacked = parse_scenario(text, "t.json").unwrap();
+        let ext = on_topology(&stacked, EtcdTopology::External, "t").unwrap();
+        assert_eq!(
+            ext.topology.load_balancer_placement,
+            crate::topology::LoadBalancerPlacement::ControlPlane
+        );
+        assert_eq!(ext.topology.load_balancers, 3);
+        assert!(ext.layout.node_index("lb-1").is_none());
+        assert!(ext.layout.proc_index("cp-1/keepalived").is_some());
+        let t = targets(&ext);
+        assert!(t[0].contains(r#""target":"vip-holder""#), "{t:?}");
+        assert!(t[1].contains(r#""target":"cp-2/haproxy""#), "{t:?}");
+        assert!(t[2].contains(r#""target":"cp-3/keepalived""#), "{t:?}");
+    }
+
     #[test]
     fn mapping_keeps_exact_fault_times() {
         // A fault at 60.4 s and a 1.25 s `for` once became 60 s and 1.3 s through a rounding re-serialise.

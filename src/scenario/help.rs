@@ -51,7 +51,19 @@ EXAMPLE
   etcd_nodes            0 to 9, default 0; only with "etcd": "external" (an error with stacked)
   workers               0 to 5000, default 0
   zones                 list of unique, non-empty zone names, default ["a"]
-  load_balancers        0 to 16, default 1; with 2 or more, keepalived moves a VIP between them
+  load_balancers        0 to 16, default 1; with 2 or more, keepalived moves a VIP between them.
+                        With load_balancer_placement "control-plane": omit it (one per
+                        control-plane node) or give the number of control-plane nodes
+  load_balancer_placement
+                        where HAProxy and keepalived run, default "separate" (kubeadm
+                        docs/ha-considerations.md, keepalived and haproxy):
+                          "separate"       their own nodes lb-1..lb-K ("Option 1: run the
+                                           services on the operating system", dedicated hosts)
+                          "control-plane"  cp-N/haproxy and cp-N/keepalived on every
+                                           control-plane node ("Option 2: run the services as
+                                           static pods"); a control-plane node failure takes
+                                           its HAProxy, and the VIP if it holds it, with it.
+                                           Needs "endpoint": "load-balancer"
   endpoint              how clients reach the API, default "load-balancer":
                           "load-balancer"  through the load balancers (needs load_balancers >= 1)
                           "direct:NODE"    a kubeconfig pointed at one control-plane node, e.g.
@@ -62,14 +74,16 @@ EXAMPLE
 
 NAMES
   Nodes        cp-1..cp-N (control plane), etcd-1..etcd-M (external etcd), lb-1..lb-K (load
-               balancers, only with "endpoint": "load-balancer"), worker-1..worker-W, and
-               `client` (the load generator, outside the cluster). Nodes of each kind are placed
-               over the zones in order: cp-1 in the first zone, cp-2 in the second, wrapping.
+               balancers, only with "endpoint": "load-balancer" and "load_balancer_placement":
+               "separate"), worker-1..worker-W, and `client` (the load generator, outside the
+               cluster). Nodes of each kind are placed over the zones in order: cp-1 in the
+               first zone, cp-2 in the second, wrapping.
   Processes    NODE/PROCESS, PROCESS one of etcd, kube-apiserver, kube-controller-manager,
                kube-scheduler, kubelet, haproxy, keepalived. Control-plane nodes run
                kube-apiserver, kube-controller-manager, kube-scheduler, kubelet (and etcd when
                stacked); etcd nodes run etcd; load balancers run haproxy (and keepalived when
-               there are 2 or more); workers run kubelet.
+               there are 2 or more), on lb-N nodes or, with "load_balancer_placement":
+               "control-plane", on the control-plane nodes; workers run kubelet.
   Zones        zone:NAME, every cluster node placed in that zone.
   Selectors    resolved when the fault fires:
                  leader:etcd                      the etcd leader (needs an etcd member)
@@ -78,8 +92,9 @@ NAMES
                  leader:kube-scheduler            the kube-scheduler holding its lease
                  leader:kube-controller-manager   the kube-controller-manager holding its lease
                                                   (these two need control-plane nodes)
-                 vip-holder                       the load balancer node holding the VIP
-                                                  (needs 2 or more load balancers)
+                 vip-holder                       the node holding the VIP: an lb-N node, or a
+                                                  control-plane node when the load balancers
+                                                  run there (needs 2 or more load balancers)
   A node fault aimed at a process or selector applies to the node hosting it.
 
 [settings]
@@ -138,8 +153,9 @@ docs/ha-considerations.md)
   redispatch                     true     `option redispatch`: the last retry may go elsewhere
   vrrp_advert_interval           "1s"     keepalived advert_int; more than 0; a backup takes over
                                           after 3 x advert + (256 - priority)/256 s
-  vrrp_priorities                [101, 100]  priorities of lb-1, lb-2, ...; the last repeats for
-                                          the rest; each 1 to 254
+  vrrp_priorities                [101, 100]  priorities of lb-1, lb-2, ... (cp-1, cp-2, ... with
+                                          the load balancers on the control plane); the last
+                                          repeats for the rest; each 1 to 254
   vrrp_script_interval           "3s"     kubeadm's check_apiserver script interval; more than 0
   vrrp_script_fall               10       kubeadm's script fall; at least 1
   vrrp_script_rise               2        kubeadm's script rise; at least 1

@@ -79,7 +79,7 @@ fn default_seed() -> u64 {
     1
 }
 
-pub use crate::topology::EtcdTopology;
+pub use crate::topology::{EtcdTopology, LoadBalancerPlacement};
 
 /// The cluster's shape.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -93,17 +93,36 @@ pub struct Topology {
     pub workers: u32,
     #[serde(default = "default_zones")]
     pub zones: Vec<String>,
-    #[serde(default = "default_lbs")]
-    pub load_balancers: u32,
+    /// How many load balancers; unset means 1 on their own nodes, and one per control-plane node with
+    /// `load_balancer_placement` "control-plane" (see [`Topology::load_balancer_count`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancers: Option<u32>,
+    /// Where HAProxy and keepalived run. Default "separate" (their own `lb-N` nodes, kubeadm's
+    /// "Option 1: Run the services on the operating system", "if they will be running on dedicated
+    /// hosts"); "control-plane" is its "Option 2: Run the services as static pods" on the control-plane
+    /// hosts (kubernetes/kubeadm docs/ha-considerations.md).
+    #[serde(default)]
+    pub load_balancer_placement: LoadBalancerPlacement,
     #[serde(default = "default_endpoint")]
     pub endpoint: String,
 }
 
+impl Topology {
+    /// The number of load balancers the file asks for, with the default filled in: 1 on their own
+    /// nodes (one HAProxy, no VIP), and on the control-plane nodes one per node, as kubeadm's static-pod
+    /// option puts one in every control-plane node's manifests. Validation rejects any other explicit
+    /// count with control-plane placement.
+    pub fn load_balancer_count(&self) -> u32 {
+        match (self.load_balancers, self.load_balancer_placement) {
+            (Some(n), _) => n,
+            (None, LoadBalancerPlacement::Separate) => 1,
+            (None, LoadBalancerPlacement::ControlPlane) => self.control_plane_nodes,
+        }
+    }
+}
+
 fn default_zones() -> Vec<String> {
     vec!["a".into()]
-}
-fn default_lbs() -> u32 {
-    1
 }
 fn default_endpoint() -> String {
     "load-balancer".into()
@@ -318,7 +337,8 @@ pub struct LoadBalancerSettings {
     pub redispatch: bool,
     /// keepalived `advert_int`, 1s.
     pub vrrp_advert_interval: Dur,
-    /// keepalived priorities of lb-1, lb-2, ... (kubeadm's example: 101 for the first, 100 for the rest).
+    /// keepalived priorities of lb-1, lb-2, ... (or cp-1, cp-2, ... with the load balancers on the
+    /// control-plane nodes; kubeadm's example: 101 for the first, 100 for the rest).
     pub vrrp_priorities: Vec<u32>,
     /// kubeadm's `vrrp_script check_apiserver` interval, 3s.
     pub vrrp_script_interval: Dur,

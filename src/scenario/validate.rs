@@ -9,7 +9,9 @@ use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
 use crate::observe::Capability;
-use crate::scenario::model::{Dur, EtcdTopology, Expectation, Fault, Scenario, Workload};
+use crate::scenario::model::{
+    Dur, EtcdTopology, Expectation, Fault, LoadBalancerPlacement, Scenario, Workload,
+};
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
 
@@ -215,15 +217,57 @@ impl Validator<'_> {
         self.topology_sizes()?;
         self.zones()?;
         let endpoint = self.endpoint()?;
+        self.placement_needs_the_load_balancer_endpoint(endpoint)?;
         Ok(TopologyPlan {
             etcd: t.etcd,
             control_plane_nodes: t.control_plane_nodes,
             etcd_nodes: t.etcd_nodes,
             workers: t.workers,
             zones: t.zones.clone(),
-            load_balancers: t.load_balancers,
+            load_balancers: t.load_balancer_count(),
+            load_balancer_placement: t.load_balancer_placement,
             endpoint,
         })
+    }
+
+    /// With the load balancers on the control-plane nodes, every node runs one (kubeadm's static-pod
+    /// option puts the same manifests on each), so an explicit count must be the node count: any other
+    /// number would describe a layout that cannot be built.
+    fn load_balancers_on_the_control_plane(&self) -> Check {
+        let t = &self.s.topology;
+        match (t.load_balancer_placement, t.load_balancers) {
+            (LoadBalancerPlacement::ControlPlane, Some(n)) if n != t.control_plane_nodes => {
+                Err(self.err(
+                    "topology.load_balancers",
+                    format!(
+                        "with \"load_balancer_placement\": \"control-plane\" every control-plane node runs \
+                         one HAProxy (and keepalived), so load_balancers must be the number of control-plane \
+                         nodes, {cps} (got {n}); remove load_balancers or set it to {cps}",
+                        cps = t.control_plane_nodes
+                    ),
+                ))
+            }
+            (LoadBalancerPlacement::ControlPlane | LoadBalancerPlacement::Separate, _) => Ok(()),
+        }
+    }
+
+    /// Load balancers on the control-plane nodes exist only to serve the load-balancer endpoint; with a
+    /// direct endpoint none are built, so the placement would have no effect.
+    fn placement_needs_the_load_balancer_endpoint(&self, endpoint: Endpoint) -> Check {
+        let t = &self.s.topology;
+        match (t.load_balancer_placement, endpoint) {
+            (LoadBalancerPlacement::ControlPlane, Endpoint::Direct { .. }) => Err(self.err(
+                "topology.load_balancer_placement",
+                format!(
+                    "\"control-plane\" runs HAProxy and keepalived on the control-plane nodes, but \
+                     \"endpoint\": \"{}\" sends clients straight to one API server, so no load balancers \
+                     are built; remove load_balancer_placement or use \"endpoint\": \"load-balancer\"",
+                    t.endpoint
+                ),
+            )),
+            (LoadBalancerPlacement::ControlPlane, Endpoint::LoadBalancer)
+            | (LoadBalancerPlacement::Separate, _) => Ok(()),
+        }
     }
 
     /// The node counts: each within its limit, so that a typo cannot ask for a million nodes, and
@@ -240,6 +284,12 @@ impl Validator<'_> {
                 ),
             ));
         }
+        self.load_balancers_on_the_control_plane()?;
+        // On the control-plane nodes the count is the node count, bounded by that limit instead.
+        let lb_limit = match t.load_balancer_placement {
+            LoadBalancerPlacement::Separate => MAX_LOAD_BALANCERS,
+            LoadBalancerPlacement::ControlPlane => MAX_CONTROL_PLANE_NODES,
+        };
         let limits = [
             (
                 "topology.control_plane_nodes",
@@ -255,8 +305,8 @@ impl Validator<'_> {
             ),
             (
                 "topology.load_balancers",
-                t.load_balancers,
-                MAX_LOAD_BALANCERS,
+                t.load_balancer_count(),
+                lb_limit,
                 "load balancers",
             ),
             ("topology.workers", t.workers, MAX_WORKERS, "workers"),
@@ -308,7 +358,16 @@ impl Validator<'_> {
             list_names(&cps)
         };
         if t.endpoint == "load-balancer" {
-            if t.load_balancers == 0 {
+            if t.load_balancer_placement == LoadBalancerPlacement::ControlPlane
+                && t.control_plane_nodes == 0
+            {
+                return Err(self.err(
+                    "topology.load_balancer_placement",
+                    "\"control-plane\" runs the load balancers on the control-plane nodes, and there are none; \
+                     add control_plane_nodes or use \"load_balancer_placement\": \"separate\"",
+                ));
+            }
+            if t.load_balancer_count() == 0 {
                 return Err(self.err(
                     self.pick(&["topology.load_balancers", "topology.endpoint"]),
                     "\"endpoint\": \"load-balancer\" needs at least 1 load balancer; set load_balancers to 1 or \
@@ -1128,9 +1187,17 @@ impl Validator<'_> {
             .map(|p| p.kind.name())
             .collect();
         if ProcKind::from_name(proc).is_some() {
+            let t = &self.s.topology;
+            let on_cp = layout.nodes[n].kind == NodeKind::ControlPlane;
             let why = match proc {
-                "etcd" if self.s.topology.etcd == EtcdTopology::External => {
+                "etcd" if t.etcd == EtcdTopology::External => {
                     " (with external etcd the members run on the etcd-N nodes)"
+                }
+                "haproxy" | "keepalived"
+                    if on_cp && t.load_balancer_placement == LoadBalancerPlacement::Separate =>
+                {
+                    " (the load balancers run on their own lb-N nodes; \"load_balancer_placement\": \
+                     \"control-plane\" puts them on the control-plane nodes)"
                 }
                 "keepalived" => " (keepalived runs only with 2 or more load balancers)",
                 _ => "",
@@ -1175,6 +1242,13 @@ impl Validator<'_> {
                     let extra = match kind {
                         NodeKind::Etcd if self.s.topology.etcd == EtcdTopology::Stacked => {
                             " (stacked etcd runs its members on the control-plane nodes: cp-N/etcd)"
+                        }
+                        NodeKind::LoadBalancer
+                            if self.s.topology.load_balancer_placement
+                                == LoadBalancerPlacement::ControlPlane =>
+                        {
+                            " on nodes of their own (with \"load_balancer_placement\": \"control-plane\" \
+                             they run on the control-plane nodes: cp-N/haproxy, cp-N/keepalived)"
                         }
                         NodeKind::LoadBalancer
                             if layout.procs_of(ProcKind::Haproxy).next().is_none() =>

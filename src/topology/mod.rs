@@ -13,6 +13,43 @@ pub enum EtcdTopology {
     External,
 }
 
+/// Where HAProxy and keepalived run (`topology.load_balancer_placement`).
+///
+/// kubeadm's HA guide (kubernetes/kubeadm docs/ha-considerations.md, "keepalived and haproxy") runs
+/// them either as services on dedicated hosts ("Option 1: Run the services on the operating system")
+/// or as static pods on the control-plane hosts ("Option 2: Run the services as static pods", "an
+/// elegant solution, in particular with the setup described under Stacked control plane and etcd
+/// nodes"). The service configuration is identical in both; only where they run differs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerPlacement {
+    /// Their own `lb-N` nodes (Option 1). The default, as before this setting existed: the guide
+    /// lists it first and it keeps the load balancers' failures apart from the control plane's.
+    #[default]
+    Separate,
+    /// `cp-N/haproxy` and `cp-N/keepalived` on every control-plane node (Option 2). HAProxy's
+    /// frontend then listens on its own port (the guide's example: 8443, with `kubeadm init
+    /// --control-plane-endpoint VIP:8443`), because the local kube-apiserver holds 6443; ports are
+    /// not modelled beyond the log lines, as processes are addressed directly.
+    ControlPlane,
+}
+
+impl LoadBalancerPlacement {
+    /// Every placement, for "allowed: ..." lists.
+    pub const ALL: [LoadBalancerPlacement; 2] = [
+        LoadBalancerPlacement::Separate,
+        LoadBalancerPlacement::ControlPlane,
+    ];
+
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadBalancerPlacement::Separate => "separate",
+            LoadBalancerPlacement::ControlPlane => "control-plane",
+        }
+    }
+}
+
 /// How clients reach the API (`topology.endpoint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -46,7 +83,10 @@ pub struct TopologyPlan {
     pub etcd_nodes: u32,
     pub workers: u32,
     pub zones: Vec<String>,
+    /// How many HAProxy instances there are (with `ControlPlane` placement, one per control-plane
+    /// node).
     pub load_balancers: u32,
+    pub load_balancer_placement: LoadBalancerPlacement,
     pub endpoint: Endpoint,
 }
 
@@ -188,15 +228,29 @@ impl Layout {
         } else {
             0
         };
-        let lb = if topo.load_balancers >= 2 {
+        let lb = if load_balancers >= 2 {
             vec![ProcKind::Haproxy, ProcKind::Keepalived]
         } else {
             vec![ProcKind::Haproxy]
         };
+        let lb_nodes = match topo.load_balancer_placement {
+            LoadBalancerPlacement::Separate => load_balancers,
+            LoadBalancerPlacement::ControlPlane => {
+                // Static pods beside the control plane's own (kubeadm's Option 2): one per node.
+                debug_assert!(
+                    load_balancers == 0 || load_balancers == topo.control_plane_nodes,
+                    "validation makes load_balancers the control-plane node count"
+                );
+                if load_balancers > 0 {
+                    cp.extend(lb.iter().copied());
+                }
+                0
+            }
+        };
         [
             ("cp", NodeKind::ControlPlane, topo.control_plane_nodes, cp),
             ("etcd", NodeKind::Etcd, etcd_nodes, vec![ProcKind::Etcd]),
-            ("lb", NodeKind::LoadBalancer, load_balancers, lb),
+            ("lb", NodeKind::LoadBalancer, lb_nodes, lb),
             (
                 "worker",
                 NodeKind::Worker,
@@ -298,7 +352,8 @@ pub enum Selector {
     SchedulerLeader,
     /// `leader:kube-controller-manager`: the kube-controller-manager acting as leader.
     ControllerManagerLeader,
-    /// `vip-holder`: the load-balancer node holding the VIP.
+    /// `vip-holder`: the node holding the VIP (a load balancer, or a control-plane node when the load
+    /// balancers run there).
     VipHolder,
 }
 

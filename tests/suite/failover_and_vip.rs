@@ -1,8 +1,9 @@
 //! Issue 10 items 3 and 4 and the control-plane half of item 5: a new kube-controller-manager leader
 //! keeps dead nodes tainted and restarts the toleration clock; keepalived never leaves the VIP with
-//! nobody while a keepalived is up; kubeadm's kubelet endpoints; client-go's renew fallback.
+//! nobody while a keepalived is up; kubeadm's kubelet endpoints; client-go's renew fallback. Issue 11:
+//! HAProxy and keepalived on the control-plane nodes (`load_balancer_placement`).
 
-use crate::common::run_json;
+use crate::common::{metric, run_json};
 use kube_ha_sim::observe::{Capability, TraceKind};
 use kube_ha_sim::run::Outcome;
 
@@ -316,4 +317,159 @@ fn the_init_nodes_kubelet_uses_the_endpoint_and_joined_nodes_their_local_api_ser
         unknown(&joined, "cp-2"),
         "cp-2's kubelet should talk only to its local API server"
     );
+}
+
+/// kubeadm's "Option 2: Run the services as static pods" (kubernetes/kubeadm
+/// docs/ha-considerations.md): HAProxy and keepalived on every control-plane node of a stacked
+/// cluster. `faults` is the scenario's JSON fault list.
+fn lbs_on_the_control_plane(faults: &str, seed: u64) -> Outcome {
+    run_json(
+        &format!(
+            r#"{{"name":"t","duration":"5m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],
+                         "load_balancer_placement":"control-plane"}},
+            "faults":{faults}}}"#
+        ),
+        seed,
+    )
+}
+
+/// The VIP's moves after `from_ns`: (time, node name), None while nobody holds it.
+fn vip_moves(o: &Outcome, from_ns: u64) -> Vec<(u64, Option<String>)> {
+    o.trace
+        .events
+        .iter()
+        .filter(|e| e.time_ns >= from_ns)
+        .filter_map(|e| match e.kind {
+            TraceKind::Vip { node } => Some((
+                e.time_ns,
+                node.map(|n| o.layout.nodes[n as usize].name.clone()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Who holds the VIP at `t_ns` (the last move before it).
+fn vip_holder_at(o: &Outcome, t_ns: u64) -> Option<String> {
+    vip_moves(o, 0)
+        .into_iter()
+        .take_while(|(t, _)| *t <= t_ns)
+        .last()
+        .and_then(|(_, n)| n)
+}
+
+/// The first moment after `from_ns` at which a node other than `not` holds the VIP.
+fn vip_moved_away(o: &Outcome, from_ns: u64, not: &str) -> Option<(u64, String)> {
+    vip_moves(o, from_ns)
+        .into_iter()
+        .find_map(|(t, n)| n.filter(|n| n != not).map(|n| (t, n)))
+}
+
+/// The library's `stacked-lb-on-control-plane-vip-holder-crash` (the control-plane node holding the
+/// VIP crashes at 2m for 2m) on seeds 1..50. `cargo test --test suite failover_and_vip::losing --
+/// --nocapture` prints the VIP move and API outage distributions the README quotes.
+#[test]
+fn losing_the_control_plane_node_that_holds_the_vip_moves_it_and_the_api_returns() {
+    let text =
+        std::fs::read_to_string("scenarios/stacked-lb-on-control-plane-vip-holder-crash.json")
+            .expect("library scenario");
+    let crash = 120 * S;
+    let (mut moves, mut outages) = (Vec::new(), Vec::new());
+    for seed in 1..=50 {
+        let o = run_json(&text, seed);
+        // The load balancers are the control-plane nodes' own processes; there is no lb-N node.
+        assert!(o.layout.nodes.iter().all(|n| !n.name.starts_with("lb-")));
+        assert!(o.layout.proc_index("cp-3/haproxy").is_some());
+        assert!(o.layout.proc_index("cp-3/keepalived").is_some());
+        // `vip-holder` resolved to the control-plane node holding the VIP (cp-1, priority 101).
+        let holder = vip_holder_at(&o, crash - 1).expect("someone holds the VIP");
+        assert_eq!(holder, "cp-1", "seed {seed}");
+        assert_eq!(o.faults[0].resolved, holder, "seed {seed}");
+        // A backup keepalived on another control-plane node claims it after its master-down timer:
+        // 3 x 1 s + (256 - 100)/256 s after the last advert it heard (up to 1 s before the crash).
+        let (at, to) = vip_moved_away(&o, crash, &holder).expect("the VIP moves");
+        let after_s = (at - crash) as f64 / 1e9;
+        assert!(
+            to == "cp-2" || to == "cp-3",
+            "seed {seed}: VIP moved to {to}"
+        );
+        assert!(
+            (2.5..=3.7).contains(&after_s),
+            "seed {seed}: VIP moved {after_s} s after the crash"
+        );
+        // Clients lose the API while nobody answers for the VIP, and only then: the new holder's
+        // HAProxy redispatches what it sends to the dead API server until its checks mark it DOWN.
+        let longest = metric(&o, "api.longest_outage_s");
+        assert!(
+            (1.0..=after_s + 0.5).contains(&longest),
+            "seed {seed}: API outage {longest} s, VIP moved after {after_s} s"
+        );
+        assert_eq!(metric(&o, "api.outages"), 1.0, "seed {seed}");
+        assert!(metric(&o, "api.availability") >= 0.99, "seed {seed}");
+        moves.push(after_s);
+        outages.push(longest);
+    }
+    for (what, v) in [
+        ("VIP moved after", &mut moves),
+        ("API outage", &mut outages),
+    ] {
+        v.sort_by(f64::total_cmp);
+        eprintln!(
+            "{what} (s), seeds 1..50: min {:.2} p50 {:.2} p90 {:.2} max {:.2}",
+            v[0],
+            v[v.len() / 2],
+            v[v.len() * 9 / 10],
+            v[v.len() - 1]
+        );
+    }
+}
+
+#[test]
+fn a_crashed_keepalived_on_the_vip_holder_hands_the_vip_to_another_control_plane_node() {
+    let crash = 120 * S;
+    for seed in 1..=5 {
+        let o = lbs_on_the_control_plane(
+            r#"[{"at":"2m","kind":"crash","target":"cp-1/keepalived","for":"1m"}]"#,
+            seed,
+        );
+        assert_eq!(o.faults[0].resolved, "cp-1/keepalived");
+        assert_eq!(vip_holder_at(&o, crash - 1).as_deref(), Some("cp-1"));
+        let (at, to) = vip_moved_away(&o, crash, "cp-1").expect("the VIP moves");
+        assert!(to == "cp-2" || to == "cp-3", "seed {seed}: {to}");
+        assert!(
+            at - crash <= 4 * S,
+            "seed {seed}: moved {} s late",
+            at - crash
+        );
+        // The address stays on cp-1, whose HAProxy still serves, until a backup claims it.
+        assert_eq!(metric(&o, "api.outages"), 0.0, "seed {seed}");
+    }
+}
+
+/// kubeadm's check script curls the local HAProxy: a crashed HAProxy on the VIP holder fails it,
+/// and after `fall` 10 runs 3 s apart the holder's priority drops below the backups' (101 - 2 < 100),
+/// so the VIP moves after about 30 s (FACTS.md, keepalived). Until then clients reach a dead port.
+#[test]
+fn a_crashed_haproxy_on_the_vip_holder_moves_the_vip_after_the_check_script_fails() {
+    let crash = 120 * S;
+    for seed in 1..=5 {
+        let o = lbs_on_the_control_plane(
+            r#"[{"at":"2m","kind":"crash","target":"cp-1/haproxy","for":"2m"}]"#,
+            seed,
+        );
+        assert_eq!(o.faults[0].resolved, "cp-1/haproxy");
+        let (at, to) = vip_moved_away(&o, crash, "cp-1").expect("the VIP moves");
+        let after_s = (at - crash) as f64 / 1e9;
+        assert!(to == "cp-2" || to == "cp-3", "seed {seed}: {to}");
+        assert!(
+            (27.0..=37.0).contains(&after_s),
+            "seed {seed}: VIP moved {after_s} s after the crash"
+        );
+        let longest = metric(&o, "api.longest_outage_s");
+        assert!(
+            (after_s - 3.0..=after_s + 1.0).contains(&longest),
+            "seed {seed}: API outage {longest} s, VIP moved after {after_s} s"
+        );
+    }
 }

@@ -404,6 +404,60 @@ fn endpoint_must_name_a_control_plane_node_or_the_load_balancers() {
     ]));
 }
 
+/// kubeadm's static-pod option puts HAProxy and keepalived on every control-plane node, so with that
+/// placement the count is the node count: omitted, or given equal to it; anything else is refused at
+/// `topology.load_balancers`, as is the placement without the load-balancer endpoint or without nodes.
+#[test]
+fn load_balancers_on_the_control_plane_are_one_per_node() {
+    let cp = |extra: &[(&str, Value)]| {
+        let mut changes = vec![("/topology/load_balancer_placement", json!("control-plane"))];
+        changes.extend(extra.iter().cloned());
+        with(&changes)
+    };
+    let plan = ok(&cp(&[]));
+    assert_eq!(plan.topology.load_balancers, 3);
+    let names: Vec<&str> = plan.layout.procs.iter().map(|p| p.name.as_str()).collect();
+    for n in 1..=3 {
+        assert!(
+            names.contains(&format!("cp-{n}/haproxy").as_str()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&format!("cp-{n}/keepalived").as_str()),
+            "{names:?}"
+        );
+    }
+    assert!(plan.layout.node_index("lb-1").is_none());
+    ok(&cp(&[("/topology/load_balancers", json!(3))]));
+    // A single control-plane node gets HAProxy only: there is no VIP to move.
+    let one = ok(&cp(&[("/topology/control_plane_nodes", json!(1))]));
+    assert!(one.layout.proc_index("cp-1/haproxy").is_some());
+    assert!(one.layout.proc_index("cp-1/keepalived").is_none());
+
+    for wrong in [0, 1, 2, 4] {
+        let e = err(&cp(&[("/topology/load_balancers", json!(wrong))]));
+        assert_eq!(e.path, "topology.load_balancers", "{e}");
+        assert!(
+            e.message
+                .contains("must be the number of control-plane nodes, 3")
+                && e.message.contains(&format!("(got {wrong})")),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("t.json:"), "{e}");
+    }
+    let e = err(&cp(&[("/topology/endpoint", json!("direct:cp-1"))]));
+    assert_eq!(e.path, "topology.load_balancer_placement");
+    let e = err(&cp(&[("/topology/control_plane_nodes", json!(0))]));
+    assert_eq!(e.path, "topology.load_balancer_placement");
+    let e = err(&with(&[("/topology/load_balancer_placement", json!("cp"))]));
+    assert_eq!(e.path, "topology.load_balancer_placement");
+    assert!(e.message.contains("separate, control-plane"), "{e}");
+    // The separate default is unchanged: one lb-1 node, and no load balancer on the control plane.
+    let plan = ok(&base().to_string());
+    assert!(plan.layout.node_index("lb-1").is_some());
+    assert!(plan.layout.proc_index("cp-1/haproxy").is_none());
+}
+
 #[test]
 fn name_and_absurd_durations_are_rejected() {
     assert_eq!(err(&with(&[("/name", json!(" "))])).path, "name");
@@ -909,6 +963,8 @@ fn help_lists_every_field_with_its_default() {
         "control_plane_nodes",
         "etcd_nodes",
         "load_balancers",
+        "load_balancer_placement",
+        "control-plane",
         "endpoint",
         "replicas",
         "spread",

@@ -19,6 +19,8 @@ struct Shape {
     workers: u32,
     zones: Vec<String>,
     lbs: u32,
+    /// HAProxy and keepalived on the control-plane nodes (`lbs` is then `cps`) instead of lb-N nodes.
+    lbs_on_cp: bool,
 }
 
 impl Shape {
@@ -27,14 +29,27 @@ impl Shape {
         let zones = (0..rng.gen_range(1..=3))
             .map(|z| ["a", "b", "c"][z].to_string())
             .collect();
-        Shape {
+        let mut shape = Shape {
             stacked,
             cps: rng.gen_range(1..=5),
             etcd_nodes: if stacked { 0 } else { rng.gen_range(1..=5) },
             workers: rng.gen_range(0..=4),
             zones,
             lbs: rng.gen_range(0..=3),
+            lbs_on_cp: false,
+        };
+        // Drawn last, so that the shapes drawn before this option existed keep their other fields.
+        if rng.gen_bool(0.25) {
+            shape.lbs_on_cp = true;
+            shape.lbs = shape.cps;
         }
+        shape
+    }
+
+    /// Nodes running HAProxy.
+    fn lb_hosts(&self) -> Vec<String> {
+        let prefix = if self.lbs_on_cp { "cp" } else { "lb" };
+        (1..=self.lbs).map(|i| format!("{prefix}-{i}")).collect()
     }
 
     fn members(&self) -> u32 {
@@ -59,7 +74,9 @@ impl Shape {
         if !self.stacked {
             out.extend((1..=self.etcd_nodes).map(|i| format!("etcd-{i}")));
         }
-        out.extend((1..=self.lbs).map(|i| format!("lb-{i}")));
+        if !self.lbs_on_cp {
+            out.extend(self.lb_hosts());
+        }
         out.extend((1..=self.workers).map(|i| format!("worker-{i}")));
         out
     }
@@ -70,6 +87,10 @@ impl Shape {
         let mut pool = self.nodes();
         pool.extend((1..=self.cps).map(|i| format!("cp-{i}/kube-apiserver")));
         pool.extend(self.etcd_hosts().iter().map(|n| format!("{n}/etcd")));
+        pool.extend(self.lb_hosts().iter().map(|n| format!("{n}/haproxy")));
+        if self.lbs >= 2 {
+            pool.extend(self.lb_hosts().iter().map(|n| format!("{n}/keepalived")));
+        }
         pool.extend(self.zones.iter().map(|z| format!("zone:{z}")));
         if self.members() >= 1 {
             pool.push("leader:etcd".into());
@@ -199,6 +220,7 @@ fn random_scenario(seed: u64) -> Value {
             "workers": shape.workers,
             "zones": shape.zones,
             "load_balancers": shape.lbs,
+            "load_balancer_placement": if shape.lbs_on_cp { "control-plane" } else { "separate" },
             "endpoint": endpoint,
         },
         "settings": {
