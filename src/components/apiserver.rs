@@ -16,6 +16,13 @@
 //! 2. AfterShutdownDelayDuration: the HTTP server's `Shutdown` closes the listener: new connections are
 //!    refused; requests in flight go on, for at most ShutdownTimeout (= `--request-timeout`, config.go).
 //! 3. InFlightRequestsDrained: the process exits.
+//!
+//! The `kubernetes` Service's endpoints are kept by the lease endpoint reconciler (k/k
+//! pkg/controlplane/reconcilers/lease.go, the default `--endpoint-reconciler-type=lease`): every
+//! `DefaultEndpointReconcilerInterval` (10 s) each serving API server renews its lease with a TTL of
+//! `DefaultEndpointReconcilerTTL` (15 s) and rewrites the Endpoints to the API servers whose leases
+//! have not expired (k/k pkg/controlplane/instance.go). A dead API server stays in the `kubernetes`
+//! Service until its lease expires and another one reconciles; a graceful stop removes it at once.
 
 use super::etcd_client::{
     Completion, EtcdClient, EtcdClientConfig, EtcdClientTimer, Event, OwnerTag,
@@ -39,7 +46,16 @@ pub struct ApiServerConfig {
     pub shutdown_delay_ns: Nanos,
     /// The etcd client's dial timeout: how long start-up waits for a first etcd connection.
     pub etcd_dial_timeout_ns: Nanos,
+    /// Its ordinal among the API servers (its bit in the `kubernetes` Service's endpoints).
+    pub ordinal: u16,
 }
+
+/// `DefaultEndpointReconcilerInterval` (k/k pkg/controlplane/instance.go).
+pub const ENDPOINT_RECONCILER_INTERVAL_NS: Nanos = 10 * crate::engine::SEC;
+/// `DefaultEndpointReconcilerTTL` (k/k pkg/controlplane/instance.go).
+pub const ENDPOINT_RECONCILER_TTL_NS: Nanos = 15 * crate::engine::SEC;
+/// The bit that keeps an empty endpoints set a stored (non-zero) value.
+pub const API_ENDPOINTS_PRESENT: u64 = 1 << 63;
 
 /// The API server's own timers (its etcd client has its own, [`EtcdClientTimer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +68,8 @@ pub enum ApiServerTimer {
     ShutdownDelay,
     /// ShutdownTimeout has passed since the listener closed.
     ShutdownTimeout,
+    /// The next run of the lease endpoint reconciler.
+    Reconcile,
 }
 
 /// Where the process is in its life.
@@ -81,6 +99,17 @@ enum Waiter {
         /// When its etcd probe was sent.
         sent_ns: Nanos,
     },
+    /// A step of the endpoint reconciler.
+    Reconcile(ReconcileStep),
+}
+
+/// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
+/// the Endpoints, write the Endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReconcileStep {
+    Lease { removing: bool },
+    List { removing: bool },
+    Write,
 }
 
 /// One etcd health check (`etcd` for /healthz, `etcd-readiness` for /readyz), rate limited as
@@ -206,6 +235,8 @@ impl ApiServer {
                     "\"[graceful-termination] shutdown event\" name=\"ShutdownInitiated\"".into(),
                 );
                 ctx.log("readyz: [-]shutdown failed: process is shutting down".into());
+                // RemoveEndpoints: the server takes itself out of the `kubernetes` Service.
+                self.reconcile_lease(ctx, true);
                 self.last_ready = Some(false);
                 ctx.trace(TraceKind::Proc {
                     proc: ctx.me,
@@ -275,6 +306,12 @@ impl ApiServer {
                     self.close_listener(ctx);
                 }
             }
+            ApiServerTimer::Reconcile => {
+                if self.phase == Phase::Serving {
+                    self.reconcile_lease(ctx, false);
+                    ctx.timer(ENDPOINT_RECONCILER_INTERVAL_NS, ApiServerTimer::Reconcile);
+                }
+            }
             ApiServerTimer::ShutdownTimeout => {
                 if self.phase == Phase::Draining {
                     ctx.log(
@@ -304,6 +341,8 @@ impl ApiServer {
         }
         self.phase = Phase::Serving;
         ctx.log("Serving securely on [::]:6443".into());
+        // The reconciler starts with the server (a post-start hook) and runs at once.
+        ctx.timer(1, ApiServerTimer::Reconcile);
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
             state: ProcState::Up,
@@ -417,6 +456,90 @@ impl ApiServer {
         }
     }
 
+    /// First step of the endpoint reconciler: renew its lease, or delete it when stopping.
+    fn reconcile_lease(&mut self, ctx: &mut Ctx, removing: bool) {
+        let expiry_ms = (ctx.now + ENDPOINT_RECONCILER_TTL_NS) / 1_000_000;
+        let op = KvOp::Put {
+            key: keys::key(keys::MASTER_LEASE, self.cfg.ordinal as u64),
+            value: if removing { 0 } else { expiry_ms.max(1) },
+            expected_rev: None,
+            write_id: self.write_id(ctx),
+        };
+        self.reconcile_request(ctx, ReconcileStep::Lease { removing }, op);
+    }
+
+    /// A write id unique across processes: the process in the high bits, below it the number of the
+    /// request that will carry the write.
+    fn write_id(&self, ctx: &Ctx) -> u64 {
+        ((ctx.me as u64 + 1) << 40) | (self.tags.peek_seq() & 0xff_ffff_ffff)
+    }
+
+    fn reconcile_request(&mut self, ctx: &mut Ctx, step: ReconcileStep, op: KvOp) {
+        let tag = OwnerTag(self.tags.next_id());
+        self.waiters.insert(tag, Waiter::Reconcile(step));
+        if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
+            self.etcd_event(ctx, ev);
+        }
+    }
+
+    /// The reconciler's next step after `step` completed with `result`.
+    fn reconciled(
+        &mut self,
+        ctx: &mut Ctx,
+        step: ReconcileStep,
+        result: Result<crate::components::msg::KvResult, EtcdError>,
+    ) {
+        use crate::components::msg::KvResult;
+        match (step, result) {
+            (ReconcileStep::Lease { removing }, Ok(_)) => {
+                let op = KvOp::Range {
+                    start: keys::key(keys::MASTER_LEASE, 0),
+                    end: keys::key(keys::API_ENDPOINTS + 1, 0),
+                };
+                self.reconcile_request(ctx, ReconcileStep::List { removing }, op);
+            }
+            (ReconcileStep::List { removing }, Ok(KvResult::Values(kvs))) => {
+                let now_ms = ctx.now / 1_000_000;
+                let mut live = API_ENDPOINTS_PRESENT;
+                let mut stored = None;
+                for kv in &kvs {
+                    match keys::kind_of(kv.key) {
+                        keys::MASTER_LEASE if kv.value > now_ms => {
+                            live |= 1 << keys::id_of(kv.key).min(62);
+                        }
+                        keys::API_ENDPOINTS => stored = Some(kv.value),
+                        _ => {}
+                    }
+                }
+                if removing {
+                    live &= !(1 << (self.cfg.ordinal as u64).min(62));
+                }
+                if stored != Some(live) {
+                    let members: Vec<String> = (0..62)
+                        .filter(|i| live & (1 << i) != 0)
+                        .map(|i| format!("cp-{}", i + 1))
+                        .collect();
+                    ctx.log(format!(
+                        "lease.go: \"Resetting endpoints for master service\" service=\"kubernetes\" endpoints=[{}]",
+                        members.join(" ")
+                    ));
+                    let op = KvOp::Put {
+                        key: keys::key(keys::API_ENDPOINTS, 0),
+                        value: live,
+                        expected_rev: None,
+                        write_id: self.write_id(ctx),
+                    };
+                    self.reconcile_request(ctx, ReconcileStep::Write, op);
+                }
+            }
+            // A failed step ends this run; the next comes with the interval.
+            (
+                ReconcileStep::Lease { .. } | ReconcileStep::List { .. } | ReconcileStep::Write,
+                _,
+            ) => {}
+        }
+    }
+
     fn shutting_down(&self) -> bool {
         matches!(self.phase, Phase::ShutdownDelay | Phase::Draining)
     }
@@ -437,6 +560,7 @@ impl ApiServer {
                 });
                 ctx.send(client, Msg::ApiResp { id, result });
             }
+            Waiter::Reconcile(step) => self.reconciled(ctx, step, result),
             Waiter::Health {
                 client,
                 id,

@@ -13,7 +13,7 @@ use super::keepalived::{Keepalived, KeepalivedConfig};
 use super::kubelet::{Kubelet, KubeletConfig};
 use super::load_balancer::{Haproxy, HaproxyConfig};
 use super::Component;
-use crate::scenario::model::{ApiEndpoint, LoadTarget};
+use crate::scenario::model::{ApiEndpoint, LoadApiVia, LoadTarget};
 use crate::scenario::plan::{Endpoint, Plan};
 use crate::topology::{Layout, NodeKind, ProcKind};
 
@@ -102,7 +102,15 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
 fn load_client(plan: &Plan) -> LoadClient {
     let target = match plan.load.target {
         LoadTarget::Etcd => ClientTarget::Etcd(procs_of(&plan.layout, ProcKind::Etcd)),
-        LoadTarget::Api => ClientTarget::Api(endpoint_proc(plan)),
+        LoadTarget::Api => match plan.load.api_via {
+            LoadApiVia::Endpoint => ClientTarget::Api(endpoint_proc(plan)),
+            // The client pod runs on worker-1; its kube-proxy carries the connection.
+            LoadApiVia::KubernetesService => ClientTarget::Api(
+                plan.layout
+                    .proc_index("worker-1/kubelet")
+                    .map_or_else(|| endpoint_proc(plan), |p| p as ProcId),
+            ),
+        },
     };
     LoadClient::new(ClientConfig {
         target,
@@ -135,6 +143,10 @@ fn api_server(plan: &Plan, id: ProcId) -> ApiServer {
         startup_ns: s.kube_apiserver.startup_time.ns(),
         shutdown_delay_ns: s.kube_apiserver.shutdown_delay_duration.ns(),
         etcd_dial_timeout_ns: s.kube_apiserver.etcd_dial_timeout.ns(),
+        ordinal: procs_of(layout, ProcKind::ApiServer)
+            .iter()
+            .position(|&p| p == id)
+            .unwrap_or(0) as u16,
     })
 }
 
@@ -193,6 +205,7 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         status_update_ns: k.node_status_update_frequency.ns(),
         // nodeStatusReportFrequency default 5m (k/k pkg/kubelet/apis/config/v1beta1/defaults.go).
         status_report_ns: 300 * crate::engine::SEC,
+        apiservers: procs_of(&plan.layout, ProcKind::ApiServer),
     })
 }
 

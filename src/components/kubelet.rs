@@ -8,9 +8,16 @@
 //! keeps the rules it last programmed (iptables rules live in the kernel: they outlast both processes
 //! and a lost API connection, and go with the node). The model folds the two DaemonSets into one
 //! process; a crashed kubelet therefore also stops the node's endpoint updates.
+//!
+//! kube-proxy also carries the node's pods' connections to the `kubernetes` Service (in-cluster
+//! clients): a new connection is DNATed to one of the API servers in the Service's endpoints, chosen
+//! at random as the iptables rules' `statistic` match does, and conntrack keeps every later packet of
+//! that connection on it, also after the endpoint leaves the Service; a Service with no endpoints
+//! REJECTs (connection refused). The model relays these connections through this process, so they
+//! also stop while the kubelet process is down (in a real node the kernel would carry them on).
 
-use crate::components::conn::{ApiConn, ConnTimer};
-use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
+use crate::components::conn::{ApiConn, ConnEvent, ConnTimer};
+use crate::components::ctx::{Ctx, IdGen, IdSpace, Out, ProcId};
 use crate::components::msg::{keys, KvOp, KvResult, Msg};
 use crate::components::objects::{EndpointObj, Pod};
 use crate::engine::Nanos;
@@ -63,6 +70,8 @@ pub struct KubeletConfig {
     pub status_update_ns: Nanos,
     /// nodeStatusReportFrequency (5 m): with node leases, an unchanged status is posted only this often.
     pub status_report_ns: Nanos,
+    /// The API servers by ordinal (the addresses behind the `kubernetes` Service's endpoints).
+    pub apiservers: Vec<ProcId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +130,15 @@ pub struct Kubelet {
     conn: ApiConn,
     /// Lease updates that failed in a row.
     lease_failures: u32,
+    /// kube-proxy's rules for the `kubernetes` Service: a bit per API server ordinal.
+    pub kube_api: u64,
+    /// Connections of in-cluster clients to the `kubernetes` Service (conntrack): client -> (its
+    /// connection number, the API server it was DNATed to).
+    conntrack: BTreeMap<ProcId, (u32, ProcId)>,
+    /// Relayed requests and PINGs: relay id -> (client, the client's id, its connection).
+    relayed: BTreeMap<u64, (ProcId, u64, u32)>,
+    /// Relay ids (kept apart from the kubelet's own request ids).
+    relay_ids: IdGen,
 }
 
 impl Kubelet {
@@ -142,6 +160,10 @@ impl Kubelet {
             proxy_fp: 0,
             conn: ApiConn::new(true),
             lease_failures: 0,
+            kube_api: 0,
+            conntrack: BTreeMap::new(),
+            relayed: BTreeMap::new(),
+            relay_ids: IdGen::new(IdSpace::Controllers),
         }
     }
 
@@ -199,9 +221,12 @@ impl Kubelet {
         self.pending.clear();
     }
 
-    /// The node dies: so do its containers and its kube-proxy rules.
+    /// The node dies: so do its containers, its kube-proxy rules and its connections.
     pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<Out>) {
         self.running.clear();
+        self.kube_api = 0;
+        self.conntrack.clear();
+        self.relayed.clear();
         self.proxy_synced = false;
         if !self.proxy.is_empty() {
             self.proxy.clear();
@@ -264,7 +289,7 @@ impl Kubelet {
             );
         }
         if self.lease_failures >= 2 {
-            self.conn.close();
+            self.close_connection(ctx);
         }
         if ok && std::mem::take(&mut self.lease_phase_pending) {
             self.lease_backoff_ns = 0;
@@ -328,18 +353,27 @@ impl Kubelet {
                 ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
             }
             KubeletTimer::Sync => {
-                for (req, kind) in [(Req::List, keys::POD), (Req::Endpoints, keys::ENDPOINT)] {
-                    if !self.pending.values().any(|r| *r == req) {
-                        let (start, end) = keys::range(kind);
-                        self.send(ctx, req, KvOp::Range { start, end });
-                    }
+                if !self.pending.values().any(|r| *r == Req::List) {
+                    let (start, end) = keys::range(keys::POD);
+                    self.send(ctx, Req::List, KvOp::Range { start, end });
+                }
+                if !self.pending.values().any(|r| *r == Req::Endpoints) {
+                    // The workloads' endpoints, the API servers' leases (skipped) and the
+                    // `kubernetes` Service's endpoints, which are adjacent kinds.
+                    let start = keys::range(keys::ENDPOINT).0;
+                    let end = keys::range(keys::API_ENDPOINTS).1;
+                    self.send(ctx, Req::Endpoints, KvOp::Range { start, end });
                 }
                 ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
             }
             KubeletTimer::Conn(t) => {
                 let api = self.cfg.api;
-                self.conn
+                let ev = self
+                    .conn
                     .on_timer::<KubeletTimer>(ctx, &mut self.ids, api, t);
+                if ev == ConnEvent::Closed {
+                    self.close_connection(ctx);
+                }
             }
             KubeletTimer::Reconcile => {
                 self.report_ready(ctx, true);
@@ -360,7 +394,34 @@ impl Kubelet {
     }
 
     /// API answers.
-    pub fn on_msg(&mut self, ctx: &mut Ctx, _from: ProcId, msg: Msg) {
+    pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
+        match msg {
+            Msg::ApiReq { id, op, conn } => return self.relay_out(ctx, from, id, Some(op), conn),
+            Msg::ApiPing { id, conn } => return self.relay_out(ctx, from, id, None, conn),
+            Msg::ApiPong { id } if IdSpace::of(id) == IdSpace::Controllers => {
+                if let Some((client, cid, _)) = self.relayed.remove(&id) {
+                    ctx.send(client, Msg::ApiPong { id: cid });
+                }
+                return;
+            }
+            Msg::ApiResp { id, result } if IdSpace::of(id) == IdSpace::Controllers => {
+                if let Some((client, cid, _)) = self.relayed.remove(&id) {
+                    ctx.send(client, Msg::ApiResp { id: cid, result });
+                }
+                return;
+            }
+            Msg::ConnRefused { id } if IdSpace::of(id) == IdSpace::Controllers => {
+                // The API server's host reset the connection: so does the client's.
+                if let Some((client, cid, conn)) = self.relayed.remove(&id) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                        self.conntrack.remove(&client);
+                    }
+                    ctx.send(client, Msg::ConnRefused { id: cid });
+                }
+                return;
+            }
+            _ => {}
+        }
         if let Msg::ApiPong { id } = msg {
             self.conn.pong(id, ctx.now);
             return;
@@ -368,14 +429,22 @@ impl Kubelet {
         let Some((id, answer)) = msg.into_api_answer() else {
             return;
         };
-        match answer {
-            Some(_) => self.conn.read(ctx.now),
-            None => self.conn.close(),
+        if answer.is_some() {
+            self.conn.read(ctx.now);
         }
-        let result = answer.and_then(Result::ok);
         let Some(req) = self.pending.remove(&id) else {
+            if answer.is_none() {
+                self.conn.close();
+            }
             return;
         };
+        if answer.is_none() {
+            // A reset: the connection is gone, and every request on it with it.
+            self.pending.insert(id, req);
+            self.close_connection(ctx);
+            return;
+        }
+        let result = answer.and_then(Result::ok);
         if req == Req::Status {
             if result.is_some() {
                 self.status_posted_ns = Some(ctx.now);
@@ -500,8 +569,66 @@ impl Kubelet {
         }
     }
 
+    /// Closes the API connection: the requests waiting on it fail at once (a lease renewal is then
+    /// retried with its back-off; the periodic ones go again on their next tick).
+    fn close_connection(&mut self, ctx: &mut Ctx) {
+        self.conn.close();
+        let lease = self.pending.values().any(|r| *r == Req::Lease);
+        self.pending.clear();
+        if lease {
+            self.lease_done(ctx, false);
+        }
+    }
+
+    /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established
+    /// connection keeps its API server (conntrack); a new one gets a random endpoint; none: REJECT.
+    fn relay_out(&mut self, ctx: &mut Ctx, client: ProcId, id: u64, op: Option<KvOp>, conn: u32) {
+        let to = match self.conntrack.get(&client) {
+            Some(&(open, to)) if open == conn => Some(to),
+            _ => {
+                // A new connection: the old one's relayed requests are gone with it.
+                self.relayed.retain(|_, r| r.0 != client || r.2 == conn);
+                let live: Vec<ProcId> = self
+                    .cfg
+                    .apiservers
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| self.kube_api & (1 << (*i).min(62)) != 0)
+                    .map(|(_, p)| *p)
+                    .collect();
+                if live.is_empty() || op.is_none() {
+                    None
+                } else {
+                    let to = live[rand::Rng::gen_range(ctx.rng, 0..live.len())];
+                    self.conntrack.insert(client, (conn, to));
+                    Some(to)
+                }
+            }
+        };
+        let Some(to) = to else {
+            ctx.send(client, Msg::ConnRefused { id });
+            return;
+        };
+        let rid = self.relay_ids.next_id();
+        self.relayed.insert(rid, (client, id, conn));
+        let msg = match op {
+            Some(op) => Msg::ApiReq { id: rid, op, conn },
+            None => Msg::ApiPing { id: rid, conn },
+        };
+        ctx.send(to, msg);
+    }
+
     /// kube-proxy: programs the listed endpoints as its rules.
-    fn program_proxy(&mut self, ctx: &mut Ctx, eps: &[crate::components::msg::KeyValue]) {
+    fn program_proxy(&mut self, ctx: &mut Ctx, listed: &[crate::components::msg::KeyValue]) {
+        self.kube_api = listed
+            .iter()
+            .rev()
+            .find(|kv| keys::kind_of(kv.key) == keys::API_ENDPOINTS)
+            .map_or(0, |kv| {
+                kv.value & !crate::components::apiserver::API_ENDPOINTS_PRESENT
+            });
+        let split = listed.partition_point(|kv| keys::kind_of(kv.key) == keys::ENDPOINT);
+        let eps = &listed[..split];
         // Compared before anything is built: most lists return what is already programmed.
         let same = eps.len() == self.proxy.len()
             && eps

@@ -34,6 +34,12 @@ pub mod keys {
     pub const NODE_STATUS: u64 = 6;
     /// EndpointSlice endpoints of the workloads' Services, one key per pod (by uid).
     pub const ENDPOINT: u64 = 7;
+    /// The API servers' leases in `/registry/masterleases/` (by API server ordinal); the value is the
+    /// lease's expiry in milliseconds of the run (etcd's TTL on it).
+    pub const MASTER_LEASE: u64 = 8;
+    /// The `kubernetes` Service's Endpoints in `default` (id 0): a bit per API server ordinal, plus
+    /// bit 63 so that an empty set is still a stored value.
+    pub const API_ENDPOINTS: u64 = 9;
     /// The key of object `id` of `kind`.
     pub fn key(kind: u64, id: u64) -> Key {
         (kind << 56) | (id & ((1 << 56) - 1))

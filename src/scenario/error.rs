@@ -345,6 +345,7 @@ fn enum_values(path: &str) -> Option<&'static [&'static str]> {
         "settings.leader_election.api_endpoint" => Some(&["local", "load-balancer"]),
         "load.target" => Some(&["api", "etcd"]),
         "load.connection" => Some(&["per-request", "long-lived"]),
+        "load.api_via" => Some(&["endpoint", "kubernetes-service"]),
         "workloads.spread" => Some(&["none", "zones", "first-zone"]),
         "faults.kind" => Some(&FaultKind::NAMES),
         "settings.load_balancer.check_path" => Some(&["/healthz", "/readyz", "/livez"]),

@@ -220,6 +220,12 @@ docs/ha-considerations.md)
                                           balanced once by HAProxy and closed only by
                                           client-go's health check (30 s idle + 15 s PING)
                                           or a reset
+  api_via                        "endpoint"  "endpoint": through topology.endpoint (a client
+                                          outside the cluster); "kubernetes-service": a pod
+                                          on worker-1 using the in-cluster config, through
+                                          its node's kube-proxy to the `kubernetes` Service,
+                                          whose endpoints the API servers' lease reconciler
+                                          keeps (10 s interval, 15 s TTL); needs a worker
 
 [workloads[]]  Deployments whose pods the scheduler places and the controllers keep running
   name                           required; not empty, unique

@@ -532,6 +532,17 @@ pub enum LoadConnection {
     LongLived,
 }
 
+/// How the load's API requests find an API server.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadApiVia {
+    /// `topology.endpoint`: a client outside the cluster with a kubeconfig.
+    Endpoint,
+    /// The `kubernetes` Service, through the kube-proxy of the node it runs on (worker-1): a pod
+    /// using client-go's in-cluster configuration.
+    KubernetesService,
+}
+
 /// The clients' request load.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -543,6 +554,8 @@ pub struct Load {
     pub target: LoadTarget,
     /// Connections of API requests (etcd requests always use the etcd client's own).
     pub connection: LoadConnection,
+    /// How API requests reach an API server.
+    pub api_via: LoadApiVia,
 }
 
 impl Default for Load {
@@ -553,6 +566,7 @@ impl Default for Load {
             timeout: Dur(10 * SEC),
             target: LoadTarget::Api,
             connection: LoadConnection::PerRequest,
+            api_via: LoadApiVia::Endpoint,
         }
     }
 }

@@ -704,6 +704,20 @@ impl Validator<'_> {
                 ),
             ));
         }
+        if l.api_via == crate::scenario::model::LoadApiVia::KubernetesService {
+            if l.target != crate::scenario::model::LoadTarget::Api {
+                return Err(self.err(
+                    "load.api_via",
+                    "\"kubernetes-service\" is for API requests; with load.target \"etcd\" the load is an etcd client, so leave api_via out".to_string(),
+                ));
+            }
+            if self.s.topology.workers == 0 {
+                return Err(self.err(
+                    "load.api_via",
+                    "\"kubernetes-service\" runs the client as a pod on worker-1, and topology.workers is 0; add a worker or use \"endpoint\"".to_string(),
+                ));
+            }
+        }
         self.positive("load.timeout", l.timeout)
     }
 

@@ -176,3 +176,75 @@ fn pods_are_in_the_service_only_after_the_kubelet_reports_them_ready() {
     );
     assert_eq!(at(&o, 7 * 60 * S), (6, FULL));
 }
+
+/// External etcd, two workers; the load runs as a pod on worker-1 and reaches the API through the
+/// `kubernetes` Service (or through the load balancer, for comparison); cp-1's host dies at 60 s.
+fn in_cluster(api_via: &str) -> String {
+    format!(
+        r#"{{"name":"t","duration":"3m",
+            "topology":{{"etcd":"external","control_plane_nodes":3,"etcd_nodes":3,"workers":2,"zones":["a","b","c"],"load_balancers":1}},
+            "load":{{"requests_per_second":5,"api_via":"{api_via}"}},
+            "faults":[{{"at":"60s","kind":"crash","target":"cp-1","for":"5m"}}]}}"#
+    )
+}
+
+#[test]
+fn the_kubernetes_service_keeps_a_dead_api_server_until_its_lease_expires() {
+    for seed in 1..=4 {
+        let o = run_json(&in_cluster("kubernetes-service"), seed);
+        // Every API server is in the Service once serving.
+        let full = log_time(&o, "endpoints=[cp-1 cp-2 cp-3]").expect("all three published");
+        assert!(full < 60 * S, "seed {seed}");
+        // The dead one leaves when its 15 s lease has expired and another server's 10 s reconcile
+        // runs: 5-25 s after the crash (the lease was renewed up to 10 s before it).
+        let removed = o
+            .trace
+            .events
+            .iter()
+            .find(|e| {
+                e.time_ns > 60 * S
+                    && matches!(&e.kind, TraceKind::Log { text, .. }
+                        if text.contains("Resetting endpoints") && !text.contains("cp-1"))
+            })
+            .map(|e| e.time_ns)
+            .expect("cp-1 leaves the kubernetes Service");
+        let after = (removed - 60 * S) as f64 / 1e9;
+        assert!(
+            (5.0..=25.0).contains(&after),
+            "seed {seed}: removed {after} s after"
+        );
+        // Meanwhile new connections DNATed to cp-1 go nowhere and time out; none after that, once
+        // kube-proxy has the new endpoints.
+        let failed: Vec<u64> = o
+            .trace
+            .requests
+            .iter()
+            .filter(|r| !r.ok && r.sent_ns > 60 * S)
+            .map(|r| r.sent_ns)
+            .collect();
+        assert!(!failed.is_empty(), "seed {seed}: no request went to cp-1");
+        // (worker-1's kube-proxy learns it on its next list, unless its own API connection went to
+        // cp-1 too: then only once the kubelet has closed it after two failed lease updates.)
+        let reconnected = o
+            .trace
+            .events
+            .iter()
+            .filter(|e| e.time_ns > 60 * S)
+            .find(|e| {
+                matches!(&e.kind, TraceKind::Log { proc, text }
+                if o.layout.procs[*proc as usize].name == "worker-1/kubelet"
+                    && text.contains("closing all connections"))
+            })
+            .map_or(0, |e| e.time_ns);
+        let last = *failed.iter().max().unwrap();
+        assert!(
+            last <= removed.max(reconnected) + 5 * S,
+            "seed {seed}: failures until {} s, removal at {} s",
+            last as f64 / 1e9,
+            removed as f64 / 1e9
+        );
+        // Through the load balancer, health checks take cp-1 out and redispatch covers the gap.
+        let lb = run_json(&in_cluster("endpoint"), seed);
+        assert_eq!(metric(&lb, "api.failed_requests"), 0.0, "seed {seed}");
+    }
+}
