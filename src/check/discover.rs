@@ -26,7 +26,7 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
                     errors.push(InputError {
                         path: p.clone(),
                         message: format!(
-                            "{}: no scenario files (*.json) in this folder",
+                            "{}: no scenario files (*.json, *.yaml, *.yml) in this folder",
                             p.display()
                         ),
                     });
@@ -65,7 +65,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
             walk(&path, files, errors);
-        } else if name.ends_with(".json") && !name.ends_with(".baseline.json") {
+        } else if (name.ends_with(".json") || crate::scenario::yaml::is_yaml(&name))
+            && !name.ends_with(".baseline.json")
+        {
             // A symbolic link counts when it leads to a file; links to folders are not followed.
             if ft.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
                 files.push(path);

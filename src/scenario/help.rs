@@ -9,8 +9,9 @@ use super::faults::FaultKind;
 /// The part of the reference before the fault table.
 const HEAD: &str = r##"SCENARIO FILES
 
-A scenario is one JSON object describing a cluster, a client load, scripted faults and the
-expectations the run must meet. `kube-ha-sim validate FILE...` checks files without running them.
+A scenario is one JSON object (or the same fields in YAML, in a `.yaml` or `.yml` file) describing
+a cluster, a client load, scripted faults and the expectations the run must meet.
+`kube-ha-sim validate FILE...` checks files without running them.
 
 Errors name the file, the field path (e.g. `faults[1].target`), the line and column, and what is
 allowed. Unknown fields are errors and the nearest known name is suggested. Every field except

@@ -1,5 +1,5 @@
-//! Loading a scenario file: read it, parse it (JSON) with errors that name the field path, line and
-//! column, then validate it into a typed [`Plan`](super::plan::Plan).
+//! Loading a scenario file: read it, parse it (JSON, or YAML for `.yaml`/`.yml` files) with errors that
+//! name the field path, line and column, then validate it into a typed [`Plan`](super::plan::Plan).
 
 use super::error::{check_objects, serde_error, syntax_error, ScenarioError};
 use super::plan::Plan;
@@ -33,7 +33,8 @@ pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
     parse_scenario(&text, &file)
 }
 
-/// Parses scenario text (JSON) and checks it. `file` only labels errors.
+/// Parses scenario text and checks it: YAML when `file` ends in `.yaml` or `.yml`, else JSON. `file`
+/// labels errors.
 pub fn parse_scenario(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut plan = parse_text(text, file).map_err(|e| e.with_source(text))?;
@@ -45,6 +46,20 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Plan, ScenarioError> {
 }
 
 fn parse_text(text: &str, file: &str) -> Result<Plan, ScenarioError> {
+    if super::yaml::is_yaml(file) {
+        let (value, spans) = super::yaml::to_json(text, file)?;
+        check_objects(&spans, file)?;
+        let scenario: Scenario = match serde_path_to_error::deserialize(value) {
+            Ok(s) => s,
+            Err(e) => return Err(serde_error(text, file, &spans, e)),
+        };
+        return Validator {
+            file,
+            spans: &spans,
+            s: &scenario,
+        }
+        .run();
+    }
     let spans = Spans::index(text);
     check_objects(&spans, file)?;
     let mut de = serde_json::Deserializer::from_str(text);

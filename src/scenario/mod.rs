@@ -12,6 +12,7 @@ pub mod plan;
 pub mod spans;
 pub mod suggest;
 pub mod validate;
+pub mod yaml;
 
 pub use error::ScenarioError;
 pub use load::{load_scenario, parse_scenario, plan_scenario};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 /// Where each value (and each object key) of the file starts, by field path.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Spans {
     pub(crate) values: HashMap<String, (usize, usize)>,
     /// The first character of each value: `{`, `[`, `"`, a digit, `-`, `t`, `f` or `n`.

@@ -115,13 +115,16 @@ fn run_in_root(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn error_messages_match_their_golden_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let inputs = files_in(&root.join(ERRORS), "json");
+    // Scenario files in JSON and in YAML (`.yaml`).
+    let mut inputs = files_in(&root.join(ERRORS), "json");
+    inputs.extend(files_in(&root.join(ERRORS), "yaml"));
+    inputs.sort();
     assert!(inputs.len() >= 40, "the bad inputs are missing");
     let out_dir = std::env::temp_dir().join(format!("kube-ha-sim-golden-{}", std::process::id()));
     let mut failures = String::new();
     for input in &inputs {
         let name = input.file_stem().unwrap().to_string_lossy().into_owned();
-        let rel = format!("{ERRORS}/{name}.json");
+        let rel = format!("{ERRORS}/{}", input.file_name().unwrap().to_string_lossy());
         let golden = root.join(ERRORS).join(format!("{name}.stderr"));
         let (code, stdout, stderr) = run_in_root(&["validate", &rel]);
         // Every file here is bad input: exit code 2, nothing on stdout, no panic.
@@ -160,7 +163,7 @@ fn error_messages_match_their_golden_files() {
     for golden in files_in(&root.join(ERRORS), "stderr") {
         let json = golden.with_extension("json");
         assert!(
-            json.exists(),
+            json.exists() || golden.with_extension("yaml").exists(),
             "{} has no input {}",
             golden.display(),
             json.display()
@@ -270,12 +273,12 @@ fn readme_table() -> String {
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(ERRORS)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml"))
         .collect();
     inputs.sort();
     for input in inputs {
         let name = input.file_stem().unwrap().to_string_lossy().into_owned();
-        let rel = format!("{ERRORS}/{name}.json");
+        let rel = format!("{ERRORS}/{}", input.file_name().unwrap().to_string_lossy());
         let (_, _, err) = run_in_root(&["validate", &rel]);
         let first = err.lines().next().unwrap_or("");
         // `error: FILE:LINE:COL: rest` without the location.
