@@ -48,6 +48,8 @@ pub struct ApiServerConfig {
     pub etcd_dial_timeout_ns: Nanos,
     /// Its ordinal among the API servers (its bit in the `kubernetes` Service's endpoints).
     pub ordinal: u16,
+    /// `--goaway-chance` (k8s.io/apiserver pkg/server/filters/goaway.go, `WithProbabilisticGoaway`).
+    pub goaway_chance: f64,
 }
 
 /// `DefaultEndpointReconcilerInterval` (k/k pkg/controlplane/instance.go).
@@ -91,6 +93,8 @@ enum Waiter {
     Api {
         client: ProcId,
         id: u64,
+        /// The response closes the connection (GOAWAY).
+        goaway: bool,
     },
     Health {
         client: ProcId,
@@ -392,6 +396,7 @@ impl ApiServer {
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::Vrrp { .. } => {}
         }
@@ -408,7 +413,18 @@ impl ApiServer {
             ctx.send(from, Msg::ProxyAccepted { id });
         }
         let tag = OwnerTag(self.tags.next_id());
-        self.waiters.insert(tag, Waiter::Api { client: from, id });
+        // The filter draws for every request it serves (only when the chance is set, so that runs
+        // without it keep their random streams).
+        let goaway =
+            self.cfg.goaway_chance > 0.0 && rand::Rng::gen::<f64>(ctx.rng) < self.cfg.goaway_chance;
+        self.waiters.insert(
+            tag,
+            Waiter::Api {
+                client: from,
+                id,
+                goaway,
+            },
+        );
         if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
             self.etcd_event(ctx, ev);
         }
@@ -550,7 +566,12 @@ impl ApiServer {
             return;
         };
         match w {
-            Waiter::Api { client, id } => {
+            Waiter::Api { client, id, goaway } => {
+                if goaway {
+                    // "Connection: close" on an HTTP/2 response: the GOAWAY frame precedes nothing
+                    // new on the connection; the answer itself still arrives.
+                    ctx.send(client, Msg::GoAway { id });
+                }
                 let result = result.map_err(|e| match e {
                     EtcdError::Conflict => ApiError::Conflict,
                     e @ (EtcdError::Timeout

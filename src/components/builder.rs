@@ -143,6 +143,7 @@ fn api_server(plan: &Plan, id: ProcId) -> ApiServer {
         startup_ns: s.kube_apiserver.startup_time.ns(),
         shutdown_delay_ns: s.kube_apiserver.shutdown_delay_duration.ns(),
         etcd_dial_timeout_ns: s.kube_apiserver.etcd_dial_timeout.ns(),
+        goaway_chance: s.kube_apiserver.goaway_chance,
         ordinal: procs_of(layout, ProcKind::ApiServer)
             .iter()
             .position(|&p| p == id)

@@ -224,6 +224,9 @@ impl LoadClient {
             Msg::ApiPong { id } => {
                 self.conn.pong(id, ctx.now);
             }
+            // The server closes the connection after this response: the next request opens a new
+            // one (what is in flight still completes).
+            Msg::GoAway { .. } => self.conn.close(),
             Msg::ConnRefused { id } => {
                 if matches!(self.cfg.target, ClientTarget::Api(_)) {
                     // A reset closes the connection; the next request opens a new one.

@@ -445,6 +445,10 @@ impl Elector {
             self.conn.pong(id, ctx.now);
             return;
         }
+        if let Msg::GoAway { .. } = msg {
+            self.conn.close();
+            return;
+        }
         let Some((id, answer)) = msg.into_api_answer() else {
             return;
         };

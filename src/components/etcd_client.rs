@@ -366,6 +366,7 @@ impl EtcdClient {
             | Msg::ApiReq { .. }
             | Msg::ApiPing { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

@@ -284,6 +284,7 @@ impl Keepalived {
             | Msg::ApiReq { .. }
             | Msg::ApiPing { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

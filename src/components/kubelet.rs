@@ -404,6 +404,20 @@ impl Kubelet {
                 }
                 return;
             }
+            Msg::GoAway { id } if IdSpace::of(id) == IdSpace::Controllers => {
+                if let Some(&(client, cid, conn)) = self.relayed.get(&id) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                        self.conntrack.remove(&client);
+                    }
+                    ctx.send(client, Msg::GoAway { id: cid });
+                }
+                return;
+            }
+            // Its own connection: the next request opens a new one.
+            Msg::GoAway { .. } => {
+                self.conn.close();
+                return;
+            }
             Msg::ApiResp { id, result } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some((client, cid, _)) = self.relayed.remove(&id) {
                     ctx.send(client, Msg::ApiResp { id: cid, result });

@@ -355,6 +355,17 @@ impl Haproxy {
                     ctx.send(s.client, Msg::ApiPong { id: s.client_id });
                 }
             }
+            // In `mode tcp` HAProxy relays the frame: the client closes its connection, and the
+            // server-side session goes with it.
+            Msg::GoAway { id } => {
+                if let Some(s) = self.sessions.get(&id) {
+                    let (client, client_id, conn) = (s.client, s.client_id, s.conn);
+                    if self.conns.get(&client).is_some_and(|c| c.0 == conn) {
+                        self.conns.remove(&client);
+                    }
+                    ctx.send(client, Msg::GoAway { id: client_id });
+                }
+            }
             Msg::HealthReq { id, .. } => {
                 // keepalived's check script curls the frontend: it answers if a backend is up.
                 let ok = self.any_up();

@@ -170,6 +170,9 @@ pub enum Msg {
     ApiPing { id: u64, conn: u32 },
     /// The PING's answer.
     ApiPong { id: u64 },
+    /// HTTP/2 GOAWAY sent with the answer to request `id` (`--goaway-chance`): the client finishes
+    /// what is in flight and opens a new connection for its next request.
+    GoAway { id: u64 },
     /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
     /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
     /// (connect timeout) from a slow one.
@@ -199,7 +202,7 @@ impl Msg {
         match self {
             Msg::ApiResp { id, result } => Some((id, Some(result))),
             Msg::ConnRefused { id } => Some((id, None)),
-            Msg::ApiPing { .. } | Msg::ApiPong { .. } => None,
+            Msg::ApiPing { .. } | Msg::ApiPong { .. } | Msg::GoAway { .. } => None,
             Msg::Raft(_)
             | Msg::Forward(_)
             | Msg::EtcdReq { .. }
@@ -232,6 +235,7 @@ impl Msg {
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::Vrrp { .. } => None,
@@ -245,6 +249,7 @@ impl Msg {
             | Msg::EtcdPong { .. }
             | Msg::ApiResp { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::ProxyAccepted { .. } => true,
@@ -276,6 +281,7 @@ impl Msg {
             | Msg::ApiReq { .. }
             | Msg::ApiPing { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }

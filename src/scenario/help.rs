@@ -128,6 +128,9 @@ NAMES
   etcd_keepalive_time            "30s"    etcd client keepalive time (same file); more than 0
   etcd_keepalive_timeout         "10s"    etcd client keepalive timeout (same file); more than 0
   startup_time                   "5s"     from process start until it serves (static pod start)
+  goaway_chance                  0        --goaway-chance: the chance that a response also sends
+                                          GOAWAY, so the client's next request opens a new
+                                          connection (rebalancing long-lived clients); 0 to 0.02
 
 [settings.leader_election]  client-go leader election of kube-controller-manager and
 kube-scheduler (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.go)

@@ -213,6 +213,9 @@ pub struct ApiServerSettings {
     pub etcd_keepalive_timeout: Dur,
     /// Time from process start until the API server serves (static pod start-up).
     pub startup_time: Dur,
+    /// `--goaway-chance`, 0 (off): the chance that a request's response also closes its HTTP/2
+    /// connection (GOAWAY), so that long-lived clients are rebalanced; at most 0.02 (k/k PR #88567).
+    pub goaway_chance: f64,
 }
 
 impl Default for ApiServerSettings {
@@ -226,6 +229,7 @@ impl Default for ApiServerSettings {
             etcd_keepalive_time: Dur(30 * SEC),
             etcd_keepalive_timeout: Dur(10 * SEC),
             startup_time: Dur(5 * SEC),
+            goaway_chance: 0.0,
         }
     }
 }

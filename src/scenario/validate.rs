@@ -465,6 +465,17 @@ impl Validator<'_> {
     /// The API server's timeouts: all timers, with no rule between them.
     fn apiserver_settings(&self) -> Check {
         let a = &self.s.settings.kube_apiserver;
+        // kube-apiserver's own validation: "--goaway-chance can not be less than 0 or greater than
+        // 0.02" (k/k pkg/controlplane/apiserver/options/validation.go).
+        if !(0.0..=0.02).contains(&a.goaway_chance) {
+            return Err(self.err(
+                "settings.kube_apiserver.goaway_chance",
+                format!(
+                    "{} is out of range; kube-apiserver allows 0 (off) to 0.02 (one request in 50)",
+                    a.goaway_chance
+                ),
+            ));
+        }
         self.positives(
             "settings.kube_apiserver",
             &[

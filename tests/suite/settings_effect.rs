@@ -302,6 +302,7 @@ fn table() -> Vec<Row> {
             json!("3s"),
         ),
         row("kube_apiserver.startup_time", ApiCrash, json!("2s")),
+        row("kube_apiserver.goaway_chance", CpNodeCrash, json!(0.02)),
         // leader election
         row("leader_election.enabled", KcmCrash, json!(false)),
         row("leader_election.lease_duration", KcmCrash, json!("20s")),

@@ -389,6 +389,7 @@ impl EtcdMember {
             | Msg::ApiReq { .. }
             | Msg::ApiPing { .. }
             | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
