@@ -95,6 +95,8 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
         initial_election_tick_advance: s.etcd.initial_election_tick_advance,
         fsync_latency_ns: s.etcd.fsync_latency.ns(),
         request_timeout_ns: s.etcd.effective_request_timeout(),
+        snapshot_count: s.etcd.snapshot_count,
+        snapshot_catchup_entries: s.etcd.snapshot_catchup_entries,
     })
 }
 

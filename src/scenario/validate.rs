@@ -400,6 +400,12 @@ impl Validator<'_> {
         if let Some(rt) = e.request_timeout {
             self.positive("settings.etcd.request_timeout", rt)?;
         }
+        if e.snapshot_count == 0 {
+            return Err(self.err(
+                "settings.etcd.snapshot_count",
+                "0 is out of range; etcd snapshots after at least 1 applied entry (allowed: 1 or more)",
+            ));
+        }
         Ok(())
     }
 

@@ -241,3 +241,35 @@ pub fn workload_ready(w: &World) -> Option<bool> {
             .all(|(wl, (r, _))| r >= wl.replicas),
     )
 }
+
+/// One etcd member's log as it stands (for tests and diagnostics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EtcdLogView {
+    pub proc: ProcId,
+    /// The first index still held (1 until compacted).
+    pub first_index: u64,
+    pub last_index: u64,
+    pub commit: u64,
+    /// Entries held in memory: the storage and the part not yet durable.
+    pub entries_held: usize,
+    /// The latest snapshot's index (0: none).
+    pub snapshot_index: u64,
+}
+
+/// The log of every running etcd member.
+pub fn etcd_logs(w: &World) -> Vec<EtcdLogView> {
+    w.layout
+        .procs_of(ProcKind::Etcd)
+        .filter_map(|p| {
+            let raft = w.procs[p].comp.raft()?;
+            Some(EtcdLogView {
+                proc: p as ProcId,
+                first_index: raft.first_index(),
+                last_index: raft.last_index(),
+                commit: raft.commit(),
+                entries_held: raft.entries_held(),
+                snapshot_index: raft.snapshot().map_or(0, |s| s.index),
+            })
+        })
+        .collect()
+}

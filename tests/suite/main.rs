@@ -11,6 +11,7 @@ mod clocks;
 mod control_plane;
 mod etcd_behaviour;
 mod etcd_request_semantics;
+mod etcd_snapshots;
 mod expectations;
 mod failover_and_vip;
 mod hardening;
