@@ -108,7 +108,12 @@ fn load_client(plan: &Plan) -> LoadClient {
     };
     LoadClient::new(ClientConfig {
         target,
-        interval_ns: interval_for(plan.load.requests_per_second),
+        // No load (0 requests a second): the client never sends.
+        interval_ns: if plan.load.requests_per_second > 0.0 {
+            interval_for(plan.load.requests_per_second)
+        } else {
+            crate::engine::Nanos::MAX
+        },
         write_ratio: plan.load.write_ratio,
         timeout_ns: plan.load.timeout.ns(),
         start_ns: 0,

@@ -195,7 +195,8 @@ docs/ha-considerations.md)
                                           start; 0 to 1h
 
 [load]  the clients' requests
-  requests_per_second            10       more than 0, at most 100000
+  requests_per_second            10       0 to 100000; 0 is no load: `api` is then judged from
+                                          the cluster's state along the endpoint path
   write_ratio                    0.5      share of writes, 0 to 1
   timeout                        "10s"    client-side timeout of one request; more than 0
   target                         "api"    "api": through topology.endpoint to the Kubernetes

@@ -515,6 +515,8 @@ pub enum LoadTarget {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Load {
+    /// Requests a second; 0 is no load (CONTRACT.md "Scenario additions"): `api` is then judged from
+    /// the cluster's state.
     pub requests_per_second: f64,
     pub write_ratio: f64,
     /// Client-side timeout of one request.

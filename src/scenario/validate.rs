@@ -662,10 +662,10 @@ impl Validator<'_> {
     fn load(&self) -> Check {
         let l = &self.s.load;
         let rps = l.requests_per_second;
-        if !(rps > 0.0 && rps <= MAX_REQUESTS_PER_SECOND) {
+        if !(0.0..=MAX_REQUESTS_PER_SECOND).contains(&rps) {
             return Err(self.err(
                 "load.requests_per_second",
-                format!("{rps} is out of range; allowed: more than 0 and at most 100000"),
+                format!("{rps} is out of range; allowed: 0 (no load) to 100000"),
             ));
         }
         if !in_unit(l.write_ratio) {

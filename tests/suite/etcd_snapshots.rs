@@ -141,7 +141,7 @@ fn every_members_log_stays_bounded_over_a_long_run() {
         r#"{{"name":"t","duration":"1h",
             "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
             "settings":{{"etcd":{{"snapshot_count":{count},"snapshot_catchup_entries":{catchup}}}}},
-            "load":{{"requests_per_second":0.000001}},
+            "load":{{"requests_per_second":0}},
             "faults":[{{"at":"20m","kind":"crash","target":"cp-3","for":"5m"}}]}}"#
     );
     let logs = logs_at_end(&text, 2);

@@ -17,6 +17,7 @@ mod failover_and_vip;
 mod hardening;
 mod invariants_prop;
 mod junit_schema;
+mod load_off;
 mod loader_fuzz;
 mod raft_core;
 mod report_render;

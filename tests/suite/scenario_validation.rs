@@ -547,8 +547,10 @@ fn component_settings_ranges() {
 
 #[test]
 fn load_ranges() {
-    let e = err(&with(&[("/load", json!({"requests_per_second": 0}))]));
+    let e = err(&with(&[("/load", json!({"requests_per_second": -1}))]));
     assert_eq!(e.path, "load.requests_per_second");
+    // 0 is no load (issue 12, item 3).
+    ok(&with(&[("/load", json!({"requests_per_second": 0}))]));
     assert_eq!(
         err(&with(&[("/load", json!({"requests_per_second": 100001}))])).path,
         "load.requests_per_second"
