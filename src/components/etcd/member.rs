@@ -641,7 +641,6 @@ impl EtcdMember {
         for e in &rd.committed {
             self.apply(ctx, e);
         }
-        self.maybe_snapshot();
         // A ReadIndex raft dropped (no leader known) gets no answer in etcd either (etcd-io/raft
         // `stepFollower`: "no leader at term; dropping index reading msg"); the read waits for its
         // retry, a leader change, or its timeout.
@@ -669,6 +668,9 @@ impl EtcdMember {
             let v = self.v.as_mut().unwrap();
             v.raft.recycle(std::mem::take(&mut msgs));
         }
+        if !persist {
+            self.maybe_snapshot();
+        }
         if persist {
             let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
             let v = self.v.as_mut().unwrap();
@@ -683,7 +685,8 @@ impl EtcdMember {
     }
 
     /// etcd's `snapshotIfNeededAndCompactRaftLog` (server/etcdserver/server.go), run after each
-    /// applied batch: once more than `--snapshot-count` entries were applied since the last snapshot,
+    /// applied batch once its WAL write is done (etcd's `applyAll` waits on `notifyc` first, "or
+    /// applied index might be greater than the last index in raft storage"): once more than `--snapshot-count` entries were applied since the last snapshot,
     /// snapshot the store at the applied index, then compact the in-memory log to
     /// `--snapshot-catchup-entries` before it (`compactRaftLog`), unless a snapshot is streaming to a
     /// follower ("skip compaction since there is an inflight snapshot").
@@ -783,6 +786,7 @@ impl EtcdMember {
                 self.send_raft(ctx, m);
             }
         }
+        self.maybe_snapshot();
         // The loop is free again: the tick that waited in the ticker's channel runs now.
         let v = self.v.as_mut().unwrap();
         if std::mem::take(&mut v.tick_buffered) {

@@ -687,11 +687,17 @@ impl Raft {
     /// snapshot's; its term must be the log's there.
     pub fn create_snapshot(&mut self, s: Snapshot) {
         let storage = self.log.storage();
-        if s.index <= storage.snapshot.index || s.index > self.applied {
+        if s.index <= storage.snapshot.index
+            || s.index > self.applied
+            || s.index > storage.last_index()
+        {
             debug_assert!(
                 false,
-                "snapshot at {} (last {}, applied {})",
-                s.index, storage.snapshot.index, self.applied
+                "snapshot at {} (last {}, applied {}, stored up to {})",
+                s.index,
+                storage.snapshot.index,
+                self.applied,
+                storage.last_index()
             );
             return;
         }
