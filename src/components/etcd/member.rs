@@ -668,9 +668,8 @@ impl EtcdMember {
             let v = self.v.as_mut().unwrap();
             v.raft.recycle(std::mem::take(&mut msgs));
         }
-        if !persist {
-            self.maybe_snapshot();
-        }
+        // Nothing applied without a write to persist (a new commit index is one), so the snapshot check
+        // waits for the fsync (`fsync_done`).
         if persist {
             let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
             let v = self.v.as_mut().unwrap();
@@ -733,8 +732,11 @@ impl EtcdMember {
     /// Sends a Raft message; a snapshot streams first, taking its size over the peer bandwidth
     /// (etcd's rafthttp `snapshotSender`), and only then arrives.
     fn send_raft(&mut self, ctx: &mut Ctx, m: RaftMsg) {
-        let Some(s) = m.snapshot.as_deref().filter(|_| m.kind == MsgType::Snap) else {
+        if m.kind != MsgType::Snap {
             send_raft(ctx, &self.cfg, m);
+            return;
+        }
+        let Some(s) = m.snapshot.as_deref() else {
             return;
         };
         let keys = s.data.len() as u64;
@@ -1063,6 +1065,7 @@ fn note_peer(
     e.1 = now;
 }
 
+#[inline]
 fn send_raft(ctx: &mut Ctx, cfg: &EtcdConfig, m: RaftMsg) {
     if let Some((_, p)) = cfg.peers.iter().find(|(id, _)| *id == m.to) {
         ctx.send(*p, Msg::Raft(m));
