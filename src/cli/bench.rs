@@ -1,5 +1,9 @@
-//! `kube-ha-sim bench`: engine throughput on built-in clusters, measured with the wall clock (outside
-//! the model; nothing here feeds a result).
+//! `kube-ha-sim bench`: engine throughput and peak memory on built-in clusters, measured with the wall
+//! clock and the kernel's memory accounting (outside the model; nothing here feeds a result).
+//!
+//! Each case runs in a child process of the same binary (`bench --case N`), because a process's peak
+//! resident memory (`VmHWM` in `/proc/self/status`) cannot be reset: in one process every case after
+//! the largest would report the largest's peak.
 
 use super::EXIT_OK;
 use crate::scenario::parse_scenario;
@@ -11,10 +15,14 @@ struct Case {
     json: &'static str,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case {
-        name: "idle 5-member etcd, 1 day",
-        json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0.000001,"target":"etcd"}}"#,
+        name: "idle 5-member etcd, load off, 1 day",
+        json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0,"target":"etcd"}}"#,
+    },
+    Case {
+        name: "idle stacked 3-node control plane, load off, 1 day",
+        json: r#"{"name":"bench-idle-cp","duration":"24h","topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},"load":{"requests_per_second":0}}"#,
     },
     Case {
         name: "5-member etcd, 200 writes/s, 1 h",
@@ -30,48 +38,106 @@ const CASES: [Case; 4] = [
     },
 ];
 
-/// Runs the benchmark suite and prints its figures.
+/// Cases of the quick subset: the two idle clusters.
+const QUICK: usize = 2;
+
+/// Runs the benchmark suite, each case in a child process, and prints its figures.
 pub fn run(quick: bool) -> i32 {
     outln!(
-        "{:<48} {:>12} {:>10} {:>14} {:>16} {:>10}",
+        "{:<52} {:>12} {:>9} {:>12} {:>15} {:>9}",
         "case",
         "events",
         "wall s",
         "events/s",
         "sim s / wall s",
-        "RSS MiB"
+        "peak MiB"
     );
-    for case in CASES.iter().take(if quick { 1 } else { CASES.len() }) {
-        let scenario = match parse_scenario(case.json, case.name) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("bench scenario invalid: {e}");
-                return super::EXIT_BAD_INPUT;
+    let exe = std::env::current_exe();
+    for (i, case) in CASES
+        .iter()
+        .enumerate()
+        .take(if quick { QUICK } else { CASES.len() })
+    {
+        let figures = exe.as_ref().ok().and_then(|exe| {
+            let out = std::process::Command::new(exe)
+                .args(["bench", "--case", &i.to_string()])
+                .output()
+                .ok()?;
+            if !out.status.success() {
+                eprintln!("{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
+                return None;
             }
-        };
-        let mut world = World::build(&scenario, 1);
-        let t0 = Instant::now();
-        if let Err(e) = world.run() {
-            eprintln!("{}: {e}", case.name);
+            Figures::parse(&String::from_utf8_lossy(&out.stdout))
+        });
+        let Some(f) = figures else {
+            eprintln!("{}: the case did not run", case.name);
             return super::EXIT_BAD_INPUT;
-        }
-        let wall = t0.elapsed().as_secs_f64();
-        let sim = scenario.duration_ns as f64 / 1e9;
+        };
         outln!(
-            "{:<48} {:>12} {:>10.3} {:>14.0} {:>16.0} {:>10}",
+            "{:<52} {:>12} {:>9.3} {:>12.0} {:>15.0} {:>9}",
             case.name,
-            world.events_processed(),
-            wall,
-            world.events_processed() as f64 / wall,
-            sim / wall,
-            rss_mib()
-                .map(|m| format!("{m:.0}"))
+            f.events,
+            f.wall_s,
+            f.events as f64 / f.wall_s,
+            f.sim_s / f.wall_s,
+            f.peak_kib
+                .map(|k| format!("{:.1}", k as f64 / 1024.0))
                 .unwrap_or_else(|| "-".into())
         );
     }
     if !quick {
         render_bench();
     }
+    EXIT_OK
+}
+
+/// What one case measured.
+struct Figures {
+    events: u64,
+    wall_s: f64,
+    sim_s: f64,
+    peak_kib: Option<u64>,
+}
+
+impl Figures {
+    /// `events wall_s sim_s peak_kib` (`-` when unknown), as `run_case` prints them.
+    fn parse(line: &str) -> Option<Figures> {
+        let mut it = line.split_whitespace();
+        Some(Figures {
+            events: it.next()?.parse().ok()?,
+            wall_s: it.next()?.parse().ok()?,
+            sim_s: it.next()?.parse().ok()?,
+            peak_kib: it.next()?.parse().ok(),
+        })
+    }
+}
+
+/// Runs case `i` in this process and prints its raw figures for the parent.
+pub fn run_case(i: usize) -> i32 {
+    let Some(case) = CASES.get(i) else {
+        eprintln!("no bench case {i}; there are {}", CASES.len());
+        return super::EXIT_BAD_INPUT;
+    };
+    let scenario = match parse_scenario(case.json, case.name) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bench scenario invalid: {e}");
+            return super::EXIT_BAD_INPUT;
+        }
+    };
+    let mut world = World::build(&scenario, 1);
+    let t0 = Instant::now();
+    if let Err(e) = world.run() {
+        eprintln!("{}: {e}", case.name);
+        return super::EXIT_BAD_INPUT;
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    outln!(
+        "{} {wall:.6} {} {}",
+        world.events_processed(),
+        scenario.duration_ns as f64 / 1e9,
+        peak_kib().map_or("-".to_string(), |k| k.to_string())
+    );
     EXIT_OK
 }
 
@@ -107,10 +173,9 @@ fn render_bench() {
     );
 }
 
-/// The process's resident memory (Linux), while the finished world is still alive.
-fn rss_mib() -> Option<f64> {
+/// The process's peak resident memory in KiB (Linux `VmHWM`), if the kernel tells.
+fn peak_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

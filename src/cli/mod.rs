@@ -90,11 +90,15 @@ enum Command {
     },
     /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
     Check(check::CheckArgs),
-    /// Measure the engine: events per second and simulated seconds per wall second.
+    /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
         #[arg(long)]
         quick: bool,
+        /// Run only case N and print its raw figures (each case runs in a child process this way,
+        /// so that its peak memory is its own).
+        #[arg(long, hide = true)]
+        case: Option<usize>,
     },
     /// Reference documentation (`help scenario`).
     Docs {
@@ -131,7 +135,10 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             narrate,
         } => cmd_run(&file, seed, out.as_deref(), narrate),
         Command::Validate { files } => cmd_validate(&files),
-        Command::Bench { quick } => bench::run(quick),
+        Command::Bench { quick, case } => match case {
+            Some(i) => bench::run_case(i),
+            None => bench::run(quick),
+        },
         Command::Check(args) => check::cmd_check(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),

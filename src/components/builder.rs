@@ -95,6 +95,8 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
         initial_election_tick_advance: s.etcd.initial_election_tick_advance,
         fsync_latency_ns: s.etcd.fsync_latency.ns(),
         request_timeout_ns: s.etcd.effective_request_timeout(),
+        snapshot_count: s.etcd.snapshot_count,
+        snapshot_catchup_entries: s.etcd.snapshot_catchup_entries,
     })
 }
 
@@ -114,7 +116,12 @@ fn load_client(plan: &Plan) -> LoadClient {
     };
     LoadClient::new(ClientConfig {
         target,
-        interval_ns: interval_for(plan.load.requests_per_second),
+        // No load (0 requests a second): the client never sends.
+        interval_ns: if plan.load.requests_per_second > 0.0 {
+            interval_for(plan.load.requests_per_second)
+        } else {
+            crate::engine::Nanos::MAX
+        },
         write_ratio: plan.load.write_ratio,
         timeout_ns: plan.load.timeout.ns(),
         start_ns: 0,

@@ -39,6 +39,7 @@ pub enum ClientTarget {
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub target: ClientTarget,
+    /// Between two requests; `Nanos::MAX`: no load.
     pub interval_ns: Nanos,
     pub write_ratio: f64,
     pub timeout_ns: Nanos,
@@ -85,6 +86,9 @@ impl LoadClient {
     pub fn start(&mut self, ctx: &mut Ctx) {
         self.pending.clear();
         self.conn.restart();
+        if self.cfg.interval_ns == Nanos::MAX {
+            return; // no load
+        }
         let phase = ctx.rng.gen_range(0..self.cfg.interval_ns.max(1));
         let first = self.cfg.start_ns.max(ctx.now) + phase;
         ctx.timer_at(first, ClientTimer::Send);

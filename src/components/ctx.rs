@@ -161,6 +161,8 @@ pub enum Obs {
     Applied { index: u64, term: u64 },
     /// An etcd member's log was truncated from `index` onwards (conflict repair).
     Truncated { index: u64 },
+    /// An etcd member replaced its store with the leader's snapshot at `index` (of `term`).
+    SnapshotApplied { index: u64, term: u64 },
     /// A client got an acknowledgement for the write at (`index`, `term`).
     WriteAcked {
         write_id: u64,

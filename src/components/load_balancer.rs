@@ -107,6 +107,16 @@ impl Haproxy {
         self.servers.iter().any(|s| s.up)
     }
 
+    /// The backends marked UP: those new requests go to (for the observer).
+    pub fn up_backends(&self) -> impl Iterator<Item = ProcId> + '_ {
+        self.cfg
+            .backends
+            .iter()
+            .zip(&self.servers)
+            .filter(|(_, s)| s.up)
+            .map(|(&b, _)| b)
+    }
+
     /// Starts: servers begin UP (HAProxy's default init state) and checks are spread over `inter`.
     pub fn start(&mut self, ctx: &mut Ctx) {
         let n = self.cfg.backends.len();

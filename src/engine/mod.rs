@@ -10,10 +10,24 @@ pub use time::{
     fmt_duration, fmt_duration_exact, parse_duration, secs, Nanos, HOUR, MIN, MS, SEC, US,
 };
 
+/// The most events one run may be estimated to take before it starts: about half an hour of wall time
+/// at the engine's 5-8 million events per second on one core. Validation refuses a costlier run and
+/// names the setting that drives its cost.
+pub const RUN_EVENT_BUDGET: u64 = 10_000_000_000;
+
+/// The most events one run may process: twice the budget, room for an estimate that was low.
+pub const RUN_EVENT_CEILING: u64 = 2 * RUN_EVENT_BUDGET;
+
 /// The bound on events a run of this length may process before it counts as running away. Generous: a
 /// busy 100-worker cluster needs well under a million events per simulated minute; five times that
 /// means something is storming. Validation estimates a scenario's events against the same bound.
-pub fn event_bound(duration_ns: Nanos) -> u64 {
+pub fn runaway_bound(duration_ns: Nanos) -> u64 {
     let minutes = duration_ns / MIN + 1;
     20_000_000u64.saturating_add(minutes.saturating_mul(5_000_000))
+}
+
+/// The events a run of this length may process: the runaway bound, and never more than
+/// [`RUN_EVENT_CEILING`].
+pub fn event_bound(duration_ns: Nanos) -> u64 {
+    runaway_bound(duration_ns).min(RUN_EVENT_CEILING)
 }

@@ -165,12 +165,14 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
     let w = w.min(end);
     m.insert(Metric::Warmup.key().into(), secs(warm));
     capability_metrics(inp, w, end, &mut m);
-    if inp
-        .timelines
-        .iter()
-        .any(|t| t.capability == Capability::Api)
-    {
-        request_metrics(inp, w, end, &mut m);
+    match super::timeline::api_measured_by(inp.trace) {
+        Some(super::timeline::ApiMeasure::Requests) => request_metrics(inp, w, end, &mut m),
+        // No load: no request was made or failed, and there is no latency to report.
+        Some(super::timeline::ApiMeasure::ClusterState) => {
+            m.insert(Metric::ApiRequests.key().into(), 0.0);
+            m.insert(Metric::ApiFailedRequests.key().into(), 0.0);
+        }
+        None => {}
     }
     leader_metrics(inp, w, end, &mut m);
     workload_metrics(inp, w, end, &mut m);

@@ -103,15 +103,57 @@ pub fn api_timeline(requests: &[RequestRecord], end_ns: Nanos) -> Timeline {
     Timeline::from_changes(Capability::Api, &by_send, end_ns)
 }
 
-/// Every modelled capability's timeline. `api` is left out when no request was made, and a capability
-/// the observers never reported on (no workloads declared, no control plane) is left out too.
+/// How the `api` capability was measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiMeasure {
+    /// By the load's requests: up at a moment if the request sent then succeeded.
+    Requests,
+    /// From the cluster's state, without load: up while a request through the endpoint would reach
+    /// an API server that serves and can write (the observer's judgement).
+    ClusterState,
+}
+
+impl ApiMeasure {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiMeasure::Requests => "requests",
+            ApiMeasure::ClusterState => "cluster_state",
+        }
+    }
+}
+
+/// How `api` was measured in this trace: by requests if any were made, else from the cluster's state
+/// if the observer judged it (no load), else not at all.
+pub fn api_measured_by(trace: &Trace) -> Option<ApiMeasure> {
+    if !trace.requests.is_empty() {
+        return Some(ApiMeasure::Requests);
+    }
+    trace
+        .events
+        .iter()
+        .any(|e| {
+            matches!(
+                e.kind,
+                TraceKind::Cap {
+                    cap: Capability::Api,
+                    ..
+                }
+            )
+        })
+        .then_some(ApiMeasure::ClusterState)
+}
+
+/// Every modelled capability's timeline. `api` comes from the requests when there were any, else from
+/// the observer's judgement of the cluster's state (no load); it is left out when neither exists. A
+/// capability the observers never reported on (no workloads declared, no control plane) is left out
+/// too.
 pub fn timelines(trace: &Trace, end_ns: Nanos) -> Vec<Timeline> {
     let mut out = Vec::new();
     for &cap in Capability::ALL {
-        if cap == Capability::Api {
-            if !trace.requests.is_empty() {
-                out.push(api_timeline(&trace.requests, end_ns));
-            }
+        if cap == Capability::Api && !trace.requests.is_empty() {
+            out.push(api_timeline(&trace.requests, end_ns));
             continue;
         }
         let changes: Vec<(Nanos, bool)> = trace

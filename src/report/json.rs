@@ -37,6 +37,9 @@ pub fn report(o: &Outcome) -> Value {
         "duration_s": round(secs(o.end_ns)),
         "warmup_s": o.warmup_ns.map(|w| json!(round(secs(w)))).unwrap_or(Value::Null),
         "steady_state": o.warmup_ns.is_some(),
+        "api_measured_by": crate::observe::timeline::api_measured_by(&o.trace)
+            .map(|m| json!(m.name()))
+            .unwrap_or(Value::Null),
         "passed": o.passed(),
         "topology": serde_json::to_value(&o.scenario.topology).unwrap_or(Value::Null),
         "nodes": nodes,

@@ -267,6 +267,22 @@ fn header(s: &mut String, o: &Outcome) {
             );
         }
     }
+    match crate::observe::timeline::api_measured_by(&o.trace) {
+        Some(crate::observe::timeline::ApiMeasure::Requests) => {
+            let _ = writeln!(
+                s,
+                "api: measured by requests ({} sent)",
+                o.trace.requests.len()
+            );
+        }
+        Some(crate::observe::timeline::ApiMeasure::ClusterState) => {
+            let _ = writeln!(
+                s,
+                "api: judged from the cluster's state (no load), up while a request through the endpoint would reach an API server that can write"
+            );
+        }
+        None => {}
+    }
 }
 
 /// The heart of the summary: each capability's outages after warm-up, the first few with what brought

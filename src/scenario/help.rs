@@ -116,6 +116,12 @@ NAMES
                                           under 10ms; a local SSD is ~1-2ms)
   request_timeout                unset    server-side request timeout; unset means
                                           5s + 2 x election_timeout = 7s (server/config/config.go)
+  snapshot_count                 10000    --snapshot-count (kubeadm's; etcd's default since v3.6):
+                                          snapshot and compact the log after this many entries;
+                                          at least 1
+  snapshot_catchup_entries       5000     --snapshot-catchup-entries: entries kept before a
+                                          snapshot for slow followers; one further behind gets
+                                          the snapshot (4 KiB per key at 10 MB/s)
 
 [settings.kube_apiserver]  (kubernetes/website command-line-tools-reference/kube-apiserver.md)
   request_timeout                "1m"     --request-timeout; more than 0
@@ -212,7 +218,8 @@ docs/ha-considerations.md)
                                           start; 0 to 1h
 
 [load]  the clients' requests
-  requests_per_second            10       more than 0, at most 100000
+  requests_per_second            10       0 to 100000; 0 is no load: `api` is then judged from
+                                          the cluster's state along the endpoint path
   write_ratio                    0.5      share of writes, 0 to 1
   timeout                        "10s"    client-side timeout of one request; more than 0
   target                         "api"    "api": through topology.endpoint to the Kubernetes

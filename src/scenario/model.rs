@@ -168,6 +168,15 @@ pub struct EtcdSettings {
     pub fsync_latency: Dur,
     /// Server-side request timeout: 5 s + 2 x election timeout (etcd server/config/config.go) unless set.
     pub request_timeout: Option<Dur>,
+    /// `--snapshot-count`: a snapshot of the store once more than this many entries were applied
+    /// since the last one, after which the in-memory log is compacted. 10000: kubeadm sets
+    /// `--snapshot-count=10000`, and it is etcd's default since v3.6 (`DefaultSnapshotCount`, etcd
+    /// server/etcdserver/server.go; 100000 in v3.5) (FACTS.md, "etcd snapshots").
+    pub snapshot_count: u64,
+    /// `--snapshot-catchup-entries` (`--experimental-snapshot-catchup-entries` from v3.5.14): entries
+    /// kept before each snapshot so that a slow follower can catch up from the log rather than by a
+    /// snapshot; 5000 (`DefaultSnapshotCatchUpEntries`, etcd server/etcdserver/server.go).
+    pub snapshot_catchup_entries: u64,
 }
 
 impl Default for EtcdSettings {
@@ -180,6 +189,8 @@ impl Default for EtcdSettings {
             initial_election_tick_advance: true,
             fsync_latency: Dur(2 * MS),
             request_timeout: None,
+            snapshot_count: 10_000,
+            snapshot_catchup_entries: 5_000,
         }
     }
 }
@@ -551,6 +562,8 @@ pub enum LoadApiVia {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Load {
+    /// Requests a second; 0 is no load (CONTRACT.md "Scenario additions"): `api` is then judged from
+    /// the cluster's state.
     pub requests_per_second: f64,
     pub write_ratio: f64,
     /// Client-side timeout of one request.

@@ -15,8 +15,9 @@ use crate::scenario::model::{
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
 
-/// The longest run a scenario may ask for (7 days).
-pub const MAX_DURATION: Nanos = 7 * 24 * HOUR;
+/// The longest run a scenario may ask for: 100 years of 8766 h. Whether a long run is affordable is the
+/// cost estimate's call (`Validator::cost`), not this cap's.
+pub const MAX_DURATION: Nanos = 100 * 8766 * HOUR;
 /// Most control-plane nodes a topology may have.
 pub const MAX_CONTROL_PLANE_NODES: u32 = 50;
 /// Most dedicated etcd nodes a topology may have.
@@ -35,10 +36,14 @@ pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
 pub const MAX_WORKLOADS: usize = 10_000;
 /// Events one client request costs, measured (see `Validator::cost`).
 const EVENTS_PER_REQUEST: f64 = 22.0;
-/// Memory one acknowledged write keeps (all members' logs and the checker's record), measured.
-const BYTES_PER_WRITE: f64 = 500.0;
-/// Memory one request record keeps.
+/// Memory one acknowledged write keeps: the invariant checker's record of it (24 bytes, and the
+/// slack of a growing vector).
+const BYTES_PER_WRITE: f64 = 40.0;
+/// Memory one request record keeps (24 bytes, and the slack of a growing vector).
 const BYTES_PER_REQUEST: f64 = 40.0;
+/// Memory one entry of an etcd member's in-memory log keeps (64 bytes, and the slack of a growing
+/// vector).
+const BYTES_PER_LOG_ENTRY: f64 = 128.0;
 /// The memory a run may plan to keep (8 GiB).
 const MAX_RUN_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
 /// The shortest timer or interval setting (1 ms).
@@ -47,6 +52,26 @@ pub const MIN_INTERVAL: Nanos = crate::engine::MS;
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
 pub const MAX_FAULTS: usize = 10_000;
+
+/// Events a simulated second of the idle cluster costs, measured (`kube-ha-sim run` of idle shapes
+/// for 1 h: 5-member etcd 94, stacked 3-node 183, stacked 5-node 355, stacked 3-node with 20 workers
+/// 598, with 100 workers 2,266 events a second) and fitted: per etcd follower 20 (heartbeats and
+/// their answers every 100 ms) and per member 3 (ticks); per control-plane node 10, plus 4 per etcd
+/// member (its API server's health checks, each a linearizable read that costs the leader a
+/// heartbeat round); per kubelet 21 (lease, pod list, status); 13 for a keepalived pair. With a 25 %
+/// margin.
+fn idle_events_per_second(layout: &Layout) -> f64 {
+    let members = layout.procs_of(ProcKind::Etcd).count() as f64;
+    let apiservers = layout.procs_of(ProcKind::ApiServer).count() as f64;
+    let kubelets = layout.procs_of(ProcKind::Kubelet).count() as f64;
+    let keepalived = if layout.procs_of(ProcKind::Keepalived).next().is_some() {
+        13.0
+    } else {
+        0.0
+    };
+    let etcd = 20.0 * (members - 1.0).max(0.0) + 3.0 * members;
+    1.25 * (etcd + apiservers * (10.0 + 4.0 * members) + 21.0 * kubelets + keepalived)
+}
 
 /// Every metric name an expectation of this scenario may use: the per-capability metrics, the others of
 /// CONTRACT.md, and `workload.NAME.ready_ratio` for each declared workload.
@@ -203,8 +228,9 @@ impl Validator<'_> {
             return Err(self.err(
                 "duration",
                 format!(
-                    "{} is not a usable run length; the duration must be more than 0 and at most 168h (7 days)",
-                    fmt_duration(d)
+                    "{} is not a usable run length; the duration must be more than 0 and at most {} (100 years)",
+                    fmt_duration(d),
+                    fmt_duration(MAX_DURATION)
                 ),
             ));
         }
@@ -459,6 +485,12 @@ impl Validator<'_> {
         if let Some(rt) = e.request_timeout {
             self.positive("settings.etcd.request_timeout", rt)?;
         }
+        if e.snapshot_count == 0 {
+            return Err(self.err(
+                "settings.etcd.snapshot_count",
+                "0 is out of range; etcd snapshots after at least 1 applied entry (allowed: 1 or more)",
+            ));
+        }
         Ok(())
     }
 
@@ -700,10 +732,10 @@ impl Validator<'_> {
     fn load(&self) -> Check {
         let l = &self.s.load;
         let rps = l.requests_per_second;
-        if !(rps > 0.0 && rps <= MAX_REQUESTS_PER_SECOND) {
+        if !(0.0..=MAX_REQUESTS_PER_SECOND).contains(&rps) {
             return Err(self.err(
                 "load.requests_per_second",
-                format!("{rps} is out of range; allowed: more than 0 and at most 100000"),
+                format!("{rps} is out of range; allowed: 0 (no load) to 100000"),
             ));
         }
         if !in_unit(l.write_ratio) {
@@ -732,21 +764,17 @@ impl Validator<'_> {
         self.positive("load.timeout", l.timeout)
     }
 
-    /// The run's cost, estimated before it starts, against the engine's event bound and a memory
-    /// ceiling: a run that cannot finish is refused at once with the setting that drives its cost,
-    /// instead of failing minutes later (or aborting on a failed allocation).
+    /// The run's cost, estimated before it starts, against the engine's event bound for a run that long,
+    /// the budget of events one run may take, and a memory ceiling: a run that cannot finish is refused
+    /// at once with the setting that drives its cost, instead of failing minutes (or hours) later, or
+    /// aborting on a failed allocation.
     fn cost(&self, layout: &Layout) -> Check {
         let s = self.s;
         let duration_s = s.duration.ns() as f64 / 1e9;
-        let members = layout.procs_of(ProcKind::Etcd).count() as f64;
-        let kubelets = layout.procs_of(ProcKind::Kubelet).count() as f64;
         let rps = s.load.requests_per_second;
-        // Measured on the library's shapes (`kube-ha-sim run` of a stacked 3-node cluster for 10m at
-        // 0.1, 100 and 1000 req/s): about 190 events/s idle, 22 events per request, ~500 bytes kept per
-        // acknowledged write (the Raft log is not compacted yet) and ~40 per request record.
-        let idle = 65.0 * members.max(1.0) + 5.0 * kubelets;
+        let idle = idle_events_per_second(layout);
         let events = duration_s * (idle + EVENTS_PER_REQUEST * rps);
-        let bound = crate::engine::event_bound(s.duration.ns()) as f64;
+        let bound = crate::engine::runaway_bound(s.duration.ns()) as f64;
         if events > bound {
             return Err(self.err(
                 "load.requests_per_second",
@@ -759,23 +787,94 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let writes = duration_s * rps * s.load.write_ratio;
-        let bytes = writes * BYTES_PER_WRITE + duration_s * rps * BYTES_PER_REQUEST;
-        if bytes > MAX_RUN_BYTES {
-            return Err(self.err(
-                self.pick(&["load.write_ratio", "load.requests_per_second"]),
+        let budget = crate::engine::RUN_EVENT_BUDGET as f64;
+        if events > budget {
+            let by_load = EVENTS_PER_REQUEST * rps > idle;
+            let of_which = if rps > 0.0 {
                 format!(
-                    "{rps} requests/s with write_ratio {} for {} keeps about {:.1} GiB in memory (every \
-                     acknowledged write stays in the etcd log), more than the {} GiB allowed; lower \
-                     load.requests_per_second or load.write_ratio, or shorten duration",
-                    s.load.write_ratio,
+                    ", {:.0} of them for {rps} requests/s",
+                    EVENTS_PER_REQUEST * rps
+                )
+            } else {
+                String::new()
+            };
+            return Err(self.err(
+                if by_load {
+                    "load.requests_per_second"
+                } else {
+                    "duration"
+                },
+                format!(
+                    "{} of this cluster needs about {:.1} billion events ({:.0} a simulated second{of_which}), \
+                     more than the {:.0} billion one run may take (about half an hour of wall time); {}",
                     fmt_duration(s.duration.ns()),
-                    bytes / (1u64 << 30) as f64,
-                    MAX_RUN_BYTES / (1u64 << 30) as f64
+                    events / 1e9,
+                    idle + EVENTS_PER_REQUEST * rps,
+                    budget / 1e9,
+                    if by_load {
+                        "lower load.requests_per_second or shorten duration"
+                    } else {
+                        "shorten duration"
+                    }
                 ),
             ));
         }
-        Ok(())
+        self.memory(layout, duration_s)
+    }
+
+    /// The memory the run keeps: a record per request and per acknowledged write, and each etcd
+    /// member's log, which compaction keeps within `snapshot_count + snapshot_catchup_entries` entries.
+    fn memory(&self, layout: &Layout, duration_s: f64) -> Check {
+        let s = self.s;
+        let rps = s.load.requests_per_second;
+        let writes = duration_s * rps * s.load.write_ratio;
+        let records = writes * BYTES_PER_WRITE + duration_s * rps * BYTES_PER_REQUEST;
+        let e = &s.settings.etcd;
+        let members = layout.procs_of(ProcKind::Etcd).count() as f64;
+        // The cluster's own writes: each leading scheduler and controller manager renews its lease
+        // every 2 s, each kubelet its node lease every 10 s (measured: 4,674 entries an hour for an
+        // idle stacked 3-node cluster).
+        let electors = if layout.procs_of(ProcKind::Scheduler).next().is_some() {
+            1.0
+        } else {
+            0.0
+        };
+        let kubelets = layout.procs_of(ProcKind::Kubelet).count() as f64;
+        let entries = writes + duration_s * (electors + 0.1 * kubelets);
+        let held = entries.min((e.snapshot_count as f64) + (e.snapshot_catchup_entries as f64));
+        let log = members * held * BYTES_PER_LOG_ENTRY;
+        let bytes = records + log;
+        if bytes <= MAX_RUN_BYTES {
+            return Ok(());
+        }
+        let gib = |b: f64| b / (1u64 << 30) as f64;
+        if log > records {
+            return Err(self.err(
+                "settings.etcd.snapshot_count",
+                format!(
+                    "snapshot_count {} for {} keeps up to {:.0} entries in each of {members} etcd members' logs, \
+                     about {:.1} GiB in memory, more than the {} GiB allowed; lower settings.etcd.snapshot_count \
+                     (etcd compacts its log after that many entries) or shorten duration",
+                    e.snapshot_count,
+                    fmt_duration(s.duration.ns()),
+                    held,
+                    gib(bytes),
+                    gib(MAX_RUN_BYTES)
+                ),
+            ));
+        }
+        Err(self.err(
+            self.pick(&["load.write_ratio", "load.requests_per_second"]),
+            format!(
+                "{rps} requests/s with write_ratio {} for {} keeps about {:.1} GiB in memory (a record of every \
+                 request and acknowledged write), more than the {} GiB allowed; lower \
+                 load.requests_per_second or load.write_ratio, or shorten duration",
+                s.load.write_ratio,
+                fmt_duration(s.duration.ns()),
+                gib(bytes),
+                gib(MAX_RUN_BYTES)
+            ),
+        ))
     }
 
     fn workloads(&self) -> Check {

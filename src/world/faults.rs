@@ -25,8 +25,12 @@ pub struct ResolvedFault {
     pub nodes: Vec<NodeId>,
     /// What it resolved to, for the report ("cp-2/etcd").
     pub resolved: String,
-    /// `restore`: the snapshot taken at `snapshot_at` (the committed log then).
-    pub snapshot: Option<Vec<crate::components::etcd::types::Entry>>,
+    /// `restore`: the snapshot taken at `snapshot_at` (the store at the commit index then) and the
+    /// checker's record of the entries it holds.
+    pub snapshot: Option<(
+        crate::components::etcd::types::Snapshot,
+        super::invariants::CommittedTerms,
+    )>,
 }
 
 impl ResolvedFault {
@@ -275,8 +279,8 @@ impl World {
             .map(|p| p.id)
     }
 
-    /// Takes the snapshot a later `restore` fault will use: the committed log of the most advanced
-    /// running member (what `etcdctl snapshot save` against it would hold).
+    /// Takes the snapshot a later `restore` fault will use: the store at the commit index of the most
+    /// advanced running member (what `etcdctl snapshot save` against it would hold).
     pub(super) fn take_snapshot(&mut self, i: u16) {
         let best = self
             .layout
@@ -284,14 +288,16 @@ impl World {
             .filter(|&p| self.procs[p].alive)
             .filter_map(|p| self.procs[p].comp.raft().map(|r| (r.commit(), p)))
             .max();
-        let entries = best.and_then(|(commit, p)| {
-            self.procs[p].comp.raft().map(|r| {
-                (1..=commit)
-                    .filter_map(|i| r.entry(i).cloned())
-                    .collect::<Vec<_>>()
-            })
+        let snapshot = best.and_then(|(_, p)| {
+            let member = self.procs[p].comp.etcd()?;
+            let snap = member.save_snapshot()?;
+            let raft = member.raft()?;
+            let record = self
+                .invariants
+                .record_up_to(snap.index, |i| raft.log_term(i));
+            Some((snap, record))
         });
-        let n = entries.as_ref().map(|e| e.len()).unwrap_or(0);
+        let n = snapshot.as_ref().map(|(s, _)| s.index).unwrap_or(0);
         let client = (self.procs.len() - 1) as ProcId;
         self.record(TraceKind::Log {
             proc: client,
@@ -299,16 +305,15 @@ impl World {
                 "etcdctl snapshot save: snapshot of {n} committed entries taken for fault #{i}"
             ),
         });
-        self.faults[i as usize].snapshot = entries;
+        self.faults[i as usize].snapshot = snapshot;
     }
 
     fn restore(&mut self, i: u16) -> Result<(), String> {
         use crate::components::etcd::types::{DurableState, HardState};
-        let Some(entries) = self.faults[i as usize].snapshot.clone() else {
+        let Some((snapshot, record)) = self.faults[i as usize].snapshot.clone() else {
             return Err("no snapshot could be taken (no etcd member was running)".into());
         };
-        let index = entries.len() as u64;
-        let term = entries.last().map(|e| e.term).unwrap_or(0);
+        let (index, term) = (snapshot.index, snapshot.term);
         let members: Vec<ProcId> = self
             .layout
             .procs_of(ProcKind::Etcd)
@@ -317,17 +322,21 @@ impl World {
         for &p in &members {
             self.crash_proc(p);
             if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
+                // `etcdutl snapshot restore` writes the database and a fresh WAL starting at the
+                // snapshot: the log begins after it.
                 m.restore(DurableState {
                     hard: HardState {
                         term,
                         vote: 0,
                         commit: index,
                     },
-                    entries: entries.clone(),
+                    snapshot: snapshot.clone(),
+                    compacted: (index, term),
+                    entries: Vec::new(),
                 });
             }
         }
-        self.invariants.restored(entries.iter().map(|e| e.term));
+        self.invariants.restored(record);
         for &p in &members {
             self.procs[p as usize].held_down = 0;
             let name = self.proc_name(p);

@@ -1,6 +1,10 @@
 //! Invariants checked while the model runs: at most one etcd leader per term, committed entries never
 //! change, every acknowledged write is in every later leader's log (unless a declared data-loss fault
 //! explains its loss, which is then counted), and leader completeness for committed entries.
+//!
+//! The checker never needs a member's whole log: it keeps the terms of the committed entries (one run
+//! per term, since terms only grow along the log), and a member that compacted its log applied (or
+//! installed as a snapshot) everything it dropped, which the checker compared with its record then.
 
 use super::Proc;
 use crate::components::ctx::{Obs, ProcId};
@@ -16,12 +20,63 @@ pub struct Findings {
     pub past_lease: Option<String>,
 }
 
+/// The terms of the committed entries from index 1, run-length encoded: `(first index, term)` per
+/// run. Terms never decrease along a log, so this grows with the elections, not with the entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommittedTerms {
+    runs: Vec<(u64, u64)>,
+    len: u64,
+}
+
+impl CommittedTerms {
+    /// How many entries are recorded (the highest committed index seen applied).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The term of the committed entry at `index`, if recorded.
+    pub fn term(&self, index: u64) -> Option<u64> {
+        if index == 0 || index > self.len {
+            return None;
+        }
+        let run = self.runs.partition_point(|&(first, _)| first <= index);
+        Some(self.runs[run - 1].1)
+    }
+
+    /// Records the next entry's term.
+    pub fn push(&mut self, term: u64) {
+        self.len += 1;
+        if self.runs.last().map(|r| r.1) != Some(term) {
+            self.runs.push((self.len, term));
+        }
+    }
+
+    /// The record of the first `n` entries.
+    pub fn prefix(&self, n: u64) -> CommittedTerms {
+        let n = n.min(self.len);
+        CommittedTerms {
+            runs: self
+                .runs
+                .iter()
+                .copied()
+                .filter(|&(first, _)| first <= n)
+                .collect(),
+            len: n,
+        }
+    }
+}
+
 /// The checker's bookkeeping.
 #[derive(Default)]
 pub struct Invariants {
     leaders_by_term: BTreeMap<u64, ProcId>,
-    /// Term of the committed entry at each index (index 1 at position 0).
-    committed: Vec<u64>,
+    /// Terms of the committed entries.
+    committed: CommittedTerms,
     /// Acknowledged writes: (write id, index, term).
     acked: Vec<(u64, u64, u64)>,
     lost_ids: BTreeSet<u64>,
@@ -44,11 +99,20 @@ impl Invariants {
     /// differ from what this run committed since, when the snapshot predates an earlier restore) and a
     /// new logical cluster starts its own terms; the loss is declared, so missing acknowledged writes
     /// are counted.
-    pub fn restored(&mut self, snapshot_terms: impl Iterator<Item = u64>) {
-        self.committed.clear();
-        self.committed.extend(snapshot_terms);
+    pub fn restored(&mut self, snapshot_terms: CommittedTerms) {
+        self.committed = snapshot_terms;
         self.leaders_by_term.clear();
         self.data_loss_declared = true;
+    }
+
+    /// The committed record of a snapshot at `index` taken now: the record so far, continued with
+    /// `term_at` (the snapshot member's log) for entries it committed that nobody applied yet.
+    pub fn record_up_to(&self, index: u64, term_at: impl Fn(u64) -> Option<u64>) -> CommittedTerms {
+        let mut record = self.committed.prefix(index);
+        for i in record.len() + 1..=index {
+            record.push(term_at(i).unwrap_or(0));
+        }
+        record
     }
 
     /// Checks one observation; returns what it found: violations, and leaders acting past their lease
@@ -71,15 +135,13 @@ impl Invariants {
                 self.check_leader_log(now, proc, procs, &mut out);
             }
             Obs::Applied { index, term } => {
-                let i = (index - 1) as usize;
-                if i < self.committed.len() {
-                    if self.committed[i] != term {
+                if let Some(before) = self.committed.term(index) {
+                    if before != term {
                         out.push(format!(
-                            "committed entry {index} changed: term {} applied before, term {term} now on process {proc}",
-                            self.committed[i]
+                            "committed entry {index} changed: term {before} applied before, term {term} now on process {proc}",
                         ));
                     }
-                } else if i == self.committed.len() {
+                } else if index == self.committed.len() + 1 {
                     self.committed.push(term);
                 } else {
                     // Applied beyond what anyone applied before: entries in between are unknown here
@@ -87,6 +149,17 @@ impl Invariants {
                     out.push(format!(
                         "process {proc} applied entry {index} before entry {}",
                         self.committed.len() + 1
+                    ));
+                }
+            }
+            Obs::SnapshotApplied { index, term } => {
+                // A snapshot holds applied, so committed, entries: its last must be the record's.
+                if self.committed.term(index) != Some(term) {
+                    out.push(format!(
+                        "process {proc} installed a snapshot at entry {index} of term {term}, but the committed entry there is {}",
+                        self.committed
+                            .term(index)
+                            .map_or("not known".to_string(), |t| format!("of term {t}"))
                     ));
                 }
             }
@@ -134,18 +207,40 @@ impl Invariants {
         let Some(raft) = procs[proc as usize].comp.raft() else {
             return;
         };
-        for (i, term) in self.committed.iter().enumerate() {
-            let index = i as u64 + 1;
-            if raft.entry(index).map(|e| e.term) != Some(*term) && !self.data_loss_declared {
-                out.push(format!(
-                    "leader completeness: new leader (process {proc}) at {} lacks committed entry {index}",
-                    fmt_duration(now)
-                ));
-                break;
+        if !self.data_loss_declared {
+            // What the leader compacted it applied (or installed as a snapshot) and the checker
+            // compared then, so completeness is checked from its compaction point on.
+            let from = raft.first_index().saturating_sub(1).max(1);
+            for index in from..=self.committed.len() {
+                if raft.log_term(index) != self.committed.term(index) {
+                    out.push(format!(
+                        "leader completeness: new leader (process {proc}) at {} lacks committed entry {index}",
+                        fmt_duration(now)
+                    ));
+                    break;
+                }
             }
         }
+        self.check_acked(now, proc, raft, out);
+    }
+
+    /// Every acknowledged write is in the leader's log; below its compaction point the log is the
+    /// committed record.
+    fn check_acked(
+        &mut self,
+        now: Nanos,
+        proc: ProcId,
+        raft: &crate::components::etcd::raft::Raft,
+        out: &mut Vec<String>,
+    ) {
+        let compacted = raft.first_index().saturating_sub(1);
         for (write_id, index, term) in &self.acked {
-            if raft.entry(*index).map(|e| e.term) != Some(*term) {
+            let held = if *index < compacted {
+                self.committed.term(*index)
+            } else {
+                raft.log_term(*index)
+            };
+            if held != Some(*term) {
                 if self.data_loss_declared {
                     if self.lost_ids.insert(*write_id) {
                         self.acknowledged_writes_lost += 1;
@@ -171,9 +266,9 @@ impl Invariants {
         if let Some((_, _, proc)) = leader {
             let mut out = Vec::new();
             // The completeness part was checked at election; only the acknowledged writes here.
-            let saved = std::mem::take(&mut self.committed);
-            self.check_leader_log(now, proc, procs, &mut out);
-            self.committed = saved;
+            if let Some(raft) = procs[proc as usize].comp.raft() {
+                self.check_acked(now, proc, raft, &mut out);
+            }
             self.violations += out.len() as u64;
             for text in out {
                 trace.push(now, crate::observe::TraceKind::Violation { text });

@@ -107,6 +107,18 @@ impl std::fmt::Display for RunError {
                 limit,
                 at_ns,
                 drivers,
+            } if *limit >= crate::engine::RUN_EVENT_CEILING => write!(
+                f,
+                "the run stopped after {limit} events at t={} of simulated time, the most one run may take \
+                 (its estimate was within the budget of {} events); the settings that drive its cost are \
+                 {drivers}: lower one of them or shorten duration",
+                fmt_duration(*at_ns),
+                crate::engine::RUN_EVENT_BUDGET
+            ),
+            RunError::TooManyEvents {
+                limit,
+                at_ns,
+                drivers,
             } => write!(
                 f,
                 "the run stopped after {limit} events at t={} of simulated time: the model is running away \

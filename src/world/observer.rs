@@ -33,6 +33,12 @@ impl Observer {
         let leader = quorum_leader(w);
         let etcd_up = leader.is_some();
         self.set(Capability::EtcdQuorum, etcd_up, &mut out);
+        // Without load there are no requests to measure `api` by: it is judged from the cluster's state.
+        if w.scenario.load.requests_per_second == 0.0
+            && w.layout.procs_of(ProcKind::ApiServer).next().is_some()
+        {
+            self.set(Capability::Api, api_reachable(w, leader), &mut out);
+        }
         let has_cp = w.layout.procs_of(ProcKind::Scheduler).next().is_some();
         if has_cp {
             for (kind, cap) in [
@@ -151,6 +157,46 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
     }
 }
 
+/// Whether a request from the load's node through the cluster endpoint would reach an API server that
+/// serves and can write: the `api` capability when there is no load (`requests_per_second` 0) to
+/// measure it by. Through a load balancer, the one answering the endpoint (the VIP holder's, or the
+/// only one) must be alive and reachable, and one of the backends it marks UP must be reachable from
+/// it, serve and be able to write: HAProxy sends new requests only to those, and with `option
+/// redispatch` a dead one among them costs a retry, not the request. (With redispatch off, requests
+/// to such a dead backend fail, which this judgement does not count: it asks whether a request can
+/// succeed, not what share does.) A direct endpoint is that API server.
+pub fn api_reachable(w: &World, leader: Option<ProcId>) -> bool {
+    let Some(client) = w.layout.procs_of(ProcKind::Client).next() else {
+        return false;
+    };
+    let from = w.procs[client].node;
+    let endpoint = crate::components::endpoint_proc(&w.scenario);
+    let target = if endpoint == crate::components::ctx::VIP {
+        match w.vip_target() {
+            Some(p) => p,
+            None => return false,
+        }
+    } else {
+        endpoint
+    };
+    let t = &w.procs[target as usize];
+    if !t.alive || !w.net.reachable(from, t.node) {
+        return false;
+    }
+    match &t.comp {
+        Component::Haproxy(h) => h.up_backends().any(|a| {
+            w.net.reachable(t.node, w.procs[a as usize].node) && apiserver_can_write(w, a, leader)
+        }),
+        Component::ApiServer(_) => apiserver_can_write(w, target, leader),
+        // The endpoint is a load balancer or an API server.
+        Component::Etcd(_)
+        | Component::Client(_)
+        | Component::Keepalived(_)
+        | Component::Elector(_)
+        | Component::Kubelet(_) => false,
+    }
+}
+
 /// What users reach of each workload through its Service: `(ready, reachable_ppm)`.
 ///
 /// Users enter on the worker nodes they can reach (kubeadm labels control-plane nodes
@@ -261,4 +307,36 @@ pub fn workload_ready(w: &World) -> Option<bool> {
             .zip(ready)
             .all(|(wl, (r, _))| r >= wl.replicas),
     )
+}
+
+/// One etcd member's log as it stands (for tests and diagnostics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EtcdLogView {
+    pub proc: ProcId,
+    /// The first index still held (1 until compacted).
+    pub first_index: u64,
+    pub last_index: u64,
+    pub commit: u64,
+    /// Entries held in memory: the storage and the part not yet durable.
+    pub entries_held: usize,
+    /// The latest snapshot's index (0: none).
+    pub snapshot_index: u64,
+}
+
+/// The log of every running etcd member.
+pub fn etcd_logs(w: &World) -> Vec<EtcdLogView> {
+    w.layout
+        .procs_of(ProcKind::Etcd)
+        .filter_map(|p| {
+            let raft = w.procs[p].comp.raft()?;
+            Some(EtcdLogView {
+                proc: p as ProcId,
+                first_index: raft.first_index(),
+                last_index: raft.last_index(),
+                commit: raft.commit(),
+                entries_held: raft.entries_held(),
+                snapshot_index: raft.snapshot().map_or(0, |s| s.index),
+            })
+        })
+        .collect()
 }

@@ -41,11 +41,14 @@ fn fault_strategy(members: u32) -> impl Strategy<Value = String> {
     ]
 }
 
-fn scenario(members: u32, pre_vote: bool, faults: &[String]) -> String {
+/// `compaction`: etcd's snapshot count and catch-up entries; small ones make members snapshot every
+/// few seconds and send followers snapshots after short outages.
+fn scenario(members: u32, pre_vote: bool, compaction: (u64, u64), faults: &[String]) -> String {
+    let (count, catchup) = compaction;
     format!(
         r#"{{"name":"prop","duration":"200s",
             "topology":{{"etcd":"stacked","control_plane_nodes":{members},"zones":["a","b","c"]}},
-            "settings":{{"etcd":{{"pre_vote":{pre_vote}}}}},
+            "settings":{{"etcd":{{"pre_vote":{pre_vote},"snapshot_count":{count},"snapshot_catchup_entries":{catchup}}}}},
             "load":{{"requests_per_second":20}},
             "faults":[{}]}}"#,
         faults.join(",")
@@ -59,10 +62,11 @@ proptest! {
     fn no_invariant_violated_and_quorum_returns(
         members in prop_oneof![Just(3u32), Just(5u32)],
         pre_vote in any::<bool>(),
+        compaction in prop_oneof![Just((10_000u64, 5_000u64)), Just((30, 10)), Just((200, 50))],
         faults in prop::collection::vec(fault_strategy(3), 1..6),
         seed in 1u64..1_000_000,
     ) {
-        let o = run_json(&scenario(members, pre_vote, &faults), seed);
+        let o = run_json(&scenario(members, pre_vote, compaction, &faults), seed);
         let violations: Vec<String> = o.trace.events.iter().filter_map(|e| match &e.kind {
             kube_ha_sim::observe::TraceKind::Violation { text } => Some(text.clone()),
             _ => None,

@@ -58,6 +58,7 @@ fn disk(terms: &[u64], term: u64, commit: u64) -> DurableState {
             .enumerate()
             .map(|(i, &t)| ent(t, i as u64 + 1))
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -1050,4 +1051,125 @@ fn chaos_preserves_safety_and_recovers_liveness() {
     }
     // The linearizability check above must not be vacuous.
     assert!(served_total > 500, "only {served_total} reads served");
+}
+
+/// Members that hand every write back with `persisted_write` (as the etcd member does) and apply
+/// snapshots and committed entries into a count of applied puts: a compacted leader catches a far
+/// follower up by a snapshot, and every member holds each entry once.
+mod snapshots {
+    use super::*;
+    use kube_ha_sim::components::etcd::kv::Kv;
+    use std::sync::Arc;
+
+    struct Member {
+        raft: Raft,
+        /// Keys written, as the store: a snapshot carries it.
+        kv: Kv,
+        applied: u64,
+    }
+
+    fn member(id: MemberId) -> Member {
+        Member {
+            raft: Raft::new(
+                config(id, 3, true, true),
+                &DurableState::default(),
+                stream(9, id),
+            ),
+            kv: Kv::default(),
+            applied: 0,
+        }
+    }
+
+    /// Drains every ready, persisting at once, until nothing moves; members in `down` are skipped
+    /// and drop what is sent to them.
+    fn settle(ms: &mut [Member], down: &[MemberId], snaps: &mut u32) {
+        loop {
+            let mut queue = Vec::new();
+            for (i, m) in ms.iter_mut().enumerate() {
+                if down.contains(&(i as u64 + 1)) || !m.raft.has_ready() {
+                    continue;
+                }
+                let rd = m.raft.ready();
+                if let Some(s) = &rd.snapshot {
+                    m.kv = (*s.data).clone();
+                    m.applied = s.index;
+                }
+                for e in &rd.committed {
+                    assert_eq!(e.index, m.applied + 1, "apply gap");
+                    if let EntryData::Put { key, value, .. } = e.data {
+                        m.kv.put(key, value, None);
+                    }
+                    m.applied = e.index;
+                }
+                m.raft
+                    .persisted_write(rd.hard_state, rd.snapshot, rd.entries);
+                queue.extend(rd.messages);
+            }
+            if queue.is_empty() {
+                return;
+            }
+            for msg in queue {
+                if msg.kind == MsgType::Snap {
+                    *snaps += 1;
+                    // The transport streams it and reports the end.
+                    ms[(msg.from - 1) as usize]
+                        .raft
+                        .report_snapshot(msg.to, true);
+                }
+                if !down.contains(&msg.to) {
+                    ms[(msg.to - 1) as usize].raft.step(msg);
+                }
+            }
+        }
+    }
+
+    /// Snapshot the applied store and keep `keep` entries before it, as etcd's server does.
+    fn snapshot(m: &mut Member, keep: u64) {
+        let term = m.raft.log_term(m.applied).unwrap();
+        m.raft.create_snapshot(Snapshot {
+            index: m.applied,
+            term,
+            data: Arc::new(m.kv.clone()),
+        });
+        m.raft.compact(m.applied.saturating_sub(keep));
+    }
+
+    #[test]
+    fn a_compacted_leader_catches_a_far_follower_up_by_snapshot() {
+        let mut ms: Vec<Member> = (1..=3).map(member).collect();
+        let mut snaps = 0;
+        ms[0].raft.campaign();
+        settle(&mut ms, &[], &mut snaps);
+        assert_eq!(ms[0].raft.role(), Role::Leader);
+        // Member 3 is away while 300 entries commit; everyone snapshots and keeps 50.
+        for k in 1..=300 {
+            ms[0].raft.propose(put(k)).unwrap();
+            settle(&mut ms, &[3], &mut snaps);
+        }
+        for m in &mut ms[..2] {
+            snapshot(m, 50);
+            assert_eq!(m.raft.first_index(), m.applied - 50 + 1);
+            assert_eq!(m.raft.entries_held() as u64, 50, "one copy of the 50 kept");
+        }
+        // Member 3 answers the next heartbeat; the leader has compacted what it needs.
+        for _ in 0..2 {
+            ms[0].raft.tick();
+            settle(&mut ms, &[], &mut snaps);
+        }
+        assert_eq!(snaps, 1, "one snapshot sent");
+        let (leader, far) = (&ms[0], &ms[2]);
+        assert_eq!(far.raft.commit(), leader.raft.commit());
+        assert_eq!(far.kv, leader.kv, "the store came with the snapshot");
+        // Installing a snapshot replaces the whole log.
+        assert_eq!(far.raft.first_index(), leader.applied + 1);
+        // Replication carries on from the log.
+        ms[0].raft.propose(put(1000)).unwrap();
+        settle(&mut ms, &[], &mut snaps);
+        assert_eq!(snaps, 1);
+        assert_eq!(ms[2].kv.get(1000).map(|kv| kv.value), Some(1000));
+        // A crash keeps the storage only: the snapshot and the entries after it.
+        let durable = ms[2].raft.clone().into_durable().restart_image();
+        assert_eq!(durable.snapshot.index, durable.compacted.0);
+        assert_eq!(durable.last_index(), ms[2].raft.last_index());
+    }
 }

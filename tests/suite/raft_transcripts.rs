@@ -58,6 +58,7 @@ fn msg_name(kind: MsgType) -> &'static str {
         MsgType::ReadIndex => "MsgReadIndex",
         MsgType::ReadIndexResp => "MsgReadIndexResp",
         MsgType::TimeoutNow => "MsgTimeoutNow",
+        MsgType::Snap => "MsgSnap",
     }
 }
 
@@ -76,6 +77,7 @@ fn msg_kind(name: &str) -> MsgType {
         ReadIndex,
         ReadIndexResp,
         TimeoutNow,
+        Snap,
     ]
     .into_iter()
     .find(|&k| msg_name(k) == name)
@@ -137,6 +139,11 @@ fn fmt_msg(m: &RaftMsg) -> String {
             let _ = write!(s, " commit={}", m.commit);
         }
         MsgType::HeartbeatResp | MsgType::ReadIndex | MsgType::TimeoutNow => {}
+        MsgType::Snap => {
+            if let Some(snap) = &m.snapshot {
+                let _ = write!(s, " snapshot={}/{}", snap.term, snap.index);
+            }
+        }
         MsgType::ReadIndexResp => {
             let _ = write!(s, " index={}", m.index);
         }
@@ -603,6 +610,7 @@ impl Env {
                     data: EntryData::Empty,
                 })
                 .collect(),
+            ..Default::default()
         };
         self.in_flight.retain(|m| m.to != id);
         self.start(id);

@@ -461,11 +461,60 @@ fn load_balancers_on_the_control_plane_are_one_per_node() {
 #[test]
 fn name_and_absurd_durations_are_rejected() {
     assert_eq!(err(&with(&[("/name", json!(" "))])).path, "name");
-    let e = err(&with(&[("/duration", json!("169h"))]));
+    let e = err(&with(&[("/duration", json!("876601h"))]));
     assert_eq!(e.path, "duration");
-    assert!(e.message.contains("7 days"), "{e}");
+    assert!(e.message.contains("100 years"), "{e}");
     assert_eq!(err(&with(&[("/duration", json!("0s"))])).path, "duration");
-    ok(&with(&[("/duration", json!("168h"))]));
+    ok(&with(&[("/duration", json!("169h"))]));
+}
+
+#[test]
+fn a_long_run_is_judged_by_its_cost_not_its_length() {
+    // Years of an idle cluster are affordable (issue 12, item 2)...
+    let run = |d: &str, load: Value, settings: Value| {
+        with(&[
+            ("/duration", json!(d)),
+            ("/load", load),
+            ("/settings", settings),
+            ("/workloads", json!([])),
+            ("/faults", json!([])),
+            ("/expect", json!([])),
+        ])
+    };
+    let idle = json!({"requests_per_second": 0.001});
+    ok(&run("8766h", idle.clone(), json!({})));
+    // ...a century is not: the error names the setting that drives the cost.
+    let e = err(&run("876600h", idle, json!({})));
+    assert_eq!(e.path, "duration");
+    assert!(e.message.contains("billion events"), "{e}");
+    // With load, the load drives it.
+    let e = err(&run(
+        "8766h",
+        json!({"requests_per_second": 100}),
+        json!({}),
+    ));
+    assert_eq!(e.path, "load.requests_per_second");
+    assert!(e.message.contains("billion events"), "{e}");
+    // A log that compaction cannot bound names its setting.
+    let writes = json!({"requests_per_second": 200, "write_ratio": 1});
+    let unbounded = json!({"etcd": {"snapshot_count": 1_000_000_000u64}});
+    let e = err(&run("48h", writes.clone(), unbounded));
+    assert_eq!(e.path, "settings.etcd.snapshot_count");
+    ok(&run("48h", writes, json!({})));
+}
+
+#[test]
+fn a_run_that_outgrows_its_estimate_stops_with_a_clear_error() {
+    let e = kube_ha_sim::world::RunError::TooManyEvents {
+        limit: kube_ha_sim::engine::RUN_EVENT_CEILING,
+        at_ns: 3_600_000_000_000,
+        drivers: "duration = 8766h".into(),
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("the most one run may take") && text.contains("duration = 8766h"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -552,8 +601,10 @@ fn component_settings_ranges() {
 
 #[test]
 fn load_ranges() {
-    let e = err(&with(&[("/load", json!({"requests_per_second": 0}))]));
+    let e = err(&with(&[("/load", json!({"requests_per_second": -1}))]));
     assert_eq!(e.path, "load.requests_per_second");
+    // 0 is no load (issue 12, item 3).
+    ok(&with(&[("/load", json!({"requests_per_second": 0}))]));
     assert_eq!(
         err(&with(&[("/load", json!({"requests_per_second": 100001}))])).path,
         "load.requests_per_second"

@@ -20,6 +20,8 @@ enum Base {
     EtcdCrash,
     /// The etcd leader's node is cut off from everything.
     EtcdIsolate,
+    /// An etcd follower is down for a minute while 20 writes a second go straight to etcd.
+    EtcdFollowerBehind,
     /// cp-1 is partitioned from cp-2 and cp-3; the load goes straight to the etcd members.
     EtcdPartitionDirect,
     /// cp-1 is partitioned from cp-2 and cp-3; HAProxy and the clients still reach it, so its API
@@ -90,6 +92,13 @@ fn base_scenario(b: Base) -> Value {
             json!([fault("60s", "crash", "leader:etcd", Some("30s"))]),
             none,
             api_load,
+            "2m",
+        ),
+        Base::EtcdFollowerBehind => cluster(
+            stacked(1, 0, &abc),
+            json!([fault("30s", "crash", "follower:etcd", Some("60s"))]),
+            none,
+            json!({"target": "etcd", "requests_per_second": 20, "write_ratio": 1.0}),
             "2m",
         ),
         Base::EtcdIsolate => cluster(
@@ -272,6 +281,19 @@ fn table() -> Vec<Row> {
         ),
         row("etcd.fsync_latency", EtcdCrash, json!("10ms")),
         row("etcd.request_timeout", EtcdPartitionDirect, json!("3s")),
+        // The follower misses ~1200 entries: with a short catch-up it needs the snapshot.
+        row_with(
+            "etcd.snapshot_count",
+            EtcdFollowerBehind,
+            json!({"etcd": {"snapshot_catchup_entries": 10}}),
+            json!(50),
+        ),
+        row_with(
+            "etcd.snapshot_catchup_entries",
+            EtcdFollowerBehind,
+            json!({"etcd": {"snapshot_count": 50}}),
+            json!(10),
+        ),
         // kube-apiserver
         row("kube_apiserver.request_timeout", ApiPartition, json!("3s")),
         row(

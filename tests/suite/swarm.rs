@@ -206,6 +206,13 @@ fn random_scenario(seed: u64) -> Value {
     let faults: Vec<Value> = (0..rng.gen_range(0..=6))
         .map(|_| random_fault(&mut rng, &shape, duration_s))
         .collect();
+    let requests_per_second = if rng.gen_bool(0.15) {
+        0
+    } else {
+        rng.gen_range(1..40)
+    };
+    let snapshot_count = [10_000, 50, 300][rng.gen_range(0..3)];
+    let catchup = [5_000, 20, 100][rng.gen_range(0..3)];
     let workloads: Vec<Value> = (0..rng.gen_range(0..=2))
         .map(|i| json!({ "name": format!("w{i}"), "replicas": rng.gen_range(0..6), "on_control_plane": rng.gen_bool(0.3) }))
         .collect();
@@ -224,11 +231,18 @@ fn random_scenario(seed: u64) -> Value {
             "endpoint": endpoint,
         },
         "settings": {
-            "etcd": { "pre_vote": rng.gen_bool(0.8) },
+            "etcd": {
+                "pre_vote": rng.gen_bool(0.8),
+                // Small counts: members snapshot every few seconds, and a follower back from a short
+                // outage may need a snapshot.
+                "snapshot_count": snapshot_count,
+                "snapshot_catchup_entries": catchup,
+            },
             "leader_election": { "api_endpoint": if rng.gen_bool(0.7) { "local" } else { "load-balancer" } },
         },
         "load": {
-            "requests_per_second": rng.gen_range(1..40),
+            // Sometimes no load: api judged from the cluster's state.
+            "requests_per_second": requests_per_second,
             "write_ratio": (rng.gen_range(0..=10) as f64) / 10.0,
             "target": if rng.gen_bool(0.8) { "api" } else { "etcd" },
         },

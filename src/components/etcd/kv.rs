@@ -5,7 +5,7 @@ use crate::components::msg::{Key, KeyValue};
 use std::collections::BTreeMap;
 
 /// The store's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
     data: BTreeMap<Key, (u64, u64)>,
     /// The store revision: the number of applied writes.
@@ -46,6 +46,16 @@ impl Kv {
             value: *v,
             mod_rev: *r,
         })
+    }
+
+    /// How many keys the store holds.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
     }
 
     /// Keys in `[start, end)`, in key order.

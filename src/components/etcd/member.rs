@@ -3,12 +3,15 @@
 
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
-use super::types::{DurableState, Entry, EntryData, HardState, MemberId, RaftMsg, Role};
+use super::types::{
+    DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, Role, Snapshot,
+};
 use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An etcd member's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum EtcdTimer {
     ReadRetry { read_ctx: u64 },
     /// A stopping leader polls, once a tick, whether its leadership transfer finished.
     TransferPoll,
+    /// The snapshot stream numbered `token` has been sent in full.
+    SnapshotSent { token: u64 },
 }
 
 /// etcd re-sends a ReadIndex that got no answer every 500 ms (`readIndexRetryTime`,
@@ -35,6 +40,21 @@ pub enum EtcdTimer {
 /// without a leader, or forwarded to a leader that died, is sent again until a leader answers or the
 /// request times out.
 const READ_INDEX_RETRY_NS: Nanos = 500 * crate::engine::MS;
+
+/// The size a snapshot stands for, per key of the store. Assumption, not a measured figure: every key
+/// of the model stands for a Kubernetes object (a Lease, Node, Pod, Endpoints) or a data key, which
+/// etcd stores as a few KiB of protobuf plus its MVCC key; 4 KiB each. The model holds no base set of
+/// cluster objects (RBAC, ConfigMaps, CRDs), so real databases are larger.
+pub const SNAPSHOT_BYTES_PER_KEY: u64 = 4096;
+
+/// How fast a snapshot streams to a follower: 10 MB/s, the peer bandwidth etcd's hardware guide
+/// reasons with ("10MB/s will recover 100MB data within 15 seconds", etcd op-guide/hardware.md).
+pub const SNAPSHOT_BYTES_PER_SEC: u64 = 10_000_000;
+
+/// The time a snapshot of `bytes` takes to stream at [`SNAPSHOT_BYTES_PER_SEC`].
+pub fn snapshot_transfer_ns(bytes: u64) -> Nanos {
+    ((bytes as u128 * crate::engine::SEC as u128) / SNAPSHOT_BYTES_PER_SEC as u128) as Nanos
+}
 
 /// Static configuration of a member (its flags and the initial cluster).
 #[derive(Clone, Debug)]
@@ -51,6 +71,10 @@ pub struct EtcdConfig {
     pub initial_election_tick_advance: bool,
     pub fsync_latency_ns: Nanos,
     pub request_timeout_ns: Nanos,
+    /// `--snapshot-count`: a snapshot once more than this many entries were applied since the last.
+    pub snapshot_count: u64,
+    /// `--snapshot-catchup-entries`: entries kept before the snapshot for slow followers.
+    pub snapshot_catchup_entries: u64,
 }
 
 /// A client request waiting for its entry to apply or its read index to be reached.
@@ -65,6 +89,7 @@ struct Waiting {
 #[derive(Debug, Default)]
 struct Batch {
     hard: Option<HardState>,
+    snapshot: Option<Snapshot>,
     entries: Vec<Entry>,
     held: Vec<RaftMsg>,
 }
@@ -104,6 +129,11 @@ struct Volatile {
     adjusted: bool,
     /// The last entry applied to the store (commit may run ahead while the WAL is busy).
     applied: u64,
+    /// The index of the last snapshot (etcd's `ep.snapi`).
+    snapshot_index: u64,
+    /// Snapshots streaming to followers, by token: the message goes out when the stream ends.
+    snapshot_sends: BTreeMap<u64, RaftMsg>,
+    next_snapshot_token: u64,
     role: Role,
     term: u64,
     leader: Option<MemberId>,
@@ -112,6 +142,8 @@ struct Volatile {
 /// An etcd member.
 pub struct EtcdMember {
     cfg: EtcdConfig,
+    /// The data directory while the process is down; while it runs, its Raft core holds it as the
+    /// log's storage (one copy) and this is empty.
     durable: DurableState,
     wiped: bool,
     slow_fsync_ns: Option<Nanos>,
@@ -140,7 +172,28 @@ impl EtcdMember {
 
     /// What is on disk.
     pub fn durable(&self) -> &DurableState {
-        &self.durable
+        match &self.v {
+            Some(v) => v.raft.storage(),
+            None => &self.durable,
+        }
+    }
+
+    /// A snapshot of the store at the commit index (what `etcdctl snapshot save` against this member
+    /// would hold), when running.
+    pub fn save_snapshot(&self) -> Option<Snapshot> {
+        let v = self.v.as_ref()?;
+        let commit = v.raft.commit();
+        let mut kv = v.kv.clone();
+        for index in v.applied + 1..=commit {
+            if let Some(e) = v.raft.entry(index) {
+                put(&mut kv, &e.data);
+            }
+        }
+        Some(Snapshot {
+            index: commit,
+            term: v.raft.log_term(commit)?,
+            data: Arc::new(kv),
+        })
     }
 
     /// This member's Raft id.
@@ -204,23 +257,21 @@ impl EtcdMember {
         // comes at an independent offset in (0, heartbeat]. Drawn before Raft's stream is cloned, so
         // the phase is not one of Raft's own timeout draws.
         let first_tick_ns = ctx.now + rand::Rng::gen_range(ctx.rng, 1..=self.cfg.tick_ns);
-        let mut raft = Raft::new(rc, &self.durable, ctx.rng.clone());
+        let durable = std::mem::take(&mut self.durable);
+        // Load the snapshot and replay the WAL after it up to the commit index into the store, as
+        // etcd does on start.
+        let mut kv = (*durable.snapshot.data).clone();
+        let snapshot_index = durable.snapshot.index;
+        let raft = Raft::restart(rc, durable, ctx.rng.clone());
         // Advance the rng so the next start of this member draws differently.
         let _: u64 = rand::Rng::gen(ctx.rng);
-        // Replay the durable log up to the commit index into the store, as etcd replays its WAL.
-        let mut kv = Kv::default();
-        let commit = self.durable.hard.commit;
-        for e in self.durable.entries.iter().take(commit as usize) {
-            if let EntryData::Put {
-                key,
-                value,
-                expected_rev,
-                ..
-            } = &e.data
-            {
-                kv.put(*key, *value, *expected_rev);
+        let commit = raft.commit();
+        for index in snapshot_index + 1..=commit {
+            if let Some(e) = raft.entry(index) {
+                put(&mut kv, &e.data);
             }
         }
+        let mut raft = raft;
         let mut probes = BTreeMap::new();
         // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
         // member fast-forwards at once; otherwise etcd polls every 50 ms for up to 5 s until more than
@@ -254,6 +305,9 @@ impl EtcdMember {
             active_peers: 0,
             adjusted: false,
             applied: commit,
+            snapshot_index,
+            snapshot_sends: BTreeMap::new(),
+            next_snapshot_token: 1,
             role: Role::Follower,
             term,
             leader: None,
@@ -350,9 +404,12 @@ impl EtcdMember {
         }
     }
 
-    /// Drops everything volatile (a crash); the WAL batch not yet fsynced is lost.
+    /// Drops everything volatile (a crash); the WAL batch not yet fsynced is lost. The data directory
+    /// keeps the snapshot and the WAL after it.
     pub fn crash(&mut self) {
-        self.v = None;
+        if let Some(v) = self.v.take() {
+            self.durable = v.raft.into_durable().restart_image();
+        }
     }
 
     /// Handles a message.
@@ -427,6 +484,10 @@ impl EtcdMember {
             EtcdTimer::TransferPoll => {
                 self.catch_up(ctx.now);
                 self.transfer_poll(ctx);
+            }
+            EtcdTimer::SnapshotSent { token } => {
+                self.catch_up(ctx.now);
+                self.snapshot_sent(ctx, token);
             }
             EtcdTimer::WriteTimeout { write_id } => {
                 let w = v.writes.remove(&write_id).map(|(_, w)| w);
@@ -575,7 +636,11 @@ impl EtcdMember {
 
     fn handle_ready(&mut self, ctx: &mut Ctx, rd: Ready) {
         let is_leader = self.v.as_ref().unwrap().raft.role() == Role::Leader;
-        // Committed entries apply at once; etcd applies concurrently with persisting.
+        // A snapshot from the leader replaces the store; committed entries apply at once after it.
+        // etcd applies concurrently with persisting.
+        if let Some(s) = &rd.snapshot {
+            self.apply_snapshot(ctx, s);
+        }
         for e in &rd.committed {
             self.apply(ctx, e);
         }
@@ -590,31 +655,125 @@ impl EtcdMember {
             }
         }
         if let Some(first) = rd.entries.first() {
-            if first.index <= self.durable.entries.len() as u64 {
+            let stored = self.v.as_ref().unwrap().raft.storage().last_index();
+            if first.index <= stored {
                 ctx.observe(Obs::Truncated { index: first.index });
             }
         }
-        let persist = !rd.entries.is_empty() || rd.hard_state.is_some();
+        let persist = !rd.entries.is_empty() || rd.hard_state.is_some() || rd.snapshot.is_some();
         let mut msgs = rd.messages;
         // etcd's raftNode: a leader sends before its own WAL write (in parallel); a follower sends only
         // after it has persisted what its messages acknowledge.
         if is_leader || !persist {
             for m in msgs.drain(..) {
-                send_raft(ctx, &self.cfg, m);
+                self.send_raft(ctx, m);
             }
             let v = self.v.as_mut().unwrap();
             v.raft.recycle(std::mem::take(&mut msgs));
         }
+        // Nothing applied without a write to persist (a new commit index is one), so the snapshot check
+        // waits for the fsync (`fsync_done`).
         if persist {
             let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
             let v = self.v.as_mut().unwrap();
             v.inflight = Some(vec![Batch {
                 hard: rd.hard_state,
+                snapshot: rd.snapshot,
                 entries: rd.entries,
                 held: msgs,
             }]);
             ctx.timer(latency, EtcdTimer::Fsync);
         }
+    }
+
+    /// etcd's `snapshotIfNeededAndCompactRaftLog` (server/etcdserver/server.go), run after each
+    /// applied batch once its WAL write is done (etcd's `applyAll` waits on `notifyc` first, "or
+    /// applied index might be greater than the last index in raft storage"): once more than `--snapshot-count` entries were applied since the last snapshot,
+    /// snapshot the store at the applied index, then compact the in-memory log to
+    /// `--snapshot-catchup-entries` before it (`compactRaftLog`), unless a snapshot is streaming to a
+    /// follower ("skip compaction since there is an inflight snapshot").
+    fn maybe_snapshot(&mut self) {
+        let (count, catchup) = (self.cfg.snapshot_count, self.cfg.snapshot_catchup_entries);
+        let v = self.v.as_mut().unwrap();
+        if v.applied.saturating_sub(v.snapshot_index) <= count {
+            return;
+        }
+        let Some(term) = v.raft.log_term(v.applied) else {
+            debug_assert!(false, "applied entry {} not in the log", v.applied);
+            return;
+        };
+        v.raft.create_snapshot(Snapshot {
+            index: v.applied,
+            term,
+            data: Arc::new(v.kv.clone()),
+        });
+        v.snapshot_index = v.applied;
+        if v.snapshot_sends.is_empty() {
+            v.raft.compact(v.applied.saturating_sub(catchup).max(1));
+        }
+    }
+
+    /// A snapshot from the leader replaces the store (etcd's `applySnapshot`).
+    fn apply_snapshot(&mut self, ctx: &mut Ctx, s: &Snapshot) {
+        ctx.observe(Obs::SnapshotApplied {
+            index: s.index,
+            term: s.term,
+        });
+        ctx.log(format!(
+            "etcdserver: {:x} applied snapshot [index {}, term {}, {} keys] from the leader",
+            self.cfg.member_id,
+            s.index,
+            s.term,
+            s.data.len()
+        ));
+        let v = self.v.as_mut().unwrap();
+        v.kv = (*s.data).clone();
+        v.applied = s.index;
+        v.snapshot_index = s.index;
+    }
+
+    /// Sends a Raft message; a snapshot streams first, taking its size over the peer bandwidth
+    /// (etcd's rafthttp `snapshotSender`), and only then arrives.
+    fn send_raft(&mut self, ctx: &mut Ctx, m: RaftMsg) {
+        if m.kind != MsgType::Snap {
+            send_raft(ctx, &self.cfg, m);
+            return;
+        }
+        let Some(s) = m.snapshot.as_deref() else {
+            return;
+        };
+        let keys = s.data.len() as u64;
+        let bytes = keys * SNAPSHOT_BYTES_PER_KEY;
+        let took = snapshot_transfer_ns(bytes);
+        ctx.log(format!(
+            "rafthttp: {:x} sending database snapshot [index {}, term {}, {keys} keys, {bytes} bytes] to {:x}; the stream takes {}",
+            self.cfg.member_id,
+            s.index,
+            s.term,
+            m.to,
+            crate::engine::fmt_duration(took)
+        ));
+        let v = self.v.as_mut().unwrap();
+        let token = v.next_snapshot_token;
+        v.next_snapshot_token += 1;
+        v.snapshot_sends.insert(token, m);
+        ctx.timer(took, EtcdTimer::SnapshotSent { token });
+    }
+
+    /// The snapshot stream ended: the message goes out and the leader probes on from past it
+    /// (`ReportSnapshot(SnapshotFinish)`).
+    fn snapshot_sent(&mut self, ctx: &mut Ctx, token: u64) {
+        let v = self.v.as_mut().unwrap();
+        let Some(m) = v.snapshot_sends.remove(&token) else {
+            return;
+        };
+        let to = m.to;
+        v.raft.report_snapshot(to, true);
+        ctx.log(format!(
+            "rafthttp: {:x} sent database snapshot to {to:x}",
+            self.cfg.member_id
+        ));
+        send_raft(ctx, &self.cfg, m);
     }
 
     fn fsync_done(&mut self, ctx: &mut Ctx) {
@@ -626,15 +785,13 @@ impl EtcdMember {
             }
         };
         for b in batches {
-            self.durable.apply(b.hard, &b.entries);
             let v = self.v.as_mut().unwrap();
-            if let Some(last) = b.entries.last() {
-                v.raft.persisted(last.index, last.term);
-            }
+            v.raft.persisted_write(b.hard, b.snapshot, b.entries);
             for m in b.held {
-                send_raft(ctx, &self.cfg, m);
+                self.send_raft(ctx, m);
             }
         }
+        self.maybe_snapshot();
         // The loop is free again: the tick that waited in the ticker's channel runs now.
         let v = self.v.as_mut().unwrap();
         if std::mem::take(&mut v.tick_buffered) {
@@ -649,14 +806,8 @@ impl EtcdMember {
         });
         let v = self.v.as_mut().unwrap();
         v.applied = e.index;
-        if let EntryData::Put {
-            key,
-            value,
-            write_id,
-            expected_rev,
-        } = &e.data
-        {
-            let outcome = v.kv.put(*key, *value, *expected_rev);
+        if let EntryData::Put { write_id, .. } = &e.data {
+            let outcome = put(&mut v.kv, &e.data);
             if let Some((_, w)) = v.writes.remove(write_id) {
                 let result = match outcome {
                     PutOutcome::Written(rev) => Ok(KvResult::Written {
@@ -875,6 +1026,19 @@ impl Volatile {
     }
 }
 
+/// Applies an entry's write to the store (an empty entry writes nothing).
+fn put(kv: &mut Kv, data: &EntryData) -> PutOutcome {
+    match data {
+        EntryData::Put {
+            key,
+            value,
+            expected_rev,
+            ..
+        } => kv.put(*key, *value, *expected_rev),
+        EntryData::Empty => PutOutcome::Written(kv.rev),
+    }
+}
+
 /// Answers a client request that timed out (if it still waited).
 fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
     if let Some(w) = w {
@@ -904,6 +1068,7 @@ fn note_peer(
     e.1 = now;
 }
 
+#[inline]
 fn send_raft(ctx: &mut Ctx, cfg: &EtcdConfig, m: RaftMsg) {
     if let Some((_, p)) = cfg.peers.iter().find(|(id, _)| *id == m.to) {
         ctx.send(*p, Msg::Raft(m));

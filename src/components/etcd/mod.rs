@@ -1,6 +1,7 @@
 //! etcd: the Raft core, the member process around it, and the key-value store it replicates.
 
 pub mod kv;
+pub mod log;
 pub mod member;
 pub mod raft;
 pub mod types;

@@ -5,13 +5,22 @@
 //! (one logical tick, 100 ms in etcd) and [`Raft::step`] (one received message), and collects the
 //! results with [`Raft::ready`]. The caller's contract is etcd's synchronous `Ready` contract:
 //!
-//! 1. persist `Ready::entries` and `Ready::hard_state` (in that order, see
+//! 1. persist `Ready::snapshot`, `Ready::entries` and `Ready::hard_state` (in that order, see
 //!    [`DurableState::apply`]),
 //! 2. then send `Ready::messages` (a leader may send its `MsgApp`s before its own write finishes,
 //!    as etcd does, because it only counts itself in the commit quorum after [`Raft::persisted`];
 //!    every other message — votes, append acknowledgements — must wait for the write),
-//! 3. apply `Ready::committed`, serve `Ready::read_states` once applied up to their index,
-//! 4. call [`Raft::persisted`] with the last persisted entry once the write is durable.
+//! 3. apply `Ready::snapshot` (it replaces the store) and then `Ready::committed`, serve
+//!    `Ready::read_states` once applied up to their index,
+//! 4. once the write is durable, hand it back with [`Raft::persisted_write`]: Raft keeps it as its
+//!    storage (etcd's `MemoryStorage`), the one in-memory copy of the log. A caller that keeps its
+//!    own copy of the disk may instead call [`Raft::persisted`] with the last persisted entry; Raft
+//!    then keeps every entry in its unstable part.
+//!
+//! Snapshots and compaction are the caller's (etcd's server): [`Raft::create_snapshot`] records a
+//! snapshot of the applied state and [`Raft::compact`] drops stored entries up to an index. A
+//! follower whose next entry was compacted gets the latest snapshot (`MsgSnap`); the caller reports
+//! the end of its transfer with [`Raft::report_snapshot`].
 //!
 //! Everything is deterministic: the only randomness is the election-timeout draw from the
 //! caller-supplied [`Rng`], and peers are always visited in ascending id order.
@@ -20,9 +29,10 @@ use std::collections::VecDeque;
 
 use rand::Rng as _;
 
+use super::log::RaftLog;
 use super::types::{
     DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, ReadState, Role,
-    CAMPAIGN_TRANSFER,
+    Snapshot, CAMPAIGN_TRANSFER,
 };
 use crate::engine::rng::Rng;
 
@@ -80,6 +90,9 @@ impl Config {
 pub struct Ready {
     /// Messages to send.
     pub messages: Vec<RaftMsg>,
+    /// A snapshot received from the leader: persist it before the entries (it replaces the log) and
+    /// apply it before the committed entries (it replaces the store).
+    pub snapshot: Option<Snapshot>,
     /// Appended or overwritten entries to persist, in index order. After conflict repair this may
     /// start below the previously persisted last index; everything from its first index on
     /// replaces the stored log (as [`DurableState::apply`] does).
@@ -103,6 +116,9 @@ enum ProgressState {
     Probe,
     /// Follower is known to match: stream entries optimistically, bounded by the in-flight cap.
     Replicate,
+    /// A snapshot is on its way to the follower: nothing more is sent until it answers or the
+    /// transfer is reported (etcd's `StateSnapshot`).
+    Snapshot,
 }
 
 /// The leader's view of one voter (etcd's `tracker.Progress`); also holds the vote tally.
@@ -125,6 +141,8 @@ struct Progress {
     pending_commit: u64,
     /// Vote received in the current (pre-)election.
     vote: Option<bool>,
+    /// Snapshot state: the index of the snapshot sent (0: its transfer failed).
+    pending_snapshot: u64,
 }
 
 impl Progress {
@@ -139,6 +157,7 @@ impl Progress {
             recent_active: false,
             pending_commit: 0,
             vote: None,
+            pending_snapshot: 0,
         }
     }
 
@@ -152,13 +171,29 @@ impl Progress {
         self.recent_active = false;
         self.pending_commit = 0;
         self.vote = None;
+        self.pending_snapshot = 0;
     }
 
+    /// Back to probing; after a snapshot from just past it (etcd-io/raft `BecomeProbe`).
     fn become_probe(&mut self) {
+        self.next = match self.state {
+            ProgressState::Snapshot => (self.matched + 1).max(self.pending_snapshot + 1),
+            ProgressState::Probe | ProgressState::Replicate => self.matched + 1,
+        };
         self.state = ProgressState::Probe;
         self.probe_sent = false;
         self.inflight.clear();
-        self.next = self.matched + 1;
+        self.pending_snapshot = 0;
+        self.pending_commit = self.pending_commit.min(self.next - 1);
+    }
+
+    /// A snapshot at `index` is sent (etcd-io/raft `BecomeSnapshot`).
+    fn become_snapshot(&mut self, index: u64) {
+        self.state = ProgressState::Snapshot;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.pending_snapshot = index;
+        self.next = index + 1;
         self.pending_commit = self.pending_commit.min(self.matched);
     }
 
@@ -167,6 +202,7 @@ impl Progress {
         self.probe_sent = false;
         self.inflight.clear();
         self.next = self.matched + 1;
+        self.pending_snapshot = 0;
         self.pending_commit = self.pending_commit.min(self.matched);
     }
 
@@ -174,6 +210,7 @@ impl Progress {
         match self.state {
             ProgressState::Probe => self.probe_sent,
             ProgressState::Replicate => self.inflight.len() >= MAX_INFLIGHT_MSGS,
+            ProgressState::Snapshot => true,
         }
     }
 
@@ -220,6 +257,8 @@ impl Progress {
                 self.inflight.push_back(last_sent);
             }
             ProgressState::Probe => self.probe_sent = true,
+            // Paused: nothing is sent in this state.
+            ProgressState::Snapshot => {}
         }
     }
 
@@ -279,8 +318,10 @@ pub struct Raft {
     lead: MemberId,
     role: Role,
 
-    /// The log; `log[i].index == i + 1` (no compaction is modelled).
-    log: Vec<Entry>,
+    /// The log: storage (durable, handed back by the caller) and the entries not yet durable.
+    log: RaftLog,
+    /// A snapshot received from the leader waits to be handed out in the next ready.
+    snapshot_unsent: bool,
     commit: u64,
     /// Highest index handed out in `Ready::committed` (or applied by the caller before `new`).
     applied: u64,
@@ -325,6 +366,15 @@ impl Raft {
     /// On an invalid configuration (zero id, `heartbeat_tick` 0, `election_tick` not above
     /// `heartbeat_tick`, more than 64 voters) or a durable log that is not contiguous from 1.
     pub fn new(cfg: Config, durable: &DurableState, rng: Rng) -> Raft {
+        Raft::restart(cfg, durable.clone(), rng)
+    }
+
+    /// [`Raft::new`] taking the durable state by value: it becomes the log's storage, uncopied.
+    ///
+    /// # Panics
+    ///
+    /// As [`Raft::new`].
+    pub fn restart(cfg: Config, durable: DurableState, rng: Rng) -> Raft {
         assert!(cfg.id != NONE, "raft: member id must be non-zero");
         assert!(
             cfg.heartbeat_tick >= 1,
@@ -345,14 +395,16 @@ impl Raft {
         for (i, e) in durable.entries.iter().enumerate() {
             assert_eq!(
                 e.index,
-                i as u64 + 1,
-                "raft: durable log must be contiguous from 1"
+                durable.compacted.0 + i as u64 + 1,
+                "raft: durable log must be contiguous from its compaction point"
             );
         }
-        let last = durable.entries.len() as u64;
+        let last = durable.last_index();
         // A hard state whose commit runs past the log cannot be honoured; the caller replays only
-        // what it has, so clamp rather than claim entries that do not exist.
-        let commit = durable.hard.commit.min(last);
+        // what it has, so clamp rather than claim entries that do not exist. Compacted entries were
+        // applied, so committed, even if the hard state written with them lags.
+        let commit = durable.hard.commit.max(durable.compacted.0).min(last);
+        let (term, vote, prev_hard) = (durable.hard.term, durable.hard.vote, durable.hard);
         let self_pos = peers.iter().position(|&p| p == cfg.id);
         let prs = peers.iter().map(|&p| Progress::new(p, last + 1)).collect();
         let mut r = Raft {
@@ -363,16 +415,17 @@ impl Raft {
             check_quorum: cfg.check_quorum,
             max_msg_entries: cfg.max_msg_entries.max(1),
             rng,
-            term: durable.hard.term,
-            vote: durable.hard.vote,
+            term,
+            vote,
             lead: NONE,
             role: Role::Follower,
-            log: durable.entries.clone(),
+            log: RaftLog::new(durable),
+            snapshot_unsent: false,
             commit,
             applied: commit,
             stable: last,
             unstable_from: None,
-            prev_hard: durable.hard,
+            prev_hard,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             randomized_election_timeout: cfg.election_tick,
@@ -435,7 +488,9 @@ impl Raft {
                 // A granted pre-vote carries the pre-candidate's future term; the term moves only
                 // when the real election starts. A rejection's term is the voter's real term.
                 MsgType::PreVoteResp if !m.reject => {}
-                MsgType::App | MsgType::Heartbeat => self.become_follower(m.term, m.from),
+                MsgType::App | MsgType::Heartbeat | MsgType::Snap => {
+                    self.become_follower(m.term, m.from)
+                }
                 // Anything else from a higher term: follow, with the leader still unknown.
                 MsgType::AppResp
                 | MsgType::Vote
@@ -473,7 +528,8 @@ impl Raft {
             | MsgType::HeartbeatResp
             | MsgType::ReadIndex
             | MsgType::ReadIndexResp
-            | MsgType::TimeoutNow => match self.role {
+            | MsgType::TimeoutNow
+            | MsgType::Snap => match self.role {
                 Role::Leader => self.step_leader(m),
                 Role::PreCandidate | Role::Candidate => self.step_candidate(m),
                 Role::Follower => self.step_follower(m),
@@ -517,6 +573,7 @@ impl Raft {
             || self.unstable_from.is_some()
             || self.hard_state() != self.prev_hard
             || self.commit > self.applied
+            || self.snapshot_unsent
             || !self.read_states.is_empty()
             || !self.dropped_reads.is_empty()
     }
@@ -533,9 +590,18 @@ impl Raft {
     /// Drains everything that accumulated since the last call.
     pub fn ready(&mut self) -> Ready {
         let entries = match self.unstable_from.take() {
-            Some(from) if from <= self.last_index() => self.log[(from - 1) as usize..].to_vec(),
+            Some(from) if from <= self.last_index() => self.log.slice(from, self.last_index()),
             Some(_) | None => Vec::new(),
         };
+        let snapshot = if std::mem::take(&mut self.snapshot_unsent) {
+            self.log.pending_snapshot().cloned()
+        } else {
+            None
+        };
+        if let Some(s) = &snapshot {
+            // The snapshot is the state up to its index: applying it applies those entries.
+            self.applied = self.applied.max(s.index);
+        }
         let hard = self.hard_state();
         let hard_state = if hard != self.prev_hard {
             self.prev_hard = hard;
@@ -544,13 +610,14 @@ impl Raft {
             None
         };
         let committed = if self.commit > self.applied {
-            self.log[self.applied as usize..self.commit as usize].to_vec()
+            self.log.slice(self.applied + 1, self.commit)
         } else {
             Vec::new()
         };
-        self.applied = self.commit;
+        self.applied = self.applied.max(self.commit);
         Ready {
             messages: std::mem::take(&mut self.msgs),
+            snapshot,
             entries,
             hard_state,
             committed,
@@ -587,6 +654,83 @@ impl Raft {
         }
     }
 
+    /// The caller's write of a ready is durable, handed back as it was handed out: Raft keeps it as
+    /// its storage (etcd's raftNode appends it to `MemoryStorage` after the WAL write) and drops the
+    /// entries from its unstable part. Then as [`Raft::persisted`].
+    pub fn persisted_write(
+        &mut self,
+        hard: Option<HardState>,
+        snapshot: Option<Snapshot>,
+        entries: Vec<Entry>,
+    ) {
+        if let Some(s) = snapshot {
+            let index = s.index;
+            self.log.storage_mut().apply_snapshot(s);
+            self.log.stable_snapshot_to(index);
+            self.stable = self.stable.max(index);
+        }
+        let last = entries.last().map(|e| (e.index, e.term));
+        self.log.storage_mut().apply_owned(hard, entries);
+        if let Some((index, term)) = last {
+            self.persisted(index, term);
+            self.log.stable_to(index, term);
+        }
+    }
+
+    /// What is durable: the storage alone (a crash loses the unstable part and a pending snapshot).
+    pub fn into_durable(self) -> DurableState {
+        self.log.into_storage()
+    }
+
+    /// Records a snapshot of the applied state (etcd's `MemoryStorage.CreateSnapshot`): the one a
+    /// follower behind the compacted log gets. Its index must be applied and above the last
+    /// snapshot's; its term must be the log's there.
+    pub fn create_snapshot(&mut self, s: Snapshot) {
+        let storage = self.log.storage();
+        if s.index <= storage.snapshot.index
+            || s.index > self.applied
+            || s.index > storage.last_index()
+        {
+            debug_assert!(
+                false,
+                "snapshot at {} (last {}, applied {}, stored up to {})",
+                s.index,
+                storage.snapshot.index,
+                self.applied,
+                storage.last_index()
+            );
+            return;
+        }
+        debug_assert_eq!(self.log.term(s.index), Some(s.term), "snapshot term");
+        self.log.storage_mut().snapshot = s;
+    }
+
+    /// Drops the stored entries up to `index` (at most the applied index; etcd's
+    /// `MemoryStorage.Compact`).
+    pub fn compact(&mut self, index: u64) {
+        self.log.compact(index.min(self.applied));
+    }
+
+    /// The transfer of the snapshot sent to `to` ended (etcd's `ReportSnapshot`, `MsgSnapStatus`):
+    /// the leader probes again, from past the snapshot if it went through, and waits for the
+    /// follower's answer or a heartbeat response before it sends more.
+    pub fn report_snapshot(&mut self, to: MemberId, ok: bool) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(pr) = self.prs.iter_mut().find(|p| p.id == to) else {
+            return;
+        };
+        if pr.state != ProgressState::Snapshot {
+            return;
+        }
+        if !ok {
+            pr.pending_snapshot = 0;
+        }
+        pr.become_probe();
+        pr.probe_sent = true;
+    }
+
     // ----------------------------------------------------------------------------------------
     // Accessors.
 
@@ -617,15 +761,43 @@ impl Raft {
 
     /// Index of the last log entry (0 when empty).
     pub fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.log.last_index()
     }
 
-    /// The entry at `index`, if present.
+    /// The first index still in the log (1 until something is compacted).
+    pub fn first_index(&self) -> u64 {
+        self.log.first_index()
+    }
+
+    /// The entry at `index`, if present (not compacted).
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        if index == 0 {
-            return None;
-        }
-        self.log.get((index - 1) as usize)
+        self.log.entry(index)
+    }
+
+    /// The term of the entry at `index`: known from the first index minus one (the compaction
+    /// point or snapshot) to the last; `None` elsewhere.
+    pub fn log_term(&self, index: u64) -> Option<u64> {
+        self.log.term(index)
+    }
+
+    /// The latest snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.log.snapshot()
+    }
+
+    /// Entries held in memory (storage and unstable part).
+    pub fn entries_held(&self) -> usize {
+        self.log.held()
+    }
+
+    /// The durable part of the log (the storage).
+    pub fn storage(&self) -> &DurableState {
+        self.log.storage()
+    }
+
+    /// Highest index handed out as committed (or as a snapshot).
+    pub fn applied(&self) -> u64 {
+        self.applied
     }
 
     /// This member's id.
@@ -672,15 +844,13 @@ impl Raft {
     // Log helpers.
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.term(self.last_index()).unwrap_or(0)
     }
 
-    /// Term of the entry at `index` (0 for index 0), `None` past the end.
+    /// Term of the entry at `index` (0 for index 0 of an uncompacted log), `None` past the end and
+    /// below the compaction point.
     fn term_at(&self, index: u64) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
-        }
-        self.log.get((index - 1) as usize).map(|e| e.term)
+        self.log.term(index)
     }
 
     fn mark_unstable(&mut self, from: u64) {
@@ -689,7 +859,7 @@ impl Raft {
 
     fn append_entry(&mut self, data: EntryData) -> u64 {
         let index = self.last_index() + 1;
-        self.log.push(Entry {
+        self.log.append(Entry {
             term: self.term,
             index,
             data,
@@ -712,14 +882,14 @@ impl Raft {
     }
 
     /// The largest index <= `index` whose term is <= `term`, with that term (etcd's
-    /// `findConflictByTerm`), used to skip a whole divergent term per probe.
+    /// `findConflictByTerm`), used to skip a whole divergent term per probe. Where the term is not
+    /// known (past the end, compacted) the index may match: it is returned with term 0.
     fn find_conflict_by_term(&self, index: u64, term: u64) -> (u64, u64) {
-        if index > self.last_index() {
-            return (index, 0);
-        }
         let mut i = index;
         while i > 0 {
-            let t = self.log[(i - 1) as usize].term;
+            let Some(t) = self.term_at(i) else {
+                return (i, 0);
+            };
             if t <= term {
                 return (i, t);
             }
@@ -760,10 +930,10 @@ impl Raft {
                 self.commit
             );
             if ci <= self.last_index() {
-                self.log.truncate((ci - 1) as usize);
                 self.stable = self.stable.min(ci - 1);
             }
-            self.log.extend(entries.into_iter().skip(pos));
+            self.log
+                .truncate_and_append(entries.into_iter().skip(pos).collect());
             self.mark_unstable(ci);
         }
         self.commit_to(leader_commit.min(last_new));
@@ -1053,6 +1223,11 @@ impl Raft {
                 self.lead = m.from;
                 self.handle_heartbeat(&m);
             }
+            MsgType::Snap => {
+                self.election_elapsed = 0;
+                self.lead = m.from;
+                self.handle_snapshot(m);
+            }
             // A read forwarded to us by someone who thought we lead: pass it on if we know
             // better, else (below) drop it as etcd does.
             MsgType::ReadIndex if self.lead != NONE => {
@@ -1096,6 +1271,10 @@ impl Raft {
             MsgType::Heartbeat => {
                 self.become_follower(m.term, m.from);
                 self.handle_heartbeat(&m);
+            }
+            MsgType::Snap => {
+                self.become_follower(m.term, m.from);
+                self.handle_snapshot(m);
             }
             MsgType::PreVoteResp | MsgType::VoteResp if m.kind == my_resp => self.tally(m),
             // Answers of the other phase or to a leader's requests (stale), vote requests (handled
@@ -1156,6 +1335,43 @@ impl Raft {
         self.send(resp);
     }
 
+    /// A snapshot from the leader (etcd-io/raft `handleSnapshot`): installed unless the log already
+    /// holds its last entry; either way the leader learns how far this member's log now goes.
+    fn handle_snapshot(&mut self, mut m: RaftMsg) {
+        let s = m.snapshot.take().map(|s| *s).unwrap_or_default();
+        let mut resp = RaftMsg::new(MsgType::AppResp, self.id, m.from, self.term);
+        resp.index = if self.restore(s) {
+            self.last_index()
+        } else {
+            self.commit
+        };
+        self.send(resp);
+    }
+
+    /// etcd-io/raft `restore`: a snapshot at or below the commit index is stale; one whose last
+    /// entry the log holds only moves the commit index; any other replaces the log.
+    fn restore(&mut self, s: Snapshot) -> bool {
+        if s.index <= self.commit {
+            return false;
+        }
+        if self.role != Role::Follower {
+            // "attempted to restore snapshot as leader; should never happen"
+            debug_assert!(false, "raft {}: snapshot while {:?}", self.id, self.role);
+            self.become_follower(self.term + 1, NONE);
+            return false;
+        }
+        if self.term_at(s.index) == Some(s.term) {
+            self.commit_to(s.index);
+            return false;
+        }
+        self.commit = s.index;
+        self.stable = self.stable.min(s.index);
+        self.unstable_from = None;
+        self.snapshot_unsent = true;
+        self.log.restore(s);
+        true
+    }
+
     fn handle_heartbeat(&mut self, m: &RaftMsg) {
         // The leader sends min(match, commit), so this never commits unverified entries; the
         // clamp only guards a log that is shorter than what we acknowledged (lost writes).
@@ -1187,7 +1403,8 @@ impl Raft {
             | MsgType::Heartbeat
             | MsgType::ReadIndex
             | MsgType::ReadIndexResp
-            | MsgType::TimeoutNow => {}
+            | MsgType::TimeoutNow
+            | MsgType::Snap => {}
         }
     }
 
@@ -1212,9 +1429,18 @@ impl Raft {
         let index = m.index.min(self.last_index());
         let pr = &mut self.prs[pos];
         if pr.maybe_update(index) || (pr.matched == index && pr.state == ProgressState::Probe) {
+            let first = self.log.first_index();
+            let pr = &mut self.prs[pos];
             match pr.state {
                 ProgressState::Probe => pr.become_replicate(),
                 ProgressState::Replicate => pr.free_le(index),
+                // The follower installed the snapshot (or caught up otherwise) and the log can
+                // carry it on from its match.
+                ProgressState::Snapshot if pr.matched + 1 >= first => {
+                    pr.become_probe();
+                    pr.become_replicate();
+                }
+                ProgressState::Snapshot => {}
             }
             if self.maybe_commit() {
                 // The commit moved within our term, so postponed reads may proceed.
@@ -1290,6 +1516,11 @@ impl Raft {
         let next = pr.next;
         let prev_index = next - 1;
         let Some(prev_term) = self.term_at(prev_index) else {
+            if prev_index < self.log.first_index() {
+                // etcd-io/raft maybeSendAppend: "the log probably got truncated at >= pr.Next, so we
+                // can't catch up the follower log anymore. Send a snapshot instead."
+                return self.maybe_send_snapshot(pos);
+            }
             // Cannot happen (next <= last + 1 always); stay silent rather than send garbage.
             debug_assert!(false, "progress next {next} beyond log end {last}");
             return false;
@@ -1309,13 +1540,32 @@ impl Raft {
         m.log_term = prev_term;
         m.commit = self.commit;
         if n > 0 {
-            m.entries = self.log[prev_index as usize..hi as usize].to_vec();
+            m.entries = self.log.slice(next, hi);
         }
         self.send(m);
         let commit = self.commit;
         let pr = &mut self.prs[pos];
         pr.sent_entries(n, hi);
         pr.sent_commit(commit);
+        true
+    }
+
+    /// Sends the latest snapshot to the voter at `pos`, unless it has not been heard from lately
+    /// (etcd-io/raft `maybeSendSnapshot`: "ignore sending snapshot to %x since it is not recently
+    /// active").
+    fn maybe_send_snapshot(&mut self, pos: usize) -> bool {
+        if !self.prs[pos].recent_active {
+            return false;
+        }
+        let Some(s) = self.log.snapshot().cloned() else {
+            debug_assert!(false, "compacted log without a snapshot");
+            return false;
+        };
+        let to = self.prs[pos].id;
+        self.prs[pos].become_snapshot(s.index);
+        let mut m = RaftMsg::new(MsgType::Snap, self.id, to, self.term);
+        m.snapshot = Some(Box::new(s));
+        self.send(m);
         true
     }
 

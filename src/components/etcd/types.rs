@@ -1,5 +1,8 @@
 //! Raft wire and storage types shared by the Raft core, the etcd member and the invariant checker.
 
+use super::kv::Kv;
+use std::sync::Arc;
+
 /// A Raft member id (1-based, as etcd-io/raft ids are non-zero).
 pub type MemberId = u64;
 
@@ -44,6 +47,9 @@ pub enum MsgType {
     /// Leadership transfer: the leader tells an up-to-date follower to campaign at once (etcd's
     /// MsgTimeoutNow, sent when a stopping leader hands over).
     TimeoutNow,
+    /// The leader sends its latest snapshot to a follower that needs entries it has compacted
+    /// (etcd-io/raft MsgSnap).
+    Snap,
 }
 
 /// The `context` of a MsgVote sent after MsgTimeoutNow: voters grant it even while they still hear
@@ -71,6 +77,8 @@ pub struct RaftMsg {
     pub reject_hint: u64,
     /// Read-index request context (MsgHeartbeat carries it for read-index confirmation, as etcd does).
     pub context: u64,
+    /// MsgSnap: the snapshot (boxed: every other message leaves it out).
+    pub snapshot: Option<Box<Snapshot>>,
 }
 
 impl RaftMsg {
@@ -88,6 +96,7 @@ impl RaftMsg {
             reject: false,
             reject_hint: 0,
             context: 0,
+            snapshot: None,
         }
     }
 }
@@ -100,28 +109,122 @@ pub struct HardState {
     pub commit: u64,
 }
 
-/// What survives a crash: the hard state and the log (the WAL). Everything else is volatile.
+/// A snapshot: the store with every entry up to `index` applied, and the term of that entry (etcd's
+/// raftpb.Snapshot together with the backend database it stands for). Index 0 is "no snapshot".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub index: u64,
+    pub term: u64,
+    /// The store at `index`. Shared: the same snapshot sits in storage, on disk and in flight.
+    pub data: Arc<Kv>,
+}
+
+/// What survives a crash: the hard state, the latest snapshot and the log after its compaction point
+/// (the WAL and the snap files). Everything else is volatile.
+///
+/// While a member runs, its Raft core holds this as its storage (etcd's `MemoryStorage`, which holds
+/// exactly what the WAL holds): the one copy of the log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DurableState {
     pub hard: HardState,
-    /// Entries from index 1 upwards (`entries[i].index == i + 1`); no compaction is modelled.
+    /// The latest snapshot (index 0: none yet).
+    pub snapshot: Snapshot,
+    /// Index and term of the last compacted entry: `entries` start right after it ((0, 0) for a log
+    /// that starts at index 1). etcd's MemoryStorage keeps it as the dummy entry `ents[0]`.
+    pub compacted: (u64, u64),
+    /// The entries after the compaction point, contiguous.
     pub entries: Vec<Entry>,
 }
 
 impl DurableState {
+    /// Index of the last entry (the compaction point when there is none).
+    pub fn last_index(&self) -> u64 {
+        self.compacted.0 + self.entries.len() as u64
+    }
+
+    /// Term of the entry at `index`: the compaction point's term there, `None` below it (compacted)
+    /// and past the end.
+    pub fn term(&self, index: u64) -> Option<u64> {
+        if index == self.compacted.0 {
+            return Some(self.compacted.1);
+        }
+        self.entry(index).map(|e| e.term)
+    }
+
+    /// The entry at `index`, if it is held (not compacted, not past the end).
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        let first = self.compacted.0 + 1;
+        if index < first {
+            return None;
+        }
+        self.entries.get((index - first) as usize)
+    }
+
     /// Applies a persisted batch: entries overwrite from their first index (conflict repair) and the
     /// hard state, if given, replaces the old one.
     pub fn apply(&mut self, hard: Option<HardState>, entries: &[Entry]) {
-        if let Some(first) = entries.first() {
-            let keep = (first.index - 1) as usize;
-            if self.entries.len() > keep {
-                self.entries.truncate(keep);
-            }
-            self.entries.extend_from_slice(entries);
-        }
+        self.append(entries.first().map(|e| e.index), entries.iter().cloned());
         if let Some(h) = hard {
             self.hard = h;
         }
+    }
+
+    /// [`DurableState::apply`] taking the entries by value (no copy).
+    pub fn apply_owned(&mut self, hard: Option<HardState>, entries: Vec<Entry>) {
+        self.append(entries.first().map(|e| e.index), entries);
+        if let Some(h) = hard {
+            self.hard = h;
+        }
+    }
+
+    fn append(&mut self, first: Option<u64>, entries: impl IntoIterator<Item = Entry>) {
+        let Some(first) = first else { return };
+        // Committed entries are never rewritten, and compaction stays below the commit index.
+        assert!(
+            first > self.compacted.0,
+            "append at {first} at or below the compaction point {}",
+            self.compacted.0
+        );
+        let keep = (first - self.compacted.0 - 1) as usize;
+        if self.entries.len() > keep {
+            self.entries.truncate(keep);
+        }
+        self.entries.extend(entries);
+        debug_assert_eq!(
+            self.entries.last().map(|e| e.index),
+            Some(self.last_index()),
+            "durable log not contiguous"
+        );
+    }
+
+    /// Installs a snapshot received from the leader: it replaces the whole log (etcd's
+    /// `MemoryStorage.ApplySnapshot`).
+    pub fn apply_snapshot(&mut self, s: Snapshot) {
+        self.compacted = (s.index, s.term);
+        self.entries.clear();
+        self.snapshot = s;
+    }
+
+    /// Drops the entries up to `index` (etcd's `MemoryStorage.Compact`); a point outside the held
+    /// entries is clamped.
+    pub fn compact(&mut self, index: u64) {
+        let index = index.min(self.last_index());
+        if index <= self.compacted.0 {
+            return;
+        }
+        let term = self.term(index).unwrap_or(0);
+        self.entries.drain(..(index - self.compacted.0) as usize);
+        self.compacted = (index, term);
+    }
+
+    /// What a restart finds: the snapshot and the WAL's entries after it (etcd replays only the WAL
+    /// records after the snapshot it loaded, so the catch-up entries kept in memory before it are
+    /// gone).
+    pub fn restart_image(mut self) -> DurableState {
+        if self.snapshot.index > self.compacted.0 && self.snapshot.index <= self.last_index() {
+            self.compact(self.snapshot.index);
+        }
+        self
     }
 }
 
