@@ -21,6 +21,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod library;
+pub mod plan;
 
 use crate::report;
 use crate::report::print_warnings;
@@ -90,6 +91,8 @@ enum Command {
     },
     /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
     Check(check::CheckArgs),
+    /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
+    Plan(plan::PlanArgs),
     /// Measure the engine: events per second and simulated seconds per wall second.
     Bench {
         /// Only the quick subset.
@@ -132,6 +135,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         } => cmd_run(&file, seed, out.as_deref(), narrate),
         Command::Validate { files } => cmd_validate(&files),
         Command::Bench { quick } => bench::run(quick),
+        Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),

@@ -1,0 +1,918 @@
+//! The plan's results: metrics per design and capability, `plan.json`, the terminal summary, and
+//! `plan.html` with its pictures (`downtime.svg`: the downtime breakdown per design; `nines.svg`:
+//! availability in nines against node count).
+
+use super::costs::NCAP;
+use super::model::{Bound, CapacityPlan};
+use super::process::HOURS_PER_YEAR;
+use super::DesignAnalysis;
+use crate::observe::catalog::Capability;
+use crate::report::svg::{esc, to_svg, Anchor, Prim, Rgb, Scene};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// A design's results.
+pub struct DesignResult {
+    pub name: String,
+    /// Cluster nodes (control plane, etcd, load balancers, workers).
+    pub nodes: usize,
+    pub metrics: BTreeMap<String, f64>,
+    /// Failure mode (or failover into / recovery from it) → capability → downtime minutes per year.
+    pub contributions: BTreeMap<String, BTreeMap<String, f64>>,
+    /// One row per distinct transition, for the tables.
+    pub transitions: Vec<TransitionRow>,
+    pub modes_seen: usize,
+    pub process_events: u64,
+}
+
+/// A transition with its frequency and measured cost.
+pub struct TransitionRow {
+    pub from: String,
+    pub to: String,
+    pub per_year: f64,
+    /// Per modelled capability: (mean cost s, min, max, runs that left it down for good).
+    pub cost: BTreeMap<String, (f64, f64, f64, usize)>,
+}
+
+/// An expectation with its verdict.
+pub struct PlanVerdict {
+    pub design: String,
+    pub metric: String,
+    pub bound: Bound,
+    pub actual: Option<f64>,
+    pub passed: bool,
+}
+
+/// Two-sided 95 % Student t quantile for `df` degrees of freedom (Cornish-Fisher expansion; within
+/// 0.2 % of the table from df = 3 on).
+fn t95(df: usize) -> f64 {
+    if df == 0 {
+        return f64::INFINITY;
+    }
+    let z: f64 = 1.959_964;
+    let d = df as f64;
+    z + (z.powi(3) + z) / (4.0 * d)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+}
+
+/// The results of one design.
+pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
+    let hours = years * HOURS_PER_YEAR;
+    let tot = &a.totals;
+    let mut metrics = BTreeMap::new();
+    let spread_h = cost_spread_h_per_year(a, years);
+    for cap in Capability::ALL {
+        let c = cap.index();
+        let t = &tot.caps[c];
+        if !t.present {
+            continue;
+        }
+        let name = cap.name();
+        let u = t.down_h / hours;
+        let batch_h = hours / tot.batches as f64;
+        let us: Vec<f64> = t.batch_down_h.iter().map(|d| d / batch_h).collect();
+        let n = us.len();
+        let mean = us.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            us.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        let half_batch = if n > 1 {
+            t95(n - 1) * (var / n as f64).sqrt()
+        } else {
+            0.0
+        };
+        let half_cost = 1.96 * spread_h[c] / HOURS_PER_YEAR;
+        let half = (half_batch.powi(2) + half_cost.powi(2)).sqrt();
+        let mut put = |m: &str, v: f64| {
+            metrics.insert(format!("{name}.{m}"), v);
+        };
+        put("availability", 1.0 - u);
+        put("availability_ci95_low", (1.0 - u - half).clamp(0.0, 1.0));
+        put("availability_ci95_high", (1.0 - u + half).clamp(0.0, 1.0));
+        put("nines", nines(u));
+        put("downtime_min_per_year", t.down_h * 60.0 / years);
+        put("outages_per_year", t.outages as f64 / years);
+        put(
+            "mean_outage_s",
+            if t.outages > 0 {
+                t.outage_sum_s / t.outages as f64
+            } else {
+                0.0
+            },
+        );
+        put("p99_outage_s", t.outage_hist.quantile(0.99).unwrap_or(0.0));
+        put("mode_unavailability", t.mode_down_h / hours);
+        put(
+            "transition_downtime_min_per_year",
+            (t.down_h - t.mode_down_h) * 60.0 / years,
+        );
+        put(
+            "transition_downtime_spread_min_per_year",
+            1.96 * spread_h[c] * 60.0,
+        );
+    }
+    if tot.caps[Capability::EtcdQuorum.index()].present && tot.quorum_losses > 0 {
+        metrics.insert(
+            "etcd_quorum.mttf_h".into(),
+            tot.quorum_up_h / tot.quorum_losses as f64,
+        );
+    }
+    DesignResult {
+        name: a.design.name.clone(),
+        nodes: a.model.table.by_class.iter().map(Vec::len).sum(),
+        metrics,
+        contributions: contributions(a, years),
+        transitions: transition_rows(a, years),
+        modes_seen: a.path.interner.modes.len(),
+        process_events: a.path.events,
+    }
+}
+
+/// Availability as nines: -log10(unavailability), 12 when nothing was down.
+pub fn nines(unavailability: f64) -> f64 {
+    -(unavailability.max(1e-12)).log10()
+}
+
+/// Per capability: the standard error (hours per year) of the transition downtime that comes from
+/// measuring each transition with few runs: sum over transitions of (per year)² × variance / runs.
+fn cost_spread_h_per_year(a: &DesignAnalysis, years: f64) -> [f64; NCAP] {
+    let mut var = [0.0; NCAP];
+    for (t, samples) in a.samples.iter().enumerate() {
+        let k = samples.len() as f64;
+        if k < 2.0 {
+            continue;
+        }
+        let rate = a.path.counts[t] as f64 / years;
+        for (c, v) in var.iter_mut().enumerate() {
+            let xs: Vec<f64> = samples
+                .iter()
+                .filter(|s| !s.down_end[c])
+                .map(|s| s.cost_s[c] / 3600.0)
+                .collect();
+            if xs.len() < 2 {
+                continue;
+            }
+            let m = xs.iter().sum::<f64>() / xs.len() as f64;
+            let s2 = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+            *v += rate * rate * s2 / k;
+        }
+    }
+    var.map(f64::sqrt)
+}
+
+fn contributions(a: &DesignAnalysis, years: f64) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let table = &a.model.table;
+    let modes = &a.path.interner.modes;
+    let mut add = |label: String, per_cap: &[f64; NCAP]| {
+        for cap in Capability::ALL {
+            let h = per_cap[cap.index()];
+            if h > 0.0 && a.totals.caps[cap.index()].present {
+                *out.entry(label.clone())
+                    .or_default()
+                    .entry(cap.name().to_string())
+                    .or_default() += h * 60.0 / years;
+            }
+        }
+    };
+    for (m, h) in a.totals.by_mode_h.iter().enumerate() {
+        add(table.label(modes[m]), h);
+    }
+    for (t, h) in a.totals.by_transition_h.iter().enumerate() {
+        let (from, to) = a.path.interner.transitions[t];
+        let label = if a.path.failure[t] {
+            format!("{} (failover)", table.label(modes[to]))
+        } else {
+            format!("{} (recovery)", table.label(modes[from]))
+        };
+        add(label, h);
+    }
+    out
+}
+
+fn transition_rows(a: &DesignAnalysis, years: f64) -> Vec<TransitionRow> {
+    let table = &a.model.table;
+    let modes = &a.path.interner.modes;
+    let mut rows: Vec<TransitionRow> = a
+        .path
+        .interner
+        .transitions
+        .iter()
+        .enumerate()
+        .map(|(t, &(f, to))| {
+            let samples = &a.samples[t];
+            let mut cost = BTreeMap::new();
+            for cap in Capability::ALL {
+                let c = cap.index();
+                if !a.totals.caps[c].present {
+                    continue;
+                }
+                let xs: Vec<f64> = samples.iter().map(|s| s.cost_s[c]).collect();
+                let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+                let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = xs.iter().copied().fold(0.0, f64::max);
+                let down = samples.iter().filter(|s| s.down_end[c]).count();
+                cost.insert(cap.name().to_string(), (mean, min.min(max), max, down));
+            }
+            TransitionRow {
+                from: table.label(modes[f]),
+                to: table.label(modes[to]),
+                per_year: a.path.counts[t] as f64 / years,
+                cost,
+            }
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y.per_year
+            .total_cmp(&x.per_year)
+            .then_with(|| x.from.cmp(&y.from))
+            .then_with(|| x.to.cmp(&y.to))
+    });
+    rows
+}
+
+/// Judges the plan's expectations.
+pub fn judge(plan: &CapacityPlan, results: &[DesignResult]) -> Vec<PlanVerdict> {
+    plan.expect
+        .iter()
+        .map(|e| {
+            let actual = results
+                .iter()
+                .find(|r| r.name == e.design)
+                .and_then(|r| r.metrics.get(&e.metric).copied());
+            PlanVerdict {
+                design: e.design.clone(),
+                metric: e.metric.clone(),
+                bound: e.bound,
+                actual,
+                passed: actual.is_some_and(|v| e.bound.holds(v)),
+            }
+        })
+        .collect()
+}
+
+fn bound_json(b: Bound) -> (&'static str, Value) {
+    match b {
+        Bound::AtLeast(v) => ("at_least", json!(v)),
+        Bound::AtMost(v) => ("at_most", json!(v)),
+        Bound::Equals(v) => ("equals", json!(v)),
+        Bound::RecoveredWithin(ns) => ("recovered_within", json!(ns as f64 / 1e9)),
+    }
+}
+
+/// `plan.json`.
+pub fn plan_json(
+    plan: &CapacityPlan,
+    years: u64,
+    seed: u64,
+    results: &[DesignResult],
+    verdicts: &[PlanVerdict],
+) -> Value {
+    let designs: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let transitions: Vec<Value> = r
+                .transitions
+                .iter()
+                .map(|t| {
+                    let cost: Map<String, Value> = t
+                        .cost
+                        .iter()
+                        .map(|(c, (mean, min, max, down))| {
+                            (c.clone(), json!({"mean_s": mean, "min_s": min, "max_s": max, "runs_down_for_good": down}))
+                        })
+                        .collect();
+                    json!({"from": t.from, "to": t.to, "per_year": t.per_year, "cost": cost})
+                })
+                .collect();
+            json!({
+                "name": r.name,
+                "nodes": r.nodes,
+                "metrics": r.metrics,
+                "contributions": r.contributions,
+                "modes_seen": r.modes_seen,
+                "transitions": transitions,
+            })
+        })
+        .collect();
+    let expectations: Vec<Value> = verdicts
+        .iter()
+        .map(|v| {
+            let (k, b) = bound_json(v.bound);
+            let mut m = Map::new();
+            m.insert("design".into(), json!(v.design));
+            m.insert("metric".into(), json!(v.metric));
+            m.insert(k.into(), b);
+            m.insert("actual".into(), json!(v.actual));
+            m.insert("passed".into(), json!(v.passed));
+            Value::Object(m)
+        })
+        .collect();
+    let failures: Vec<Value> = plan
+        .failures
+        .iter()
+        .map(|f| json!({"class": f.class.name(), "failure": f.ttf.describe(), "repair": f.ttr.describe()}))
+        .collect();
+    json!({
+        "plan": plan.name,
+        "description": plan.description,
+        "seed": seed,
+        "years": years,
+        "version": env!("CARGO_PKG_VERSION"),
+        "transition_samples": plan.transition_samples,
+        "failures": failures,
+        "repair": {"crews": plan.crews.describe()},
+        "passed": verdicts.iter().all(|v| v.passed),
+        "designs": designs,
+        "expectations": expectations,
+    })
+}
+
+/// A number for people: 4 significant digits, scientific when tiny.
+pub fn fmt_sig(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() < 1e-3 {
+        format!("{v:.3e}")
+    } else if v.abs() >= 1e4 {
+        format!("{v:.0}")
+    } else {
+        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 8) as usize;
+        let s = format!("{v:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// Availability with enough nines to tell designs apart.
+pub fn fmt_availability(a: f64) -> String {
+    let n = nines(1.0 - a).floor() as usize;
+    let digits = (n + 3).clamp(4, 12);
+    format!("{a:.digits$}")
+}
+
+/// The terminal summary.
+pub fn summary(
+    plan: &CapacityPlan,
+    years: u64,
+    seed: u64,
+    results: &[DesignResult],
+    verdicts: &[PlanVerdict],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}  ({} designs, {years} cluster-years each, seed {seed}, crews {})",
+        plan.name,
+        results.len(),
+        plan.crews.describe()
+    );
+    if !plan.description.is_empty() {
+        let _ = writeln!(s, "  {}", plan.description);
+    }
+    for r in results {
+        let _ = writeln!(
+            s,
+            "\n{}  ({} nodes, {} failure modes met)",
+            r.name, r.nodes, r.modes_seen
+        );
+        let _ = writeln!(
+            s,
+            "  {:<15} {:>16} {:>6} {:>26} {:>10} {:>10} {:>11}",
+            "capability", "availability", "nines", "95% CI", "min/yr", "outages/yr", "p99 outage"
+        );
+        for cap in Capability::ALL {
+            let g = |m: &str| r.metrics.get(&format!("{}.{m}", cap.name())).copied();
+            let Some(a) = g("availability") else { continue };
+            let _ = writeln!(
+                s,
+                "  {:<15} {:>16} {:>6.2} {:>26} {:>10} {:>10} {:>10}s",
+                cap.name(),
+                fmt_availability(a),
+                g("nines").unwrap_or(0.0),
+                format!(
+                    "[{}, {}]",
+                    fmt_availability(g("availability_ci95_low").unwrap_or(a)),
+                    fmt_availability(g("availability_ci95_high").unwrap_or(a))
+                ),
+                fmt_sig(g("downtime_min_per_year").unwrap_or(0.0)),
+                fmt_sig(g("outages_per_year").unwrap_or(0.0)),
+                fmt_sig(g("p99_outage_s").unwrap_or(0.0)),
+            );
+        }
+        if let Some(m) = r.metrics.get("etcd_quorum.mttf_h") {
+            let _ = writeln!(
+                s,
+                "  mean time to quorum loss: {} h ({} years)",
+                fmt_sig(*m),
+                fmt_sig(m / HOURS_PER_YEAR)
+            );
+        }
+        let top = top_contributions(r, 5);
+        if !top.is_empty() {
+            let _ = writeln!(
+                s,
+                "  largest contributions (min/yr of api, else of the worst capability):"
+            );
+            for (label, cap, v) in top {
+                let _ = writeln!(s, "    {label}: {} min/yr ({cap})", fmt_sig(v));
+            }
+        }
+    }
+    if !verdicts.is_empty() {
+        let _ = writeln!(s, "\nexpectations");
+        for v in verdicts {
+            let actual = v.actual.map_or("missing".to_string(), fmt_sig);
+            let _ = writeln!(
+                s,
+                "  {} {} {} {} (actual {actual})",
+                if v.passed { "PASS" } else { "FAIL" },
+                v.design,
+                v.metric,
+                v.bound.text()
+            );
+        }
+    }
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    let _ = writeln!(
+        s,
+        "result: {} ({} of {} expectations hold)",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        verdicts.len() - failed,
+        verdicts.len()
+    );
+    s
+}
+
+/// The largest contributions: (label, capability, min/yr), by api where modelled, else the largest.
+fn top_contributions(r: &DesignResult, n: usize) -> Vec<(String, String, f64)> {
+    let mut v: Vec<(String, String, f64)> = r
+        .contributions
+        .iter()
+        .filter_map(|(label, caps)| {
+            let (cap, m) = caps
+                .get_key_value("api")
+                .or_else(|| caps.iter().max_by(|a, b| a.1.total_cmp(b.1)))?;
+            Some((label.clone(), cap.clone(), *m))
+        })
+        .collect();
+    v.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pictures and HTML
+
+const PALETTE: [Rgb; 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+const INK: Rgb = (34, 34, 34);
+const MUTED: Rgb = (110, 110, 110);
+
+fn text(
+    sc: &mut Scene,
+    x: f64,
+    y: f64,
+    t: impl Into<String>,
+    anchor: Anchor,
+    bold: bool,
+    color: Rgb,
+) {
+    sc.main.push(Prim::Text {
+        x,
+        y,
+        text: t.into(),
+        size: 11.0,
+        color,
+        anchor,
+        bold,
+    });
+}
+
+fn rect(sc: &mut Scene, x: f64, y: f64, w: f64, h: f64, fill: Rgb, title: Option<String>) {
+    sc.main.push(Prim::Rect {
+        x,
+        y,
+        w,
+        h,
+        fill: Some(fill),
+        opacity: 1.0,
+        stroke: None,
+        title,
+    });
+}
+
+/// The downtime breakdown: per design, one stacked bar per capability (minutes per year), one colour
+/// per failure mode (the eight largest over the plan; the rest as "other").
+pub fn downtime_svg(results: &[DesignResult]) -> String {
+    let caps: Vec<&str> = Capability::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| {
+            results
+                .iter()
+                .any(|r| r.metrics.contains_key(&format!("{c}.availability")))
+        })
+        .collect();
+    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in results {
+        for (label, per) in &r.contributions {
+            *totals.entry(label).or_default() += per.values().sum::<f64>();
+        }
+    }
+    let mut labels: Vec<(&str, f64)> = totals.into_iter().collect();
+    labels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let shown: Vec<&str> = labels.iter().take(8).map(|l| l.0).collect();
+    let colour = |label: &str| {
+        shown
+            .iter()
+            .position(|l| *l == label)
+            .map_or(PALETTE[9], |i| PALETTE[i])
+    };
+    let max = results
+        .iter()
+        .flat_map(|r| {
+            caps.iter().map(move |c| {
+                r.metrics
+                    .get(&format!("{c}.downtime_min_per_year"))
+                    .copied()
+                    .unwrap_or(0.0)
+            })
+        })
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let (left, width, bar, gap) = (230.0, 520.0, 14.0, 4.0);
+    let row_h = bar + gap;
+    let mut sc = Scene {
+        width: left + width + 120.0,
+        ..Scene::default()
+    };
+    let mut y = 30.0;
+    text(
+        &mut sc,
+        10.0,
+        18.0,
+        "Downtime per year by failure mode (minutes per year)",
+        Anchor::Start,
+        true,
+        INK,
+    );
+    for r in results {
+        text(&mut sc, 10.0, y + 12.0, &r.name, Anchor::Start, true, INK);
+        y += 18.0;
+        for c in &caps {
+            text(
+                &mut sc,
+                left - 8.0,
+                y + bar - 3.0,
+                *c,
+                Anchor::End,
+                false,
+                INK,
+            );
+            let mut x = left;
+            let mut segments: Vec<(&str, f64)> = r
+                .contributions
+                .iter()
+                .filter_map(|(l, per)| per.get(*c).map(|v| (l.as_str(), *v)))
+                .collect();
+            segments.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            for (l, v) in segments {
+                let w = v / max * width;
+                rect(
+                    &mut sc,
+                    x,
+                    y,
+                    w.max(0.0),
+                    bar,
+                    colour(l),
+                    Some(format!("{l}: {} min/yr", fmt_sig(v))),
+                );
+                x += w;
+            }
+            let total = r
+                .metrics
+                .get(&format!("{c}.downtime_min_per_year"))
+                .copied()
+                .unwrap_or(0.0);
+            text(
+                &mut sc,
+                x + 6.0,
+                y + bar - 3.0,
+                fmt_sig(total),
+                Anchor::Start,
+                false,
+                MUTED,
+            );
+            y += row_h;
+        }
+        y += 8.0;
+    }
+    y += 6.0;
+    for (i, l) in shown.iter().enumerate() {
+        rect(&mut sc, 10.0, y, 10.0, 10.0, PALETTE[i], None);
+        text(&mut sc, 26.0, y + 9.0, *l, Anchor::Start, false, INK);
+        y += 15.0;
+    }
+    if labels.len() > shown.len() {
+        rect(&mut sc, 10.0, y, 10.0, 10.0, PALETTE[9], None);
+        text(
+            &mut sc,
+            26.0,
+            y + 9.0,
+            "other failure modes",
+            Anchor::Start,
+            false,
+            INK,
+        );
+        y += 15.0;
+    }
+    sc.height = y + 10.0;
+    to_svg(&sc)
+}
+
+/// Availability in nines against node count: one point per design and capability.
+pub fn nines_svg(results: &[DesignResult]) -> String {
+    let caps: Vec<Capability> = Capability::ALL
+        .iter()
+        .copied()
+        .filter(|c| {
+            results
+                .iter()
+                .any(|r| r.metrics.contains_key(&format!("{}.nines", c.name())))
+        })
+        .collect();
+    let (left, top, w, h) = (60.0, 40.0, 520.0, 300.0);
+    let max_nodes = results.iter().map(|r| r.nodes).max().unwrap_or(1) as f64 + 1.0;
+    let min_nodes = (results.iter().map(|r| r.nodes).min().unwrap_or(0) as f64 - 1.0).max(0.0);
+    let max_nines = results
+        .iter()
+        .flat_map(|r| {
+            caps.iter()
+                .filter_map(|c| r.metrics.get(&format!("{}.nines", c.name())))
+        })
+        .fold(1.0f64, |a, b| a.max(*b))
+        .ceil()
+        + 1.0;
+    let x_of = |n: f64| left + (n - min_nodes) / (max_nodes - min_nodes).max(1.0) * w;
+    let y_of = |v: f64| top + h - v / max_nines * h;
+    let mut sc = Scene {
+        width: left + w + 180.0,
+        height: top + h + 50.0,
+        ..Scene::default()
+    };
+    text(
+        &mut sc,
+        10.0,
+        18.0,
+        "Availability (nines) against cluster nodes",
+        Anchor::Start,
+        true,
+        INK,
+    );
+    for k in 0..=(max_nines as usize) {
+        let y = y_of(k as f64);
+        sc.back.push(Prim::Line {
+            x1: left,
+            y1: y,
+            x2: left + w,
+            y2: y,
+            color: (225, 225, 225),
+            width: 1.0,
+            opacity: 1.0,
+        });
+        text(
+            &mut sc,
+            left - 6.0,
+            y + 4.0,
+            k.to_string(),
+            Anchor::End,
+            false,
+            MUTED,
+        );
+    }
+    let mut ticks: Vec<usize> = results.iter().map(|r| r.nodes).collect();
+    ticks.sort_unstable();
+    ticks.dedup();
+    for n in ticks {
+        text(
+            &mut sc,
+            x_of(n as f64),
+            top + h + 16.0,
+            n.to_string(),
+            Anchor::Middle,
+            false,
+            MUTED,
+        );
+    }
+    text(
+        &mut sc,
+        left + w / 2.0,
+        top + h + 34.0,
+        "cluster nodes",
+        Anchor::Middle,
+        false,
+        INK,
+    );
+    for (ci, cap) in caps.iter().enumerate() {
+        let colour = PALETTE[ci % PALETTE.len()];
+        for (ri, r) in results.iter().enumerate() {
+            let Some(v) = r.metrics.get(&format!("{}.nines", cap.name())) else {
+                continue;
+            };
+            let (x, y) = (x_of(r.nodes as f64) + (ci as f64 - 2.0) * 5.0, y_of(*v));
+            rect(
+                &mut sc,
+                x - 3.5,
+                y - 3.5,
+                7.0,
+                7.0,
+                colour,
+                Some(format!("{}: {} {:.2} nines", r.name, cap.name(), v)),
+            );
+            if ci == 0 {
+                text(
+                    &mut sc,
+                    x + 8.0,
+                    y - 6.0 - (ri % 2) as f64 * 10.0,
+                    &r.name,
+                    Anchor::Start,
+                    false,
+                    MUTED,
+                );
+            }
+        }
+        rect(
+            &mut sc,
+            left + w + 20.0,
+            top + ci as f64 * 16.0,
+            10.0,
+            10.0,
+            colour,
+            None,
+        );
+        text(
+            &mut sc,
+            left + w + 36.0,
+            top + 9.0 + ci as f64 * 16.0,
+            cap.name(),
+            Anchor::Start,
+            false,
+            INK,
+        );
+    }
+    to_svg(&sc)
+}
+
+/// `plan.html`: the tables and both pictures inline.
+pub fn plan_html(
+    plan: &CapacityPlan,
+    years: u64,
+    seed: u64,
+    results: &[DesignResult],
+    verdicts: &[PlanVerdict],
+) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{n}: capacity plan</title>\n<style>body{{font-family:DejaVu Sans,Verdana,sans-serif;font-size:13px;margin:20px;color:#222}}table{{border-collapse:collapse;margin:8px 0 18px}}td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.fail{{color:#c00;font-weight:bold}}.pass{{color:#070}}</style></head><body>\n<h1>{n}</h1>\n<p>{d}</p>\n<p>{years} cluster-years per design, seed {seed}, repair crews: {c}, {k} detailed runs per transition.</p>\n",
+        n = esc(&plan.name),
+        d = esc(&plan.description),
+        c = esc(&plan.crews.describe()),
+        k = plan.transition_samples
+    );
+    h.push_str("<h2>Failure processes</h2>\n<table><tr><th>class</th><th>time to failure</th><th>time to repair</th></tr>\n");
+    for f in &plan.failures {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.class.name(),
+            esc(&f.ttf.describe()),
+            esc(&f.ttr.describe())
+        );
+    }
+    h.push_str("</table>\n");
+    if !verdicts.is_empty() {
+        h.push_str("<h2>Expectations</h2>\n<table><tr><th>design</th><th>metric</th><th>bound</th><th>actual</th><th>verdict</th></tr>\n");
+        for v in verdicts {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+                esc(&v.design),
+                esc(&v.metric),
+                esc(&v.bound.text()),
+                v.actual.map_or("missing".into(), fmt_sig),
+                if v.passed { "pass" } else { "fail" },
+                if v.passed { "PASS" } else { "FAIL" }
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h2>Downtime breakdown</h2>\n");
+    h.push_str(&downtime_svg(results));
+    h.push_str("<h2>Nines against node count</h2>\n");
+    h.push_str(&nines_svg(results));
+    for r in results {
+        design_html(&mut h, r);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn design_html(h: &mut String, r: &DesignResult) {
+    let _ = writeln!(h, "<h2>Design {} ({} nodes)</h2>", esc(&r.name), r.nodes);
+    h.push_str("<table><tr><th>capability</th><th>availability</th><th>95% CI</th><th>nines</th><th>downtime min/yr</th><th>of which failovers</th><th>outages/yr</th><th>mean outage s</th><th>p99 outage s</th></tr>\n");
+    for cap in Capability::ALL {
+        let g = |m: &str| r.metrics.get(&format!("{}.{m}", cap.name())).copied();
+        let Some(a) = g("availability") else { continue };
+        let f = |m: &str| g(m).map_or("-".into(), fmt_sig);
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            cap.name(),
+            fmt_availability(a),
+            fmt_availability(g("availability_ci95_low").unwrap_or(a)),
+            fmt_availability(g("availability_ci95_high").unwrap_or(a)),
+            g("nines").unwrap_or(0.0),
+            f("downtime_min_per_year"),
+            f("transition_downtime_min_per_year"),
+            f("outages_per_year"),
+            f("mean_outage_s"),
+            f("p99_outage_s")
+        );
+    }
+    h.push_str("</table>\n");
+    if let Some(m) = r.metrics.get("etcd_quorum.mttf_h") {
+        let _ = writeln!(
+            h,
+            "<p>Mean time to etcd quorum loss: {} h.</p>",
+            fmt_sig(*m)
+        );
+    }
+    let caps: Vec<&str> = Capability::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| r.metrics.contains_key(&format!("{c}.availability")))
+        .collect();
+    h.push_str(
+        "<h3>Contributions (downtime minutes per year)</h3>\n<table><tr><th>failure mode</th>",
+    );
+    for c in &caps {
+        let _ = write!(h, "<th>{c}</th>");
+    }
+    h.push_str("</tr>\n");
+    for (label, per) in &r.contributions {
+        let _ = write!(h, "<tr><td>{}</td>", esc(label));
+        for c in &caps {
+            let _ = write!(
+                h,
+                "<td>{}</td>",
+                per.get(*c).map_or("".into(), |v| fmt_sig(*v))
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n<h3>Transitions (mean cost s [min-max]; runs down for good)</h3>\n<table><tr><th>from</th><th>to</th><th>per year</th>");
+    for c in &caps {
+        let _ = write!(h, "<th>{c}</th>");
+    }
+    h.push_str("</tr>\n");
+    for t in &r.transitions {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            esc(&t.from),
+            esc(&t.to),
+            fmt_sig(t.per_year)
+        );
+        for c in &caps {
+            let cell = t.cost.get(*c).map_or(String::new(), |(m, lo, hi, down)| {
+                let d = if *down > 0 {
+                    format!("; {down} down")
+                } else {
+                    String::new()
+                };
+                format!("{} [{}-{}]{d}", fmt_sig(*m), fmt_sig(*lo), fmt_sig(*hi))
+            });
+            let _ = write!(h, "<td>{cell}</td>");
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
