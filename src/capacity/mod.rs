@@ -19,6 +19,7 @@
 
 pub mod costs;
 pub mod episodes;
+pub mod exact;
 pub mod model;
 pub mod modes;
 pub mod process;
@@ -38,6 +39,8 @@ pub struct DesignAnalysis {
     pub samples: Vec<Vec<Sample>>,
     pub totals: Totals,
     pub timing: Timing,
+    /// The failure process's exact stationary solution, when every distribution is exponential.
+    pub exact: Option<exact::Stationary>,
 }
 
 /// Progress callbacks (the command line draws a line on a terminal; tests pass nothing).
@@ -129,6 +132,7 @@ pub fn analyse(
     for ((design, (model, path, timing)), samples) in plan.designs.iter().zip(staged).zip(samples) {
         progress.stage(&format!("design {}: combining", design.name));
         let totals = account(&model, &path, &samples, years_f, seed);
+        let exact = exact::solve(&model);
         out.push(DesignAnalysis {
             design: design.clone(),
             model,
@@ -136,6 +140,7 @@ pub fn analyse(
             samples,
             totals,
             timing,
+            exact,
         });
     }
     Ok(out)

@@ -266,7 +266,7 @@ impl CapacityPlan {
 }
 
 /// The per-capability metric names of `plan.json`, `C.` + each.
-pub const CAPABILITY_METRICS: [&str; 11] = [
+pub const CAPABILITY_METRICS: [&str; 12] = [
     "availability",
     "availability_ci95_low",
     "availability_ci95_high",
@@ -278,6 +278,7 @@ pub const CAPABILITY_METRICS: [&str; 11] = [
     "mode_unavailability",
     "transition_downtime_min_per_year",
     "transition_downtime_spread_min_per_year",
+    "simulated_availability",
 ];
 
 /// Every metric name a plan expectation may bound.
@@ -299,6 +300,18 @@ pub fn known_metrics() -> Vec<String> {
 
 /// The largest plan file read, as for scenarios.
 const MAX_FILE_BYTES: u64 = crate::scenario::load::MAX_FILE_BYTES;
+
+/// Whether a file is a capacity plan rather than a scenario: a JSON object with the plan's required
+/// `base` and `failures`, which no scenario has. Folder walks (`check`, `render`) leave plans out.
+pub fn is_plan_file(path: &Path) -> bool {
+    let Ok(text) = read_text(path, "", "plan") else {
+        return false;
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(o)) => o.contains_key("base") && o.contains_key("failures"),
+        _ => false,
+    }
+}
 
 /// Reads and checks a plan file.
 pub fn load_plan(path: &Path) -> Result<CapacityPlan, ScenarioError> {
@@ -347,7 +360,13 @@ pub fn parse_plan(text: &str, file: &str, dir: &Path) -> Result<CapacityPlan, Sc
     let raw: PlanFile = match serde_path_to_error::deserialize(&mut de) {
         Ok(p) => p,
         Err(e) => {
-            return Err(crate::scenario::error::serde_error(text, file, &spans, e).with_source(text))
+            let mut e = crate::scenario::error::serde_error(text, file, &spans, e);
+            // The scenario loader's hints, in a plan's words.
+            e.message = e.message.replace(
+                "a scenario needs at least `name`, `duration` and `topology`",
+                "a plan needs at least `name`, `base` and `failures`",
+            );
+            return Err(e.with_source(text));
         }
     };
     if let Err(e) = de.end() {

@@ -3,7 +3,9 @@
 //! availability in nines against node count).
 
 use super::costs::NCAP;
+use super::exact::Stationary;
 use super::model::{Bound, CapacityPlan};
+use super::modes::ModeKey;
 use super::process::HOURS_PER_YEAR;
 use super::DesignAnalysis;
 use crate::observe::catalog::Capability;
@@ -17,6 +19,8 @@ pub struct DesignResult {
     pub name: String,
     /// Cluster nodes (control plane, etcd, load balancers, workers).
     pub nodes: usize,
+    /// How the failure process was solved: "markov" (exact chain) or "simulation".
+    pub method: &'static str,
     pub metrics: BTreeMap<String, f64>,
     /// Failure mode (or failover into / recovery from it) → capability → downtime minutes per year.
     pub contributions: BTreeMap<String, BTreeMap<String, f64>>,
@@ -113,6 +117,7 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
             "transition_downtime_spread_min_per_year",
             1.96 * spread_h[c] * 60.0,
         );
+        put("simulated_availability", 1.0 - u);
     }
     if tot.caps[Capability::EtcdQuorum.index()].present && tot.quorum_losses > 0 {
         metrics.insert(
@@ -120,11 +125,20 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
             tot.quorum_up_h / tot.quorum_losses as f64,
         );
     }
+    let mut contributions = contributions(a, years);
+    if let Some(st) = &a.exact {
+        apply_exact(a, st, &mut metrics, &mut contributions);
+    }
     DesignResult {
         name: a.design.name.clone(),
         nodes: a.model.table.by_class.iter().map(Vec::len).sum(),
+        method: if a.exact.is_some() {
+            "markov"
+        } else {
+            "simulation"
+        },
         metrics,
-        contributions: contributions(a, years),
+        contributions,
         transitions: transition_rows(a, years),
         modes_seen: a.path.interner.modes.len(),
         process_events: a.path.events,
@@ -291,6 +305,7 @@ pub fn plan_json(
             json!({
                 "name": r.name,
                 "nodes": r.nodes,
+                "method": r.method,
                 "metrics": r.metrics,
                 "contributions": r.contributions,
                 "modes_seen": r.modes_seen,
@@ -347,6 +362,15 @@ pub fn fmt_sig(v: f64) -> String {
         } else {
             s
         }
+    }
+}
+
+/// An expectation's actual value: availabilities with their nines, anything else with 4 digits.
+fn fmt_actual(v: f64) -> String {
+    if v > 0.99 && v < 1.0 {
+        fmt_availability(v)
+    } else {
+        fmt_sig(v)
     }
 }
 
@@ -428,7 +452,7 @@ pub fn summary(
     if !verdicts.is_empty() {
         let _ = writeln!(s, "\nexpectations");
         for v in verdicts {
-            let actual = v.actual.map_or("missing".to_string(), fmt_sig);
+            let actual = v.actual.map_or("missing".to_string(), fmt_actual);
             let _ = writeln!(
                 s,
                 "  {} {} {} {} (actual {actual})",
@@ -817,7 +841,7 @@ pub fn plan_html(
                 esc(&v.design),
                 esc(&v.metric),
                 esc(&v.bound.text()),
-                v.actual.map_or("missing".into(), fmt_sig),
+                v.actual.map_or("missing".into(), fmt_actual),
                 if v.passed { "pass" } else { "fail" },
                 if v.passed { "PASS" } else { "FAIL" }
             );
@@ -915,4 +939,202 @@ fn design_html(h: &mut String, r: &DesignResult) {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Exact metrics (every distribution exponential)
+
+/// What the exact chain gives, with the measured samples: per capability (unavailability of modes,
+/// transition downtime hours per year, its variance, outages per year), the contributions, the mean
+/// time to quorum loss and the probability of modes that no measured transition enters.
+struct ExactPart {
+    mode_u: [f64; NCAP],
+    trans_h: [f64; NCAP],
+    trans_var: [f64; NCAP],
+    outages: [f64; NCAP],
+    contributions: BTreeMap<String, BTreeMap<String, f64>>,
+    mttf_h: Option<f64>,
+    unmeasured: f64,
+}
+
+/// Per mode of the chain: the flow-weighted fraction of measured entries that leave each capability
+/// down for good, or None when no measured transition enters it.
+fn down_fractions(a: &DesignAnalysis, st: &Stationary) -> BTreeMap<ModeKey, Option<[f64; NCAP]>> {
+    let mut acc: BTreeMap<ModeKey, (f64, [f64; NCAP])> = BTreeMap::new();
+    for (&(from, to), &flow) in &st.flows {
+        let Some(t) = measured(a, from, to) else {
+            continue;
+        };
+        let e = acc.entry(to).or_insert((0.0, [0.0; NCAP]));
+        e.0 += flow;
+        let k = a.samples[t].len() as f64;
+        for c in 0..NCAP {
+            e.1[c] += flow * a.samples[t].iter().filter(|s| s.down_end[c]).count() as f64 / k;
+        }
+    }
+    st.modes
+        .keys()
+        .map(|&m| {
+            let f = match acc.get(&m) {
+                _ if m.all_up() => Some([0.0; NCAP]),
+                Some((w, d)) if *w > 0.0 => Some(d.map(|x| x / w)),
+                _ => None,
+            };
+            (m, f)
+        })
+        .collect()
+}
+
+/// The measured transition between two modes, if the simulated years met it.
+fn measured(a: &DesignAnalysis, from: ModeKey, to: ModeKey) -> Option<usize> {
+    let i = &a.path.interner;
+    i.find_transition(i.mode_id(from)?, i.mode_id(to)?)
+}
+
+fn exact_part(a: &DesignAnalysis, st: &Stationary) -> ExactPart {
+    let table = &a.model.table;
+    let fr = down_fractions(a, st);
+    let mut x = ExactPart {
+        mode_u: [0.0; NCAP],
+        trans_h: [0.0; NCAP],
+        trans_var: [0.0; NCAP],
+        outages: [0.0; NCAP],
+        contributions: BTreeMap::new(),
+        mttf_h: None,
+        unmeasured: 0.0,
+    };
+    let present = |c: usize| a.totals.caps[c].present;
+    let add =
+        |out: &mut BTreeMap<String, BTreeMap<String, f64>>, label: String, c: usize, min: f64| {
+            if min > 0.0 {
+                *out.entry(label)
+                    .or_default()
+                    .entry(Capability::ALL[c].name().to_string())
+                    .or_default() += min;
+            }
+        };
+    for (m, p) in &st.modes {
+        match fr[m] {
+            None => x.unmeasured += p,
+            Some(d) => {
+                for c in (0..NCAP).filter(|&c| present(c)) {
+                    x.mode_u[c] += p * d[c];
+                    add(
+                        &mut x.contributions,
+                        table.label(*m),
+                        c,
+                        p * d[c] * HOURS_PER_YEAR * 60.0,
+                    );
+                }
+            }
+        }
+    }
+    let q = Capability::EtcdQuorum.index();
+    let lost = |m: &ModeKey| fr[m].is_some_and(|d| d[q] > 0.5);
+    let mut loss_flow = 0.0;
+    for (&(from, to), &flow) in &st.flows {
+        if !lost(&from) && lost(&to) {
+            loss_flow += flow;
+        }
+        let Some(t) = measured(a, from, to) else {
+            continue;
+        };
+        let samples = &a.samples[t];
+        let k = samples.len() as f64;
+        let label = if a.path.failure[t] {
+            format!("{} (failover)", table.label(to))
+        } else {
+            format!("{} (recovery)", table.label(from))
+        };
+        for c in (0..NCAP).filter(|&c| present(c)) {
+            let costs: Vec<f64> = samples
+                .iter()
+                .map(|s| {
+                    if s.down_end[c] {
+                        0.0
+                    } else {
+                        s.cost_s[c] / 3600.0
+                    }
+                })
+                .collect();
+            let mean = costs.iter().sum::<f64>() / k;
+            x.trans_h[c] += flow * mean;
+            if k > 1.0 {
+                let s2 = costs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
+                x.trans_var[c] += flow * flow * s2 / k;
+            }
+            add(&mut x.contributions, label.clone(), c, flow * mean * 60.0);
+            let up_before = 1.0 - fr[&from].map_or(0.0, |d| d[c]);
+            let goes_down = samples
+                .iter()
+                .filter(|s| s.down_end[c] || s.cost_s[c] > 0.0)
+                .count() as f64
+                / k;
+            x.outages[c] += flow * up_before * goes_down;
+        }
+    }
+    if present(q) && loss_flow > 0.0 {
+        let up: f64 = st
+            .modes
+            .iter()
+            .filter(|(m, _)| !lost(m))
+            .map(|(_, p)| p)
+            .sum();
+        x.mttf_h = Some(up * HOURS_PER_YEAR / loss_flow);
+    }
+    x
+}
+
+/// Replaces the headline metrics and the contributions by the exact chain's, keeping the simulated
+/// availability beside them and the p99 outage from the simulated years.
+fn apply_exact(
+    a: &DesignAnalysis,
+    st: &Stationary,
+    metrics: &mut BTreeMap<String, f64>,
+    contributions: &mut BTreeMap<String, BTreeMap<String, f64>>,
+) {
+    let x = exact_part(a, st);
+    for cap in Capability::ALL {
+        let c = cap.index();
+        if !a.totals.caps[c].present {
+            continue;
+        }
+        let name = cap.name();
+        let u = x.mode_u[c] + x.trans_h[c] / HOURS_PER_YEAR;
+        let half = 1.96 * x.trans_var[c].sqrt() / HOURS_PER_YEAR;
+        let down_min = u * HOURS_PER_YEAR * 60.0;
+        let mut put = |m: &str, v: f64| {
+            metrics.insert(format!("{name}.{m}"), v);
+        };
+        put("availability", 1.0 - u);
+        put("availability_ci95_low", (1.0 - u - half).clamp(0.0, 1.0));
+        put("availability_ci95_high", (1.0 - u + half).clamp(0.0, 1.0));
+        put("nines", nines(u));
+        put("downtime_min_per_year", down_min);
+        put("outages_per_year", x.outages[c]);
+        put(
+            "mean_outage_s",
+            if x.outages[c] > 0.0 {
+                down_min * 60.0 / x.outages[c]
+            } else {
+                0.0
+            },
+        );
+        put("mode_unavailability", x.mode_u[c]);
+        put("transition_downtime_min_per_year", x.trans_h[c] * 60.0);
+        put(
+            "transition_downtime_spread_min_per_year",
+            1.96 * x.trans_var[c].sqrt() * 60.0,
+        );
+    }
+    metrics.remove("etcd_quorum.mttf_h");
+    if let Some(m) = x.mttf_h {
+        metrics.insert("etcd_quorum.mttf_h".into(), m);
+    }
+    metrics.insert("markov.unmeasured_probability".into(), x.unmeasured);
+    metrics.insert(
+        "markov.truncated_probability".into(),
+        st.deepest_probability,
+    );
+    *contributions = x.contributions;
 }

@@ -18,6 +18,7 @@ mod hardening;
 mod invariants_prop;
 mod junit_schema;
 mod loader_fuzz;
+mod plan;
 mod raft_core;
 mod report_render;
 mod scenario_validation;
