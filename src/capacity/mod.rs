@@ -17,6 +17,7 @@
 //! the mode part of the unavailability (the closed-form check) and for modes too rare to meet in the
 //! simulated years.
 
+pub mod brute;
 pub mod costs;
 pub mod episodes;
 pub mod exact;

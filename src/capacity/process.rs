@@ -153,8 +153,23 @@ impl FailureModel {
         seed: u64,
         mut on_change: impl FnMut(f64, ModeKey, ModeKey, bool),
     ) -> u64 {
-        let mut rng = stream(seed, 0x6361_7061_6369_7479); // "capacity"
         let mut st = State::new(self);
+        let mut mode = ModeKey::default();
+        self.flips(hours, seed, |t, i, failing| {
+            st.flip(self, i);
+            let next = st.key();
+            if next != mode {
+                on_change(t, mode, next, failing);
+                mode = next;
+            }
+        })
+    }
+
+    /// Simulates `hours` from every unit up, calling `on_flip(t_h, unit, failing)` as each unit fails
+    /// or is repaired. Returns the number of events.
+    pub fn flips(&self, hours: f64, seed: u64, mut on_flip: impl FnMut(f64, usize, bool)) -> u64 {
+        let mut rng = stream(seed, 0x6361_7061_6369_7479); // "capacity"
+        let mut down = vec![false; self.units.len()];
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
         for (i, u) in self.units.iter().enumerate() {
             heap.push(Reverse((u.ttf.draw(&mut rng).to_bits(), i)));
@@ -164,7 +179,6 @@ impl FailureModel {
             Crews::Shared(n) => n,
         };
         let mut queue: VecDeque<usize> = VecDeque::new();
-        let mut mode = ModeKey::default();
         let mut events = 0u64;
         while let Some(Reverse((bits, i))) = heap.pop() {
             let t = f64::from_bits(bits);
@@ -173,8 +187,9 @@ impl FailureModel {
             }
             events += 1;
             let u = &self.units[i];
-            let failing = !st.down[i];
-            st.flip(self, i);
+            let failing = !down[i];
+            down[i] = failing;
+            on_flip(t, i, failing);
             if failing {
                 if u.needs_crew {
                     queue.push_back(i);
@@ -194,11 +209,6 @@ impl FailureModel {
                     (t + self.units[j].ttr.draw(&mut rng)).to_bits(),
                     j,
                 )));
-            }
-            let next = st.key();
-            if next != mode {
-                on_change(t, mode, next, failing);
-                mode = next;
             }
         }
         events

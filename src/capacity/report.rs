@@ -28,6 +28,8 @@ pub struct DesignResult {
     pub transitions: Vec<TransitionRow>,
     pub modes_seen: usize,
     pub process_events: u64,
+    /// Plain runs with the failure process as their fault script (`--brute-force`), if asked for.
+    pub brute_force: Option<super::brute::BruteForce>,
 }
 
 /// A transition with its frequency and measured cost.
@@ -50,7 +52,7 @@ pub struct PlanVerdict {
 
 /// Two-sided 95 % Student t quantile for `df` degrees of freedom (Cornish-Fisher expansion; within
 /// 0.2 % of the table from df = 3 on).
-fn t95(df: usize) -> f64 {
+pub(crate) fn t95(df: usize) -> f64 {
     if df == 0 {
         return f64::INFINITY;
     }
@@ -142,6 +144,7 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
         transitions: transition_rows(a, years),
         modes_seen: a.path.interner.modes.len(),
         process_events: a.path.events,
+        brute_force: None,
     }
 }
 
@@ -310,6 +313,7 @@ pub fn plan_json(
                 "contributions": r.contributions,
                 "modes_seen": r.modes_seen,
                 "transitions": transitions,
+                "brute_force": r.brute_force.as_ref().map(|b| b.to_json()),
             })
         })
         .collect();
@@ -430,6 +434,9 @@ pub fn summary(
                 fmt_sig(g("p99_outage_s").unwrap_or(0.0)),
             );
         }
+        if let Some(b) = &r.brute_force {
+            brute_force_lines(&mut s, r, b);
+        }
         if let Some(m) = r.metrics.get("etcd_quorum.mttf_h") {
             let _ = writeln!(
                 s,
@@ -472,6 +479,37 @@ pub fn summary(
         verdicts.len()
     );
     s
+}
+
+/// The brute-force runs beside the plan's estimate, per capability.
+fn brute_force_lines(s: &mut String, r: &DesignResult, b: &super::brute::BruteForce) {
+    let _ = writeln!(
+        s,
+        "  brute force ({} plain runs of {} s with the failure process as fault script):",
+        b.runs, b.duration_s
+    );
+    for cap in Capability::ALL {
+        let (Some((mean, half)), Some(a)) = (
+            b.estimate(cap.name()),
+            r.metrics.get(&format!("{}.availability", cap.name())),
+        ) else {
+            continue;
+        };
+        let agrees = (mean - a).abs() <= half;
+        let _ = writeln!(
+            s,
+            "    {:<15} runs {} +- {} vs plan {} ({})",
+            cap.name(),
+            fmt_availability(mean),
+            fmt_sig(half),
+            fmt_availability(*a),
+            if agrees {
+                "within the runs' 95% CI"
+            } else {
+                "outside the runs' 95% CI"
+            }
+        );
+    }
 }
 
 /// The largest contributions: (label, capability, min/yr), by api where modelled, else the largest.
@@ -545,6 +583,20 @@ fn rect(sc: &mut Scene, x: f64, y: f64, w: f64, h: f64, fill: Rgb, title: Option
 /// The downtime breakdown: per design, one stacked bar per capability (minutes per year), one colour
 /// per failure mode (the eight largest over the plan; the rest as "other").
 pub fn downtime_svg(results: &[DesignResult]) -> String {
+    to_svg(&downtime_scene(results))
+}
+
+/// The downtime chart as a PNG at `path`.
+pub fn downtime_png(results: &[DesignResult], path: &std::path::Path) -> Result<(), String> {
+    crate::report::png::render_scene_png(&downtime_scene(results), path)
+}
+
+/// The availability chart as a PNG at `path`.
+pub fn nines_png(results: &[DesignResult], path: &std::path::Path) -> Result<(), String> {
+    crate::report::png::render_scene_png(&nines_scene(results), path)
+}
+
+fn downtime_scene(results: &[DesignResult]) -> Scene {
     let caps: Vec<&str> = Capability::ALL
         .iter()
         .map(|c| c.name())
@@ -668,11 +720,15 @@ pub fn downtime_svg(results: &[DesignResult]) -> String {
         y += 15.0;
     }
     sc.height = y + 10.0;
-    to_svg(&sc)
+    sc
 }
 
 /// Availability in nines against node count: one point per design and capability.
 pub fn nines_svg(results: &[DesignResult]) -> String {
+    to_svg(&nines_scene(results))
+}
+
+fn nines_scene(results: &[DesignResult]) -> Scene {
     let caps: Vec<Capability> = Capability::ALL
         .iter()
         .copied()
@@ -801,7 +857,7 @@ pub fn nines_svg(results: &[DesignResult]) -> String {
             INK,
         );
     }
-    to_svg(&sc)
+    sc
 }
 
 /// `plan.html`: the tables and both pictures inline.

@@ -23,6 +23,10 @@ pub struct PlanArgs {
     /// Output folder (default: out/PLAN-NAME).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also run this many plain simulations per design, each as long as the design's `duration`, with
+    /// the failure process as fault script, and show their availability beside the plan's.
+    #[arg(long, value_name = "RUNS")]
+    pub brute_force: Option<usize>,
     /// Detailed runs in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -113,11 +117,29 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    line.finish();
-    let results: Vec<_> = analyses
+    let mut results: Vec<_> = analyses
         .iter()
         .map(|a| design_result(a, years as f64))
         .collect();
+    if let Some(runs) = args.brute_force.filter(|&r| r > 0) {
+        let designs: Vec<_> = analyses
+            .iter()
+            .map(|a| (a.design.scenario.clone(), a.model.clone()))
+            .collect();
+        match crate::capacity::brute::run_all(&designs, runs, seed, jobs.max(1), &line) {
+            Ok(b) => {
+                for (r, b) in results.iter_mut().zip(b) {
+                    r.brute_force = Some(b);
+                }
+            }
+            Err(e) => {
+                line.finish();
+                eprintln!("error: {}: {e}", args.file.display());
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    line.finish();
     let verdicts = judge(&plan, &results);
     out!(
         "{}",
@@ -130,7 +152,7 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
         return EXIT_BAD_INPUT;
     }
     outln!(
-        "report: {} (and plan.html, downtime.svg, nines.svg)",
+        "report: {} (and plan.html, downtime.svg/.png, nines.svg/.png)",
         dir.join("plan.json").display()
     );
     outln!(
@@ -160,5 +182,9 @@ fn write_all(
     )?;
     staged.write("downtime.svg", report::downtime_svg(results).as_bytes())?;
     staged.write("nines.svg", report::nines_svg(results).as_bytes())?;
+    report::downtime_png(results, &staged.staged("downtime.png"))?;
+    staged.sync("downtime.png")?;
+    report::nines_png(results, &staged.staged("nines.png"))?;
+    staged.sync("nines.png")?;
     staged.commit()
 }

@@ -286,3 +286,31 @@ fn the_library_plans_are_valid() {
     }
     assert!(n >= 3);
 }
+
+/// With failures frequent enough for a few plain runs to see many of them, `plan` agrees with plain
+/// runs of the detailed simulator whose fault script is the failure process itself (`--brute-force`),
+/// within the runs' 95 % interval.
+#[test]
+fn plan_agrees_with_brute_force_runs_when_failures_are_frequent() {
+    let text = r#"{"name": "frequent", "seed": 2, "years": 100, "transition_samples": 2,
+        "base": {"duration": "8h", "topology": {"etcd": "stacked", "control_plane_nodes": 3,
+                 "zones": ["a", "b", "c"], "load_balancers": 2},
+                 "load": {"requests_per_second": 2}},
+        "failures": [{"class": "control-plane", "mttf": "6h", "mttr": "1h"},
+                     {"class": "load-balancer", "mttf": "12h", "mttr": "1h"}]}"#;
+    let plan = parse_plan(text, "t.json", Path::new(".")).unwrap();
+    let a = analyse(&plan, plan.years, plan.seed, 2, &Quiet).unwrap();
+    let r = design_result(&a[0], plan.years as f64);
+    let designs = vec![(a[0].design.scenario.clone(), a[0].model.clone())];
+    let b = kube_ha_sim::capacity::brute::run_all(&designs, 6, plan.seed, 2, &Quiet).unwrap();
+    for cap in ["api", "etcd_quorum", "scheduling"] {
+        let (mean, half) = b[0].estimate(cap).unwrap();
+        let want = metric(&r, &format!("{cap}.availability"));
+        eprintln!("{cap}: plan {want:.4}, runs {mean:.4} +- {half:.4}");
+        assert!(want < 0.97, "failures must be frequent: {want}");
+        assert!(
+            (mean - want).abs() <= half,
+            "{cap}: plan {want} vs runs {mean} +- {half}"
+        );
+    }
+}
