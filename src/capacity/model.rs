@@ -585,6 +585,7 @@ const OVERLAY_FIELDS: [&str; 5] = ["description", "topology", "settings", "load"
 
 fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, ScenarioError> {
     let base_plan = scenario_of(at, base, &Map::new(), &raw.name, None)?;
+    check_zones(at, "base.topology.zones", &base_plan)?;
     if raw.designs.is_empty() {
         return Ok(vec![Design {
             name: raw.name.clone(),
@@ -637,9 +638,24 @@ fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, Sc
             ));
         }
         let scenario = scenario_of(at, base, &overlay, &name, Some(i))?;
+        check_zones(at, &format!("{p}.topology.zones"), &scenario)?;
         out.push(Design { name, scenario });
     }
     Ok(out)
+}
+
+/// Failure modes keep the down zones as bits of a 64-bit word.
+fn check_zones(at: &At, path: &str, s: &Plan) -> Result<(), ScenarioError> {
+    if s.layout.zones.len() > 64 {
+        return Err(at.err(
+            path,
+            format!(
+                "{} zones is too many for a plan; at most 64",
+                s.layout.zones.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// JSON Merge Patch (RFC 7396): objects merge key by key, `null` removes a key, anything else replaces.

@@ -668,7 +668,17 @@ fn downtime_scene(results: &[DesignResult]) -> Scene {
                 .iter()
                 .filter_map(|(l, per)| per.get(*c).map(|v| (l.as_str(), *v)))
                 .collect();
+            // The modes outside the legend as one "other" segment, so the picture stays small.
+            let other: f64 = segments
+                .iter()
+                .filter(|s| !shown.contains(&s.0))
+                .map(|s| s.1)
+                .sum();
+            segments.retain(|s| shown.contains(&s.0));
             segments.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            if other > 0.0 {
+                segments.push(("other failure modes", other));
+            }
             for (l, v) in segments {
                 let w = v / max * width;
                 rect(
@@ -1002,7 +1012,7 @@ fn design_html(h: &mut String, r: &DesignResult) {
 
 /// What the exact chain gives, with the measured samples: per capability (unavailability of modes,
 /// transition downtime hours per year, its variance, outages per year), the contributions, the mean
-/// time to quorum loss and the probability of modes that no measured transition enters.
+/// time to quorum loss and the probability of modes no measured transition enters (inferred).
 struct ExactPart {
     mode_u: [f64; NCAP],
     trans_h: [f64; NCAP],
@@ -1014,8 +1024,10 @@ struct ExactPart {
 }
 
 /// Per mode of the chain: the flow-weighted fraction of measured entries that leave each capability
-/// down for good, or None when no measured transition enters it.
-fn down_fractions(a: &DesignAnalysis, st: &Stationary) -> BTreeMap<ModeKey, Option<[f64; NCAP]>> {
+/// down for good, and whether it was inferred. A mode no measured transition enters (too rare for
+/// the simulated years) takes, per capability, the largest fraction of the measured modes it contains
+/// (the same zones or fewer, no more nodes of any class): more failures do not bring a capability back.
+fn down_fractions(a: &DesignAnalysis, st: &Stationary) -> BTreeMap<ModeKey, ([f64; NCAP], bool)> {
     let mut acc: BTreeMap<ModeKey, (f64, [f64; NCAP])> = BTreeMap::new();
     for (&(from, to), &flow) in &st.flows {
         let Some(t) = measured(a, from, to) else {
@@ -1028,15 +1040,30 @@ fn down_fractions(a: &DesignAnalysis, st: &Stationary) -> BTreeMap<ModeKey, Opti
             e.1[c] += flow * a.samples[t].iter().filter(|s| s.down_end[c]).count() as f64 / k;
         }
     }
+    let mut known: BTreeMap<ModeKey, [f64; NCAP]> = acc
+        .into_iter()
+        .filter(|(_, (w, _))| *w > 0.0)
+        .map(|(m, (w, d))| (m, d.map(|x| x / w)))
+        .collect();
+    known.insert(ModeKey::default(), [0.0; NCAP]);
+    let contains = |big: &ModeKey, small: &ModeKey| {
+        small.zones_down & !big.zones_down == 0
+            && small.down.iter().zip(big.down).all(|(s, b)| *s <= b)
+    };
     st.modes
         .keys()
-        .map(|&m| {
-            let f = match acc.get(&m) {
-                _ if m.all_up() => Some([0.0; NCAP]),
-                Some((w, d)) if *w > 0.0 => Some(d.map(|x| x / w)),
-                _ => None,
-            };
-            (m, f)
+        .map(|m| match known.get(m) {
+            Some(d) => (*m, (*d, false)),
+            None => {
+                let mut d = [0.0; NCAP];
+                for (k, dk) in known.iter().filter(|(k, _)| contains(m, k)) {
+                    debug_assert!(k != m);
+                    for c in 0..NCAP {
+                        d[c] = f64::max(d[c], dk[c]);
+                    }
+                }
+                (*m, (d, true))
+            }
         })
         .collect()
 }
@@ -1070,23 +1097,22 @@ fn exact_part(a: &DesignAnalysis, st: &Stationary) -> ExactPart {
             }
         };
     for (m, p) in &st.modes {
-        match fr[m] {
-            None => x.unmeasured += p,
-            Some(d) => {
-                for c in (0..NCAP).filter(|&c| present(c)) {
-                    x.mode_u[c] += p * d[c];
-                    add(
-                        &mut x.contributions,
-                        table.label(*m),
-                        c,
-                        p * d[c] * HOURS_PER_YEAR * 60.0,
-                    );
-                }
-            }
+        let (d, inferred) = fr[m];
+        if inferred {
+            x.unmeasured += p;
+        }
+        for c in (0..NCAP).filter(|&c| present(c)) {
+            x.mode_u[c] += p * d[c];
+            add(
+                &mut x.contributions,
+                table.label(*m),
+                c,
+                p * d[c] * HOURS_PER_YEAR * 60.0,
+            );
         }
     }
     let q = Capability::EtcdQuorum.index();
-    let lost = |m: &ModeKey| fr[m].is_some_and(|d| d[q] > 0.5);
+    let lost = |m: &ModeKey| fr[m].0[q] > 0.5;
     let mut loss_flow = 0.0;
     for (&(from, to), &flow) in &st.flows {
         if !lost(&from) && lost(&to) {
@@ -1120,7 +1146,7 @@ fn exact_part(a: &DesignAnalysis, st: &Stationary) -> ExactPart {
                 x.trans_var[c] += flow * flow * s2 / k;
             }
             add(&mut x.contributions, label.clone(), c, flow * mean * 60.0);
-            let up_before = 1.0 - fr[&from].map_or(0.0, |d| d[c]);
+            let up_before = 1.0 - fr[&from].0[c];
             let goes_down = samples
                 .iter()
                 .filter(|s| s.down_end[c] || s.cost_s[c] > 0.0)
@@ -1187,7 +1213,7 @@ fn apply_exact(
     if let Some(m) = x.mttf_h {
         metrics.insert("etcd_quorum.mttf_h".into(), m);
     }
-    metrics.insert("markov.unmeasured_probability".into(), x.unmeasured);
+    metrics.insert("markov.inferred_probability".into(), x.unmeasured);
     metrics.insert(
         "markov.truncated_probability".into(),
         st.deepest_probability,
