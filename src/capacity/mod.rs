@@ -80,7 +80,7 @@ pub fn analyse(
             "design {}: failure process, {years} years",
             design.name
         ));
-        let model = FailureModel::new(plan, &design.scenario.layout);
+        let model = FailureModel::new(plan, &design.scenario.layout, design.crews);
         let path = survey(&model, years_f, seed);
         let timing = Timing::for_design(&design.scenario);
         for (t, &(a, b)) in path.interner.transitions.iter().enumerate() {

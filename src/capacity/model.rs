@@ -231,6 +231,8 @@ impl Crews {
 pub struct Design {
     pub name: String,
     pub scenario: Plan,
+    /// The design's repair crews (its own `repair`, else the plan's).
+    pub crews: Crews,
 }
 
 /// The bound of a plan expectation.
@@ -410,7 +412,7 @@ fn build(raw: &PlanFile, at: &At, dir: &Path) -> Result<CapacityPlan, ScenarioEr
     let failures = failures(raw, at)?;
     let crews = crews(raw, at)?;
     let base = base_object(raw, at, dir)?;
-    let designs = designs(raw, at, &base)?;
+    let designs = designs(raw, at, &base, crews)?;
     let expect = expectations(raw, at, &designs)?;
     Ok(CapacityPlan {
         name: raw.name.clone(),
@@ -508,14 +510,19 @@ fn distribution(
 }
 
 fn crews(raw: &PlanFile, at: &At) -> Result<Crews, ScenarioError> {
+    crews_of(raw.repair.crews.as_ref(), "repair.crews", at)
+}
+
+/// `crews` at `path`: absent or "per-node", or a whole number of shared crews.
+fn crews_of(v: Option<&Value>, path: &str, at: &At) -> Result<Crews, ScenarioError> {
     let bad = || {
-        at.err("repair.crews", "expected \"per-node\" (every failed node repaired at once) or a whole number of shared crews from 1 to 1000".into())
+        at.err(path, "expected \"per-node\" (every failed node repaired at once) or a whole number of shared crews from 1 to 1000".into())
     };
-    match &raw.repair.crews {
+    match v {
         None => Ok(Crews::PerNode),
         Some(Value::String(s)) if s == "per-node" => Ok(Crews::PerNode),
         Some(Value::String(s)) => Err(at.err(
-            "repair.crews",
+            path,
             format!("unknown value `{s}`{}; allowed: per-node, or a whole number of shared crews (e.g. 1)", suggest(s, ["per-node"])),
         )),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -523,6 +530,31 @@ fn crews(raw: &PlanFile, at: &At) -> Result<Crews, ScenarioError> {
             _ => Err(bad()),
         },
         Some(_) => Err(bad()),
+    }
+}
+
+/// A design's own `repair` (`{"crews": ...}`), or the plan's.
+fn design_crews(
+    o: &Map<String, Value>,
+    p: &str,
+    at: &At,
+    plan: Crews,
+) -> Result<Crews, ScenarioError> {
+    match o.get("repair") {
+        None => Ok(plan),
+        Some(Value::Object(r)) => {
+            if let Some(k) = r.keys().find(|k| *k != "crews") {
+                return Err(at.err(
+                    &format!("{p}.repair.{k}"),
+                    format!("unknown field `{k}`; allowed fields in `repair`: crews"),
+                ));
+            }
+            crews_of(r.get("crews"), &format!("{p}.repair.crews"), at)
+        }
+        Some(_) => Err(at.err(
+            &format!("{p}.repair"),
+            "expected an object ({\"crews\": \"per-node\" or a number})".into(),
+        )),
     }
 }
 
@@ -580,16 +612,29 @@ impl BaseSource {
     }
 }
 
-/// The fields a design may overlay on the base.
-const OVERLAY_FIELDS: [&str; 5] = ["description", "topology", "settings", "load", "workloads"];
+/// The fields a design may set: scenario fields overlaid on the base, and its own `repair`.
+const OVERLAY_FIELDS: [&str; 6] = [
+    "description",
+    "topology",
+    "settings",
+    "load",
+    "workloads",
+    "repair",
+];
 
-fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, ScenarioError> {
+fn designs(
+    raw: &PlanFile,
+    at: &At,
+    base: &BaseSource,
+    crews: Crews,
+) -> Result<Vec<Design>, ScenarioError> {
     let base_plan = scenario_of(at, base, &Map::new(), &raw.name, None)?;
     check_zones(at, "base.topology.zones", &base_plan)?;
     if raw.designs.is_empty() {
         return Ok(vec![Design {
             name: raw.name.clone(),
             scenario: base_plan,
+            crews,
         }]);
     }
     let mut out: Vec<Design> = Vec::new();
@@ -622,6 +667,8 @@ fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, Sc
         }
         let mut overlay = o.clone();
         overlay.remove("name");
+        let crews = design_crews(o, &p, at, crews)?;
+        overlay.remove("repair");
         if let Some(k) = overlay
             .keys()
             .find(|k| !OVERLAY_FIELDS.contains(&k.as_str()))
@@ -631,7 +678,7 @@ fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, Sc
                 format!("{p}.{k}"),
                 at.spans.key(&format!("{p}.{k}")),
                 format!(
-                    "a design cannot set `{k}`{}; a design overlays: {}",
+                    "a design cannot set `{k}`{}; a design sets: {}",
                     suggest(k, OVERLAY_FIELDS),
                     OVERLAY_FIELDS.join(", ")
                 ),
@@ -639,7 +686,11 @@ fn designs(raw: &PlanFile, at: &At, base: &BaseSource) -> Result<Vec<Design>, Sc
         }
         let scenario = scenario_of(at, base, &overlay, &name, Some(i))?;
         check_zones(at, &format!("{p}.topology.zones"), &scenario)?;
-        out.push(Design { name, scenario });
+        out.push(Design {
+            name,
+            scenario,
+            crews,
+        });
     }
     Ok(out)
 }

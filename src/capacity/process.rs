@@ -105,11 +105,11 @@ pub struct FailureModel {
 }
 
 impl FailureModel {
-    /// The units of a design's layout under the plan's failure processes.
-    pub fn new(plan: &CapacityPlan, layout: &Layout) -> FailureModel {
+    /// The units of a design's layout under the plan's failure processes, repaired by `crews`.
+    pub fn new(plan: &CapacityPlan, layout: &Layout, crews: Crews) -> FailureModel {
         let table = NodeTable::new(layout);
         let mut units = Vec::new();
-        let shared = matches!(plan.crews, Crews::Shared(_));
+        let shared = matches!(crews, Crews::Shared(_));
         for (slot, nodes) in table.by_class.iter().enumerate() {
             for &n in nodes {
                 let class = node_class(layout, n);
@@ -140,7 +140,7 @@ impl FailureModel {
         }
         FailureModel {
             units,
-            crews: plan.crews,
+            crews,
             table,
         }
     }

@@ -17,6 +17,8 @@ use std::fmt::Write;
 /// A design's results.
 pub struct DesignResult {
     pub name: String,
+    /// The design's repair crews.
+    pub crews: String,
     /// Cluster nodes (control plane, etcd, load balancers, workers).
     pub nodes: usize,
     /// How the failure process was solved: "markov" (exact chain) or "simulation".
@@ -133,6 +135,7 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
     }
     DesignResult {
         name: a.design.name.clone(),
+        crews: a.design.crews.describe(),
         nodes: a.model.table.by_class.iter().map(Vec::len).sum(),
         method: if a.exact.is_some() {
             "markov"
@@ -308,6 +311,7 @@ pub fn plan_json(
             json!({
                 "name": r.name,
                 "nodes": r.nodes,
+                "repair": {"crews": r.crews},
                 "method": r.method,
                 "metrics": r.metrics,
                 "contributions": r.contributions,
@@ -396,10 +400,9 @@ pub fn summary(
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{}  ({} designs, {years} cluster-years each, seed {seed}, crews {})",
+        "{}  ({} designs, {years} cluster-years each, seed {seed})",
         plan.name,
         results.len(),
-        plan.crews.describe()
     );
     if !plan.description.is_empty() {
         let _ = writeln!(s, "  {}", plan.description);
@@ -407,8 +410,8 @@ pub fn summary(
     for r in results {
         let _ = writeln!(
             s,
-            "\n{}  ({} nodes, {} failure modes met)",
-            r.name, r.nodes, r.modes_seen
+            "\n{}  ({} nodes, crews {}, {} failure modes met)",
+            r.name, r.nodes, r.crews, r.modes_seen
         );
         let _ = writeln!(
             s,
@@ -881,7 +884,7 @@ pub fn plan_html(
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{n}: capacity plan</title>\n<style>body{{font-family:DejaVu Sans,Verdana,sans-serif;font-size:13px;margin:20px;color:#222}}table{{border-collapse:collapse;margin:8px 0 18px}}td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.fail{{color:#c00;font-weight:bold}}.pass{{color:#070}}</style></head><body>\n<h1>{n}</h1>\n<p>{d}</p>\n<p>{years} cluster-years per design, seed {seed}, repair crews: {c}, {k} detailed runs per transition.</p>\n",
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{n}: capacity plan</title>\n<style>body{{font-family:DejaVu Sans,Verdana,sans-serif;font-size:13px;margin:20px;color:#222}}table{{border-collapse:collapse;margin:8px 0 18px}}td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.fail{{color:#c00;font-weight:bold}}.pass{{color:#070}}</style></head><body>\n<h1>{n}</h1>\n<p>{d}</p>\n<p>{years} cluster-years per design, seed {seed}, repair crews unless a design says otherwise: {c}, {k} detailed runs per transition.</p>\n",
         n = esc(&plan.name),
         d = esc(&plan.description),
         c = esc(&plan.crews.describe()),
@@ -926,7 +929,13 @@ pub fn plan_html(
 }
 
 fn design_html(h: &mut String, r: &DesignResult) {
-    let _ = writeln!(h, "<h2>Design {} ({} nodes)</h2>", esc(&r.name), r.nodes);
+    let _ = writeln!(
+        h,
+        "<h2>Design {} ({} nodes, repair crews: {})</h2>",
+        esc(&r.name),
+        r.nodes,
+        esc(&r.crews)
+    );
     h.push_str("<table><tr><th>capability</th><th>availability</th><th>95% CI</th><th>nines</th><th>downtime min/yr</th><th>of which failovers</th><th>outages/yr</th><th>mean outage s</th><th>p99 outage s</th></tr>\n");
     for cap in Capability::ALL {
         let g = |m: &str| r.metrics.get(&format!("{}.{m}", cap.name())).copied();
