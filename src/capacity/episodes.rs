@@ -168,9 +168,12 @@ pub struct Totals {
     pub by_transition_h: Vec<[f64; NCAP]>,
     /// Per mode id: hours spent in it.
     pub mode_time_h: Vec<f64>,
-    /// Hours with etcd quorum, and how often it was lost from there.
-    pub quorum_up_h: f64,
+    /// Losses of etcd quorum, and the hours from every node up (the start, or the first return to
+    /// all up after a loss) to the next loss, summed, with the last unfinished stretch (censored).
     pub quorum_losses: u64,
+    pub first_loss_h: f64,
+    /// How many of those clocks ended in a loss.
+    pub first_loss_clocks: u64,
     pub batches: usize,
 }
 
@@ -193,8 +196,9 @@ pub fn account(
         by_mode_h: vec![[0.0; NCAP]; path.interner.modes.len()],
         by_transition_h: vec![[0.0; NCAP]; path.interner.transitions.len()],
         mode_time_h: vec![0.0; path.interner.modes.len()],
-        quorum_up_h: 0.0,
         quorum_losses: 0,
+        first_loss_h: 0.0,
+        first_loss_clocks: 0,
         batches,
     };
     for s in samples.iter().flatten() {
@@ -205,14 +209,15 @@ pub fn account(
     let mut draw = stream(seed, 0x636f_7374); // "cost"
                                               // The stay under way: since when, in which mode, entered by which transition, with which sample.
     let mut stay: Stay = (0.0, 0, None);
+    // Since when the clock to the next quorum loss runs (from all up).
+    let mut clock: Option<f64> = Some(0.0);
+    let all_up = path
+        .interner
+        .mode_id(ModeKey::default())
+        .expect("interned first");
     let close_stay = |tot: &mut Totals, stay: &Stay, end: f64| {
         let (start, mode, entered) = *stay;
         tot.mode_time_h[mode] += end - start;
-        let quorum = Capability::EtcdQuorum.index();
-        let lost = entered.is_some_and(|(_, s)| s.down_end[quorum]);
-        if !lost {
-            tot.quorum_up_h += end - start;
-        }
         let Some((t, s)) = entered else { return };
         for c in 0..NCAP {
             if !s.present[c] {
@@ -240,10 +245,20 @@ pub fn account(
         let s = options[draw.gen_range(0..options.len())];
         if s.down_end[quorum] && !was_lost {
             tot.quorum_losses += 1;
+            if let Some(t0) = clock.take() {
+                tot.first_loss_h += at - t0;
+                tot.first_loss_clocks += 1;
+            }
+        }
+        if b == all_up && clock.is_none() {
+            clock = Some(at);
         }
         stay = (at, b, Some((t, s)));
     });
     close_stay(&mut tot, &stay, hours);
+    if let Some(t0) = clock {
+        tot.first_loss_h += hours - t0;
+    }
     for c in &mut tot.caps {
         c.close();
     }

@@ -27,6 +27,67 @@ pub struct Stationary {
     /// Probability of the deepest states kept (an upper hint at what the truncation leaves out).
     pub deepest_probability: f64,
     pub states: usize,
+    /// Per state of the chain: its mode, and its transitions out (state, rate per hour); state 0 is
+    /// every unit up.
+    pub chain_modes: Vec<ModeKey>,
+    pub chain_out: Vec<Vec<(usize, f64)>>,
+}
+
+impl Stationary {
+    /// Mean time in hours from every unit up until the chain first enters a mode for which `lost`
+    /// holds; None when it never does.
+    ///
+    /// Solved around the all-up state: for every other state i, m_i = a_i + b_i m_0, where a_i is the
+    /// mean time to reach all-up or a lost state and b_i the chance that all-up comes first. Both are
+    /// fixed points that Gauss-Seidel reaches in a few sweeps (repairs pull the chain back to all-up
+    /// fast), where the plain first-passage system would crawl at the rate of a lost state per cycle.
+    pub fn mean_time_to(&self, lost: impl Fn(&ModeKey) -> bool) -> Option<f64> {
+        let n = self.chain_modes.len();
+        let is_lost: Vec<bool> = self.chain_modes.iter().map(&lost).collect();
+        if n == 0 || is_lost[0] || !is_lost.iter().any(|&l| l) {
+            return None;
+        }
+        let q: Vec<f64> = self
+            .chain_out
+            .iter()
+            .map(|o| o.iter().map(|e| e.1).sum())
+            .collect();
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        for _ in 0..100_000 {
+            let mut change: f64 = 0.0;
+            for i in 1..n {
+                if is_lost[i] || q[i] == 0.0 {
+                    continue;
+                }
+                let (mut ai, mut bi) = (1.0, 0.0);
+                for &(j, r) in &self.chain_out[i] {
+                    if j == 0 {
+                        bi += r;
+                    } else if !is_lost[j] {
+                        ai += r * a[j];
+                        bi += r * b[j];
+                    }
+                }
+                let (ai, bi) = (ai / q[i], bi / q[i]);
+                change = change
+                    .max((ai - a[i]).abs() / ai.max(1e-300))
+                    .max((bi - b[i]).abs());
+                a[i] = ai;
+                b[i] = bi;
+            }
+            if change < 1e-14 {
+                break;
+            }
+        }
+        let (mut num, mut back) = (1.0 / q[0], 0.0);
+        for &(j, r) in &self.chain_out[0] {
+            if !is_lost[j] {
+                num += r / q[0] * a[j];
+                back += r / q[0] * b[j];
+            }
+        }
+        (back < 1.0).then(|| num / (1.0 - back))
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -202,12 +263,16 @@ fn lump(
             st.deepest_probability += p;
         }
     }
+    let mut out = vec![Vec::new(); states.len()];
     for (j, list) in into.iter().enumerate() {
         for &(i, r) in list {
             if keys[i] != keys[j] {
                 *st.flows.entry((keys[i], keys[j])).or_default() += pi[i] * r * HOURS_PER_YEAR;
             }
+            out[i].push((j, r));
         }
     }
+    st.chain_modes = keys;
+    st.chain_out = out;
     st
 }

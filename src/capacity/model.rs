@@ -294,6 +294,7 @@ pub fn known_metrics() -> Vec<String> {
         })
         .collect();
     names.push("etcd_quorum.mttf_h".into());
+    names.push("etcd_quorum.simulated_mttf_h".into());
     names
 }
 

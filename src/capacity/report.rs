@@ -123,11 +123,12 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
         );
         put("simulated_availability", 1.0 - u);
     }
-    if tot.caps[Capability::EtcdQuorum.index()].present && tot.quorum_losses > 0 {
-        metrics.insert(
-            "etcd_quorum.mttf_h".into(),
-            tot.quorum_up_h / tot.quorum_losses as f64,
-        );
+    // Mean time from all up to the next quorum loss: the clocks' hours (the last one censored) over
+    // the clocks that ended in a loss.
+    if tot.caps[Capability::EtcdQuorum.index()].present && tot.first_loss_clocks > 0 {
+        let m = tot.first_loss_h / tot.first_loss_clocks as f64;
+        metrics.insert("etcd_quorum.mttf_h".into(), m);
+        metrics.insert("etcd_quorum.simulated_mttf_h".into(), m);
     }
     let mut contributions = contributions(a, years);
     if let Some(st) = &a.exact {
@@ -1165,13 +1166,7 @@ fn exact_part(a: &DesignAnalysis, st: &Stationary) -> ExactPart {
         }
     }
     if present(q) && loss_flow > 0.0 {
-        let up: f64 = st
-            .modes
-            .iter()
-            .filter(|(m, _)| !lost(m))
-            .map(|(_, p)| p)
-            .sum();
-        x.mttf_h = Some(up * HOURS_PER_YEAR / loss_flow);
+        x.mttf_h = st.mean_time_to(lost);
     }
     x
 }

@@ -163,6 +163,10 @@ fn load(file: &Path) -> Result<Plan, i32> {
 fn cmd_validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
+        if crate::capacity::model::is_plan_file(f) {
+            code = code.max(plan::cmd_validate_plan(f));
+            continue;
+        }
         match load_scenario(f) {
             Ok(s) => {
                 print_warnings(&s);

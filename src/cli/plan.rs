@@ -74,6 +74,25 @@ impl Progress for Line {
     }
 }
 
+/// `validate` on a plan file: loads it (every design validated as a scenario) without running it.
+pub fn cmd_validate_plan(file: &std::path::Path) -> i32 {
+    match load_plan(file) {
+        Ok(p) => {
+            outln!(
+                "{}: ok (plan {}, {} designs)",
+                file.display(),
+                p.name,
+                p.designs.len()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
 /// Runs the command.
 pub fn cmd_plan(args: PlanArgs) -> i32 {
     let plan = match load_plan(&args.file) {

@@ -78,6 +78,17 @@ fn majority_quorum_with_per_node_repair_matches_the_closed_form() {
         let exact = metric(r, "etcd_quorum.availability");
         eprintln!("n={n}: availability {exact} (chain), {sim} (20,000 simulated years), elections {elections} min/yr");
         if n == 3 {
+            // Mean time to the first quorum loss from all up: the birth-death chain's first passage,
+            // m = (mu + 2 lambda) / (6 lambda^2) + 1 / (2 lambda) = 85,000 h.
+            let (l, m) = (1.0 / 2000.0, 1.0 / 8.0);
+            let want = (m + 2.0 * l) / (6.0 * l * l) + 1.0 / (2.0 * l);
+            let exact = metric(r, "etcd_quorum.mttf_h");
+            let sim = metric(r, "etcd_quorum.simulated_mttf_h");
+            eprintln!(
+                "n=3: time to first quorum loss {exact} h (chain), {sim} h (simulated), {want} h"
+            );
+            assert!((exact / want - 1.0).abs() < 1e-6, "{exact} vs {want}");
+            assert!((sim / want - 1.0).abs() < 0.1, "{sim} vs {want}");
             assert!(
                 ((1.0 - sim) / (1.0 - exact) - 1.0).abs() < 0.1,
                 "{sim} vs {exact}"
