@@ -66,7 +66,6 @@ pub(crate) fn t95(df: usize) -> f64 {
 
 /// The results of one design.
 pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
-    let hours = years * HOURS_PER_YEAR;
     let tot = &a.totals;
     let mut metrics = BTreeMap::new();
     let spread_h = cost_spread_h_per_year(a, years);
@@ -76,52 +75,7 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
         if !t.present {
             continue;
         }
-        let name = cap.name();
-        let u = t.down_h / hours;
-        let batch_h = hours / tot.batches as f64;
-        let us: Vec<f64> = t.batch_down_h.iter().map(|d| d / batch_h).collect();
-        let n = us.len();
-        let mean = us.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 {
-            us.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
-        } else {
-            0.0
-        };
-        let half_batch = if n > 1 {
-            t95(n - 1) * (var / n as f64).sqrt()
-        } else {
-            0.0
-        };
-        let half_cost = 1.96 * spread_h[c] / HOURS_PER_YEAR;
-        let half = (half_batch.powi(2) + half_cost.powi(2)).sqrt();
-        let mut put = |m: &str, v: f64| {
-            metrics.insert(format!("{name}.{m}"), v);
-        };
-        put("availability", 1.0 - u);
-        put("availability_ci95_low", (1.0 - u - half).clamp(0.0, 1.0));
-        put("availability_ci95_high", (1.0 - u + half).clamp(0.0, 1.0));
-        put("nines", nines(u));
-        put("downtime_min_per_year", t.down_h * 60.0 / years);
-        put("outages_per_year", t.outages as f64 / years);
-        put(
-            "mean_outage_s",
-            if t.outages > 0 {
-                t.outage_sum_s / t.outages as f64
-            } else {
-                0.0
-            },
-        );
-        put("p99_outage_s", t.outage_hist.quantile(0.99).unwrap_or(0.0));
-        put("mode_unavailability", t.mode_down_h / hours);
-        put(
-            "transition_downtime_min_per_year",
-            (t.down_h - t.mode_down_h) * 60.0 / years,
-        );
-        put(
-            "transition_downtime_spread_min_per_year",
-            1.96 * spread_h[c] * 60.0,
-        );
-        put("simulated_availability", 1.0 - u);
+        simulated_metrics(&mut metrics, cap.name(), t, tot.batches, years, spread_h[c]);
     }
     // Mean time from all up to the next quorum loss: the clocks' hours (the last one censored) over
     // the clocks that ended in a loss.
@@ -149,6 +103,60 @@ pub fn design_result(a: &DesignAnalysis, years: f64) -> DesignResult {
         modes_seen: a.path.interner.modes.len(),
         process_events: a.path.events,
         brute_force: None,
+    }
+}
+
+/// A capability's metrics from the simulated years, with the batch-means interval widened by the
+/// transition costs' spread (`spread_h`, hours per year).
+fn simulated_metrics(
+    metrics: &mut BTreeMap<String, f64>,
+    name: &str,
+    t: &super::episodes::CapabilityTotals,
+    batches: usize,
+    years: f64,
+    spread_h: f64,
+) {
+    let hours = years * HOURS_PER_YEAR;
+    let u = t.down_h / hours;
+    let batch_h = hours / batches as f64;
+    let us: Vec<f64> = t.batch_down_h.iter().map(|d| d / batch_h).collect();
+    let n = us.len();
+    let mean = us.iter().sum::<f64>() / n as f64;
+    let half_batch = if n > 1 {
+        let var = us.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        t95(n - 1) * (var / n as f64).sqrt()
+    } else {
+        0.0
+    };
+    let half_cost = 1.96 * spread_h / HOURS_PER_YEAR;
+    let half = (half_batch.powi(2) + half_cost.powi(2)).sqrt();
+    let mean_outage_s = if t.outages > 0 {
+        t.outage_sum_s / t.outages as f64
+    } else {
+        0.0
+    };
+    let values = [
+        ("availability", 1.0 - u),
+        ("availability_ci95_low", (1.0 - u - half).clamp(0.0, 1.0)),
+        ("availability_ci95_high", (1.0 - u + half).clamp(0.0, 1.0)),
+        ("nines", nines(u)),
+        ("downtime_min_per_year", t.down_h * 60.0 / years),
+        ("outages_per_year", t.outages as f64 / years),
+        ("mean_outage_s", mean_outage_s),
+        ("p99_outage_s", t.outage_hist.quantile(0.99).unwrap_or(0.0)),
+        ("mode_unavailability", t.mode_down_h / hours),
+        (
+            "transition_downtime_min_per_year",
+            (t.down_h - t.mode_down_h) * 60.0 / years,
+        ),
+        (
+            "transition_downtime_spread_min_per_year",
+            1.96 * spread_h * 60.0,
+        ),
+        ("simulated_availability", 1.0 - u),
+    ];
+    for (m, v) in values {
+        metrics.insert(format!("{name}.{m}"), v);
     }
 }
 
@@ -409,56 +417,7 @@ pub fn summary(
         let _ = writeln!(s, "  {}", plan.description);
     }
     for r in results {
-        let _ = writeln!(
-            s,
-            "\n{}  ({} nodes, crews {}, {} failure modes met)",
-            r.name, r.nodes, r.crews, r.modes_seen
-        );
-        let _ = writeln!(
-            s,
-            "  {:<15} {:>16} {:>6} {:>26} {:>10} {:>10} {:>11}",
-            "capability", "availability", "nines", "95% CI", "min/yr", "outages/yr", "p99 outage"
-        );
-        for cap in Capability::ALL {
-            let g = |m: &str| r.metrics.get(&format!("{}.{m}", cap.name())).copied();
-            let Some(a) = g("availability") else { continue };
-            let _ = writeln!(
-                s,
-                "  {:<15} {:>16} {:>6.2} {:>26} {:>10} {:>10} {:>10}s",
-                cap.name(),
-                fmt_availability(a),
-                g("nines").unwrap_or(0.0),
-                format!(
-                    "[{}, {}]",
-                    fmt_availability(g("availability_ci95_low").unwrap_or(a)),
-                    fmt_availability(g("availability_ci95_high").unwrap_or(a))
-                ),
-                fmt_sig(g("downtime_min_per_year").unwrap_or(0.0)),
-                fmt_sig(g("outages_per_year").unwrap_or(0.0)),
-                fmt_sig(g("p99_outage_s").unwrap_or(0.0)),
-            );
-        }
-        if let Some(b) = &r.brute_force {
-            brute_force_lines(&mut s, r, b);
-        }
-        if let Some(m) = r.metrics.get("etcd_quorum.mttf_h") {
-            let _ = writeln!(
-                s,
-                "  mean time to quorum loss: {} h ({} years)",
-                fmt_sig(*m),
-                fmt_sig(m / HOURS_PER_YEAR)
-            );
-        }
-        let top = top_contributions(r, 5);
-        if !top.is_empty() {
-            let _ = writeln!(
-                s,
-                "  largest contributions (min/yr of api, else of the worst capability):"
-            );
-            for (label, cap, v) in top {
-                let _ = writeln!(s, "    {label}: {} min/yr ({cap})", fmt_sig(v));
-            }
-        }
+        design_summary(&mut s, r);
     }
     if !verdicts.is_empty() {
         let _ = writeln!(s, "\nexpectations");
@@ -483,6 +442,60 @@ pub fn summary(
         verdicts.len()
     );
     s
+}
+
+/// One design's part of the terminal summary.
+fn design_summary(s: &mut String, r: &DesignResult) {
+    let _ = writeln!(
+        s,
+        "\n{}  ({} nodes, crews {}, {} failure modes met)",
+        r.name, r.nodes, r.crews, r.modes_seen
+    );
+    let _ = writeln!(
+        s,
+        "  {:<15} {:>16} {:>6} {:>26} {:>10} {:>10} {:>11}",
+        "capability", "availability", "nines", "95% CI", "min/yr", "outages/yr", "p99 outage"
+    );
+    for cap in Capability::ALL {
+        let g = |m: &str| r.metrics.get(&format!("{}.{m}", cap.name())).copied();
+        let Some(a) = g("availability") else { continue };
+        let _ = writeln!(
+            s,
+            "  {:<15} {:>16} {:>6.2} {:>26} {:>10} {:>10} {:>10}s",
+            cap.name(),
+            fmt_availability(a),
+            g("nines").unwrap_or(0.0),
+            format!(
+                "[{}, {}]",
+                fmt_availability(g("availability_ci95_low").unwrap_or(a)),
+                fmt_availability(g("availability_ci95_high").unwrap_or(a))
+            ),
+            fmt_sig(g("downtime_min_per_year").unwrap_or(0.0)),
+            fmt_sig(g("outages_per_year").unwrap_or(0.0)),
+            fmt_sig(g("p99_outage_s").unwrap_or(0.0)),
+        );
+    }
+    if let Some(b) = &r.brute_force {
+        brute_force_lines(s, r, b);
+    }
+    if let Some(m) = r.metrics.get("etcd_quorum.mttf_h") {
+        let _ = writeln!(
+            s,
+            "  mean time to quorum loss: {} h ({} years)",
+            fmt_sig(*m),
+            fmt_sig(m / HOURS_PER_YEAR)
+        );
+    }
+    let top = top_contributions(r, 5);
+    if !top.is_empty() {
+        let _ = writeln!(
+            s,
+            "  largest contributions (min/yr of api, else of the worst capability):"
+        );
+        for (label, cap, v) in top {
+            let _ = writeln!(s, "    {label}: {} min/yr ({cap})", fmt_sig(v));
+        }
+    }
 }
 
 /// The brute-force runs beside the plan's estimate, per capability.
@@ -601,58 +614,21 @@ pub fn nines_png(results: &[DesignResult], path: &std::path::Path) -> Result<(),
 }
 
 fn downtime_scene(results: &[DesignResult]) -> Scene {
-    let caps: Vec<&str> = Capability::ALL
-        .iter()
-        .map(|c| c.name())
-        .filter(|c| {
-            results
-                .iter()
-                .any(|r| r.metrics.contains_key(&format!("{c}.availability")))
-        })
-        .collect();
-    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in results {
-        for (label, per) in &r.contributions {
-            *totals.entry(label).or_default() += per.values().sum::<f64>();
-        }
-    }
-    let mut labels: Vec<(&str, f64)> = totals.into_iter().collect();
-    labels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let shown: Vec<&str> = labels.iter().take(8).map(|l| l.0).collect();
-    let colour = |label: &str| {
-        shown
-            .iter()
-            .position(|l| *l == label)
-            .map_or(PALETTE[9], |i| PALETTE[i])
-    };
+    let caps = modelled_caps(results);
+    let (shown, more) = legend_labels(results);
     let max = results
         .iter()
-        .flat_map(|r| {
-            caps.iter().map(move |c| {
-                r.metrics
-                    .get(&format!("{c}.downtime_min_per_year"))
-                    .copied()
-                    .unwrap_or(0.0)
-            })
-        })
+        .flat_map(|r| caps.iter().map(move |c| downtime_of(r, c)))
         .fold(0.0, f64::max)
         .max(1e-9);
-    let (left, width, bar, gap) = (230.0, 520.0, 14.0, 4.0);
-    let row_h = bar + gap;
+    let (left, width, bar) = (230.0, 520.0, 14.0);
     let mut sc = Scene {
         width: left + width + 120.0,
         ..Scene::default()
     };
+    let title = "Downtime per year by failure mode (minutes per year)";
+    text(&mut sc, 10.0, 18.0, title, Anchor::Start, true, INK);
     let mut y = 30.0;
-    text(
-        &mut sc,
-        10.0,
-        18.0,
-        "Downtime per year by failure mode (minutes per year)",
-        Anchor::Start,
-        true,
-        INK,
-    );
     for r in results {
         text(&mut sc, 10.0, y + 12.0, &r.name, Anchor::Start, true, INK);
         y += 18.0;
@@ -667,74 +643,115 @@ fn downtime_scene(results: &[DesignResult]) -> Scene {
                 INK,
             );
             let mut x = left;
-            let mut segments: Vec<(&str, f64)> = r
-                .contributions
-                .iter()
-                .filter_map(|(l, per)| per.get(*c).map(|v| (l.as_str(), *v)))
-                .collect();
-            // The modes outside the legend as one "other" segment, so the picture stays small.
-            let other: f64 = segments
-                .iter()
-                .filter(|s| !shown.contains(&s.0))
-                .map(|s| s.1)
-                .sum();
-            segments.retain(|s| shown.contains(&s.0));
-            segments.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            if other > 0.0 {
-                segments.push(("other failure modes", other));
-            }
-            for (l, v) in segments {
+            for (l, v) in bar_segments(r, c, &shown) {
                 let w = v / max * width;
+                let tip = Some(format!("{l}: {} min/yr", fmt_sig(v)));
                 rect(
                     &mut sc,
                     x,
                     y,
                     w.max(0.0),
                     bar,
-                    colour(l),
-                    Some(format!("{l}: {} min/yr", fmt_sig(v))),
+                    legend_colour(&shown, l),
+                    tip,
                 );
                 x += w;
             }
-            let total = r
-                .metrics
-                .get(&format!("{c}.downtime_min_per_year"))
-                .copied()
-                .unwrap_or(0.0);
+            let total = fmt_sig(downtime_of(r, c));
             text(
                 &mut sc,
                 x + 6.0,
                 y + bar - 3.0,
-                fmt_sig(total),
+                total,
                 Anchor::Start,
                 false,
                 MUTED,
             );
-            y += row_h;
+            y += bar + 4.0;
         }
         y += 8.0;
     }
-    y += 6.0;
-    for (i, l) in shown.iter().enumerate() {
-        rect(&mut sc, 10.0, y, 10.0, 10.0, PALETTE[i], None);
-        text(&mut sc, 26.0, y + 9.0, *l, Anchor::Start, false, INK);
-        y += 15.0;
-    }
-    if labels.len() > shown.len() {
-        rect(&mut sc, 10.0, y, 10.0, 10.0, PALETTE[9], None);
-        text(
-            &mut sc,
-            26.0,
-            y + 9.0,
-            "other failure modes",
-            Anchor::Start,
-            false,
-            INK,
-        );
-        y += 15.0;
-    }
-    sc.height = y + 10.0;
+    sc.height = draw_legend(&mut sc, y + 6.0, &shown, more) + 10.0;
     sc
+}
+
+/// The capabilities some design models, in catalog order.
+fn modelled_caps(results: &[DesignResult]) -> Vec<&'static str> {
+    Capability::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| {
+            results
+                .iter()
+                .any(|r| r.metrics.contains_key(&format!("{c}.availability")))
+        })
+        .collect()
+}
+
+fn downtime_of(r: &DesignResult, cap: &str) -> f64 {
+    r.metrics
+        .get(&format!("{cap}.downtime_min_per_year"))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The eight failure modes with the most downtime over the plan, and whether there are more.
+fn legend_labels(results: &[DesignResult]) -> (Vec<&str>, bool) {
+    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in results {
+        for (label, per) in &r.contributions {
+            *totals.entry(label).or_default() += per.values().sum::<f64>();
+        }
+    }
+    let mut labels: Vec<(&str, f64)> = totals.into_iter().collect();
+    labels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let more = labels.len() > 8;
+    (labels.into_iter().take(8).map(|l| l.0).collect(), more)
+}
+
+/// A legend entry's colour; anything else is "other".
+fn legend_colour(shown: &[&str], label: &str) -> Rgb {
+    shown
+        .iter()
+        .position(|l| *l == label)
+        .map_or(PALETTE[9], |i| PALETTE[i])
+}
+
+/// One bar's segments, largest first, with the modes outside the legend as one "other" segment (so
+/// the picture stays small).
+fn bar_segments<'a>(r: &'a DesignResult, cap: &str, shown: &[&str]) -> Vec<(&'a str, f64)> {
+    let all: Vec<(&str, f64)> = r
+        .contributions
+        .iter()
+        .filter_map(|(l, per)| per.get(cap).map(|v| (l.as_str(), *v)))
+        .collect();
+    let other: f64 = all
+        .iter()
+        .filter(|s| !shown.contains(&s.0))
+        .map(|s| s.1)
+        .sum();
+    let mut segments: Vec<(&str, f64)> = all.into_iter().filter(|s| shown.contains(&s.0)).collect();
+    segments.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    if other > 0.0 {
+        segments.push(("other failure modes", other));
+    }
+    segments
+}
+
+/// The legend from `y` down; returns where it ends.
+fn draw_legend(sc: &mut Scene, mut y: f64, shown: &[&str], more: bool) -> f64 {
+    let other = more.then_some("other failure modes");
+    for (i, l) in shown.iter().copied().chain(other).enumerate() {
+        let colour = if i < shown.len() {
+            PALETTE[i]
+        } else {
+            PALETTE[9]
+        };
+        rect(sc, 10.0, y, 10.0, 10.0, colour, None);
+        text(sc, 26.0, y + 9.0, l, Anchor::Start, false, INK);
+        y += 15.0;
+    }
+    y
 }
 
 /// Availability in nines against node count: one point per design and capability.
@@ -743,135 +760,130 @@ pub fn nines_svg(results: &[DesignResult]) -> String {
 }
 
 fn nines_scene(results: &[DesignResult]) -> Scene {
-    let caps: Vec<Capability> = Capability::ALL
-        .iter()
-        .copied()
-        .filter(|c| {
-            results
-                .iter()
-                .any(|r| r.metrics.contains_key(&format!("{}.nines", c.name())))
-        })
-        .collect();
-    let (left, top, w, h) = (60.0, 40.0, 520.0, 300.0);
-    let max_nodes = results.iter().map(|r| r.nodes).max().unwrap_or(1) as f64 + 1.0;
-    let min_nodes = (results.iter().map(|r| r.nodes).min().unwrap_or(0) as f64 - 1.0).max(0.0);
+    let caps = modelled_caps(results);
+    let nines_of = |r: &DesignResult, c: &str| r.metrics.get(&format!("{c}.nines")).copied();
     let max_nines = results
         .iter()
-        .flat_map(|r| {
-            caps.iter()
-                .filter_map(|c| r.metrics.get(&format!("{}.nines", c.name())))
-        })
-        .fold(1.0f64, |a, b| a.max(*b))
+        .flat_map(|r| caps.iter().filter_map(move |c| nines_of(r, c)))
+        .fold(1.0f64, f64::max)
         .ceil()
         + 1.0;
-    let x_of = |n: f64| left + (n - min_nodes) / (max_nodes - min_nodes).max(1.0) * w;
-    let y_of = |v: f64| top + h - v / max_nines * h;
+    let frame = NinesFrame {
+        left: 60.0,
+        top: 40.0,
+        w: 520.0,
+        h: 300.0,
+        min_nodes: (results.iter().map(|r| r.nodes).min().unwrap_or(0) as f64 - 1.0).max(0.0),
+        max_nodes: results.iter().map(|r| r.nodes).max().unwrap_or(1) as f64 + 1.0,
+        max_nines,
+    };
     let mut sc = Scene {
-        width: left + w + 180.0,
-        height: top + h + 50.0,
+        width: frame.left + frame.w + 180.0,
+        height: frame.top + frame.h + 50.0,
         ..Scene::default()
     };
-    text(
-        &mut sc,
-        10.0,
-        18.0,
-        "Availability (nines) against cluster nodes",
-        Anchor::Start,
-        true,
-        INK,
-    );
-    for k in 0..=(max_nines as usize) {
-        let y = y_of(k as f64);
-        sc.back.push(Prim::Line {
-            x1: left,
-            y1: y,
-            x2: left + w,
-            y2: y,
-            color: (225, 225, 225),
-            width: 1.0,
-            opacity: 1.0,
-        });
-        text(
-            &mut sc,
-            left - 6.0,
-            y + 4.0,
-            k.to_string(),
-            Anchor::End,
-            false,
-            MUTED,
-        );
-    }
-    let mut ticks: Vec<usize> = results.iter().map(|r| r.nodes).collect();
-    ticks.sort_unstable();
-    ticks.dedup();
-    for n in ticks {
-        text(
-            &mut sc,
-            x_of(n as f64),
-            top + h + 16.0,
-            n.to_string(),
-            Anchor::Middle,
-            false,
-            MUTED,
-        );
-    }
-    text(
-        &mut sc,
-        left + w / 2.0,
-        top + h + 34.0,
-        "cluster nodes",
-        Anchor::Middle,
-        false,
-        INK,
-    );
+    let title = "Availability (nines) against cluster nodes";
+    text(&mut sc, 10.0, 18.0, title, Anchor::Start, true, INK);
+    frame.axes(&mut sc, results);
     for (ci, cap) in caps.iter().enumerate() {
         let colour = PALETTE[ci % PALETTE.len()];
         for (ri, r) in results.iter().enumerate() {
-            let Some(v) = r.metrics.get(&format!("{}.nines", cap.name())) else {
-                continue;
-            };
-            let (x, y) = (x_of(r.nodes as f64) + (ci as f64 - 2.0) * 5.0, y_of(*v));
-            rect(
-                &mut sc,
-                x - 3.5,
-                y - 3.5,
-                7.0,
-                7.0,
-                colour,
-                Some(format!("{}: {} {:.2} nines", r.name, cap.name(), v)),
+            let Some(v) = nines_of(r, cap) else { continue };
+            let (x, y) = (
+                frame.x(r.nodes as f64) + (ci as f64 - 2.0) * 5.0,
+                frame.y(v),
             );
+            let tip = Some(format!("{}: {cap} {v:.2} nines", r.name));
+            rect(&mut sc, x - 3.5, y - 3.5, 7.0, 7.0, colour, tip);
             if ci == 0 {
-                text(
-                    &mut sc,
-                    x + 8.0,
-                    y - 6.0 - (ri % 2) as f64 * 10.0,
-                    &r.name,
-                    Anchor::Start,
-                    false,
-                    MUTED,
-                );
+                let ty = y - 6.0 - (ri % 2) as f64 * 10.0;
+                text(&mut sc, x + 8.0, ty, &r.name, Anchor::Start, false, MUTED);
             }
         }
-        rect(
-            &mut sc,
-            left + w + 20.0,
-            top + ci as f64 * 16.0,
-            10.0,
-            10.0,
-            colour,
-            None,
-        );
+        let (lx, ly) = (frame.left + frame.w + 20.0, frame.top + ci as f64 * 16.0);
+        rect(&mut sc, lx, ly, 10.0, 10.0, colour, None);
         text(
             &mut sc,
-            left + w + 36.0,
-            top + 9.0 + ci as f64 * 16.0,
-            cap.name(),
+            lx + 16.0,
+            ly + 9.0,
+            *cap,
             Anchor::Start,
             false,
             INK,
         );
     }
     sc
+}
+
+/// Where the nines chart's plot area sits and what it spans.
+struct NinesFrame {
+    left: f64,
+    top: f64,
+    w: f64,
+    h: f64,
+    min_nodes: f64,
+    max_nodes: f64,
+    max_nines: f64,
+}
+
+impl NinesFrame {
+    fn x(&self, nodes: f64) -> f64 {
+        self.left + (nodes - self.min_nodes) / (self.max_nodes - self.min_nodes).max(1.0) * self.w
+    }
+
+    fn y(&self, nines: f64) -> f64 {
+        self.top + self.h - nines / self.max_nines * self.h
+    }
+
+    /// Grid lines with the nines, node-count ticks and the axis label.
+    fn axes(&self, sc: &mut Scene, results: &[DesignResult]) {
+        for k in 0..=(self.max_nines as usize) {
+            let y = self.y(k as f64);
+            sc.back.push(Prim::Line {
+                x1: self.left,
+                y1: y,
+                x2: self.left + self.w,
+                y2: y,
+                color: (225, 225, 225),
+                width: 1.0,
+                opacity: 1.0,
+            });
+            text(
+                sc,
+                self.left - 6.0,
+                y + 4.0,
+                k.to_string(),
+                Anchor::End,
+                false,
+                MUTED,
+            );
+        }
+        let mut ticks: Vec<usize> = results.iter().map(|r| r.nodes).collect();
+        ticks.sort_unstable();
+        ticks.dedup();
+        let base = self.top + self.h;
+        for n in ticks {
+            text(
+                sc,
+                self.x(n as f64),
+                base + 16.0,
+                n.to_string(),
+                Anchor::Middle,
+                false,
+                MUTED,
+            );
+        }
+        let mid = self.left + self.w / 2.0;
+        text(
+            sc,
+            mid,
+            base + 34.0,
+            "cluster nodes",
+            Anchor::Middle,
+            false,
+            INK,
+        );
+    }
 }
 
 /// `plan.html`: the tables and both pictures inline.

@@ -141,21 +141,10 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
         .map(|a| design_result(a, years as f64))
         .collect();
     if let Some(runs) = args.brute_force.filter(|&r| r > 0) {
-        let designs: Vec<_> = analyses
-            .iter()
-            .map(|a| (a.design.scenario.clone(), a.model.clone()))
-            .collect();
-        match crate::capacity::brute::run_all(&designs, runs, seed, jobs.max(1), &line) {
-            Ok(b) => {
-                for (r, b) in results.iter_mut().zip(b) {
-                    r.brute_force = Some(b);
-                }
-            }
-            Err(e) => {
-                line.finish();
-                eprintln!("error: {}: {e}", args.file.display());
-                return EXIT_BAD_INPUT;
-            }
+        if let Err(e) = add_brute_force(&analyses, &mut results, runs, seed, jobs, &line) {
+            line.finish();
+            eprintln!("error: {}: {e}", args.file.display());
+            return EXIT_BAD_INPUT;
         }
     }
     line.finish();
@@ -183,6 +172,26 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// `--brute-force`: plain runs of every design, their availabilities put beside the plan's.
+fn add_brute_force(
+    analyses: &[crate::capacity::DesignAnalysis],
+    results: &mut [report::DesignResult],
+    runs: usize,
+    seed: u64,
+    jobs: usize,
+    line: &Line,
+) -> Result<(), String> {
+    let designs: Vec<_> = analyses
+        .iter()
+        .map(|a| (a.design.scenario.clone(), a.model.clone()))
+        .collect();
+    let b = crate::capacity::brute::run_all(&designs, runs, seed, jobs.max(1), line)?;
+    for (r, b) in results.iter_mut().zip(b) {
+        r.brute_force = Some(b);
+    }
+    Ok(())
 }
 
 fn write_all(
