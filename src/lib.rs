@@ -3,6 +3,7 @@
 //! Data flows one way: scenario file → [`scenario`] → [`world`] (hosts, components, network) → the
 //! engine runs events → [`observe::Trace`] → timelines and metrics → verdicts → reports.
 
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod components;

@@ -42,7 +42,8 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
 }
 
 /// Adds the scenario files in `dir` and its subfolders to `files`, in name order, leaving out hidden
-/// entries, baselines and symbolic links to folders (which could loop).
+/// entries, baselines, capacity plans (`kube-ha-sim plan` files, such as `scenarios/plans/`) and
+/// symbolic links to folders (which could loop).
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -67,6 +68,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
             walk(&path, files, errors);
         } else if (name.ends_with(".json") || crate::scenario::yaml::is_yaml(&name))
             && !name.ends_with(".baseline.json")
+            && !crate::capacity::model::is_plan_file(&path)
         {
             // A symbolic link counts when it leads to a file; links to folders are not followed.
             if ft.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {

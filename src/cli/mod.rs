@@ -21,6 +21,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod library;
+pub mod plan;
 
 use crate::report;
 use crate::report::print_warnings;
@@ -90,6 +91,8 @@ enum Command {
     },
     /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
     Check(check::CheckArgs),
+    /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
+    Plan(plan::PlanArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -139,6 +142,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             Some(i) => bench::run_case(i),
             None => bench::run(quick),
         },
+        Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
@@ -166,6 +170,10 @@ fn load(file: &Path) -> Result<Plan, i32> {
 fn cmd_validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
+        if crate::capacity::model::is_plan_file(f) {
+            code = code.max(plan::cmd_validate_plan(f));
+            continue;
+        }
         match load_scenario(f) {
             Ok(s) => {
                 print_warnings(&s);

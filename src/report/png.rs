@@ -45,6 +45,11 @@ pub fn render_compare_png(
     write_scene_png(&svg::compare_scene(a, b, label_a, label_b), path)
 }
 
+/// Renders any scene (the capacity plan's charts) as a PNG at `path`, atomically as above.
+pub(crate) fn render_scene_png(scene: &Scene, path: &Path) -> Result<(), String> {
+    write_scene_png(scene, path)
+}
+
 fn write_scene_png(scene: &Scene, path: &Path) -> Result<(), String> {
     let dir = path
         .parent()

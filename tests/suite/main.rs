@@ -20,6 +20,7 @@ mod invariants_prop;
 mod junit_schema;
 mod load_off;
 mod loader_fuzz;
+mod plan;
 mod raft_core;
 mod report_render;
 mod scenario_validation;
