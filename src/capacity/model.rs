@@ -310,8 +310,15 @@ pub fn is_plan_file(path: &Path) -> bool {
     let Ok(text) = read_text(path, "", "plan") else {
         return false;
     };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(o)) => o.contains_key("base") && o.contains_key("failures"),
+    let value = if crate::scenario::yaml::is_yaml(&path.display().to_string()) {
+        crate::scenario::yaml::to_json(&text, "")
+            .ok()
+            .map(|(v, _)| v)
+    } else {
+        serde_json::from_str::<Value>(&text).ok()
+    };
+    match value {
+        Some(Value::Object(o)) => o.contains_key("base") && o.contains_key("failures"),
         _ => false,
     }
 }
@@ -342,9 +349,38 @@ fn read_text(path: &Path, file: &str, what: &str) -> Result<String, ScenarioErro
     String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))
 }
 
-/// Parses plan text (JSON). `file` labels errors; `dir` resolves a `base` given as a path.
+/// Parses plan text (JSON, or YAML when `file` ends in `.yaml`/`.yml`). `file` labels errors; `dir`
+/// resolves a `base` given as a path.
 pub fn parse_plan(text: &str, file: &str, dir: &Path) -> Result<CapacityPlan, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if crate::scenario::yaml::is_yaml(file) {
+        let (value, spans) =
+            crate::scenario::yaml::to_json(text, file).map_err(|e| e.with_source(text))?;
+        let at = At {
+            file,
+            spans: &spans,
+        };
+        if !value.is_object() {
+            return Err(at
+                .err(
+                    "",
+                    "a plan file is a mapping with at least `name`, `base` and `failures`".into(),
+                )
+                .with_source(text));
+        }
+        let raw: PlanFile = match serde_path_to_error::deserialize(value) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut e = crate::scenario::error::serde_error(text, file, &spans, e);
+                e.message = e.message.replace(
+                    "a scenario needs at least `name`, `duration` and `topology`",
+                    "a plan needs at least `name`, `base` and `failures`",
+                );
+                return Err(e.with_source(text));
+            }
+        };
+        return build(&raw, &at, dir).map_err(|e| e.with_source(text));
+    }
     let spans = Spans::index(text);
     let at = At {
         file,

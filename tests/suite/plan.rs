@@ -331,3 +331,30 @@ fn plan_agrees_with_brute_force_runs_when_failures_are_frequent() {
         );
     }
 }
+
+#[test]
+fn a_yaml_plan_reads_as_its_json_twin() {
+    let json = etcd_plan(3, "\"per-node\"", 50);
+    let yaml = r#"# The same plan in YAML.
+name: etcd-3
+seed: 3
+years: 50
+transition_samples: 2
+base:
+  duration: 1h
+  topology: {etcd: external, control_plane_nodes: 1, etcd_nodes: 3}
+failures:
+  - class: etcd
+    mttf: 2000h
+    mttr: 8h
+repair:
+  crews: per-node
+"#;
+    let from_yaml = parse_plan(yaml, "t.yaml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let from_json = parse_plan(&json, "t.json", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(format!("{from_yaml:?}"), format!("{from_json:?}"));
+    // Errors keep YAML positions.
+    let bad = yaml.replace("mttf: 2000h", "mttf: 2000");
+    let e = parse_plan(&bad, "t.yaml", Path::new(".")).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(11), Some(11)), "{e}");
+}
