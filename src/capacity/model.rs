@@ -349,6 +349,21 @@ fn read_text(path: &Path, file: &str, what: &str) -> Result<String, ScenarioErro
     String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))
 }
 
+/// A serde error in a plan file (JSON or YAML), with the scenario loader's hints in a plan's words.
+fn plan_serde_error(
+    text: &str,
+    file: &str,
+    spans: &Spans,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> ScenarioError {
+    let mut e = crate::scenario::error::serde_error(text, file, spans, e);
+    e.message = e.message.replace(
+        "a scenario needs at least `name`, `duration` and `topology`",
+        "a plan needs at least `name`, `base` and `failures`",
+    );
+    e.with_source(text)
+}
+
 /// Parses plan text (JSON, or YAML when `file` ends in `.yaml`/`.yml`). `file` labels errors; `dir`
 /// resolves a `base` given as a path.
 pub fn parse_plan(text: &str, file: &str, dir: &Path) -> Result<CapacityPlan, ScenarioError> {
@@ -370,14 +385,7 @@ pub fn parse_plan(text: &str, file: &str, dir: &Path) -> Result<CapacityPlan, Sc
         }
         let raw: PlanFile = match serde_path_to_error::deserialize(value) {
             Ok(p) => p,
-            Err(e) => {
-                let mut e = crate::scenario::error::serde_error(text, file, &spans, e);
-                e.message = e.message.replace(
-                    "a scenario needs at least `name`, `duration` and `topology`",
-                    "a plan needs at least `name`, `base` and `failures`",
-                );
-                return Err(e.with_source(text));
-            }
+            Err(e) => return Err(plan_serde_error(text, file, &spans, e)),
         };
         return build(&raw, &at, dir).map_err(|e| e.with_source(text));
     }
@@ -398,15 +406,7 @@ pub fn parse_plan(text: &str, file: &str, dir: &Path) -> Result<CapacityPlan, Sc
     let mut de = serde_json::Deserializer::from_str(text);
     let raw: PlanFile = match serde_path_to_error::deserialize(&mut de) {
         Ok(p) => p,
-        Err(e) => {
-            let mut e = crate::scenario::error::serde_error(text, file, &spans, e);
-            // The scenario loader's hints, in a plan's words.
-            e.message = e.message.replace(
-                "a scenario needs at least `name`, `duration` and `topology`",
-                "a plan needs at least `name`, `base` and `failures`",
-            );
-            return Err(e.with_source(text));
-        }
+        Err(e) => return Err(plan_serde_error(text, file, &spans, e)),
     };
     if let Err(e) = de.end() {
         return Err(crate::scenario::error::syntax_error(text, file, &e).with_source(text));

@@ -418,6 +418,10 @@ impl Kubelet {
                 self.conn.close();
                 return;
             }
+            Msg::ApiPong { id } => {
+                self.conn.pong(id, ctx.now);
+                return;
+            }
             Msg::ApiResp { id, result } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some((client, cid, _)) = self.relayed.remove(&id) {
                     ctx.send(client, Msg::ApiResp { id: cid, result });
@@ -435,10 +439,6 @@ impl Kubelet {
                 return;
             }
             _ => {}
-        }
-        if let Msg::ApiPong { id } = msg {
-            self.conn.pong(id, ctx.now);
-            return;
         }
         let Some((id, answer)) = msg.into_api_answer() else {
             return;
