@@ -16,6 +16,13 @@
 //! retried once sent (`isSafeRetryMutableRPC`: only "no connection available"). A lost connection is
 //! redialled on gRPC's back-off: 1 s, x 1.6, at most 120 s, jitter 0.2 (grpc-go backoff.DefaultConfig,
 //! internal/backoff `Exponential.Backoff`), reset when a connection comes up.
+//!
+//! A connection attempt follows gRPC's connection-backoff protocol (grpc/grpc doc/connection-backoff.md,
+//! grpc-go `addrConn.resetTransport`): the attempt gets `max(backoff, MIN_CONNECT_TIMEOUT = 20 s)` to
+//! connect, and the next attempt starts no sooner than `backoff` after this one started. Within an
+//! attempt the kernel retransmits the SYN at 1, 3, 7 and 15 s (Linux `TCP_TIMEOUT_INIT` 1 s, doubled per
+//! retransmission, `tcp_syn_retries` 6), so a host that comes back is reached at the next SYN; a
+//! refused connection (RST) fails the attempt at once.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
@@ -34,10 +41,12 @@ const REDIAL_BASE_NS: Nanos = SEC;
 const REDIAL_MULTIPLIER: f64 = 1.6;
 const REDIAL_JITTER: f64 = 0.2;
 const REDIAL_MAX_NS: Nanos = 120 * SEC;
-/// How long a dial attempt waits for an answer before it counts as failed. A refused connection
-/// fails at once; a silent host is modelled as failing after 1 s (grpc-go would wait for its connect
-/// deadline, at least 20 s, while TCP retransmits its SYN).
-const DIAL_ATTEMPT_NS: Nanos = SEC;
+/// grpc-go `minConnectTimeout` (clientconn.go; connection-backoff.md MIN_CONNECT_TIMEOUT): the least
+/// time a connection attempt gets before it is abandoned.
+const MIN_CONNECT_TIMEOUT_NS: Nanos = 20 * SEC;
+/// Linux `TCP_TIMEOUT_INIT` (include/net/tcp.h): the first SYN retransmission after 1 s, each later one
+/// after twice the previous wait (`tcp_retransmit_timer`).
+const SYN_RTO_INIT_NS: Nanos = SEC;
 
 /// The client's timers; its owner hands them back through [`EtcdClient::on_timer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +59,14 @@ pub enum EtcdClientTimer {
     KeepaliveDeadline { id: u64 },
     /// The back-off before redialling endpoint `endpoint` has passed.
     Redial { endpoint: usize },
+    /// Connection attempt `attempt` to `endpoint` retransmits its SYN; the next after `rto_ns` x 2.
+    Syn {
+        endpoint: usize,
+        attempt: u32,
+        rto_ns: Nanos,
+    },
+    /// Connection attempt `attempt` to `endpoint` reached its connect deadline.
+    DialDeadline { endpoint: usize, attempt: u32 },
     /// Request `id` waited its retry back-off: send it again.
     Retry { id: u64 },
 }
@@ -113,6 +130,10 @@ pub struct EtcdClient {
     dialing: Vec<bool>,
     /// Per endpoint: grpc-go's `backoffIdx`, failed dial attempts since the last connection.
     backoff_idx: Vec<u32>,
+    /// Per endpoint: the current connection attempt's number (stale SYN and deadline timers carry an
+    /// older one) and the earliest time the next attempt may start (attempt start + back-off).
+    attempt: Vec<u32>,
+    next_attempt_ns: Vec<Nanos>,
     next: usize,
     ids: IdGen,
     ops: BTreeMap<u64, Op>,
@@ -131,6 +152,8 @@ impl EtcdClient {
             healthy: vec![true; n],
             dialing: vec![false; n],
             backoff_idx: vec![0; n],
+            attempt: vec![0; n],
+            next_attempt_ns: vec![0; n],
             next: 0,
             ids: IdGen::default(),
             ops: BTreeMap::new(),
@@ -163,10 +186,41 @@ impl EtcdClient {
         ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
     }
 
-    /// A dial attempt on endpoint `i` (a ping standing for the TCP and HTTP/2 handshake).
+    /// A connection attempt on endpoint `i`: a SYN now (a ping standing for the TCP and HTTP/2
+    /// handshake), its retransmissions, and the connect deadline `max(backoff, 20 s)`.
     fn dial(&mut self, ctx: &mut Ctx, i: usize) {
         self.dialing[i] = true;
-        self.ping(ctx, Ping::Dial(i), DIAL_ATTEMPT_NS);
+        self.attempt[i] = self.attempt[i].wrapping_add(1);
+        let attempt = self.attempt[i];
+        let backoff = backoff_ns(ctx, self.backoff_idx[i]);
+        self.next_attempt_ns[i] = ctx.now.saturating_add(backoff);
+        self.syn(ctx, i);
+        let rto_ns = SYN_RTO_INIT_NS;
+        ctx.timer(rto_ns, EtcdClientTimer::Syn { endpoint: i, attempt, rto_ns });
+        ctx.timer(
+            backoff.max(MIN_CONNECT_TIMEOUT_NS),
+            EtcdClientTimer::DialDeadline { endpoint: i, attempt },
+        );
+    }
+
+    /// One SYN of the current attempt on endpoint `i`; its answer (or refusal) ends the attempt.
+    fn syn(&mut self, ctx: &mut Ctx, i: usize) {
+        let id = self.ids.next_id();
+        self.pings.insert(id, Ping::Dial(i));
+        ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
+    }
+
+    /// The current attempt on endpoint `i` failed (refused, or no answer by its deadline): the next
+    /// starts once the back-off since this one's start has passed.
+    fn attempt_failed(&mut self, ctx: &mut Ctx, i: usize) {
+        self.forget_syns(i);
+        self.attempt[i] = self.attempt[i].wrapping_add(1);
+        self.lost(ctx, i, true);
+    }
+
+    /// Drops the SYNs in flight to endpoint `i`: the attempt they belong to is over.
+    fn forget_syns(&mut self, i: usize) {
+        self.pings.retain(|_, p| *p != Ping::Dial(i));
     }
 
     /// Endpoint `i` is not usable: its transport closed (refused, keepalive timeout) or a dial
@@ -181,9 +235,9 @@ impl EtcdClient {
             }
             return;
         }
-        let wait = backoff_ns(ctx, self.backoff_idx[i]);
-        self.backoff_idx[i] += 1;
+        self.backoff_idx[i] = self.backoff_idx[i].saturating_add(1);
         self.dialing[i] = true;
+        let wait = self.next_attempt_ns[i].saturating_sub(ctx.now);
         ctx.timer(wait, EtcdClientTimer::Redial { endpoint: i });
     }
 
@@ -207,6 +261,8 @@ impl EtcdClient {
 
     /// Endpoint `i` is ready: requests waiting for a connection go out on the balancer's picks.
     fn ready(&mut self, ctx: &mut Ctx, i: usize) {
+        self.forget_syns(i);
+        self.attempt[i] = self.attempt[i].wrapping_add(1);
         self.healthy[i] = true;
         self.dialing[i] = false;
         self.backoff_idx[i] = 0;
@@ -347,6 +403,7 @@ impl EtcdClient {
             }
             Msg::EtcdPong { id } => {
                 let i = match self.pings.remove(id)? {
+                    Ping::Dial(i) if self.healthy[i] => return None,
                     Ping::Dial(i) => i,
                     // A keepalive answer changes nothing: the connection was ready.
                     Ping::Keepalive(_) => return None,
@@ -386,7 +443,7 @@ impl EtcdClient {
             EtcdClientTimer::Keepalive => {
                 for i in 0..self.cfg.endpoints.len() {
                     if self.healthy[i] {
-                        self.ping(ctx, Ping::Keepalive(i), self.cfg.keepalive_timeout_ns);
+                        self.keepalive(ctx, i, self.cfg.keepalive_timeout_ns);
                     }
                 }
                 ctx.timer(self.cfg.keepalive_time_ns, EtcdClientTimer::Keepalive);
@@ -401,6 +458,31 @@ impl EtcdClient {
             EtcdClientTimer::Redial { endpoint } => {
                 if !self.healthy[endpoint] {
                     self.dial(ctx, endpoint);
+                }
+                None
+            }
+            EtcdClientTimer::Syn {
+                endpoint,
+                attempt,
+                rto_ns,
+            } => {
+                if self.attempt[endpoint] == attempt && !self.healthy[endpoint] {
+                    self.syn(ctx, endpoint);
+                    let rto_ns = rto_ns.saturating_mul(2);
+                    ctx.timer(
+                        rto_ns,
+                        EtcdClientTimer::Syn {
+                            endpoint,
+                            attempt,
+                            rto_ns,
+                        },
+                    );
+                }
+                None
+            }
+            EtcdClientTimer::DialDeadline { endpoint, attempt } => {
+                if self.attempt[endpoint] == attempt && !self.healthy[endpoint] {
+                    self.attempt_failed(ctx, endpoint);
                 }
                 None
             }
@@ -421,17 +503,17 @@ impl EtcdClient {
     /// without answer closes a ready transport (the balancer stops using it).
     fn ping_failed(&mut self, ctx: &mut Ctx, p: Ping) {
         match p {
-            Ping::Dial(i) => self.lost(ctx, i, true),
+            Ping::Dial(i) => self.attempt_failed(ctx, i),
             Ping::Keepalive(i) if self.healthy[i] => self.lost(ctx, i, false),
             // Already lost meanwhile; its redial is under way.
             Ping::Keepalive(_) => {}
         }
     }
 
-    fn ping(&mut self, ctx: &mut Ctx, p: Ping, deadline: Nanos) {
+    /// A keepalive ping on the ready connection to endpoint `i`, answered by `deadline` or lost.
+    fn keepalive(&mut self, ctx: &mut Ctx, i: usize, deadline: Nanos) {
         let id = self.ids.next_id();
-        self.pings.insert(id, p);
-        let (Ping::Dial(i) | Ping::Keepalive(i)) = p;
+        self.pings.insert(id, Ping::Keepalive(i));
         ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
         ctx.timer(deadline, EtcdClientTimer::KeepaliveDeadline { id });
     }
