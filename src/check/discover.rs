@@ -41,10 +41,23 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
     (files, errors)
 }
 
+/// Whether a folder holds outputs rather than scenarios: a run's output folder (it has the run's
+/// `report.json`) or a cache such as cargo's `target/` (marked by a
+/// `CACHEDIR.TAG`, the Cache Directory Tagging convention). `check .` must not take `out/NAME/report.json`
+/// or cargo's fingerprints for scenario files.
+fn is_output_folder(dir: &Path) -> bool {
+    ["report.json", "CACHEDIR.TAG"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+}
+
 /// Adds the scenario files in `dir` and its subfolders to `files`, in name order, leaving out hidden
-/// entries, baselines, capacity plans (`kube-ha-sim plan` files, such as `scenarios/plans/`) and
-/// symbolic links to folders (which could loop).
+/// entries, baselines, capacity plans (`kube-ha-sim plan` files, such as `scenarios/plans/`), output
+/// and cache folders ([`is_output_folder`]) and symbolic links to folders (which could loop).
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
+    if is_output_folder(dir) {
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {

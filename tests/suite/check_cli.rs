@@ -368,3 +368,23 @@ fn a_cluster_that_never_reaches_steady_state_fails() {
         "{out}"
     );
 }
+
+#[test]
+fn output_and_cache_folders_are_not_searched_for_scenarios() {
+    // `check .` after a `run` must not take out/NAME/report.json for a scenario, nor cargo's target/
+    // (marked with CACHEDIR.TAG) with its JSON fingerprints.
+    let d = temp("outputs");
+    write(&d, "a.json", &scenario("a", PASSING));
+    let out_dir = d.join("out").join("a");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    write(&out_dir, "report.json", r#"{"scenario":"a","metrics":{}}"#);
+    write(&out_dir, "extra.json", r#"{"not":"a scenario"}"#);
+    let cache = d.join("target");
+    std::fs::create_dir_all(&cache).unwrap();
+    write(&cache, "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+    write(&cache, "fingerprint.json", r#"{"rustc":1}"#);
+    let (code, out, err) = check(&[s(&d)]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("INVALID") && !err.contains("error"), "{out}\n{err}");
+    assert_eq!(out.lines().last(), Some("1 passed, 0 failed"), "{out}");
+}

@@ -660,7 +660,14 @@ impl EtcdMember {
                 ctx.observe(Obs::Truncated { index: first.index });
             }
         }
-        let persist = !rd.entries.is_empty() || rd.hard_state.is_some() || rd.snapshot.is_some();
+        let persist = rd.must_sync;
+        if !persist && rd.hard_state.is_some() {
+            // A new commit index only: written to the WAL without an fsync (etcd's `wal.Save` syncs
+            // only when `raft.MustSync`), so nothing waits for the disk.
+            let v = self.v.as_mut().unwrap();
+            v.raft.persisted_write(rd.hard_state, None, Vec::new());
+            self.maybe_snapshot();
+        }
         let mut msgs = rd.messages;
         // etcd's raftNode: a leader sends before its own WAL write (in parallel); a follower sends only
         // after it has persisted what its messages acknowledge.
@@ -671,8 +678,7 @@ impl EtcdMember {
             let v = self.v.as_mut().unwrap();
             v.raft.recycle(std::mem::take(&mut msgs));
         }
-        // Nothing applied without a write to persist (a new commit index is one), so the snapshot check
-        // waits for the fsync (`fsync_done`).
+        // With a synced write pending, the snapshot check waits for its fsync (`fsync_done`).
         if persist {
             let latency = self.slow_fsync_ns.unwrap_or(self.cfg.fsync_latency_ns);
             let v = self.v.as_mut().unwrap();

@@ -99,6 +99,10 @@ pub struct Ready {
     pub entries: Vec<Entry>,
     /// The hard state to persist, when it changed since the last ready.
     pub hard_state: Option<HardState>,
+    /// Whether the write must be fsynced before the messages that depend on it go out: entries, a
+    /// snapshot, or a new term or vote (etcd-io/raft `MustSync`; etcd's `wal.Save` syncs only then).
+    /// A commit index alone is written without a sync: losing it loses nothing Raft needs.
+    pub must_sync: bool,
     /// Newly committed entries to apply, in order, each exactly once.
     pub committed: Vec<Entry>,
     /// Linearizable reads that may be served once applied up to their index.
@@ -603,6 +607,10 @@ impl Raft {
             self.applied = self.applied.max(s.index);
         }
         let hard = self.hard_state();
+        let must_sync = !entries.is_empty()
+            || snapshot.is_some()
+            || hard.term != self.prev_hard.term
+            || hard.vote != self.prev_hard.vote;
         let hard_state = if hard != self.prev_hard {
             self.prev_hard = hard;
             Some(hard)
@@ -620,6 +628,7 @@ impl Raft {
             snapshot,
             entries,
             hard_state,
+            must_sync,
             committed,
             read_states: std::mem::take(&mut self.read_states),
             dropped_reads: std::mem::take(&mut self.dropped_reads),
