@@ -27,6 +27,7 @@ mod scenario_validation;
 mod service_endpoints;
 mod settings_effect;
 mod swarm;
+mod tools;
 mod workloads;
 
 mod datadriven;
