@@ -79,6 +79,9 @@ fn faults(o: &Outcome) -> Vec<Value> {
             if let Value::Object(m) = &mut v {
                 m.insert("index".into(), json!(i));
                 m.insert("resolved".into(), json!(f.resolved));
+                if let Some(why) = &f.did_nothing {
+                    m.insert("did_nothing".into(), json!(why));
+                }
                 m.insert("start_s".into(), json!(round(secs(f.at_ns))));
                 m.insert(
                     "end_s".into(),

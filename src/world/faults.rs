@@ -25,6 +25,8 @@ pub struct ResolvedFault {
     pub nodes: Vec<NodeId>,
     /// What it resolved to, for the report ("cp-2/etcd").
     pub resolved: String,
+    /// Why it did nothing when it fired (no etcd leader to crash, a `restart` of what was running...).
+    pub did_nothing: Option<String>,
     /// `restore`: the snapshot taken at `snapshot_at` (the store at the commit index then) and the
     /// checker's record of the entries it holds.
     pub snapshot: Option<(
@@ -45,6 +47,7 @@ impl ResolvedFault {
             procs: Vec::new(),
             nodes: Vec::new(),
             resolved: String::new(),
+            did_nothing: None,
             snapshot: None,
         }
     }
@@ -104,7 +107,14 @@ impl ResolvedFault {
             Some(d) => format!(" for {}", fmt_duration(d)),
             None => String::new(),
         };
-        format!("{what}{resolved} at {}{dur}", fmt_duration(self.at_ns))
+        let nothing = match &self.did_nothing {
+            Some(why) => format!(": did nothing ({why})"),
+            None => String::new(),
+        };
+        format!(
+            "{what}{resolved} at {}{dur}{nothing}",
+            fmt_duration(self.at_ns)
+        )
     }
 }
 
@@ -405,7 +415,7 @@ impl World {
         if hit.resolved.is_empty() && !hit.nodes.is_empty() {
             hit.resolved = self.node_names(&hit.nodes);
         }
-        if let Some(why) = hit.skipped {
+        if let Some(why) = hit.skipped.clone() {
             let client = (self.procs.len() - 1) as ProcId;
             let target = self.faults[i as usize]
                 .spec()
@@ -424,6 +434,7 @@ impl World {
         f.procs = hit.procs;
         f.nodes = hit.nodes;
         f.resolved = hit.resolved;
+        f.did_nothing = hit.skipped;
         if let Some(end) = f.end_ns {
             if end <= self.end_ns {
                 self.push(end, super::Event::FaultEnd(i));
@@ -472,9 +483,21 @@ impl World {
     }
 
     /// `restart`: what the target names starts again, whatever held it down.
+    /// Restarting what is running does nothing (a running process is not restarted): the fault says
+    /// so rather than passing silently.
     fn bring_up(&mut self, target: Target, hit: &mut Hit) {
         match self.resolve(target) {
             Resolved::Nodes(ns) => {
+                let any_down = ns.iter().any(|&n| {
+                    !self.net.host_up(n)
+                        || self.procs.iter().any(|p| p.node == n && !p.alive)
+                });
+                if !any_down {
+                    hit.skipped = Some(format!(
+                        "{} was running; restart starts only what is down; to power-cycle a node, crash it with `for`",
+                        self.node_names(&ns)
+                    ));
+                }
                 for &n in &ns {
                     for p in 0..self.procs.len() {
                         if self.procs[p].node == n {
@@ -491,6 +514,12 @@ impl World {
                 hit.resolved = self.node_names(&ns);
             }
             Resolved::Proc(p) => {
+                if self.procs[p as usize].alive {
+                    hit.skipped = Some(format!(
+                        "{} was running; restart starts only what is down; to restart a process, crash it with `for`",
+                        self.proc_name(p)
+                    ));
+                }
                 self.procs[p as usize].held_down = 0;
                 self.start_proc(p);
                 hit.resolved = self.proc_name(p);

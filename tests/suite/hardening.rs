@@ -66,3 +66,28 @@ fn a_huge_vrrp_advert_interval_does_not_overflow() {
     );
     assert_eq!(metric(&o, "invariants.violations"), 0.0);
 }
+
+#[test]
+fn a_restart_of_what_is_running_says_it_did_nothing() {
+    // issue 17: `restart` of a running node or process was a silent no-op.
+    let o = crate::common::run_json(
+        r#"{"name":"t","duration":"2m","topology":{"etcd":"stacked","control_plane_nodes":3},
+            "faults":[{"at":"60s","kind":"restart","target":"cp-1"},
+                      {"at":"70s","kind":"crash","target":"cp-2/kube-scheduler"},
+                      {"at":"71s","kind":"restart","target":"cp-2/kube-scheduler"},
+                      {"at":"90s","kind":"restart","target":"cp-3/etcd"}]}"#,
+        1,
+    );
+    let nothing: Vec<Option<&str>> = o.faults.iter().map(|f| f.did_nothing.as_deref()).collect();
+    assert!(
+        nothing[0].is_some_and(|w| w.contains("cp-1 was running")),
+        "{nothing:?}"
+    );
+    assert_eq!(nothing[1], None, "a crash does something");
+    assert_eq!(nothing[2], None, "restarting a crashed scheduler starts it");
+    assert!(
+        nothing[3].is_some_and(|w| w.contains("cp-3/etcd was running")),
+        "{nothing:?}"
+    );
+    assert!(o.faults[0].describe().contains("did nothing"));
+}
