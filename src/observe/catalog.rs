@@ -89,6 +89,17 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    /// The values a metric of this kind can take, and how to say so: a bound outside them can never
+    /// hold (or always holds), so validation rejects it.
+    pub const fn range(self) -> (f64, f64, &'static str) {
+        match self {
+            MetricKind::Ratio => (0.0, 1.0, "a fraction from 0 to 1"),
+            MetricKind::Seconds => (0.0, f64::INFINITY, "a duration in seconds, 0 or more"),
+            MetricKind::Millis => (0.0, f64::INFINITY, "a duration in milliseconds, 0 or more"),
+            MetricKind::Count => (0.0, f64::INFINITY, "a count, 0 or more"),
+        }
+    }
+
     /// The default drift a baseline comparison allows (`check --baseline`, see `check::baseline`):
     /// fractions 0.005 absolute; durations half a unit or 10%; counts one or 10%.
     pub const fn tolerance(self) -> Tolerance {

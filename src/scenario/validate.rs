@@ -1433,7 +1433,46 @@ impl Validator<'_> {
                 ),
             ));
         }
-        self.one_bound(p, e)
+        self.one_bound(p, e)?;
+        self.bound_in_range(p, e)
+    }
+
+    /// A bound outside the metric's range can never hold or always holds: `api.availability`
+    /// `at_least: 99.9` is a percentage written for a fraction.
+    fn bound_in_range(&self, p: &str, e: &Expectation) -> Check {
+        let workloads: Vec<&str> = self.s.workloads.iter().map(|w| w.name.as_str()).collect();
+        let Some(def) = crate::observe::catalog::known_metric(&e.metric, &workloads) else {
+            return Ok(());
+        };
+        let (lo, hi, what) = def.kind.range();
+        let given = [
+            ("at_least", e.at_least),
+            ("at_most", e.at_most),
+            ("equals", e.equals),
+        ];
+        for (field, v) in given {
+            let Some(v) = v else { continue };
+            if v < lo || v > hi {
+                let hint = if def.kind == crate::observe::catalog::MetricKind::Ratio
+                    && v > 1.0
+                    && v <= 100.0
+                {
+                    let fraction = format!("{:.6}", v / 100.0);
+                    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
+                    format!(" (a percentage? {v} % is {fraction})")
+                } else {
+                    String::new()
+                };
+                return Err(self.err(
+                    &format!("{p}.{field}"),
+                    format!(
+                        "{v} is outside the range of `{}`, {what}{hint}: the expectation could never hold or always would",
+                        e.metric
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The optional window must lie within the run, and a percentile within (0, 100]; otherwise the
