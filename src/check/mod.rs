@@ -68,9 +68,41 @@ pub struct CheckOptions {
     pub twice: bool,
     /// Baseline tolerances.
     pub tolerances: Tolerances,
-    /// Print a line to stderr as each run finishes.
-    pub progress: bool,
 }
+
+/// What [`check_streaming`] hands its caller as the check goes: the unusable files and the scenarios'
+/// results, in path order, each as soon as it and everything before it is known.
+#[derive(Clone, Copy, Debug)]
+pub enum Streamed<'a> {
+    /// A path or file that could not be used.
+    Invalid(&'a InputError),
+    /// A scenario's result, once all its seeds finished.
+    Scenario(&'a ScenarioResult),
+}
+
+impl Streamed<'_> {
+    /// The file it is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Streamed::Invalid(e) => &e.path,
+            Streamed::Scenario(r) => &r.path,
+        }
+    }
+}
+
+/// What a caller of [`check_streaming`] is told as the check goes.
+pub trait CheckProgress {
+    /// The check starts `total` runs (each seed, twice with `--twice`).
+    fn start(&mut self, _total: usize) {}
+    /// `done` of the runs have finished.
+    fn run_done(&mut self, _done: usize) {}
+    /// The next item of the summary, in path order; `flags` renders it ([`CheckReport::render_item`]).
+    fn item(&mut self, _flags: &CheckReport, _item: Streamed) {}
+}
+
+/// A caller that wants only the final report.
+pub struct Quiet;
+impl CheckProgress for Quiet {}
 
 /// A path or file that could not be used.
 #[derive(Clone, Debug, PartialEq)]
@@ -249,6 +281,15 @@ fn validate(opts: &CheckOptions) -> Result<usize, String> {
 /// Runs the check. Err only for options that make no sense together (`--update` without `--baseline`,
 /// `--jobs 0`); everything else, bad files included, is in the report.
 pub fn check(opts: &CheckOptions) -> Result<CheckReport, String> {
+    check_streaming(opts, &mut Quiet)
+}
+
+/// [`check`], telling `progress` about each finished run and handing it the summary's items in path
+/// order as soon as each is known (a scenario once all its seeds ran and every file before it is done).
+pub fn check_streaming(
+    opts: &CheckOptions,
+    progress: &mut dyn CheckProgress,
+) -> Result<CheckReport, String> {
     let jobs = validate(opts)?;
     let started = Instant::now();
     let paths = if opts.paths.is_empty() {
@@ -261,8 +302,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, String> {
     if opts.baseline.is_some() {
         discover::reject_duplicate_names(&mut loaded, &mut input_errors);
     }
+    input_errors.sort_by(|a, b| a.path.cmp(&b.path));
 
-    // The work: one task per (scenario, seed), results in a slot per task.
+    // The work: one task per (scenario, seed); scenarios in path order, each one's seeds in turn.
     let seed_lists: Vec<Vec<u64>> = loaded
         .iter()
         .map(|(_, s)| {
@@ -278,22 +320,88 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, String> {
         .enumerate()
         .flat_map(|(i, seeds)| seeds.iter().map(move |&s| (i, s)))
         .collect();
-    let (runs, workers) = runner::run_tasks(&loaded, &tasks, jobs, opts);
-
-    // Merge per scenario, in path order.
-    let mut scenarios = runner::merge_all(&loaded, &seed_lists, runs, opts);
-    scenarios.sort_by(|a, b| a.path.cmp(&b.path));
-    input_errors.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(CheckReport {
-        input_errors,
-        scenarios,
+    let mut report = CheckReport {
         sweep: opts.seeds.is_sweep(),
         twice: opts.twice,
         compared_baselines: opts.baseline.is_some() && !opts.update,
         runs: tasks.len() * if opts.twice { 2 } else { 1 },
-        jobs: workers,
-        wall_s: started.elapsed().as_secs_f64(),
-    })
+        ..CheckReport::default()
+    };
+    let mut stream = InOrder {
+        loaded: &loaded,
+        seed_lists: &seed_lists,
+        runs: tasks.iter().map(|_| None).collect(),
+        left: seed_lists.iter().map(Vec::len).collect(),
+        next: 0,
+        next_error: 0,
+        done: 0,
+    };
+    progress.start(tasks.len());
+    stream.emit_ready(opts, &input_errors, &mut report, progress);
+    let workers = runner::run_tasks(&loaded, &tasks, jobs, opts, &mut |k, run| {
+        stream.runs[k] = Some(run);
+        stream.left[tasks[k].0] -= 1;
+        stream.done += 1;
+        progress.run_done(stream.done);
+        stream.emit_ready(opts, &input_errors, &mut report, progress);
+    });
+    report.jobs = workers;
+    stream.emit_ready(opts, &input_errors, &mut report, progress);
+    debug_assert_eq!(stream.next, loaded.len(), "every scenario was merged");
+    report.input_errors = input_errors;
+    report.wall_s = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The runs as they finish, merged into each scenario's result and handed on in path order.
+struct InOrder<'a> {
+    loaded: &'a [(PathBuf, crate::scenario::Plan)],
+    seed_lists: &'a [Vec<u64>],
+    /// A slot per task (the tasks of scenario 0, then 1...).
+    runs: Vec<Option<SeedRun>>,
+    /// Per scenario, the runs still to finish.
+    left: Vec<usize>,
+    /// The next scenario to merge, and the next input error to hand on.
+    next: usize,
+    next_error: usize,
+    /// Runs finished.
+    done: usize,
+}
+
+impl InOrder<'_> {
+    /// Merges and hands on every scenario whose runs are all done and all before it are, with the
+    /// input errors whose paths sort before it; at the end (all merged) the remaining input errors.
+    fn emit_ready(
+        &mut self,
+        opts: &CheckOptions,
+        errors: &[InputError],
+        report: &mut CheckReport,
+        progress: &mut dyn CheckProgress,
+    ) {
+        while self.next < self.loaded.len() && self.left[self.next] == 0 {
+            let (path, scenario) = &self.loaded[self.next];
+            while let Some(e) = errors.get(self.next_error).filter(|e| e.path < *path) {
+                progress.item(report, Streamed::Invalid(e));
+                self.next_error += 1;
+            }
+            let first: usize = self.seed_lists[..self.next].iter().map(Vec::len).sum();
+            let seeds = &self.seed_lists[self.next];
+            let mine: Vec<SeedRun> = self.runs[first..first + seeds.len()]
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect();
+            let r = runner::merge(path, scenario, seeds, mine, opts);
+            progress.item(report, Streamed::Scenario(&r));
+            report.scenarios.push(r);
+            self.next += 1;
+        }
+        if self.next == self.loaded.len() {
+            for e in &errors[self.next_error..] {
+                progress.item(report, Streamed::Invalid(e));
+            }
+            self.next_error = errors.len();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,10 @@
 
 use super::baseline::{fmt_num, seeds_text};
 use super::stats::ExpectationSummary;
-use super::{BaselineOutcome, CheckReport, InputError, ScenarioResult, Status};
+use super::{BaselineOutcome, CheckReport, InputError, ScenarioResult, Status, Streamed};
 use crate::report::json::round;
 use crate::report::junit::{CaseResult, TestCase, TestSuite, TestSuites};
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// The indent of the lines under a scenario's line.
 const IND: &str = "      ";
@@ -26,33 +25,34 @@ impl CheckReport {
     /// bound, actual, the replay command), in a sweep a line per expectation with its worst seed and
     /// percentiles, and the closing line.
     pub fn render_text(&self) -> String {
-        enum Item<'a> {
-            Invalid(&'a InputError),
-            Scenario(&'a ScenarioResult),
-        }
-        let mut items: Vec<(&Path, Item)> = self
+        let mut items: Vec<Streamed> = self
             .input_errors
             .iter()
-            .map(|e| (e.path.as_path(), Item::Invalid(e)))
-            .chain(
-                self.scenarios
-                    .iter()
-                    .map(|r| (r.path.as_path(), Item::Scenario(r))),
-            )
+            .map(Streamed::Invalid)
+            .chain(self.scenarios.iter().map(Streamed::Scenario))
             .collect();
-        items.sort_by(|a, b| a.0.cmp(b.0));
+        items.sort_by(|a, b| a.path().cmp(b.path()));
         let mut out = String::new();
-        for (_, item) in items {
-            match item {
-                Item::Invalid(e) => {
-                    let first = e.message.lines().next().unwrap_or("");
-                    let _ = writeln!(out, "INVALID {}: {first}", e.path.display());
-                }
-                Item::Scenario(r) => self.render_scenario(&mut out, r),
-            }
+        for item in items {
+            out.push_str(&self.render_item(&item));
         }
         out.push_str(&self.closing_line());
         out.push('\n');
+        out
+    }
+
+    /// One item of the summary: an unusable file's `INVALID` line, or a scenario's lines. The flags
+    /// of `self` (sweep, baselines) decide the form, so a streaming caller renders with a report
+    /// that has only those set ([`crate::check::check_streaming`]).
+    pub fn render_item(&self, item: &Streamed) -> String {
+        let mut out = String::new();
+        match item {
+            Streamed::Invalid(e) => {
+                let first = e.message.lines().next().unwrap_or("");
+                let _ = writeln!(out, "INVALID {}: {first}", e.path.display());
+            }
+            Streamed::Scenario(r) => self.render_scenario(&mut out, r),
+        }
         out
     }
 
@@ -423,4 +423,94 @@ pub fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+impl CheckReport {
+    /// The report as one JSON document (`check --format json`), for tooling: the counts and exit code,
+    /// the unusable files, and per scenario its status, seeds, each expectation over the seeds (worst
+    /// seed, percentiles, the replay command), the problem seeds and the baseline outcome. Wall-clock
+    /// times are left out, so the same check gives the same document.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let scenarios: Vec<_> = self.scenarios.iter().map(scenario_json).collect();
+        let invalid: Vec<_> = self
+            .input_errors
+            .iter()
+            .map(|e| json!({"path": e.path.display().to_string(), "message": e.message}))
+            .collect();
+        json!({
+            "schema": 1,
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "skipped": self.skipped(),
+            "invalid_files": self.input_errors.len(),
+            "exit_code": self.exit_code(),
+            "runs": self.runs,
+            "sweep": self.sweep,
+            "twice": self.twice,
+            "invalid": invalid,
+            "scenarios": scenarios,
+        })
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Error => "error",
+        Status::Skipped => "skipped",
+    }
+}
+
+fn scenario_json(r: &ScenarioResult) -> serde_json::Value {
+    use serde_json::json;
+    let expectations: Vec<_> = r
+        .expectations
+        .iter()
+        .map(|e| {
+            let stats = e.stats.map(|p| {
+                json!({"count": p.count, "min": round(p.min), "p10": round(p.p10), "p50": round(p.p50),
+                       "p90": round(p.p90), "max": round(p.max)})
+            });
+            json!({
+                "metric": e.expectation.metric,
+                "bound": e.bound,
+                "passed": e.passed,
+                "seeds": e.seeds,
+                "failed_seeds": e.failed_seeds,
+                "worst_seed": e.worst_seed,
+                "worst_value": e.worst_value.map(round),
+                "stats": stats,
+                "replay": r.replay(e.worst_seed),
+            })
+        })
+        .collect();
+    let baseline = r.baseline.as_ref().map(|b| match b {
+        BaselineOutcome::Compared { path, diff } => json!({
+            "outcome": if diff.is_ok() { "matched" } else { "drifted" },
+            "path": path.display().to_string(),
+            "differences": diff.lines(),
+        }),
+        BaselineOutcome::Missing { path } => {
+            json!({"outcome": "missing", "path": path.display().to_string()})
+        }
+        BaselineOutcome::Updated { path } => {
+            json!({"outcome": "updated", "path": path.display().to_string()})
+        }
+        BaselineOutcome::Unusable { path, message } => json!({
+            "outcome": "unusable", "path": path.display().to_string(), "message": message,
+        }),
+    });
+    json!({
+        "path": r.path.display().to_string(),
+        "name": r.name,
+        "status": status_name(r.status),
+        "seeds": r.seeds,
+        "expectations": expectations,
+        "unsteady_seeds": r.unsteady_seeds,
+        "errors": r.errors.iter().map(|(seed, m)| json!({"seed": seed, "message": m})).collect::<Vec<_>>(),
+        "nondeterministic": r.nondeterministic.iter().map(|(seed, how)| json!({"seed": seed, "how": how})).collect::<Vec<_>>(),
+        "baseline": baseline,
+    })
 }

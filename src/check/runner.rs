@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::mpsc;
 use std::time::Instant;
 
 /// A caught panic's message, as `panicked: ...`.
@@ -142,95 +142,62 @@ pub fn json_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
 }
 
 /// Runs every task `(scenario index, seed)` on up to `jobs` worker threads (on this thread if none
-/// can be started). Returns a slot per task, in task order whatever order they finished in, and the
-/// number of workers.
+/// can be started) and hands each finished run to `on_done` on this thread, with its task index, in the
+/// order they finish. Returns the number of workers.
 pub(super) fn run_tasks(
     loaded: &[(PathBuf, Plan)],
     tasks: &[(usize, u64)],
     jobs: usize,
     opts: &CheckOptions,
-) -> (Vec<Option<SeedRun>>, usize) {
-    let slots: Vec<Mutex<Option<SeedRun>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+    on_done: &mut dyn FnMut(usize, SeedRun),
+) -> usize {
     let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
     let workers = jobs.min(tasks.len()).max(1);
-    let work = || loop {
+    let run_next = || {
         let k = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&(i, seed)) = tasks.get(k) else {
-            break;
-        };
-        let (path, scenario) = &loaded[i];
-        let mut r = run_seed(scenario, seed, opts.twice);
+        let &(i, seed) = tasks.get(k)?;
+        let mut r = run_seed(&loaded[i].1, seed, opts.twice);
         if opts.baseline.is_none() {
             // Only baselines need every metric of every seed; a long sweep should not hold them all.
             r.metrics = Metrics::new();
         }
-        if opts.progress {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            report_progress(n, tasks.len(), path, &r);
-        }
-        *slots[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        Some((k, r))
     };
+    let (tx, rx) = mpsc::channel::<(usize, SeedRun)>();
     std::thread::scope(|s| {
         let spawned = (0..workers)
             .filter(|_| {
+                let tx = tx.clone();
+                let run_next = &run_next;
                 std::thread::Builder::new()
                     .name("check-worker".into())
                     .stack_size(WORKER_STACK)
-                    .spawn_scoped(s, work)
+                    .spawn_scoped(s, move || {
+                        // The receiver lives until every worker is done; a send cannot fail before.
+                        while let Some(done) = run_next() {
+                            if tx.send(done).is_err() {
+                                break;
+                            }
+                        }
+                    })
                     .is_ok()
             })
             .count();
+        drop(tx);
         if spawned == 0 {
-            work();
+            while let Some((k, r)) = run_next() {
+                on_done(k, r);
+            }
+        }
+        for (k, r) in rx {
+            on_done(k, r);
         }
     });
-    let runs = slots
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect();
-    (runs, workers)
-}
-
-/// `--progress`: a line to stderr as the `n`th of `total` runs finishes.
-fn report_progress(n: usize, total: usize, path: &Path, r: &SeedRun) {
-    let verdict = if r.error.is_some() {
-        "error"
-    } else if r.verdicts.iter().all(|v| v.1) && r.steady && r.nondeterminism.is_none() {
-        "ok"
-    } else {
-        "FAIL"
-    };
-    eprintln!(
-        "[{n}/{total}] {} seed {}: {verdict} ({:.1}s)",
-        path.display(),
-        r.seed,
-        r.time_s
-    );
-}
-
-/// Merges the runs per scenario, in the order of `loaded` (`runs` holds each scenario's seeds in turn).
-pub(super) fn merge_all(
-    loaded: &[(PathBuf, Plan)],
-    seed_lists: &[Vec<u64>],
-    mut runs: Vec<Option<SeedRun>>,
-    opts: &CheckOptions,
-) -> Vec<ScenarioResult> {
-    let mut scenarios = Vec::new();
-    let mut k = 0;
-    for ((path, scenario), seeds) in loaded.iter().zip(seed_lists) {
-        let mine: Vec<SeedRun> = runs[k..k + seeds.len()]
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        k += seeds.len();
-        scenarios.push(merge(path, scenario, seeds, mine, opts));
-    }
-    scenarios
+    workers
 }
 
 /// Builds a scenario's result from its runs (and does its baseline).
-fn merge(
+pub(super) fn merge(
     path: &Path,
     scenario: &Plan,
     seeds: &[u64],

@@ -1,12 +1,25 @@
 //! `kube-ha-sim check [PATH...]`: a thin adapter from the command line to [`crate::check`], which finds,
-//! runs and judges the scenarios. The summary goes to stdout, errors (and progress, on a terminal) to
-//! stderr; the exit code is 0 when every scenario passes, 1 when any fails, 2 on bad input.
+//! runs and judges the scenarios. The summary goes to stdout as it is known, scenario by scenario in
+//! path order (or as one JSON document with `--format json`); errors and progress go to stderr (a
+//! progress bar on a terminal, a plain line every 10 s otherwise, so CI logs are never silent for long);
+//! the exit code is 0 when every scenario passes, 1 when any fails, 2 on bad input.
 
 use crate::check::baseline::Tolerances;
 use crate::check::seeds::SeedSpec;
-use crate::check::{self, CheckOptions, EXIT_BAD_INPUT};
+use crate::check::{self, CheckOptions, CheckProgress, CheckReport, Streamed, EXIT_BAD_INPUT};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How the summary is written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Lines for people, streamed in path order.
+    #[default]
+    Text,
+    /// One JSON document at the end, for tooling (see the README, "CI regression with check").
+    Json,
+}
 
 /// The options of `kube-ha-sim check`.
 #[derive(clap::Args, Debug)]
@@ -36,6 +49,78 @@ pub struct CheckArgs {
     /// 0.005 for availability and ratios; 0.5 or 10% for *_s and *_ms; 1 or 10% for counts.
     #[arg(long, value_name = "[METRIC=]VALUE[%]")]
     pub tolerance: Vec<String>,
+    /// The summary's form on stdout: text (streamed as results come in) or json (one document).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// The check's progress on the command line: the summary's items on stdout as they come (text
+/// format), and on stderr a progress bar (terminal) or a plain line every 10 s (a CI log).
+struct CliProgress {
+    format: Format,
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl CliProgress {
+    fn new(format: Format) -> CliProgress {
+        CliProgress {
+            format,
+            bar: None,
+            total: 0,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+}
+
+impl CheckProgress for CliProgress {
+    fn start(&mut self, total: usize) {
+        self.total = total;
+        if std::io::stderr().is_terminal() && total > 0 {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} runs  {elapsed_precise} elapsed, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
+    }
+
+    fn run_done(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        } else if self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY && done < self.total {
+            self.last_line = Instant::now();
+            let elapsed = self.started.elapsed().as_secs_f64();
+            let left = elapsed / done as f64 * (self.total - done) as f64;
+            eprintln!(
+                "check: {done} of {} runs done, {elapsed:.0}s elapsed, about {left:.0}s left",
+                self.total
+            );
+        }
+    }
+
+    fn item(&mut self, flags: &CheckReport, item: Streamed) {
+        if self.format != Format::Text {
+            return;
+        }
+        let text = flags.render_item(&item);
+        match &self.bar {
+            // Printed above the bar, which redraws below.
+            Some(bar) => bar.suspend(|| out!("{text}")),
+            None => out!("{text}"),
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
 }
 
 /// Runs `check` and returns the exit code.
@@ -55,9 +140,13 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         update: args.update,
         twice: args.twice,
         tolerances,
-        progress: std::io::stderr().is_terminal(),
     };
-    let report = match check::check(&opts) {
+    let mut progress = CliProgress::new(args.format);
+    let report = check::check_streaming(&opts, &mut progress);
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -86,7 +175,13 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         report.wall_s,
         report.jobs
     );
-    out!("{}", report.render_text());
+    match args.format {
+        Format::Text => outln!("{}", report.closing_line()),
+        Format::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        ),
+    }
     code
 }
 

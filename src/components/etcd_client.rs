@@ -196,10 +196,20 @@ impl EtcdClient {
         self.next_attempt_ns[i] = ctx.now.saturating_add(backoff);
         self.syn(ctx, i);
         let rto_ns = SYN_RTO_INIT_NS;
-        ctx.timer(rto_ns, EtcdClientTimer::Syn { endpoint: i, attempt, rto_ns });
+        ctx.timer(
+            rto_ns,
+            EtcdClientTimer::Syn {
+                endpoint: i,
+                attempt,
+                rto_ns,
+            },
+        );
         ctx.timer(
             backoff.max(MIN_CONNECT_TIMEOUT_NS),
-            EtcdClientTimer::DialDeadline { endpoint: i, attempt },
+            EtcdClientTimer::DialDeadline {
+                endpoint: i,
+                attempt,
+            },
         );
     }
 

@@ -489,8 +489,7 @@ impl World {
         match self.resolve(target) {
             Resolved::Nodes(ns) => {
                 let any_down = ns.iter().any(|&n| {
-                    !self.net.host_up(n)
-                        || self.procs.iter().any(|p| p.node == n && !p.alive)
+                    !self.net.host_up(n) || self.procs.iter().any(|p| p.node == n && !p.alive)
                 });
                 if !any_down {
                     hit.skipped = Some(format!(

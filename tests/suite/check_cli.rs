@@ -381,10 +381,118 @@ fn output_and_cache_folders_are_not_searched_for_scenarios() {
     write(&out_dir, "extra.json", r#"{"not":"a scenario"}"#);
     let cache = d.join("target");
     std::fs::create_dir_all(&cache).unwrap();
-    write(&cache, "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+    write(
+        &cache,
+        "CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
     write(&cache, "fingerprint.json", r#"{"rustc":1}"#);
     let (code, out, err) = check(&[s(&d)]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(!out.contains("INVALID") && !err.contains("error"), "{out}\n{err}");
+    assert!(
+        !out.contains("INVALID") && !err.contains("error"),
+        "{out}\n{err}"
+    );
     assert_eq!(out.lines().last(), Some("1 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn format_json_gives_one_document_with_the_same_verdicts() {
+    let d = temp("json");
+    write(&d, "a.json", &scenario("a", PASSING));
+    write(&d, "b.json", &scenario("b", FAILING));
+    write(&d, "c.json", "{ not json");
+    let (code, out, err) = check(&[s(&d), "--format", "json", "--seeds", "1..3"]);
+    assert_eq!(code, 2, "an invalid file makes it bad input\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    assert_eq!(v["exit_code"], 2);
+    assert_eq!(v["invalid"].as_array().unwrap().len(), 1, "{v}");
+    let sc = v["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = sc.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b"], "path order");
+    assert_eq!(sc[0]["status"], "passed");
+    assert_eq!(sc[1]["status"], "failed");
+    assert_eq!(sc[0]["seeds"], serde_json::json!([1, 2, 3]));
+    let failing = &sc[1]["expectations"][1];
+    assert_eq!(failing["metric"], "etcd.leader_changes");
+    assert_eq!(failing["passed"], false);
+    assert_eq!(failing["failed_seeds"], 3);
+    assert!(failing["replay"].as_str().unwrap().contains("--seed"));
+    // The same check twice gives the same document (no wall-clock times in it).
+    let (_, again, _) = check(&[s(&d), "--format", "json", "--seeds", "1..3", "--jobs", "1"]);
+    assert_eq!(out, again);
+}
+
+#[test]
+fn results_stream_in_path_order_and_match_the_one_shot_report() {
+    // The text summary is written scenario by scenario as each finishes (in path order), and reads
+    // exactly as the report rendered at the end would.
+    let d = temp("stream");
+    for name in ["c", "a", "b"] {
+        write(&d, &format!("{name}.json"), &scenario(name, PASSING));
+    }
+    write(&d, "bad.json", "[]");
+    let (_, out, _) = check(&[s(&d), "--jobs", "2"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("a.json"), "{out}");
+    assert!(lines[1].contains("b.json"), "{out}");
+    assert!(
+        lines[2].starts_with("INVALID") && lines[2].contains("bad.json"),
+        "{out}"
+    );
+    assert!(lines[3].contains("c.json"), "{out}");
+    let opts = kube_ha_sim::check::CheckOptions {
+        paths: vec![d.clone()],
+        ..Default::default()
+    };
+    let report = kube_ha_sim::check::check(&opts).unwrap();
+    assert_eq!(out, report.render_text());
+}
+
+#[test]
+fn each_scenario_is_handed_on_as_soon_as_its_runs_are_done() {
+    use kube_ha_sim::check::{CheckProgress, CheckReport, Streamed};
+    #[derive(Default)]
+    struct Log(Vec<String>);
+    impl CheckProgress for Log {
+        fn start(&mut self, total: usize) {
+            self.0.push(format!("start {total}"));
+        }
+        fn run_done(&mut self, done: usize) {
+            self.0.push(format!("done {done}"));
+        }
+        fn item(&mut self, _: &CheckReport, item: Streamed) {
+            let name = item
+                .path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            self.0.push(format!("item {name}"));
+        }
+    }
+    let d = temp("handed-on");
+    for name in ["a", "b"] {
+        write(&d, &format!("{name}.json"), &scenario(name, PASSING));
+    }
+    let opts = kube_ha_sim::check::CheckOptions {
+        paths: vec![d.clone()],
+        jobs: Some(1),
+        seeds: kube_ha_sim::check::seeds::SeedSpec::parse("1..2").unwrap(),
+        ..Default::default()
+    };
+    let mut log = Log::default();
+    kube_ha_sim::check::check_streaming(&opts, &mut log).unwrap();
+    assert_eq!(
+        log.0,
+        [
+            "start 4",
+            "done 1",
+            "done 2",
+            "item a.json",
+            "done 3",
+            "done 4",
+            "item b.json"
+        ]
+    );
 }

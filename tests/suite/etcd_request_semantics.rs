@@ -301,7 +301,10 @@ fn an_api_server_reaches_its_partitioned_etcd_at_the_next_syn_after_the_heal() {
             |k| matches!(k, TraceKind::Proc { proc, state } if *proc == api && *state != ProcState::Up),
         )
         .expect("the partition never took cp-1's API server down");
-        assert!(went_down < 90.0, "seed {seed}: down only after {went_down}s");
+        assert!(
+            went_down < 90.0,
+            "seed {seed}: down only after {went_down}s"
+        );
         let up = first_after(
             &o,
             120.0,
