@@ -21,6 +21,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod library;
+pub mod new;
 pub mod plan;
 
 use crate::report;
@@ -75,13 +76,21 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Run every scenario and write its report and pictures under OUT/NAME/ (the library's `reports/`).
+    /// Run every scenario and write its report and pictures under OUT/NAME/ (for the library:
+    /// `--out reports`).
     Render {
         /// Files or folders (default: scenarios/).
         paths: Vec<PathBuf>,
-        /// Output folder.
-        #[arg(long, default_value = "reports")]
+        /// Output folder (required: rendering over the library's `reports/` is a choice to make).
+        #[arg(long)]
         out: PathBuf,
+    },
+    /// Write a commented starting scenario (YAML with comments, or JSON) to edit.
+    New(new::NewArgs),
+    /// Print a shell completion script: `kube-ha-sim completions bash > /etc/bash_completion.d/kube-ha-sim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Check scenario files without running them.
     Validate {
@@ -138,6 +147,13 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             narrate,
         } => cmd_run(&file, seed, out.as_deref(), narrate),
         Command::Validate { files } => cmd_validate(&files),
+        Command::New(args) => new::cmd_new(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "kube-ha-sim", &mut std::io::stdout());
+            EXIT_OK
+        }
         Command::Bench { quick, case } => match case {
             Some(i) => bench::run_case(i),
             None => bench::run(quick),

@@ -37,7 +37,8 @@ EXAMPLE
   name                  string, required, not empty
   description           string, default ""
   seed                  whole number, default 1 (`run --seed N` overrides it); same seed, same run
-  duration              duration, required: more than 0 and at most 168h (7 days)
+  duration              duration, required: more than 0 and at most 876000h (100 years; long
+                        runs are bounded by the resource guard instead)
   topology              object, required (below)
   settings              object, per-component overrides (below); default: all defaults
   load                  object, the clients' requests (below)

@@ -28,6 +28,7 @@ mod service_endpoints;
 mod settings_effect;
 mod swarm;
 mod tools;
+mod workflow;
 mod workloads;
 
 mod datadriven;

@@ -1,0 +1,80 @@
+//! The user's first steps (issue 17): `new` writes a starting scenario that validates and passes its
+//! own expectations, never overwrites, and `completions` prints a script for the shell.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-ha-sim");
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("khs-workflow-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn khs(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn new_scenarios_validate_and_pass_their_own_expectations() {
+    let d = temp("new");
+    for (file, topology) in [
+        ("stacked.yaml", "stacked"),
+        ("external.yml", "external"),
+        ("plain.json", "external"),
+    ] {
+        let (code, _, err) = khs(&["new", file, "--topology", topology], &d);
+        assert_eq!(code, 0, "{file}: {err}");
+        let text = std::fs::read_to_string(d.join(file)).unwrap();
+        assert_eq!(
+            text.contains("# "),
+            file.ends_with(".yaml") || file.ends_with(".yml")
+        );
+        assert!(text.contains(topology), "{file} is {topology}");
+        let (code, out, err) = khs(&["check", file], &d);
+        assert_eq!(code, 0, "{file}:\n{out}\n{err}");
+        assert!(out.contains("PASS"), "{out}");
+    }
+    // Never overwrites: exit 2, the file unchanged.
+    std::fs::write(d.join("mine.yaml"), "keep me").unwrap();
+    let (code, _, err) = khs(&["new", "mine.yaml"], &d);
+    assert_eq!(code, 2);
+    assert!(err.contains("mine.yaml") && err.contains("exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("mine.yaml")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn completions_list_the_commands() {
+    let d = temp("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = khs(&["completions", shell], &d);
+        assert_eq!(code, 0, "{err}");
+        for cmd in ["run", "check", "validate", "new", "plan"] {
+            assert!(out.contains(cmd), "{shell} completions lack {cmd}");
+        }
+    }
+    let (code, _, err) = khs(&["completions", "tcsh"], &d);
+    assert_eq!(code, 2, "an unknown shell is bad input: {err}");
+}
+
+#[test]
+fn render_needs_an_output_folder() {
+    // It used to write into reports/ unless told, over the library's rendered reports.
+    let d = temp("render");
+    let (code, _, err) = khs(&["render", "nothing-here"], &d);
+    assert_eq!(code, 2);
+    assert!(err.contains("--out"), "{err}");
+}
