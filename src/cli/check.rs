@@ -6,9 +6,13 @@
 
 use crate::check::baseline::Tolerances;
 use crate::check::seeds::SeedSpec;
-use crate::check::{self, CheckOptions, CheckProgress, CheckReport, Streamed, EXIT_BAD_INPUT};
+use crate::check::{
+    self, CheckOptions, CheckProgress, CheckReport, ScenarioResult, Status, Streamed,
+    EXIT_BAD_INPUT,
+};
+use crate::report;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How the summary is written.
@@ -52,6 +56,63 @@ pub struct CheckArgs {
     /// The summary's form on stdout: text (streamed as results come in) or json (one document).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where a failing scenario's worst seeds get their report and pictures, in DIR/NAME/seed-N/.
+    #[arg(long, value_name = "DIR", default_value = "out/check")]
+    pub out: PathBuf,
+}
+
+/// At most this many seeds of one failing scenario get a report (the worst of each failed
+/// expectation first).
+const WORST_SEEDS_PER_SCENARIO: usize = 3;
+
+/// The seeds worth looking at in a failing scenario: the worst seed of each failed expectation, then
+/// the first seed that never reached steady state and the first that was not deterministic.
+fn worst_seeds(r: &ScenarioResult) -> Vec<u64> {
+    let mut seeds: Vec<u64> = Vec::new();
+    let candidates = r
+        .expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| e.worst_seed)
+        .chain(r.unsteady_seeds.first().copied())
+        .chain(r.nondeterministic.first().map(|(s, _)| *s));
+    for s in candidates {
+        if !seeds.contains(&s) && seeds.len() < WORST_SEEDS_PER_SCENARIO {
+            seeds.push(s);
+        }
+    }
+    seeds
+}
+
+/// Re-runs the worst seeds of each failing scenario and writes their reports under `dir`, so that a
+/// red CI job leaves something to look at. Returns (file, seed, folder) per report written; a
+/// report that cannot be written is said on stderr and does not change the verdict.
+fn write_worst_seed_reports(report: &CheckReport, dir: &Path) -> Vec<(PathBuf, u64, PathBuf)> {
+    let mut written = Vec::new();
+    for r in report
+        .scenarios
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+    {
+        let Ok(plan) = crate::scenario::load_scenario(&r.path) else {
+            continue;
+        };
+        for seed in worst_seeds(r) {
+            let folder = dir.join(&r.name).join(format!("seed-{seed}"));
+            let result = report::OutputDir::begin(&folder).and_then(|staged| {
+                let outcome = crate::run::run(&plan, seed).map_err(|e| e.to_string())?;
+                super::write_outputs(&outcome, staged, &r.replay(seed))
+            });
+            match result {
+                Ok(()) => written.push((r.path.clone(), seed, folder)),
+                Err(e) => eprintln!(
+                    "warning: {} seed {seed}: no report written: {e}",
+                    r.path.display()
+                ),
+            }
+        }
+    }
+    written
 }
 
 /// How often a plain progress line is printed when stderr is not a terminal.
@@ -167,6 +228,14 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
     for e in &report.input_errors {
         eprintln!("error: {}", e.message);
     }
+    let worst = write_worst_seed_reports(&report, &args.out);
+    for (path, seed, folder) in &worst {
+        eprintln!(
+            "worst seed {seed} of {}: {}",
+            path.display(),
+            folder.join("report.html").display()
+        );
+    }
     // stderr first, so that with both streams merged the closing line stays the last line.
     eprintln!(
         "{} run(s) of {} scenario file(s) in {:.1}s on {} thread(s)",
@@ -177,10 +246,17 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
     );
     match args.format {
         Format::Text => outln!("{}", report.closing_line()),
-        Format::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
-        ),
+        Format::Json => {
+            let mut doc = report.to_json();
+            doc["worst_seed_reports"] = worst
+                .iter()
+                .map(|(path, seed, folder)| {
+                    serde_json::json!({"path": path.display().to_string(), "seed": seed,
+                                       "folder": folder.display().to_string()})
+                })
+                .collect();
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
     }
     code
 }

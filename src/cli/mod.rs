@@ -233,20 +233,8 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
         outln!();
     }
     out!("{}", report::text::summary(&outcome));
-    let json = report::json::report(&outcome);
-    let bytes = match serde_json::to_vec_pretty(&json) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot encode the report: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
     let replay = format!("kube-ha-sim run {} --seed {seed}", file.display());
-    if let Err(e) = staged
-        .write("report.json", &bytes)
-        .and_then(|()| write_pictures(&outcome, &staged, &replay))
-        .and_then(|()| staged.commit())
-    {
+    if let Err(e) = write_outputs(&outcome, staged, &replay) {
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }
@@ -260,6 +248,21 @@ fn cmd_run(file: &Path, seed: Option<u64>, out: Option<&Path>, narrate: bool) ->
     } else {
         EXIT_FAILED
     }
+}
+
+/// Writes a run's `report.json`, timeline pictures and HTML report into its staged output folder and
+/// swaps the folder in.
+pub fn write_outputs(
+    outcome: &run::Outcome,
+    staged: report::OutputDir,
+    replay: &str,
+) -> Result<(), String> {
+    let json = report::json::report(outcome);
+    let bytes =
+        serde_json::to_vec_pretty(&json).map_err(|e| format!("cannot encode the report: {e}"))?;
+    staged.write("report.json", &bytes)?;
+    write_pictures(outcome, &staged, replay)?;
+    staged.commit()
 }
 
 /// Stages the timeline (SVG, PNG) and the HTML report of a run in its output folder.

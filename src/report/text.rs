@@ -236,7 +236,7 @@ pub fn summary(o: &Outcome) -> String {
     for (k, v) in &o.metrics {
         let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
     }
-    if !o.verdicts.is_empty() {
+    if !o.verdicts.is_empty() || o.warmup_ns.is_none() {
         expectations(&mut s, o);
     }
     s
@@ -399,10 +399,15 @@ fn expectations(s: &mut String, o: &Outcome) {
     let failed = o.verdicts.iter().filter(|v| !v.passed).count();
     let _ = writeln!(
         s,
-        "result: {} ({} of {} expectations hold)",
+        "result: {} ({} of {} expectations hold{})",
         if o.passed() { "PASS" } else { "FAIL" },
         o.verdicts.len() - failed,
-        o.verdicts.len()
+        o.verdicts.len(),
+        if o.warmup_ns.is_none() {
+            "; the cluster never reached steady state"
+        } else {
+            ""
+        }
     );
 }
 

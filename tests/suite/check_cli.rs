@@ -29,8 +29,18 @@ fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Runs `check` in a fresh working folder of its own, where a failing check writes its worst seeds'
+/// reports (`out/check/`).
 fn check(args: &[&str]) -> (i32, String, String) {
-    let out: Output = Command::new(BIN).arg("check").args(args).output().unwrap();
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cwd = temp(&format!("cwd-{n}"));
+    let out: Output = Command::new(BIN)
+        .arg("check")
+        .args(args)
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -495,4 +505,40 @@ fn each_scenario_is_handed_on_as_soon_as_its_runs_are_done() {
             "item b.json"
         ]
     );
+}
+
+#[test]
+fn a_failing_sweep_leaves_the_worst_seeds_report_to_look_at() {
+    let d = temp("worst");
+    write(
+        &d,
+        "b.json",
+        &scenario(
+            "b",
+            r#"{"metric":"api.latency_p99_ms","at_most":0.001},{"metric":"invariants.violations","equals":0}"#,
+        ),
+    );
+    let out_dir = d.join("reports-of-failures");
+    let (code, out, err) = check(&[s(&d), "--seeds", "1..4", "--out", s(&out_dir)]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let worst: u64 = out
+        .lines()
+        .find(|l| l.contains("FAIL api.latency_p99_ms"))
+        .and_then(|l| l.split("worst seed ").nth(1))
+        .and_then(|t| t.split(':').next())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no worst seed in\n{out}"));
+    let folder = out_dir.join("b").join(format!("seed-{worst}"));
+    assert!(
+        err.contains(&folder.join("report.html").display().to_string()),
+        "{err}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["seed"], worst);
+    for f in ["report.html", "timeline.svg", "timeline.png"] {
+        assert!(folder.join(f).is_file(), "{f} missing");
+    }
+    // Only the failing scenario's worst seed: no other seed's folder.
+    assert_eq!(std::fs::read_dir(out_dir.join("b")).unwrap().count(), 1);
 }

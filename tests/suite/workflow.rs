@@ -78,3 +78,23 @@ fn render_needs_an_output_folder() {
     assert_eq!(code, 2);
     assert!(err.contains("--out"), "{err}");
 }
+
+#[test]
+fn a_run_that_never_reaches_steady_state_exits_1_even_without_expectations() {
+    let d = temp("unsteady");
+    std::fs::write(
+        d.join("u.json"),
+        r#"{"name":"u","duration":"30s","topology":{"etcd":"stacked","control_plane_nodes":3},
+            "faults":[{"at":"0s","kind":"crash","target":"cp-1"},{"at":"0s","kind":"crash","target":"cp-2"}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = khs(&["run", "u.json", "--out", "o"], &d);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("NEVER REACHED STEADY STATE"), "{out}");
+    assert!(
+        out.contains(
+            "result: FAIL (0 of 0 expectations hold; the cluster never reached steady state)"
+        ),
+        "{out}"
+    );
+}
