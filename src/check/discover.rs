@@ -52,7 +52,8 @@ fn is_output_folder(dir: &Path) -> bool {
 }
 
 /// Adds the scenario files in `dir` and its subfolders to `files`, in name order, leaving out hidden
-/// entries, baselines, capacity plans (`kube-ha-sim plan` files, such as `scenarios/plans/`), output
+/// entries, baselines, capacity plans (`kube-ha-sim plan` files, such as `scenarios/plans/`), shard
+/// files of `check --shard`, output
 /// and cache folders ([`is_output_folder`]) and symbolic links to folders (which could loop).
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     if is_output_folder(dir) {
@@ -82,6 +83,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
         } else if (name.ends_with(".json") || crate::scenario::yaml::is_yaml(&name))
             && !name.ends_with(".baseline.json")
             && !crate::capacity::model::is_plan_file(&path)
+            && !super::shard::is_shard_file(&path)
         {
             // A symbolic link counts when it leads to a file; links to folders are not followed.
             if ft.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {

@@ -25,6 +25,7 @@ mod discover;
 mod render;
 mod runner;
 pub mod seeds;
+pub mod shard;
 pub mod stats;
 
 pub use discover::discover;
@@ -35,6 +36,7 @@ use crate::observe::metrics::Metrics;
 use baseline::{BaselineDiff, Tolerances};
 use seeds::SeedSpec;
 use stats::ExpectationSummary;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -68,6 +70,11 @@ pub struct CheckOptions {
     pub twice: bool,
     /// Baseline tolerances.
     pub tolerances: Tolerances,
+    /// Run only this shard's runs ([`run_shard`]); they keep their metrics for the merge's baselines.
+    pub shard: Option<shard::Shard>,
+    /// Take the runs from shard files instead of running them (`merge`): the check they were part
+    /// of, and each run by its index.
+    pub merge_from: Option<(shard::CheckIdentity, BTreeMap<usize, SeedRun>)>,
 }
 
 /// What [`check_streaming`] hands its caller as the check goes: the unusable files and the scenarios'
@@ -292,34 +299,12 @@ pub fn check_streaming(
 ) -> Result<CheckReport, String> {
     let jobs = validate(opts)?;
     let started = Instant::now();
-    let paths = if opts.paths.is_empty() {
-        vec![PathBuf::from(DEFAULT_PATH)]
-    } else {
-        opts.paths.clone()
-    };
-    let (files, mut input_errors) = discover(&paths);
-    let mut loaded = discover::load_all(files, &mut input_errors);
-    if opts.baseline.is_some() {
-        discover::reject_duplicate_names(&mut loaded, &mut input_errors);
-    }
-    input_errors.sort_by(|a, b| a.path.cmp(&b.path));
-
-    // The work: one task per (scenario, seed); scenarios in path order, each one's seeds in turn.
-    let seed_lists: Vec<Vec<u64>> = loaded
-        .iter()
-        .map(|(_, s)| {
-            if s.expect.is_empty() {
-                Vec::new()
-            } else {
-                opts.seeds.seeds(s.seed)
-            }
-        })
-        .collect();
-    let tasks: Vec<(usize, u64)> = seed_lists
-        .iter()
-        .enumerate()
-        .flat_map(|(i, seeds)| seeds.iter().map(move |&s| (i, s)))
-        .collect();
+    let Work {
+        loaded,
+        seed_lists,
+        tasks,
+        input_errors,
+    } = Work::find(opts);
     let mut report = CheckReport {
         sweep: opts.seeds.is_sweep(),
         twice: opts.twice,
@@ -338,19 +323,111 @@ pub fn check_streaming(
     };
     progress.start(tasks.len());
     stream.emit_ready(opts, &input_errors, &mut report, progress);
-    let workers = runner::run_tasks(&loaded, &tasks, jobs, opts, &mut |k, run| {
+    let mut on_done = |k: usize, run: SeedRun| {
         stream.runs[k] = Some(run);
         stream.left[tasks[k].0] -= 1;
         stream.done += 1;
         progress.run_done(stream.done);
         stream.emit_ready(opts, &input_errors, &mut report, progress);
-    });
-    report.jobs = workers;
+    };
+    let workers = match &opts.merge_from {
+        Some((identity, runs)) => {
+            let files: Vec<PathBuf> = loaded.iter().map(|(p, _)| p.clone()).collect();
+            if *identity != shard::identity(opts, &files, tasks.len()) {
+                return Err(
+                    "the shards were made from other scenario files or options than this merge's \
+                     (same paths, --seeds and --twice are needed, from the same checkout)"
+                        .into(),
+                );
+            }
+            for (&k, run) in runs {
+                on_done(k, run.clone());
+            }
+            0
+        }
+        None => runner::run_tasks(&loaded, &tasks, jobs, opts, &mut on_done),
+    };
     stream.emit_ready(opts, &input_errors, &mut report, progress);
     debug_assert_eq!(stream.next, loaded.len(), "every scenario was merged");
+    report.jobs = workers;
     report.input_errors = input_errors;
     report.wall_s = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A check's work, found before anything runs: the loaded scenarios in path order, each one's seeds,
+/// the runs (scenario index, seed) in single-machine order, and the files that could not be used.
+struct Work {
+    loaded: Vec<(PathBuf, crate::scenario::Plan)>,
+    seed_lists: Vec<Vec<u64>>,
+    tasks: Vec<(usize, u64)>,
+    input_errors: Vec<InputError>,
+}
+
+impl Work {
+    fn find(opts: &CheckOptions) -> Work {
+        let paths = if opts.paths.is_empty() {
+            vec![PathBuf::from(DEFAULT_PATH)]
+        } else {
+            opts.paths.clone()
+        };
+        let (files, mut input_errors) = discover(&paths);
+        let mut loaded = discover::load_all(files, &mut input_errors);
+        if opts.baseline.is_some() {
+            discover::reject_duplicate_names(&mut loaded, &mut input_errors);
+        }
+        input_errors.sort_by(|a, b| a.path.cmp(&b.path));
+        let seed_lists: Vec<Vec<u64>> = loaded
+            .iter()
+            .map(|(_, s)| {
+                if s.expect.is_empty() {
+                    Vec::new()
+                } else {
+                    opts.seeds.seeds(s.seed)
+                }
+            })
+            .collect();
+        let tasks: Vec<(usize, u64)> = seed_lists
+            .iter()
+            .enumerate()
+            .flat_map(|(i, seeds)| seeds.iter().map(move |&s| (i, s)))
+            .collect();
+        Work {
+            loaded,
+            seed_lists,
+            tasks,
+            input_errors,
+        }
+    }
+}
+
+/// Runs one shard's share of a check (`check --shard I/N`): its shard file, and the files that could
+/// not be used (reported by every shard; the merge reports them once).
+pub fn run_shard(
+    opts: &CheckOptions,
+    shard: shard::Shard,
+    progress: &mut dyn CheckProgress,
+) -> Result<(shard::ShardFile, Vec<InputError>), String> {
+    let jobs = validate(opts)?;
+    let work = Work::find(opts);
+    let mine: Vec<(usize, u64)> = (0..work.tasks.len())
+        .filter(|&k| shard.owns(k))
+        .map(|k| work.tasks[k])
+        .collect();
+    let index: Vec<usize> = (0..work.tasks.len()).filter(|&k| shard.owns(k)).collect();
+    progress.start(mine.len());
+    let mut runs: Vec<(usize, SeedRun)> = Vec::with_capacity(mine.len());
+    runner::run_tasks(&work.loaded, &mine, jobs, opts, &mut |j, run| {
+        runs.push((index[j], run));
+        progress.run_done(runs.len());
+    });
+    runs.sort_by_key(|(k, _)| *k);
+    let files: Vec<PathBuf> = work.loaded.iter().map(|(p, _)| p.clone()).collect();
+    let identity = shard::identity(opts, &files, work.tasks.len());
+    Ok((
+        shard::ShardFile::new(shard, identity, &runs),
+        work.input_errors,
+    ))
 }
 
 /// The runs as they finish, merged into each scenario's result and handed on in path order.

@@ -157,8 +157,9 @@ pub(super) fn run_tasks(
         let k = next.fetch_add(1, Ordering::Relaxed);
         let &(i, seed) = tasks.get(k)?;
         let mut r = run_seed(&loaded[i].1, seed, opts.twice);
-        if opts.baseline.is_none() {
+        if opts.baseline.is_none() && opts.shard.is_none() {
             // Only baselines need every metric of every seed; a long sweep should not hold them all.
+            // A shard keeps them: the merge may compare baselines.
             r.metrics = Metrics::new();
         }
         Some((k, r))

@@ -14,7 +14,7 @@ pub const MAX_SEEDS: u64 = 10_000;
 const SWEEP_STREAM: u64 = 0x5eed_5eed_5eed_5eed;
 
 /// The seeds to run each scenario with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum SeedSpec {
     /// The seed written in each scenario file (no `--seeds`).
     #[default]

@@ -59,11 +59,19 @@ pub struct CheckArgs {
     /// Where a failing scenario's worst seeds get their report and pictures, in DIR/NAME/seed-N/.
     #[arg(long, value_name = "DIR", default_value = "out/check")]
     pub out: PathBuf,
+    /// Run only shard I of N (I from 1): every N-th run of this check; needs --shard-out.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Where the shard's runs are written, for `kube-ha-sim merge`.
+    #[arg(long, value_name = "FILE")]
+    pub shard_out: Option<PathBuf>,
 }
 
 /// At most this many seeds of one failing scenario get a report (the worst of each failed
-/// expectation first).
+/// expectation first), and at most this many reports in all: a check where everything fails should
+/// not spend longer on pictures than on the check.
 const WORST_SEEDS_PER_SCENARIO: usize = 3;
+const WORST_SEED_REPORTS: usize = 20;
 
 /// The seeds worth looking at in a failing scenario: the worst seed of each failed expectation, then
 /// the first seed that never reached steady state and the first that was not deterministic.
@@ -98,6 +106,9 @@ fn write_worst_seed_reports(report: &CheckReport, dir: &Path) -> Vec<(PathBuf, u
             continue;
         };
         for seed in worst_seeds(r) {
+            if written.len() >= WORST_SEED_REPORTS {
+                return written;
+            }
             let folder = dir.join(&r.name).join(format!("seed-{seed}"));
             let result = report::OutputDir::begin(&folder).and_then(|staged| {
                 let outcome = crate::run::run(&plan, seed).map_err(|e| e.to_string())?;
@@ -122,6 +133,8 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// format), and on stderr a progress bar (terminal) or a plain line every 10 s (a CI log).
 struct CliProgress {
     format: Format,
+    /// No bar or progress lines (a merge runs nothing).
+    quiet_progress: bool,
     bar: Option<indicatif::ProgressBar>,
     total: usize,
     started: Instant,
@@ -132,6 +145,7 @@ impl CliProgress {
     fn new(format: Format) -> CliProgress {
         CliProgress {
             format,
+            quiet_progress: false,
             bar: None,
             total: 0,
             started: Instant::now(),
@@ -143,7 +157,7 @@ impl CliProgress {
 impl CheckProgress for CliProgress {
     fn start(&mut self, total: usize) {
         self.total = total;
-        if std::io::stderr().is_terminal() && total > 0 {
+        if std::io::stderr().is_terminal() && total > 0 && !self.quiet_progress {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -158,7 +172,10 @@ impl CheckProgress for CliProgress {
     fn run_done(&mut self, done: usize) {
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
-        } else if self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY && done < self.total {
+        } else if self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY
+            && done < self.total
+            && !self.quiet_progress
+        {
             self.last_line = Instant::now();
             let elapsed = self.started.elapsed().as_secs_f64();
             let left = elapsed / done as f64 * (self.total - done) as f64;
@@ -186,7 +203,7 @@ impl CheckProgress for CliProgress {
 
 /// Runs `check` and returns the exit code.
 pub fn cmd_check(args: CheckArgs) -> i32 {
-    let (seeds, tolerances) = match parse_options(&args) {
+    let (seeds, tolerances, shard) = match parse_options(&args) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("error: {e}");
@@ -201,9 +218,75 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         update: args.update,
         twice: args.twice,
         tolerances,
+        shard,
+        merge_from: None,
     };
     let mut progress = CliProgress::new(args.format);
+    if let (Some(shard), Some(file)) = (shard, &args.shard_out) {
+        return write_shard(&opts, shard, file, &mut progress);
+    }
     let report = check::check_streaming(&opts, &mut progress);
+    let outputs = Outputs {
+        junit: args.junit,
+        format: args.format,
+        out: args.out,
+    };
+    conclude(report, &progress, &outputs)
+}
+
+/// `check --shard I/N --shard-out FILE`: runs this shard's share and writes its file; 0, or 2 when a
+/// file could not be used or the shard file cannot be written.
+fn write_shard(
+    opts: &CheckOptions,
+    shard: check::shard::Shard,
+    file: &Path,
+    progress: &mut CliProgress,
+) -> i32 {
+    let result = check::run_shard(opts, shard, progress);
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let (shard_file, input_errors) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let bytes = serde_json::to_vec(&shard_file).unwrap_or_default();
+    if let Err(e) = report::write_atomic(file, &bytes) {
+        eprintln!("error: cannot write the shard file {}: {e}", file.display());
+        return EXIT_BAD_INPUT;
+    }
+    for e in &input_errors {
+        eprintln!("error: {}", e.message);
+    }
+    eprintln!(
+        "shard {}/{}: {} of {} runs in {:.1}s, written to {} (combine the shards with `kube-ha-sim merge`)",
+        shard.index,
+        shard.count,
+        shard_file.runs(),
+        shard_file.identity.runs,
+        progress.started.elapsed().as_secs_f64(),
+        file.display()
+    );
+    if input_errors.is_empty() {
+        check::EXIT_OK
+    } else {
+        EXIT_BAD_INPUT
+    }
+}
+
+/// Where and how a check's outcome is written.
+struct Outputs {
+    junit: Option<PathBuf>,
+    format: Format,
+    out: PathBuf,
+}
+
+/// Writes the JUnit file, the unusable files, the worst seeds' reports and the closing line (or the
+/// JSON document) of a finished check; returns its exit code.
+fn conclude(report: Result<CheckReport, String>, progress: &CliProgress, outputs: &Outputs) -> i32 {
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
@@ -215,7 +298,7 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         }
     };
     let mut code = report.exit_code();
-    if let Some(path) = &args.junit {
+    if let Some(path) = &outputs.junit {
         let xml = crate::report::junit::render(&report.junit());
         if let Err(e) = crate::report::write_atomic(path, xml.as_bytes()) {
             eprintln!(
@@ -228,7 +311,7 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
     for e in &report.input_errors {
         eprintln!("error: {}", e.message);
     }
-    let worst = write_worst_seed_reports(&report, &args.out);
+    let worst = write_worst_seed_reports(&report, &outputs.out);
     for (path, seed, folder) in &worst {
         eprintln!(
             "worst seed {seed} of {}: {}",
@@ -244,7 +327,7 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         report.wall_s,
         report.jobs
     );
-    match args.format {
+    match outputs.format {
         Format::Text => outln!("{}", report.closing_line()),
         Format::Json => {
             let mut doc = report.to_json();
@@ -261,9 +344,105 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
     code
 }
 
+/// The options of `kube-ha-sim merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shard files (`check --shard I/N --shard-out FILE`), one per shard.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// As for `check`: compare with (or, with --update, rewrite) the baselines in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Rewrite the baselines in --baseline DIR.
+    #[arg(long)]
+    pub update: bool,
+    /// Baseline tolerance, as for `check`.
+    #[arg(long, value_name = "[METRIC=]VALUE[%]")]
+    pub tolerance: Vec<String>,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The summary's form on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Where a failing scenario's worst seeds get their report and pictures.
+    #[arg(long, value_name = "DIR", default_value = "out/check")]
+    pub out: PathBuf,
+}
+
+/// `kube-ha-sim merge SHARD...`: the check the shards were cut from, judged from their runs: the same
+/// summary, JUnit, baselines and exit code as one machine running it.
+pub fn cmd_merge(args: MergeArgs) -> i32 {
+    let combined = args
+        .shards
+        .iter()
+        .map(|p| check::shard::ShardFile::read(p).map(|f| (p.clone(), f)))
+        .collect::<Result<Vec<_>, String>>()
+        .and_then(check::shard::combine);
+    let (identity, runs) = match combined {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let tolerances = match Tolerances::parse(&args.tolerance) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if args.update && args.baseline.is_none() {
+        eprintln!("error: --update rewrites baselines: it needs --baseline DIR");
+        return EXIT_BAD_INPUT;
+    }
+    let opts = CheckOptions {
+        paths: identity.paths.iter().map(PathBuf::from).collect(),
+        seeds: identity.seeds,
+        jobs: None,
+        baseline: args.baseline,
+        update: args.update,
+        twice: identity.twice,
+        tolerances,
+        shard: None,
+        merge_from: Some((identity, runs)),
+    };
+    let mut progress = CliProgress::new(args.format);
+    progress.quiet_progress = true;
+    let report = check::check_streaming(&opts, &mut progress);
+    let outputs = Outputs {
+        junit: args.junit,
+        format: args.format,
+        out: args.out,
+    };
+    conclude(report, &progress, &outputs)
+}
+
 /// Everything about the options that can be wrong, found before any scenario runs: a bad seed range,
 /// tolerance or JUnit path fails at once, not after minutes of runs.
-fn parse_options(args: &CheckArgs) -> Result<(SeedSpec, Tolerances), String> {
+fn parse_options(
+    args: &CheckArgs,
+) -> Result<(SeedSpec, Tolerances, Option<check::shard::Shard>), String> {
+    let shard = args
+        .shard
+        .as_deref()
+        .map(check::shard::Shard::parse)
+        .transpose()?;
+    match (&shard, &args.shard_out) {
+        (Some(_), None) => {
+            return Err("--shard I/N writes a shard file: it needs --shard-out FILE".into())
+        }
+        (None, Some(_)) => return Err("--shard-out FILE needs --shard I/N".into()),
+        (Some(_), Some(file)) => crate::report::probe_writable(file)
+            .map_err(|e| format!("cannot write the shard file {}: {e}", file.display()))?,
+        (None, None) => {}
+    }
+    if shard.is_some() && (args.baseline.is_some() || args.junit.is_some()) {
+        return Err(
+            "--baseline and --junit belong to `merge`, which judges the shards together".into(),
+        );
+    }
     let seeds = args
         .seeds
         .as_deref()
@@ -278,5 +457,5 @@ fn parse_options(args: &CheckArgs) -> Result<(SeedSpec, Tolerances), String> {
         crate::report::probe_writable(path)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
     }
-    Ok((seeds, tolerances))
+    Ok((seeds, tolerances, shard))
 }

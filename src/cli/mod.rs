@@ -100,6 +100,8 @@ enum Command {
     },
     /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
     Check(check::CheckArgs),
+    /// Judge the shard files of a check split across machines (`check --shard I/N`) as one check.
+    Merge(check::MergeArgs),
     /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
     Plan(plan::PlanArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
@@ -160,6 +162,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         },
         Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
+        Command::Merge(args) => check::cmd_merge(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {

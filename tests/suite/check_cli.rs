@@ -542,3 +542,74 @@ fn a_failing_sweep_leaves_the_worst_seeds_report_to_look_at() {
     // Only the failing scenario's worst seed: no other seed's folder.
     assert_eq!(std::fs::read_dir(out_dir.join("b")).unwrap().count(), 1);
 }
+
+#[test]
+fn merged_shards_equal_the_single_machine_check_byte_for_byte() {
+    let d = temp("shards");
+    write(&d, "a.json", &scenario("a", PASSING));
+    write(&d, "b.json", &scenario("b", FAILING));
+    write(&d, "c.json", "{ broken");
+    let single = check(&[s(&d), "--seeds", "1..3", "--format", "json"]);
+    let single_text = check(&[s(&d), "--seeds", "1..3"]);
+    let shard_file = |i: usize| d.join(format!("shard-{i}.json"));
+    for i in 1..=4 {
+        let (code, _, err) = check(&[
+            s(&d),
+            "--seeds",
+            "1..3",
+            "--shard",
+            &format!("{i}/4"),
+            "--shard-out",
+            s(&shard_file(i)),
+        ]);
+        assert_eq!(code, 2, "the broken file is reported by every shard: {err}");
+        assert!(err.contains(&format!("shard {i}/4")), "{err}");
+    }
+    let merge = |files: &[PathBuf], extra: &[&str]| {
+        let mut args: Vec<&str> = vec!["merge"];
+        args.extend(files.iter().map(|p| s(p)));
+        args.extend(extra);
+        let o = Command::new(BIN)
+            .args(&args)
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let all: Vec<PathBuf> = [3, 1, 4, 2].iter().map(|&i| shard_file(i)).collect();
+    let merged = merge(&all, &["--format", "json"]);
+    assert_eq!((merged.0, &merged.1), (single.0, &single.1), "{}", merged.2);
+    let merged_text = merge(&all, &[]);
+    assert_eq!(
+        (merged_text.0, &merged_text.1),
+        (single_text.0, &single_text.1)
+    );
+    // A missing shard, a shard twice, or a shard of another check is refused.
+    let (code, _, err) = merge(&all[..3], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing shard(s) 2/4"), "{err}");
+    let twice = [all.clone(), vec![all[0].clone()]].concat();
+    let (code, _, err) = merge(&twice, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("twice"), "{err}");
+    let other = d.join("other.json");
+    check(&[
+        s(&d),
+        "--seeds",
+        "1..2",
+        "--shard",
+        "2/4",
+        "--shard-out",
+        s(&other),
+    ]);
+    let (code, _, err) = merge(
+        &[all[0].clone(), all[1].clone(), all[2].clone(), other],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("another check"), "{err}");
+}
