@@ -1,5 +1,6 @@
-//! `kube-ha-sim compare FILE`: the same fault script on stacked and on external etcd, side by side.
-//! Faults are mapped by role: `cp-N/etcd` on stacked is `etcd-N/etcd` (node `etcd-N`) on external and the
+//! `kube-ha-sim compare FILE [FILE...]`: designs side by side. With one file, the same fault script on
+//! stacked and on external etcd; with several, each file as written (its own topology, settings and
+//! faults), each judged by its own expectations. Faults are mapped by role (one file): `cp-N/etcd` on stacked is `etcd-N/etcd` (node `etcd-N`) on external and the
 //! other way round; `cp-N` stays the control-plane node, so a node fault takes its etcd member with it
 //! only where etcd is stacked.
 
@@ -95,46 +96,122 @@ fn topology_word(to: EtcdTopology) -> &'static str {
     }
 }
 
-/// Runs the comparison.
-pub fn cmd_compare(file: &Path, seed: Option<u64>, out: Option<&Path>) -> i32 {
-    let base = match load_scenario(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
+/// Runs the comparison: one file against itself on the other etcd topology, or several designs.
+pub fn cmd_compare(files: &[PathBuf], seed: Option<u64>, out: Option<&Path>) -> i32 {
+    let mut plans = Vec::new();
+    for f in files {
+        match load_scenario(f) {
+            Ok(s) => plans.push(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_BAD_INPUT;
+            }
         }
+    }
+    let designs = match plans.as_slice() {
+        [one] => {
+            let seed = seed.unwrap_or(one.seed);
+            match run_both(&files[0], one, seed) {
+                Ok((a, b)) => vec![
+                    Design::new(
+                        a,
+                        "stacked etcd",
+                        "stacked",
+                        one.topology.etcd == EtcdTopology::Stacked,
+                    ),
+                    Design::new(
+                        b,
+                        "external etcd",
+                        "external",
+                        one.topology.etcd == EtcdTopology::External,
+                    ),
+                ],
+                Err(code) => return code,
+            }
+        }
+        many => match run_designs(files, many, seed) {
+            Ok(d) => d,
+            Err(code) => return code,
+        },
     };
-    let seed = seed.unwrap_or(base.seed);
-    let (a, b) = match run_both(file, &base, seed) {
-        Ok(pair) => pair,
-        Err(code) => return code,
+    let default_dir = match plans.as_slice() {
+        [one] => format!("{}-compare", one.name),
+        many => many
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join("-vs-"),
     };
-    let dir = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", base.name)));
-    out!("{}", table(&a, &b));
-    if let Err(code) = write_outputs(&dir, &a, &b) {
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        // A long list of names would make a folder name past the file system's limit.
+        let name: String = default_dir.chars().take(120).collect();
+        PathBuf::from("out").join(name)
+    });
+    out!("{}", table(&designs));
+    if let Err(code) = write_outputs(&dir, &designs) {
         return code;
     }
+    let reports: Vec<String> = designs.iter().map(|d| format!("{}.json", d.file)).collect();
     outln!(
-        "pictures: {} and compare.png; reports: stacked.json, external.json",
-        dir.join("compare.svg").display()
+        "pictures: {} and compare.png; reports: {}",
+        dir.join("compare.svg").display(),
+        reports.join(", ")
     );
-    outln!(
-        "replay: kube-ha-sim compare {} --seed {seed}",
-        file.display()
-    );
-    // The file's expectations were written for its own topology; the other run is for comparison.
-    let own = if base.topology.etcd == EtcdTopology::Stacked {
-        &a
-    } else {
-        &b
-    };
-    if own.passed() {
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let seed_arg = seed.map(|s| format!(" --seed {s}")).unwrap_or_default();
+    outln!("replay: kube-ha-sim compare {}{seed_arg}", shown.join(" "));
+    // A design is judged by its own expectations; the other topology of a single file is for
+    // comparison only.
+    if designs
+        .iter()
+        .filter(|d| d.judged)
+        .all(|d| d.outcome.passed())
+    {
         EXIT_OK
     } else {
         EXIT_FAILED
     }
+}
+
+/// One design of a comparison: its run, its label, its report's file name, and whether its verdict
+/// counts (a file's own design does; the other topology of a single file does not).
+struct Design {
+    outcome: Outcome,
+    label: String,
+    file: String,
+    judged: bool,
+}
+
+impl Design {
+    fn new(outcome: Outcome, label: &str, file: &str, judged: bool) -> Design {
+        Design {
+            outcome,
+            label: label.into(),
+            file: file.into(),
+            judged,
+        }
+    }
+}
+
+/// Several files, each run as written (with `seed` if given, else its own), labelled by name (and
+/// by position when two share a name).
+fn run_designs(files: &[PathBuf], plans: &[Plan], seed: Option<u64>) -> Result<Vec<Design>, i32> {
+    let mut designs: Vec<Design> = Vec::new();
+    for (i, (f, p)) in files.iter().zip(plans).enumerate() {
+        let outcome = run::run(p, seed.unwrap_or(p.seed)).map_err(|e| {
+            eprintln!("error: {}: {e}", f.display());
+            EXIT_BAD_INPUT
+        })?;
+        let taken = designs.iter().any(|d| d.file == p.name)
+            || plans.iter().filter(|q| q.name == p.name).count() > 1;
+        let file = if taken {
+            format!("{}-{}", p.name, i + 1)
+        } else {
+            p.name.clone()
+        };
+        designs.push(Design::new(outcome, &file, &file, true));
+    }
+    Ok(designs)
 }
 
 /// The plan run on stacked and on external etcd with one seed, so that the two differ only in the
@@ -161,34 +238,30 @@ fn run_on(file: &Path, base: &Plan, to: EtcdTopology, seed: u64) -> Result<Outco
     })
 }
 
-/// The pictures and both reports in `dir`; a file that cannot be written ends the command with its
-/// exit code.
-fn write_outputs(dir: &Path, a: &Outcome, b: &Outcome) -> Result<(), i32> {
-    let svg = report::svg::render_compare_svg(a, b, "stacked etcd", "external etcd");
-    let writes = [
-        ("compare.svg", svg.into_bytes()),
-        (
-            "stacked.json",
-            serde_json::to_vec_pretty(&report::json::report(a)).unwrap_or_default(),
-        ),
-        (
-            "external.json",
-            serde_json::to_vec_pretty(&report::json::report(b)).unwrap_or_default(),
-        ),
-    ];
+/// The pictures and every design's report in `dir`; a file that cannot be written ends the command
+/// with its exit code.
+fn write_outputs(dir: &Path, designs: &[Design]) -> Result<(), i32> {
+    let runs: Vec<(&Outcome, &str)> = designs
+        .iter()
+        .map(|d| (&d.outcome, d.label.as_str()))
+        .collect();
+    let mut writes = vec![(
+        "compare.svg".to_string(),
+        report::svg::render_compare_svg(&runs).into_bytes(),
+    )];
+    for d in designs {
+        writes.push((
+            format!("{}.json", d.file),
+            serde_json::to_vec_pretty(&report::json::report(&d.outcome)).unwrap_or_default(),
+        ));
+    }
     for (name, bytes) in writes {
-        if let Err(e) = report::write_atomic(&dir.join(name), &bytes) {
-            eprintln!("error: cannot write {}: {e}", dir.join(name).display());
+        if let Err(e) = report::write_atomic(&dir.join(&name), &bytes) {
+            eprintln!("error: cannot write {}: {e}", dir.join(&name).display());
             return Err(EXIT_BAD_INPUT);
         }
     }
-    if let Err(e) = report::png::render_compare_png(
-        a,
-        b,
-        "stacked etcd",
-        "external etcd",
-        &dir.join("compare.png"),
-    ) {
+    if let Err(e) = report::png::render_compare_png(&runs, &dir.join("compare.png")) {
         eprintln!(
             "error: cannot write {}: {e}",
             dir.join("compare.png").display()
@@ -198,39 +271,84 @@ fn write_outputs(dir: &Path, a: &Outcome, b: &Outcome) -> Result<(), i32> {
     Ok(())
 }
 
-/// The metrics side by side, differences marked.
-pub fn table(a: &Outcome, b: &Outcome) -> String {
+/// The metrics side by side, a column per design, differences marked.
+fn table(designs: &[Design]) -> String {
+    let runs: Vec<(&Outcome, &str)> = designs
+        .iter()
+        .map(|d| (&d.outcome, d.label.as_str()))
+        .collect();
+    metrics_table(&runs)
+}
+
+/// The metrics of runs side by side, a column per run (labelled), rows that differ marked `*`.
+pub fn metrics_table(runs: &[(&Outcome, &str)]) -> String {
     let mut s = String::new();
+    let labels: Vec<&str> = runs.iter().map(|(_, l)| *l).collect();
+    let seeds: Vec<String> = runs.iter().map(|(o, _)| o.seed.to_string()).collect();
     let _ = writeln!(
         s,
-        "{}: stacked vs external etcd (seed {})",
-        a.scenario.name, a.seed
+        "{}: {} (seed {})",
+        runs.first().map_or("", |(o, _)| o.scenario.name.as_str()),
+        labels.join(" vs "),
+        seeds.join(", ")
     );
-    let _ = writeln!(s, "  {:<36} {:>12} {:>12}", "metric", "stacked", "external");
-    let mut names: Vec<&String> = a.metrics.keys().chain(b.metrics.keys()).collect();
-    names.sort();
-    names.dedup();
+    let _ = write!(s, "  {:<36}", "metric");
+    for l in &labels {
+        let _ = write!(s, " {:>16}", truncate(l, 16));
+    }
+    let _ = writeln!(s);
+    let verdicts: Vec<&str> = runs
+        .iter()
+        .map(|(o, _)| {
+            if o.verdicts.is_empty() {
+                "-"
+            } else if o.passed() {
+                "PASS"
+            } else {
+                "FAIL"
+            }
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "{} {:<36}",
+        if verdicts.windows(2).any(|w| w[0] != w[1]) {
+            "*"
+        } else {
+            " "
+        },
+        "result"
+    );
+    for v in &verdicts {
+        let _ = write!(s, " {v:>16}");
+    }
+    let _ = writeln!(s);
+    let names: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|(o, _)| o.metrics.keys()).collect();
     for n in names {
-        let (x, y) = (a.metrics.get(n), b.metrics.get(n));
-        let fmt = |v: Option<&f64>| {
-            v.map(|v| report::text::fmt_num(*v))
-                .unwrap_or_else(|| "-".into())
-        };
-        let differs = match (x, y) {
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|(o, _)| o.metrics.get(n).copied())
+            .collect();
+        let differs = vals.windows(2).any(|w| match (w[0], w[1]) {
             (Some(x), Some(y)) => (x - y).abs() > 1e-6 * x.abs().max(y.abs()).max(1.0),
+            (None, None) => false,
             _ => true,
-        };
-        let _ = writeln!(
-            s,
-            "{} {:<36} {:>12} {:>12}",
-            if differs { "*" } else { " " },
-            n,
-            fmt(x),
-            fmt(y)
-        );
+        });
+        let _ = write!(s, "{} {n:<36}", if differs { "*" } else { " " });
+        for v in vals {
+            let shown = v.map(report::text::fmt_num).unwrap_or_else(|| "-".into());
+            let _ = write!(s, " {shown:>16}");
+        }
+        let _ = writeln!(s);
     }
     let _ = writeln!(s, "  (* differs)");
     s
+}
+
+/// At most `n` characters.
+fn truncate(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
 }
 
 #[cfg(test)]

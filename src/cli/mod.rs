@@ -65,10 +65,12 @@ enum Command {
         #[arg(long)]
         narrate: bool,
     },
-    /// The same faults on stacked and external etcd, side by side (compare.svg/png, two reports).
+    /// Designs side by side (compare.svg/png, a report each): one file on stacked and on external
+    /// etcd, or several files each as written.
     Compare {
-        /// The scenario file (either topology).
-        file: PathBuf,
+        /// One scenario file (either topology), or several designs to compare.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Overrides the file's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -164,7 +166,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Check(args) => check::cmd_check(args),
         Command::Merge(args) => check::cmd_merge(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
-        Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
+        Command::Compare { files, seed, out } => compare::cmd_compare(&files, seed, out.as_deref()),
         Command::Docs { topic } => {
             if topic == "scenario" {
                 outln!("{}", crate::scenario::help::scenario_help());

@@ -34,15 +34,9 @@ pub fn render_png(o: &Outcome, path: &Path) -> Result<(), String> {
     write_scene_png(&svg::scene(o), path)
 }
 
-/// Renders the comparison of two runs (see `svg::render_compare_svg`) as a PNG at `path`.
-pub fn render_compare_png(
-    a: &Outcome,
-    b: &Outcome,
-    label_a: &str,
-    label_b: &str,
-    path: &Path,
-) -> Result<(), String> {
-    write_scene_png(&svg::compare_scene(a, b, label_a, label_b), path)
+/// Renders the comparison of runs (see `svg::render_compare_svg`) as a PNG at `path`.
+pub fn render_compare_png(runs: &[(&Outcome, &str)], path: &Path) -> Result<(), String> {
+    write_scene_png(&svg::compare_scene(runs), path)
 }
 
 /// Renders any scene (the capacity plan's charts) as a PNG at `path`, atomically as above.

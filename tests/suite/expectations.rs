@@ -86,7 +86,8 @@ fn compare_maps_etcd_targets_and_shows_the_difference() {
     // External etcd keeps quorum through the node crashes; the crash of etcd-3 costs at most one
     // election (if it happened to lead).
     assert!(b.metrics["etcd_quorum.longest_outage_s"] < 4.0);
-    let table = kube_ha_sim::cli::compare::table(&a, &b);
+    let table =
+        kube_ha_sim::cli::compare::metrics_table(&[(&a, "stacked etcd"), (&b, "external etcd")]);
     assert!(table.contains("* etcd_quorum.downtime_s"), "{table}");
 }
 

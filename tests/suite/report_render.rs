@@ -264,7 +264,7 @@ fn compare_svg_stacks_two_runs_and_highlights_metric_differences() {
         1,
     );
     assert_eq!(b.faults.len(), 2);
-    let s = svg::render_compare_svg(&a, &b, "one crash", "two crashes");
+    let s = svg::render_compare_svg(&[(&a, "one crash"), (&b, "two crashes")]);
     let doc = roxmltree::Document::parse(&s).expect("the comparison is well-formed XML");
     let runs: Vec<&str> = elements_with_class(&doc, "run")
         .iter()
@@ -312,11 +312,14 @@ fn compare_svg_stacks_two_runs_and_highlights_metric_differences() {
         }
     }
     // A run compared with itself differs nowhere.
-    let same = svg::render_compare_svg(&a, &a, "a", "a");
+    let same = svg::render_compare_svg(&[(&a, "a"), (&a, "a")]);
     assert!(!same.contains("class=\"metric diff\""));
     let dir = scratch("compare-png");
-    png::render_compare_png(&a, &b, "one crash", "two crashes", &dir.join("compare.png"))
-        .expect("compare PNG");
+    png::render_compare_png(
+        &[(&a, "one crash"), (&b, "two crashes")],
+        &dir.join("compare.png"),
+    )
+    .expect("compare PNG");
     assert!(image::open(dir.join("compare.png")).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -98,3 +98,44 @@ fn a_run_that_never_reaches_steady_state_exits_1_even_without_expectations() {
         "{out}"
     );
 }
+
+#[test]
+fn compare_takes_any_designs_each_judged_by_its_own_expectations() {
+    let d = temp("compare");
+    let (code, _, err) = khs(&["new", "three.yaml"], &d);
+    assert_eq!(code, 0, "{err}");
+    let three = std::fs::read_to_string(d.join("three.yaml")).unwrap();
+    // Five external members, and an expectation this design cannot meet.
+    let five = three
+        .replace("name: three ", "name: five ")
+        .replace("etcd: stacked", "etcd: external")
+        .replace(
+            "control_plane_nodes: 3 ",
+            "control_plane_nodes: 3\n  etcd_nodes: 5 ",
+        )
+        .replace("at_most: 6", "at_most: 0.001");
+    std::fs::write(d.join("five.yaml"), five).unwrap();
+    let (code, out, err) = khs(&["compare", "three.yaml", "five.yaml", "--out", "cmp"], &d);
+    assert_eq!(code, 1, "five fails its own expectation:\n{out}\n{err}");
+    let header = out.lines().nth(1).unwrap();
+    assert!(header.contains("three") && header.contains("five"), "{out}");
+    assert!(out.contains("* result"), "the verdicts differ:\n{out}");
+    for f in ["compare.svg", "compare.png", "three.json", "five.json"] {
+        assert!(d.join("cmp").join(f).is_file(), "{f}");
+    }
+    let five_report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("cmp/five.json")).unwrap()).unwrap();
+    assert_eq!(
+        five_report["topology"]["etcd_nodes"], 5,
+        "run as written, not flipped"
+    );
+    let svg = std::fs::read_to_string(d.join("cmp/compare.svg")).unwrap();
+    assert_eq!(svg.matches("class=\"run\"").count(), 2);
+    // Without the failing design, the comparison passes.
+    let (code, _, err) = khs(
+        &["compare", "three.yaml", "three.yaml", "--out", "same"],
+        &d,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(d.join("same/three-1.json").is_file() && d.join("same/three-2.json").is_file());
+}

@@ -9,7 +9,15 @@ use crate::report::text::fmt_num;
 use crate::run::Outcome;
 use std::collections::BTreeSet;
 
-/// The title bar over run `id` ("a" or "b") at `y`: its label, scenario, seed, length and verdict.
+/// The id of the `i`th run of a comparison: "a", "b", ... "z", then "r27"...
+pub(super) fn run_id(i: usize) -> String {
+    match u8::try_from(i) {
+        Ok(n) if n < 26 => char::from(b'a' + n).to_string(),
+        _ => format!("r{}", i + 1),
+    }
+}
+
+/// The title bar over run `id` ("a", "b"...) at `y`: its label, scenario, seed, length and verdict.
 pub(super) fn draw_run_title(scene: &mut Scene, o: &Outcome, label: &str, id: &str, y: f64) {
     scene.main.push(Prim::Rect {
         x: 0.0,
@@ -45,66 +53,77 @@ pub(super) fn draw_run_title(scene: &mut Scene, o: &Outcome, label: &str, id: &s
 /// One row of the metrics table.
 struct MetricRow {
     name: String,
-    a: String,
-    b: String,
-    /// B minus A where both have the metric and they differ; empty where they agree.
+    values: Vec<String>,
+    /// With two runs: B minus A where both have the metric and they differ; empty otherwise.
     delta: String,
     differs: bool,
 }
 
-/// The metrics side by side, from `y`; rows that differ are highlighted. Returns the y below it.
-pub(super) fn draw_metrics_table(
-    scene: &mut Scene,
-    (a, b): (&Outcome, &Outcome),
-    (label_a, label_b): (&str, &str),
-    mut y: f64,
-) -> f64 {
+/// The metrics side by side, from `y`; rows that differ are highlighted. Two runs get a `B − A`
+/// column; more share the width. Returns the y below it.
+pub(super) fn draw_metrics_table(scene: &mut Scene, runs: &[(&Outcome, &str)], mut y: f64) -> f64 {
     y += 10.0;
-    let cols = [10.0, 380.0, 560.0, 740.0];
-    scene.bold(cols[0], y + 12.0, "metric", 11.0);
-    scene.bold(cols[1], y + 12.0, format!("A: {label_a}"), 11.0);
-    scene.bold(cols[2], y + 12.0, format!("B: {label_b}"), 11.0);
-    scene.bold(cols[3], y + 12.0, "B \u{2212} A", 11.0);
+    let n = runs.len().max(1);
+    let first = 380.0;
+    let col = if n == 2 {
+        180.0
+    } else {
+        ((WIDTH - first - 20.0) / n as f64).min(220.0)
+    };
+    scene.bold(10.0, y + 12.0, "metric", 11.0);
+    for (i, (_, label)) in runs.iter().enumerate() {
+        let x = first + col * i as f64;
+        let head = format!("{}: {label}", run_id(i).to_uppercase());
+        scene.bold(x, y + 12.0, head, 11.0);
+    }
+    if n == 2 {
+        scene.bold(first + 2.0 * col, y + 12.0, "B \u{2212} A", 11.0);
+    }
     y += 18.0;
-    for row in metric_rows(a, b) {
+    let outcomes: Vec<&Outcome> = runs.iter().map(|(o, _)| *o).collect();
+    for row in metric_rows(&outcomes) {
         scene.main.push(Prim::Open(format!(
             "class=\"metric{}\" data-metric=\"{}\"",
             if row.differs { " diff" } else { "" },
             esc(&row.name)
         )));
         if row.differs {
-            scene.fill(4.0, y, 900.0, 16.0, C_DIFF, None);
+            scene.fill(4.0, y, WIDTH - 8.0, 16.0, C_DIFF, None);
         }
-        scene.text(cols[0], y + 12.0, row.name, 11.0, Anchor::Start);
-        scene.text(cols[1], y + 12.0, row.a, 11.0, Anchor::Start);
-        scene.text(cols[2], y + 12.0, row.b, 11.0, Anchor::Start);
-        scene.text(cols[3], y + 12.0, row.delta, 11.0, Anchor::Start);
+        scene.text(10.0, y + 12.0, row.name, 11.0, Anchor::Start);
+        for (i, v) in row.values.into_iter().enumerate() {
+            scene.text(first + col * i as f64, y + 12.0, v, 11.0, Anchor::Start);
+        }
+        if n == 2 {
+            scene.text(first + 2.0 * col, y + 12.0, row.delta, 11.0, Anchor::Start);
+        }
         scene.main.push(Prim::Close);
         y += 16.0;
     }
     y
 }
 
-/// The rows: the verdicts first, then every metric of either run in name order.
-fn metric_rows(a: &Outcome, b: &Outcome) -> Vec<MetricRow> {
-    let (ra, rb) = (verdict(a), verdict(b));
+/// The rows: the verdicts first, then every metric of any run in name order.
+fn metric_rows(runs: &[&Outcome]) -> Vec<MetricRow> {
+    let verdicts: Vec<String> = runs.iter().map(|o| verdict(o)).collect();
     let mut rows = vec![MetricRow {
         name: "result".into(),
-        differs: ra != rb,
-        a: ra,
-        b: rb,
+        differs: verdicts.iter().any(|v| *v != verdicts[0]),
+        values: verdicts,
         delta: String::new(),
     }];
-    let names: BTreeSet<&String> = a.metrics.keys().chain(b.metrics.keys()).collect();
+    let names: BTreeSet<&String> = runs.iter().flat_map(|o| o.metrics.keys()).collect();
     for name in names {
-        let va = a.metrics.get(name).copied();
-        let vb = b.metrics.get(name).copied();
+        let vals: Vec<Option<f64>> = runs.iter().map(|o| o.metrics.get(name).copied()).collect();
         let show = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| "\u{2014}".into());
-        let (delta, differs) = delta(va, vb);
+        let differs = vals.windows(2).any(|w| delta(w[0], w[1]).1);
+        let delta = match vals.as_slice() {
+            [a, b] => delta(*a, *b).0,
+            _ => String::new(),
+        };
         rows.push(MetricRow {
             name: name.clone(),
-            a: show(va),
-            b: show(vb),
+            values: vals.into_iter().map(show).collect(),
             delta,
             differs,
         });

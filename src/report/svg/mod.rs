@@ -61,35 +61,38 @@ pub fn render_svg(o: &Outcome) -> String {
     to_svg(&scene(o))
 }
 
-/// Lays out two runs on one time axis (A above B, each under a title bar) with a metrics table
+/// Lays out runs on one time axis (A above B above C..., each under a title bar) with a metrics table
 /// comparing them.
-pub(crate) fn compare_scene(a: &Outcome, b: &Outcome, label_a: &str, label_b: &str) -> Scene {
+pub(crate) fn compare_scene(runs: &[(&Outcome, &str)]) -> Scene {
     let mut scene = Scene {
         width: WIDTH,
         ..Scene::default()
     };
-    let frame = Frame::new(a.end_ns.max(b.end_ns));
+    let end = runs.iter().map(|(o, _)| o.end_ns).max().unwrap_or(0);
+    let frame = Frame::new(end);
+    let labels: Vec<&str> = runs.iter().map(|(_, l)| *l).collect();
     scene.bold(
         10.0,
         20.0,
-        format!("compare: {label_a}  vs  {label_b}"),
+        format!("compare: {}", labels.join("  vs  ")),
         16.0,
     );
     let mut y = 30.0;
-    for (o, label, id) in [(a, label_a, "a"), (b, label_b, "b")] {
+    for (i, (o, label)) in runs.iter().enumerate() {
+        let id = compare::run_id(i);
         y += 8.0;
-        compare::draw_run_title(&mut scene, o, label, id, y);
-        y = draw_run(&mut scene, o, &frame, y + 26.0, Some(id));
+        compare::draw_run_title(&mut scene, o, label, &id, y);
+        y = draw_run(&mut scene, o, &frame, y + 26.0, Some(&id));
     }
-    let with_api = !a.trace.requests.is_empty() || !b.trace.requests.is_empty();
+    let with_api = runs.iter().any(|(o, _)| !o.trace.requests.is_empty());
     y = draw_legend(&mut scene, &frame, y, with_api);
-    y = compare::draw_metrics_table(&mut scene, (a, b), (label_a, label_b), y);
+    y = compare::draw_metrics_table(&mut scene, runs, y);
     scene.height = (y + 10.0).ceil();
     scene
 }
 
-/// Renders two runs stacked on one time axis (A above B) with a side-by-side metrics table whose
-/// differing rows are highlighted (`class="metric diff"`), as an SVG document.
-pub fn render_compare_svg(a: &Outcome, b: &Outcome, label_a: &str, label_b: &str) -> String {
-    to_svg(&compare_scene(a, b, label_a, label_b))
+/// Renders runs stacked on one time axis with a side-by-side metrics table whose differing rows are
+/// highlighted (`class="metric diff"`), as an SVG document.
+pub fn render_compare_svg(runs: &[(&Outcome, &str)]) -> String {
+    to_svg(&compare_scene(runs))
 }
