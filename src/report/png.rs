@@ -4,8 +4,8 @@
 
 use super::svg::{self, Anchor, Prim, Rgb, Scene};
 use crate::run::Outcome;
+use ab_glyph::{FontRef, PxScale};
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -13,19 +13,20 @@ use std::sync::OnceLock;
 static FONT_REGULAR: &[u8] = include_bytes!("font/DejaVuSans-subset.ttf");
 /// DejaVu Sans Bold, subset likewise.
 static FONT_BOLD: &[u8] = include_bytes!("font/DejaVuSans-Bold-subset.ttf");
-/// The family name the fonts are registered under.
-const FAMILY: &str = "kube-ha-sim-dejavu-sans";
-/// DejaVu's ascent minus descent in ems: plotters' ab_glyph sizes fonts by that height, SVG by the em.
-const EM_TO_PX_SCALE: f64 = 2384.0 / 2048.0;
+/// DejaVu's ascent minus descent in ems: ab_glyph's `PxScale` is that height, SVG sizes by the em.
+const EM_TO_PX_SCALE: f32 = 2384.0 / 2048.0;
 
-/// Registers the embedded fonts with plotters once; false when they could not be loaded (the PNG is
-/// then drawn without text).
-fn fonts_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT_REGULAR).is_ok()
-            && plotters::style::register_font(FAMILY, FontStyle::Bold, FONT_BOLD).is_ok()
-    })
+/// The embedded fonts, parsed once; None when they could not be (the PNG is then drawn without text).
+fn fonts() -> Option<&'static (FontRef<'static>, FontRef<'static>)> {
+    static FONTS: OnceLock<Option<(FontRef<'static>, FontRef<'static>)>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            Some((
+                FontRef::try_from_slice(FONT_REGULAR).ok()?,
+                FontRef::try_from_slice(FONT_BOLD).ok()?,
+            ))
+        })
+        .as_ref()
 }
 
 /// Renders the timeline of a run as a PNG at `path`, written to a temporary file beside it and then
@@ -88,7 +89,7 @@ fn draw(scene: &Scene, file: &Path) -> Result<(), String> {
     let mut b = BitMapBackend::new(file, size);
     b.draw_rect((0, 0), (size.0 as i32, size.1 as i32), &WHITE, true)
         .map_err(err)?;
-    let text_ok = fonts_ready();
+    let text_ok = fonts().is_some();
     for p in scene.prims() {
         draw_prim(&mut b, p, text_ok)?;
     }
@@ -173,7 +174,10 @@ fn stroke_style(color: Rgb, opacity: f64, width: f64) -> ShapeStyle {
     }
 }
 
-/// A line of text with its baseline at `(x, y)`, as the SVG places it.
+/// A line of text with its baseline at `(x, y)`, as the SVG places it: laid out glyph by glyph with the
+/// font's advances and kerning, each glyph placed by its own bearing and rasterised with coverage
+/// blended onto the picture. (plotters' own text drawing placed each glyph by its bounding box:
+/// full stops floated at mid-height and letters were unevenly spaced.)
 fn draw_text(
     b: &mut BitMapBackend,
     (x, y): (f64, f64),
@@ -181,23 +185,92 @@ fn draw_text(
     size: f64,
     (color, anchor, bold): (Rgb, Anchor, bool),
 ) {
-    let px = size * EM_TO_PX_SCALE;
-    let style = if bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
+    use ab_glyph::{Font as _, ScaleFont as _};
+    let Some((regular, bold_font)) = fonts() else {
+        return;
     };
-    let c = RGBColor(color.0, color.1, color.2);
-    let h = match anchor {
-        Anchor::Start => HPos::Left,
-        Anchor::Middle => HPos::Center,
-        Anchor::End => HPos::Right,
-    };
-    let ts = FontDesc::new(FontFamily::Name(FAMILY), px, style)
-        .color(&c)
-        .pos(Pos::new(h, VPos::Top));
-    // plotters' ab_glyph backend puts the baseline half a size below the top anchor.
-    let top = (y - px / 2.0).round() as i32;
-    // A glyph the subset lacks is skipped, not an error worth losing the picture over.
-    let _ = b.draw_text(text, &ts, (x.round() as i32, top));
+    let font = if bold { bold_font } else { regular };
+    let scaled = font.as_scaled(PxScale::from(size as f32 * EM_TO_PX_SCALE));
+    // Lay out: each glyph's pen position, then the width for the anchor.
+    let mut glyphs = Vec::with_capacity(text.len());
+    let mut caret = 0.0f32;
+    let mut prev = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            caret += scaled.kern(p, id);
+        }
+        glyphs.push((id, caret));
+        caret += scaled.h_advance(id);
+        prev = Some(id);
+    }
+    let x0 = x as f32
+        - match anchor {
+            Anchor::Start => 0.0,
+            Anchor::Middle => caret / 2.0,
+            Anchor::End => caret,
+        };
+    let rgb = (color.0, color.1, color.2);
+    for (id, pen) in glyphs {
+        let glyph = id.with_scale_and_position(scaled.scale(), ab_glyph::point(x0 + pen, y as f32));
+        let Some(outlined) = font.outline_glyph(glyph) else {
+            continue; // a space, or a glyph the subset lacks
+        };
+        let bounds = outlined.px_bounds();
+        outlined.draw(|gx, gy, coverage| {
+            if coverage > 0.0 {
+                let px = bounds.min.x as i32 + gx as i32;
+                let py = bounds.min.y as i32 + gy as i32;
+                let c =
+                    RGBAColor(rgb.0, rgb.1, rgb.2, f64::from(coverage.min(1.0))).to_backend_color();
+                let _ = b.draw_pixel((px, py), c);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    /// The rows and columns where `text` left ink, drawn with its baseline at y = 30.
+    fn ink(text: &str) -> Vec<(u32, u32)> {
+        let (w, h) = (200u32, 40u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let mut b = BitMapBackend::with_buffer(&mut buf, (w, h));
+            draw_text(
+                &mut b,
+                (10.0, 30.0),
+                text,
+                16.0,
+                ((0, 0, 0), Anchor::Start, false),
+            );
+            b.present().unwrap();
+        }
+        let mut out = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                if buf[((y * w + x) * 3) as usize] < 128 {
+                    out.push((x, y));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn punctuation_sits_on_the_baseline_and_advances_are_the_fonts() {
+        // A full stop's ink is within a few pixels above the baseline (plotters drew it at mid-height).
+        let stop: Vec<u32> = ink(".").iter().map(|&(_, y)| y).collect();
+        assert!(!stop.is_empty());
+        assert!(stop.iter().all(|&y| (26..=30).contains(&y)), "{stop:?}");
+        // An x-height letter's ink spans from about the x-height down to the baseline.
+        let x_rows: Vec<u32> = ink("x").iter().map(|&(_, y)| y).collect();
+        assert!(x_rows.iter().max().unwrap() <= &30 && x_rows.iter().min().unwrap() >= &16);
+        // Spacing follows the font's advances: "i i" is wider than "ii" by about a space (5 px at 16 px).
+        let right = |t: &str| ink(t).iter().map(|&(x, _)| x).max().unwrap();
+        let gap = right("i i") as i32 - right("ii") as i32;
+        assert!((4..=6).contains(&gap), "a space is {gap} px");
+    }
 }
