@@ -660,3 +660,46 @@ fn the_page_error_filter_catches_script_errors() {
     assert_eq!(page_errors(log).len(), 1);
     assert!(page_errors("[1:1:ERROR:dbus/bus.cc:405] Failed to connect to the bus").is_empty());
 }
+
+#[test]
+fn the_vip_holder_has_a_band_and_many_workers_are_summarised_by_zone() {
+    // issue 17: the lost VIP was invisible in the picture, and 500 workers made it 16,887 px tall.
+    let o = outcome_of(
+        r#"{"name":"v","duration":"3m","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":30,
+             "zones":["a","b","c"],"load_balancers":2},
+            "faults":[{"at":"60s","kind":"crash","target":"vip-holder","for":"60s"}]}"#,
+        1,
+    );
+    let s = svg::render_svg(&o);
+    let doc = roxmltree::Document::parse(&s).unwrap();
+    let bands: Vec<&str> = elements_with_class(&doc, "band")
+        .iter()
+        .filter_map(|b| b.attribute("data-cap"))
+        .collect();
+    assert!(bands.contains(&"vip-holder"), "{bands:?}");
+    // The holder's name is written on the band, and the VIP moved to the other load balancer.
+    assert!(
+        s.contains(">lb-1<") && s.contains(">lb-2<"),
+        "both holders named"
+    );
+    let zones: Vec<&str> = elements_with_class(&doc, "zone-workers")
+        .iter()
+        .filter_map(|l| l.attribute("data-zone"))
+        .collect();
+    assert_eq!(zones, ["a", "b", "c"]);
+    let worker_lanes = elements_with_class(&doc, "lane")
+        .iter()
+        .filter(|l| {
+            l.attribute("data-node")
+                .is_some_and(|n| n.starts_with("worker-"))
+        })
+        .count();
+    assert_eq!(worker_lanes, 0, "no lane per worker above the limit");
+    let height: f64 = doc
+        .root_element()
+        .attribute("height")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(height < 1200.0, "{height}");
+}

@@ -85,11 +85,26 @@ fn nodes_and_elections(o: &Outcome) -> NodesAndElections {
     }
 }
 
-/// Draws the lanes, grouped by node, from `y`; returns the y below them.
+/// Above this many workers, the workers are drawn as one summary lane per zone instead of a lane
+/// group each (500 workers made a picture 16,887 pixels tall).
+pub(super) const WORKER_LANES_MAX: usize = 12;
+
+/// Draws the lanes, grouped by node, from `y`; returns the y below them. Many workers are summarised
+/// per zone ([`draw_worker_zones`]).
 pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
     let changes = lane_changes(o);
     let marks = nodes_and_elections(o);
+    let is_worker = |n: &NodeSpec| n.kind == crate::topology::NodeKind::Worker;
+    let summarise = o.layout.nodes.iter().filter(|n| is_worker(n)).count() > WORKER_LANES_MAX;
+    let mut zones_drawn = false;
     for (ni, node) in o.layout.nodes.iter().enumerate() {
+        if summarise && is_worker(node) {
+            if !zones_drawn {
+                y = draw_worker_zones(scene, o, frame, &changes, y);
+                zones_drawn = true;
+            }
+            continue;
+        }
         let procs: Vec<usize> = (0..o.layout.procs.len())
             .filter(|&p| o.layout.procs[p].node == ni)
             .collect();
@@ -102,6 +117,82 @@ pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f
         }
     }
     y
+}
+
+/// The workers of each zone as one lane: up while every worker's kubelet runs, unready while some
+/// do, down while none does; the label says how many workers the zone has.
+fn draw_worker_zones(
+    scene: &mut Scene,
+    o: &Outcome,
+    frame: &Frame,
+    changes: &[Vec<(Nanos, Shade)>],
+    mut y: f64,
+) -> f64 {
+    use crate::topology::{NodeKind, ProcKind};
+    scene.bold(10.0, y + 12.0, "workers", 11.0);
+    y += NODE_H;
+    for (zi, zone) in o.layout.zones.iter().enumerate() {
+        let kubelets: Vec<usize> = (0..o.layout.procs.len())
+            .filter(|&p| {
+                let spec = &o.layout.procs[p];
+                let node = &o.layout.nodes[spec.node];
+                spec.kind == ProcKind::Kubelet && node.kind == NodeKind::Worker && node.zone == zi
+            })
+            .collect();
+        if kubelets.is_empty() {
+            continue;
+        }
+        let merged = zone_changes(kubelets.iter().map(|&p| changes[p].as_slice()));
+        let label = format!("zone {zone} ({} workers)", kubelets.len());
+        scene.text(22.0, y + LANE_H - 2.5, label, 11.0, Anchor::Start);
+        scene.main.push(Prim::Open(format!(
+            "class=\"lane zone-workers\" data-zone=\"{}\" shape-rendering=\"crispEdges\"",
+            esc(zone)
+        )));
+        scene.main.push(Prim::Title(format!(
+            "workers in zone {zone}: green all kubelets up, yellow some, red none"
+        )));
+        let cols = frame.columns(Shade::Down, &merged, o.end_ns);
+        frame.draw_columns(scene, &cols, y, LANE_H, Shade::color);
+        scene.main.push(Prim::Close);
+        y += LANE_H + LANE_GAP;
+    }
+    y
+}
+
+/// Merges lanes into one: up while all are up (or lead or stand by), down while none is, unready
+/// otherwise.
+fn zone_changes<'a>(lanes: impl Iterator<Item = &'a [(Nanos, Shade)]>) -> Vec<(Nanos, Shade)> {
+    let lanes: Vec<&[(Nanos, Shade)]> = lanes.collect();
+    let mut times: Vec<Nanos> = lanes.iter().flat_map(|l| l.iter().map(|c| c.0)).collect();
+    times.sort_unstable();
+    times.dedup();
+    let mut at = vec![0usize; lanes.len()];
+    let mut state = vec![Shade::Down; lanes.len()];
+    let mut out: Vec<(Nanos, Shade)> = Vec::new();
+    for t in times {
+        for (i, lane) in lanes.iter().enumerate() {
+            while at[i] < lane.len() && lane[at[i]].0 <= t {
+                state[i] = lane[at[i]].1;
+                at[i] += 1;
+            }
+        }
+        let up = state
+            .iter()
+            .filter(|s| matches!(s, Shade::Up | Shade::Leader | Shade::Standby))
+            .count();
+        let shade = if up == lanes.len() {
+            Shade::Up
+        } else if up == 0 {
+            Shade::Down
+        } else {
+            Shade::Unready
+        };
+        if out.last().map(|l| l.1) != Some(shade) {
+            out.push((t, shade));
+        }
+    }
+    out
 }
 
 /// Node header: name, zone, and a thin bar that is grey while the node is up, red while down, so a
@@ -214,7 +305,8 @@ fn draw_leader_marks(
     }
 }
 
-/// Capability bands under the lanes (when the run has timelines); returns the y below them.
+/// Capability bands under the lanes (when the run has timelines), and the VIP holder when keepalived
+/// runs; returns the y below them.
 pub(super) fn draw_bands(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
     if o.timelines.is_empty() {
         return y;
@@ -226,7 +318,72 @@ pub(super) fn draw_bands(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f
         draw_band(scene, frame, o.end_ns, tl, y);
         y += LANE_H + LANE_GAP;
     }
+    let vip: Vec<(Nanos, Option<u16>)> = o
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Vip { node } => Some((e.time_ns, node)),
+            _ => None,
+        })
+        .collect();
+    let keepalived = o
+        .layout
+        .procs
+        .iter()
+        .any(|p| p.kind == crate::topology::ProcKind::Keepalived);
+    if keepalived {
+        draw_vip_band(scene, o, frame, &vip, y);
+        y += LANE_H + LANE_GAP;
+    }
     y
+}
+
+/// The VIP holder: green while a node holds the VIP (its name written at each change), red while
+/// nobody does.
+fn draw_vip_band(
+    scene: &mut Scene,
+    o: &Outcome,
+    frame: &Frame,
+    changes: &[(Nanos, Option<u16>)],
+    y: f64,
+) {
+    scene.text(22.0, y + LANE_H - 2.5, "VIP holder", 11.0, Anchor::Start);
+    scene.main.push(Prim::Open(
+        "class=\"band\" data-cap=\"vip-holder\" shape-rendering=\"crispEdges\"".into(),
+    ));
+    scene.main.push(Prim::Title(
+        "the node holding the virtual IP (red: nobody)".into(),
+    ));
+    let shades: Vec<(Nanos, Shade)> = changes
+        .iter()
+        .map(|&(t, n)| (t, if n.is_some() { Shade::Up } else { Shade::Down }))
+        .collect();
+    let cols = frame.columns(Shade::Down, &shades, o.end_ns);
+    frame.draw_columns(scene, &cols, y, LANE_H, Shade::color);
+    scene.main.push(Prim::Close);
+    let mut last_label = f64::NEG_INFINITY;
+    for &(t, n) in changes {
+        let Some(name) = n
+            .and_then(|n| o.layout.nodes.get(n as usize))
+            .map(|n| &n.name)
+        else {
+            continue;
+        };
+        let x = frame.x(t);
+        if x - last_label >= 40.0 && x + 3.0 + text_width(name, 9.0) <= WIDTH {
+            last_label = x;
+            scene.front.push(Prim::Text {
+                x: x + 3.0,
+                y: y + LANE_H - 3.0,
+                text: name.clone(),
+                size: 9.0,
+                color: (255, 255, 255),
+                anchor: Anchor::Start,
+                bold: true,
+            });
+        }
+    }
 }
 
 /// One capability band at `y`: up or down over time, in a group that names the capability.
