@@ -20,6 +20,7 @@ macro_rules! out {
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod inspect;
 pub mod library;
 pub mod plan;
 
@@ -93,6 +94,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
     Plan(plan::PlanArgs),
+    /// Training: what kubectl, etcdctl and HAProxy would print at simulated time T.
+    Inspect(inspect::InspectArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -144,6 +147,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         },
         Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
+        Command::Inspect(args) => inspect::cmd_inspect(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {
