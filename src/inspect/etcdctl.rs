@@ -164,7 +164,10 @@ pub fn endpoint_status(m: &Moment) -> Printed {
         ]);
     }
     if !failed.is_empty() {
-        p.wait(COMMAND_TIMEOUT_NS, "etcdctl's --command-timeout per endpoint");
+        p.wait(
+            COMMAND_TIMEOUT_NS,
+            "etcdctl's --command-timeout per endpoint",
+        );
         for f in failed {
             p.err(f);
         }

@@ -165,7 +165,9 @@ pub fn show_stat(m: &Moment) -> Printed {
             format!("({name}, {})", node_ip(&w.layout, node)),
         ));
         if !w.net.host_up(node as u16) {
-            p.err(format!("ssh: connect to host {name} port 22: Connection timed out"));
+            p.err(format!(
+                "ssh: connect to host {name} port 22: Connection timed out"
+            ));
             p.exit_code = 1;
             continue;
         }
@@ -224,7 +226,11 @@ fn stat_lines(w: &World, lb: usize, h: &crate::components::load_balancer::Haprox
         // What the next check finds: a timeout when the host does not answer, a refused connection
         // when nothing listens, a 500 when /healthz fails (its etcd check), else 200.
         let (check, code, took) = if !w.net.host_up(a.node) || !w.net.reachable(lb_node, a.node) {
-            ("L4TOUT", String::new(), (lbs.check_timeout.ns() / 1_000_000).to_string())
+            (
+                "L4TOUT",
+                String::new(),
+                (lbs.check_timeout.ns() / 1_000_000).to_string(),
+            )
         } else if !a.alive || !a.comp.serving() {
             ("L4CON", String::new(), s("0"))
         } else if !apiserver_can_write(w, api, leader) {

@@ -282,7 +282,8 @@ pub fn pods(m: &Moment) -> Printed {
                 .get(keys::key(keys::NODE, spec.node as u64))
                 .is_none_or(|o| NodeObj::unpack(o.value).ready);
             let p = &w.procs[i];
-            let ready = node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
+            let ready =
+                node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
             let status = if p.alive || !node_ready {
                 "Running"
             } else if p.exits > 0 {

@@ -127,10 +127,8 @@ impl Printed {
     /// The tool waited `ns` before printing what follows, for `why`.
     fn wait(&mut self, ns: Nanos, why: &str) {
         self.waited_ns += ns;
-        self.lines.push((
-            Stream::Note,
-            format!("(after {}: {why})", fmt_duration(ns)),
-        ));
+        self.lines
+            .push((Stream::Note, format!("(after {}: {why})", fmt_duration(ns))));
     }
 }
 

@@ -180,6 +180,21 @@ impl World {
         self
     }
 
+    /// The nodes and processes (read-only).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The trace so far (read-only).
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Whether process `p` runs and, as a leader-elected component, believes it leads and acts.
+    pub fn acting(&self, p: usize) -> bool {
+        self.procs[p].alive && self.procs[p].comp.acting()
+    }
+
     /// Events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events_processed

@@ -16,6 +16,7 @@ mod etcd_snapshots;
 mod expectations;
 mod failover_and_vip;
 mod hardening;
+mod inspect;
 mod invariants_prop;
 mod junit_schema;
 mod load_off;
