@@ -20,6 +20,7 @@ macro_rules! out {
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod exercise;
 pub mod inspect;
 pub mod library;
 pub mod plan;
@@ -96,6 +97,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Training: what kubectl, etcdctl and HAProxy would print at simulated time T.
     Inspect(inspect::InspectArgs),
+    /// Training: play a scenario's exercises, grade the answers (from the terminal or --answers).
+    Exercise(exercise::ExerciseArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -148,6 +151,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Inspect(args) => inspect::cmd_inspect(args),
+        Command::Exercise(args) => exercise::cmd_exercise(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {

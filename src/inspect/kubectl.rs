@@ -42,6 +42,27 @@ pub enum ApiAnswer {
     Eof { addr: String },
 }
 
+impl ApiAnswer {
+    /// In words, naming the processes (for an exercise's explanation).
+    pub fn describe(&self, w: &World) -> String {
+        let name = |p: &ProcId| w.layout.procs[*p as usize].name.clone();
+        match self {
+            ApiAnswer::Served { api } => format!("{} answers from etcd's committed state", name(api)),
+            ApiAnswer::ServerTimeout { api } => format!(
+                "{} takes the request but cannot read from etcd with a quorum: 504 Timeout after its 1m --request-timeout",
+                name(api)
+            ),
+            ApiAnswer::Refused { addr } => format!("nothing listens at {addr}: connection refused"),
+            ApiAnswer::DialTimeout { addr } => {
+                format!("nothing answers at {addr}: the dial times out after 30s")
+            }
+            ApiAnswer::Eof { addr } => format!(
+                "HAProxy at {addr} has no backend UP and closes the connection (EOF)"
+            ),
+        }
+    }
+}
+
 /// The endpoint's `host:port` as the kubeconfig names it.
 fn endpoint_addr(w: &World, endpoint: ProcId) -> String {
     let port = match w.scenario.topology.load_balancer_placement {

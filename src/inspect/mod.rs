@@ -11,6 +11,7 @@
 //! ([`names`]).
 
 pub mod etcdctl;
+pub mod exercise;
 pub mod format;
 pub mod haproxy;
 pub mod kubectl;
@@ -20,79 +21,7 @@ use crate::engine::{fmt_duration, Nanos};
 use crate::scenario::Plan;
 use crate::world::{RunError, World};
 
-/// The views, one declaration each: name, the command line it stands for, and how it is printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum View {
-    Nodes,
-    Pods,
-    Leases,
-    Endpoints,
-    Members,
-    EndpointStatus,
-    EndpointHealth,
-    Haproxy,
-}
-
-impl View {
-    /// Every view, in the order `inspect` prints them.
-    pub const ALL: [View; 8] = [
-        View::Nodes,
-        View::Pods,
-        View::Leases,
-        View::Endpoints,
-        View::Members,
-        View::EndpointStatus,
-        View::EndpointHealth,
-        View::Haproxy,
-    ];
-
-    /// The name `--view` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            View::Nodes => "nodes",
-            View::Pods => "pods",
-            View::Leases => "leases",
-            View::Endpoints => "endpoints",
-            View::Members => "members",
-            View::EndpointStatus => "endpoint-status",
-            View::EndpointHealth => "endpoint-health",
-            View::Haproxy => "haproxy",
-        }
-    }
-
-    /// The command line the view shows.
-    pub fn command(self) -> &'static str {
-        match self {
-            View::Nodes => "kubectl get nodes -o wide",
-            View::Pods => "kubectl get pods -n kube-system -o wide",
-            View::Leases => "kubectl get leases -n kube-system",
-            View::Endpoints => "kubectl get endpoints",
-            View::Members => "etcdctl member list -w table",
-            View::EndpointStatus => "etcdctl endpoint status --cluster -w table",
-            View::EndpointHealth => "etcdctl endpoint health --cluster",
-            View::Haproxy => "echo \"show stat\" | socat stdio /run/haproxy/admin.sock",
-        }
-    }
-
-    /// The view named `name`.
-    pub fn from_name(name: &str) -> Option<View> {
-        View::ALL.into_iter().find(|v| v.name() == name)
-    }
-
-    /// The view whose command line this is (spaces normalised), as typed in `lab`.
-    pub fn from_command(line: &str) -> Option<View> {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        View::ALL
-            .into_iter()
-            .find(|v| v.command().split_whitespace().collect::<Vec<_>>() == words)
-            .or_else(|| (words.as_slice() == ["show", "stat"]).then_some(View::Haproxy))
-    }
-
-    /// The names, for "allowed: ..." lists.
-    pub fn names() -> String {
-        View::ALL.map(View::name).join(", ")
-    }
-}
+pub use crate::scenario::training::View;
 
 /// Where a line of a tool's output goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
