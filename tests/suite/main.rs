@@ -13,6 +13,7 @@ mod control_plane;
 mod etcd_behaviour;
 mod etcd_request_semantics;
 mod etcd_snapshots;
+mod exercises;
 mod expectations;
 mod failover_and_vip;
 mod hardening;
