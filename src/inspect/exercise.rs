@@ -71,8 +71,7 @@ fn acting_at(o: &Outcome, kind: ProcKind, t: Nanos) -> Option<String> {
             TraceKind::Acting { proc, acting: true } => Some(proc as usize),
             _ => None,
         })
-        .filter(|&p| o.layout.procs[p].kind == kind)
-        .next_back()
+        .rfind(|&p| o.layout.procs[p].kind == kind)
         .map(|p| o.layout.procs[p].name.clone())
 }
 
