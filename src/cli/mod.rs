@@ -22,6 +22,7 @@ pub mod check;
 pub mod compare;
 pub mod exercise;
 pub mod inspect;
+pub mod lab;
 pub mod library;
 pub mod plan;
 
@@ -99,6 +100,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Training: play a scenario's exercises, grade the answers (from the terminal or --answers).
     Exercise(exercise::ExerciseArgs),
+    /// Training: run a scenario by hand (step, until, faults, the views by their command lines, narrate, save).
+    Lab(lab::LabArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -152,6 +155,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Check(args) => check::cmd_check(args),
         Command::Inspect(args) => inspect::cmd_inspect(args),
         Command::Exercise(args) => exercise::cmd_exercise(args),
+        Command::Lab(args) => lab::cmd_lab(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
         Command::Docs { topic } => {

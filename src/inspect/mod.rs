@@ -15,6 +15,7 @@ pub mod exercise;
 pub mod format;
 pub mod haproxy;
 pub mod kubectl;
+pub mod lab;
 pub mod names;
 
 use crate::engine::{fmt_duration, Nanos};
