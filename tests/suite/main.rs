@@ -20,6 +20,7 @@ mod hardening;
 mod inspect;
 mod invariants_prop;
 mod junit_schema;
+mod lab;
 mod load_off;
 mod loader_fuzz;
 mod plan;
