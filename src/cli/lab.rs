@@ -58,16 +58,11 @@ fn interactive(lab: &mut Lab) {
             return scripted(lab);
         }
     };
-    loop {
-        match editor.readline(&lab.prompt()) {
-            Ok(line) => {
-                let _ = editor.add_history_entry(line.as_str());
-                if !answer(lab, &line) {
-                    break;
-                }
-            }
-            // Ctrl-C, Ctrl-D or a closed terminal end the session.
-            Err(_) => break,
+    // Ctrl-C, Ctrl-D or a closed terminal end the session.
+    while let Ok(line) = editor.readline(&lab.prompt()) {
+        let _ = editor.add_history_entry(line.as_str());
+        if !answer(lab, &line) {
+            break;
         }
     }
 }
