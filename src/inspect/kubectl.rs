@@ -161,7 +161,12 @@ fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -
         ApiAnswer::ServerTimeout { .. } => {
             p.wait(
                 waited,
-                "kube-apiserver's --request-timeout: its etcd read cannot reach a quorum",
+                if waited > REQUEST_TIMEOUT_NS {
+                    "HAProxy's connect timeouts to dead backends, then kube-apiserver's \
+                     --request-timeout: its etcd read cannot reach a quorum"
+                } else {
+                    "kube-apiserver's --request-timeout: its etcd read cannot reach a quorum"
+                },
             );
             p.err(format!(
                 "Error from server (Timeout): the server was unable to return a response in the time \
