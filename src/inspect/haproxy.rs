@@ -5,6 +5,7 @@
 
 use super::names::{node_ip, VIP};
 use super::{Moment, Printed};
+use crate::components::ctx::ProcId;
 use crate::components::Component;
 use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
@@ -186,11 +187,7 @@ pub fn show_stat(m: &Moment) -> Printed {
 
 /// The CSV of one running HAProxy.
 fn stat_lines(w: &World, lb: usize, h: &crate::components::load_balancer::Haproxy) -> String {
-    let lbs = &w.scenario.settings.load_balancer;
-    let (rise, fall) = (lbs.rise, lbs.fall);
     let since = started_ns(w, lb);
-    let lb_node = w.layout.procs[lb].node as u16;
-    let leader = quorum_leader(w);
     let mut out = format!("# {},\n", FIELDS.join(","));
     let s = |v: &str| v.to_string();
     out.push_str(&csv(&[
@@ -213,63 +210,9 @@ fn stat_lines(w: &World, lb: usize, h: &crate::components::load_balancer::Haprox
     ]));
     out.push('\n');
     let mut up_count = 0;
-    for (sid, (api, server, up, streak)) in h.servers().enumerate() {
-        let a = &w.procs[api as usize];
-        let (downs, last, down_ns) = history(w, lb as u16, api, since);
-        let status = match (up, streak) {
-            (true, 0) => "UP".to_string(),
-            (true, s) => format!("UP {}/{fall}", fall.saturating_sub(s)),
-            (false, 0) => "DOWN".to_string(),
-            (false, s) => format!("DOWN {s}/{rise}"),
-        };
-        up_count += up as u32;
-        // What the next check finds: a timeout when the host does not answer, a refused connection
-        // when nothing listens, a 500 when /healthz fails (its etcd check), else 200.
-        let (check, code, took) = if !w.net.host_up(a.node) || !w.net.reachable(lb_node, a.node) {
-            (
-                "L4TOUT",
-                String::new(),
-                (lbs.check_timeout.ns() / 1_000_000).to_string(),
-            )
-        } else if !a.alive || !a.comp.serving() {
-            ("L4CON", String::new(), s("0"))
-        } else if !apiserver_can_write(w, api, leader) {
-            ("L7STS", s("500"), s("2000"))
-        } else {
-            ("L7OK", s("200"), s("1"))
-        };
-        out.push_str(&csv(&[
-            ("pxname", s("apiserverbackend")),
-            ("svname", s(server)),
-            ("qcur", s("0")),
-            ("qmax", s("0")),
-            ("scur", s("0")),
-            ("smax", s("0")),
-            ("stot", s("0")),
-            ("bin", s("0")),
-            ("bout", s("0")),
-            ("dresp", s("0")),
-            ("econ", s("0")),
-            ("eresp", s("0")),
-            ("wretr", s("0")),
-            ("wredis", s("0")),
-            ("status", status),
-            ("weight", s("1")),
-            ("act", s("1")),
-            ("bck", s("0")),
-            ("chkfail", downs.to_string()),
-            ("chkdown", downs.to_string()),
-            ("lastchg", ((w.now - last) / SEC).to_string()),
-            ("downtime", (down_ns / SEC).to_string()),
-            ("pid", s("1")),
-            ("iid", s("3")),
-            ("sid", (sid + 1).to_string()),
-            ("lbtot", s("0")),
-            ("type", s("2")),
-            ("check_status", s(check)),
-            ("check_code", code),
-            ("check_duration", took),
-        ]));
+    for (sid, server) in h.servers().enumerate() {
+        up_count += server.2 as u32;
+        out.push_str(&server_row(w, lb, since, sid, server));
         out.push('\n');
     }
     out.push_str(&csv(&[
@@ -289,6 +232,76 @@ fn stat_lines(w: &World, lb: usize, h: &crate::components::load_balancer::Haprox
     ]));
     out.push('\n');
     out
+}
+
+/// One server's row: its state and transition, what its next check finds, and its history.
+fn server_row(
+    w: &World,
+    lb: usize,
+    since: Nanos,
+    sid: usize,
+    (api, server, up, streak): (ProcId, &str, bool, u32),
+) -> String {
+    let lbs = &w.scenario.settings.load_balancer;
+    let (rise, fall) = (lbs.rise, lbs.fall);
+    let lb_node = w.layout.procs[lb].node as u16;
+    let leader = quorum_leader(w);
+    let s = |v: &str| v.to_string();
+    let a = &w.procs[api as usize];
+    let (downs, last, down_ns) = history(w, lb as u16, api, since);
+    let status = match (up, streak) {
+        (true, 0) => "UP".to_string(),
+        (true, s) => format!("UP {}/{fall}", fall.saturating_sub(s)),
+        (false, 0) => "DOWN".to_string(),
+        (false, s) => format!("DOWN {s}/{rise}"),
+    };
+    // What the next check finds: a timeout when the host does not answer, a refused connection
+    // when nothing listens, a 500 when /healthz fails (its etcd check), else 200.
+    let (check, code, took) = if !w.net.host_up(a.node) || !w.net.reachable(lb_node, a.node) {
+        (
+            "L4TOUT",
+            String::new(),
+            (lbs.check_timeout.ns() / 1_000_000).to_string(),
+        )
+    } else if !a.alive || !a.comp.serving() {
+        ("L4CON", String::new(), s("0"))
+    } else if !apiserver_can_write(w, api, leader) {
+        ("L7STS", s("500"), s("2000"))
+    } else {
+        ("L7OK", s("200"), s("1"))
+    };
+    csv(&[
+        ("pxname", s("apiserverbackend")),
+        ("svname", s(server)),
+        ("qcur", s("0")),
+        ("qmax", s("0")),
+        ("scur", s("0")),
+        ("smax", s("0")),
+        ("stot", s("0")),
+        ("bin", s("0")),
+        ("bout", s("0")),
+        ("dresp", s("0")),
+        ("econ", s("0")),
+        ("eresp", s("0")),
+        ("wretr", s("0")),
+        ("wredis", s("0")),
+        ("status", status),
+        ("weight", s("1")),
+        ("act", s("1")),
+        ("bck", s("0")),
+        ("chkfail", downs.to_string()),
+        ("chkdown", downs.to_string()),
+        ("lastchg", ((w.now - last) / SEC).to_string()),
+        ("downtime", (down_ns / SEC).to_string()),
+        ("pid", s("1")),
+        ("iid", s("3")),
+        ("sid", (sid + 1).to_string()),
+        ("lbtot", s("0")),
+        ("type", s("2")),
+        ("check_status", s(check)),
+        ("check_code", code),
+        ("check_duration", took),
+    ])
 }
 
 /// The machines' clock for log prefixes: the run starts at 2026-01-01 00:00:00 (socat's
