@@ -7,6 +7,7 @@ use crate::engine::fmt_duration;
 use crate::inspect::exercise::{grade, solve};
 use crate::inspect::{transcript, Moment};
 use crate::run;
+use crate::scenario::training::ExercisePlan;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -51,6 +52,72 @@ impl Answers {
     }
 }
 
+/// The answers' source: the `--answers` file's lines (without blank and `#` lines), else the terminal.
+fn open_answers(args: &ExerciseArgs) -> Result<Answers, i32> {
+    let Some(f) = &args.answers else {
+        return Ok(Answers::Terminal);
+    };
+    match std::fs::read_to_string(f) {
+        Ok(t) => Ok(Answers::Scripted(
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )),
+        Err(e) => {
+            eprintln!("error: {}: cannot read it: {e}", f.display());
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Plays one exercise: the moment's text and views, the question, the answer, the grade and why.
+fn ask(
+    ex: &ExercisePlan,
+    (number, total): (usize, usize),
+    moment: &Moment,
+    outcome: &run::Outcome,
+    answers: &mut Answers,
+) -> bool {
+    outln!();
+    outln!(
+        "Exercise {number} of {total}, at {} of the run",
+        fmt_duration(ex.at_ns)
+    );
+    if !ex.text.is_empty() {
+        outln!("  {}", ex.text);
+    }
+    if !ex.views.is_empty() {
+        outln!();
+        out!("{}", transcript(&ex.views, moment));
+        outln!();
+    }
+    outln!("{}", ex.question.prompt());
+    out!("> ");
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+    let answer = answers.next().unwrap_or_default();
+    let solution = solve(ex, moment, outcome);
+    let right = grade(ex, &solution.truth, &answer);
+    if right {
+        outln!("right: {}", solution.truth);
+    } else {
+        outln!("wrong: the answer is {}", solution.truth);
+    }
+    outln!("  {}", solution.why);
+    if !solution.story.is_empty() {
+        outln!("  what happened (kube-ha-sim run --narrate):");
+        for l in &solution.story {
+            outln!("  {l}");
+        }
+    }
+    right
+}
+
 /// Runs `exercise`.
 pub fn cmd_exercise(args: ExerciseArgs) -> i32 {
     let plan = match load(&args.file) {
@@ -64,22 +131,9 @@ pub fn cmd_exercise(args: ExerciseArgs) -> i32 {
         );
         return EXIT_BAD_INPUT;
     }
-    let mut answers = match &args.answers {
-        None => Answers::Terminal,
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => Answers::Scripted(
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
-            Err(e) => {
-                eprintln!("error: {}: cannot read it: {e}", f.display());
-                return EXIT_BAD_INPUT;
-            }
-        },
+    let mut answers = match open_answers(&args) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(plan.seed);
     let outcome = match run::run(&plan, seed) {
@@ -103,41 +157,7 @@ pub fn cmd_exercise(args: ExerciseArgs) -> i32 {
                 return EXIT_BAD_INPUT;
             }
         };
-        outln!();
-        outln!(
-            "Exercise {} of {total}, at {} of the run",
-            i + 1,
-            fmt_duration(ex.at_ns)
-        );
-        if !ex.text.is_empty() {
-            outln!("  {}", ex.text);
-        }
-        if !ex.views.is_empty() {
-            outln!();
-            out!("{}", transcript(&ex.views, &moment));
-            outln!();
-        }
-        outln!("{}", ex.question.prompt());
-        out!("> ");
-        {
-            use std::io::Write as _;
-            let _ = std::io::stdout().flush();
-        }
-        let answer = answers.next().unwrap_or_default();
-        let solution = solve(ex, &moment, &outcome);
-        if grade(ex, &solution.truth, &answer) {
-            right += 1;
-            outln!("right: {}", solution.truth);
-        } else {
-            outln!("wrong: the answer is {}", solution.truth);
-        }
-        outln!("  {}", solution.why);
-        if !solution.story.is_empty() {
-            outln!("  what happened (kube-ha-sim run --narrate):");
-            for l in &solution.story {
-                outln!("  {l}");
-            }
-        }
+        right += ask(ex, (i + 1, total), &moment, &outcome, &mut answers) as usize;
     }
     outln!();
     outln!("score: {right} of {total} right");
