@@ -279,6 +279,56 @@ fn life(w: &World, proc: usize) -> Life {
     l
 }
 
+/// A static pod's row (None: the process is not a control-plane static pod, or never started).
+fn static_pod_row(w: &World, kv: &Kv, i: usize) -> Option<Vec<String>> {
+    let spec = &w.layout.procs[i];
+    let node = &w.layout.nodes[spec.node];
+    let static_pod = node.kind == NodeKind::ControlPlane
+        && match spec.kind {
+            ProcKind::Etcd
+            | ProcKind::ApiServer
+            | ProcKind::ControllerManager
+            | ProcKind::Scheduler
+            | ProcKind::Haproxy
+            | ProcKind::Keepalived => true,
+            ProcKind::Kubelet | ProcKind::Client => false,
+        };
+    if !static_pod {
+        return None;
+    }
+    let l = life(w, i);
+    let first_ns = l.first_ns?;
+    let node_ready = kv
+        .get(keys::key(keys::NODE, spec.node as u64))
+        .is_none_or(|o| NodeObj::unpack(o.value).ready);
+    let p = &w.procs[i];
+    let ready = node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
+    let status = if p.alive || !node_ready {
+        "Running"
+    } else if p.exits > 0 {
+        "CrashLoopBackOff"
+    } else {
+        "Error"
+    };
+    let restarts = l.starts - 1;
+    let restarts = if restarts > 0 {
+        format!("{restarts} ({} ago)", human_duration(w.now - l.last_ns))
+    } else {
+        "0".into()
+    };
+    Some(vec![
+        format!("{}-{}", spec.kind.name(), node.name),
+        format!("{}/1", ready as u8),
+        status.into(),
+        restarts,
+        human_duration(w.now - first_ns),
+        node_ip(&w.layout, spec.node),
+        node.name.clone(),
+        "<none>".into(),
+        "<none>".into(),
+    ])
+}
+
 /// `kubectl get pods -n kube-system -o wide`: the control-plane static pods `<component>-<node>`
 /// (their mirror pods), READY and STATUS as the node's kubelet last reported them, RESTARTS counted
 /// from the trace with printers.go's `N (AGE ago)` for the last one. Other kube-system pods
@@ -286,55 +336,9 @@ fn life(w: &World, proc: usize) -> Life {
 pub fn pods(m: &Moment) -> Printed {
     let w = &m.world;
     get(m, "pods", |kv| {
-        let mut pods: Vec<Vec<String>> = Vec::new();
-        for (i, spec) in w.layout.procs.iter().enumerate() {
-            let node = &w.layout.nodes[spec.node];
-            let static_pod = node.kind == NodeKind::ControlPlane
-                && match spec.kind {
-                    ProcKind::Etcd
-                    | ProcKind::ApiServer
-                    | ProcKind::ControllerManager
-                    | ProcKind::Scheduler
-                    | ProcKind::Haproxy
-                    | ProcKind::Keepalived => true,
-                    ProcKind::Kubelet | ProcKind::Client => false,
-                };
-            if !static_pod {
-                continue;
-            }
-            let l = life(w, i);
-            let Some(first_ns) = l.first_ns else { continue };
-            let node_ready = kv
-                .get(keys::key(keys::NODE, spec.node as u64))
-                .is_none_or(|o| NodeObj::unpack(o.value).ready);
-            let p = &w.procs[i];
-            let ready =
-                node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
-            let status = if p.alive || !node_ready {
-                "Running"
-            } else if p.exits > 0 {
-                "CrashLoopBackOff"
-            } else {
-                "Error"
-            };
-            let restarts = l.starts - 1;
-            let restarts = if restarts > 0 {
-                format!("{restarts} ({} ago)", human_duration(w.now - l.last_ns))
-            } else {
-                "0".into()
-            };
-            pods.push(vec![
-                format!("{}-{}", spec.kind.name(), node.name),
-                format!("{}/1", ready as u8),
-                status.into(),
-                restarts,
-                human_duration(w.now - first_ns),
-                node_ip(&w.layout, spec.node),
-                node.name.clone(),
-                "<none>".into(),
-                "<none>".into(),
-            ]);
-        }
+        let mut pods: Vec<Vec<String>> = (0..w.layout.procs.len())
+            .filter_map(|i| static_pod_row(w, kv, i))
+            .collect();
         pods.sort();
         let mut rows = vec![[
             "NAME",
