@@ -67,9 +67,12 @@ fn acting_at(o: &Outcome, kind: ProcKind, t: Nanos) -> Option<String> {
         .events
         .iter()
         .filter(|e| e.time_ns <= t)
-        .filter_map(|e| match e.kind {
-            TraceKind::Acting { proc, acting: true } => Some(proc as usize),
-            _ => None,
+        .filter_map(|e| {
+            if let TraceKind::Acting { proc, acting: true } = e.kind {
+                Some(proc as usize)
+            } else {
+                None
+            }
         })
         .rfind(|&p| o.layout.procs[p].kind == kind)
         .map(|p| o.layout.procs[p].name.clone())

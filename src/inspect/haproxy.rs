@@ -121,14 +121,10 @@ fn started_ns(w: &World, proc: usize) -> Nanos {
     w.trace
         .events
         .iter()
-        .filter_map(|e| match e.kind {
-            TraceKind::Proc {
-                proc: p,
-                state: ProcState::Up,
-            } if p as usize == proc => Some(e.time_ns),
-            _ => None,
+        .rfind(|e| {
+            matches!(e.kind, TraceKind::Proc { proc: p, state: ProcState::Up } if p as usize == proc)
         })
-        .next_back()
+        .map(|e| e.time_ns)
         .unwrap_or(0)
 }
 
@@ -138,8 +134,10 @@ pub fn show_stat(m: &Moment) -> Printed {
     let mut p = Printed::default();
     let lbs: Vec<usize> = w.layout.procs_of(ProcKind::Haproxy).collect();
     if lbs.is_empty() {
-        p.err("(no load balancers: the endpoint is a control-plane node)");
-        p.exit_code = 1;
+        p.lines.push((
+            super::Stream::Note,
+            "(no load balancers: the endpoint is a control-plane node)".into(),
+        ));
         return p;
     }
     if w.layout.procs_of(ProcKind::Keepalived).next().is_some() {

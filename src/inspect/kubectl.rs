@@ -365,10 +365,12 @@ pub fn leases(m: &Moment) -> Printed {
     get(m, "leases", |kv| {
         let mut rows = vec![["NAME", "HOLDER", "AGE"].map(String::from).to_vec()];
         for (lease, name) in [(1u64, "kube-controller-manager"), (0, "kube-scheduler")] {
-            let created = w.trace.events.iter().find_map(|e| match e.kind {
-                TraceKind::LeaseHolder { lease: l, .. } if l as u64 == lease => Some(e.time_ns),
-                _ => None,
-            });
+            let created = w
+                .trace
+                .events
+                .iter()
+                .find(|e| matches!(e.kind, TraceKind::LeaseHolder { lease: l, .. } if l as u64 == lease))
+                .map(|e| e.time_ns);
             let (Some(created), Some(record)) =
                 (created, kv.get(keys::key(keys::LEADER_LEASE, lease)))
             else {

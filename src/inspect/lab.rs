@@ -137,21 +137,30 @@ impl Lab {
         let o = crate::run::run(&self.plan, self.seed).map_err(|e| e.to_string())?;
         let layout = &o.layout;
         let is = |p: u16, kind: &str| layout.procs[p as usize].name.ends_with(kind);
-        let next = o.trace.events.iter().find(|e| {
-            e.time_ns > self.now_ns
-                && match (role, &e.kind) {
-                    ("leader:etcd", TraceKind::EtcdRole { role, .. }) => *role == Role::Leader,
-                    ("leader:kube-scheduler", TraceKind::Acting { proc, acting: true }) => {
-                        is(*proc, "/kube-scheduler")
-                    }
-                    (
-                        "leader:kube-controller-manager",
-                        TraceKind::Acting { proc, acting: true },
-                    ) => is(*proc, "/kube-controller-manager"),
-                    ("vip-holder", TraceKind::Vip { .. }) => true,
-                    _ => false,
+        let hit = |k: &TraceKind| match role {
+            "leader:etcd" => matches!(
+                k,
+                TraceKind::EtcdRole {
+                    role: Role::Leader,
+                    ..
                 }
-        });
+            ),
+            "leader:kube-scheduler" => matches!(
+                k,
+                TraceKind::Acting { proc, acting: true } if is(*proc, "/kube-scheduler")
+            ),
+            "leader:kube-controller-manager" => matches!(
+                k,
+                TraceKind::Acting { proc, acting: true } if is(*proc, "/kube-controller-manager")
+            ),
+            "vip-holder" => matches!(k, TraceKind::Vip { .. }),
+            _ => false,
+        };
+        let next = o
+            .trace
+            .events
+            .iter()
+            .find(|e| e.time_ns > self.now_ns && hit(&e.kind));
         match next {
             Some(e) => {
                 let at = e.time_ns;
