@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod components;
 pub mod engine;
+pub mod inspect;
 pub mod net;
 pub mod observe;
 pub mod report;

@@ -75,6 +75,7 @@ pub fn on_topology(plan: &Plan, to: EtcdTopology, label: &str) -> Result<Plan, S
         &Scenario {
             faults: Vec::new(),
             expect: Vec::new(),
+            exercises: Vec::new(),
             ..s.clone()
         },
         label,

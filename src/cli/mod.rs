@@ -20,6 +20,9 @@ macro_rules! out {
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod exercise;
+pub mod inspect;
+pub mod lab;
 pub mod library;
 pub mod new;
 pub mod plan;
@@ -106,6 +109,12 @@ enum Command {
     Merge(check::MergeArgs),
     /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
     Plan(plan::PlanArgs),
+    /// Training: what kubectl, etcdctl and HAProxy would print at simulated time T.
+    Inspect(inspect::InspectArgs),
+    /// Training: play a scenario's exercises, grade the answers (from the terminal or --answers).
+    Exercise(exercise::ExerciseArgs),
+    /// Training: run a scenario by hand (step, until, faults, the views by their command lines, narrate, save).
+    Lab(lab::LabArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -165,6 +174,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Command::Plan(args) => plan::cmd_plan(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Merge(args) => check::cmd_merge(args),
+        Command::Inspect(args) => inspect::cmd_inspect(args),
+        Command::Exercise(args) => exercise::cmd_exercise(args),
+        Command::Lab(args) => lab::cmd_lab(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { files, seed, out } => compare::cmd_compare(&files, seed, out.as_deref()),
         Command::Docs { topic } => {

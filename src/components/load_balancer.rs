@@ -117,6 +117,28 @@ impl Haproxy {
             .map(|(&b, _)| b)
     }
 
+    /// Each backend server as `show stat` reports it: (API server, name, UP, consecutive check results
+    /// against that state), in configuration order (read-only, for `inspect`).
+    pub fn servers(&self) -> impl Iterator<Item = (ProcId, &str, bool, u32)> + '_ {
+        self.cfg
+            .backends
+            .iter()
+            .zip(&self.cfg.backend_names)
+            .zip(&self.servers)
+            .map(|((&b, n), s)| (b, n.as_str(), s.up, s.streak))
+    }
+
+    /// The backends in the order `balance roundrobin` would try them for the next connection (UP
+    /// ones only), for `inspect`'s client.
+    pub fn next_picks(&self) -> Vec<ProcId> {
+        let n = self.servers.len();
+        (0..n)
+            .map(|k| (self.rr + k) % n)
+            .filter(|&i| self.servers[i].up)
+            .map(|i| self.cfg.backends[i])
+            .collect()
+    }
+
     /// Starts: servers begin UP (HAProxy's default init state) and checks are spread over `inter`.
     pub fn start(&mut self, ctx: &mut Ctx) {
         let n = self.cfg.backends.len();

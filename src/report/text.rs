@@ -178,7 +178,7 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
 /// The event that brought `cap` back after the outage `[start, end]`: the latest change in it that can
 /// restore the capability, the most direct one when several happen at one instant (see [`restores`]);
 /// failing that, the last described change that is not itself a failure.
-fn recovered_by(o: &Outcome, cap: Capability, start: Nanos, end: Nanos) -> Option<String> {
+pub fn recovered_by(o: &Outcome, cap: Capability, start: Nanos, end: Nanos) -> Option<String> {
     let within = || {
         o.trace
             .events
@@ -423,8 +423,18 @@ pub fn fmt_num(v: f64) -> String {
 
 /// The run told as a story, one line per event in the words of the component logs.
 pub fn narrate(o: &Outcome) -> String {
+    narrate_between(o, 0, Nanos::MAX)
+}
+
+/// The narration of the events in `[from, to]` (`exercise` explains an answer with it).
+pub fn narrate_between(o: &Outcome, from: Nanos, to: Nanos) -> String {
     let mut s = String::new();
-    for e in &o.trace.events {
+    for e in o
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.time_ns >= from && e.time_ns <= to)
+    {
         let line = match &e.kind {
             TraceKind::Log { proc, text } => {
                 let name = o

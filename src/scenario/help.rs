@@ -45,6 +45,8 @@ EXAMPLE
   workloads             list of workloads (below), at most 10000, default []
   faults                list of faults (below), default []
   expect                list of expectations (below), default []
+  exercises             list of training questions for `kube-ha-sim exercise` (below), default [];
+                        the run ignores them
 
 [topology]
   etcd                  required: "stacked" (an etcd member on each control-plane node, kubeadm's
@@ -307,6 +309,30 @@ pub fn scenario_help() -> String {
     let mut out = String::from(HEAD);
     out.push_str(&fault_table());
     out.push_str(TAIL);
+    out.push_str(&exercise_help());
+    out
+}
+
+/// The `exercises[]` reference, its questions and views listed from their declarations.
+fn exercise_help() -> String {
+    use super::training::{Question, View};
+    let mut out = String::from(
+        "\n[exercises[]]  questions `kube-ha-sim exercise FILE` asks, graded against the simulation\n\
+         \x20 at                    required; the moment it is asked (a duration within the run)\n\
+         \x20 ask                   required; one of the questions below\n\
+         \x20 text                  optional; what the trainee reads first (the situation, a hint)\n\
+         \x20 views                 optional; views shown at that moment first (as `inspect --view`)\n\
+         \x20 tolerance             optional, for quorum-regained only: how far a time answer may be\n\
+         \x20                       from the simulated one (default 5s)\n\
+         QUESTIONS\n",
+    );
+    for q in Question::ALL {
+        out.push_str(&format!("  {:<28}{}\n", q.name(), q.prompt()));
+    }
+    out.push_str("VIEWS\n");
+    for v in View::ALL {
+        out.push_str(&format!("  {:<28}{}\n", v.name(), v.command()));
+    }
     out
 }
 

@@ -11,6 +11,7 @@ pub mod model;
 pub mod plan;
 pub mod spans;
 pub mod suggest;
+pub mod training;
 pub mod validate;
 pub mod yaml;
 

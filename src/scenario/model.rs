@@ -73,6 +73,9 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Questions for `kube-ha-sim exercise` (training); the run itself ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exercises: Vec<super::training::Exercise>,
 }
 
 fn default_seed() -> u64 {

@@ -25,6 +25,8 @@ pub struct Plan {
     pub workloads: Vec<Workload>,
     pub faults: Vec<FaultPlan>,
     pub expect: Vec<ExpectationPlan>,
+    /// Training questions (`exercise`), not used by the run.
+    pub exercises: Vec<super::training::ExercisePlan>,
     /// Which nodes exist, in which zones, and which processes run on each.
     pub layout: Layout,
     /// Valid but hazardous settings, for the user to read (`warning: ...`).
@@ -56,6 +58,7 @@ impl Plan {
             workloads: self.workloads.clone(),
             faults: self.faults.iter().map(|f| f.spec.clone()).collect(),
             expect: self.expect.iter().map(ExpectationPlan::to_spec).collect(),
+            exercises: self.exercises.iter().map(|e| e.spec.clone()).collect(),
         }
     }
 }

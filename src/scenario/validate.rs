@@ -7,6 +7,7 @@ use super::error::{error_at, ScenarioError};
 use super::plan::{Endpoint, FaultPlan, Plan, TopologyPlan};
 use super::spans::Spans;
 use super::suggest::{list_names, suggest};
+use super::training::ExercisePlan;
 use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
 use crate::observe::Capability;
 use crate::scenario::model::{
@@ -155,6 +156,7 @@ impl Validator<'_> {
         self.workloads()?;
         let faults = self.faults(&layout)?;
         self.expectations()?;
+        let exercises = self.exercises(&layout)?;
         self.cost(&layout)?;
         let s = self.s;
         Ok(Plan {
@@ -172,9 +174,80 @@ impl Validator<'_> {
                 .iter()
                 .filter_map(super::expect::ExpectationPlan::from_spec)
                 .collect(),
+            exercises,
             layout,
             warnings: self.warnings(),
         })
+    }
+
+    /// The training questions: asked within the run, of a known kind, about something the
+    /// cluster has, with views by their `inspect` names.
+    fn exercises(&self, layout: &Layout) -> Result<Vec<ExercisePlan>, ScenarioError> {
+        use super::training::{AnswerKind, Question, View, DEFAULT_TOLERANCE_NS};
+        let mut out = Vec::new();
+        for (i, e) in self.s.exercises.iter().enumerate() {
+            let p = format!("exercises[{i}]");
+            if e.at.ns() > self.s.duration.ns() {
+                return Err(self.err(
+                    &format!("{p}.at"),
+                    format!(
+                        "{} is after the end of the run (duration {}); an exercise is asked within the run",
+                        crate::engine::fmt_duration(e.at.ns()),
+                        crate::engine::fmt_duration(self.s.duration.ns())
+                    ),
+                ));
+            }
+            let question = Question::from_name(&e.ask).ok_or_else(|| {
+                self.err(
+                    &format!("{p}.ask"),
+                    format!(
+                        "unknown question `{}`{}; allowed: {}",
+                        e.ask,
+                        suggest(&e.ask, Question::ALL.map(Question::name)),
+                        Question::names()
+                    ),
+                )
+            })?;
+            if question == Question::VipHolder
+                && layout.procs_of(ProcKind::Keepalived).next().is_none()
+            {
+                return Err(self.err(
+                    &format!("{p}.ask"),
+                    "`vip-holder` needs a VIP: \"endpoint\": \"load-balancer\" with 2 or more load_balancers",
+                ));
+            }
+            if e.tolerance.is_some() && question.answer_kind() != AnswerKind::Time {
+                return Err(self.err(
+                    &format!("{p}.tolerance"),
+                    format!(
+                        "`{}` is not answered with a time; only quorum-regained takes a tolerance",
+                        e.ask
+                    ),
+                ));
+            }
+            let mut views = Vec::new();
+            for (j, v) in e.views.iter().enumerate() {
+                views.push(View::from_name(v).ok_or_else(|| {
+                    self.err(
+                        &format!("{p}.views[{j}]"),
+                        format!(
+                            "unknown view `{v}`{}; allowed: {}",
+                            suggest(v, View::ALL.map(View::name)),
+                            View::names()
+                        ),
+                    )
+                })?);
+            }
+            out.push(ExercisePlan {
+                at_ns: e.at.ns(),
+                question,
+                text: e.text.clone(),
+                views,
+                tolerance_ns: e.tolerance.map_or(DEFAULT_TOLERANCE_NS, |t| t.ns()),
+                spec: e.clone(),
+            });
+        }
+        Ok(out)
     }
 
     /// Settings that are valid but hazardous: the run goes ahead, and the user is told.

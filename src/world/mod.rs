@@ -180,6 +180,21 @@ impl World {
         self
     }
 
+    /// The nodes and processes (read-only).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The trace so far (read-only).
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Whether process `p` runs and, as a leader-elected component, believes it leads and acts.
+    pub fn acting(&self, p: usize) -> bool {
+        self.procs[p].alive && self.procs[p].comp.acting()
+    }
+
     /// Events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events_processed
@@ -187,6 +202,26 @@ impl World {
 
     /// Runs the scenario to its end.
     pub fn run(&mut self) -> Result<(), RunError> {
+        self.run_events(self.end_ns)?;
+        self.now = self.end_ns;
+        self.invariants
+            .finish(self.now, &self.procs, &mut self.trace);
+        Ok(())
+    }
+
+    /// Runs the scenario from its start through every event at or before `at_ns` (at most the end),
+    /// and stops there: the world then holds the state a client would see at that moment (`inspect`,
+    /// `exercise`, `lab`). The events and their order are those of [`World::run`] up to that time,
+    /// since nothing in the model reads where the run ends. Call it once, on a fresh world.
+    pub fn run_until(&mut self, at_ns: Nanos) -> Result<(), RunError> {
+        let at_ns = at_ns.min(self.end_ns);
+        self.run_events(at_ns)?;
+        self.now = at_ns;
+        Ok(())
+    }
+
+    /// Schedules the boot and the faults, then processes events up to `until_ns`.
+    fn run_events(&mut self, until_ns: Nanos) -> Result<(), RunError> {
         self.schedule_initial_boot();
         for i in 0..self.faults.len() {
             if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
@@ -197,7 +232,7 @@ impl World {
         }
         self.observe_now();
         while let Some(t) = self.queue.peek_time() {
-            if t > self.end_ns {
+            if t > until_ns {
                 break;
             }
             let (t, idx) = self.queue.pop().unwrap();
@@ -226,9 +261,6 @@ impl World {
                 self.observe_now();
             }
         }
-        self.now = self.end_ns;
-        self.invariants
-            .finish(self.now, &self.procs, &mut self.trace);
         Ok(())
     }
 

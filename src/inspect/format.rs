@@ -1,0 +1,218 @@
+//! The real tools' text layouts, reimplemented: Go's `text/tabwriter` as kubectl configures it,
+//! apimachinery's `duration.HumanDuration`, `olekukonko/tablewriter` as etcdctl's `-w table` uses it,
+//! and go-humanize's `Bytes`.
+
+use crate::engine::{Nanos, SEC};
+
+/// kubectl's column layout: `tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)` (k/k
+/// staging/src/k8s.io/cli-runtime/pkg/printers/tabwriter.go: `tabwriterMinWidth = 6`,
+/// `tabwriterPadding = 3`). Every cell but the last of a row is padded to its column's width, which is
+/// the widest cell plus 3, at least 6 (text/tabwriter: `width := minwidth; if w := c.width + padding;
+/// w > width { width = w }`); the last cell is not part of a column and is written as is.
+pub fn tabwriter(rows: &[Vec<String>]) -> String {
+    const MIN_WIDTH: usize = 6;
+    const PADDING: usize = 3;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![MIN_WIDTH; columns.saturating_sub(1)];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            widths[i] = widths[i].max(cell.chars().count() + PADDING);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count();
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// apimachinery `pkg/util/duration.HumanDuration`: the AGE column of kubectl (k/k
+/// staging/src/k8s.io/apimachinery/pkg/util/duration/duration.go). Seconds below 2 minutes, then
+/// minutes with seconds below 10 minutes, minutes below 3 hours, hours with minutes below 8 hours,
+/// hours below 2 days, days with hours below 8 days, days below 2 years, then years.
+pub fn human_duration(ns: Nanos) -> String {
+    let seconds = ns / SEC;
+    if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// etcdctl's `-w table` (etcdctl/ctlv3/command/printer_table.go): olekukonko/tablewriter v0.0.5 with
+/// `SetAlignment(ALIGN_RIGHT)`. Borders `+---+`, one space of padding each side, headers centred
+/// (`Pad`: the gap split with the smaller half on the left) and cells right-aligned.
+pub fn ascii_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line: String = widths.iter().fold("+".to_string(), |mut s, w| {
+        s.push_str(&"-".repeat(w + 2));
+        s.push('+');
+        s
+    });
+    let mut out = String::new();
+    out.push_str(&line);
+    out.push('\n');
+    out.push('|');
+    for (h, w) in header.iter().zip(&widths) {
+        let gap = w - h.chars().count();
+        let left = gap / 2;
+        out.push_str(&format!(
+            " {}{h}{} |",
+            " ".repeat(left),
+            " ".repeat(gap - left)
+        ));
+    }
+    out.push('\n');
+    out.push_str(&line);
+    out.push('\n');
+    for row in rows {
+        out.push('|');
+        for (cell, w) in row.iter().zip(&widths) {
+            out.push_str(&format!(" {cell:>w$} |"));
+        }
+        out.push('\n');
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// go-humanize `Bytes` (SI units, as etcdctl prints DB SIZE): `82 B`, `20 kB`, `5.2 MB`.
+pub fn humanize_bytes(n: u64) -> String {
+    const SIZES: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 10 {
+        return format!("{n} B");
+    }
+    let e = ((n as f64).ln() / 1000f64.ln()).floor();
+    let val = ((n as f64) / 1000f64.powf(e) * 10.0 + 0.5).floor() / 10.0;
+    let suffix = SIZES[e as usize];
+    if val < 10.0 {
+        format!("{val:.1} {suffix}")
+    } else {
+        format!("{val:.0} {suffix}")
+    }
+}
+
+/// Go's `time.Duration.String()` for the `took = ...` of `endpoint health`: `3.345431ms`, `1.2s`.
+pub fn go_duration(ns: Nanos) -> String {
+    fn trim(whole: u64, frac: u64, digits: usize, unit: &str) -> String {
+        let f = format!("{frac:0digits$}");
+        let f = f.trim_end_matches('0');
+        if f.is_empty() {
+            format!("{whole}{unit}")
+        } else {
+            format!("{whole}.{f}{unit}")
+        }
+    }
+    match ns {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => trim(n / 1_000, n % 1_000, 3, "µs"),
+        n if n < SEC => trim(n / 1_000_000, n % 1_000_000, 6, "ms"),
+        n => trim(n / SEC, n % SEC, 9, "s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_duration_matches_apimachinery() {
+        // Cases from apimachinery's duration_test.go (TestHumanDuration).
+        for (s, want) in [
+            (1, "1s"),
+            (70, "70s"),
+            (190, "3m10s"),
+            (60 * 10, "10m"),
+            (60 * 47, "47m"),
+            (60 * 60 * 3, "3h"),
+            (60 * 60 * 4 + 60 * 30, "4h30m"),
+            (60 * 60 * 8, "8h"),
+            (60 * 60 * 47, "47h"),
+            (60 * 60 * 48, "2d"),
+            (60 * 60 * 49, "2d1h"),
+            (60 * 60 * 24 * 8, "8d"),
+            (60 * 60 * 24 * (365 * 2 + 1), "2y1d"),
+            (60 * 60 * 24 * 365 * 8, "8y"),
+        ] {
+            assert_eq!(human_duration(s * SEC), want, "{s}s");
+        }
+    }
+
+    #[test]
+    fn tabwriter_pads_to_the_widest_cell_plus_three() {
+        let rows = vec![
+            vec!["NAME".into(), "STATUS".into(), "AGE".into()],
+            vec!["cp-1".into(), "Ready".into(), "5m".into()],
+        ];
+        assert_eq!(
+            tabwriter(&rows),
+            "NAME   STATUS   AGE\ncp-1   Ready    5m\n"
+        );
+    }
+
+    #[test]
+    fn humanize_and_go_durations() {
+        assert_eq!(humanize_bytes(82), "82 B");
+        assert_eq!(humanize_bytes(20_480), "20 kB");
+        assert_eq!(humanize_bytes(5_242_880), "5.2 MB");
+        assert_eq!(go_duration(3_345_431), "3.345431ms");
+        assert_eq!(go_duration(1_200_000_000), "1.2s");
+        assert_eq!(go_duration(5 * SEC), "5s");
+    }
+}

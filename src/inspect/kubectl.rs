@@ -1,0 +1,458 @@
+//! `kubectl get ...` on the admin's machine: first the request's path (the endpoint, the load
+//! balancer's pick, the API server, its etcd), then the objects as the API server would list them
+//! from etcd's committed state, in kubectl's table layout (k/k pkg/printers/internalversion/printers.go).
+
+use super::format::{human_duration, tabwriter};
+use super::names::{node_ip, pod_ip, uuid, VIP};
+use super::{Moment, Printed};
+use crate::components::ctx::{ProcId, VIP as VIP_PROC};
+use crate::components::etcd::kv::Kv;
+use crate::components::msg::keys;
+use crate::components::objects::{EndpointObj, NodeObj};
+use crate::components::Component;
+use crate::engine::{Nanos, SEC};
+use crate::observe::{ProcState, TraceKind};
+use crate::topology::{LoadBalancerPlacement, NodeKind, ProcKind};
+use crate::world::observer::{apiserver_can_write, quorum_leader};
+use crate::world::World;
+
+/// client-go's dial timeout (`net.Dialer{Timeout: 30 * time.Second}` in k8s.io/client-go
+/// transport/cache.go and `utilnet.SetTransportDefaults`).
+const DIAL_TIMEOUT_NS: Nanos = 30 * SEC;
+/// kube-apiserver `--request-timeout` default, 1m (FACTS.md, kube-apiserver): a request whose etcd
+/// read cannot complete is answered with a 504 Timeout then.
+const REQUEST_TIMEOUT_NS: Nanos = 60 * SEC;
+
+/// The Kubernetes version the nodes report (node-monitor-grace-period 50s, as modelled, is v1.32+).
+const KUBE_VERSION: &str = "v1.32.0";
+
+/// How a request from the admin's machine through the cluster endpoint ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiAnswer {
+    /// This API server answers from etcd's committed state.
+    Served { api: ProcId },
+    /// The API server took the request but could not read from etcd with quorum: 504 after the
+    /// request timeout.
+    ServerTimeout { api: ProcId },
+    /// Nothing listens at the address (host up, port closed): refused at once.
+    Refused { addr: String },
+    /// Nothing answers at the address (host down, cut off, or nobody holds the VIP).
+    DialTimeout { addr: String },
+    /// The load balancer took the connection but had no backend to give it: it closes it.
+    Eof { addr: String },
+}
+
+impl ApiAnswer {
+    /// In words, naming the processes (for an exercise's explanation).
+    pub fn describe(&self, w: &World) -> String {
+        let name = |p: &ProcId| w.layout.procs[*p as usize].name.clone();
+        match self {
+            ApiAnswer::Served { api } => format!("{} answers from etcd's committed state", name(api)),
+            ApiAnswer::ServerTimeout { api } => format!(
+                "{} takes the request but cannot read from etcd with a quorum: 504 Timeout after its 1m --request-timeout",
+                name(api)
+            ),
+            ApiAnswer::Refused { addr } => format!("nothing listens at {addr}: connection refused"),
+            ApiAnswer::DialTimeout { addr } => {
+                format!("nothing answers at {addr}: the dial times out after 30s")
+            }
+            ApiAnswer::Eof { addr } => format!(
+                "HAProxy at {addr} has no backend UP and closes the connection (EOF)"
+            ),
+        }
+    }
+}
+
+/// The endpoint's `host:port` as the kubeconfig names it.
+fn endpoint_addr(w: &World, endpoint: ProcId) -> String {
+    let port = match w.scenario.topology.load_balancer_placement {
+        // kubeadm's Option 2 moves HAProxy's frontend to 8443 beside the local API server.
+        LoadBalancerPlacement::ControlPlane if endpoint == VIP_PROC => 8443,
+        LoadBalancerPlacement::ControlPlane | LoadBalancerPlacement::Separate => 6443,
+    };
+    if endpoint == VIP_PROC {
+        format!("{VIP}:{port}")
+    } else {
+        let node = w.layout.procs[endpoint as usize].node;
+        format!("{}:{port}", node_ip(&w.layout, node))
+    }
+}
+
+/// Where a kubectl request goes and how it ends, and how long it waited for that.
+pub fn api_answer(w: &World) -> (ApiAnswer, Nanos) {
+    let client = w
+        .layout
+        .procs_of(ProcKind::Client)
+        .next()
+        .map_or(0, |p| w.procs[p].node);
+    let endpoint = crate::components::endpoint_proc(&w.scenario);
+    let addr = endpoint_addr(w, endpoint);
+    let target = if endpoint == VIP_PROC {
+        w.vip_target()
+    } else {
+        Some(endpoint)
+    };
+    let Some(target) = target else {
+        return (ApiAnswer::DialTimeout { addr }, DIAL_TIMEOUT_NS);
+    };
+    let t = &w.procs[target as usize];
+    if !w.net.host_up(t.node) || !w.net.reachable(client, t.node) {
+        return (ApiAnswer::DialTimeout { addr }, DIAL_TIMEOUT_NS);
+    }
+    if !t.alive {
+        return (ApiAnswer::Refused { addr }, 0);
+    }
+    let leader = quorum_leader(w);
+    let judge = |api: ProcId| {
+        if apiserver_can_write(w, api, leader) {
+            (ApiAnswer::Served { api }, 0)
+        } else {
+            (ApiAnswer::ServerTimeout { api }, REQUEST_TIMEOUT_NS)
+        }
+    };
+    match &t.comp {
+        Component::Haproxy(h) => {
+            // `balance roundrobin` over the servers marked UP; a refused or timed-out connect is
+            // retried on the next (`option redispatch`).
+            let mut waited = 0;
+            for api in h.next_picks() {
+                let a = &w.procs[api as usize];
+                if !w.net.host_up(a.node) || !w.net.reachable(t.node, a.node) {
+                    // `timeout connect` (kubeadm's HA guide: 5s) before the retry.
+                    waited += w.scenario.settings.load_balancer.connect_timeout.ns();
+                    continue;
+                }
+                if a.alive && a.comp.serving() {
+                    let (answer, more) = judge(api);
+                    return (answer, waited + more);
+                }
+            }
+            (ApiAnswer::Eof { addr }, waited)
+        }
+        Component::ApiServer(_) if t.comp.serving() => judge(target),
+        Component::ApiServer(_) => (ApiAnswer::Refused { addr }, 0),
+        Component::Etcd(_)
+        | Component::Client(_)
+        | Component::Keepalived(_)
+        | Component::Elector(_)
+        | Component::Kubelet(_) => (ApiAnswer::Refused { addr }, 0),
+    }
+}
+
+/// Runs a `kubectl get RESOURCE`: the rows from the committed store when the API answers, else the
+/// error kubectl prints (exit 1).
+fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -> Printed {
+    let w = &m.world;
+    let mut p = Printed::default();
+    let (answer, waited) = api_answer(w);
+    match answer {
+        ApiAnswer::Served { .. } => {
+            let store = quorum_leader(w)
+                .and_then(|l| w.procs[l as usize].comp.etcd())
+                .and_then(|e| e.save_snapshot())
+                .map(|s| (*s.data).clone())
+                .unwrap_or_default();
+            if waited > 0 {
+                p.wait(waited, "HAProxy's connect timeout to a dead backend, then a retry");
+            }
+            p.out(&tabwriter(&rows(&store)));
+            return p;
+        }
+        ApiAnswer::ServerTimeout { .. } => {
+            p.wait(
+                waited,
+                if waited > REQUEST_TIMEOUT_NS {
+                    "HAProxy's connect timeouts to dead backends, then kube-apiserver's \
+                     --request-timeout: its etcd read cannot reach a quorum"
+                } else {
+                    "kube-apiserver's --request-timeout: its etcd read cannot reach a quorum"
+                },
+            );
+            p.err(format!(
+                "Error from server (Timeout): the server was unable to return a response in the time \
+                 allotted, but may still be processing the request (get {resource})"
+            ));
+        }
+        ApiAnswer::Refused { addr } => p.err(format!(
+            "The connection to the server {addr} was refused - did you specify the right host or port?"
+        )),
+        ApiAnswer::DialTimeout { addr } => {
+            p.wait(waited, "client-go's 30s dial timeout: nothing answers there");
+            p.err(format!(
+                "Unable to connect to the server: dial tcp {addr}: i/o timeout"
+            ));
+        }
+        ApiAnswer::Eof { .. } => {
+            if waited > 0 {
+                p.wait(waited, "HAProxy's connect timeouts to its backends");
+            }
+            p.err("Unable to connect to the server: EOF");
+        }
+    }
+    p.exit_code = 1;
+    p
+}
+
+/// The nodes that are Kubernetes nodes (they run a kubelet).
+fn kube_nodes(w: &World) -> impl Iterator<Item = usize> + '_ {
+    (0..w.layout.nodes.len()).filter(|&n| {
+        matches!(
+            w.layout.nodes[n].kind,
+            NodeKind::ControlPlane | NodeKind::Worker
+        )
+    })
+}
+
+/// `kubectl get nodes -o wide`. STATUS is the stored Ready condition (`NotReady` also for Unknown,
+/// printers.go `printNode`); Node objects exist from the start of the run.
+pub fn nodes(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "nodes", |kv| {
+        let mut rows = vec![[
+            "NAME",
+            "STATUS",
+            "ROLES",
+            "AGE",
+            "VERSION",
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for n in kube_nodes(w) {
+            let spec = &w.layout.nodes[n];
+            let ready = kv
+                .get(keys::key(keys::NODE, n as u64))
+                .is_none_or(|o| NodeObj::unpack(o.value).ready);
+            let role = match spec.kind {
+                NodeKind::ControlPlane => "control-plane",
+                NodeKind::Etcd | NodeKind::LoadBalancer | NodeKind::Worker | NodeKind::Client => {
+                    "<none>"
+                }
+            };
+            rows.push(vec![
+                spec.name.clone(),
+                if ready { "Ready" } else { "NotReady" }.into(),
+                role.into(),
+                human_duration(w.now),
+                KUBE_VERSION.into(),
+                node_ip(&w.layout, n),
+                "<none>".into(),
+                "Ubuntu 24.04.1 LTS".into(),
+                "6.8.0-51-generic".into(),
+                "containerd://1.7.24".into(),
+            ]);
+        }
+        rows
+    })
+}
+
+/// One static pod's life from the trace: first start, starts, last start.
+struct Life {
+    first_ns: Option<Nanos>,
+    starts: u32,
+    last_ns: Nanos,
+}
+
+/// A start is the process coming up from down: readiness changes of a running process (an API
+/// server turning ready, unready and ready again) are not restarts.
+fn life(w: &World, proc: usize) -> Life {
+    let mut l = Life {
+        first_ns: None,
+        starts: 0,
+        last_ns: 0,
+    };
+    let mut down = true;
+    for e in &w.trace.events {
+        if let TraceKind::Proc { proc: p, state } = e.kind {
+            if p as usize != proc {
+                continue;
+            }
+            if state == ProcState::Down {
+                down = true;
+            } else if std::mem::take(&mut down) {
+                l.first_ns.get_or_insert(e.time_ns);
+                l.starts += 1;
+                l.last_ns = e.time_ns;
+            }
+        }
+    }
+    l
+}
+
+/// A static pod's row (None: the process is not a control-plane static pod, or never started).
+fn static_pod_row(w: &World, kv: &Kv, i: usize) -> Option<Vec<String>> {
+    let spec = &w.layout.procs[i];
+    let node = &w.layout.nodes[spec.node];
+    let static_pod = node.kind == NodeKind::ControlPlane
+        && match spec.kind {
+            ProcKind::Etcd
+            | ProcKind::ApiServer
+            | ProcKind::ControllerManager
+            | ProcKind::Scheduler
+            | ProcKind::Haproxy
+            | ProcKind::Keepalived => true,
+            ProcKind::Kubelet | ProcKind::Client => false,
+        };
+    if !static_pod {
+        return None;
+    }
+    let l = life(w, i);
+    let first_ns = l.first_ns?;
+    let node_ready = kv
+        .get(keys::key(keys::NODE, spec.node as u64))
+        .is_none_or(|o| NodeObj::unpack(o.value).ready);
+    let p = &w.procs[i];
+    let ready = node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
+    let status = if p.alive || !node_ready {
+        "Running"
+    } else if p.exits > 0 {
+        "CrashLoopBackOff"
+    } else {
+        "Error"
+    };
+    let restarts = l.starts - 1;
+    let restarts = if restarts > 0 {
+        format!("{restarts} ({} ago)", human_duration(w.now - l.last_ns))
+    } else {
+        "0".into()
+    };
+    Some(vec![
+        format!("{}-{}", spec.kind.name(), node.name),
+        format!("{}/1", ready as u8),
+        status.into(),
+        restarts,
+        human_duration(w.now - first_ns),
+        node_ip(&w.layout, spec.node),
+        node.name.clone(),
+        "<none>".into(),
+        "<none>".into(),
+    ])
+}
+
+/// `kubectl get pods -n kube-system -o wide`: the control-plane static pods `<component>-<node>`
+/// (their mirror pods), READY and STATUS as the node's kubelet last reported them, RESTARTS counted
+/// from the trace with printers.go's `N (AGE ago)` for the last one. Other kube-system pods
+/// (CoreDNS, kube-proxy, the CNI) are not modelled and not listed.
+pub fn pods(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "pods", |kv| {
+        let mut pods: Vec<Vec<String>> = (0..w.layout.procs.len())
+            .filter_map(|i| static_pod_row(w, kv, i))
+            .collect();
+        pods.sort();
+        let mut rows = vec![[
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES",
+        ]
+        .map(String::from)
+        .to_vec()];
+        rows.extend(pods);
+        rows
+    })
+}
+
+/// `kubectl get leases -n kube-system`: the leader-election Leases with HOLDER `<host>_<uuid>`
+/// (a new uuid on every start of the holder) and AGE since the first acquisition.
+pub fn leases(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "leases", |kv| {
+        let mut rows = vec![["NAME", "HOLDER", "AGE"].map(String::from).to_vec()];
+        for (lease, name) in [(1u64, "kube-controller-manager"), (0, "kube-scheduler")] {
+            let created = w
+                .trace
+                .events
+                .iter()
+                .find(|e| matches!(e.kind, TraceKind::LeaseHolder { lease: l, .. } if l as u64 == lease))
+                .map(|e| e.time_ns);
+            let (Some(created), Some(record)) =
+                (created, kv.get(keys::key(keys::LEADER_LEASE, lease)))
+            else {
+                continue;
+            };
+            rows.push(vec![
+                name.into(),
+                holder_identity(m, (record.value >> 32) as u32),
+                human_duration(w.now - created),
+            ]);
+        }
+        rows
+    })
+}
+
+/// The lease holder identity `<hostname>_<uuid>` for the model's holder number (process and start
+/// count, see `Elector::start`); empty when released.
+pub fn holder_identity(m: &Moment, holder: u32) -> String {
+    if holder == 0 {
+        return String::new();
+    }
+    let proc = ((holder >> 16) - 1) as usize;
+    let Some(spec) = m.world.layout.procs.get(proc) else {
+        return String::new();
+    };
+    let host = &m.world.layout.nodes[spec.node].name;
+    format!(
+        "{host}_{}",
+        uuid(m.seed, &format!("{}#{}", spec.name, holder & 0xffff))
+    )
+}
+
+/// kubectl's endpoints column: at most 3 addresses, then ` + N more...` (printers.go
+/// `formatEndpoints`); `<none>` when empty.
+fn endpoint_list(addrs: &[String]) -> String {
+    if addrs.is_empty() {
+        return "<none>".into();
+    }
+    let shown = addrs[..addrs.len().min(3)].join(",");
+    if addrs.len() > 3 {
+        format!("{shown} + {} more...", addrs.len() - 3)
+    } else {
+        shown
+    }
+}
+
+/// `kubectl get endpoints` (namespace default): the `kubernetes` Service's API servers (the lease
+/// endpoint reconciler's set) and each workload's Service (its ready pods, port 8080).
+pub fn endpoints(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "endpoints", |kv| {
+        let mut rows = vec![["NAME", "ENDPOINTS", "AGE"].map(String::from).to_vec()];
+        let age = human_duration(w.now);
+        let bits = kv
+            .get(keys::key(keys::API_ENDPOINTS, 0))
+            .map_or(0, |v| v.value);
+        let apis: Vec<String> = w
+            .layout
+            .procs_of(ProcKind::ApiServer)
+            .enumerate()
+            .filter(|(ord, _)| bits & (1 << ord) != 0)
+            .map(|(_, p)| format!("{}:6443", node_ip(&w.layout, w.layout.procs[p].node)))
+            .collect();
+        let mut services = vec![vec!["kubernetes".into(), endpoint_list(&apis), age.clone()]];
+        let (start, end) = keys::range(keys::ENDPOINT);
+        let eps = kv.range(start, end);
+        for (i, wl) in w.scenario.workloads.iter().enumerate() {
+            let mut addrs: Vec<String> = eps
+                .iter()
+                .map(|e| (keys::id_of(e.key), EndpointObj::unpack(e.value)))
+                .filter(|(_, e)| e.workload as usize == i)
+                .map(|(uid, e)| format!("{}:8080", pod_ip(e.node as usize, uid)))
+                .collect();
+            addrs.sort();
+            services.push(vec![wl.name.clone(), endpoint_list(&addrs), age.clone()]);
+        }
+        services.sort();
+        rows.extend(services);
+        rows
+    })
+}

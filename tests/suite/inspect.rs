@@ -1,0 +1,313 @@
+//! `kube-ha-sim inspect`: the training views in healthy, degraded (cp-1 crashed) and no-quorum
+//! (cp-1 and cp-2 crashed) states. The full transcripts are golden files in `testdata/inspect/`
+//! (`NAME@T.txt`; `REWRITE=1 cargo test --test suite inspect::` regenerates them, review the diff);
+//! the tests beside them assert what each state must show, so a wrong golden cannot pass unseen.
+
+use kube_ha_sim::engine::{parse_duration, SEC};
+use kube_ha_sim::inspect::{print, transcript, Moment, Printed, Stream, View};
+use kube_ha_sim::scenario::load_scenario;
+use kube_ha_sim::world::World;
+use std::path::Path;
+use std::process::Command;
+
+use crate::datadriven::{diff, rewrite_requested};
+
+const DIR: &str = "testdata/inspect";
+
+/// The moments with golden transcripts: (scenario, time).
+const CASES: [(&str, &str); 4] = [
+    ("healthy", "2m"),
+    ("degraded", "2m30s"),
+    ("no-quorum", "1m5s"),
+    ("no-quorum", "2m"),
+];
+
+fn moment(name: &str, at: &str) -> Moment {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = load_scenario(&root.join(DIR).join(format!("{name}.json"))).unwrap();
+    Moment::at(&plan, plan.seed, parse_duration(at).unwrap()).unwrap()
+}
+
+fn stdout(p: &Printed) -> Vec<&str> {
+    lines(p, Stream::Stdout)
+}
+
+fn lines(p: &Printed, s: Stream) -> Vec<&str> {
+    p.lines
+        .iter()
+        .filter(|(k, _)| *k == s)
+        .map(|(_, l)| l.as_str())
+        .collect()
+}
+
+/// The row of `name` in a kubectl table, split into columns.
+fn row<'a>(p: &'a Printed, name: &str) -> Vec<&'a str> {
+    stdout(p)
+        .into_iter()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row {name} in {:?}", p.lines))
+        .split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+#[test]
+fn views_match_their_golden_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut failures = String::new();
+    for (name, at) in CASES {
+        let text = format!(
+            "kube-ha-sim inspect {DIR}/{name}.json --at {at}\n\n{}",
+            transcript(&View::ALL, &moment(name, at))
+        );
+        let golden = root.join(DIR).join(format!("{name}@{at}.txt"));
+        if rewrite_requested() {
+            std::fs::write(&golden, &text).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_default();
+        if want != text {
+            failures += &format!("{}:\n{}\n", golden.display(), diff(&want, &text));
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+#[test]
+fn healthy_cluster_answers_every_tool() {
+    let m = moment("healthy", "2m");
+    for v in View::ALL {
+        let p = print(v, &m);
+        assert_eq!(p.exit_code, 0, "{}: {:?}", v.name(), p.lines);
+        assert!(lines(&p, Stream::Stderr).is_empty(), "{}", v.name());
+        assert_eq!(p.waited_ns, 0, "{}", v.name());
+    }
+    let nodes = print(View::Nodes, &m);
+    for n in ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2"] {
+        assert_eq!(row(&nodes, n)[1], "Ready", "{n}");
+    }
+    assert_eq!(row(&nodes, "cp-1")[2], "control-plane");
+    assert_eq!(row(&nodes, "worker-1")[2], "<none>");
+    assert_eq!(
+        row(&nodes, "cp-1")[3],
+        "2m",
+        "AGE of a node registered at the start"
+    );
+    let health = print(View::EndpointHealth, &m);
+    assert_eq!(stdout(&health).len(), 3);
+    assert!(stdout(&health)
+        .iter()
+        .all(|l| l.contains("is healthy: successfully committed proposal: took = ")));
+    // Exactly one member leads in endpoint status.
+    let status = print(View::EndpointStatus, &m);
+    let leaders = stdout(&status)
+        .iter()
+        .filter(|l| l.contains("|      true |"))
+        .count();
+    assert_eq!(leaders, 1, "{:?}", status.lines);
+}
+
+#[test]
+fn lease_holders_are_the_acting_leaders_with_a_stable_identity() {
+    let m = moment("healthy", "2m");
+    let leases = print(View::Leases, &m);
+    for (lease, kind) in [
+        ("kube-scheduler", "kube-scheduler"),
+        ("kube-controller-manager", "kube-controller-manager"),
+    ] {
+        let holder = row(&leases, lease)[1].to_string();
+        let (host, uuid) = holder.split_once('_').expect("<host>_<uuid>");
+        assert_eq!(uuid.len(), 36, "{holder}");
+        assert_eq!(&uuid[14..15], "4", "a version-4 uuid: {holder}");
+        // The holder's host runs the instance of that component that is acting.
+        let w: &World = m.world();
+        let acting: Vec<String> = (0..w.layout().procs.len())
+            .filter(|&p| w.layout().procs[p].name.ends_with(kind) && w.acting(p))
+            .map(|p| w.layout().procs[p].name.clone())
+            .collect();
+        assert_eq!(acting, vec![format!("{host}/{kind}")], "{lease}");
+    }
+    // The same seed gives the same identity; another seed another.
+    let again = print(View::Leases, &moment("healthy", "2m"));
+    assert_eq!(leases.lines, again.lines);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = load_scenario(&root.join(DIR).join("healthy.json")).unwrap();
+    let other = Moment::at(&plan, plan.seed + 1, 120 * SEC).unwrap();
+    assert_ne!(print(View::Leases, &other).lines, leases.lines);
+}
+
+#[test]
+fn a_crashed_node_turns_not_ready_after_the_grace_period_and_its_member_unhealthy() {
+    // cp-1 crashed at 1m: the node lifecycle controller marks it NotReady after the 50 s grace
+    // period (node-monitor-grace-period), not before.
+    let before = moment("degraded", "1m20s");
+    assert_eq!(row(&print(View::Nodes, &before), "cp-1")[1], "Ready");
+    let m = moment("degraded", "2m30s");
+    let nodes = print(View::Nodes, &m);
+    assert_eq!(row(&nodes, "cp-1")[1], "NotReady");
+    assert_eq!(row(&nodes, "cp-2")[1], "Ready");
+    // Its static pods are no longer ready; cp-2's scheduler crashed once for 20 s and was
+    // restarted: one restart, counted from the trace.
+    let pods = print(View::Pods, &m);
+    assert_eq!(row(&pods, "kube-apiserver-cp-1")[1], "0/1");
+    assert_eq!(row(&pods, "kube-scheduler-cp-3")[3], "0");
+    assert!(
+        row(&pods, "kube-scheduler-cp-2")[3].starts_with("1 ("),
+        "{:?}",
+        row(&pods, "kube-scheduler-cp-2")
+    );
+    // The `kubernetes` Service drops cp-1's API server (lease reconciler TTL).
+    let eps = print(View::Endpoints, &m);
+    assert!(!row(&eps, "kubernetes")[1].contains("10.0.1.1:"));
+    // etcdctl: cp-1's member is unhealthy on stderr after the command timeout, the others
+    // healthy on stdout, then `Error: unhealthy cluster` and exit 1.
+    let h = print(View::EndpointHealth, &m);
+    assert_eq!(h.exit_code, 1);
+    assert_eq!(h.waited_ns, 5 * SEC);
+    assert_eq!(
+        lines(&h, Stream::Stderr),
+        vec![
+            "https://10.0.1.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded",
+            "Error: unhealthy cluster"
+        ]
+    );
+    assert_eq!(stdout(&h).len(), 2);
+    // HAProxy marked cp-1 DOWN after a timed-out check.
+    let stat = print(View::Haproxy, &m);
+    let cp1 = stdout(&stat)
+        .into_iter()
+        .find(|l| l.starts_with("apiserverbackend,cp-1,"))
+        .unwrap();
+    assert!(cp1.contains(",DOWN,") && cp1.contains(",L4TOUT,"), "{cp1}");
+}
+
+#[test]
+fn without_quorum_kubectl_times_out_then_gets_eof_and_etcdctl_gives_up() {
+    // Right after the loss, HAProxy still sends requests to cp-3, whose API server cannot read
+    // from etcd: kube-apiserver answers 504 after its 1m request timeout.
+    let m = moment("no-quorum", "1m5s");
+    let nodes = print(View::Nodes, &m);
+    assert_eq!(nodes.exit_code, 1);
+    assert!(nodes.waited_ns >= 60 * SEC);
+    assert_eq!(
+        lines(&nodes, Stream::Stderr),
+        vec!["Error from server (Timeout): the server was unable to return a response in the time allotted, but may still be processing the request (get nodes)"]
+    );
+    // Once HAProxy has marked every backend DOWN (cp-3's /healthz fails its etcd check), it
+    // closes the connection it cannot place.
+    let later = moment("no-quorum", "2m");
+    assert_eq!(
+        lines(&print(View::Pods, &later), Stream::Stderr),
+        vec!["Unable to connect to the server: EOF"]
+    );
+    for v in [View::Members, View::EndpointStatus, View::EndpointHealth] {
+        let p = print(v, &later);
+        assert_eq!(p.exit_code, 1, "{}", v.name());
+        assert_eq!(p.waited_ns, 5 * SEC, "{}", v.name());
+        let err = lines(&p, Stream::Stderr);
+        assert!(
+            err.last().unwrap().ends_with("context deadline exceeded"),
+            "{}: {err:?}",
+            v.name()
+        );
+    }
+}
+
+#[test]
+fn the_world_stopped_at_t_has_the_full_runs_trace_up_to_t() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = load_scenario(&root.join(DIR).join("degraded.json")).unwrap();
+    let full = kube_ha_sim::run::run(&plan, plan.seed).unwrap();
+    let at = 95 * SEC;
+    let m = Moment::at(&plan, plan.seed, at).unwrap();
+    let upto: Vec<_> = full
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.time_ns <= at)
+        .collect();
+    let got: Vec<_> = m.world().trace().events.iter().collect();
+    assert!(!got.is_empty());
+    assert_eq!(got, upto);
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kube-ha-sim"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn the_command_line_splits_streams_and_refuses_bad_input() {
+    let out = bin()
+        .args([
+            "inspect",
+            "testdata/inspect/degraded.json",
+            "--at",
+            "2m30s",
+            "--view",
+            "endpoint-health",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        so.starts_with("$ etcdctl endpoint health --cluster\n"),
+        "{so}"
+    );
+    assert!(so.contains("is healthy"), "{so}");
+    assert!(se.ends_with("Error: unhealthy cluster\n"), "{se}");
+    for (args, want) in [
+        (
+            vec!["--at", "6m"],
+            "error: testdata/inspect/healthy.json: --at 6m is after the end of the run (duration 5m); allowed: 0s to 5m\n",
+        ),
+        (
+            vec!["--at", "2m", "--view", "nodes,podz"],
+            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, endpoints, members, endpoint-status, endpoint-health, haproxy\n",
+        ),
+        (
+            vec!["--at", "2"],
+            "error: testdata/inspect/healthy.json: --at: \"2\" has no unit; durations need one of ns, us, ms, s, m, h (e.g. \"2s\")\n",
+        ),
+    ] {
+        let out = bin()
+            .args(["inspect", "testdata/inspect/healthy.json"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), want, "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn restarts_count_process_starts_not_readiness_changes() {
+    // An API server turns ready after its start (unready -> up): that is no restart. A scheduler that
+    // crashes for 10 s and starts again has restarted once (it read 2 for every API server before).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(DIR).join("healthy.json"))
+        .unwrap()
+        .replace(
+            r#""workloads""#,
+            r#""faults": [{"at": "60s", "kind": "crash", "target": "cp-2/kube-scheduler", "for": "10s"}], "workloads""#,
+        );
+    let plan =
+        kube_ha_sim::scenario::parse_scenario(&text, "restarts.json").expect("the variant parses");
+    let m = Moment::at(&plan, plan.seed, parse_duration("3m").unwrap()).unwrap();
+    let pods = print(View::Pods, &m);
+    assert_eq!(
+        row(&pods, "kube-apiserver-cp-1")[3],
+        "0",
+        "{:?}",
+        pods.lines
+    );
+    let restarted = row(&pods, "kube-scheduler-cp-2");
+    assert!(restarted[3].starts_with("1 ("), "{restarted:?}");
+}
