@@ -9,7 +9,7 @@
 //! shutdown-sessions` in kubeadm's configuration); a reset from the backend's host does.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
-use crate::components::msg::{ApiError, HealthPath, KvOp, Msg};
+use crate::components::msg::{ApiError, ApiUser, HealthPath, KvOp, Msg};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ struct Session {
     client: ProcId,
     client_id: u64,
     /// The request relayed (None: a PING on an established connection).
-    op: Option<KvOp>,
+    op: Option<(KvOp, ApiUser)>,
     server: usize,
     retries_left: u32,
     connected: bool,
@@ -291,8 +291,10 @@ impl Haproxy {
             self.conns.insert(s.client, (s.conn, next));
         }
         let id = self.ids.next_id();
-        let Some(op) = s.op.clone() else { return };
-        ctx.send(self.cfg.backends[next], Msg::ProxyReq { id, op });
+        let Some((op, user)) = s.op.clone() else {
+            return;
+        };
+        ctx.send(self.cfg.backends[next], Msg::ProxyReq { id, op, user });
         ctx.timer(
             self.cfg.connect_timeout_ns,
             HaproxyTimer::ConnectTimeout { id },
@@ -303,10 +305,10 @@ impl Haproxy {
     /// Messages: client requests, backend answers, check answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op, conn } => {
+            Msg::ApiReq { id, op, conn, user } => {
                 if let Some(&(open, server)) = self.conns.get(&from) {
                     if open == conn {
-                        self.relay(ctx, from, id, Some(op), conn, server);
+                        self.relay(ctx, from, id, Some((op, user)), conn, server);
                         return;
                     }
                     // A new connection from this client: the old one is gone, and so are the
@@ -332,6 +334,7 @@ impl Haproxy {
                     Msg::ProxyReq {
                         id: sid,
                         op: op.clone(),
+                        user,
                     },
                 );
                 ctx.timer(
@@ -343,7 +346,7 @@ impl Haproxy {
                     Session {
                         client: from,
                         client_id: id,
-                        op: Some(op),
+                        op: Some((op, user)),
                         server: i,
                         retries_left: self.cfg.retries,
                         connected: false,
@@ -439,15 +442,16 @@ impl Haproxy {
         ctx: &mut Ctx,
         client: ProcId,
         client_id: u64,
-        op: Option<KvOp>,
+        op: Option<(KvOp, ApiUser)>,
         conn: u32,
         server: usize,
     ) {
         let sid = self.ids.next_id();
         let msg = match &op {
-            Some(op) => Msg::ProxyReq {
+            Some((op, user)) => Msg::ProxyReq {
                 id: sid,
                 op: op.clone(),
+                user: *user,
             },
             None => Msg::ApiPing { id: sid, conn: 0 },
         };

@@ -518,7 +518,47 @@ impl Validator<'_> {
                 ("etcd_keepalive_time", a.etcd_keepalive_time),
                 ("etcd_keepalive_timeout", a.etcd_keepalive_timeout),
             ],
-        )
+        )?;
+        self.apiserver_capacity()
+    }
+
+    /// The API server's capacity: whole counts in range, CPU times from 1us (0 for the per-object
+    /// cost) to 1s.
+    fn apiserver_capacity(&self) -> Check {
+        let a = &self.s.settings.kube_apiserver;
+        for (field, v, max) in [
+            ("max_requests_inflight", a.max_requests_inflight, 100_000),
+            (
+                "max_mutating_requests_inflight",
+                a.max_mutating_requests_inflight,
+                100_000,
+            ),
+            ("cores", a.cores, 1024),
+        ] {
+            if !(1..=max).contains(&v) {
+                return Err(self.err(
+                    &format!("settings.kube_apiserver.{field}"),
+                    format!("{v} is out of range; allowed: 1 to {max}"),
+                ));
+            }
+        }
+        for (field, d, min) in [
+            ("cpu_per_get", a.cpu_per_get, crate::engine::US),
+            ("cpu_per_write", a.cpu_per_write, crate::engine::US),
+            ("cpu_per_list_object", a.cpu_per_list_object, 0),
+        ] {
+            if d.ns() < min || d.ns() > crate::engine::SEC {
+                return Err(self.err(
+                    &format!("settings.kube_apiserver.{field}"),
+                    format!(
+                        "{} is out of range; allowed: {} to 1s of CPU per request",
+                        crate::engine::fmt_duration_exact(d.ns()),
+                        if min == 0 { "0s" } else { "1us" }
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// client-go's leader election refuses timings outside lease_duration > renew_deadline > 1.2 x
