@@ -106,6 +106,9 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         faults: &fault_spans,
         workloads: &workloads,
         lease_overrun_allowed: scenario.settings.leader_election.allows_lease_overrun(),
+        api_servers: layout.procs_of(ProcKind::ApiServer).count() as u32,
+        api_cores: scenario.settings.kube_apiserver.cores,
+        load_timeout_ns: scenario.load.timeout.ns(),
     };
     let m = metrics::compute(&inputs(None));
     let verdicts = scenario

@@ -814,7 +814,7 @@ impl Validator<'_> {
         let rps = s.load.requests_per_second;
         let idle = idle_events_per_second(layout);
         let events = duration_s * (idle + EVENTS_PER_REQUEST * rps);
-        let bound = crate::engine::runaway_bound(s.duration.ns()) as f64;
+        let bound = crate::engine::runaway_bound(s.duration.ns(), rps) as f64;
         if events > bound {
             return Err(self.err(
                 "load.requests_per_second",
