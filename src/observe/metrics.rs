@@ -337,7 +337,11 @@ fn capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let capacity = (end - w) as f64 * inp.api_servers.max(1) as f64 * inp.api_cores.max(1) as f64;
     m.insert(
         Metric::ApiServerUtilization.key().into(),
-        if capacity > 0.0 { cpu as f64 / capacity } else { 0.0 },
+        if capacity > 0.0 {
+            cpu as f64 / capacity
+        } else {
+            0.0
+        },
     );
     for level in PriorityLevel::ALL {
         let i = level.index();
