@@ -22,6 +22,7 @@ pub mod check;
 pub mod compare;
 pub mod library;
 pub mod plan;
+pub mod sweep;
 
 use crate::report;
 use crate::report::print_warnings;
@@ -93,6 +94,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
     Plan(plan::PlanArgs),
+    /// Sizing: run a scenario over a range of one field (load, API servers...), with everything up and
+    /// with one control-plane node lost; the largest value that keeps the API SLO (sweep.json, sizing.svg).
+    Sweep(sweep::SweepArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -143,6 +147,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             None => bench::run(quick),
         },
         Command::Plan(args) => plan::cmd_plan(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Render { paths, out } => library::cmd_render(&paths, &out),
         Command::Compare { file, seed, out } => compare::cmd_compare(&file, seed, out.as_deref()),
