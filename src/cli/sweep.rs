@@ -123,32 +123,12 @@ impl Figures {
     }
 }
 
-/// The metrics a sweep reports, each measured over the last two thirds of the run (both variants
-/// alike): the first third holds the boot and, with a node lost, the load balancers' health checks
-/// marking it down; the SLO is about the steady state after that.
-const MEASURED: [Metric; 6] = [
-    Metric::ApiMutatingLatencyP99,
-    Metric::ApiLatencyP99,
-    Metric::ApiFailedRequests,
-    Metric::ApiThrottled,
-    Metric::ApiSaturated,
-    Metric::ApiServerUtilization,
-];
-
 /// The scenario with `vary` set to `value`, and with cp-1 crashed from the start when `lost`; its
-/// expectations replaced by the sweep's measurements over `[duration / 3, duration]`.
-fn variant(base: &Value, vary: &Vary, value: f64, lost: bool, duration_ns: u64) -> Value {
+/// own expectations dropped (the sweep judges the SLO).
+fn variant(base: &Value, vary: &Vary, value: f64, lost: bool) -> Value {
     let mut v = base.clone();
     if let Some(obj) = v.as_object_mut() {
-        let window = json!([
-            format!("{}ms", duration_ns / 3 / 1_000_000),
-            format!("{}ms", duration_ns / 1_000_000)
-        ]);
-        let expect: Vec<Value> = MEASURED
-            .iter()
-            .map(|m| json!({ "metric": m.key(), "at_least": 0, "window": window }))
-            .collect();
-        obj.insert("expect".into(), Value::Array(expect));
+        obj.insert("expect".into(), json!([]));
     }
     let mut at = &mut v;
     for (i, key) in vary.path.iter().enumerate() {
@@ -198,13 +178,10 @@ fn read_base(file: &Path) -> Result<Value, String> {
 /// The runs of the sweep, validated before any starts.
 fn points(file: &Path, vary: &Vary) -> Result<Vec<Point>, String> {
     let base = read_base(file)?;
-    let duration_ns = crate::scenario::load_scenario(file)
-        .map_err(|e| e.to_string())?
-        .duration_ns;
     let mut out = Vec::new();
     for &value in &vary.values {
         for lost in [false, true] {
-            let v = variant(&base, vary, value, lost, duration_ns);
+            let v = variant(&base, vary, value, lost);
             let label = format!(
                 "{} with {}={value}{}",
                 file.display(),
@@ -307,6 +284,14 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
     EXIT_OK
 }
 
+/// Where a sweep's measurement starts: after the warm-up and after the first half of the run (both
+/// variants alike: the first half holds the boot, the backlog of requests the booting cluster could
+/// not serve, and, with a node lost, the load balancers' checks
+/// marking it down; the SLO is about the steady state after that).
+fn measured_from(o: &crate::run::Outcome) -> u64 {
+    o.warmup_ns.unwrap_or(0).max(o.end_ns / 2)
+}
+
 fn run_points(pts: &[Point], seed: u64, jobs: usize) -> Vec<Figures> {
     crate::capacity::costs::parallel_map(
         pts,
@@ -315,12 +300,7 @@ fn run_points(pts: &[Point], seed: u64, jobs: usize) -> Vec<Figures> {
             Ok(o) => Figures {
                 value: p.value,
                 lost: p.lost,
-                metrics: Some(
-                    o.verdicts
-                        .iter()
-                        .filter_map(|v| Some((v.expectation.metric.clone(), v.actual?)))
-                        .collect(),
-                ),
+                metrics: Some(o.metrics_between(measured_from(&o), o.end_ns)),
                 error: None,
             },
             Err(e) => Figures {
