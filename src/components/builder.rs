@@ -126,7 +126,7 @@ fn load_client(plan: &Plan) -> LoadClient {
         },
         write_ratio: plan.load.write_ratio,
         timeout_ns: plan.load.timeout.ns(),
-        start_ns: 0,
+        start_ns: plan.load.start.ns(),
         long_lived: plan.load.connection == crate::scenario::model::LoadConnection::LongLived,
         user: match plan.load.identity {
             crate::scenario::model::LoadIdentity::User => ApiUser::User,

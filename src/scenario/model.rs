@@ -609,6 +609,9 @@ pub struct Load {
     pub api_via: LoadApiVia,
     /// Whose credentials its API requests carry (their priority level).
     pub identity: LoadIdentity,
+    /// When the load begins (0s: at once, while the cluster boots). A capacity study starts it after
+    /// the warm-up, so that the requests the booting cluster could not serve do not pile up first.
+    pub start: Dur,
 }
 
 impl Default for Load {
@@ -621,6 +624,7 @@ impl Default for Load {
             connection: LoadConnection::PerRequest,
             api_via: LoadApiVia::Endpoint,
             identity: LoadIdentity::User,
+            start: Dur(0),
         }
     }
 }

@@ -801,6 +801,16 @@ impl Validator<'_> {
                 ));
             }
         }
+        if l.start.ns() >= self.s.duration.ns() {
+            return Err(self.err(
+                "load.start",
+                format!(
+                    "{} is not before the end of the run ({}); allowed: 0s up to less than duration",
+                    fmt_duration(l.start.ns()),
+                    fmt_duration(self.s.duration.ns())
+                ),
+            ));
+        }
         self.positive("load.timeout", l.timeout)
     }
 
