@@ -581,8 +581,13 @@ impl ApiServer {
         }
     }
 
-    /// 429 with `Retry-After: 1`, counted in this second's throttle record.
+    /// 429 with `Retry-After: 1`, counted in this second's throttle record. The GOAWAY filter wraps
+    /// APF (it is added after it in `DefaultBuildHandlerChain`, so it runs first): a 429 closes the
+    /// connection with the same chance as any answer.
     fn too_many_requests(&mut self, ctx: &mut Ctx, w: ApiWaiter) {
+        if w.goaway {
+            ctx.send(w.client, Msg::GoAway { id: w.id });
+        }
         ctx.send(
             w.client,
             Msg::ApiResp {
