@@ -265,6 +265,9 @@ pub fn write_pictures(
         )
     })?;
     out.sync("timeline.png")?;
+    if let Some(svg) = report::capacity::render_capacity_svg(outcome) {
+        out.write("capacity.svg", svg.as_bytes())?;
+    }
     out.write(
         "report.html",
         report::html::render_html(outcome, replay).as_bytes(),
