@@ -39,8 +39,9 @@ const EVENTS_PER_REQUEST: f64 = 22.0;
 /// Memory one acknowledged write keeps: the invariant checker's record of it (24 bytes, and the
 /// slack of a growing vector).
 const BYTES_PER_WRITE: f64 = 40.0;
-/// Memory one request record keeps (24 bytes, and the slack of a growing vector).
-const BYTES_PER_REQUEST: f64 = 40.0;
+/// Memory one request keeps: the client's record (24 bytes) and the API server's served record (32
+/// bytes), each with the slack of a growing vector.
+const BYTES_PER_REQUEST: f64 = 88.0;
 /// Memory one entry of an etcd member's in-memory log keeps (64 bytes, and the slack of a growing
 /// vector).
 const BYTES_PER_LOG_ENTRY: f64 = 128.0;
