@@ -644,7 +644,8 @@ impl ApiServer {
             e @ (EtcdError::Timeout
             | EtcdError::NoLeader
             | EtcdError::LeaderChanged
-            | EtcdError::Unavailable) => ApiError::Storage(e),
+            | EtcdError::Unavailable
+            | EtcdError::NoSpace) => ApiError::Storage(e),
         });
         let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
         let done = self.cores.run(ctx.now, cpu_ns);

@@ -99,6 +99,10 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
         request_timeout_ns: s.etcd.effective_request_timeout(),
         snapshot_count: s.etcd.snapshot_count,
         snapshot_catchup_entries: s.etcd.snapshot_catchup_entries,
+        quota: crate::components::etcd::quota::QuotaConfig {
+            quota_backend_bytes: s.etcd.quota_backend_bytes,
+            bytes_per_revision: s.etcd.bytes_per_revision,
+        },
     })
 }
 

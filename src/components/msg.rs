@@ -114,6 +114,8 @@ pub enum EtcdError {
     Conflict,
     /// The client could not reach any member (connection refused / timed out).
     Unavailable,
+    /// The backend is over its quota (the NOSPACE alarm): Puts are refused.
+    NoSpace,
 }
 
 impl EtcdError {
@@ -125,6 +127,7 @@ impl EtcdError {
             EtcdError::LeaderChanged => "etcdserver: leader changed",
             EtcdError::Conflict => "etcdserver: compare failed",
             EtcdError::Unavailable => "etcdclient: no available endpoint",
+            EtcdError::NoSpace => "etcdserver: mvcc: database space exceeded",
         }
     }
 }

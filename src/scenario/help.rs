@@ -122,6 +122,12 @@ NAMES
   snapshot_catchup_entries       5000     --snapshot-catchup-entries: entries kept before a
                                           snapshot for slow followers; one further behind gets
                                           the snapshot (4 KiB per key at 10 MB/s)
+  quota_backend_bytes            2147483648  --quota-backend-bytes (2 GiB); past it the NOSPACE
+                                          alarm refuses every Put ("etcdserver: mvcc: database
+                                          space exceeded"), reads and deletes go on; 1024 to 2^40
+  bytes_per_revision             1024     what a revision adds to the database (live keys and
+                                          5-10 min of history, kube-apiserver compacting every
+                                          5 m); 1 to 1572864
 
 [settings.kube_apiserver]  (kubernetes/website command-line-tools-reference/kube-apiserver.md)
   request_timeout                "1m"     --request-timeout; more than 0

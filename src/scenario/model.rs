@@ -177,6 +177,12 @@ pub struct EtcdSettings {
     /// kept before each snapshot so that a slow follower can catch up from the log rather than by a
     /// snapshot; 5000 (`DefaultSnapshotCatchUpEntries`, etcd server/etcdserver/server.go).
     pub snapshot_catchup_entries: u64,
+    /// `--quota-backend-bytes`: 2 GiB (etcd server/storage/quota.go `DefaultQuotaBytes`; 8 GiB is the
+    /// suggested maximum, op-guide/maintenance.md). Past it the NOSPACE alarm refuses every Put.
+    pub quota_backend_bytes: u64,
+    /// What one revision of an object adds to the database: 1 KiB, a modelling choice (a Lease is about
+    /// 300 bytes, a Pod a few KiB); with 5-10 minutes of history kept by kube-apiserver's compaction.
+    pub bytes_per_revision: u64,
 }
 
 impl Default for EtcdSettings {
@@ -191,6 +197,8 @@ impl Default for EtcdSettings {
             request_timeout: None,
             snapshot_count: 10_000,
             snapshot_catchup_entries: 5_000,
+            quota_backend_bytes: 2 << 30,
+            bytes_per_revision: 1024,
         }
     }
 }

@@ -486,6 +486,22 @@ impl Validator<'_> {
         if let Some(rt) = e.request_timeout {
             self.positive("settings.etcd.request_timeout", rt)?;
         }
+        for (field, v, min, max) in [
+            (
+                "quota_backend_bytes",
+                e.quota_backend_bytes,
+                1u64 << 10,
+                1u64 << 40,
+            ),
+            ("bytes_per_revision", e.bytes_per_revision, 1, 3 << 19),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(self.err(
+                    &format!("settings.etcd.{field}"),
+                    format!("{v} is out of range; allowed: {min} to {max} bytes"),
+                ));
+            }
+        }
         if e.snapshot_count == 0 {
             return Err(self.err(
                 "settings.etcd.snapshot_count",

@@ -118,3 +118,44 @@ fn leader_election_seats_protect_the_leases_under_a_workload_flood() {
         "without APF the flood should take the lease renewals' seats"
     );
 }
+
+/// A small quota fills: etcd raises NOSPACE in its own words, every write after it fails with
+/// "database space exceeded", reads go on.
+#[test]
+fn a_full_etcd_quota_raises_nospace_and_stops_writes_but_not_reads() {
+    use kube_ha_sim::observe::TraceKind;
+    let o = run_json(
+        r#"{"name":"quota","duration":"2m",
+            "topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},
+            "settings":{"etcd":{"quota_backend_bytes":262144,"bytes_per_revision":1024}},
+            "load":{"requests_per_second":20,"write_ratio":0.5}}"#,
+        1,
+    );
+    let raised: Vec<u64> = o
+        .trace
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, TraceKind::Log { text, .. }
+            if text.contains("alarm raised") && text.contains("NOSPACE"))
+        })
+        .map(|e| e.time_ns)
+        .collect();
+    assert!(!raised.is_empty(), "no NOSPACE alarm");
+    let t = raised[0] + S;
+    let after: Vec<_> = o.trace.requests.iter().filter(|r| r.sent_ns > t).collect();
+    let writes_ok = after.iter().filter(|r| r.write && r.ok).count();
+    let reads_ok = after.iter().filter(|r| !r.write && r.ok).count();
+    let reads = after.iter().filter(|r| !r.write).count();
+    assert_eq!(writes_ok, 0, "a write succeeded after NOSPACE");
+    assert!(
+        reads > 100 && reads_ok * 10 >= reads * 9,
+        "{reads_ok} of {reads} reads"
+    );
+    // Before it, writes worked.
+    assert!(o
+        .trace
+        .requests
+        .iter()
+        .any(|r| r.write && r.ok && r.sent_ns < raised[0]));
+}

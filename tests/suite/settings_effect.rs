@@ -325,6 +325,13 @@ fn table() -> Vec<Row> {
         ),
         row("kube_apiserver.startup_time", ApiCrash, json!("2s")),
         row("kube_apiserver.goaway_chance", CpNodeCrash, json!(0.02)),
+        row("etcd.quota_backend_bytes", ApiCrash, json!(100_000)),
+        row_with(
+            "etcd.bytes_per_revision",
+            ApiCrash,
+            json!({"etcd": {"quota_backend_bytes": 10_485_760}}),
+            json!(102_400),
+        ),
         // capacity: one seat per level leaves requests queueing now and then even at the base load;
         // without APF one read and one write in flight means 429s.
         row_with(
