@@ -40,6 +40,7 @@ pub struct Outcome {
     pub verdicts: Vec<Verdict>,
     pub events: u64,
     pub end_ns: Nanos,
+    pub acknowledged_writes_lost: u64,
 }
 
 impl Outcome {
@@ -60,13 +61,16 @@ pub fn judge(e: &ExpectationPlan, metrics: &Metrics) -> Verdict {
     }
 }
 
-/// Runs a scenario with a seed.
-pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
-    let mut world = World::build(scenario, seed);
-    world.run()?;
-    let end_ns = world.end_ns;
-    let tls = timelines(&world.trace, end_ns);
-    let layout = world.layout.clone();
+/// The metrics of a finished run over `window` (None: from the warm-up to the end).
+fn metrics_of(
+    scenario: &Plan,
+    layout: &Layout,
+    trace: &Trace,
+    tls: &[Timeline],
+    end_ns: Nanos,
+    acknowledged_writes_lost: u64,
+    window: Option<(Nanos, Nanos)>,
+) -> Metrics {
     let lease_of = |p: u16| -> Option<u16> {
         match layout.procs.get(p as usize).map(|s| s.kind) {
             Some(ProcKind::Scheduler) => Some(0),
@@ -82,7 +86,30 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
             | None => None,
         }
     };
-    let fault_spans: Vec<FaultSpan> = scenario
+    let fault_spans: Vec<FaultSpan> = fault_spans(scenario);
+    let workloads: Vec<(String, u32)> = scenario
+        .workloads
+        .iter()
+        .map(|w| (w.name.clone(), w.replicas))
+        .collect();
+    metrics::compute(&MetricInputs {
+        trace,
+        timelines: tls,
+        end_ns,
+        lease_of: &lease_of,
+        acknowledged_writes_lost,
+        window,
+        faults: &fault_spans,
+        workloads: &workloads,
+        lease_overrun_allowed: scenario.settings.leader_election.allows_lease_overrun(),
+        api_servers: layout.procs_of(ProcKind::ApiServer).count() as u32,
+        api_cores: scenario.settings.kube_apiserver.cores,
+        load_timeout_ns: scenario.load.timeout.ns(),
+    })
+}
+
+fn fault_spans(scenario: &Plan) -> Vec<FaultSpan> {
+    scenario
         .faults
         .iter()
         .map(|f| FaultSpan {
@@ -90,33 +117,52 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
             end_ns: f.end_ns(),
             repair: f.kind().is_repair(),
         })
-        .collect();
-    let workloads: Vec<(String, u32)> = scenario
-        .workloads
-        .iter()
-        .map(|w| (w.name.clone(), w.replicas))
-        .collect();
-    let inputs = |window| MetricInputs {
-        trace: &world.trace,
-        timelines: &tls,
-        end_ns,
-        lease_of: &lease_of,
-        acknowledged_writes_lost: world.invariants.acknowledged_writes_lost,
-        window,
-        faults: &fault_spans,
-        workloads: &workloads,
-        lease_overrun_allowed: scenario.settings.leader_election.allows_lease_overrun(),
+        .collect()
+}
+
+impl Outcome {
+    /// The metrics over `[from_ns, to_ns]` of the run (as an expectation's `window` measures them).
+    pub fn metrics_between(&self, from_ns: Nanos, to_ns: Nanos) -> Metrics {
+        metrics_of(
+            &self.scenario,
+            &self.layout,
+            &self.trace,
+            &self.timelines,
+            self.end_ns,
+            self.acknowledged_writes_lost,
+            Some((from_ns, to_ns)),
+        )
+    }
+}
+
+/// Runs a scenario with a seed.
+pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
+    let mut world = World::build(scenario, seed);
+    world.run()?;
+    let end_ns = world.end_ns;
+    let tls = timelines(&world.trace, end_ns);
+    let lost = world.invariants.acknowledged_writes_lost;
+    let of = |window| {
+        metrics_of(
+            scenario,
+            &world.layout,
+            &world.trace,
+            &tls,
+            end_ns,
+            lost,
+            window,
+        )
     };
-    let m = metrics::compute(&inputs(None));
+    let m = of(None);
     let verdicts = scenario
         .expect
         .iter()
         .map(|e| match e.window_ns {
-            Some(w) => judge(e, &metrics::compute(&inputs(Some(w)))),
+            Some(w) => judge(e, &of(Some(w))),
             None => judge(e, &m),
         })
         .collect();
-    let warmup_ns = metrics::warmup(&tls, &world.trace, &fault_spans);
+    let warmup_ns = metrics::warmup(&tls, &world.trace, &fault_spans(scenario));
     Ok(Outcome {
         scenario: scenario.clone(),
         seed,
@@ -129,5 +175,6 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         verdicts,
         events: world.events_processed,
         end_ns,
+        acknowledged_writes_lost: lost,
     })
 }

@@ -417,6 +417,7 @@ mod tests {
                 Scope::PerCapability => m.cap_key(Capability::Workloads),
                 Scope::Run => m.key().to_string(),
                 Scope::PerWorkload => m.workload_key("web"),
+                Scope::PerLevel => m.level_key("workload-low"),
             };
             assert_eq!(default_tolerance(&name), d.kind.tolerance(), "{name}");
             let worse = match d.worse {

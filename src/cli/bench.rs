@@ -15,7 +15,7 @@ struct Case {
     json: &'static str,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case {
         name: "idle 5-member etcd, load off, 1 day",
         json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0,"target":"etcd"}}"#,
@@ -35,6 +35,10 @@ const CASES: [Case; 5] = [
     Case {
         name: "100 workers, 1000 pods, worker crash, 1 h",
         json: r#"{"name":"bench-workers","duration":"1h","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":100,"zones":["a","b","c"],"load_balancers":2},"load":{"requests_per_second":10},"workloads":[{"name":"web","replicas":600,"spread":"zones"},{"name":"api","replicas":400}],"faults":[{"at":"10m","kind":"crash","target":"worker-1"}]}"#,
+    },
+    Case {
+        name: "overload: 20,000 req/s on 3 API servers (429s), 3 m",
+        json: r#"{"name":"bench-overload","duration":"3m","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"]},"load":{"requests_per_second":20000}}"#,
     },
 ];
 

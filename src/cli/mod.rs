@@ -26,6 +26,7 @@ pub mod lab;
 pub mod library;
 pub mod new;
 pub mod plan;
+pub mod sweep;
 
 use crate::report;
 use crate::report::print_warnings;
@@ -115,6 +116,9 @@ enum Command {
     Exercise(exercise::ExerciseArgs),
     /// Training: run a scenario by hand (step, until, faults, the views by their command lines, narrate, save).
     Lab(lab::LabArgs),
+    /// Sizing: run a scenario over a range of one field (load, API servers...), with everything up and
+    /// with one control-plane node lost; the largest value that keeps the API SLO (sweep.json, sizing.svg).
+    Sweep(sweep::SweepArgs),
     /// Measure the engine: events per second, simulated seconds per wall second, peak memory.
     Bench {
         /// Only the quick subset.
@@ -172,6 +176,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             None => bench::run(quick),
         },
         Command::Plan(args) => plan::cmd_plan(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Merge(args) => check::cmd_merge(args),
         Command::Inspect(args) => inspect::cmd_inspect(args),
@@ -296,6 +301,9 @@ pub fn write_pictures(
         )
     })?;
     out.sync("timeline.png")?;
+    if let Some(svg) = report::capacity::render_capacity_svg(outcome) {
+        out.write("capacity.svg", svg.as_bytes())?;
+    }
     out.write(
         "report.html",
         report::html::render_html(outcome, replay).as_bytes(),

@@ -24,12 +24,15 @@
 //! have not expired (k/k pkg/controlplane/instance.go). A dead API server stays in the `kubernetes`
 //! Service until its lease expires and another one reconciles; a graceful stop removes it at once.
 
+use super::apf::{
+    classify, Admission, AdmissionConfig, Admit, ApiUser, Class, Cores, PriorityLevel,
+};
 use super::etcd_client::{
     Completion, EtcdClient, EtcdClientConfig, EtcdClientTimer, Event, OwnerTag,
 };
 use super::Stopping;
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
-use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, Msg};
+use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, KvResult, Msg};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
 use std::collections::BTreeMap;
@@ -50,6 +53,52 @@ pub struct ApiServerConfig {
     pub ordinal: u16,
     /// `--goaway-chance` (k8s.io/apiserver pkg/server/filters/goaway.go, `WithProbabilisticGoaway`).
     pub goaway_chance: f64,
+    /// Its capacity: admission (APF or max-in-flight), cores, CPU per request.
+    pub capacity: ApiCapacity,
+}
+
+/// What the API server can serve: its admission filter, its cores, and the CPU each kind of request
+/// takes (decoding, admission, conversion, encoding; the etcd round trip is apart).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiCapacity {
+    pub admission: AdmissionConfig,
+    pub cores: u32,
+    pub get_cpu_ns: Nanos,
+    pub write_cpu_ns: Nanos,
+    /// A LIST costs a GET plus this per object returned.
+    pub list_object_cpu_ns: Nanos,
+}
+
+impl ApiCapacity {
+    /// The CPU a request takes, given what etcd answered.
+    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>) -> Nanos {
+        match (op, result) {
+            (OpKind::Write, _) => self.write_cpu_ns,
+            (OpKind::Get, _) => self.get_cpu_ns,
+            (OpKind::List, Ok(KvResult::Values(v))) => {
+                self.get_cpu_ns + self.list_object_cpu_ns * v.len() as Nanos
+            }
+            (OpKind::List, _) => self.get_cpu_ns,
+        }
+    }
+}
+
+/// The kinds of request that cost differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpKind {
+    Get,
+    List,
+    Write,
+}
+
+impl OpKind {
+    fn of(op: &KvOp) -> OpKind {
+        match op {
+            KvOp::Put { .. } => OpKind::Write,
+            KvOp::Get { .. } => OpKind::Get,
+            KvOp::Range { .. } => OpKind::List,
+        }
+    }
 }
 
 /// `DefaultEndpointReconcilerInterval` (k/k pkg/controlplane/instance.go).
@@ -72,6 +121,12 @@ pub enum ApiServerTimer {
     ShutdownTimeout,
     /// The next run of the lease endpoint reconciler.
     Reconcile,
+    /// The CPU work of request `tag` is done: answer it.
+    CpuDone { tag: u64 },
+    /// The oldest queued request reaches the request wait limit.
+    QueueExpiry,
+    /// The second of 429s that began at `at_ns` is over: report its counts.
+    ThrottleFlush { at_ns: Nanos },
 }
 
 /// Where the process is in its life.
@@ -90,12 +145,7 @@ enum Phase {
 
 #[derive(Clone, Copy, Debug)]
 enum Waiter {
-    Api {
-        client: ProcId,
-        id: u64,
-        /// The response closes the connection (GOAWAY).
-        goaway: bool,
-    },
+    Api(ApiWaiter),
     Health {
         client: ProcId,
         id: u64,
@@ -105,6 +155,20 @@ enum Waiter {
     },
     /// A step of the endpoint reconciler.
     Reconcile(ReconcileStep),
+}
+
+/// An admitted (or queued) client request.
+#[derive(Clone, Copy, Debug)]
+struct ApiWaiter {
+    client: ProcId,
+    id: u64,
+    /// The response closes the connection (GOAWAY).
+    goaway: bool,
+    class: Class,
+    level: PriorityLevel,
+    kind: OpKind,
+    arrived_ns: Nanos,
+    queued: bool,
 }
 
 /// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
@@ -165,12 +229,27 @@ pub struct ApiServer {
     /// The `etcd` health check (/healthz) and the `etcd-readiness` check (/readyz).
     health_check: EtcdCheck,
     ready_check: EtcdCheck,
+    /// APF (or max-in-flight) seats and queues.
+    admission: Admission<OwnerTag>,
+    /// The ops of queued requests, sent to etcd when a seat frees.
+    parked: BTreeMap<OwnerTag, KvOp>,
+    /// Requests etcd answered, waiting for their CPU work: the request, its answer, its CPU time.
+    answering: BTreeMap<OwnerTag, Answer>,
+    cores: Cores,
+    /// The queue-expiry timer is armed for this time.
+    expiry_armed: Option<Nanos>,
+    /// 429s of the current second, per priority level, and when that second began.
+    throttled: Option<(Nanos, [u32; 8])>,
 }
+
+/// A request whose answer waits for its CPU work.
+type Answer = (ApiWaiter, Result<KvResult, ApiError>, Nanos);
 
 impl ApiServer {
     /// A stopped API server.
     pub fn new(cfg: ApiServerConfig) -> ApiServer {
         let etcd = EtcdClient::new(cfg.etcd.clone());
+        let (cfg_admission, cfg_cores) = (cfg.capacity.admission, cfg.capacity.cores);
         ApiServer {
             cfg,
             phase: Phase::Starting {
@@ -183,7 +262,23 @@ impl ApiServer {
             last_ready: None,
             health_check: EtcdCheck::default(),
             ready_check: EtcdCheck::default(),
+            admission: Admission::new(cfg_admission),
+            parked: BTreeMap::new(),
+            answering: BTreeMap::new(),
+            cores: Cores::new(cfg_cores),
+            expiry_armed: None,
+            throttled: None,
         }
+    }
+
+    /// Forgets everything in flight (a crash or a restart).
+    fn reset_capacity(&mut self) {
+        self.admission = Admission::new(self.cfg.capacity.admission);
+        self.parked.clear();
+        self.answering.clear();
+        self.cores.reset();
+        self.expiry_armed = None;
+        self.throttled = None;
     }
 
     /// Whether it serves requests: started, and its listener not yet closed by a graceful stop.
@@ -205,6 +300,7 @@ impl ApiServer {
         };
         self.etcd = EtcdClient::restarted(&self.etcd);
         self.waiters.clear();
+        self.reset_capacity();
         self.last_ready = None;
         self.health_check = EtcdCheck::default();
         self.ready_check = EtcdCheck::default();
@@ -224,6 +320,7 @@ impl ApiServer {
             booted: false,
         };
         self.waiters.clear();
+        self.reset_capacity();
     }
 
     /// SIGTERM: a graceful shutdown that ends with [`Out::Exit`], or, before the port opened (nothing
@@ -267,7 +364,7 @@ impl ApiServer {
         ctx.log(
             "\"[graceful-termination] shutdown event\" name=\"HTTPServerStoppedListening\"".into(),
         );
-        if self.waiters.is_empty() {
+        if self.drained() {
             self.exit_drained(ctx);
         } else {
             ctx.timer(self.cfg.request_timeout_ns, ApiServerTimer::ShutdownTimeout);
@@ -275,7 +372,7 @@ impl ApiServer {
     }
 
     fn exit_drained(&mut self, ctx: &mut Ctx) {
-        debug_assert!(self.waiters.is_empty());
+        debug_assert!(self.drained());
         ctx.log(
             "\"[graceful-termination] shutdown event\" name=\"InFlightRequestsDrained\"".into(),
         );
@@ -314,6 +411,26 @@ impl ApiServer {
                 if self.phase == Phase::Serving {
                     self.reconcile_lease(ctx, false);
                     ctx.timer(ENDPOINT_RECONCILER_INTERVAL_NS, ApiServerTimer::Reconcile);
+                }
+            }
+            ApiServerTimer::CpuDone { tag } => self.cpu_done(ctx, OwnerTag(tag)),
+            ApiServerTimer::QueueExpiry => {
+                if self.expiry_armed == Some(ctx.now) {
+                    self.expire_queued(ctx);
+                }
+            }
+            ApiServerTimer::ThrottleFlush { at_ns } => {
+                if let Some((start, counts)) = self.throttled {
+                    if start == at_ns {
+                        self.throttled = None;
+                        ctx.out.push(crate::components::ctx::Out::Throttled(
+                            crate::observe::trace::ThrottleRecord {
+                                at_ns,
+                                proc: ctx.me,
+                                counts,
+                            },
+                        ));
+                    }
                 }
             }
             ApiServerTimer::ShutdownTimeout => {
@@ -371,7 +488,7 @@ impl ApiServer {
     /// Messages: client requests, probes, and etcd answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op, .. } => self.api_request(ctx, from, id, op, false),
+            Msg::ApiReq { id, op, user, .. } => self.api_request(ctx, from, id, (op, user), false),
             // The HTTP/2 layer answers PINGs while the port is open, whatever the server's health.
             Msg::ApiPing { id, .. } => {
                 let answer = if self.serving() {
@@ -381,7 +498,7 @@ impl ApiServer {
                 };
                 ctx.send(from, answer);
             }
-            Msg::ProxyReq { id, op } => self.api_request(ctx, from, id, op, true),
+            Msg::ProxyReq { id, op, user } => self.api_request(ctx, from, id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
                 if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
@@ -402,7 +519,19 @@ impl ApiServer {
         }
     }
 
-    fn api_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, op: KvOp, proxied: bool) {
+    /// Nothing in flight: no request waits for etcd, a seat, or its CPU.
+    fn drained(&self) -> bool {
+        self.waiters.is_empty() && self.answering.is_empty()
+    }
+
+    fn api_request(
+        &mut self,
+        ctx: &mut Ctx,
+        from: ProcId,
+        id: u64,
+        (op, user): (KvOp, ApiUser),
+        proxied: bool,
+    ) {
         if !self.serving() {
             // The secure port is not open yet, or closed by a graceful stop: the kernel refuses the
             // connection.
@@ -417,16 +546,142 @@ impl ApiServer {
         // without it keep their random streams).
         let goaway =
             self.cfg.goaway_chance > 0.0 && rand::Rng::gen::<f64>(ctx.rng) < self.cfg.goaway_chance;
-        self.waiters.insert(
-            tag,
-            Waiter::Api {
-                client: from,
-                id,
-                goaway,
-            },
-        );
+        let level = classify(user, &op);
+        let class = self.admission.class(level, op.is_write());
+        let w = ApiWaiter {
+            client: from,
+            id,
+            goaway,
+            class,
+            level,
+            kind: OpKind::of(&op),
+            arrived_ns: ctx.now,
+            queued: false,
+        };
+        // The flow: the user (all the model's clients of one kind share credentials).
+        match self.admission.arrive(ctx.now, class, user as u64, tag) {
+            Admit::Dispatch => {
+                self.waiters.insert(tag, Waiter::Api(w));
+                self.dispatch(ctx, tag, op);
+            }
+            Admit::Queued => {
+                self.waiters
+                    .insert(tag, Waiter::Api(ApiWaiter { queued: true, ..w }));
+                self.parked.insert(tag, op);
+                self.arm_expiry(ctx);
+            }
+            Admit::Reject => self.too_many_requests(ctx, w),
+        }
+    }
+
+    /// A request took a seat: it goes to etcd.
+    fn dispatch(&mut self, ctx: &mut Ctx, tag: OwnerTag, op: KvOp) {
         if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
             self.etcd_event(ctx, ev);
+        }
+    }
+
+    /// 429 with `Retry-After: 1`, counted in this second's throttle record. The GOAWAY filter wraps
+    /// APF (it is added after it in `DefaultBuildHandlerChain`, so it runs first): a 429 closes the
+    /// connection with the same chance as any answer.
+    fn too_many_requests(&mut self, ctx: &mut Ctx, w: ApiWaiter) {
+        if w.goaway {
+            ctx.send(w.client, Msg::GoAway { id: w.id });
+        }
+        ctx.send(
+            w.client,
+            Msg::ApiResp {
+                id: w.id,
+                result: Err(ApiError::TooManyRequests),
+            },
+        );
+        let (_, counts) = self.throttled.get_or_insert_with(|| {
+            ctx.out.push(crate::components::ctx::Out::Timer {
+                at: ctx.now + crate::engine::SEC,
+                timer: ApiServerTimer::ThrottleFlush { at_ns: ctx.now }.into(),
+            });
+            (ctx.now, [0; 8])
+        });
+        counts[w.level.index()] += 1;
+    }
+
+    /// Keeps the queue-expiry timer armed for the oldest queued request.
+    fn arm_expiry(&mut self, ctx: &mut Ctx) {
+        let next = self.admission.next_expiry();
+        if next.is_some() && (self.expiry_armed.is_none() || next < self.expiry_armed) {
+            self.expiry_armed = next;
+            if let Some(at) = next {
+                ctx.timer_at(at, ApiServerTimer::QueueExpiry);
+            }
+        }
+    }
+
+    /// Requests that waited the request wait limit in their queues: 429.
+    fn expire_queued(&mut self, ctx: &mut Ctx) {
+        self.expiry_armed = None;
+        let mut out = Vec::new();
+        self.admission.expire(ctx.now, &mut out);
+        for tag in out {
+            self.parked.remove(&tag);
+            if let Some(Waiter::Api(w)) = self.waiters.remove(&tag) {
+                self.too_many_requests(ctx, w);
+            }
+        }
+        self.arm_expiry(ctx);
+    }
+
+    /// etcd answered an admitted request: its CPU work runs on the first free core, then it is
+    /// answered.
+    fn api_answered(
+        &mut self,
+        ctx: &mut Ctx,
+        tag: OwnerTag,
+        w: ApiWaiter,
+        result: Result<KvResult, EtcdError>,
+    ) {
+        let result = result.map_err(|e| match e {
+            EtcdError::Conflict => ApiError::Conflict,
+            e @ (EtcdError::Timeout
+            | EtcdError::NoLeader
+            | EtcdError::LeaderChanged
+            | EtcdError::Unavailable
+            | EtcdError::NoSpace) => ApiError::Storage(e),
+        });
+        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
+        let done = self.cores.run(ctx.now, cpu_ns);
+        self.answering.insert(tag, (w, result, cpu_ns));
+        ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });
+    }
+
+    /// The CPU work is done: the answer goes out, the seat goes to the next queued request.
+    fn cpu_done(&mut self, ctx: &mut Ctx, tag: OwnerTag) {
+        let Some((w, result, cpu_ns)) = self.answering.remove(&tag) else {
+            return;
+        };
+        if w.goaway {
+            // "Connection: close" on an HTTP/2 response: the GOAWAY frame precedes nothing
+            // new on the connection; the answer itself still arrives.
+            ctx.send(w.client, Msg::GoAway { id: w.id });
+        }
+        ctx.send(w.client, Msg::ApiResp { id: w.id, result });
+        ctx.out.push(crate::components::ctx::Out::Served(
+            crate::observe::trace::ServedRecord {
+                at_ns: w.arrived_ns,
+                latency_ns: ctx.now - w.arrived_ns,
+                cpu_ns: cpu_ns.min(u32::MAX as Nanos) as u32,
+                proc: ctx.me,
+                level: w.level.index() as u8,
+                write: w.kind == OpKind::Write,
+                queued: w.queued,
+            },
+        ));
+        if let Some(next) = self.admission.finish(w.class) {
+            if let Some(op) = self.parked.remove(&next) {
+                self.dispatch(ctx, next, op);
+            }
+        }
+        if self.phase == Phase::Draining && self.drained() {
+            self.exit_drained(ctx);
         }
     }
 
@@ -503,9 +758,8 @@ impl ApiServer {
         &mut self,
         ctx: &mut Ctx,
         step: ReconcileStep,
-        result: Result<crate::components::msg::KvResult, EtcdError>,
+        result: Result<KvResult, EtcdError>,
     ) {
-        use crate::components::msg::KvResult;
         match (step, result) {
             (ReconcileStep::Lease { removing }, Ok(_)) => {
                 let op = KvOp::Range {
@@ -566,21 +820,7 @@ impl ApiServer {
             return;
         };
         match w {
-            Waiter::Api { client, id, goaway } => {
-                if goaway {
-                    // "Connection: close" on an HTTP/2 response: the GOAWAY frame precedes nothing
-                    // new on the connection; the answer itself still arrives.
-                    ctx.send(client, Msg::GoAway { id });
-                }
-                let result = result.map_err(|e| match e {
-                    EtcdError::Conflict => ApiError::Conflict,
-                    e @ (EtcdError::Timeout
-                    | EtcdError::NoLeader
-                    | EtcdError::LeaderChanged
-                    | EtcdError::Unavailable) => ApiError::Storage(e),
-                });
-                ctx.send(client, Msg::ApiResp { id, result });
-            }
+            Waiter::Api(w) => self.api_answered(ctx, tag, w, result),
             Waiter::Reconcile(step) => self.reconciled(ctx, step, result),
             Waiter::Health {
                 client,
@@ -615,7 +855,7 @@ impl ApiServer {
                 ctx.send(client, Msg::HealthResp { id, ok });
             }
         }
-        if self.phase == Phase::Draining && self.waiters.is_empty() {
+        if self.phase == Phase::Draining && self.drained() {
             self.exit_drained(ctx);
         }
     }

@@ -13,6 +13,8 @@ use super::keepalived::{Keepalived, KeepalivedConfig};
 use super::kubelet::{Kubelet, KubeletConfig};
 use super::load_balancer::{Haproxy, HaproxyConfig};
 use super::Component;
+use crate::components::apf::{AdmissionConfig, ApiUser};
+use crate::components::apiserver::ApiCapacity;
 use crate::scenario::model::{ApiEndpoint, LoadApiVia, LoadTarget};
 use crate::scenario::plan::{Endpoint, Plan};
 use crate::topology::{Layout, NodeKind, ProcKind};
@@ -97,6 +99,10 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
         request_timeout_ns: s.etcd.effective_request_timeout(),
         snapshot_count: s.etcd.snapshot_count,
         snapshot_catchup_entries: s.etcd.snapshot_catchup_entries,
+        quota: crate::components::etcd::quota::QuotaConfig {
+            quota_backend_bytes: s.etcd.quota_backend_bytes,
+            bytes_per_revision: s.etcd.bytes_per_revision,
+        },
     })
 }
 
@@ -124,8 +130,12 @@ fn load_client(plan: &Plan) -> LoadClient {
         },
         write_ratio: plan.load.write_ratio,
         timeout_ns: plan.load.timeout.ns(),
-        start_ns: 0,
+        start_ns: plan.load.start.ns(),
         long_lived: plan.load.connection == crate::scenario::model::LoadConnection::LongLived,
+        user: match plan.load.identity {
+            crate::scenario::model::LoadIdentity::User => ApiUser::User,
+            crate::scenario::model::LoadIdentity::ServiceAccount => ApiUser::ServiceAccount,
+        },
     })
 }
 
@@ -151,6 +161,20 @@ fn api_server(plan: &Plan, id: ProcId) -> ApiServer {
         shutdown_delay_ns: s.kube_apiserver.shutdown_delay_duration.ns(),
         etcd_dial_timeout_ns: s.kube_apiserver.etcd_dial_timeout.ns(),
         goaway_chance: s.kube_apiserver.goaway_chance,
+        capacity: ApiCapacity {
+            admission: AdmissionConfig {
+                apf: s.kube_apiserver.enable_priority_and_fairness,
+                max_requests_inflight: s.kube_apiserver.max_requests_inflight,
+                max_mutating_requests_inflight: s.kube_apiserver.max_mutating_requests_inflight,
+                // `c.RequestTimeout/4` (k8s.io/apiserver pkg/server/config.go,
+                // DefaultBuildHandlerChain: WithPriorityAndFairness).
+                queue_wait_limit_ns: s.kube_apiserver.request_timeout.ns() / 4,
+            },
+            cores: s.kube_apiserver.cores,
+            get_cpu_ns: s.kube_apiserver.cpu_per_get.ns(),
+            write_cpu_ns: s.kube_apiserver.cpu_per_write.ns(),
+            list_object_cpu_ns: s.kube_apiserver.cpu_per_list_object.ns(),
+        },
         ordinal: procs_of(layout, ProcKind::ApiServer)
             .iter()
             .position(|&p| p == id)

@@ -16,6 +16,8 @@ pub enum ClientTimer {
     Send,
     /// Request `id` is overdue.
     Timeout { id: u64 },
+    /// Request `id` waited out its `Retry-After`: send it again.
+    Retry { id: u64 },
     /// The API connection's health check.
     Conn(ConnTimer),
 }
@@ -48,13 +50,23 @@ pub struct ClientConfig {
     /// API requests share one long-lived connection (a controller or operator) instead of one
     /// connection each (a `kubectl` invocation).
     pub long_lived: bool,
+    /// Whose credentials its API requests carry.
+    pub user: crate::components::msg::ApiUser,
 }
+
+/// client-go's rest client retries a 429 (or a 5xx with `Retry-After`) up to 10 times, after the
+/// `Retry-After` seconds (k8s.io/client-go rest/request.go: `NewRequest` sets `maxRetries: 10`;
+/// rest/with_retry.go `IsNextRetry`, `checkWait`); kubectl uses it.
+pub const CLIENT_GO_MAX_RETRIES: u32 = 10;
+/// The `Retry-After` the API server's 429 carries (k8s.io/apiserver pkg/server/filters/
+/// priority-and-fairness.go and maxinflight.go, `tooManyRequests`: "Retry-After: 1").
+pub const RETRY_AFTER_NS: Nanos = SEC;
 
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     sent_ns: Nanos,
     write: bool,
-    /// etcd mode: members tried so far for this request.
+    /// etcd mode: members tried so far for this request; API mode: 429s retried so far.
     tries: u32,
     op_key: u64,
     value: u64,
@@ -105,6 +117,11 @@ impl LoadClient {
             ClientTimer::Send => {
                 self.send_new(ctx);
                 ctx.timer(self.cfg.interval_ns, ClientTimer::Send);
+            }
+            ClientTimer::Retry { id } => {
+                if let Some(p) = self.pending.get(&id).copied() {
+                    self.transmit(ctx, id, p);
+                }
             }
             ClientTimer::Timeout { id } => {
                 if let Some(p) = self.pending.remove(&id) {
@@ -170,7 +187,8 @@ impl LoadClient {
             ClientTarget::Api(to) => {
                 let to = *to;
                 let conn = self.conn.for_request::<ClientTimer>(ctx);
-                ctx.send(to, Msg::ApiReq { id, op, conn });
+                let user = self.cfg.user;
+                ctx.send(to, Msg::ApiReq { id, op, conn, user });
             }
             ClientTarget::Etcd(members) => {
                 if members.is_empty() {
@@ -196,9 +214,15 @@ impl LoadClient {
         match msg {
             Msg::ApiResp { id, result } => {
                 self.conn.read(ctx.now);
-                let Some(p) = self.pending.remove(&id) else {
+                let Some(mut p) = self.pending.remove(&id) else {
                     return;
                 };
+                if result == Err(ApiError::TooManyRequests) && p.tries < CLIENT_GO_MAX_RETRIES {
+                    p.tries += 1;
+                    self.pending.insert(id, p);
+                    ctx.timer(RETRY_AFTER_NS, ClientTimer::Retry { id });
+                    return;
+                }
                 let ok = match result {
                     Ok(r) => {
                         self.ack(ctx, id, &r);

@@ -264,6 +264,7 @@ impl Controllers {
                 id,
                 op,
                 conn: self.conn,
+                user: super::elector::lease_user(self.lease),
             },
         );
         ctx.timer(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });

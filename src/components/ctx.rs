@@ -188,6 +188,10 @@ pub enum Out {
     Trace(TraceKind),
     Obs(Obs),
     Request(RequestRecord),
+    /// An API server answered a request it admitted.
+    Served(crate::observe::trace::ServedRecord),
+    /// An API server's 429s of one second.
+    Throttled(crate::observe::trace::ThrottleRecord),
     /// keepalived takes (true) or drops (false) the VIP on its node (gratuitous ARP).
     Vip(bool),
     /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet

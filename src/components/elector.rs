@@ -54,6 +54,15 @@ pub struct ElectorConfig {
     pub release_on_cancel: bool,
 }
 
+/// The identity a lease's holder sends its requests as: `system:kube-scheduler` (lease 0) or
+/// `system:kube-controller-manager` (lease 1).
+pub fn lease_user(lease: u16) -> crate::components::msg::ApiUser {
+    match lease {
+        0 => crate::components::msg::ApiUser::Scheduler,
+        _ => crate::components::msg::ApiUser::ControllerManager,
+    }
+}
+
 /// What an elector runs while it leads.
 pub type ControllerSet = Option<Controllers>;
 
@@ -192,7 +201,8 @@ impl Elector {
     /// Sends an API request on the process's connection.
     fn api_send(&mut self, ctx: &mut Ctx, id: u64, op: KvOp) {
         let conn = self.conn.for_request::<ElectorTimer>(ctx);
-        ctx.send(self.cfg.api, Msg::ApiReq { id, op, conn });
+        let user = lease_user(self.cfg.lease);
+        ctx.send(self.cfg.api, Msg::ApiReq { id, op, conn, user });
     }
 
     /// The controllers, told which connection their requests go on.

@@ -362,7 +362,7 @@ impl EtcdClient {
             | EtcdError::NoLeader
             | EtcdError::LeaderChanged
             | EtcdError::Unavailable => true,
-            EtcdError::Conflict => false,
+            EtcdError::Conflict | EtcdError::NoSpace => false,
         };
         // client/v3 retry.go: Range is `repeatable` (isSafeRetryImmutableRPC retries Unavailable);
         // Put/Txn are `nonRepeatable` and an error from a server is final.

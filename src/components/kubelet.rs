@@ -18,7 +18,7 @@
 
 use crate::components::conn::{ApiConn, ConnEvent, ConnTimer};
 use crate::components::ctx::{Ctx, IdGen, IdSpace, Out, ProcId};
-use crate::components::msg::{keys, KvOp, KvResult, Msg};
+use crate::components::msg::{keys, ApiUser, KvOp, KvResult, Msg};
 use crate::components::objects::{EndpointObj, Pod};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
@@ -254,7 +254,15 @@ impl Kubelet {
         let id = self.ids.next_id();
         self.pending.insert(id, req);
         let conn = self.conn.for_request::<KubeletTimer>(ctx);
-        ctx.send(self.cfg.api, Msg::ApiReq { id, op, conn });
+        ctx.send(
+            self.cfg.api,
+            Msg::ApiReq {
+                id,
+                op,
+                conn,
+                user: ApiUser::Node,
+            },
+        );
         ctx.timer(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
     }
 
@@ -396,7 +404,9 @@ impl Kubelet {
     /// API answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op, conn } => return self.relay_out(ctx, from, id, Some(op), conn),
+            Msg::ApiReq { id, op, conn, user } => {
+                return self.relay_out(ctx, from, id, Some((op, user)), conn)
+            }
             Msg::ApiPing { id, conn } => return self.relay_out(ctx, from, id, None, conn),
             Msg::ApiPong { id } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some((client, cid, _)) = self.relayed.remove(&id) {
@@ -596,7 +606,14 @@ impl Kubelet {
 
     /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established
     /// connection keeps its API server (conntrack); a new one gets a random endpoint; none: REJECT.
-    fn relay_out(&mut self, ctx: &mut Ctx, client: ProcId, id: u64, op: Option<KvOp>, conn: u32) {
+    fn relay_out(
+        &mut self,
+        ctx: &mut Ctx,
+        client: ProcId,
+        id: u64,
+        op: Option<(KvOp, ApiUser)>,
+        conn: u32,
+    ) {
         let to = match self.conntrack.get(&client) {
             Some(&(open, to)) if open == conn => Some(to),
             _ => {
@@ -626,7 +643,12 @@ impl Kubelet {
         let rid = self.relay_ids.next_id();
         self.relayed.insert(rid, (client, id, conn));
         let msg = match op {
-            Some(op) => Msg::ApiReq { id: rid, op, conn },
+            Some((op, user)) => Msg::ApiReq {
+                id: rid,
+                op,
+                conn,
+                user,
+            },
             None => Msg::ApiPing { id: rid, conn },
         };
         ctx.send(to, msg);

@@ -1,6 +1,7 @@
 //! The modelled processes, each a state machine that reacts to messages and timers. Dispatch is by
 //! `enum`, not trait objects, to keep the hot path direct.
 
+pub mod apf;
 pub mod apiserver;
 pub mod builder;
 pub mod client;

@@ -114,6 +114,8 @@ pub enum EtcdError {
     Conflict,
     /// The client could not reach any member (connection refused / timed out).
     Unavailable,
+    /// The backend is over its quota (the NOSPACE alarm): Puts are refused.
+    NoSpace,
 }
 
 impl EtcdError {
@@ -125,6 +127,7 @@ impl EtcdError {
             EtcdError::LeaderChanged => "etcdserver: leader changed",
             EtcdError::Conflict => "etcdserver: compare failed",
             EtcdError::Unavailable => "etcdclient: no available endpoint",
+            EtcdError::NoSpace => "etcdserver: mvcc: database space exceeded",
         }
     }
 }
@@ -140,8 +143,12 @@ pub enum ApiError {
     NotReady,
     /// 503 from the load balancer: no backend available.
     NoBackend,
+    /// 429 Too Many Requests with `Retry-After: 1`: API Priority and Fairness (or the max-in-flight
+    /// filter) had no seat and no queue room, or the request waited in its queue too long.
+    TooManyRequests,
 }
 
+pub use super::apf::ApiUser;
 pub use crate::scenario::model::HealthPath;
 
 /// A message on the simulated network.
@@ -165,7 +172,12 @@ pub enum Msg {
     /// A Kubernetes API request (port 6443), directly or through a load balancer, on the client's
     /// connection number `conn` (a load balancer in `mode tcp` sends every request of one connection
     /// to the same backend).
-    ApiReq { id: u64, op: KvOp, conn: u32 },
+    ApiReq {
+        id: u64,
+        op: KvOp,
+        conn: u32,
+        user: ApiUser,
+    },
     /// An HTTP/2 PING on the client's connection `conn` (client-go's connection health check).
     ApiPing { id: u64, conn: u32 },
     /// The PING's answer.
@@ -176,7 +188,7 @@ pub enum Msg {
     /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
     /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
     /// (connect timeout) from a slow one.
-    ProxyReq { id: u64, op: KvOp },
+    ProxyReq { id: u64, op: KvOp, user: ApiUser },
     /// The TCP handshake of a relayed request completed.
     ProxyAccepted { id: u64 },
     /// The answer to an API request.

@@ -160,6 +160,8 @@ pub enum Scope {
     PerCapability,
     /// `NAME`, once per run.
     Run,
+    /// `api.NAME.LEVEL` for every APF priority level LEVEL that saw requests.
+    PerLevel,
     /// `workload.W.NAME` for every declared workload W.
     PerWorkload,
 }
@@ -184,6 +186,7 @@ impl MetricDef {
             Scope::PerCapability => format!("C.{}", self.name),
             Scope::Run => self.name.to_string(),
             Scope::PerWorkload => format!("workload.NAME.{}", self.name),
+            Scope::PerLevel => format!("api.{}.LEVEL", self.name),
         }
     }
 }
@@ -201,6 +204,12 @@ pub enum Metric {
     ApiFailedRequests,
     ApiLatencyP50,
     ApiLatencyP99,
+    ApiMutatingLatencyP99,
+    ApiThrottled,
+    ApiSaturated,
+    ApiServerUtilization,
+    LevelLatencyP99,
+    LevelThrottled,
     EtcdLeaderChanges,
     EtcdElections,
     SchedulerLeaderChanges,
@@ -245,7 +254,7 @@ const fn row(
 }
 
 use MetricKind::{Count, Millis, Ratio, Seconds};
-use Scope::{PerCapability, PerWorkload, Run};
+use Scope::{PerCapability, PerLevel, PerWorkload, Run};
 use Worse::{Higher, Lower};
 
 impl Metric {
@@ -260,6 +269,12 @@ impl Metric {
         Metric::ApiFailedRequests,
         Metric::ApiLatencyP50,
         Metric::ApiLatencyP99,
+        Metric::ApiMutatingLatencyP99,
+        Metric::ApiThrottled,
+        Metric::ApiSaturated,
+        Metric::ApiServerUtilization,
+        Metric::LevelLatencyP99,
+        Metric::LevelThrottled,
         Metric::EtcdLeaderChanges,
         Metric::EtcdElections,
         Metric::SchedulerLeaderChanges,
@@ -299,6 +314,18 @@ impl Metric {
                 "median latency of successful requests"),
             M::ApiLatencyP99 => row!(M::ApiLatencyP99, Run, "api.latency_p99_ms", Millis, Higher,
                 "99th percentile latency of successful requests"),
+            M::ApiMutatingLatencyP99 => row!(M::ApiMutatingLatencyP99, Run, "api.mutating_latency_p99_ms", Millis, Higher,
+                "99th percentile latency of the load's writes, retries included, a failed write counted as the load's timeout (the SLO: at most 1000)"),
+            M::ApiThrottled => row!(M::ApiThrottled, Run, "api.throttled_requests", Count, Higher,
+                "429 Too Many Requests answers of the API servers (APF or max-in-flight), every client"),
+            M::ApiSaturated => row!(M::ApiSaturated, Run, "api.saturated_s", Seconds, Higher,
+                "seconds in which an API server queued or rejected a request for want of a seat"),
+            M::ApiServerUtilization => row!(M::ApiServerUtilization, Run, "apiserver.utilization", Ratio, Higher,
+                "CPU the API servers spent serving, as a fraction of all their cores"),
+            M::LevelLatencyP99 => row!(M::LevelLatencyP99, PerLevel, "latency_p99_ms", Millis, Higher,
+                "99th percentile server-side latency (queue, etcd, CPU) of one APF priority level's requests"),
+            M::LevelThrottled => row!(M::LevelThrottled, PerLevel, "throttled_requests", Count, Higher,
+                "429s of one APF priority level"),
             M::EtcdLeaderChanges => row!(M::EtcdLeaderChanges, Run, "etcd.leader_changes", Count, Higher,
                 "times an etcd member became leader"),
             M::EtcdElections => row!(M::EtcdElections, Run, "etcd.elections", Count, Higher,
@@ -352,6 +379,13 @@ impl Metric {
         format!("{}.{}", c.name(), d.name)
     }
 
+    /// The full name of a per-level metric for priority level `level` (`api.latency_p99_ms.workload-low`).
+    pub fn level_key(self, level: &str) -> String {
+        let d = self.def();
+        debug_assert_eq!(d.scope, Scope::PerLevel, "{self:?} is not per level");
+        format!("api.{}.{level}", d.name)
+    }
+
     /// The full name of a per-workload metric for workload `w` (`workload.web.ready_ratio`).
     pub fn workload_key(self, w: &str) -> String {
         let d = self.def();
@@ -383,6 +417,7 @@ pub fn all_names(workloads: &[&str]) -> Vec<String> {
             Scope::PerCapability => {}
             Scope::Run => out.push(m.key().to_string()),
             Scope::PerWorkload => out.extend(workloads.iter().map(|w| m.workload_key(w))),
+            Scope::PerLevel => out.extend(LEVEL_NAMES.iter().map(|l| m.level_key(l))),
         }
     }
     out
@@ -404,6 +439,11 @@ fn parse(name: &str, workload_ok: impl Fn(&str) -> bool) -> Option<&'static Metr
     };
     if let Some(d) = by_scope(Scope::Run, name) {
         return Some(d);
+    }
+    if let Some((family, level)) = name.strip_prefix("api.").and_then(|r| r.rsplit_once('.')) {
+        if LEVEL_NAMES.contains(&level) {
+            return by_scope(Scope::PerLevel, family);
+        }
     }
     if let Some(rest) = name.strip_prefix("workload.") {
         let (w, suffix) = rest.rsplit_once('.')?;
@@ -428,7 +468,7 @@ pub fn allowed_list() -> String {
     for m in Metric::ALL {
         match m.def().scope {
             Scope::Run => out.push(m.key().to_string()),
-            Scope::PerWorkload => out.push(m.def().pattern()),
+            Scope::PerWorkload | Scope::PerLevel => out.push(m.def().pattern()),
             Scope::PerCapability => {}
         }
     }
@@ -456,6 +496,17 @@ pub fn help_rows() -> Vec<(String, String)> {
     );
     rows
 }
+
+/// The priority levels a per-level metric may name (every bootstrap level but `exempt`).
+pub const LEVEL_NAMES: [&str; 7] = [
+    "leader-election",
+    "node-high",
+    "system",
+    "workload-high",
+    "workload-low",
+    "global-default",
+    "catch-all",
+];
 
 /// The names of [`Capability::ALL`], as a constant (for code that wants `&[&str]`).
 pub const CAPABILITY_NAMES: [&str; Capability::ALL.len()] = {
@@ -565,14 +616,22 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 16);
+        assert_eq!(RUN_METRIC_NAMES.len(), 20);
+        for (i, l) in LEVEL_NAMES.iter().enumerate() {
+            assert_eq!(crate::components::apf::PriorityLevel::ALL[i + 1].name(), *l);
+        }
+        assert_eq!(
+            known_metric("api.latency_p99_ms.workload-low", &[]).map(|d| d.metric),
+            Some(Metric::LevelLatencyP99)
+        );
+        assert_eq!(known_metric("api.latency_p99_ms.exempt", &[]), None);
         let all = allowed_list();
         assert!(all.starts_with("api.availability, api.downtime_s"), "{all}");
         assert!(all.ends_with("leader_election.past_lease_actions"), "{all}");
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 18);
+        assert_eq!(rows.len(), 5 + 5 + 24);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

@@ -5,7 +5,7 @@ use super::catalog::{Capability, Metric};
 use super::timeline::Timeline;
 use super::trace::Role;
 use super::trace::{Trace, TraceKind};
-use crate::engine::{secs, Nanos};
+use crate::engine::{secs, Nanos, SEC};
 use std::collections::BTreeMap;
 
 /// The flat metric map of a report, in name order.
@@ -63,6 +63,11 @@ pub struct MetricInputs<'a> {
     pub workloads: &'a [(String, u32)],
     /// Whether the leader-election settings let a leader act past its lease (then measured).
     pub lease_overrun_allowed: bool,
+    /// The API servers and the cores of each, for `apiserver.utilization`.
+    pub api_servers: u32,
+    pub api_cores: u32,
+    /// The load's client timeout: a failed write counts this long in `api.mutating_latency_p99_ms`.
+    pub load_timeout_ns: Nanos,
 }
 
 /// A fault as the recovery metric sees it.
@@ -174,6 +179,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         }
         None => {}
     }
+    capacity_metrics(inp, w, end, &mut m);
     leader_metrics(inp, w, end, &mut m);
     workload_metrics(inp, w, end, &mut m);
     m.insert(
@@ -271,6 +277,92 @@ fn request_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
         Metric::ApiLatencyP99.key().into(),
         percentile(&lat, 99.0) / 1e6,
     );
+    let mut writes: Vec<Nanos> = after
+        .iter()
+        .filter(|r| r.write)
+        .map(|r| {
+            if r.ok {
+                r.latency_ns
+            } else {
+                r.latency_ns.max(inp.load_timeout_ns)
+            }
+        })
+        .collect();
+    writes.sort_unstable();
+    m.insert(
+        Metric::ApiMutatingLatencyP99.key().into(),
+        percentile(&writes, 99.0) / 1e6,
+    );
+}
+
+/// The API servers' capacity over `[w, end)`: 429s (in all and per priority level), seconds with
+/// queueing or 429s, CPU utilisation, server-side p99 latency per level. Left out when no request
+/// reached an API server's admission (no API servers, or no API traffic).
+fn capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    use crate::components::apf::PriorityLevel;
+    let served: Vec<_> = inp
+        .trace
+        .served
+        .iter()
+        .filter(|r| r.at_ns >= w && r.at_ns < end)
+        .collect();
+    let throttles: Vec<_> = inp
+        .trace
+        .throttled
+        .iter()
+        .filter(|r| r.at_ns >= w && r.at_ns < end)
+        .collect();
+    if served.is_empty() && throttles.is_empty() {
+        return;
+    }
+    let mut per_level = [0u64; 8];
+    for t in &throttles {
+        for (i, c) in t.counts.iter().enumerate() {
+            per_level[i] += *c as u64;
+        }
+    }
+    m.insert(
+        Metric::ApiThrottled.key().into(),
+        per_level.iter().sum::<u64>() as f64,
+    );
+    // Saturated seconds: whole seconds of the run with a queued or a rejected request.
+    let mut seconds: std::collections::BTreeSet<Nanos> = served
+        .iter()
+        .filter(|r| r.queued)
+        .map(|r| r.at_ns / SEC)
+        .collect();
+    seconds.extend(throttles.iter().map(|t| t.at_ns / SEC));
+    m.insert(Metric::ApiSaturated.key().into(), seconds.len() as f64);
+    let cpu: u64 = served.iter().map(|r| r.cpu_ns as u64).sum();
+    let capacity = (end - w) as f64 * inp.api_servers.max(1) as f64 * inp.api_cores.max(1) as f64;
+    m.insert(
+        Metric::ApiServerUtilization.key().into(),
+        if capacity > 0.0 {
+            cpu as f64 / capacity
+        } else {
+            0.0
+        },
+    );
+    for level in PriorityLevel::ALL {
+        let i = level.index();
+        let mut lat: Vec<Nanos> = served
+            .iter()
+            .filter(|r| r.level as usize == i)
+            .map(|r| r.latency_ns)
+            .collect();
+        if lat.is_empty() && per_level[i] == 0 || level == PriorityLevel::Exempt {
+            continue;
+        }
+        lat.sort_unstable();
+        m.insert(
+            Metric::LevelLatencyP99.level_key(level.name()),
+            percentile(&lat, 99.0) / 1e6,
+        );
+        m.insert(
+            Metric::LevelThrottled.level_key(level.name()),
+            per_level[i] as f64,
+        );
+    }
 }
 
 /// Leader changes, elections and split-brain time within `[w, end]`.

@@ -118,11 +118,38 @@ pub struct RequestRecord {
     pub write: bool,
 }
 
+/// One API request an API server served (its answer sent), for the capacity metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServedRecord {
+    /// When it arrived at the API server.
+    pub at_ns: Nanos,
+    /// From arrival to answer: queue wait, etcd, CPU.
+    pub latency_ns: Nanos,
+    /// CPU time it took on the server.
+    pub cpu_ns: u32,
+    pub proc: u16,
+    /// Its priority level ([`crate::components::apf::PriorityLevel::index`]).
+    pub level: u8,
+    pub write: bool,
+    /// It waited in an APF queue.
+    pub queued: bool,
+}
+
+/// The 429s one API server answered in the second from `at_ns`, per priority level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleRecord {
+    pub at_ns: Nanos,
+    pub proc: u16,
+    pub counts: [u32; 8],
+}
+
 /// The whole record of a run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub events: Vec<TraceEvent>,
     pub requests: Vec<RequestRecord>,
+    pub served: Vec<ServedRecord>,
+    pub throttled: Vec<ThrottleRecord>,
     hash: u64,
 }
 
@@ -132,6 +159,8 @@ impl Trace {
         Trace {
             events: Vec::new(),
             requests: Vec::new(),
+            served: Vec::new(),
+            throttled: Vec::new(),
             hash: 0xcbf2_9ce4_8422_2325,
         }
     }
@@ -154,6 +183,29 @@ impl Trace {
         buf[16] = (r.ok as u8) | ((r.write as u8) << 1);
         self.fold(&buf);
         self.requests.push(r);
+    }
+
+    /// Records a request an API server served.
+    pub fn served(&mut self, r: ServedRecord) {
+        let mut buf = [0u8; 24];
+        buf[..8].copy_from_slice(&r.at_ns.to_le_bytes());
+        buf[8..16].copy_from_slice(&r.latency_ns.to_le_bytes());
+        buf[16..20].copy_from_slice(&r.cpu_ns.to_le_bytes());
+        buf[20..22].copy_from_slice(&r.proc.to_le_bytes());
+        buf[22] = r.level;
+        buf[23] = (r.write as u8) | ((r.queued as u8) << 1);
+        self.fold(&buf);
+        self.served.push(r);
+    }
+
+    /// Records an API server's 429s of one second.
+    pub fn throttled(&mut self, r: ThrottleRecord) {
+        self.fold(&r.at_ns.to_le_bytes());
+        self.fold(&r.proc.to_le_bytes());
+        for c in r.counts {
+            self.fold(&c.to_le_bytes());
+        }
+        self.throttled.push(r);
     }
 
     fn fold(&mut self, bytes: &[u8]) {

@@ -1,5 +1,6 @@
 //! Reports: JSON, the terminal summary, and writing files atomically.
 
+pub mod capacity;
 pub mod html;
 pub mod json;
 pub mod junit;

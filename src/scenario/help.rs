@@ -125,6 +125,12 @@ NAMES
   snapshot_catchup_entries       5000     --snapshot-catchup-entries: entries kept before a
                                           snapshot for slow followers; one further behind gets
                                           the snapshot (4 KiB per key at 10 MB/s)
+  quota_backend_bytes            2147483648  --quota-backend-bytes (2 GiB); past it the NOSPACE
+                                          alarm refuses every Put ("etcdserver: mvcc: database
+                                          space exceeded"), reads and deletes go on; 1024 to 2^40
+  bytes_per_revision             1024     what a revision adds to the database (live keys and
+                                          5-10 min of history, kube-apiserver compacting every
+                                          5 m); 1 to 1572864
 
 [settings.kube_apiserver]  (kubernetes/website command-line-tools-reference/kube-apiserver.md)
   request_timeout                "1m"     --request-timeout; more than 0
@@ -140,6 +146,17 @@ NAMES
   goaway_chance                  0        --goaway-chance: the chance that a response also sends
                                           GOAWAY, so the client's next request opens a new
                                           connection (rebalancing long-lived clients); 0 to 0.02
+  max_requests_inflight          400      --max-requests-inflight; 1 to 100000
+  max_mutating_requests_inflight 200      --max-mutating-requests-inflight; 1 to 100000. With
+                                          APF the two sum to its 600 seats, shared by the
+                                          priority levels as ceil(600 x shares / 245)
+  enable_priority_and_fairness   true     --enable-priority-and-fairness; false: the
+                                          max-in-flight filter (400 read-only, 200 mutating,
+                                          429 at once, no queues)
+  cores                          4        the API server's cores; 1 to 1024
+  cpu_per_get                    "1ms"    CPU a GET takes (not the etcd round trip); 1us to 1s
+  cpu_per_write                  "2ms"    CPU a write takes; 1us to 1s
+  cpu_per_list_object            "20us"   CPU each object of a LIST adds; 0s to 1s
 
 [settings.leader_election]  client-go leader election of kube-controller-manager and
 kube-scheduler (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.go)
@@ -240,6 +257,10 @@ docs/ha-considerations.md)
                                           its node's kube-proxy to the `kubernetes` Service,
                                           whose endpoints the API servers' lease reconciler
                                           keeps (10 s interval, 15 s TTL); needs a worker
+  identity                       "user"   whose credentials the requests carry: "user" (a
+                                          kubeconfig; APF level global-default, 49 seats) or
+                                          "service-account" (a pod; workload-low, 245 seats)
+  start                          "0s"     when the load begins; before the end of the run
 
 [workloads[]]  Deployments whose pods the scheduler places and the controllers keep running
   name                           required; not empty, unique

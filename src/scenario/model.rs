@@ -180,6 +180,12 @@ pub struct EtcdSettings {
     /// kept before each snapshot so that a slow follower can catch up from the log rather than by a
     /// snapshot; 5000 (`DefaultSnapshotCatchUpEntries`, etcd server/etcdserver/server.go).
     pub snapshot_catchup_entries: u64,
+    /// `--quota-backend-bytes`: 2 GiB (etcd server/storage/quota.go `DefaultQuotaBytes`; 8 GiB is the
+    /// suggested maximum, op-guide/maintenance.md). Past it the NOSPACE alarm refuses every Put.
+    pub quota_backend_bytes: u64,
+    /// What one revision of an object adds to the database: 1 KiB, a modelling choice (a Lease is about
+    /// 300 bytes, a Pod a few KiB); with 5-10 minutes of history kept by kube-apiserver's compaction.
+    pub bytes_per_revision: u64,
 }
 
 impl Default for EtcdSettings {
@@ -194,6 +200,8 @@ impl Default for EtcdSettings {
             request_timeout: None,
             snapshot_count: 10_000,
             snapshot_catchup_entries: 5_000,
+            quota_backend_bytes: 2 << 30,
+            bytes_per_revision: 1024,
         }
     }
 }
@@ -230,6 +238,23 @@ pub struct ApiServerSettings {
     /// `--goaway-chance`, 0 (off): the chance that a request's response also closes its HTTP/2
     /// connection (GOAWAY), so that long-lived clients are rebalanced; at most 0.02 (k/k PR #88567).
     pub goaway_chance: f64,
+    /// `--max-requests-inflight`, 400 (k8s.io/apiserver pkg/server/options/server_run_options.go).
+    pub max_requests_inflight: u32,
+    /// `--max-mutating-requests-inflight`, 200 (same file). With APF the two are summed into its
+    /// concurrency limit (600 seats shared by the priority levels).
+    pub max_mutating_requests_inflight: u32,
+    /// `--enable-priority-and-fairness`, true (same file); false: the max-in-flight filter.
+    pub enable_priority_and_fairness: bool,
+    /// The API server's cores (4: a common control-plane node size; kubeadm's minimum is 2 CPUs).
+    pub cores: u32,
+    /// CPU a GET takes in the API server (authn, authz, admission, decode, encode; not the etcd round
+    /// trip): 1 ms, the order that kube-apiserver's CPU profiles at a few thousand requests a second
+    /// per core-second show; a modelling choice, not an upstream constant.
+    pub cpu_per_get: Dur,
+    /// CPU a write takes: 2 ms (admission chains, conversion, validation, both encodings), twice a GET.
+    pub cpu_per_write: Dur,
+    /// CPU each object of a LIST adds to a GET's: 20 us (serialization).
+    pub cpu_per_list_object: Dur,
 }
 
 impl Default for ApiServerSettings {
@@ -244,6 +269,13 @@ impl Default for ApiServerSettings {
             etcd_keepalive_timeout: Dur(10 * SEC),
             startup_time: Dur(5 * SEC),
             goaway_chance: 0.0,
+            max_requests_inflight: 400,
+            max_mutating_requests_inflight: 200,
+            enable_priority_and_fairness: true,
+            cores: 4,
+            cpu_per_get: Dur(MS),
+            cpu_per_write: Dur(2 * MS),
+            cpu_per_list_object: Dur(20 * crate::engine::US),
         }
     }
 }
@@ -563,6 +595,16 @@ pub enum LoadApiVia {
     KubernetesService,
 }
 
+/// Whose credentials the load generator's API requests carry, which decides their APF priority level.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadIdentity {
+    /// A person's kubeconfig (`kubectl`): FlowSchema `global-default`, priority level `global-default`.
+    User,
+    /// A pod's service account: FlowSchema `service-accounts`, priority level `workload-low`.
+    ServiceAccount,
+}
+
 /// The clients' request load.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -578,6 +620,11 @@ pub struct Load {
     pub connection: LoadConnection,
     /// How API requests reach an API server.
     pub api_via: LoadApiVia,
+    /// Whose credentials its API requests carry (their priority level).
+    pub identity: LoadIdentity,
+    /// When the load begins (0s: at once, while the cluster boots). A capacity study starts it after
+    /// the warm-up, so that the requests the booting cluster could not serve do not pile up first.
+    pub start: Dur,
 }
 
 impl Default for Load {
@@ -589,6 +636,8 @@ impl Default for Load {
             target: LoadTarget::Api,
             connection: LoadConnection::PerRequest,
             api_via: LoadApiVia::Endpoint,
+            identity: LoadIdentity::User,
+            start: Dur(0),
         }
     }
 }

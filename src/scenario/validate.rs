@@ -40,8 +40,9 @@ const EVENTS_PER_REQUEST: f64 = 22.0;
 /// Memory one acknowledged write keeps: the invariant checker's record of it (24 bytes, and the
 /// slack of a growing vector).
 const BYTES_PER_WRITE: f64 = 40.0;
-/// Memory one request record keeps (24 bytes, and the slack of a growing vector).
-const BYTES_PER_REQUEST: f64 = 40.0;
+/// Memory one request keeps: the client's record (24 bytes) and the API server's served record (32
+/// bytes), each with the slack of a growing vector.
+const BYTES_PER_REQUEST: f64 = 88.0;
 /// Memory one entry of an etcd member's in-memory log keeps (64 bytes, and the slack of a growing
 /// vector).
 const BYTES_PER_LOG_ENTRY: f64 = 128.0;
@@ -558,6 +559,22 @@ impl Validator<'_> {
         if let Some(rt) = e.request_timeout {
             self.positive("settings.etcd.request_timeout", rt)?;
         }
+        for (field, v, min, max) in [
+            (
+                "quota_backend_bytes",
+                e.quota_backend_bytes,
+                1u64 << 10,
+                1u64 << 40,
+            ),
+            ("bytes_per_revision", e.bytes_per_revision, 1, 3 << 19),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(self.err(
+                    &format!("settings.etcd.{field}"),
+                    format!("{v} is out of range; allowed: {min} to {max} bytes"),
+                ));
+            }
+        }
         if e.snapshot_count == 0 {
             return Err(self.err(
                 "settings.etcd.snapshot_count",
@@ -591,7 +608,47 @@ impl Validator<'_> {
                 ("etcd_keepalive_time", a.etcd_keepalive_time),
                 ("etcd_keepalive_timeout", a.etcd_keepalive_timeout),
             ],
-        )
+        )?;
+        self.apiserver_capacity()
+    }
+
+    /// The API server's capacity: whole counts in range, CPU times from 1us (0 for the per-object
+    /// cost) to 1s.
+    fn apiserver_capacity(&self) -> Check {
+        let a = &self.s.settings.kube_apiserver;
+        for (field, v, max) in [
+            ("max_requests_inflight", a.max_requests_inflight, 100_000),
+            (
+                "max_mutating_requests_inflight",
+                a.max_mutating_requests_inflight,
+                100_000,
+            ),
+            ("cores", a.cores, 1024),
+        ] {
+            if !(1..=max).contains(&v) {
+                return Err(self.err(
+                    &format!("settings.kube_apiserver.{field}"),
+                    format!("{v} is out of range; allowed: 1 to {max}"),
+                ));
+            }
+        }
+        for (field, d, min) in [
+            ("cpu_per_get", a.cpu_per_get, crate::engine::US),
+            ("cpu_per_write", a.cpu_per_write, crate::engine::US),
+            ("cpu_per_list_object", a.cpu_per_list_object, 0),
+        ] {
+            if d.ns() < min || d.ns() > crate::engine::SEC {
+                return Err(self.err(
+                    &format!("settings.kube_apiserver.{field}"),
+                    format!(
+                        "{} is out of range; allowed: {} to 1s of CPU per request",
+                        crate::engine::fmt_duration_exact(d.ns()),
+                        if min == 0 { "0s" } else { "1us" }
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// client-go's leader election refuses timings outside lease_duration > renew_deadline > 1.2 x
@@ -834,6 +891,16 @@ impl Validator<'_> {
                 ));
             }
         }
+        if l.start.ns() >= self.s.duration.ns() {
+            return Err(self.err(
+                "load.start",
+                format!(
+                    "{} is not before the end of the run ({}); allowed: 0s up to less than duration",
+                    fmt_duration(l.start.ns()),
+                    fmt_duration(self.s.duration.ns())
+                ),
+            ));
+        }
         self.positive("load.timeout", l.timeout)
     }
 
@@ -847,7 +914,7 @@ impl Validator<'_> {
         let rps = s.load.requests_per_second;
         let idle = idle_events_per_second(layout);
         let events = duration_s * (idle + EVENTS_PER_REQUEST * rps);
-        let bound = crate::engine::runaway_bound(s.duration.ns()) as f64;
+        let bound = crate::engine::runaway_bound(s.duration.ns(), rps) as f64;
         if events > bound {
             return Err(self.err(
                 "load.requests_per_second",

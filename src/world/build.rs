@@ -50,7 +50,7 @@ impl World {
             .cloned()
             .map(ResolvedFault::new)
             .collect();
-        let max_events = crate::engine::event_bound(end_ns);
+        let max_events = crate::engine::event_bound(end_ns, scenario.load.requests_per_second);
         World {
             now: 0,
             end_ns,

@@ -348,6 +348,8 @@ impl World {
                 Out::Trace(kind) => self.record(kind),
                 Out::Obs(obs) => self.observation(proc, obs),
                 Out::Request(r) => self.trace.request(r),
+                Out::Served(r) => self.trace.served(r),
+                Out::Throttled(r) => self.trace.throttled(r),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
             }

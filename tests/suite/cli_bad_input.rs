@@ -249,7 +249,13 @@ fn a_run_replaces_its_output_folder_as_one_unit() {
     names.sort();
     assert_eq!(
         names,
-        ["report.html", "report.json", "timeline.png", "timeline.svg"]
+        [
+            "capacity.svg",
+            "report.html",
+            "report.json",
+            "timeline.png",
+            "timeline.svg"
+        ]
     );
     assert!(std::fs::read(dir.join("timeline.png"))
         .unwrap()

@@ -870,9 +870,10 @@ fn known_metrics_cover_the_contract() {
     ] {
         assert!(m.iter().any(|x| x == name), "missing {name}");
     }
-    // Five per-capability metrics (with recovery_s) for five capabilities, 16 others (with
-    // leader_election.past_lease_actions and workloads.reachable_ratio), 2 per workload.
-    assert_eq!(m.len(), 5 * 5 + 16 + 2);
+    // Five per-capability metrics (with recovery_s) for five capabilities, 20 others (with
+    // leader_election.past_lease_actions and workloads.reachable_ratio), 2 per workload, 2 per
+    // priority level but exempt.
+    assert_eq!(m.len(), 5 * 5 + 20 + 2 + 2 * 7);
     assert!(m.iter().any(|x| x == "etcd_quorum.recovery_s"));
 }
 

@@ -325,6 +325,37 @@ fn table() -> Vec<Row> {
         ),
         row("kube_apiserver.startup_time", ApiCrash, json!("2s")),
         row("kube_apiserver.goaway_chance", CpNodeCrash, json!(0.02)),
+        row("etcd.quota_backend_bytes", ApiCrash, json!(100_000)),
+        row_with(
+            "etcd.bytes_per_revision",
+            ApiCrash,
+            json!({"etcd": {"quota_backend_bytes": 10_485_760}}),
+            json!(102_400),
+        ),
+        // capacity: one seat per level leaves requests queueing now and then even at the base load;
+        // without APF one read and one write in flight means 429s.
+        row_with(
+            "kube_apiserver.max_requests_inflight",
+            ApiCrash,
+            json!({"kube_apiserver": {"max_mutating_requests_inflight": 1}}),
+            json!(1),
+        ),
+        row_with(
+            "kube_apiserver.max_mutating_requests_inflight",
+            ApiCrash,
+            json!({"kube_apiserver": {"max_requests_inflight": 1}}),
+            json!(1),
+        ),
+        row_with(
+            "kube_apiserver.enable_priority_and_fairness",
+            ApiCrash,
+            json!({"kube_apiserver": {"max_requests_inflight": 1, "max_mutating_requests_inflight": 1}}),
+            json!(false),
+        ),
+        row("kube_apiserver.cores", ApiCrash, json!(1)),
+        row("kube_apiserver.cpu_per_get", ApiCrash, json!("3ms")),
+        row("kube_apiserver.cpu_per_write", ApiCrash, json!("5ms")),
+        row("kube_apiserver.cpu_per_list_object", ApiCrash, json!("1ms")),
         // leader election
         row("leader_election.enabled", KcmCrash, json!(false)),
         row("leader_election.lease_duration", KcmCrash, json!("20s")),

@@ -75,6 +75,8 @@ pub struct EtcdConfig {
     pub snapshot_count: u64,
     /// `--snapshot-catchup-entries`: entries kept before the snapshot for slow followers.
     pub snapshot_catchup_entries: u64,
+    /// `--quota-backend-bytes` and the size the model gives a revision.
+    pub quota: super::quota::QuotaConfig,
 }
 
 /// A client request waiting for its entry to apply or its read index to be reached.
@@ -98,6 +100,8 @@ struct Batch {
 struct Volatile {
     raft: Raft,
     kv: Kv,
+    /// The backend's size against its quota, and the NOSPACE alarm.
+    backend: super::quota::Backend,
     /// When the ticker first fires; tick k (from 0) fires at `first_tick_ns + k x heartbeat`.
     first_tick_ns: Nanos,
     ticks_done: u64,
@@ -285,10 +289,12 @@ impl EtcdMember {
             probes = self.probe_peers(ctx);
         }
         let term = raft.term();
+        let backend = super::quota::Backend::open(self.cfg.quota, ctx.now, kv.len() as u64, kv.rev);
         self.v = Some(Volatile {
             probes,
             raft,
             kv,
+            backend,
             first_tick_ns,
             ticks_done: 0,
             wake_at: u64::MAX,
@@ -563,6 +569,23 @@ impl EtcdMember {
                 expected_rev,
                 write_id,
             } => {
+                let (admitted, raised) = v.backend.admit_put(self.cfg.quota, value);
+                if raised {
+                    ctx.log(format!(
+                        "etcdserver: \"alarm raised\" alarm=NOSPACE from={:x} (database size {} bytes, quota {} bytes); \"etcdserver: mvcc: database space exceeded\" for every Put until the alarm is disarmed",
+                        self.cfg.member_id, v.backend.high_water_bytes, self.cfg.quota.quota_backend_bytes
+                    ));
+                }
+                if !admitted {
+                    ctx.send(
+                        from,
+                        Msg::EtcdResp {
+                            id,
+                            result: Err(EtcdError::NoSpace),
+                        },
+                    );
+                    return;
+                }
                 let data = EntryData::Put {
                     key,
                     value,
@@ -814,6 +837,8 @@ impl EtcdMember {
         v.applied = e.index;
         if let EntryData::Put { write_id, .. } = &e.data {
             let outcome = put(&mut v.kv, &e.data);
+            v.backend
+                .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
             if let Some((_, w)) = v.writes.remove(write_id) {
                 let result = match outcome {
                     PutOutcome::Written(rev) => Ok(KvResult::Written {

@@ -3,5 +3,6 @@
 pub mod kv;
 pub mod log;
 pub mod member;
+pub mod quota;
 pub mod raft;
 pub mod types;

@@ -1,0 +1,161 @@
+//! Issue 14: the control plane's capacity. API servers saturate where their cores run out (and the
+//! saturation point moves with their number), a lost API server's load queues and is throttled on the
+//! survivors until it returns, and APF's leader-election seats keep the leases renewed under a
+//! workload flood that the max-in-flight filter lets starve them.
+//!
+//! The runs use a slow CPU (4 ms a GET, 8 ms a write, one core) so that saturation comes at a few
+//! hundred requests a second and the tests stay cheap; the arithmetic is the same at any scale.
+
+use crate::common::run_json;
+use kube_ha_sim::run::Outcome;
+
+const S: u64 = 1_000_000_000;
+const GET_MS: f64 = 4.0;
+const WRITE_MS: f64 = 8.0;
+const WRITE_RATIO: f64 = 0.5;
+
+/// The capacity model's own arithmetic: API servers x cores / mean CPU per request.
+fn predicted_rps(api_servers: u32) -> f64 {
+    let mean_ms = WRITE_RATIO * WRITE_MS + (1.0 - WRITE_RATIO) * GET_MS;
+    api_servers as f64 * 1000.0 / mean_ms
+}
+
+fn scenario(api_servers: u32, rps: f64, duration: &str, apf: bool, faults: &str) -> String {
+    format!(
+        r#"{{"name":"capacity","duration":"{duration}",
+        "topology":{{"etcd":"external","control_plane_nodes":{api_servers},"etcd_nodes":3,"workers":1,
+                     "zones":["a","b","c"]}},
+        "settings":{{"kube_apiserver":{{"cores":1,"cpu_per_get":"{GET_MS}ms","cpu_per_write":"{WRITE_MS}ms",
+                     "enable_priority_and_fairness":{apf}}}}},
+        "load":{{"requests_per_second":{rps},"write_ratio":{WRITE_RATIO},"identity":"service-account","start":"20s"}},
+        "faults":[{faults}]}}"#
+    )
+}
+
+fn between(o: &Outcome, from_s: u64, to_s: u64, name: &str) -> f64 {
+    o.metrics_between(from_s * S, to_s * S)
+        .get(name)
+        .copied()
+        .unwrap_or_else(|| panic!("no {name} in [{from_s}s, {to_s}s]"))
+}
+
+/// 2, 3 and 5 API servers: at 80% of the predicted capacity the mutating p99 stays within the 1 s SLO
+/// and nothing is throttled; at 125% the SLO is missed and 429s flow.
+#[test]
+fn saturation_points_follow_api_servers_times_cores_over_cpu_per_request() {
+    for n in [2, 3, 5] {
+        let cap = predicted_rps(n);
+        let under = run_json(&scenario(n, (0.8 * cap).round(), "50s", true, ""), 1);
+        let over = run_json(&scenario(n, (1.25 * cap).round(), "50s", true, ""), 1);
+        let p99 = "api.mutating_latency_p99_ms";
+        assert!(
+            between(&under, 30, 50, p99) <= 1000.0,
+            "{n} API servers at 80% of {cap:.0} req/s: p99 {}",
+            between(&under, 30, 50, p99)
+        );
+        assert_eq!(
+            between(&under, 30, 50, "api.throttled_requests"),
+            0.0,
+            "{n}"
+        );
+        assert!(
+            between(&over, 30, 50, p99) > 1000.0,
+            "{n} API servers at 125% of {cap:.0} req/s: p99 {}",
+            between(&over, 30, 50, p99)
+        );
+        assert!(between(&over, 30, 50, "api.throttled_requests") > 0.0);
+        assert!(between(&over, 30, 50, "apiserver.utilization") > 0.8);
+        assert!(between(&under, 30, 50, "apiserver.utilization") < 0.85);
+    }
+}
+
+/// Three API servers carry 80% of their capacity; cp-1 dies for a minute, so two carry 120% of
+/// theirs: requests queue and are throttled on the survivors; once cp-1 is back (its node booted, its
+/// API server started, HAProxy's checks passed) the 429s stop and the SLO holds again.
+#[test]
+fn losing_one_of_three_api_servers_queues_throttles_and_recovers_when_it_returns() {
+    let rps = (0.8 * predicted_rps(3)).round();
+    let o = run_json(
+        &scenario(
+            3,
+            rps,
+            "4m",
+            true,
+            r#"{"at":"60s","kind":"crash","target":"cp-1","for":"60s"}"#,
+        ),
+        1,
+    );
+    assert_eq!(between(&o, 30, 60, "api.throttled_requests"), 0.0);
+    assert!(between(&o, 75, 120, "api.throttled_requests") > 0.0);
+    assert!(between(&o, 75, 120, "api.saturated_s") > 20.0);
+    assert!(between(&o, 75, 120, "api.mutating_latency_p99_ms") > 1000.0);
+    // The node boots (30 s), its API server starts and HAProxy's checks take it back; then the
+    // backlog drains.
+    assert_eq!(between(&o, 200, 240, "api.throttled_requests"), 0.0);
+    assert!(between(&o, 200, 240, "api.mutating_latency_p99_ms") <= 1000.0);
+}
+
+/// A service-account flood at three times the API servers' capacity. With APF the leader-election
+/// level keeps its own 25 seats: no lease request is throttled and neither the scheduler nor the
+/// controller manager loses its lease. With the max-in-flight filter the flood holds all 200
+/// mutating seats and lease renewals get 429s.
+#[test]
+fn leader_election_seats_protect_the_leases_under_a_workload_flood() {
+    let flood = (3.0 * predicted_rps(3)).round();
+    let le = "api.throttled_requests.leader-election";
+    let apf = run_json(&scenario(3, flood, "90s", true, ""), 1);
+    assert_eq!(between(&apf, 20, 90, le), 0.0);
+    assert!(between(&apf, 20, 90, "api.throttled_requests.workload-low") > 0.0);
+    for m in [
+        "scheduler.leader_changes",
+        "controller_manager.leader_changes",
+    ] {
+        assert_eq!(between(&apf, 20, 90, m), 0.0, "{m} with APF");
+    }
+    let max_inflight = run_json(&scenario(3, flood, "90s", false, ""), 1);
+    assert!(
+        between(&max_inflight, 20, 90, le) > 0.0,
+        "without APF the flood should take the lease renewals' seats"
+    );
+}
+
+/// A small quota fills: etcd raises NOSPACE in its own words, every write after it fails with
+/// "database space exceeded", reads go on.
+#[test]
+fn a_full_etcd_quota_raises_nospace_and_stops_writes_but_not_reads() {
+    use kube_ha_sim::observe::TraceKind;
+    let o = run_json(
+        r#"{"name":"quota","duration":"2m",
+            "topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},
+            "settings":{"etcd":{"quota_backend_bytes":262144,"bytes_per_revision":1024}},
+            "load":{"requests_per_second":20,"write_ratio":0.5}}"#,
+        1,
+    );
+    let raised: Vec<u64> = o
+        .trace
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, TraceKind::Log { text, .. }
+            if text.contains("alarm raised") && text.contains("NOSPACE"))
+        })
+        .map(|e| e.time_ns)
+        .collect();
+    assert!(!raised.is_empty(), "no NOSPACE alarm");
+    let t = raised[0] + S;
+    let after: Vec<_> = o.trace.requests.iter().filter(|r| r.sent_ns > t).collect();
+    let writes_ok = after.iter().filter(|r| r.write && r.ok).count();
+    let reads_ok = after.iter().filter(|r| !r.write && r.ok).count();
+    let reads = after.iter().filter(|r| !r.write).count();
+    assert_eq!(writes_ok, 0, "a write succeeded after NOSPACE");
+    assert!(
+        reads > 100 && reads_ok * 10 >= reads * 9,
+        "{reads_ok} of {reads} reads"
+    );
+    // Before it, writes worked.
+    assert!(o
+        .trace
+        .requests
+        .iter()
+        .any(|r| r.write && r.ok && r.sent_ns < raised[0]));
+}
