@@ -25,15 +25,10 @@ pub enum Format {
     Json,
 }
 
-/// The options of `kube-ha-sim check`.
+/// The options that judge a check's runs and write its outcome: the same for `check` and for `merge`,
+/// which judges the runs of a check's shards.
 #[derive(clap::Args, Debug)]
-pub struct CheckArgs {
-    /// Scenario files, or folders searched recursively for *.json files (default: scenarios/).
-    pub paths: Vec<PathBuf>,
-    /// Seed sweep: an inclusive range START..END (e.g. 1..200), or a number N of seeds derived from each
-    /// file's seed (the file's seed first). An expectation passes only if it holds on every seed.
-    #[arg(long, value_name = "RANGE|N")]
-    pub seeds: Option<String>,
+pub struct JudgeArgs {
     /// Also write a JUnit XML report to FILE (one test case per expectation).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -43,12 +38,6 @@ pub struct CheckArgs {
     /// Rewrite the baselines in --baseline DIR from this check instead of comparing.
     #[arg(long)]
     pub update: bool,
-    /// Run every seed twice and fail on any difference (trace hash or JSON report).
-    #[arg(long)]
-    pub twice: bool,
-    /// Runs at once (default: the number of cores).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
     /// Baseline tolerance, repeatable: [METRIC=]VALUE (absolute) or [METRIC=]VALUE% (relative). Defaults:
     /// 0.005 for availability and ratios; 0.5 or 10% for *_s and *_ms; 1 or 10% for counts.
     #[arg(long, value_name = "[METRIC=]VALUE[%]")]
@@ -59,6 +48,26 @@ pub struct CheckArgs {
     /// Where a failing scenario's worst seeds get their report and pictures, in DIR/NAME/seed-N/.
     #[arg(long, value_name = "DIR", default_value = "out/check")]
     pub out: PathBuf,
+}
+
+/// The options of `kube-ha-sim check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Scenario files, or folders searched recursively for *.json files (default: scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Seed sweep: an inclusive range START..END (e.g. 1..200), or a number N of seeds derived from each
+    /// file's seed (the file's seed first). An expectation passes only if it holds on every seed.
+    #[arg(long, value_name = "RANGE|N")]
+    pub seeds: Option<String>,
+    /// How the outcome is judged and written (shared with `merge`).
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// Run every seed twice and fail on any difference (trace hash or JSON report).
+    #[arg(long)]
+    pub twice: bool,
+    /// Runs at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Run only shard I of N (I from 1): every N-th run of this check; needs --shard-out.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -214,24 +223,19 @@ pub fn cmd_check(args: CheckArgs) -> i32 {
         paths: args.paths,
         seeds,
         jobs: args.jobs,
-        baseline: args.baseline,
-        update: args.update,
+        baseline: args.judge.baseline.clone(),
+        update: args.judge.update,
         twice: args.twice,
         tolerances,
         shard,
         merge_from: None,
     };
-    let mut progress = CliProgress::new(args.format);
+    let mut progress = CliProgress::new(args.judge.format);
     if let (Some(shard), Some(file)) = (shard, &args.shard_out) {
         return write_shard(&opts, shard, file, &mut progress);
     }
     let report = check::check_streaming(&opts, &mut progress);
-    let outputs = Outputs {
-        junit: args.junit,
-        format: args.format,
-        out: args.out,
-    };
-    conclude(report, &progress, &outputs)
+    conclude(report, &progress, &args.judge)
 }
 
 /// `check --shard I/N --shard-out FILE`: runs this shard's share and writes its file; 0, or 2 when a
@@ -277,16 +281,13 @@ fn write_shard(
     }
 }
 
-/// Where and how a check's outcome is written.
-struct Outputs {
-    junit: Option<PathBuf>,
-    format: Format,
-    out: PathBuf,
-}
-
 /// Writes the JUnit file, the unusable files, the worst seeds' reports and the closing line (or the
 /// JSON document) of a finished check; returns its exit code.
-fn conclude(report: Result<CheckReport, String>, progress: &CliProgress, outputs: &Outputs) -> i32 {
+fn conclude(
+    report: Result<CheckReport, String>,
+    progress: &CliProgress,
+    outputs: &JudgeArgs,
+) -> i32 {
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
@@ -350,24 +351,9 @@ pub struct MergeArgs {
     /// The shard files (`check --shard I/N --shard-out FILE`), one per shard.
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
-    /// As for `check`: compare with (or, with --update, rewrite) the baselines in DIR.
-    #[arg(long, value_name = "DIR")]
-    pub baseline: Option<PathBuf>,
-    /// Rewrite the baselines in --baseline DIR.
-    #[arg(long)]
-    pub update: bool,
-    /// Baseline tolerance, as for `check`.
-    #[arg(long, value_name = "[METRIC=]VALUE[%]")]
-    pub tolerance: Vec<String>,
-    /// Also write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// The summary's form on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where a failing scenario's worst seeds get their report and pictures.
-    #[arg(long, value_name = "DIR", default_value = "out/check")]
-    pub out: PathBuf,
+    /// How the outcome is judged and written, as for `check`.
+    #[command(flatten)]
+    pub judge: JudgeArgs,
 }
 
 /// `kube-ha-sim merge SHARD...`: the check the shards were cut from, judged from their runs: the same
@@ -386,14 +372,14 @@ pub fn cmd_merge(args: MergeArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let tolerances = match Tolerances::parse(&args.tolerance) {
+    let tolerances = match Tolerances::parse(&args.judge.tolerance) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
     };
-    if args.update && args.baseline.is_none() {
+    if args.judge.update && args.judge.baseline.is_none() {
         eprintln!("error: --update rewrites baselines: it needs --baseline DIR");
         return EXIT_BAD_INPUT;
     }
@@ -401,22 +387,17 @@ pub fn cmd_merge(args: MergeArgs) -> i32 {
         paths: identity.paths.iter().map(PathBuf::from).collect(),
         seeds: identity.seeds,
         jobs: None,
-        baseline: args.baseline,
-        update: args.update,
+        baseline: args.judge.baseline.clone(),
+        update: args.judge.update,
         twice: identity.twice,
         tolerances,
         shard: None,
         merge_from: Some((identity, runs)),
     };
-    let mut progress = CliProgress::new(args.format);
+    let mut progress = CliProgress::new(args.judge.format);
     progress.quiet_progress = true;
     let report = check::check_streaming(&opts, &mut progress);
-    let outputs = Outputs {
-        junit: args.junit,
-        format: args.format,
-        out: args.out,
-    };
-    conclude(report, &progress, &outputs)
+    conclude(report, &progress, &args.judge)
 }
 
 /// Everything about the options that can be wrong, found before any scenario runs: a bad seed range,
@@ -438,7 +419,7 @@ fn parse_options(
             .map_err(|e| format!("cannot write the shard file {}: {e}", file.display()))?,
         (None, None) => {}
     }
-    if shard.is_some() && (args.baseline.is_some() || args.junit.is_some()) {
+    if shard.is_some() && (args.judge.baseline.is_some() || args.judge.junit.is_some()) {
         return Err(
             "--baseline and --junit belong to `merge`, which judges the shards together".into(),
         );
@@ -449,11 +430,11 @@ fn parse_options(
         .map(SeedSpec::parse)
         .transpose()?
         .unwrap_or_default();
-    let tolerances = Tolerances::parse(&args.tolerance)?;
-    if !args.tolerance.is_empty() && args.baseline.is_none() {
+    let tolerances = Tolerances::parse(&args.judge.tolerance)?;
+    if !args.judge.tolerance.is_empty() && args.judge.baseline.is_none() {
         return Err("--tolerance applies to baselines: it needs --baseline DIR".to_string());
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.judge.junit {
         crate::report::probe_writable(path)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
     }
