@@ -46,7 +46,13 @@ pub fn probe_writable(path: &Path) -> std::io::Result<()> {
 }
 
 /// The files a run writes into its output folder.
-pub const RUN_OUTPUTS: [&str; 4] = ["report.json", "report.html", "timeline.svg", "timeline.png"];
+pub const RUN_OUTPUTS: [&str; 5] = [
+    "report.json",
+    "report.html",
+    "timeline.svg",
+    "timeline.png",
+    "capacity.svg",
+];
 
 /// A run's output folder, written as one unit: every file goes into a staging folder beside it and is
 /// flushed to disk; `commit` then swaps the staging folder in, so a reader (or a later run after a

@@ -348,7 +348,14 @@ impl World {
                 Out::Trace(kind) => self.record(kind),
                 Out::Obs(obs) => self.observation(proc, obs),
                 Out::Request(r) => self.trace.request(r),
-                Out::Served(r) => self.trace.served(r),
+                // Every served request is kept only under client load: the capacity metrics and
+                // picture are about that load, and the control plane's own lease traffic (about
+                // 3 requests a second for three nodes) would make an idle run's memory grow with
+                // its duration (issue 12: years in constant memory).
+                Out::Served(r) if self.scenario.load.requests_per_second > 0.0 => {
+                    self.trace.served(r)
+                }
+                Out::Served(_) => {}
                 Out::Throttled(r) => self.trace.throttled(r),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),

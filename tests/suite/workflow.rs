@@ -139,3 +139,29 @@ fn compare_takes_any_designs_each_judged_by_its_own_expectations() {
     assert_eq!(code, 0, "{err}");
     assert!(d.join("same/three-1.json").is_file() && d.join("same/three-2.json").is_file());
 }
+
+#[test]
+fn a_run_replaces_the_whole_output_folder_capacity_picture_included() {
+    // capacity.svg was missing from the run's own outputs, so a folder holding one was treated as
+    // the user's and a stale picture stayed beside the next run's report.
+    let d = temp("stale");
+    let base = r#""duration":"1m","topology":{"etcd":"stacked","control_plane_nodes":3}"#;
+    std::fs::write(
+        d.join("loaded.json"),
+        format!(r#"{{"name":"a",{base},"load":{{"requests_per_second":20}}}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("idle.json"),
+        format!(r#"{{"name":"b",{base},"load":{{"requests_per_second":0}}}}"#),
+    )
+    .unwrap();
+    assert_eq!(khs(&["run", "loaded.json", "--out", "o"], &d).0, 0);
+    assert!(d.join("o/capacity.svg").is_file());
+    assert_eq!(khs(&["run", "idle.json", "--out", "o"], &d).0, 0);
+    assert!(
+        !d.join("o/capacity.svg").exists(),
+        "a stale capacity.svg stayed"
+    );
+    assert!(d.join("o/report.json").is_file());
+}
