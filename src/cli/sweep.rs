@@ -34,6 +34,10 @@ pub struct SweepArgs {
     /// Runs at once (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// What the failure half of the sweep crashes from the start: a node (`cp-1`, `lb-1`), a zone
+    /// (`zone:a`) or a process (`cp-1/kube-apiserver`), as a fault's `target`.
+    #[arg(long, value_name = "TARGET", default_value = "cp-1")]
+    pub lose: String,
 }
 
 /// A parsed `--vary`.
@@ -123,9 +127,9 @@ impl Figures {
     }
 }
 
-/// The scenario with `vary` set to `value`, and with cp-1 crashed from the start when `lost`; its
-/// own expectations dropped (the sweep judges the SLO).
-fn variant(base: &Value, vary: &Vary, value: f64, lost: bool) -> Value {
+/// The scenario with `vary` set to `value`, and with `lose` (`--lose`, cp-1 by default) crashed from
+/// the start when `lost`; its own expectations dropped (the sweep judges the SLO).
+fn variant(base: &Value, vary: &Vary, value: f64, lost: Option<&str>) -> Value {
     let mut v = base.clone();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("expect".into(), json!([]));
@@ -149,11 +153,11 @@ fn variant(base: &Value, vary: &Vary, value: f64, lost: bool) -> Value {
         }
         at = obj.entry(key.clone()).or_insert(json!({}));
     }
-    if lost {
+    if let Some(target) = lost {
         if let Some(obj) = v.as_object_mut() {
             let faults = obj.entry("faults").or_insert(json!([]));
             if let Some(list) = faults.as_array_mut() {
-                list.push(json!({ "at": "0s", "kind": "crash", "target": "cp-1" }));
+                list.push(json!({ "at": "0s", "kind": "crash", "target": target }));
             }
         }
     }
@@ -176,17 +180,21 @@ fn read_base(file: &Path) -> Result<Value, String> {
 }
 
 /// The runs of the sweep, validated before any starts.
-fn points(file: &Path, vary: &Vary) -> Result<Vec<Point>, String> {
+fn points(file: &Path, vary: &Vary, lose: &str) -> Result<Vec<Point>, String> {
     let base = read_base(file)?;
     let mut out = Vec::new();
     for &value in &vary.values {
         for lost in [false, true] {
-            let v = variant(&base, vary, value, lost);
+            let v = variant(&base, vary, value, lost.then_some(lose));
             let label = format!(
                 "{} with {}={value}{}",
                 file.display(),
                 vary.path.join("."),
-                if lost { " and cp-1 lost" } else { "" }
+                if lost {
+                    format!(" and {lose} lost (--lose)")
+                } else {
+                    String::new()
+                }
             );
             let scenario: Scenario = serde_path_to_error::deserialize(&v)
                 .map_err(|e| format!("{label}: field `{}`: {}", e.path(), e.inner()))?;
@@ -218,7 +226,7 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let pts = match points(&args.file, &vary) {
+    let pts = match points(&args.file, &vary, &args.lose) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -243,8 +251,9 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
     let lost = largest_within_slo(&figs, true);
     let show = |v: Option<f64>| v.map_or("none of the range".to_string(), |v| format!("{v}"));
     outln!(
-        "largest {path} within the SLO (mutating p99 <= 1s): everything up {}, one control-plane node lost {}",
+        "largest {path} within the SLO (mutating p99 <= 1s): everything up {}, {} lost {}",
         show(up),
+        args.lose,
         show(lost)
     );
     let report = json!({
@@ -253,6 +262,7 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
         "version": env!("CARGO_PKG_VERSION"),
         "vary": path,
         "slo": { "metric": Metric::ApiMutatingLatencyP99.key(), "at_most": SLO_MUTATING_P99_MS },
+        "lost": args.lose,
         "largest_within_slo": { "all_up": up, "one_cp_node_lost": lost },
         "points": figs.iter().map(|f| json!({
             "value": f.value,

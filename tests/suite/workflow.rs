@@ -165,3 +165,34 @@ fn a_run_replaces_the_whole_output_folder_capacity_picture_included() {
     );
     assert!(d.join("o/report.json").is_file());
 }
+
+#[test]
+fn sweep_loses_what_lose_names() {
+    // issue 14: the failure half of a sweep always lost cp-1; --lose names what it loses.
+    let d = temp("sweep-lose");
+    std::fs::write(
+        d.join("s.json"),
+        r#"{"name":"s","duration":"40s","topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},
+            "load":{"requests_per_second":20,"write_ratio":0.5,"start":"20s"}}"#,
+    )
+    .unwrap();
+    let vary = "load.requests_per_second=20..40:20";
+    let (code, out, err) = khs(
+        &[
+            "sweep", "s.json", "--vary", vary, "--lose", "lb-1", "--out", "o",
+        ],
+        &d,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("lb-1 lost none of the range"),
+        "the only load balancer lost: {out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("o/sweep.json")).unwrap()).unwrap();
+    assert_eq!(report["lost"], "lb-1");
+    assert_eq!(report["largest_within_slo"]["all_up"], 40.0);
+    let (code, _, err) = khs(&["sweep", "s.json", "--vary", vary, "--lose", "cp-9"], &d);
+    assert_eq!(code, 2);
+    assert!(err.contains("cp-9") && err.contains("--lose"), "{err}");
+}
