@@ -301,9 +301,6 @@ pub fn known_metrics() -> Vec<String> {
 // ---------------------------------------------------------------------------------------------------
 // Loading
 
-/// The largest plan file read, as for scenarios.
-const MAX_FILE_BYTES: u64 = crate::scenario::load::MAX_FILE_BYTES;
-
 /// Whether a file is a capacity plan rather than a scenario: a JSON object with the plan's required
 /// `base` and `failures`, which no scenario has. Folder walks (`check`, `render`) leave plans out.
 pub fn is_plan_file(path: &Path) -> bool {
@@ -331,22 +328,9 @@ pub fn load_plan(path: &Path) -> Result<CapacityPlan, ScenarioError> {
     parse_plan(&text, &file, dir)
 }
 
+/// A plan or base scenario file as text, read as the scenario loader reads scenarios.
 fn read_text(path: &Path, file: &str, what: &str) -> Result<String, ScenarioError> {
-    use std::io::Read;
-    let fail = |why: String| {
-        ScenarioError::whole_file(file, format!("cannot read the {what} file: {why}"))
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| fail(e.to_string()))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "it is larger than {} MiB",
-            MAX_FILE_BYTES >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))
+    crate::scenario::load::read_text(path, file, what, "")
 }
 
 /// A serde error in a plan file (JSON or YAML), with the scenario loader's hints in a plan's words.

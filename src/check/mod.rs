@@ -318,6 +318,7 @@ pub fn check_streaming(
         runs: tasks.iter().map(|_| None).collect(),
         left: seed_lists.iter().map(Vec::len).collect(),
         next: 0,
+        first: 0,
         next_error: 0,
         done: 0,
     };
@@ -410,11 +411,9 @@ pub fn run_shard(
 ) -> Result<(shard::ShardFile, Vec<InputError>), String> {
     let jobs = validate(opts)?;
     let work = Work::find(opts);
-    let mine: Vec<(usize, u64)> = (0..work.tasks.len())
-        .filter(|&k| shard.owns(k))
-        .map(|k| work.tasks[k])
-        .collect();
+    // This shard's runs, and for each its index among all the check's runs.
     let index: Vec<usize> = (0..work.tasks.len()).filter(|&k| shard.owns(k)).collect();
+    let mine: Vec<(usize, u64)> = index.iter().map(|&k| work.tasks[k]).collect();
     progress.start(mine.len());
     let mut runs: Vec<(usize, SeedRun)> = Vec::with_capacity(mine.len());
     runner::run_tasks(&work.loaded, &mine, jobs, opts, &mut |j, run| {
@@ -438,8 +437,9 @@ struct InOrder<'a> {
     runs: Vec<Option<SeedRun>>,
     /// Per scenario, the runs still to finish.
     left: Vec<usize>,
-    /// The next scenario to merge, and the next input error to hand on.
+    /// The next scenario to merge, the first of its runs' slots, and the next input error to hand on.
     next: usize,
+    first: usize,
     next_error: usize,
     /// Runs finished.
     done: usize,
@@ -461,8 +461,9 @@ impl InOrder<'_> {
                 progress.item(report, Streamed::Invalid(e));
                 self.next_error += 1;
             }
-            let first: usize = self.seed_lists[..self.next].iter().map(Vec::len).sum();
+            let first = self.first;
             let seeds = &self.seed_lists[self.next];
+            self.first += seeds.len();
             let mine: Vec<SeedRun> = self.runs[first..first + seeds.len()]
                 .iter_mut()
                 .filter_map(Option::take)

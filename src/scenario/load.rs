@@ -16,8 +16,25 @@ pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// Reads and checks a scenario file. An unreadable, oversized or non-UTF-8 file is an error naming it.
 pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
+    let text = read_text(
+        path,
+        &file,
+        "scenario",
+        "; a scenario file is a small JSON object",
+    )?;
+    parse_scenario(&text, &file)
+}
+
+/// Reads a `what` file (scenario, plan...) of at most [`MAX_FILE_BYTES`] as UTF-8 text; `file` labels
+/// the error, and `too_large` ends the message for an oversized file.
+pub fn read_text(
+    path: &Path,
+    file: &str,
+    what: &str,
+    too_large: &str,
+) -> Result<String, ScenarioError> {
     let fail = |why: String| {
-        ScenarioError::whole_file(&file, format!("cannot read the scenario file: {why}"))
+        ScenarioError::whole_file(file, format!("cannot read the {what} file: {why}"))
     };
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -25,12 +42,11 @@ pub fn load_scenario(path: &Path) -> Result<Plan, ScenarioError> {
         .map_err(|e| fail(e.to_string()))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(fail(format!(
-            "it is larger than {} MiB; a scenario file is a small JSON object",
+            "it is larger than {} MiB{too_large}",
             MAX_FILE_BYTES >> 20
         )));
     }
-    let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
-    parse_scenario(&text, &file)
+    String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))
 }
 
 /// Parses scenario text and checks it: YAML when `file` ends in `.yaml` or `.yml`, else JSON. `file`

@@ -1,7 +1,7 @@
 //! `kube-ha-sim check` end to end: runs the built binary on small scenarios written to a temp folder.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kube-ha-sim");
 
@@ -35,17 +35,14 @@ fn check(args: &[&str]) -> (i32, String, String) {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let cwd = temp(&format!("cwd-{n}"));
-    let out: Output = Command::new(BIN)
-        .arg("check")
-        .args(args)
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    run_in(&cwd, &all)
+}
+
+/// Runs the binary with `args` in `cwd`: (exit code, stdout, stderr).
+fn run_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    crate::common::run_bin(Some(cwd), args)
 }
 
 fn s(p: &Path) -> &str {
@@ -569,16 +566,7 @@ fn merged_shards_equal_the_single_machine_check_byte_for_byte() {
         let mut args: Vec<&str> = vec!["merge"];
         args.extend(files.iter().map(|p| s(p)));
         args.extend(extra);
-        let o = Command::new(BIN)
-            .args(&args)
-            .current_dir(&d)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        run_in(&d, &args)
     };
     let all: Vec<PathBuf> = [3, 1, 4, 2].iter().map(|&i| shard_file(i)).collect();
     let merged = merge(&all, &["--format", "json"]);

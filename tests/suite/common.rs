@@ -31,3 +31,18 @@ pub fn etcd_scenario(duration: &str, etcd_settings: &str, faults: &str) -> Strin
             "faults":[{faults}]}}"#
     )
 }
+
+/// Runs the built binary with `args` (in `cwd` when given): (exit code, stdout, stderr).
+pub fn run_bin(cwd: Option<&std::path::Path>, args: &[&str]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kube-ha-sim"));
+    c.args(args);
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    let o = c.output().expect("the binary runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}

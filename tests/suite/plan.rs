@@ -123,12 +123,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn plan_cli(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN).arg("plan").args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    crate::common::run_bin(None, &all)
 }
 
 #[test]

@@ -1,10 +1,6 @@
 //! The user's first steps (issue 17): `new` writes a starting scenario that validates and passes its
 //! own expectations, never overwrites, and `completions` prints a script for the shell.
 
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_kube-ha-sim");
-
 fn temp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("khs-workflow-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -13,16 +9,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 }
 
 fn khs(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    crate::common::run_bin(Some(dir), args)
 }
 
 #[test]
