@@ -38,7 +38,9 @@ pub fn warmup(timelines: &[Timeline], trace: &Trace, faults: &[FaultSpan]) -> Op
                 super::ProcState::Up | super::ProcState::Leader | super::ProcState::Standby => {
                     slot.get_or_insert(e.time_ns);
                 }
-                super::ProcState::Down | super::ProcState::Unready => *slot = None,
+                super::ProcState::Down | super::ProcState::Unready | super::ProcState::Paused => {
+                    *slot = None
+                }
             }
         }
     }
@@ -365,14 +367,45 @@ fn capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     }
 }
 
+/// Time with two or more instances acting on one lease at once, within `[w, end]`.
+struct SplitBrain {
+    since: [Option<Nanos>; 2],
+    ns: [Nanos; 2],
+    w: Nanos,
+    end: Nanos,
+}
+
+impl SplitBrain {
+    /// Lease `l`'s instances changed at `t`: (believes it leads, stalled) per process.
+    fn update(&mut self, l: usize, acting: &BTreeMap<u16, (bool, bool)>, t: Nanos) {
+        let n = acting
+            .values()
+            .filter(|(a, stalled)| *a && !*stalled)
+            .count();
+        match (n >= 2, self.since[l]) {
+            (true, None) => self.since[l] = Some(t),
+            (false, Some(s)) => {
+                self.ns[l] += t.min(self.end).saturating_sub(s.max(self.w));
+                self.since[l] = None;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Leader changes, elections and split-brain time within `[w, end]`.
 fn leader_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
     let mut etcd_changes = 0u64;
     let mut elections = 0u64;
     let mut lease_changes = [0u64; 2];
-    let mut acting: [BTreeMap<u16, bool>; 2] = [BTreeMap::new(), BTreeMap::new()];
-    let mut split_since: [Option<Nanos>; 2] = [None, None];
-    let mut split_ns = [0u64; 2];
+    // Per lease, per process: (believes it leads, stalled).
+    let mut acting: [BTreeMap<u16, (bool, bool)>; 2] = [BTreeMap::new(), BTreeMap::new()];
+    let mut split = SplitBrain {
+        since: [None, None],
+        ns: [0, 0],
+        w,
+        end,
+    };
     let mut has_lease = [false; 2];
     for e in &inp.trace.events {
         // Changes at the warm-up instant are what ended the warm-up, not changes.
@@ -391,39 +424,32 @@ fn leader_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
                     if *a && after {
                         lease_changes[l] += 1;
                     }
-                    acting[l].insert(*proc, *a);
-                    let n = acting[l].values().filter(|v| **v).count();
-                    match (n >= 2, split_since[l]) {
-                        (true, None) => split_since[l] = Some(e.time_ns),
-                        (false, Some(s)) => {
-                            split_ns[l] += e.time_ns.min(end).saturating_sub(s.max(w));
-                            split_since[l] = None;
-                        }
-                        _ => {}
-                    }
+                    acting[l].entry(*proc).or_default().0 = *a;
+                    split.update(l, &acting[l], e.time_ns);
                 }
             }
-            // A process that dies stops acting.
-            TraceKind::Proc { proc, state } if *state == super::ProcState::Down => {
+            // A process that dies stops acting; one that stalls (a `pause`) acts on nothing until it
+            // runs again, believing it still leads.
+            TraceKind::Proc { proc, state } => {
                 if let Some(l) = (inp.lease_of)(*proc) {
                     let l = l as usize;
-                    acting[l].insert(*proc, false);
-                    let n = acting[l].values().filter(|v| **v).count();
-                    if n < 2 {
-                        if let Some(s) = split_since[l].take() {
-                            split_ns[l] += e.time_ns.min(end).saturating_sub(s.max(w));
-                        }
+                    let slot = acting[l].entry(*proc).or_default();
+                    if *state == super::ProcState::Down {
+                        slot.0 = false;
                     }
+                    slot.1 = *state == super::ProcState::Paused;
+                    split.update(l, &acting[l], e.time_ns);
                 }
             }
             _ => {}
         }
     }
-    for (l, s) in split_since.iter().enumerate() {
+    for (l, s) in split.since.iter().enumerate() {
         if let Some(s) = s {
-            split_ns[l] += end.saturating_sub((*s).max(w));
+            split.ns[l] += end.saturating_sub((*s).max(w));
         }
     }
+    let split_ns = split.ns;
     m.insert(Metric::EtcdLeaderChanges.key().into(), etcd_changes as f64);
     m.insert(Metric::EtcdElections.key().into(), elections as f64);
     if has_lease[0] {

@@ -41,6 +41,8 @@ pub enum ProcState {
     Leader,
     /// Running as a standby (not leader).
     Standby,
+    /// Alive but stalled (a `pause`): it holds its state and handles nothing.
+    Paused,
 }
 
 /// One state change.

@@ -33,6 +33,7 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         TraceKind::Proc { proc, state } => match state {
             ProcState::Up => format!("{} is up", pname(*proc)),
             ProcState::Down => format!("{} stopped", pname(*proc)),
+            ProcState::Paused => format!("{} stalled (paused)", pname(*proc)),
             ProcState::Unready | ProcState::Leader | ProcState::Standby => return None,
         },
         TraceKind::Node { node, up } => {

@@ -41,6 +41,9 @@ impl World {
                 exits: 0,
                 started_ns: 0,
                 held_down: 0,
+                paused: 0,
+                defragging: false,
+                held: Vec::new(),
             });
         }
         let end_ns = scenario.duration_ns;

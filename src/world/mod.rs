@@ -48,6 +48,20 @@ pub struct Proc {
     pub started_ns: Nanos,
     /// Set while a crash fault holds the process down (the kubelet does not restart it).
     pub held_down: u32,
+    /// How many `pause` faults stall the process: nothing is handled while any does.
+    pub paused: u32,
+    /// An `etcdctl defrag` holds the member's backend: client requests wait, Raft goes on.
+    pub defragging: bool,
+    /// What arrived or fell due while stalled, in order, handled when the stall ends.
+    pub held: Vec<Event>,
+}
+
+impl Proc {
+    /// Runs and is scheduled: alive and not stalled by a `pause`. The observers judge by this, since a
+    /// stalled process answers nothing even though it holds its state and connections.
+    pub fn running(&self) -> bool {
+        self.alive && self.paused == 0
+    }
 }
 
 /// What the queue holds.
@@ -77,6 +91,11 @@ pub enum Event {
     /// A process starts because its node has booted (at the start of the run or after the node came
     /// back); `inc` is its incarnation when the start was scheduled.
     Start {
+        proc: ProcId,
+        inc: u32,
+    },
+    /// An etcd member's defrag is done: its backend serves clients again.
+    DefragDone {
         proc: ProcId,
         inc: u32,
     },
@@ -274,8 +293,13 @@ impl World {
                 msg,
             } => self.deliver(from, from_inc, to, to_inc, msg),
             Event::Timer { proc, inc, timer } => {
-                let p = &self.procs[proc as usize];
+                let p = &mut self.procs[proc as usize];
                 if !p.alive || p.incarnation != inc {
+                    return;
+                }
+                // A stalled process's timer falls due but nothing runs it until the stall ends.
+                if p.paused > 0 {
+                    p.held.push(Event::Timer { proc, inc, timer });
                     return;
                 }
                 self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
@@ -284,6 +308,7 @@ impl World {
             Event::Snapshot(i) => self.take_snapshot(i),
             Event::FaultEnd(i) => self.fault_end(i),
             Event::Boot { node, gen } => self.boot_done(node, gen),
+            Event::DefragDone { proc, inc } => self.defrag_done(proc, inc),
             Event::Restart { proc, inc } | Event::Start { proc, inc } => {
                 let p = &self.procs[proc as usize];
                 if p.alive || p.incarnation != inc || p.held_down > 0 {
@@ -317,7 +342,82 @@ impl World {
         if msg.is_response() && target.incarnation != to_inc {
             return;
         }
+        // The kernel accepts what a stalled process is sent (TCP keeps acknowledging): it waits in the
+        // socket. A defragmenting etcd member's Raft messages go on; its clients' requests wait for
+        // the backend (etcd-io/etcd#15477: no election during a leader's defrag, its health check
+        // fails).
+        let client_of_member = target.defragging
+            && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd;
+        if target.paused > 0 || client_of_member {
+            self.procs[to as usize].held.push(Event::Deliver {
+                from,
+                from_inc,
+                to,
+                to_inc,
+                msg,
+            });
+            return;
+        }
         self.dispatch(to, |comp, ctx| comp.on_msg(ctx, from, msg));
+    }
+
+    /// A stall ended (a pause, or a defrag): what arrived and fell due meanwhile is handled now, in
+    /// the order it came, as a stopped Go process handles its pending timers and socket reads on
+    /// SIGCONT. What is still held back (a defrag's clients while a pause ends) stays held.
+    pub(crate) fn release_held(&mut self, proc: ProcId) {
+        let held = std::mem::take(&mut self.procs[proc as usize].held);
+        for ev in held {
+            let p = &self.procs[proc as usize];
+            match ev {
+                Event::Timer { inc, timer, .. } => {
+                    if !p.alive || p.incarnation != inc {
+                        continue;
+                    }
+                    if p.paused > 0 {
+                        self.procs[proc as usize].held.push(ev);
+                        continue;
+                    }
+                    self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
+                }
+                Event::Deliver {
+                    from,
+                    from_inc,
+                    to,
+                    to_inc,
+                    msg,
+                } => {
+                    // The message already reached the host: only whether the process is still the one
+                    // it was sent to matters now.
+                    if !p.alive
+                        || ((msg.request_id().is_some() || msg.is_response())
+                            && p.incarnation != to_inc)
+                    {
+                        continue;
+                    }
+                    let client_of_member = p.defragging
+                        && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd;
+                    if p.paused > 0 || client_of_member {
+                        self.procs[proc as usize].held.push(Event::Deliver {
+                            from,
+                            from_inc,
+                            to,
+                            to_inc,
+                            msg,
+                        });
+                        continue;
+                    }
+                    self.dispatch(proc, |comp, ctx| comp.on_msg(ctx, from, msg));
+                }
+                Event::FaultStart(_)
+                | Event::FaultEnd(_)
+                | Event::DefragDone { .. }
+                | Event::Snapshot(_)
+                | Event::Restart { .. }
+                | Event::Start { .. }
+                | Event::Boot { .. } => unreachable!("only timers and deliveries are held"),
+            }
+        }
+        self.dirty = true;
     }
 
     /// Runs a component handler and applies what it asked for.
@@ -522,6 +622,10 @@ impl World {
         }
         p.alive = false;
         p.incarnation += 1;
+        // SIGKILL ends a stall too: what waited for the process dies with it.
+        p.paused = 0;
+        p.defragging = false;
+        p.held.clear();
         p.comp.crash();
         // A crashed keepalived leaves the VIP configured on the interface: the node keeps answering for
         // it until the host goes down or a backup claims it with a gratuitous ARP.

@@ -48,7 +48,7 @@ impl Observer {
                 // Up while some instance that believes it leads is alive and can get writes through.
                 let effective = w.layout.procs_of(kind).any(|p| {
                     let proc = &w.procs[p];
-                    proc.alive && proc.comp.acting() && api_path_ok(w, p as ProcId, leader)
+                    proc.running() && proc.comp.acting() && api_path_ok(w, p as ProcId, leader)
                 });
                 self.set(cap, effective, &mut out);
             }
@@ -93,7 +93,7 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
     let mut best: Option<(u64, ProcId)> = None;
     for &m in &members {
         let p = &w.procs[m];
-        if !p.alive {
+        if !p.running() {
             continue;
         }
         let Some(raft) = p.comp.raft() else { continue };
@@ -102,7 +102,7 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
         }
         let reach = members
             .iter()
-            .filter(|&&o| w.procs[o].alive && w.net.reachable(p.node, w.procs[o].node))
+            .filter(|&&o| w.procs[o].running() && w.net.reachable(p.node, w.procs[o].node))
             .count();
         if reach >= quorum && best.is_none_or(|(t, _)| raft.term() > t) {
             best = Some((raft.term(), m as ProcId));
@@ -115,13 +115,15 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
 pub fn member_can_write(w: &World, member: ProcId, leader: Option<ProcId>) -> bool {
     let Some(l) = leader else { return false };
     let m = &w.procs[member as usize];
-    m.alive && (member == l || w.net.reachable(m.node, w.procs[l as usize].node))
+    m.running()
+        && !m.defragging
+        && (member == l || w.net.reachable(m.node, w.procs[l as usize].node))
 }
 
 /// Whether an API server is serving and can write through one of its etcd endpoints.
 pub fn apiserver_can_write(w: &World, api: ProcId, leader: Option<ProcId>) -> bool {
     let a = &w.procs[api as usize];
-    if !a.alive || !a.comp.serving() {
+    if !a.running() || !a.comp.serving() {
         return false;
     }
     a.comp.etcd_endpoints().iter().any(|&m| {
@@ -142,7 +144,7 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
                 Some(&w.procs[t as usize])
             };
             let Some(lb) = lb else { return false };
-            if !lb.alive || !w.net.reachable(node, lb.node) {
+            if !lb.running() || !w.net.reachable(node, lb.node) {
                 return false;
             }
             w.layout.procs_of(ProcKind::ApiServer).any(|a| {
@@ -180,7 +182,7 @@ pub fn api_reachable(w: &World, leader: Option<ProcId>) -> bool {
         endpoint
     };
     let t = &w.procs[target as usize];
-    if !t.alive || !w.net.reachable(from, t.node) {
+    if !t.running() || !w.net.reachable(from, t.node) {
         return false;
     }
     match &t.comp {

@@ -30,6 +30,7 @@ mod report_render;
 mod scenario_validation;
 mod service_endpoints;
 mod settings_effect;
+mod stalls;
 mod swarm;
 mod tools;
 mod workflow;

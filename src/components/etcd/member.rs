@@ -119,6 +119,8 @@ struct Volatile {
     blocked: Vec<(u64, EntryData)>,
     /// A tick waits in the ticker's one-slot channel while the raftNode loop is blocked in an fsync.
     tick_buffered: bool,
+    /// Ticks (by number, from..to) that fell due while the process was stalled and were dropped.
+    dropped_ticks: (u64, u64),
     /// Per peer, since when its connection has been active and when it last sent anything
     /// (etcd's rafthttp `ActiveSince`, used by `longestConnected`).
     peer_seen: BTreeMap<MemberId, (Nanos, Nanos)>,
@@ -208,6 +210,35 @@ impl EtcdMember {
     /// Sets or clears a slow disk.
     pub fn set_slow_disk(&mut self, fsync_ns: Option<Nanos>) {
         self.slow_fsync_ns = fsync_ns;
+    }
+
+    /// The process was stalled (SIGSTOP, a VM freeze) from `from_ns` to `to_ns`. Go's `time.Ticker`
+    /// keeps one tick in its channel and drops the rest ("it adjusts the intervals or drops ticks to
+    /// make up for slow receivers", Go time.NewTicker), so of the ticks that fell due meanwhile only
+    /// the last runs, when the process runs again; those before the stall run as usual.
+    pub fn stalled(&mut self, from_ns: Nanos, to_ns: Nanos) {
+        let tick = self.cfg.tick_ns;
+        let Some(v) = self.v.as_mut() else { return };
+        let due = |t: Nanos| t.checked_sub(v.first_tick_ns).map_or(0, |s| s / tick + 1);
+        let (first, last) = (due(from_ns), due(to_ns));
+        if last > first + 1 {
+            v.dropped_ticks = (first, last - 1);
+        }
+    }
+
+    /// `etcdctl defrag` of a running member: its database shrinks to its live size. Returns the size
+    /// before (None when the member is not running).
+    pub fn defragment(&mut self) -> Option<u64> {
+        let v = self.v.as_mut()?;
+        Some(
+            v.backend
+                .defragment(self.cfg.quota, v.kv.len() as u64, v.kv.rev),
+        )
+    }
+
+    /// The backend's database size (`etcdctl endpoint status`'s DB SIZE), 0 when not running.
+    pub fn db_size_bytes(&self) -> u64 {
+        self.v.as_ref().map_or(0, |v| v.backend.high_water_bytes)
     }
 
     /// Loses the data directory (the `wipe-data` fault); the member cannot rejoin as itself.
@@ -305,6 +336,7 @@ impl EtcdMember {
             ready_reads: Vec::new(),
             blocked: Vec::new(),
             tick_buffered: false,
+            dropped_ticks: (0, 0),
             peer_seen: BTreeMap::new(),
             stopping: None,
             next_ctx: 1,
@@ -538,6 +570,10 @@ impl EtcdMember {
             None => 0,
         };
         while v.ticks_done < due {
+            if (v.dropped_ticks.0..v.dropped_ticks.1).contains(&v.ticks_done) {
+                v.ticks_done += 1;
+                continue;
+            }
             // etcd's raftNode loop calls `Tick` from the same goroutine that blocks in the WAL's
             // fsync (server/etcdserver/raft.go `start`); its `time.Ticker` channel holds one tick,
             // so the ticks that fall due during a slow fsync are dropped but one.

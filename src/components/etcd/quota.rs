@@ -65,6 +65,14 @@ impl Backend {
         self.high_water_bytes = self.high_water_bytes.max(self.size(cfg, live, rev));
     }
 
+    /// `etcdctl defrag`: bbolt rewrites the file with only the pages in use, so it shrinks to the live
+    /// size (keys plus revisions not yet compacted). Returns the size before.
+    pub fn defragment(&mut self, cfg: QuotaConfig, live: u64, rev: u64) -> u64 {
+        let before = self.high_water_bytes;
+        self.high_water_bytes = self.size(cfg, live, rev);
+        before
+    }
+
     /// Whether a Put of `value` may be proposed (a deletion always may). Raises the alarm when it may
     /// not; returns (admitted, alarm newly raised).
     pub fn admit_put(&mut self, cfg: QuotaConfig, value: u64) -> (bool, bool) {

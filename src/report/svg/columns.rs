@@ -4,7 +4,7 @@
 
 use super::frame::Frame;
 use super::scene::{Rgb, Scene};
-use super::style::{COLS, C_DOWN, C_LEADER, C_STANDBY, C_UNREADY, C_UP, X0};
+use super::style::{COLS, C_DOWN, C_LEADER, C_PAUSED, C_STANDBY, C_UNREADY, C_UP, X0};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::ProcState;
 
@@ -17,6 +17,7 @@ pub(super) enum Shade {
     Up,
     Standby,
     Unready,
+    Paused,
     Down,
 }
 
@@ -29,6 +30,7 @@ impl Shade {
             ProcState::Unready => Shade::Unready,
             ProcState::Leader => Shade::Leader,
             ProcState::Standby => Shade::Standby,
+            ProcState::Paused => Shade::Paused,
         }
     }
 
@@ -40,6 +42,7 @@ impl Shade {
             Shade::Up => "up",
             Shade::Standby => "standby",
             Shade::Unready => "unready",
+            Shade::Paused => "paused",
             Shade::Down => "down",
         }
     }
@@ -52,6 +55,7 @@ impl Shade {
             Shade::Up => C_UP,
             Shade::Standby => C_STANDBY,
             Shade::Unready => C_UNREADY,
+            Shade::Paused => C_PAUSED,
             Shade::Down => C_DOWN,
         }
     }

@@ -25,20 +25,32 @@ impl LegendRow {
 }
 
 /// The legend under the picture, from `y0`; returns the y below it. `with_api` adds the API chart's
-/// colours (only when some run has requests).
-pub(super) fn draw_legend(scene: &mut Scene, frame: &Frame, y0: f64, with_api: bool) -> f64 {
+/// colours (only when some run has requests); `with_pause` the paused colour (only when some process
+/// stalled, so that other pictures keep their legend).
+pub(super) fn draw_legend(
+    scene: &mut Scene,
+    frame: &Frame,
+    y0: f64,
+    with_api: bool,
+    with_pause: bool,
+) -> f64 {
     let mut row = LegendRow {
         x: 10.0,
         y: y0 + 4.0,
     };
     scene.main.push(Prim::Open("class=\"legend\"".into()));
+    let paused = with_pause.then_some(Shade::Paused);
     for s in [
-        Shade::Up,
-        Shade::Leader,
-        Shade::Standby,
-        Shade::Unready,
-        Shade::Down,
-    ] {
+        Some(Shade::Up),
+        Some(Shade::Leader),
+        Some(Shade::Standby),
+        Some(Shade::Unready),
+        paused,
+        Some(Shade::Down),
+    ]
+    .into_iter()
+    .flatten()
+    {
         row.item(
             scene,
             |sc, x, y| sc.fill(x, y + 1.0, 14.0, 10.0, s.color(), None),

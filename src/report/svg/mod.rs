@@ -41,6 +41,19 @@ use legend::draw_legend;
 use style::WIDTH;
 use timeline::{draw_run, header};
 
+/// Whether some process stalled in the run (the legend then names the paused colour).
+fn has_pause(o: &Outcome) -> bool {
+    o.trace.events.iter().any(|e| {
+        matches!(
+            e.kind,
+            crate::observe::TraceKind::Proc {
+                state: crate::observe::ProcState::Paused,
+                ..
+            }
+        )
+    })
+}
+
 /// Lays out the timeline of one run.
 pub(crate) fn scene(o: &Outcome) -> Scene {
     let mut scene = Scene {
@@ -50,7 +63,13 @@ pub(crate) fn scene(o: &Outcome) -> Scene {
     let frame = Frame::new(o.end_ns);
     let y = header(&mut scene, o, 0.0);
     let y = draw_run(&mut scene, o, &frame, y + 4.0, None);
-    let y = draw_legend(&mut scene, &frame, y, !o.trace.requests.is_empty());
+    let y = draw_legend(
+        &mut scene,
+        &frame,
+        y,
+        !o.trace.requests.is_empty(),
+        has_pause(o),
+    );
     scene.height = y.ceil();
     scene
 }
@@ -85,7 +104,8 @@ pub(crate) fn compare_scene(runs: &[(&Outcome, &str)]) -> Scene {
         y = draw_run(&mut scene, o, &frame, y + 26.0, Some(&id));
     }
     let with_api = runs.iter().any(|(o, _)| !o.trace.requests.is_empty());
-    y = draw_legend(&mut scene, &frame, y, with_api);
+    let with_pause = runs.iter().any(|(o, _)| has_pause(o));
+    y = draw_legend(&mut scene, &frame, y, with_api, with_pause);
     y = compare::draw_metrics_table(&mut scene, runs, y);
     scene.height = (y + 10.0).ceil();
     scene

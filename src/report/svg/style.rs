@@ -34,6 +34,8 @@ pub(super) const C_LEADER: Rgb = (31, 82, 160);
 pub(super) const C_UP: Rgb = (76, 175, 80);
 pub(super) const C_STANDBY: Rgb = (143, 190, 230);
 pub(super) const C_UNREADY: Rgb = (240, 190, 40);
+/// A stalled process (`pause`): alive, holding its state, handling nothing.
+pub(super) const C_PAUSED: Rgb = (150, 90, 190);
 pub(super) const C_DOWN: Rgb = (214, 39, 40);
 pub(super) const C_NODE_UP: Rgb = (200, 200, 200);
 pub(super) const C_FAULT: Rgb = (128, 64, 192);
