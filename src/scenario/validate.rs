@@ -1558,6 +1558,10 @@ impl Validator<'_> {
     fn expectation(&self, p: &str, e: &Expectation, known: &[String]) -> Check {
         let m = e.metric.as_str();
         self.window_and_percentile(p, e)?;
+        if e.alert.is_some() || e.fires_within.is_some() || e.never_fires.is_some() || m.is_empty()
+        {
+            return self.alert_expectation(p, e);
+        }
         if e.recovered_within.is_some() {
             return self.recovery_expectation(p, e);
         }
