@@ -1691,8 +1691,11 @@ impl Validator<'_> {
                 suggest(m, known.iter().map(String::as_str)),
                 known
                     .iter()
-                    .filter(|k| !k.starts_with("workload."))
+                    .filter(|k| !k.starts_with("workload.") && !k.starts_with("alert."))
                     .cloned()
+                    .chain([
+                        "alert.ALERT.firings, alert.ALERT.firing_s, alert.ALERT.detect_s".into()
+                    ])
                     .collect::<Vec<_>>()
                     .join(", "),
                 if self.s.workloads.is_empty() {
