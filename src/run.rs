@@ -2,6 +2,7 @@
 //! Everything after the run is a pure function of the trace.
 
 use crate::engine::Nanos;
+use crate::observe::alerts::{self, AlertRun};
 use crate::observe::metrics::{self, FaultSpan, MetricInputs, Metrics};
 use crate::observe::timeline::{timelines, Timeline};
 use crate::observe::Trace;
@@ -38,6 +39,8 @@ pub struct Outcome {
     pub warmup_ns: Option<Nanos>,
     pub faults: Vec<ResolvedFault>,
     pub verdicts: Vec<Verdict>,
+    /// Every alert the run evaluates, with its pending and firing stretches.
+    pub alerts: Vec<AlertRun>,
     pub events: u64,
     pub end_ns: Nanos,
     pub acknowledged_writes_lost: u64,
@@ -61,16 +64,28 @@ pub fn judge(e: &ExpectationPlan, metrics: &Metrics) -> Verdict {
     }
 }
 
-/// The metrics of a finished run over `window` (None: from the warm-up to the end).
-fn metrics_of(
-    scenario: &Plan,
-    layout: &Layout,
-    trace: &Trace,
-    tls: &[Timeline],
+/// What a finished run's metrics are computed from.
+struct Finished<'a> {
+    scenario: &'a Plan,
+    layout: &'a Layout,
+    trace: &'a Trace,
+    tls: &'a [Timeline],
+    alerts: &'a [AlertRun],
     end_ns: Nanos,
     acknowledged_writes_lost: u64,
-    window: Option<(Nanos, Nanos)>,
-) -> Metrics {
+}
+
+/// The metrics of a finished run over `window` (None: from the warm-up to the end).
+fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
+    let Finished {
+        scenario,
+        layout,
+        trace,
+        tls,
+        alerts,
+        end_ns,
+        acknowledged_writes_lost,
+    } = *f;
     let lease_of = |p: u16| -> Option<u16> {
         match layout.procs.get(p as usize).map(|s| s.kind) {
             Some(ProcKind::Scheduler) => Some(0),
@@ -92,7 +107,7 @@ fn metrics_of(
         .iter()
         .map(|w| (w.name.clone(), w.replicas))
         .collect();
-    metrics::compute(&MetricInputs {
+    let mut m = metrics::compute(&MetricInputs {
         trace,
         timelines: tls,
         end_ns,
@@ -105,7 +120,14 @@ fn metrics_of(
         api_servers: layout.procs_of(ProcKind::ApiServer).count() as u32,
         api_cores: scenario.settings.kube_apiserver.cores,
         load_timeout_ns: scenario.load.timeout.ns(),
-    })
+    });
+    let (w, end) = window.unwrap_or_else(|| {
+        let warm = metrics::warmup(tls, trace, &fault_spans).unwrap_or(end_ns);
+        (warm, end_ns)
+    });
+    let starts: Vec<Nanos> = fault_spans.iter().map(|f| f.start_ns).collect();
+    alerts::metrics(alerts, &starts, w, end.min(end_ns), &mut m);
+    m
 }
 
 fn fault_spans(scenario: &Plan) -> Vec<FaultSpan> {
@@ -123,15 +145,16 @@ fn fault_spans(scenario: &Plan) -> Vec<FaultSpan> {
 impl Outcome {
     /// The metrics over `[from_ns, to_ns]` of the run (as an expectation's `window` measures them).
     pub fn metrics_between(&self, from_ns: Nanos, to_ns: Nanos) -> Metrics {
-        metrics_of(
-            &self.scenario,
-            &self.layout,
-            &self.trace,
-            &self.timelines,
-            self.end_ns,
-            self.acknowledged_writes_lost,
-            Some((from_ns, to_ns)),
-        )
+        let f = Finished {
+            scenario: &self.scenario,
+            layout: &self.layout,
+            trace: &self.trace,
+            tls: &self.timelines,
+            alerts: &self.alerts,
+            end_ns: self.end_ns,
+            acknowledged_writes_lost: self.acknowledged_writes_lost,
+        };
+        metrics_of(&f, Some((from_ns, to_ns)))
     }
 }
 
@@ -142,17 +165,24 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
     let end_ns = world.end_ns;
     let tls = timelines(&world.trace, end_ns);
     let lost = world.invariants.acknowledged_writes_lost;
-    let of = |window| {
-        metrics_of(
-            scenario,
-            &world.layout,
-            &world.trace,
-            &tls,
-            end_ns,
-            lost,
-            window,
-        )
+    let warmup_ns = metrics::warmup(&tls, &world.trace, &fault_spans(scenario));
+    let alert_runs = alerts::evaluate(
+        &world.trace,
+        &world.layout,
+        warmup_ns.unwrap_or(0),
+        end_ns,
+        seed,
+    );
+    let f = Finished {
+        scenario,
+        layout: &world.layout,
+        trace: &world.trace,
+        tls: &tls,
+        alerts: &alert_runs,
+        end_ns,
+        acknowledged_writes_lost: lost,
     };
+    let of = |window| metrics_of(&f, window);
     let m = of(None);
     let verdicts = scenario
         .expect
@@ -162,7 +192,6 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
             None => judge(e, &m),
         })
         .collect();
-    let warmup_ns = metrics::warmup(&tls, &world.trace, &fault_spans(scenario));
     Ok(Outcome {
         scenario: scenario.clone(),
         seed,
@@ -173,6 +202,7 @@ pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
         warmup_ns,
         faults: world.faults.clone(),
         verdicts,
+        alerts: alert_runs,
         events: world.events_processed,
         end_ns,
         acknowledged_writes_lost: lost,

@@ -289,6 +289,8 @@ fn bound_json(b: Bound) -> (&'static str, Value) {
         Bound::AtMost(v) => ("at_most", json!(v)),
         Bound::Equals(v) => ("equals", json!(v)),
         Bound::RecoveredWithin(ns) => ("recovered_within", json!(ns as f64 / 1e9)),
+        Bound::FiresWithin(ns) => ("fires_within", json!(ns as f64 / 1e9)),
+        Bound::NeverFires => ("never_fires", json!(true)),
     }
 }
 

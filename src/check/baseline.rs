@@ -196,7 +196,10 @@ fn direction(metric: &str, expectations: &[ExpectationPlan]) -> Worse {
     if let Some(e) = expectations.iter().find(|e| e.reads == metric) {
         match e.bound {
             Bound::AtLeast(_) => return Worse::Lower,
-            Bound::AtMost(_) | Bound::RecoveredWithin(_) => return Worse::Higher,
+            Bound::AtMost(_)
+            | Bound::RecoveredWithin(_)
+            | Bound::FiresWithin(_)
+            | Bound::NeverFires => return Worse::Higher,
             Bound::Equals(v) => return Worse::AwayFrom(v),
         }
     }
@@ -418,6 +421,7 @@ mod tests {
                 Scope::Run => m.key().to_string(),
                 Scope::PerWorkload => m.workload_key("web"),
                 Scope::PerLevel => m.level_key("workload-low"),
+                Scope::PerAlert => m.alert_key("etcdNoLeader"),
             };
             assert_eq!(default_tolerance(&name), d.kind.tolerance(), "{name}");
             let worse = match d.worse {

@@ -115,6 +115,9 @@ enum Pending {
     /// A `MarkPodsNotReady` write for a pod on this node: a failure queues the node for a retry
     /// (`nodesToRetry` in node_lifecycle_controller.go).
     MarkNotReady(u16),
+    /// A write of a Node object (node, its Ready condition): once committed, traced as the stored
+    /// condition kube-state-metrics exports.
+    NodeStatus(u16, bool),
 }
 
 impl Pending {
@@ -122,7 +125,7 @@ impl Pending {
     fn of(self) -> Loop {
         match self {
             Pending::Read(l, _) | Pending::Write(l) => l,
-            Pending::MarkNotReady(_) => Loop::NodeLifecycle,
+            Pending::MarkNotReady(_) | Pending::NodeStatus(..) => Loop::NodeLifecycle,
         }
     }
 }
@@ -362,7 +365,7 @@ impl Controllers {
                     self.finish(ctx, l);
                 }
             }
-            Pending::Write(_) | Pending::MarkNotReady(_) => {
+            Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
                 st.writes_out = st.writes_out.saturating_sub(1);
                 if st.writes_out == 0 {
                     self.finish(ctx, l);
@@ -401,7 +404,12 @@ impl Controllers {
                 Some(KvResult::Written { .. } | KvResult::Value(_)) | None => self.failed(ctx, p),
             },
             Pending::MarkNotReady(_) if result.is_none() => self.failed(ctx, p),
-            Pending::Write(_) | Pending::MarkNotReady(_) => {
+            Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
+                if let (Pending::NodeStatus(node, ready), Some(KvResult::Written { .. })) =
+                    (p, &result)
+                {
+                    ctx.trace(crate::observe::TraceKind::NodeReady { node, ready });
+                }
                 let l = p.of();
                 if let Some(st) = self.loops.get_mut(&l) {
                     st.writes_out = st.writes_out.saturating_sub(1);
@@ -786,9 +794,9 @@ impl Controllers {
                         "node_lifecycle_controller.go: removing taint node.kubernetes.io/unreachable from {name}"
                     ));
                 }
-                self.put(
+                self.put_as(
                     ctx,
-                    Loop::NodeLifecycle,
+                    Pending::NodeStatus(n, new.ready),
                     keys::key(keys::NODE, n as u64),
                     new.pack(),
                     expected,

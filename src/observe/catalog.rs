@@ -164,6 +164,8 @@ pub enum Scope {
     PerLevel,
     /// `workload.W.NAME` for every declared workload W.
     PerWorkload,
+    /// `alert.A.NAME` for every alert A the run evaluates (`observe::alerts`).
+    PerAlert,
 }
 
 /// One metric family's row.
@@ -187,6 +189,7 @@ impl MetricDef {
             Scope::Run => self.name.to_string(),
             Scope::PerWorkload => format!("workload.NAME.{}", self.name),
             Scope::PerLevel => format!("api.{}.LEVEL", self.name),
+            Scope::PerAlert => format!("alert.ALERT.{}", self.name),
         }
     }
 }
@@ -223,6 +226,9 @@ pub enum Metric {
     AcknowledgedWritesLost,
     InvariantViolations,
     Warmup,
+    AlertFirings,
+    AlertFiringTime,
+    AlertDetect,
     PastLeaseActions,
 }
 
@@ -254,7 +260,7 @@ const fn row(
 }
 
 use MetricKind::{Count, Millis, Ratio, Seconds};
-use Scope::{PerCapability, PerLevel, PerWorkload, Run};
+use Scope::{PerAlert, PerCapability, PerLevel, PerWorkload, Run};
 use Worse::{Higher, Lower};
 
 impl Metric {
@@ -288,6 +294,9 @@ impl Metric {
         Metric::AcknowledgedWritesLost,
         Metric::InvariantViolations,
         Metric::Warmup,
+        Metric::AlertFirings,
+        Metric::AlertFiringTime,
+        Metric::AlertDetect,
         Metric::PastLeaseActions,
     ];
 
@@ -352,6 +361,12 @@ impl Metric {
                 "invariant violations seen"),
             M::Warmup => row!(M::Warmup, Run, "warmup_s", Seconds, Higher,
                 "the first moment every capability is up; metrics are measured from there"),
+            M::AlertFirings => row!(M::AlertFirings, PerAlert, "firings", Count, Higher,
+                "times the alert started firing (see Alerts)"),
+            M::AlertFiringTime => row!(M::AlertFiringTime, PerAlert, "firing_s", Seconds, Higher,
+                "seconds the alert was firing"),
+            M::AlertDetect => row!(M::AlertDetect, PerAlert, "detect_s", Seconds, Higher,
+                "time to detect: from the first fault's start to the alert's first firing after it (absent when it did not fire); `fires_within` reads it"),
             M::PastLeaseActions => row!(M::PastLeaseActions, Run, "leader_election.past_lease_actions", Count, Higher,
                 "actions of a scheduler or controller manager past its lease, which leader-election settings with retry_period + renew_deadline > lease_duration allow (measured only with such settings)"),
         }
@@ -386,6 +401,13 @@ impl Metric {
         format!("api.{}.{level}", d.name)
     }
 
+    /// The full name of a per-alert metric for alert `a` (`alert.etcdNoLeader.firings`).
+    pub fn alert_key(self, a: &str) -> String {
+        let d = self.def();
+        debug_assert_eq!(d.scope, Scope::PerAlert, "{self:?} is not per alert");
+        format!("alert.{a}.{}", d.name)
+    }
+
     /// The full name of a per-workload metric for workload `w` (`workload.web.ready_ratio`).
     pub fn workload_key(self, w: &str) -> String {
         let d = self.def();
@@ -418,6 +440,11 @@ pub fn all_names(workloads: &[&str]) -> Vec<String> {
             Scope::Run => out.push(m.key().to_string()),
             Scope::PerWorkload => out.extend(workloads.iter().map(|w| m.workload_key(w))),
             Scope::PerLevel => out.extend(LEVEL_NAMES.iter().map(|l| m.level_key(l))),
+            Scope::PerAlert => out.extend(
+                super::alerts::Alert::ALL
+                    .iter()
+                    .map(|a| m.alert_key(a.name())),
+            ),
         }
     }
     out
@@ -445,6 +472,11 @@ fn parse(name: &str, workload_ok: impl Fn(&str) -> bool) -> Option<&'static Metr
             return by_scope(Scope::PerLevel, family);
         }
     }
+    if let Some(rest) = name.strip_prefix("alert.") {
+        let (a, suffix) = rest.rsplit_once('.')?;
+        super::alerts::Alert::from_name(a)?;
+        return by_scope(Scope::PerAlert, suffix);
+    }
     if let Some(rest) = name.strip_prefix("workload.") {
         let (w, suffix) = rest.rsplit_once('.')?;
         return by_scope(Scope::PerWorkload, suffix).filter(|_| workload_ok(w));
@@ -468,7 +500,7 @@ pub fn allowed_list() -> String {
     for m in Metric::ALL {
         match m.def().scope {
             Scope::Run => out.push(m.key().to_string()),
-            Scope::PerWorkload | Scope::PerLevel => out.push(m.def().pattern()),
+            Scope::PerWorkload | Scope::PerLevel | Scope::PerAlert => out.push(m.def().pattern()),
             Scope::PerCapability => {}
         }
     }
@@ -631,7 +663,7 @@ mod tests {
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 24);
+        assert_eq!(rows.len(), 5 + 5 + 27);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

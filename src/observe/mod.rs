@@ -1,5 +1,6 @@
 //! Observation of the model: the trace, capability timelines, metrics and invariant bookkeeping.
 
+pub mod alerts;
 pub mod catalog;
 pub mod metrics;
 pub mod timeline;

@@ -94,6 +94,19 @@ pub enum TraceKind {
     Log { proc: u16, text: String },
     /// An invariant was violated.
     Violation { text: String },
+    /// Whether a monitoring Prometheus's scrape of the process's `/metrics` succeeds (`up`): the
+    /// process runs and the monitoring vantage reaches its node (see `observe::alerts`).
+    Scrape { proc: u16, up: bool },
+    /// An etcd member's own metrics: `etcd_server_has_leader` (it knows a leader) and whether its sends
+    /// to a peer fail (`etcd_network_peer_sent_failures_total` rising: a peer is down or unreachable).
+    EtcdHealth {
+        proc: u16,
+        has_leader: bool,
+        peer_failures: bool,
+    },
+    /// A Node object's stored Ready condition changed (committed by the node lifecycle controller):
+    /// what kube-state-metrics exports as `kube_node_status_condition`.
+    NodeReady { node: u16, ready: bool },
     /// A leader acted past its lease, as its leader-election settings allow (retry period + renew
     /// deadline > lease duration): a hazard of those settings, not a model bug.
     PastLease { proc: u16, text: String },

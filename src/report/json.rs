@@ -48,6 +48,7 @@ pub fn report(o: &Outcome) -> Value {
         "timelines": timelines(o),
         "faults": faults(o),
         "expectations": expectations(o),
+        "alerts": alerts(o),
         "violations": violations(o),
         "events": o.events,
         "trace_hash": format!("{:016x}", o.trace.hash()),
@@ -101,7 +102,12 @@ fn expectations(o: &Outcome) -> Vec<Value> {
         .iter()
         .map(|v| {
             let mut m = Map::new();
-            m.insert("metric".into(), json!(v.expectation.metric));
+            let key = if v.expectation.is_alert() {
+                "alert"
+            } else {
+                "metric"
+            };
+            m.insert(key.into(), json!(v.expectation.metric));
             match v.expectation.bound {
                 Bound::AtLeast(b) => {
                     m.insert("at_least".into(), json!(b));
@@ -114,6 +120,12 @@ fn expectations(o: &Outcome) -> Vec<Value> {
                 }
                 // The bound of a recovery expectation shows in the metric it reads.
                 Bound::RecoveredWithin(_) => {}
+                Bound::FiresWithin(d) => {
+                    m.insert("fires_within".into(), json!(crate::engine::fmt_duration(d)));
+                }
+                Bound::NeverFires => {
+                    m.insert("never_fires".into(), json!(true));
+                }
             }
             m.insert(
                 "actual".into(),
@@ -123,6 +135,45 @@ fn expectations(o: &Outcome) -> Vec<Value> {
             Value::Object(m)
         })
         .collect()
+}
+
+/// The alerts evaluated: each with its rule (severity, `for`), the label sets that fired, and its
+/// pending and firing stretches (times from the start of the run; `end_s` null: still active at the end).
+fn alerts(o: &Outcome) -> Value {
+    use crate::observe::alerts::{first_evaluation, AlertState, EVALUATION_INTERVAL_NS};
+    let list: Vec<Value> = o
+        .alerts
+        .iter()
+        .map(|a| {
+            let d = a.alert.def();
+            let spans: Vec<Value> = a
+                .spans
+                .iter()
+                .map(|s| {
+                    json!({
+                        "state": match s.state {
+                            AlertState::Firing => "firing",
+                            AlertState::Pending | AlertState::Inactive => "pending",
+                        },
+                        "start_s": round(secs(s.start_ns)),
+                        "end_s": if s.end_ns >= o.end_ns { Value::Null } else { json!(round(secs(s.end_ns))) },
+                    })
+                })
+                .collect();
+            json!({
+                "alert": d.name,
+                "severity": d.severity,
+                "for_s": round(secs(d.for_ns)),
+                "fired": a.fired,
+                "spans": spans,
+            })
+        })
+        .collect();
+    json!({
+        "evaluation_interval_s": round(secs(EVALUATION_INTERVAL_NS)),
+        "first_evaluation_s": round(secs(first_evaluation(o.warmup_ns.unwrap_or(0), o.seed))),
+        "rules": list,
+    })
 }
 
 /// The invariant violations the run traced, with their times: the report must show them even when

@@ -101,7 +101,10 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         | TraceKind::ProxyEndpoints { .. }
         | TraceKind::Log { .. }
         | TraceKind::Violation { .. }
-        | TraceKind::PastLease { .. } => return None,
+        | TraceKind::PastLease { .. }
+        | TraceKind::Scrape { .. }
+        | TraceKind::EtcdHealth { .. }
+        | TraceKind::NodeReady { .. } => return None,
     })
 }
 
@@ -172,7 +175,10 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
         | TraceKind::ProxyEndpoints { .. }
         | TraceKind::Log { .. }
         | TraceKind::Violation { .. }
-        | TraceKind::PastLease { .. } => None,
+        | TraceKind::PastLease { .. }
+        | TraceKind::Scrape { .. }
+        | TraceKind::EtcdHealth { .. }
+        | TraceKind::NodeReady { .. } => None,
     }
 }
 
@@ -233,8 +239,14 @@ pub fn summary(o: &Outcome) -> String {
     if !o.scenario.workloads.is_empty() {
         workloads(&mut s, o);
     }
+    alerts(&mut s, o);
     let _ = writeln!(s, "\nmetrics");
-    for (k, v) in &o.metrics {
+    // Alerts that never fired are in report.json, not here (the alerts section lists what did).
+    for (k, v) in o
+        .metrics
+        .iter()
+        .filter(|(k, v)| !k.starts_with("alert.") || **v != 0.0)
+    {
         let _ = writeln!(s, "  {k:<36} {}", fmt_num(*v));
     }
     if !o.verdicts.is_empty() || o.warmup_ns.is_none() {
@@ -382,6 +394,62 @@ fn fewest_ready(o: &Outcome, name: &str) -> Option<u32> {
         .min()
 }
 
+/// The alerts that went pending or fired: when, for how long, and on what (times from the start of
+/// the run, as the faults').
+fn alerts(s: &mut String, o: &Outcome) {
+    use crate::observe::alerts::AlertState;
+    let active: Vec<_> = o.alerts.iter().filter(|a| !a.spans.is_empty()).collect();
+    let _ = writeln!(
+        s,
+        "\nalerts (evaluated every {} from {}){}",
+        fmt_duration(crate::observe::alerts::EVALUATION_INTERVAL_NS),
+        fmt_duration(crate::observe::alerts::first_evaluation(
+            o.warmup_ns.unwrap_or(0),
+            o.seed
+        )),
+        if active.is_empty() {
+            ": none pending or firing"
+        } else {
+            ""
+        }
+    );
+    for a in active {
+        let d = a.alert.def();
+        let spans: Vec<String> = a
+            .spans
+            .iter()
+            .map(|sp| {
+                format!(
+                    "{} {}-{}",
+                    match sp.state {
+                        AlertState::Firing => "FIRING",
+                        AlertState::Pending | AlertState::Inactive => "pending",
+                    },
+                    fmt_duration(sp.start_ns),
+                    if sp.end_ns >= o.end_ns {
+                        "end".to_string()
+                    } else {
+                        fmt_duration(sp.end_ns)
+                    }
+                )
+            })
+            .collect();
+        let on = if a.fired.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", a.fired.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "  {:<40} {:<8} for {:<4} {}{on}",
+            d.name,
+            d.severity,
+            fmt_duration(d.for_ns),
+            spans.join(", ")
+        );
+    }
+}
+
 /// The verdicts and the overall result, last, because that is the line a reader looks for.
 fn expectations(s: &mut String, o: &Outcome) {
     let _ = writeln!(s, "\nexpectations");
@@ -392,9 +460,7 @@ fn expectations(s: &mut String, o: &Outcome) {
             if v.passed { "PASS" } else { "FAIL" },
             v.expectation.metric,
             v.bound_text(),
-            v.actual
-                .map(fmt_num)
-                .unwrap_or_else(|| "not measured".into())
+            verdict_actual(v)
         );
     }
     let failed = o.verdicts.iter().filter(|v| !v.passed).count();
@@ -410,6 +476,17 @@ fn expectations(s: &mut String, o: &Outcome) {
             ""
         }
     );
+}
+
+/// A verdict's actual value as the summary words it.
+fn verdict_actual(v: &crate::run::Verdict) -> String {
+    use crate::scenario::plan::Bound;
+    match (v.expectation.bound, v.actual) {
+        (Bound::FiresWithin(_), Some(a)) => format!("fired {} s after the fault", fmt_num(a)),
+        (Bound::FiresWithin(_), None) => "did not fire".into(),
+        (Bound::NeverFires, Some(a)) => format!("fired {} times", fmt_num(a)),
+        (_, a) => a.map(fmt_num).unwrap_or_else(|| "not measured".into()),
+    }
 }
 
 /// Formats a metric value compactly.

@@ -17,6 +17,10 @@ pub enum Bound {
     Equals(f64),
     /// `recovered_within`: after each fault, the capability is back up for good within this long.
     RecoveredWithin(Nanos),
+    /// `fires_within`: the alert fires within this long of the first fault's start.
+    FiresWithin(Nanos),
+    /// `never_fires`: the alert never fires.
+    NeverFires,
 }
 
 /// Comparisons allow a few ulps so that 0.1 + 0.2 style sums do not flip verdicts.
@@ -30,7 +34,8 @@ impl Bound {
             Bound::AtLeast(b) => b - actual,
             Bound::AtMost(b) => actual - b,
             Bound::Equals(b) => (actual - b).abs(),
-            Bound::RecoveredWithin(d) => actual - d as f64 / 1e9,
+            Bound::RecoveredWithin(d) | Bound::FiresWithin(d) => actual - d as f64 / 1e9,
+            Bound::NeverFires => actual,
         }
     }
 
@@ -38,9 +43,11 @@ impl Bound {
     pub fn holds(self, actual: f64) -> bool {
         match self {
             Bound::Equals(b) => (actual - b).abs() <= EPS.max(b.abs() * 1e-9),
-            Bound::AtLeast(_) | Bound::AtMost(_) | Bound::RecoveredWithin(_) => {
-                self.excess(actual) <= EPS
-            }
+            Bound::AtLeast(_)
+            | Bound::AtMost(_)
+            | Bound::RecoveredWithin(_)
+            | Bound::FiresWithin(_)
+            | Bound::NeverFires => self.excess(actual) <= EPS,
         }
     }
 
@@ -51,6 +58,8 @@ impl Bound {
             Bound::AtMost(v) => format!("<= {v}"),
             Bound::Equals(v) => format!("== {v}"),
             Bound::RecoveredWithin(d) => format!("recovered within {}", fmt_duration(d)),
+            Bound::FiresWithin(d) => format!("fires within {} of the first fault", fmt_duration(d)),
+            Bound::NeverFires => "never fires".to_string(),
         }
     }
 }
@@ -72,6 +81,24 @@ pub struct ExpectationPlan {
 impl ExpectationPlan {
     /// The plan of a validated mirror (exactly one bound given; validation checks that first).
     pub fn from_spec(e: &Expectation) -> Option<ExpectationPlan> {
+        if let Some(alert) = &e.alert {
+            use crate::observe::catalog::Metric;
+            let (bound, reads) = match (e.fires_within, e.never_fires) {
+                (Some(d), None) => (
+                    Bound::FiresWithin(d.ns()),
+                    Metric::AlertDetect.alert_key(alert),
+                ),
+                (None, Some(true)) => (Bound::NeverFires, Metric::AlertFirings.alert_key(alert)),
+                _ => return None,
+            };
+            return Some(ExpectationPlan {
+                metric: alert.clone(),
+                reads,
+                bound,
+                window_ns: e.window.map(|[a, b]| (a.ns(), b.ns())),
+                percentile: e.percentile,
+            });
+        }
         let bound = match (e.recovered_within, e.at_least, e.at_most, e.equals) {
             (Some(d), None, None, None) => Bound::RecoveredWithin(d.ns()),
             (None, Some(v), None, None) => Bound::AtLeast(v),
@@ -83,9 +110,12 @@ impl ExpectationPlan {
             Bound::RecoveredWithin(_) if !e.metric.ends_with(".recovery_s") => {
                 format!("{}.recovery_s", e.metric)
             }
-            Bound::RecoveredWithin(_) | Bound::AtLeast(_) | Bound::AtMost(_) | Bound::Equals(_) => {
-                e.metric.clone()
-            }
+            Bound::RecoveredWithin(_)
+            | Bound::AtLeast(_)
+            | Bound::AtMost(_)
+            | Bound::Equals(_)
+            | Bound::FiresWithin(_)
+            | Bound::NeverFires => e.metric.clone(),
         };
         Some(ExpectationPlan {
             metric: e.metric.clone(),
@@ -98,9 +128,10 @@ impl ExpectationPlan {
 
     /// The bound as text with its window and percentile: `>= 0.99 in [1m, 3m] (p90 over seeds)`.
     pub fn bound_text(&self) -> String {
-        if let Bound::RecoveredWithin(_) = self.bound {
+        if let Bound::RecoveredWithin(_) | Bound::FiresWithin(_) | Bound::NeverFires = self.bound {
             return self.bound.text();
         }
+
         let window = match self.window_ns {
             Some((a, b)) => format!(" in [{}, {}]", fmt_duration(a), fmt_duration(b)),
             None => String::new(),
@@ -110,6 +141,16 @@ impl ExpectationPlan {
             None => String::new(),
         };
         format!("{}{window}{pct}", self.bound.text())
+    }
+
+    /// Whether it is about an alert (`metric` is then the alert's name).
+    pub fn is_alert(&self) -> bool {
+        match self.bound {
+            Bound::FiresWithin(_) | Bound::NeverFires => true,
+            Bound::AtLeast(_) | Bound::AtMost(_) | Bound::Equals(_) | Bound::RecoveredWithin(_) => {
+                false
+            }
+        }
     }
 
     /// The metric's value in `metrics` and whether it meets the bound (a missing metric fails).
@@ -142,6 +183,14 @@ impl ExpectationPlan {
             Bound::AtMost(v) => e.at_most = Some(v),
             Bound::Equals(v) => e.equals = Some(v),
             Bound::RecoveredWithin(d) => e.recovered_within = Some(super::model::Dur(d)),
+            Bound::FiresWithin(d) => {
+                e.alert = Some(std::mem::take(&mut e.metric));
+                e.fires_within = Some(super::model::Dur(d));
+            }
+            Bound::NeverFires => {
+                e.alert = Some(std::mem::take(&mut e.metric));
+                e.never_fires = Some(true);
+            }
         }
         e
     }

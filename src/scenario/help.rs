@@ -296,6 +296,10 @@ const TAIL: &str = r##"
                                  takes over; the actual value is CAPABILITY.recovery_s
   percentile                     optional, 0 to 100: under `check --seeds`, the bound applies to
                                  this percentile over the seeds instead of to every seed
+  alert                          instead of `metric`: an alert name (ALERTS below), with
+  fires_within                   a duration: the alert fires within it of the first fault's
+                                 start (reads alert.NAME.detect_s), or
+  never_fires                    true: the alert never fires (reads alert.NAME.firings)
 
 METRICS
   For each capability C in api, etcd_quorum, scheduling, reconciliation, workloads:
@@ -330,7 +334,30 @@ pub fn scenario_help() -> String {
     let mut out = String::from(HEAD);
     out.push_str(&fault_table());
     out.push_str(TAIL);
+    out.push_str(&alert_help());
     out.push_str(&exercise_help());
+    out
+}
+
+/// The alerts an expectation may name, listed from their table (`observe::alerts`).
+fn alert_help() -> String {
+    use crate::engine::fmt_duration;
+    use crate::observe::alerts::{Alert, EVALUATION_INTERVAL_NS, SCRAPE_INTERVAL_NS};
+    let mut out = format!(
+        "\nALERTS  evaluated every {} on scrapes every {} from the end of the warm-up (kube-prometheus\n\
+         \x20 defaults); metrics alert.NAME.firings, alert.NAME.firing_s, alert.NAME.detect_s\n",
+        fmt_duration(EVALUATION_INTERVAL_NS),
+        fmt_duration(SCRAPE_INTERVAL_NS)
+    );
+    for a in Alert::ALL {
+        let d = a.def();
+        out.push_str(&format!(
+            "  {:<42}{:<9}for {}\n",
+            d.name,
+            d.severity,
+            fmt_duration(d.for_ns)
+        ));
+    }
     out
 }
 

@@ -2,6 +2,7 @@
 //! [`error`], [`spans`], [`suggest`]), and validation ([`validate`]) that builds the typed [`plan`] which
 //! everything downstream consumes.
 
+pub mod alert_expect;
 pub mod error;
 pub mod expect;
 pub mod faults;

@@ -674,7 +674,18 @@ pub use super::faults::{Fault, FaultKind};
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
+    /// The metric bounded (empty for an alert expectation).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub metric: String,
+    /// An alert (`observe::alerts`) instead of a metric, with `fires_within` or `never_fires`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// The alert fires within this long of the first fault's start (reads `alert.NAME.detect_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fires_within: Option<Dur>,
+    /// `true`: the alert never fires in the measured run (reads `alert.NAME.firings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_fires: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1558,6 +1558,10 @@ impl Validator<'_> {
     fn expectation(&self, p: &str, e: &Expectation, known: &[String]) -> Check {
         let m = e.metric.as_str();
         self.window_and_percentile(p, e)?;
+        if e.alert.is_some() || e.fires_within.is_some() || e.never_fires.is_some() || m.is_empty()
+        {
+            return self.alert_expectation(p, e);
+        }
         if e.recovered_within.is_some() {
             return self.recovery_expectation(p, e);
         }
@@ -1687,8 +1691,11 @@ impl Validator<'_> {
                 suggest(m, known.iter().map(String::as_str)),
                 known
                     .iter()
-                    .filter(|k| !k.starts_with("workload."))
+                    .filter(|k| !k.starts_with("workload.") && !k.starts_with("alert."))
                     .cloned()
+                    .chain([
+                        "alert.ALERT.firings, alert.ALERT.firing_s, alert.ALERT.detect_s".into()
+                    ])
                     .collect::<Vec<_>>()
                     .join(", "),
                 if self.s.workloads.is_empty() {

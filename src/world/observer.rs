@@ -14,6 +14,10 @@ use crate::topology::ProcKind;
 pub struct Observer {
     state: [Option<bool>; 5],
     ready: Vec<(u32, u32)>,
+    /// Per process: the scrape state last traced.
+    scrape: Vec<Option<bool>>,
+    /// Per process: the etcd member's `(has_leader, peer_failures)` last traced.
+    etcd: Vec<Option<(bool, bool)>>,
 }
 
 fn cap_index(c: Capability) -> usize {
@@ -74,7 +78,53 @@ impl Observer {
                 .all(|(wl, (r, _))| *r >= wl.replicas);
             self.set(Capability::Workloads, all, &mut out);
         }
+        self.monitoring(w, &mut out);
         out
+    }
+
+    /// What a Prometheus scraping the cluster sees (`observe::alerts` derives the alerts from it): each
+    /// scraped process's `up`, and each live etcd member's own `etcd_server_has_leader` and peer send
+    /// failures. Prometheus stands where the load's clients stand (the client node), outside the
+    /// cluster; without a client node, a scrape succeeds while the process runs on a live node.
+    fn monitoring(&mut self, w: &World, out: &mut Vec<TraceKind>) {
+        let n = w.procs.len();
+        self.scrape.resize(n, None);
+        self.etcd.resize(n, None);
+        let vantage = w
+            .layout
+            .nodes
+            .iter()
+            .position(|n| n.kind == crate::topology::NodeKind::Client)
+            .map(|n| n as u16);
+        let members: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
+        for (i, spec) in w.layout.procs.iter().enumerate() {
+            if !crate::observe::alerts::scraped(spec.kind) {
+                continue;
+            }
+            let p = &w.procs[i];
+            let up = p.alive
+                && w.net.host_up(p.node)
+                && vantage.is_none_or(|v| w.net.reachable(v, p.node));
+            if self.scrape[i] != Some(up) {
+                self.scrape[i] = Some(up);
+                out.push(TraceKind::Scrape { proc: i as u16, up });
+            }
+            let Some(raft) = p.comp.raft().filter(|_| p.alive) else {
+                continue;
+            };
+            let has_leader = raft.leader().is_some();
+            let peer_failures = members.iter().any(|&o| {
+                o != i && (!w.procs[o].alive || !w.net.reachable(p.node, w.procs[o].node))
+            });
+            if self.etcd[i] != Some((has_leader, peer_failures)) {
+                self.etcd[i] = Some((has_leader, peer_failures));
+                out.push(TraceKind::EtcdHealth {
+                    proc: i as u16,
+                    has_leader,
+                    peer_failures,
+                });
+            }
+        }
     }
 
     fn set(&mut self, cap: Capability, up: bool, out: &mut Vec<TraceKind>) {

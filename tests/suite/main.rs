@@ -5,6 +5,7 @@
 
 mod common;
 
+mod alerts;
 mod capacity;
 mod check_cli;
 mod cli_bad_input;

@@ -20,6 +20,7 @@
 //! - `legend`, and `compare` (the title bars and the metrics table of a comparison);
 //! - `write`: the scene as SVG text.
 
+mod alerts;
 mod api;
 mod columns;
 mod compare;

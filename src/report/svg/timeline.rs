@@ -78,6 +78,7 @@ pub(super) fn draw_run(
     let plot_top = y;
     y = draw_lanes(scene, o, frame, y);
     y = draw_bands(scene, o, frame, y);
+    y = super::alerts::draw_alerts(scene, o, frame, y);
     if !o.trace.requests.is_empty() {
         y = draw_api(scene, o, frame, y);
     }
