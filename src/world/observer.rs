@@ -102,19 +102,20 @@ impl Observer {
                 continue;
             }
             let p = &w.procs[i];
-            let up = p.alive
+            // A stalled process (a `pause`) answers no scrape either.
+            let up = p.running()
                 && w.net.host_up(p.node)
                 && vantage.is_none_or(|v| w.net.reachable(v, p.node));
             if self.scrape[i] != Some(up) {
                 self.scrape[i] = Some(up);
                 out.push(TraceKind::Scrape { proc: i as u16, up });
             }
-            let Some(raft) = p.comp.raft().filter(|_| p.alive) else {
+            let Some(raft) = p.comp.raft().filter(|_| p.running()) else {
                 continue;
             };
             let has_leader = raft.leader().is_some();
             let peer_failures = members.iter().any(|&o| {
-                o != i && (!w.procs[o].alive || !w.net.reachable(p.node, w.procs[o].node))
+                o != i && (!w.procs[o].running() || !w.net.reachable(p.node, w.procs[o].node))
             });
             if self.etcd[i] != Some((has_leader, peer_failures)) {
                 self.etcd[i] = Some((has_leader, peer_failures));

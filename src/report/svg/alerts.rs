@@ -57,7 +57,12 @@ pub(super) fn draw_alerts(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: 
         let cols = frame.columns(Shade::Empty, &changes, o.end_ns);
         frame.draw_columns(scene, &cols, y, LANE_H, |s| match s {
             Shade::Unready => C_PENDING,
-            Shade::Empty | Shade::Leader | Shade::Up | Shade::Standby | Shade::Down => s.color(),
+            Shade::Empty
+            | Shade::Leader
+            | Shade::Up
+            | Shade::Standby
+            | Shade::Paused
+            | Shade::Down => s.color(),
         });
         scene.main.push(Prim::Close);
         y += LANE_H + LANE_GAP;
