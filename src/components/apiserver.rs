@@ -500,7 +500,10 @@ impl ApiServer {
             }
             Msg::ProxyReq { id, op, user } => self.api_request(ctx, from, id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
-            Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
+            Msg::EtcdResp { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. } => {
                 if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
                     self.etcd_event(ctx, ev);
                 }

@@ -437,6 +437,17 @@ impl Haproxy {
                     );
                 }
             }
+            // In `mode tcp` the TLS session is the client's with the backend: HAProxy sees a
+            // connection that closes, the client sees the handshake's error. No retry: the TCP
+            // connection to the server was made.
+            Msg::TlsFailed { id } => {
+                if let Some(s) = self.sessions.remove(&id) {
+                    if self.conns.get(&s.client) == Some(&(s.conn, s.server)) {
+                        self.conns.remove(&s.client);
+                    }
+                    ctx.send(s.client, Msg::TlsFailed { id: s.client_id });
+                }
+            }
             Msg::ConnRefused { id } => {
                 if self.sessions.contains_key(&id) {
                     self.retry_or_fail(ctx, id);

@@ -202,6 +202,10 @@ pub enum Msg {
     HealthResp { id: u64, ok: bool },
     /// TCP RST: the host is up but nothing listens (the process is down or was restarted).
     ConnRefused { id: u64 },
+    /// The request's TLS handshake or client-certificate check failed (an expired certificate, see
+    /// `world/tls.rs`): the connection is closed with an error the sender sees at once. Senders
+    /// treat it as a closed connection; the words each side logs are recorded by the TLS layer.
+    TlsFailed { id: u64 },
     /// A VRRP advertisement from a keepalived instance.
     Vrrp { priority: u32 },
 }
@@ -213,7 +217,7 @@ impl Msg {
     pub fn into_api_answer(self) -> Option<(u64, Option<Result<KvResult, ApiError>>)> {
         match self {
             Msg::ApiResp { id, result } => Some((id, Some(result))),
-            Msg::ConnRefused { id } => Some((id, None)),
+            Msg::ConnRefused { id } | Msg::TlsFailed { id } => Some((id, None)),
             Msg::ApiPing { .. } | Msg::ApiPong { .. } | Msg::GoAway { .. } => None,
             Msg::Raft(_)
             | Msg::Forward(_)
@@ -250,6 +254,7 @@ impl Msg {
             | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::Vrrp { .. } => None,
         }
     }
@@ -264,6 +269,7 @@ impl Msg {
             | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::ProxyAccepted { .. } => true,
             Msg::Raft(_)
             | Msg::Forward(_)
@@ -299,7 +305,8 @@ impl Msg {
             | Msg::ApiResp { .. }
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
-            | Msg::ConnRefused { .. } => Transport::Tcp {
+            | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. } => Transport::Tcp {
                 read_timeout_ns: None,
             },
             Msg::Vrrp { .. } => Transport::Datagram,

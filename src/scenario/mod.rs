@@ -2,6 +2,7 @@
 //! [`error`], [`spans`], [`suggest`]), and validation ([`validate`]) that builds the typed [`plan`] which
 //! everything downstream consumes.
 
+pub mod cert_clock;
 pub mod error;
 pub mod expect;
 pub mod faults;

@@ -3,9 +3,11 @@
 //! observers (capabilities) and invariant checkers. Components never see each other: only messages.
 
 pub mod build;
+pub mod clock;
 pub mod faults;
 pub mod invariants;
 pub mod observer;
+pub mod tls;
 
 use crate::components::ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use crate::components::msg::Msg;
@@ -64,6 +66,9 @@ pub enum Event {
         proc: ProcId,
         inc: u32,
         timer: Timer,
+        /// The deadline on the process's node clock (see [`clock`]): a timer whose node clock was
+        /// slowed after it was set is put off until that clock reaches it.
+        local_at: Nanos,
     },
     FaultStart(u16),
     FaultEnd(u16),
@@ -151,6 +156,10 @@ pub struct World {
     /// Per node: a boot is under way (powered on, OS not up yet), and the generation of the latest one.
     pub(crate) booting: Vec<bool>,
     pub(crate) boot_gen: Vec<u32>,
+    /// Per node: its clock (`clock-skew`); perfect unless a fault changed it.
+    pub(crate) clocks: Vec<clock::NodeClock>,
+    /// Every node's certificates (`expire-cert`, `renew-cert`).
+    pub(crate) certs: tls::Certs,
     queue: EventQueue<u32>,
     slab: Vec<Option<Event>>,
     free: Vec<u32>,
@@ -273,9 +282,28 @@ impl World {
                 to_inc,
                 msg,
             } => self.deliver(from, from_inc, to, to_inc, msg),
-            Event::Timer { proc, inc, timer } => {
+            Event::Timer {
+                proc,
+                inc,
+                timer,
+                local_at,
+            } => {
                 let p = &self.procs[proc as usize];
                 if !p.alive || p.incarnation != inc {
+                    return;
+                }
+                let clock = &self.clocks[p.node as usize];
+                if !clock.is_perfect() && clock.local(self.now) < local_at {
+                    let at = clock.true_of(local_at);
+                    self.push(
+                        at,
+                        Event::Timer {
+                            proc,
+                            inc,
+                            timer,
+                            local_at,
+                        },
+                    );
                     return;
                 }
                 self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
@@ -317,6 +345,15 @@ impl World {
         if msg.is_response() && target.incarnation != to_inc {
             return;
         }
+        if self.certs.watch {
+            if let Some(why) = self.tls_check(from, to, &msg) {
+                let sender = &self.procs[from as usize];
+                if sender.alive && sender.incarnation == from_inc {
+                    self.tls_refuse(from, to, &msg, why);
+                }
+                return;
+            }
+        }
         self.dispatch(to, |comp, ctx| comp.on_msg(ctx, from, msg));
     }
 
@@ -326,7 +363,7 @@ impl World {
         {
             let p = &mut self.procs[proc as usize];
             let mut ctx = Ctx {
-                now: self.now,
+                now: self.clocks[p.node as usize].local(self.now),
                 me: proc,
                 rng: &mut p.rng,
                 out: &mut out,
@@ -338,12 +375,25 @@ impl World {
     }
 
     fn apply_out(&mut self, proc: ProcId, out: &mut Vec<Out>) {
-        for o in out.drain(..) {
+        let node = self.procs[proc as usize].node as usize;
+        for mut o in out.drain(..) {
+            if !self.clocks[node].is_perfect() {
+                self.to_true_time(node, &mut o);
+            }
             match o {
                 Out::Send { to, msg } => self.send_raw(proc, to, msg),
                 Out::Timer { at, timer } => {
                     let inc = self.procs[proc as usize].incarnation;
-                    self.push(at, Event::Timer { proc, inc, timer });
+                    let true_at = self.clocks[node].true_of(at).max(self.now);
+                    self.push(
+                        true_at,
+                        Event::Timer {
+                            proc,
+                            inc,
+                            timer,
+                            local_at: at,
+                        },
+                    );
                 }
                 Out::Trace(kind) => self.record(kind),
                 Out::Obs(obs) => self.observation(proc, obs),
@@ -360,6 +410,40 @@ impl World {
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
             }
+        }
+    }
+
+    /// The times a component wrote into what it hands the world, read on its node's clock, put into
+    /// true time: the trace, the metrics and the invariants are in true time. A duration ending now
+    /// (a latency) becomes the true time since its start. Timers are converted where they are queued.
+    fn to_true_time(&self, node: usize, o: &mut Out) {
+        let clock = &self.clocks[node];
+        let since = |start: Nanos| self.now.saturating_sub(clock.true_of(start));
+        match o {
+            Out::Request(r) => {
+                r.latency_ns = since(r.sent_ns);
+                r.sent_ns = clock.true_of(r.sent_ns);
+            }
+            Out::Served(r) => {
+                r.latency_ns = since(r.at_ns);
+                r.at_ns = clock.true_of(r.at_ns);
+            }
+            Out::Throttled(r) => r.at_ns = clock.true_of(r.at_ns),
+            Out::Obs(Obs::LeaderAction { last_renew_ns, .. }) => {
+                *last_renew_ns = clock.true_of(*last_renew_ns)
+            }
+            Out::Obs(
+                Obs::BecameLeader { .. }
+                | Obs::Applied { .. }
+                | Obs::Truncated { .. }
+                | Obs::SnapshotApplied { .. }
+                | Obs::WriteAcked { .. },
+            )
+            | Out::Send { .. }
+            | Out::Timer { .. }
+            | Out::Trace(_)
+            | Out::Vip(_)
+            | Out::Exit => {}
         }
     }
 

@@ -459,6 +459,7 @@ impl EtcdMember {
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::Vrrp { .. } => {}
         }
         self.after_event(ctx);
