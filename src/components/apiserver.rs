@@ -498,7 +498,7 @@ impl ApiServer {
                 };
                 ctx.send(from, answer);
             }
-            Msg::ProxyReq { id, op, user } => self.api_request(ctx, from, id, (op, user), true),
+            Msg::ProxyReq { id, op, user, .. } => self.api_request(ctx, from, id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             Msg::EtcdResp { .. }
             | Msg::EtcdPong { .. }

@@ -321,7 +321,15 @@ impl Haproxy {
         let Some((op, user)) = s.op.clone() else {
             return;
         };
-        ctx.send(self.cfg.backends[next], Msg::ProxyReq { id, op, user });
+        ctx.send(
+            self.cfg.backends[next],
+            Msg::ProxyReq {
+                id,
+                op,
+                user,
+                origin: s.client,
+            },
+        );
         ctx.timer(
             self.cfg.connect_timeout_ns,
             HaproxyTimer::ConnectTimeout { id },
@@ -366,6 +374,7 @@ impl Haproxy {
                         id: sid,
                         op: op.clone(),
                         user,
+                        origin: from,
                     },
                 );
                 ctx.timer(
@@ -494,6 +503,7 @@ impl Haproxy {
                 id: sid,
                 op: op.clone(),
                 user: *user,
+                origin: client,
             },
             None => Msg::ApiPing { id: sid, conn: 0 },
         };

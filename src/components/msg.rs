@@ -1,6 +1,7 @@
 //! Everything that travels the simulated network. Requests carry an id that the answer echoes, so a
 //! component matches answers to what it asked without reading anyone's state.
 
+use super::ctx::ProcId;
 use super::etcd::types::{EntryData, RaftMsg};
 use crate::engine::{Nanos, SEC};
 use crate::net::Transport;
@@ -188,7 +189,15 @@ pub enum Msg {
     /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
     /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
     /// (connect timeout) from a slow one.
-    ProxyReq { id: u64, op: KvOp, user: ApiUser },
+    ProxyReq {
+        id: u64,
+        op: KvOp,
+        user: ApiUser,
+        /// The client whose connection this is (its source address, as the PROXY protocol would
+        /// carry it). In `mode tcp` the TLS session is that client's with the backend; only the
+        /// world's TLS layer reads it, to judge the backend's certificate on the client's clock.
+        origin: ProcId,
+    },
     /// The TCP handshake of a relayed request completed.
     ProxyAccepted { id: u64 },
     /// The answer to an API request.

@@ -285,6 +285,20 @@ impl Validator<'_> {
     }
 }
 
+/// Whether a leader may act past the lease a candidate counts: the settings allow it
+/// ([`allows_lease_overrun`]), or a clock runs at a wrong rate. client-go trusts only local time, so
+/// a leader on a slow clock (or a candidate on a fast one) overlaps: a hazard of the fault, counted
+/// in `leader_election.past_lease_actions`, not a fault of the model.
+///
+/// [`allows_lease_overrun`]: super::model::LeaderElectionSettings::allows_lease_overrun
+pub fn lease_overrun_possible(plan: &super::Plan) -> bool {
+    let skewed_rate = plan.faults.iter().any(|f| {
+        matches!(f.action, FaultAction::ClockSkew { rate_ppm, .. }
+            if rate_ppm != crate::world::clock::PERFECT_PPM)
+    });
+    plan.settings.leader_election.allows_lease_overrun() || skewed_rate
+}
+
 /// The description of a clock fault for summaries (`+5m, rate 1.5`).
 pub fn clock_text(offset_ns: i64, rate_ppm: u64) -> String {
     let mut parts = Vec::new();

@@ -64,14 +64,8 @@ impl World {
             invariants: {
                 let mut inv = Invariants::default();
                 inv.lease_duration_ns = s.leader_election.lease_duration.ns();
-                // A clock running at a wrong rate lets a leader act past the lease a candidate
-                // counts on its own clock (client-go trusts only local time): a hazard of the fault,
-                // counted in leader_election.past_lease_actions, not a fault of the model.
-                let skewed_rate = scenario.faults.iter().any(|f| {
-                    matches!(f.action, crate::scenario::plan::FaultAction::ClockSkew { rate_ppm, .. }
-                        if rate_ppm != super::clock::PERFECT_PPM)
-                });
-                inv.lease_overrun_allowed = s.leader_election.allows_lease_overrun() || skewed_rate;
+                inv.lease_overrun_allowed =
+                    crate::scenario::cert_clock::lease_overrun_possible(scenario);
                 inv
             },
             observer: Observer::default(),

@@ -21,13 +21,14 @@
 //!   per-client TLS sessions; a client's connection through HAProxy is relayed in `mode tcp`, so its
 //!   TLS session ends at the backend). HAProxy's health checks in kubeadm's example are
 //!   `check verify none` (kubeadm docs/ha-considerations.md) and keep passing: a backend with an
-//!   expired certificate stays UP and fails the clients balanced to it.
+//!   expired certificate stays UP and fails the clients balanced to it. Behind HAProxy the
+//!   certificate is judged on the relayed client's clock (the TLS session is the client's).
 //! - Client certificates towards kube-apiserver (`kubelet-client`, `controller-manager.conf`,
 //!   `scheduler.conf`): on every request; kube-apiserver's x509 authenticator verifies the chain
 //!   per request (k8s.io/apiserver pkg/authentication/request/x509) and answers 401 Unauthorized
 //!   ("Unable to authenticate the request due to an error: x509: certificate has expired or is not
-//!   yet valid", kubernetes/minikube#11966). Through a load balancer, the model judges it on the
-//!   first hop's clock.
+//!   yet valid", kubernetes/minikube#11966). Through a load balancer the model refuses the request
+//!   at the load balancer, judged on that node's clock (every API server verifies the same way).
 //!
 //! Words each side logs, once per pair of processes until the certificates change: etcd's
 //! `rejected connection from "..." (error "remote error: tls: bad certificate", ServerName "")`
@@ -144,8 +145,9 @@ impl World {
             }
             Msg::ApiReq { id, .. } | Msg::ApiPing { id, .. } | Msg::ProxyReq { id, .. } => {
                 let now = self.now;
+                let client = self.procs[tls_client(from, msg) as usize].node;
                 if to_kind == ProcKind::ApiServer
-                    && !self.cert_valid(tnode, CertName::Apiserver, fnode, now)
+                    && !self.cert_valid(tnode, CertName::Apiserver, client, now)
                 {
                     return Some(TlsFailure::ServerCert(CertName::Apiserver));
                 }
@@ -177,13 +179,14 @@ impl World {
     /// Refuses a delivery that failed its TLS check: a request is answered with the error, a peer
     /// message is dropped; both sides log it once per pair until the certificates change.
     pub(super) fn tls_refuse(&mut self, from: ProcId, to: ProcId, msg: &Msg, why: TlsFailure) {
-        if self.certs.told.insert((from, to, why)) {
-            let (server, client) = self.tls_words(from, to, why);
+        let client = tls_client(from, msg);
+        if self.certs.told.insert((client, to, why)) {
+            let (server, client_text) = self.tls_words(from, client, to, why);
             if let Some(text) = server {
                 self.record(TraceKind::Log { proc: to, text });
             }
-            if let Some(text) = client {
-                self.record(TraceKind::Log { proc: from, text });
+            if let Some(text) = client_text {
+                self.record(TraceKind::Log { proc: client, text });
             }
         }
         if let Some(id) = msg.request_id() {
@@ -191,10 +194,13 @@ impl World {
         }
     }
 
-    /// What the server (`to`) and the client (`from`) log for a failed check, in their own words.
+    /// What the server (`to`) and the client log for a failed check, in their own words: `from`
+    /// sent the message (the server sees its address), `client` holds the TLS session (the same
+    /// process, or the one HAProxy relays).
     fn tls_words(
         &self,
         from: ProcId,
+        client: ProcId,
         to: ProcId,
         why: TlsFailure,
     ) -> (Option<String>, Option<String>) {
@@ -231,7 +237,7 @@ impl World {
             ),
             TlsFailure::ServerCert(c) => (
                 Some(format!("http: TLS handshake error from {fnode}:{port}: remote error: tls: bad certificate")),
-                self.api_client_words(from, &format!("Get \"https://{tnode}:6443/\": tls: failed to verify certificate: {}", expired(to, from, c))),
+                self.api_client_words(client, &format!("Get \"https://{tnode}:6443/\": tls: failed to verify certificate: {}", expired(to, client, c))),
             ),
             TlsFailure::Unauthorized(c) => (
                 (self.layout.procs[to as usize].kind == ProcKind::ApiServer).then(|| format!(
@@ -310,6 +316,31 @@ impl World {
                 self.start_proc(p);
             }
         }
+    }
+}
+
+/// The process holding the TLS session of a message: its sender, or behind HAProxy (`mode tcp`)
+/// the client whose connection it relays.
+fn tls_client(from: ProcId, msg: &Msg) -> ProcId {
+    match msg {
+        Msg::ProxyReq { origin, .. } => *origin,
+        Msg::Raft(_)
+        | Msg::Forward(_)
+        | Msg::EtcdReq { .. }
+        | Msg::EtcdResp { .. }
+        | Msg::EtcdPing { .. }
+        | Msg::EtcdPong { .. }
+        | Msg::ApiReq { .. }
+        | Msg::ApiPing { .. }
+        | Msg::ApiPong { .. }
+        | Msg::GoAway { .. }
+        | Msg::ProxyAccepted { .. }
+        | Msg::ApiResp { .. }
+        | Msg::HealthReq { .. }
+        | Msg::HealthResp { .. }
+        | Msg::ConnRefused { .. }
+        | Msg::TlsFailed { .. }
+        | Msg::Vrrp { .. } => from,
     }
 }
 
