@@ -498,9 +498,12 @@ impl ApiServer {
                 };
                 ctx.send(from, answer);
             }
-            Msg::ProxyReq { id, op, user } => self.api_request(ctx, from, id, (op, user), true),
+            Msg::ProxyReq { id, op, user, .. } => self.api_request(ctx, from, id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
-            Msg::EtcdResp { .. } | Msg::EtcdPong { .. } | Msg::ConnRefused { .. } => {
+            Msg::EtcdResp { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. } => {
                 if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
                     self.etcd_event(ctx, ev);
                 }

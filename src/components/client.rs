@@ -255,7 +255,7 @@ impl LoadClient {
             // The server closes the connection after this response: the next request opens a new
             // one (what is in flight still completes).
             Msg::GoAway { .. } => self.conn.close(),
-            Msg::ConnRefused { id } => {
+            Msg::ConnRefused { id } | Msg::TlsFailed { id } => {
                 if matches!(self.cfg.target, ClientTarget::Api(_)) {
                     // A reset closes the connection; the next request opens a new one.
                     self.conn.close();

@@ -395,7 +395,7 @@ impl EtcdClient {
                     Err(e) => self.answered_error(ctx, *id, *e),
                 }
             }
-            Msg::ConnRefused { id } => {
+            Msg::ConnRefused { id } | Msg::TlsFailed { id } => {
                 if let Some(p) = self.pings.remove(id) {
                     self.ping_failed(ctx, p);
                     return None;

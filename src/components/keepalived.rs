@@ -273,7 +273,7 @@ impl Keepalived {
                 }
             }
             Msg::HealthResp { id, ok } => self.script_answer(ctx, id, ok),
-            Msg::ConnRefused { id } => self.script_answer(ctx, id, false),
+            Msg::ConnRefused { id } | Msg::TlsFailed { id } => self.script_answer(ctx, id, false),
             // Not its protocol: VRRP between peers and the check script's HTTP probe only.
             Msg::Raft(_)
             | Msg::Forward(_)

@@ -448,6 +448,16 @@ impl Kubelet {
                 }
                 return;
             }
+            // kube-proxy only translates addresses: the TLS session is the pod's own.
+            Msg::TlsFailed { id } if IdSpace::of(id) == IdSpace::Controllers => {
+                if let Some((client, cid, conn)) = self.relayed.remove(&id) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                        self.conntrack.remove(&client);
+                    }
+                    ctx.send(client, Msg::TlsFailed { id: cid });
+                }
+                return;
+            }
             _ => {}
         }
         let Some((id, answer)) = msg.into_api_answer() else {

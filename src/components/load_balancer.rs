@@ -321,7 +321,15 @@ impl Haproxy {
         let Some((op, user)) = s.op.clone() else {
             return;
         };
-        ctx.send(self.cfg.backends[next], Msg::ProxyReq { id, op, user });
+        ctx.send(
+            self.cfg.backends[next],
+            Msg::ProxyReq {
+                id,
+                op,
+                user,
+                origin: s.client,
+            },
+        );
         ctx.timer(
             self.cfg.connect_timeout_ns,
             HaproxyTimer::ConnectTimeout { id },
@@ -366,6 +374,7 @@ impl Haproxy {
                         id: sid,
                         op: op.clone(),
                         user,
+                        origin: from,
                     },
                 );
                 ctx.timer(
@@ -437,6 +446,17 @@ impl Haproxy {
                     );
                 }
             }
+            // In `mode tcp` the TLS session is the client's with the backend: HAProxy sees a
+            // connection that closes, the client sees the handshake's error. No retry: the TCP
+            // connection to the server was made.
+            Msg::TlsFailed { id } => {
+                if let Some(s) = self.sessions.remove(&id) {
+                    if self.conns.get(&s.client) == Some(&(s.conn, s.server)) {
+                        self.conns.remove(&s.client);
+                    }
+                    ctx.send(s.client, Msg::TlsFailed { id: s.client_id });
+                }
+            }
             Msg::ConnRefused { id } => {
                 if self.sessions.contains_key(&id) {
                     self.retry_or_fail(ctx, id);
@@ -483,6 +503,7 @@ impl Haproxy {
                 id: sid,
                 op: op.clone(),
                 user: *user,
+                origin: client,
             },
             None => Msg::ApiPing { id: sid, conn: 0 },
         };

@@ -1,6 +1,7 @@
 //! Everything that travels the simulated network. Requests carry an id that the answer echoes, so a
 //! component matches answers to what it asked without reading anyone's state.
 
+use super::ctx::ProcId;
 use super::etcd::types::{EntryData, RaftMsg};
 use crate::engine::{Nanos, SEC};
 use crate::net::Transport;
@@ -188,7 +189,15 @@ pub enum Msg {
     /// An API request relayed by HAProxy to a backend; the backend's kernel answers the TCP handshake
     /// with [`Msg::ProxyAccepted`] before the request is served, so the proxy can tell a dead backend
     /// (connect timeout) from a slow one.
-    ProxyReq { id: u64, op: KvOp, user: ApiUser },
+    ProxyReq {
+        id: u64,
+        op: KvOp,
+        user: ApiUser,
+        /// The client whose connection this is (its source address, as the PROXY protocol would
+        /// carry it). In `mode tcp` the TLS session is that client's with the backend; only the
+        /// world's TLS layer reads it, to judge the backend's certificate on the client's clock.
+        origin: ProcId,
+    },
     /// The TCP handshake of a relayed request completed.
     ProxyAccepted { id: u64 },
     /// The answer to an API request.
@@ -202,6 +211,10 @@ pub enum Msg {
     HealthResp { id: u64, ok: bool },
     /// TCP RST: the host is up but nothing listens (the process is down or was restarted).
     ConnRefused { id: u64 },
+    /// The request's TLS handshake or client-certificate check failed (an expired certificate, see
+    /// `world/tls.rs`): the connection is closed with an error the sender sees at once. Senders
+    /// treat it as a closed connection; the words each side logs are recorded by the TLS layer.
+    TlsFailed { id: u64 },
     /// A VRRP advertisement from a keepalived instance.
     Vrrp { priority: u32 },
 }
@@ -213,7 +226,7 @@ impl Msg {
     pub fn into_api_answer(self) -> Option<(u64, Option<Result<KvResult, ApiError>>)> {
         match self {
             Msg::ApiResp { id, result } => Some((id, Some(result))),
-            Msg::ConnRefused { id } => Some((id, None)),
+            Msg::ConnRefused { id } | Msg::TlsFailed { id } => Some((id, None)),
             Msg::ApiPing { .. } | Msg::ApiPong { .. } | Msg::GoAway { .. } => None,
             Msg::Raft(_)
             | Msg::Forward(_)
@@ -250,6 +263,7 @@ impl Msg {
             | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::Vrrp { .. } => None,
         }
     }
@@ -264,6 +278,7 @@ impl Msg {
             | Msg::GoAway { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::ProxyAccepted { .. } => true,
             Msg::Raft(_)
             | Msg::Forward(_)
@@ -299,7 +314,8 @@ impl Msg {
             | Msg::ApiResp { .. }
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
-            | Msg::ConnRefused { .. } => Transport::Tcp {
+            | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. } => Transport::Tcp {
                 read_timeout_ns: None,
             },
             Msg::Vrrp { .. } => Transport::Datagram,

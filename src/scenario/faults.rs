@@ -4,6 +4,7 @@
 //! Adding a fault kind is a variant here (the compiler then lists every match to answer, here and in
 //! the world's handling in `world/faults.rs`) and its effect in the world.
 
+use super::cert_clock::{CertName, CertSet, SignedDur};
 use super::error::ScenarioError;
 use super::model::Dur;
 use super::validate::{Check, Validator};
@@ -35,11 +36,18 @@ pub enum FaultKind {
     /// `etcdctl defrag` on one member: its backend is locked while bbolt rewrites the database, for a
     /// time growing with its size; Raft goes on, client requests wait.
     Defrag,
+    /// A kubeadm certificate expires (or every one, as a year after `kubeadm init`): TLS handshakes
+    /// and client-certificate checks that rely on it fail.
+    ExpireCert,
+    /// `kubeadm certs renew` and the restart of what uses the renewed certificates.
+    RenewCert,
+    /// A node's clock is stepped (`offset`) and/or runs at a wrong rate (`rate`).
+    ClockSkew,
 }
 
 impl FaultKind {
     /// Every fault kind, in the order help lists them.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::Crash,
         FaultKind::Stop,
         FaultKind::Restart,
@@ -51,11 +59,14 @@ impl FaultKind {
         FaultKind::Restore,
         FaultKind::Pause,
         FaultKind::Defrag,
+        FaultKind::ExpireCert,
+        FaultKind::RenewCert,
+        FaultKind::ClockSkew,
     ];
 
     /// The names used in files, in the order of [`FaultKind::ALL`] (for "allowed: ..." lists).
-    pub const NAMES: [&'static str; 11] = {
-        let mut names = [""; 11];
+    pub const NAMES: [&'static str; 14] = {
+        let mut names = [""; 14];
         let mut i = 0;
         while i < names.len() {
             names[i] = Self::ALL[i].name();
@@ -78,6 +89,9 @@ impl FaultKind {
             FaultKind::Restore => "restore",
             FaultKind::Pause => "pause",
             FaultKind::Defrag => "defrag",
+            FaultKind::ExpireCert => "expire-cert",
+            FaultKind::RenewCert => "renew-cert",
+            FaultKind::ClockSkew => "clock-skew",
         }
     }
 
@@ -96,6 +110,9 @@ impl FaultKind {
             FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
             FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
             FaultKind::Restore => &["snapshot_at"],
+            FaultKind::ExpireCert => &["cert", "target", "for"],
+            FaultKind::RenewCert => &["cert", "target"],
+            FaultKind::ClockSkew => &["target", "offset", "rate", "for"],
         }
     }
 
@@ -110,10 +127,14 @@ impl FaultKind {
             | FaultKind::Isolate
             | FaultKind::DegradeLink
             | FaultKind::SlowDisk
-            | FaultKind::Pause => true,
-            FaultKind::Restart | FaultKind::WipeData | FaultKind::Restore | FaultKind::Defrag => {
-                false
-            }
+            | FaultKind::Pause
+            | FaultKind::ExpireCert
+            | FaultKind::ClockSkew => true,
+            FaultKind::Restart
+            | FaultKind::WipeData
+            | FaultKind::Restore
+            | FaultKind::Defrag
+            | FaultKind::RenewCert => false,
         }
     }
 
@@ -121,7 +142,8 @@ impl FaultKind {
     /// to the earlier fault. A wipe is a moment too but not a repair.
     pub fn is_repair(self) -> bool {
         match self {
-            FaultKind::Restart | FaultKind::Restore => true,
+            FaultKind::Restart | FaultKind::Restore | FaultKind::RenewCert => true,
+            FaultKind::ExpireCert | FaultKind::ClockSkew => false,
             FaultKind::Crash
             | FaultKind::Stop
             | FaultKind::Partition
@@ -153,6 +175,17 @@ impl FaultKind {
             FaultKind::Restore => "snapshot_at: duration (before `at`)",
             FaultKind::Pause => "target: as crash",
             FaultKind::Defrag => "target: as slow-disk",
+            FaultKind::ExpireCert => {
+                "cert: apiserver, apiserver-etcd-client, etcd-server, etcd-peer, kubelet-client, \
+                 controller-manager.conf, scheduler.conf or all; target: a node, process, zone or \
+                 selector (left out or \"all\": every node)"
+            }
+            FaultKind::RenewCert => "cert: as expire-cert (left out: all); target: as expire-cert",
+            FaultKind::ClockSkew => {
+                "target: a node (or a process, selector or zone); offset: a signed duration \
+                 (\"+5m\", \"-30s\"), a step of the wall clock; rate: the clock's speed against true \
+                 time, from 0.05 to 20 (1.5 = 50% fast, 0.9995 = 500 ppm slow)"
+            }
         }
     }
 
@@ -204,6 +237,24 @@ impl FaultKind {
                  on, client requests (reads, writes, health checks) wait until it is done; the \
                  database shrinks to its live size"
             }
+            FaultKind::ExpireCert => {
+                "the certificate's notAfter is now: a TLS handshake that needs it fails (the client \
+                 gets an error at once, not silence), judged on the verifying node's wall clock. \
+                 Connections set up before (etcd peer streams, kube-apiserver's etcd client) stay \
+                 up until either end restarts; client certificates towards kube-apiserver \
+                 (kubelet-client, *.conf) are checked on every request (401). HAProxy's checks \
+                 (`check verify none`) keep passing. With `for`, renewed then as renew-cert"
+            }
+            FaultKind::RenewCert => {
+                "`kubeadm certs renew` (valid for a year from now) and, as kubeadm's docs require, \
+                 the restart of the static pods (or the kubelet) using the renewed certificates"
+            }
+            FaultKind::ClockSkew => {
+                "the node's clock runs at `rate` from now and its wall clock steps by `offset`. \
+                 Timers and durations (Go's monotonic clock) follow the rate, not the step; \
+                 certificate validity follows the wall clock. With `for`, the rate is 1 again and \
+                 the step is undone (the monotonic lead gained stays)"
+            }
         }
     }
 }
@@ -231,12 +282,21 @@ pub struct Fault {
     /// `restore`: when the snapshot being restored was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_at: Option<Dur>,
+    /// `expire-cert`, `renew-cert`: which certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<CertName>,
+    /// `clock-skew`: the wall-clock step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<SignedDur>,
+    /// `clock-skew`: the clock's rate against true time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 impl Fault {
     /// Each optional field of the mirror with whether the file gave it (checked against the kind's
     /// [`FaultKind::fields`]).
-    pub fn given_fields(&self) -> [(&'static str, bool); 8] {
+    pub fn given_fields(&self) -> [(&'static str, bool); 11] {
         [
             ("target", self.target.is_some()),
             ("for", self.for_.is_some()),
@@ -246,6 +306,9 @@ impl Fault {
             ("loss", self.loss.is_some()),
             ("fsync_latency", self.fsync_latency.is_some()),
             ("snapshot_at", self.snapshot_at.is_some()),
+            ("cert", self.cert.is_some()),
+            ("offset", self.offset.is_some()),
+            ("rate", self.rate.is_some()),
         ]
     }
 }
@@ -283,6 +346,24 @@ pub enum FaultAction {
     Pause { target: Target },
     /// `etcdctl defrag` of the etcd member on the target's node.
     Defrag { target: Target },
+    /// The certificates expire on the target's nodes (None: every node).
+    ExpireCert {
+        certs: CertSet,
+        target: Option<Target>,
+    },
+    /// The certificates are renewed on the target's nodes (None: every node) and their users
+    /// restarted.
+    RenewCert {
+        certs: CertSet,
+        target: Option<Target>,
+    },
+    /// The target's node clock runs at `rate_ppm` millionths of true time; its wall clock steps by
+    /// `offset_ns`.
+    ClockSkew {
+        target: Target,
+        offset_ns: i64,
+        rate_ppm: u64,
+    },
 }
 
 impl FaultAction {
@@ -300,6 +381,9 @@ impl FaultAction {
             FaultAction::Restore { .. } => FaultKind::Restore,
             FaultAction::Pause { .. } => FaultKind::Pause,
             FaultAction::Defrag { .. } => FaultKind::Defrag,
+            FaultAction::ExpireCert { .. } => FaultKind::ExpireCert,
+            FaultAction::RenewCert { .. } => FaultKind::RenewCert,
+            FaultAction::ClockSkew { .. } => FaultKind::ClockSkew,
         }
     }
 
@@ -313,7 +397,11 @@ impl FaultAction {
             | FaultAction::SlowDisk { target, .. }
             | FaultAction::Pause { target }
             | FaultAction::Defrag { target }
-            | FaultAction::WipeData { target } => Some(*target),
+            | FaultAction::WipeData { target }
+            | FaultAction::ClockSkew { target, .. } => Some(*target),
+            FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
+                *target
+            }
             FaultAction::Partition { .. }
             | FaultAction::DegradeLink { .. }
             | FaultAction::Restore { .. } => None,
@@ -356,6 +444,23 @@ impl FaultAction {
             },
             FaultAction::Pause { target } => FaultAction::Pause { target: f(*target) },
             FaultAction::Defrag { target } => FaultAction::Defrag { target: f(*target) },
+            FaultAction::ExpireCert { certs, target } => FaultAction::ExpireCert {
+                certs: *certs,
+                target: target.map(&mut f),
+            },
+            FaultAction::RenewCert { certs, target } => FaultAction::RenewCert {
+                certs: *certs,
+                target: target.map(&mut f),
+            },
+            FaultAction::ClockSkew {
+                target,
+                offset_ns,
+                rate_ppm,
+            } => FaultAction::ClockSkew {
+                target: f(*target),
+                offset_ns: *offset_ns,
+                rate_ppm: *rate_ppm,
+            },
         }
     }
 }
@@ -384,7 +489,11 @@ impl FaultAction {
             | FaultAction::SlowDisk { target, .. }
             | FaultAction::Pause { target }
             | FaultAction::Defrag { target }
-            | FaultAction::WipeData { target } => spec.target = Some(name(*target, false)),
+            | FaultAction::WipeData { target }
+            | FaultAction::ClockSkew { target, .. } => spec.target = Some(name(*target, false)),
+            FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
+                spec.target = target.map(|t| name(t, false))
+            }
             FaultAction::Restore { .. } => {}
         }
     }
@@ -469,6 +578,9 @@ impl Validator<'_> {
         let p = format!("faults[{i}]");
         Ok(match f.kind {
             FaultKind::Restore => self.restore_action(layout, &p, f)?,
+            FaultKind::ExpireCert => self.cert_action(layout, &p, f, false)?,
+            FaultKind::RenewCert => self.cert_action(layout, &p, f, true)?,
+            FaultKind::ClockSkew => self.clock_action(layout, &p, f)?,
             FaultKind::Crash => FaultAction::Crash {
                 target: self.any_target(layout, &p, f)?,
             },

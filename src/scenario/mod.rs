@@ -3,6 +3,7 @@
 //! everything downstream consumes.
 
 pub mod alert_expect;
+pub mod cert_clock;
 pub mod error;
 pub mod expect;
 pub mod faults;

@@ -67,7 +67,8 @@ impl World {
             invariants: {
                 let mut inv = Invariants::default();
                 inv.lease_duration_ns = s.leader_election.lease_duration.ns();
-                inv.lease_overrun_allowed = s.leader_election.allows_lease_overrun();
+                inv.lease_overrun_allowed =
+                    crate::scenario::cert_clock::lease_overrun_possible(scenario);
                 inv
             },
             observer: Observer::default(),
@@ -76,6 +77,8 @@ impl World {
             boot_rng,
             booting: vec![false; hosts],
             boot_gen: vec![0; hosts],
+            clocks: vec![Default::default(); hosts],
+            certs: super::tls::Certs::new(hosts),
             queue: EventQueue::new(),
             slab: Vec::new(),
             free: Vec::new(),

@@ -99,6 +99,20 @@ impl ResolvedFault {
                     s.target.clone().unwrap_or_default()
                 )
             }
+            FaultAction::ExpireCert { .. } | FaultAction::RenewCert { .. } => {
+                let cert = s.cert.unwrap_or(crate::scenario::cert_clock::CertName::All);
+                let target = s.target.clone().unwrap_or_else(|| "every node".into());
+                format!("{} {} on {target}", self.kind().name(), cert.name())
+            }
+            FaultAction::ClockSkew {
+                offset_ns,
+                rate_ppm,
+                ..
+            } => format!(
+                "clock-skew {} ({})",
+                s.target.clone().unwrap_or_default(),
+                crate::scenario::cert_clock::clock_text(*offset_ns, *rate_ppm)
+            ),
         };
         let resolved = if !self.resolved.is_empty() && Some(&self.resolved) != s.target.as_ref() {
             format!(" ({})", self.resolved)
@@ -221,6 +235,43 @@ impl World {
                     m.set_slow_disk(fsync_ns);
                 }
             }
+        }
+    }
+
+    /// The nodes a certificate fault acts on: the target's, or every node but the load generator's.
+    fn cert_nodes(&self, target: Option<Target>) -> Vec<NodeId> {
+        match target {
+            Some(t) => self.nodes_of(&[t]),
+            None => {
+                let client = self.procs[self.procs.len() - 1].node;
+                (0..self.layout.nodes.len() as NodeId)
+                    .filter(|&n| n != client)
+                    .collect()
+            }
+        }
+    }
+
+    /// Sets the clocks of `ns` to run at `rate_ppm` from now, their wall clocks stepped by `step_ns`.
+    fn skew_clocks(&mut self, ns: &[NodeId], rate_ppm: u64, step_ns: i64) {
+        for &n in ns {
+            self.clocks[n as usize].change(self.now, rate_ppm, step_ns);
+            let c = &self.clocks[n as usize];
+            let off = c.offset_ns();
+            let text = format!(
+                "{}: clock runs at {} x true time from now; its wall clock is {}{} off true time \
+                 plus the monotonic lead (monotonic reading {} at true {})",
+                self.node_name(n),
+                c.rate_ppm() as f64 / 1e6,
+                if off < 0 { "-" } else { "+" },
+                crate::engine::fmt_duration(off.unsigned_abs()),
+                crate::engine::fmt_duration(c.local(self.now)),
+                crate::engine::fmt_duration(self.now)
+            );
+            let client = (self.procs.len() - 1) as ProcId;
+            self.record(TraceKind::Log { proc: client, text });
+        }
+        if step_ns != 0 {
+            self.certs.watch = true;
         }
     }
 
@@ -420,6 +471,22 @@ impl World {
                     hit.skipped = Some(why);
                 }
             }
+            FaultAction::ExpireCert { certs, target } => {
+                hit.nodes = self.cert_nodes(*target);
+                self.expire_certs(&hit.nodes, *certs);
+            }
+            FaultAction::RenewCert { certs, target } => {
+                hit.nodes = self.cert_nodes(*target);
+                self.renew_certs(&hit.nodes, *certs);
+            }
+            FaultAction::ClockSkew {
+                target,
+                offset_ns,
+                rate_ppm,
+            } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                self.skew_clocks(&hit.nodes, *rate_ppm, *offset_ns);
+            }
         }
         if hit.resolved.is_empty() && !hit.nodes.is_empty() {
             hit.resolved = self.node_names(&hit.nodes);
@@ -595,11 +662,16 @@ impl World {
                     self.resume(p);
                 }
             }
+            FaultAction::ExpireCert { certs, .. } => self.renew_certs(&f.nodes, certs),
+            FaultAction::ClockSkew { offset_ns, .. } => {
+                self.skew_clocks(&f.nodes, crate::world::clock::PERFECT_PPM, -offset_ns)
+            }
             // A restart has nothing to undo; lost data does not come back.
             FaultAction::Restart { .. }
             | FaultAction::WipeData { .. }
             | FaultAction::Defrag { .. }
-            | FaultAction::Restore { .. } => {}
+            | FaultAction::Restore { .. }
+            | FaultAction::RenewCert { .. } => {}
         }
     }
 
@@ -696,7 +768,9 @@ impl World {
                 _ => None,
             })
             .unwrap_or(self.now);
-        let now = self.now;
+        // The member's ticks are counted on its node's clock.
+        let clock = &self.clocks[self.procs[p as usize].node as usize];
+        let (since, now) = (clock.local(since), clock.local(self.now));
         if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
             m.stalled(since, now);
         }

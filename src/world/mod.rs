@@ -3,9 +3,11 @@
 //! observers (capabilities) and invariant checkers. Components never see each other: only messages.
 
 pub mod build;
+pub mod clock;
 pub mod faults;
 pub mod invariants;
 pub mod observer;
+pub mod tls;
 
 use crate::components::ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use crate::components::msg::Msg;
@@ -78,6 +80,9 @@ pub enum Event {
         proc: ProcId,
         inc: u32,
         timer: Timer,
+        /// The deadline on the process's node clock (see [`clock`]): a timer whose node clock was
+        /// slowed after it was set is put off until that clock reaches it.
+        local_at: Nanos,
     },
     FaultStart(u16),
     FaultEnd(u16),
@@ -170,6 +175,10 @@ pub struct World {
     /// Per node: a boot is under way (powered on, OS not up yet), and the generation of the latest one.
     pub(crate) booting: Vec<bool>,
     pub(crate) boot_gen: Vec<u32>,
+    /// Per node: its clock (`clock-skew`); perfect unless a fault changed it.
+    pub(crate) clocks: Vec<clock::NodeClock>,
+    /// Every node's certificates (`expire-cert`, `renew-cert`).
+    pub(crate) certs: tls::Certs,
     queue: EventQueue<u32>,
     slab: Vec<Option<Event>>,
     free: Vec<u32>,
@@ -292,14 +301,39 @@ impl World {
                 to_inc,
                 msg,
             } => self.deliver(from, from_inc, to, to_inc, msg),
-            Event::Timer { proc, inc, timer } => {
-                let p = &mut self.procs[proc as usize];
+            Event::Timer {
+                proc,
+                inc,
+                timer,
+                local_at,
+            } => {
+                let p = &self.procs[proc as usize];
                 if !p.alive || p.incarnation != inc {
                     return;
                 }
+                let clock = &self.clocks[p.node as usize];
+                if !clock.is_perfect() && clock.local(self.now) < local_at {
+                    let at = clock.true_of(local_at);
+                    self.push(
+                        at,
+                        Event::Timer {
+                            proc,
+                            inc,
+                            timer,
+                            local_at,
+                        },
+                    );
+                    return;
+                }
                 // A stalled process's timer falls due but nothing runs it until the stall ends.
+                let p = &mut self.procs[proc as usize];
                 if p.paused > 0 {
-                    p.held.push(Event::Timer { proc, inc, timer });
+                    p.held.push(Event::Timer {
+                        proc,
+                        inc,
+                        timer,
+                        local_at,
+                    });
                     return;
                 }
                 self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
@@ -342,10 +376,20 @@ impl World {
         if msg.is_response() && target.incarnation != to_inc {
             return;
         }
+        if self.certs.watch {
+            if let Some(why) = self.tls_check(from, to, &msg) {
+                let sender = &self.procs[from as usize];
+                if sender.alive && sender.incarnation == from_inc {
+                    self.tls_refuse(from, to, &msg, why);
+                }
+                return;
+            }
+        }
         // The kernel accepts what a stalled process is sent (TCP keeps acknowledging): it waits in the
         // socket. A defragmenting etcd member's Raft messages go on; its clients' requests wait for
         // the backend (etcd-io/etcd#15477: no election during a leader's defrag, its health check
         // fails).
+        let target = &self.procs[to as usize];
         let client_of_member = target.defragging
             && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd;
         if target.paused > 0 || client_of_member {
@@ -426,7 +470,7 @@ impl World {
         {
             let p = &mut self.procs[proc as usize];
             let mut ctx = Ctx {
-                now: self.now,
+                now: self.clocks[p.node as usize].local(self.now),
                 me: proc,
                 rng: &mut p.rng,
                 out: &mut out,
@@ -438,12 +482,25 @@ impl World {
     }
 
     fn apply_out(&mut self, proc: ProcId, out: &mut Vec<Out>) {
-        for o in out.drain(..) {
+        let node = self.procs[proc as usize].node as usize;
+        for mut o in out.drain(..) {
+            if !self.clocks[node].is_perfect() {
+                self.to_true_time(node, &mut o);
+            }
             match o {
                 Out::Send { to, msg } => self.send_raw(proc, to, msg),
                 Out::Timer { at, timer } => {
                     let inc = self.procs[proc as usize].incarnation;
-                    self.push(at, Event::Timer { proc, inc, timer });
+                    let true_at = self.clocks[node].true_of(at).max(self.now);
+                    self.push(
+                        true_at,
+                        Event::Timer {
+                            proc,
+                            inc,
+                            timer,
+                            local_at: at,
+                        },
+                    );
                 }
                 Out::Trace(kind) => self.record(kind),
                 Out::Obs(obs) => self.observation(proc, obs),
@@ -460,6 +517,40 @@ impl World {
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
             }
+        }
+    }
+
+    /// The times a component wrote into what it hands the world, read on its node's clock, put into
+    /// true time: the trace, the metrics and the invariants are in true time. A duration ending now
+    /// (a latency) becomes the true time since its start. Timers are converted where they are queued.
+    fn to_true_time(&self, node: usize, o: &mut Out) {
+        let clock = &self.clocks[node];
+        let since = |start: Nanos| self.now.saturating_sub(clock.true_of(start));
+        match o {
+            Out::Request(r) => {
+                r.latency_ns = since(r.sent_ns);
+                r.sent_ns = clock.true_of(r.sent_ns);
+            }
+            Out::Served(r) => {
+                r.latency_ns = since(r.at_ns);
+                r.at_ns = clock.true_of(r.at_ns);
+            }
+            Out::Throttled(r) => r.at_ns = clock.true_of(r.at_ns),
+            Out::Obs(Obs::LeaderAction { last_renew_ns, .. }) => {
+                *last_renew_ns = clock.true_of(*last_renew_ns)
+            }
+            Out::Obs(
+                Obs::BecameLeader { .. }
+                | Obs::Applied { .. }
+                | Obs::Truncated { .. }
+                | Obs::SnapshotApplied { .. }
+                | Obs::WriteAcked { .. },
+            )
+            | Out::Send { .. }
+            | Out::Timer { .. }
+            | Out::Trace(_)
+            | Out::Vip(_)
+            | Out::Exit => {}
         }
     }
 

@@ -313,7 +313,7 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
                 let serves = w.net.host_up(ep.node)
                     && kubelets
                         .get(&ep.node)
-                        .is_some_and(|pk| pk.serves(uid, w.now));
+                        .is_some_and(|pk| pk.serves(uid, w.clocks[ep.node as usize].local(w.now)));
                 if serves {
                     s.serving.entry(ep.node).or_insert_with(|| vec![0; n])[i] += 1;
                 }

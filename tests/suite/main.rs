@@ -7,6 +7,7 @@ mod common;
 
 mod alerts;
 mod capacity;
+mod certs_and_clocks;
 mod check_cli;
 mod cli_bad_input;
 mod clocks;

@@ -872,8 +872,10 @@ fn known_metrics_cover_the_contract() {
     }
     // Five per-capability metrics (with recovery_s) for five capabilities, 20 others (with
     // leader_election.past_lease_actions and workloads.reachable_ratio), 2 per workload, 2 per
-    // priority level but exempt.
-    assert_eq!(m.len(), 5 * 5 + 20 + 2 + 2 * 7);
+    // priority level but exempt, and 3 per alert rule (firings, firing_s, detect_s).
+    let alerts = kube_ha_sim::observe::alerts::Alert::ALL.len();
+    assert_eq!(m.len(), 5 * 5 + 20 + 2 + 2 * 7 + 3 * alerts);
+    assert!(m.iter().any(|x| x == "alert.etcdNoLeader.detect_s"));
     assert!(m.iter().any(|x| x == "etcd_quorum.recovery_s"));
 }
 

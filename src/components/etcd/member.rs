@@ -491,6 +491,7 @@ impl EtcdMember {
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
             | Msg::Vrrp { .. } => {}
         }
         self.after_event(ctx);
