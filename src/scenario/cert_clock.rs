@@ -286,7 +286,7 @@ impl Validator<'_> {
 }
 
 /// Whether a leader may act past the lease a candidate counts: the settings allow it
-/// ([`allows_lease_overrun`]), or a clock runs at a wrong rate. client-go trusts only local time, so
+/// ([`allows_lease_overrun`]), a clock runs at a wrong rate, or a process stalls. client-go trusts only local time, so
 /// a leader on a slow clock (or a candidate on a fast one) overlaps: a hazard of the fault, counted
 /// in `leader_election.past_lease_actions`, not a fault of the model.
 ///
@@ -296,7 +296,13 @@ pub fn lease_overrun_possible(plan: &super::Plan) -> bool {
         matches!(f.action, FaultAction::ClockSkew { rate_ppm, .. }
             if rate_ppm != crate::world::clock::PERFECT_PPM)
     });
-    plan.settings.leader_election.allows_lease_overrun() || skewed_rate
+    // A leader that stalls (`pause`) past its lease acts on it when it runs again, until its next
+    // renew cycle fails: the hazard the fault shows, not a broken model.
+    let stalled = plan
+        .faults
+        .iter()
+        .any(|f| matches!(f.action, FaultAction::Pause { .. }));
+    plan.settings.leader_election.allows_lease_overrun() || skewed_rate || stalled
 }
 
 /// The description of a clock fault for summaries (`+5m, rate 1.5`).
