@@ -102,7 +102,7 @@ fn metrics_of(
         faults: &fault_spans,
         workloads: &workloads,
         lease_overrun_allowed: scenario.settings.leader_election.allows_lease_overrun(),
-        api_servers: layout.procs_of(ProcKind::ApiServer).count() as u32,
+        api_servers: crate::engine::count32(layout.procs_of(ProcKind::ApiServer).count()),
         api_cores: scenario.settings.kube_apiserver.cores,
         load_timeout_ns: scenario.load.timeout.ns(),
     })

@@ -50,6 +50,17 @@ const BYTES_PER_LOG_ENTRY: f64 = 128.0;
 const MAX_RUN_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
 /// The shortest timer or interval setting (1 ms).
 pub const MIN_INTERVAL: Nanos = crate::engine::MS;
+// Nodes, processes, workloads and faults are numbered with the model's 16-bit ids (`engine::id16`,
+// u16::MAX is the VIP): the limits above keep every count below them. A control-plane node runs at most
+// 8 processes (etcd, API server, controller manager, scheduler, kubelet, HAProxy, keepalived), an etcd
+// node 1, a load balancer 2, a worker 1, and there is one client node.
+const _: () = assert!(
+    8 * MAX_CONTROL_PLANE_NODES + MAX_ETCD_NODES + 2 * MAX_LOAD_BALANCERS + MAX_WORKERS + 1
+        < u16::MAX as u32
+        && MAX_WORKLOADS < u16::MAX as usize
+        && MAX_FAULTS < u16::MAX as usize
+);
+
 /// The longest scenario name (it names the output folder).
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
@@ -477,7 +488,9 @@ impl Validator<'_> {
             Ok(Endpoint::LoadBalancer)
         } else if let Some(node) = t.endpoint.strip_prefix("direct:") {
             match cps.iter().position(|c| c == node) {
-                Some(i) => Ok(Endpoint::Direct { cp: i as u32 + 1 }),
+                Some(i) => Ok(Endpoint::Direct {
+                    cp: crate::engine::count32(i) + 1,
+                }),
                 None => Err(self.err(
                     "topology.endpoint",
                     format!(
