@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(ns_from_f64(1e30), Nanos::MAX);
         assert_eq!(usize_from(1 << 40), 1usize << 40);
         assert_eq!(id16(65_534), 65_534);
-        assert!(std::panic::catch_unwind(|| id16(65_535)).is_err(), "u16::MAX is the VIP");
+        assert!(
+            std::panic::catch_unwind(|| id16(65_535)).is_err(),
+            "u16::MAX is the VIP"
+        );
         assert!(std::panic::catch_unwind(|| id16(70_000)).is_err());
         assert_eq!(count32(usize::MAX), u32::MAX);
     }
