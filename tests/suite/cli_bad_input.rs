@@ -319,3 +319,52 @@ fn the_readme_lists_every_bad_input_with_its_message() {
         "the README's bad-input table is stale; REWRITE=1 cargo test --test suite cli_bad_input"
     );
 }
+
+#[test]
+fn a_name_that_escapes_the_output_folder_writes_nothing_with_run_render_or_check_update() {
+    // "../escaped-N" once made `run`, `render` and `check --update` write beside the output folder.
+    let root = std::env::temp_dir().join(format!("kube-ha-sim-escape-{}", std::process::id()));
+    let src = root.join("in");
+    std::fs::create_dir_all(&src).unwrap();
+    let escaped = format!("escaped-{}", std::process::id());
+    let text =
+        format!("{{{BASE}}}").replacen(r#""name":"x""#, &format!(r#""name":"../{escaped}""#), 1);
+    assert!(text.contains("../escaped"), "{text}");
+    let f = src.join("bad.json");
+    std::fs::write(&f, &text).unwrap();
+    let out = root.join("out").join("inner");
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "run".into(),
+            f.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        vec![
+            "render".into(),
+            src.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        vec![
+            "check".into(),
+            src.display().to_string(),
+            "--baseline".into(),
+            out.display().to_string(),
+            "--update".into(),
+        ],
+    ];
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot name an output folder"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!root.join("out").join(&escaped).exists());
+    assert!(!root.join(&escaped).exists());
+    assert!(!out.exists(), "nothing written at all");
+    let _ = std::fs::remove_dir_all(&root);
+}
