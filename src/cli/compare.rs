@@ -442,4 +442,23 @@ mod tests {
         assert_eq!(ext.faults[0].at_ns, 60_400_000_000);
         assert_eq!(ext.faults[0].for_ns, Some(1_250_000_000));
     }
+
+    #[test]
+    fn mapping_keeps_a_narrow_expectation_window_valid() {
+        // A 50 ms window once rounded to an empty one and was refused with a message about "(mapped)".
+        let text = r#"{"name": "t", "duration": "10m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3},
+            "expect": [{"metric": "api.availability", "at_least": 0.5, "window": ["60.25s", "60.3s"]}]}"#;
+        let stacked = parse_scenario(text, "t.json").unwrap();
+        let ext = on_topology(
+            &stacked,
+            EtcdTopology::External,
+            "t.json (on external etcd)",
+        )
+        .unwrap();
+        assert_eq!(
+            ext.expect[0].window_ns,
+            Some((60_250_000_000, 60_300_000_000))
+        );
+    }
 }
