@@ -54,6 +54,9 @@ pub const RUN_OUTPUTS: [&str; 5] = [
     "capacity.svg",
 ];
 
+/// The files `compare` and `sweep` write into their output folders (besides one report per design).
+pub const OTHER_OUTPUTS: [&str; 4] = ["compare.svg", "compare.png", "sweep.json", "sizing.svg"];
+
 /// A run's output folder, written as one unit: every file goes into a staging folder beside it and is
 /// flushed to disk; `commit` then swaps the staging folder in, so a reader (or a later run after a
 /// kill) never finds a new report beside an old picture. Staging folders left by a killed run are
@@ -122,15 +125,17 @@ impl OutputDir {
             .map_err(|e| format!("cannot write {}: {e}", self.dir.join(name).display()))
     }
 
-    /// Puts the staged files in place. A folder holding only a run's outputs is swapped whole; a
-    /// folder with other files of the user's gets each staged file renamed over its old one.
+    /// Puts the staged files in place. A folder holding only outputs of this tool (a run's, a
+    /// comparison's, a sweep's, or files this commit replaces) is swapped whole; a folder with other
+    /// files of the user's gets each staged file renamed over its old one.
     pub fn commit(self) -> Result<(), String> {
         let fail = |e: std::io::Error| format!("cannot write {}: {e}", self.dir.display());
         let ours_only = match std::fs::read_dir(&self.dir) {
             Err(_) => true,
             Ok(entries) => entries.flatten().all(|e| {
                 let n = e.file_name();
-                RUN_OUTPUTS.iter().any(|o| n == *o)
+                RUN_OUTPUTS.iter().chain(&OTHER_OUTPUTS).any(|o| n == *o)
+                    || self.staging.join(&n).exists()
             }),
         };
         if ours_only {

@@ -272,6 +272,72 @@ fn a_run_replaces_its_output_folder_as_one_unit() {
     assert!(!staging_left);
 }
 
+#[test]
+fn compare_checks_its_output_folder_first_and_writes_it_as_one_unit() {
+    // A folder that cannot be written: refused before either topology runs.
+    let blocker = file("compare-blocker", "a file where a folder would go");
+    let ok = file("cmp.json", &format!("{{{BASE}}}"));
+    let out = bin()
+        .args(["compare", ok.to_str().unwrap(), "--out"])
+        .arg(blocker.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // An earlier comparison's picture (not a PNG) is replaced with the new reports, and nothing
+    // temporary is left beside the folder.
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("compare.png"), "an old picture").unwrap();
+    let out = bin()
+        .args([
+            "compare",
+            ok.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "compare.png",
+            "compare.svg",
+            "external.json",
+            "stacked.json"
+        ]
+    );
+    assert!(std::fs::read(dir.join("compare.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let left = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}."))
+        });
+    assert!(!left, "no staging or temporary files left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The README's table of bad inputs: each golden input with the first line of what `validate` says
 /// (run afresh, so the table never reads a golden while another test rewrites it).
 fn readme_table() -> String {
