@@ -45,6 +45,29 @@ pub fn probe_writable(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// Checks, before any work and without creating anything, that a folder could be made and written at
+/// `dir`: its nearest existing ancestor must be a folder that takes a probe file (written and removed).
+pub fn probe_folder(dir: &Path) -> std::io::Result<()> {
+    let mut at = dir;
+    while !at.as_os_str().is_empty() && !at.exists() {
+        at = at.parent().unwrap_or(Path::new(""));
+    }
+    let at = if at.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        at
+    };
+    if !at.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder",
+            at.display()
+        )));
+    }
+    let probe = at.join(format!(".probe.tmp{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
 /// The files a run writes into its output folder.
 pub const RUN_OUTPUTS: [&str; 5] = [
     "report.json",

@@ -207,18 +207,22 @@ fn an_output_folder_that_cannot_be_written_fails_before_the_run() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not-a-folder"), "{err}");
-    // The same for check's JUnit report: refused before any scenario runs.
-    let out = bin()
-        .args(["check", ok.to_str().unwrap(), "--junit"])
-        .arg(blocker.join("junit.xml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    // The same for check's JUnit report and its folder for failing seeds: refused before any
+    // scenario runs.
+    for flag in ["--junit", "--out"] {
+        let out = bin()
+            .args(["check", ok.to_str().unwrap(), flag])
+            .arg(blocker.join("sub"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            out.stdout.is_empty(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-folder"));
+    }
 }
 
 #[test]
