@@ -117,7 +117,7 @@ fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
         faults: &fault_spans,
         workloads: &workloads,
         lease_overrun_allowed: crate::scenario::cert_clock::lease_overrun_possible(scenario),
-        api_servers: layout.procs_of(ProcKind::ApiServer).count() as u32,
+        api_servers: crate::engine::count32(layout.procs_of(ProcKind::ApiServer).count()),
         api_cores: scenario.settings.kube_apiserver.cores,
         load_timeout_ns: scenario.load.timeout.ns(),
     });

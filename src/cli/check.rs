@@ -438,5 +438,12 @@ fn parse_options(
         crate::report::probe_writable(path)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
     }
+    // Written only when a scenario fails, so checked here without creating it.
+    crate::report::probe_folder(&args.judge.out).map_err(|e| {
+        format!(
+            "cannot write the failing seeds' reports in {}: {e}",
+            args.judge.out.display()
+        )
+    })?;
     Ok((seeds, tolerances, shard))
 }

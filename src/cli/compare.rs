@@ -109,6 +109,14 @@ pub fn cmd_compare(files: &[PathBuf], seed: Option<u64>, out: Option<&Path>) -> 
             }
         }
     }
+    // The output folder is prepared before the runs, so that one that cannot be written fails at once.
+    let staged = match report::OutputDir::begin(&output_dir(&plans, out)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let designs = match plans.as_slice() {
         [one] => {
             let seed = seed.unwrap_or(one.seed);
@@ -135,21 +143,9 @@ pub fn cmd_compare(files: &[PathBuf], seed: Option<u64>, out: Option<&Path>) -> 
             Err(code) => return code,
         },
     };
-    let default_dir = match plans.as_slice() {
-        [one] => format!("{}-compare", one.name),
-        many => many
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join("-vs-"),
-    };
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
-        // A long list of names would make a folder name past the file system's limit.
-        let name: String = default_dir.chars().take(120).collect();
-        PathBuf::from("out").join(name)
-    });
+    let dir = staged.dir().to_path_buf();
     out!("{}", table(&designs));
-    if let Err(code) = write_outputs(&dir, &designs) {
+    if let Err(code) = write_outputs(staged, &designs) {
         return code;
     }
     let reports: Vec<String> = designs.iter().map(|d| format!("{}.json", d.file)).collect();
@@ -239,9 +235,27 @@ fn run_on(file: &Path, base: &Plan, to: EtcdTopology, seed: u64) -> Result<Outco
     })
 }
 
-/// The pictures and every design's report in `dir`; a file that cannot be written ends the command
-/// with its exit code.
-fn write_outputs(dir: &Path, designs: &[Design]) -> Result<(), i32> {
+/// `--out`, or `out/NAME-compare` (one file) or `out/A-vs-B...` (several designs).
+fn output_dir(plans: &[Plan], out: Option<&Path>) -> PathBuf {
+    let default_dir = match plans {
+        [one] => format!("{}-compare", one.name),
+        many => many
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join("-vs-"),
+    };
+    out.map(Path::to_path_buf).unwrap_or_else(|| {
+        // A long list of names would make a folder name past the file system's limit.
+        let name: String = default_dir.chars().take(120).collect();
+        PathBuf::from("out").join(name)
+    })
+}
+
+/// The pictures and every design's report, staged, flushed and put in place as one unit; a file that
+/// cannot be written ends the command with its exit code.
+fn write_outputs(staged: report::OutputDir, designs: &[Design]) -> Result<(), i32> {
+    let dir = staged.dir().to_path_buf();
     let runs: Vec<(&Outcome, &str)> = designs
         .iter()
         .map(|d| (&d.outcome, d.label.as_str()))
@@ -257,19 +271,22 @@ fn write_outputs(dir: &Path, designs: &[Design]) -> Result<(), i32> {
         ));
     }
     for (name, bytes) in writes {
-        if let Err(e) = report::write_atomic(&dir.join(&name), &bytes) {
-            eprintln!("error: cannot write {}: {e}", dir.join(&name).display());
+        if let Err(e) = staged.write(&name, &bytes) {
+            eprintln!("error: {e}");
             return Err(EXIT_BAD_INPUT);
         }
     }
-    if let Err(e) = report::png::render_compare_png(&runs, &dir.join("compare.png")) {
+    if let Err(e) = report::png::render_compare_png(&runs, &staged.staged("compare.png")) {
         eprintln!(
             "error: cannot write {}: {e}",
             dir.join("compare.png").display()
         );
         return Err(EXIT_BAD_INPUT);
     }
-    Ok(())
+    staged.commit().map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
 }
 
 /// The metrics side by side, a column per design, differences marked.
@@ -441,5 +458,24 @@ mod tests {
         let ext = on_topology(&stacked, EtcdTopology::External, "t").unwrap();
         assert_eq!(ext.faults[0].at_ns, 60_400_000_000);
         assert_eq!(ext.faults[0].for_ns, Some(1_250_000_000));
+    }
+
+    #[test]
+    fn mapping_keeps_a_narrow_expectation_window_valid() {
+        // A 50 ms window once rounded to an empty one and was refused with a message about "(mapped)".
+        let text = r#"{"name": "t", "duration": "10m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3},
+            "expect": [{"metric": "api.availability", "at_least": 0.5, "window": ["60.25s", "60.3s"]}]}"#;
+        let stacked = parse_scenario(text, "t.json").unwrap();
+        let ext = on_topology(
+            &stacked,
+            EtcdTopology::External,
+            "t.json (on external etcd)",
+        )
+        .unwrap();
+        assert_eq!(
+            ext.expect[0].window_ns,
+            Some((60_250_000_000, 60_300_000_000))
+        );
     }
 }

@@ -239,6 +239,14 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(format!("{name}-sweep")));
+    // Prepared before the runs, so that a folder that cannot be written fails at once.
+    let staged = match crate::report::OutputDir::begin(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -272,16 +280,15 @@ pub fn cmd_sweep(args: SweepArgs) -> i32 {
             "metrics": f.metrics,
         })).collect::<Vec<_>>(),
     });
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| {
-            std::fs::write(
-                dir.join("sweep.json"),
-                serde_json::to_vec_pretty(&report).unwrap_or_default(),
-            )
-        })
-        .and_then(|()| std::fs::write(dir.join("sizing.svg"), sizing_svg(&figs, &path)));
+    let written = staged
+        .write(
+            "sweep.json",
+            &serde_json::to_vec_pretty(&report).unwrap_or_default(),
+        )
+        .and_then(|()| staged.write("sizing.svg", sizing_svg(&figs, &path).as_bytes()))
+        .and_then(|()| staged.commit());
     if let Err(e) = written {
-        eprintln!("error: cannot write {}: {e}", dir.display());
+        eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }
     outln!(

@@ -135,7 +135,9 @@ impl PriorityLevel {
             return u32::MAX;
         }
         let sum: u64 = LEVELS.iter().map(|(_, s)| s.shares as u64).sum();
-        (server_limit as u64 * self.spec().shares as u64).div_ceil(sum) as u32
+        // At most server_limit: the shares of one level are part of the sum.
+        u32::try_from((server_limit as u64 * self.spec().shares as u64).div_ceil(sum))
+            .unwrap_or(server_limit)
     }
 }
 
@@ -279,14 +281,14 @@ impl<T: Copy> Admission<T> {
         let mut h = splitmix(flow ^ ((level as u64) << 56));
         let mut best: Option<usize> = None;
         for _ in 0..spec.hand_size {
-            let q = (h % spec.queues as u64) as usize;
+            let q = crate::engine::usize_from(h % spec.queues as u64);
             h = splitmix(h);
             if best.is_none_or(|b| st.queues[q].len() < st.queues[b].len()) {
                 best = Some(q);
             }
         }
         let q = best.unwrap_or(0);
-        if st.queues[q].len() as u32 >= spec.queue_length_limit {
+        if crate::engine::count32(st.queues[q].len()) >= spec.queue_length_limit {
             return Admit::Reject;
         }
         st.queues[q].push_back((now, item));
@@ -449,7 +451,7 @@ mod tests {
         assert!(a.finish(c).is_some_and(|t| t >= 100));
         let mut out = Vec::new();
         a.expire(16, &mut out);
-        assert_eq!(out.len() as u32, queued - 1);
+        assert_eq!(crate::engine::count32(out.len()), queued - 1);
         assert_eq!(a.queued(), 0);
     }
 

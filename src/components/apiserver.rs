@@ -671,9 +671,9 @@ impl ApiServer {
             crate::observe::trace::ServedRecord {
                 at_ns: w.arrived_ns,
                 latency_ns: ctx.now - w.arrived_ns,
-                cpu_ns: cpu_ns.min(u32::MAX as Nanos) as u32,
+                cpu_ns: u32::try_from(cpu_ns).unwrap_or(u32::MAX),
                 proc: ctx.me,
-                level: w.level.index() as u8,
+                level: w.level as u8,
                 write: w.kind == OpKind::Write,
                 queued: w.queued,
             },

@@ -15,6 +15,7 @@ use super::load_balancer::{Haproxy, HaproxyConfig};
 use super::Component;
 use crate::components::apf::{AdmissionConfig, ApiUser};
 use crate::components::apiserver::ApiCapacity;
+use crate::engine::id16;
 use crate::scenario::model::{ApiEndpoint, LoadApiVia, LoadTarget};
 use crate::scenario::plan::{Endpoint, Plan};
 use crate::topology::{Layout, NodeKind, ProcKind};
@@ -41,12 +42,12 @@ pub fn endpoint_proc(plan: &Plan) -> ProcId {
     match plan.topology.endpoint {
         Endpoint::Direct { cp } => layout
             .proc_index(&format!("cp-{cp}/kube-apiserver"))
-            .map_or(VIP, |p| p as ProcId),
+            .map_or(VIP, id16),
         Endpoint::LoadBalancer => {
             let mut lbs = layout.procs_of(ProcKind::Haproxy);
             match (lbs.next(), lbs.next()) {
                 // One load balancer and no VIP: clients talk to it directly.
-                (Some(only), None) => only as ProcId,
+                (Some(only), None) => id16(only),
                 // Two or more: the VIP, answered by whichever holds it.
                 (Some(_), Some(_)) | (None, _) => VIP,
             }
@@ -61,11 +62,11 @@ fn local(layout: &Layout, id: ProcId, kind: ProcKind) -> Option<ProcId> {
         .procs
         .iter()
         .position(|p| p.node == node && p.kind == kind)
-        .map(|p| p as ProcId)
+        .map(id16)
 }
 
 fn procs_of(layout: &Layout, kind: ProcKind) -> Vec<ProcId> {
-    layout.procs_of(kind).map(|p| p as ProcId).collect()
+    layout.procs_of(kind).map(id16).collect()
 }
 
 /// An etcd member with the cluster's flags; Raft ids are 1.. in layout order.
@@ -116,7 +117,7 @@ fn load_client(plan: &Plan) -> LoadClient {
             LoadApiVia::KubernetesService => ClientTarget::Api(
                 plan.layout
                     .proc_index("worker-1/kubelet")
-                    .map_or_else(|| endpoint_proc(plan), |p| p as ProcId),
+                    .map_or_else(|| endpoint_proc(plan), id16),
             ),
         },
     };
@@ -178,7 +179,7 @@ fn api_server(plan: &Plan, id: ProcId) -> ApiServer {
         ordinal: procs_of(layout, ProcKind::ApiServer)
             .iter()
             .position(|&p| p == id)
-            .unwrap_or(0) as u16,
+            .map_or(0, id16),
     })
 }
 
@@ -227,7 +228,7 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         .unwrap_or_else(|| endpoint_proc(plan));
     let k = &plan.settings.kubelet;
     Kubelet::new(KubeletConfig {
-        node: node as u16,
+        node: id16(node),
         api,
         // The lease is renewed every 0.25 x its duration (k/k pkg/kubelet/nodelease).
         lease_renew_ns: k.node_lease_duration.ns() / 4,
@@ -278,7 +279,7 @@ fn keepalived(plan: &Plan, id: ProcId) -> Keepalived {
     let peers = layout
         .procs_of(ProcKind::Keepalived)
         .filter(|&p| p != id as usize)
-        .map(|p| p as ProcId)
+        .map(id16)
         .collect();
     Keepalived::new(KeepalivedConfig {
         peers,
@@ -307,7 +308,7 @@ fn controller_config(plan: &Plan, kind: ProcKind) -> ControllerConfig {
                 .iter()
                 .any(|p| p.node == i && p.kind == ProcKind::Kubelet);
             has_kubelet.then_some(NodeInfo {
-                zone: n.zone as u16,
+                zone: id16(n.zone),
                 control_plane: n.kind == NodeKind::ControlPlane,
             })
         })

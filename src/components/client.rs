@@ -307,5 +307,5 @@ impl LoadClient {
 
 /// The send interval for a rate in requests per second.
 pub fn interval_for(rps: f64) -> Nanos {
-    ((SEC as f64) / rps.max(1e-6)).round().max(1.0) as Nanos
+    crate::engine::ns_from_f64(((SEC as f64) / rps.max(1e-6)).round().max(1.0))
 }

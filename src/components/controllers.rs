@@ -506,7 +506,7 @@ impl Controllers {
                     let uid = (self.identity << 24) | (self.next_uid & 0xff_ffff);
                     self.next_uid += 1;
                     let pod = Pod {
-                        workload: w as u16,
+                        workload: crate::engine::id16(w),
                         node: None,
                         terminating: false,
                         ready: false,
@@ -593,7 +593,7 @@ impl Controllers {
     ) -> BTreeMap<u16, bool> {
         let by_node = |kvs: &[KeyValue]| -> BTreeMap<u16, u64> {
             kvs.iter()
-                .map(|kv| (keys::id_of(kv.key) as u16, kv.value))
+                .map(|kv| (keys::id16_of(kv.key), kv.value))
                 .collect()
         };
         let (leases, statuses) = (by_node(leases), by_node(statuses));
@@ -603,7 +603,7 @@ impl Controllers {
             .iter()
             .enumerate()
             .filter(|(_, n)| n.is_some())
-            .map(|(i, _)| i as u16);
+            .map(|(i, _)| crate::engine::id16(i));
         let mut health = BTreeMap::new();
         for n in registered {
             let (lease, status) = (leases.get(&n).copied(), statuses.get(&n).copied());
@@ -663,7 +663,7 @@ impl Controllers {
             .iter()
             .map(|kv| {
                 (
-                    keys::id_of(kv.key) as u16,
+                    keys::id16_of(kv.key),
                     (NodeObj::unpack(kv.value), kv.mod_rev),
                 )
             })
@@ -764,9 +764,11 @@ impl Controllers {
                     let next = self.next_taint.get(&zone).copied().unwrap_or(0);
                     if rate > 0.0 && now >= next {
                         new.unreachable_taint = true;
-                        new.taint_added_s = (now / SEC) as u32;
+                        // Whole seconds of a run of at most 100 years (validation's MAX_DURATION):
+                        // 3.2e9, within u32.
+                        new.taint_added_s = u32::try_from(now / SEC).unwrap_or(u32::MAX);
                         self.next_taint
-                            .insert(zone, now + (SEC as f64 / rate) as Nanos);
+                            .insert(zone, now + crate::engine::ns_from_f64(SEC as f64 / rate));
                     }
                 }
             }
@@ -901,7 +903,7 @@ impl Controllers {
     ) {
         let objs: BTreeMap<u16, NodeObj> = nodes
             .iter()
-            .map(|kv| (keys::id_of(kv.key) as u16, NodeObj::unpack(kv.value)))
+            .map(|kv| (keys::id16_of(kv.key), NodeObj::unpack(kv.value)))
             .collect();
         let mut load: BTreeMap<u16, u32> = BTreeMap::new();
         let mut per_wl_zone: BTreeMap<(u16, u16), u32> = BTreeMap::new();
@@ -926,7 +928,7 @@ impl Controllers {
         let candidates: Vec<(u16, NodeInfo)> = leases
             .iter()
             .filter_map(|kv| {
-                let n = keys::id_of(kv.key) as u16;
+                let n = keys::id16_of(kv.key);
                 let info = self.cfg.nodes.get(n as usize).copied().flatten()?;
                 let ok = objs
                     .get(&n)

@@ -72,6 +72,11 @@ fn pack(holder: u32, seq: u32) -> u64 {
     ((holder as u64) << 32) | seq as u64 | if holder == 0 && seq == 0 { 1 } else { 0 }
 }
 
+/// The renew counter of a packed Lease record (its low 32 bits).
+fn seq_of(v: u64) -> u32 {
+    u32::try_from(v & u64::from(u32::MAX)).unwrap_or(0)
+}
+
 fn holder_of(v: u64) -> u32 {
     (v >> 32) as u32
 }
@@ -180,7 +185,7 @@ impl Elector {
         self.stopping = true;
         if self.leader && self.cfg.enabled && self.cfg.release_on_cancel {
             if let Some((v, rev)) = self.observed {
-                let seq = (v as u32).wrapping_add(1);
+                let seq = seq_of(v).wrapping_add(1);
                 let id = self.ids.next_id();
                 let op = KvOp::Put {
                     key: self.key(),
@@ -258,7 +263,8 @@ impl Elector {
     fn jittered_retry(&self, ctx: &mut Ctx) -> Nanos {
         // wait.JitterUntil(RetryPeriod, 1.2, sliding): RetryPeriod + rand * 1.2 * RetryPeriod.
         let r = ctx.rng.gen::<f64>();
-        self.cfg.retry_period_ns + (r * 1.2 * self.cfg.retry_period_ns as f64) as Nanos
+        self.cfg.retry_period_ns
+            + crate::engine::ns_from_f64(r * 1.2 * self.cfg.retry_period_ns as f64)
     }
 
     fn send_get(&mut self, ctx: &mut Ctx) {
@@ -276,7 +282,7 @@ impl Elector {
     fn send_put(&mut self, ctx: &mut Ctx, expected_rev: u64) {
         let seq = self
             .observed
-            .map(|(v, _)| v as u32)
+            .map(|(v, _)| seq_of(v))
             .unwrap_or(0)
             .wrapping_add(1);
         let value = pack(self.identity, seq);

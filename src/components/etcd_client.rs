@@ -369,7 +369,7 @@ impl EtcdClient {
         if unavailable && !op.op.is_write() && op.tries < MAX_ATTEMPTS {
             op.state = OpState::Backoff;
             let jitter = 1.0 + RETRY_JITTER * (ctx.rng.gen::<f64>() * 2.0 - 1.0);
-            let wait = (RETRY_WAIT_NS as f64 * jitter) as Nanos;
+            let wait = crate::engine::ns_from_f64(RETRY_WAIT_NS as f64 * jitter);
             ctx.timer(wait, EtcdClientTimer::Retry { id });
             return None;
         }
@@ -548,5 +548,5 @@ fn backoff_ns(ctx: &mut Ctx, retries: u32) -> Nanos {
         r -= 1;
     }
     let b = b.min(max) * (1.0 + REDIAL_JITTER * (ctx.rng.gen::<f64>() * 2.0 - 1.0));
-    b as Nanos
+    crate::engine::ns_from_f64(b)
 }

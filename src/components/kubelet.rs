@@ -305,8 +305,9 @@ impl Kubelet {
             ctx.timer(phase, KubeletTimer::Lease);
         } else if ok {
             self.lease_backoff_ns = 0;
-            let jitter =
-                (rand::Rng::gen::<f64>(ctx.rng) * 0.04 * self.cfg.lease_renew_ns as f64) as Nanos;
+            let jitter = crate::engine::ns_from_f64(
+                rand::Rng::gen::<f64>(ctx.rng) * 0.04 * self.cfg.lease_renew_ns as f64,
+            );
             ctx.timer(self.cfg.lease_renew_ns + jitter, KubeletTimer::Lease);
         } else {
             self.lease_backoff_ns =
@@ -335,7 +336,8 @@ impl Kubelet {
             .running
             .values()
             .filter(|p| p.ready_at_ns <= ctx.now)
-            .count() as u32;
+            .count();
+        let ready = crate::engine::count32(ready);
         if ready != self.last_ready {
             self.last_ready = ready;
             ctx.trace(TraceKind::Pods {
@@ -692,7 +694,7 @@ impl Kubelet {
                     .iter()
                     .fold(h, |h, x| (h ^ x).wrapping_mul(0x0100_0000_01b3))
             });
-            let endpoints = table.len() as u32;
+            let endpoints = crate::engine::count32(table.len());
             self.proxy = table;
             ctx.trace(TraceKind::ProxyEndpoints {
                 proc: ctx.me,

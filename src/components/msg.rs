@@ -53,6 +53,10 @@ pub mod keys {
     pub fn id_of(k: Key) -> u64 {
         k & ((1 << 56) - 1)
     }
+    /// The 16-bit id (a node's or a workload's) a per-object key was made from.
+    pub fn id16_of(k: Key) -> u16 {
+        crate::engine::id16(crate::engine::usize_from(id_of(k)))
+    }
     /// The key range `[start, end)` of one kind.
     pub fn range(kind: u64) -> (Key, Key) {
         (kind << 56, (kind + 1) << 56)

@@ -71,12 +71,15 @@ pub fn parse_duration(text: &str) -> Result<Nanos, String> {
         if !ns.is_finite() || ns > 1e19 {
             return Err(format!("\"{text}\" is too large"));
         }
-        total += ns.round() as u128;
+        // Finite, not negative and at most 1e19 (checked above): a whole number u128 holds exactly.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = ns.round() as u128;
+        total += whole;
     }
-    if total > u64::MAX as u128 / 2 {
-        return Err(format!("\"{text}\" is too large"));
+    match Nanos::try_from(total) {
+        Ok(ns) if ns <= u64::MAX / 2 => Ok(ns),
+        _ => Err(format!("\"{text}\" is too large")),
     }
-    Ok(total as Nanos)
 }
 
 /// Formats nanoseconds compactly for people: `1.5s`, `2m30s`, `120ms`.

@@ -303,7 +303,9 @@ impl Network {
     fn draw_latency(&mut self, a: NodeId, b: NodeId, extra_ns: Nanos) -> Nanos {
         let base = self.base_latency_ns(a, b);
         let jitter = if self.jitter > 0.0 && base > 0 {
-            (self.rngs[a as usize].gen::<f64>() * self.jitter * base as f64) as Nanos
+            crate::engine::ns_from_f64(
+                self.rngs[a as usize].gen::<f64>() * self.jitter * base as f64,
+            )
         } else {
             0
         };
@@ -357,8 +359,8 @@ impl Network {
         let jitter_span = self.jitter * base as f64;
         let srtt = 2.0 * base.saturating_add(extra_ns) as f64 + jitter_span;
         let rttvar_term = (4.0 * jitter_span / 3.0).max(TCP_RTO_MIN_NS as f64);
-        // A float-to-integer cast saturates, so a huge added latency gives TCP_RTO_MAX.
-        ((srtt + rttvar_term) as Nanos).min(TCP_RTO_MAX_NS)
+        // The conversion saturates, so a huge added latency gives TCP_RTO_MAX.
+        crate::engine::ns_from_f64(srtt + rttvar_term).min(TCP_RTO_MAX_NS)
     }
 
     /// Head-of-line blocking. TCP is "a reliable, in-order, byte-stream service" (RFC 9293 section
@@ -428,7 +430,7 @@ impl Network {
         let mut group_of = vec![None; self.hosts()];
         for (g, nodes) in groups.iter().enumerate() {
             for n in nodes {
-                group_of[*n as usize] = Some(g as u16);
+                group_of[*n as usize] = Some(crate::engine::id16(g));
             }
         }
         self.partitions.push(Partition { fault, group_of });

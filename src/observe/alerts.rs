@@ -346,16 +346,19 @@ fn signals(trace: &Trace, layout: &Layout) -> Signals {
     };
     for (i, p) in layout.procs.iter().enumerate() {
         if scraped(p.kind) {
-            s.up.insert(i as u16, Steps::new(false));
+            s.up.insert(crate::engine::id16(i), Steps::new(false));
         }
         if p.kind == ProcKind::Etcd {
-            s.no_leader.insert(i as u16, Steps::new(false));
-            s.peer_failures.insert(i as u16, Steps::new(false));
+            s.no_leader
+                .insert(crate::engine::id16(i), Steps::new(false));
+            s.peer_failures
+                .insert(crate::engine::id16(i), Steps::new(false));
         }
     }
     for (n, node) in layout.nodes.iter().enumerate() {
         if matches!(node.kind, NodeKind::ControlPlane | NodeKind::Worker) {
-            s.not_ready.insert(n as u16, Steps::new(false));
+            s.not_ready
+                .insert(crate::engine::id16(n), Steps::new(false));
         }
     }
     for e in &trace.events {

@@ -158,6 +158,8 @@ fn percentile(sorted: &[Nanos], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
+    // p in 0..=100 gives a rank in 0..=len (clamped below in any case).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1] as f64
 }

@@ -45,6 +45,29 @@ pub fn probe_writable(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// Checks, before any work and without creating anything, that a folder could be made and written at
+/// `dir`: its nearest existing ancestor must be a folder that takes a probe file (written and removed).
+pub fn probe_folder(dir: &Path) -> std::io::Result<()> {
+    let mut at = dir;
+    while !at.as_os_str().is_empty() && !at.exists() {
+        at = at.parent().unwrap_or(Path::new(""));
+    }
+    let at = if at.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        at
+    };
+    if !at.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder",
+            at.display()
+        )));
+    }
+    let probe = at.join(format!(".probe.tmp{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
 /// The files a run writes into its output folder.
 pub const RUN_OUTPUTS: [&str; 5] = [
     "report.json",
@@ -53,6 +76,9 @@ pub const RUN_OUTPUTS: [&str; 5] = [
     "timeline.png",
     "capacity.svg",
 ];
+
+/// The files `compare` and `sweep` write into their output folders (besides one report per design).
+pub const OTHER_OUTPUTS: [&str; 4] = ["compare.svg", "compare.png", "sweep.json", "sizing.svg"];
 
 /// A run's output folder, written as one unit: every file goes into a staging folder beside it and is
 /// flushed to disk; `commit` then swaps the staging folder in, so a reader (or a later run after a
@@ -122,15 +148,17 @@ impl OutputDir {
             .map_err(|e| format!("cannot write {}: {e}", self.dir.join(name).display()))
     }
 
-    /// Puts the staged files in place. A folder holding only a run's outputs is swapped whole; a
-    /// folder with other files of the user's gets each staged file renamed over its old one.
+    /// Puts the staged files in place. A folder holding only outputs of this tool (a run's, a
+    /// comparison's, a sweep's, or files this commit replaces) is swapped whole; a folder with other
+    /// files of the user's gets each staged file renamed over its old one.
     pub fn commit(self) -> Result<(), String> {
         let fail = |e: std::io::Error| format!("cannot write {}: {e}", self.dir.display());
         let ours_only = match std::fs::read_dir(&self.dir) {
             Err(_) => true,
             Ok(entries) => entries.flatten().all(|e| {
                 let n = e.file_name();
-                RUN_OUTPUTS.iter().any(|o| n == *o)
+                RUN_OUTPUTS.iter().chain(&OTHER_OUTPUTS).any(|o| n == *o)
+                    || self.staging.join(&n).exists()
             }),
         };
         if ours_only {

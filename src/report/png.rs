@@ -57,7 +57,13 @@ fn write_scene_png(scene: &Scene, path: &Path) -> Result<(), String> {
         .unwrap_or("timeline.png");
     // The bitmap encoder picks the format from the extension, so the temporary name ends in .png.
     let tmp = dir.join(format!(".{name}.tmp{}.png", std::process::id()));
-    let result = draw(scene, &tmp).and_then(|()| {
+    // Flushed before the rename, so that a crash never leaves a renamed but empty picture.
+    let flushed = |()| {
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+    };
+    let result = draw(scene, &tmp).and_then(flushed).and_then(|()| {
         std::fs::rename(&tmp, path)
             .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))
     });

@@ -276,7 +276,8 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let rate_ppm = (rate * 1e6).round() as u64;
+        // Validated to 0.05..20 first, so the product fits; ns_from_f64 saturates anyway.
+        let rate_ppm = crate::engine::ns_from_f64((rate * 1e6).round());
         Ok(FaultAction::ClockSkew {
             target,
             offset_ns: f.offset.map_or(0, |o| o.0),

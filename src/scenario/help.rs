@@ -181,8 +181,9 @@ docs/ha-considerations.md)
   connect_timeout                "5s"     `timeout connect` (kubeadm); more than 0
   retries                        1        connection retries (kubeadm's example; HAProxy's own is 3)
   redispatch                     true     `option redispatch`: the last retry may go elsewhere
-  vrrp_advert_interval           "1s"     keepalived advert_int; more than 0; a backup takes over
-                                          after 3 x advert + (256 - priority)/256 s
+  vrrp_advert_interval           "1s"     keepalived advert_int; at least 1s (VRRP version 2 counts
+                                          whole seconds); a backup takes over after
+                                          3 x advert + (256 - priority)/256 s
   vrrp_priorities                [101, 100]  priorities of lb-1, lb-2, ... (cp-1, cp-2, ... with
                                           the load balancers on the control plane); the last
                                           repeats for the rest; each 1 to 254
@@ -193,7 +194,7 @@ docs/ha-considerations.md)
 
 [settings.kubelet]  (k/k pkg/kubelet/apis/config/v1beta1/defaults.go)
   node_status_update_frequency   "10s"    nodeStatusUpdateFrequency; more than 0
-  node_lease_duration            "40s"    nodeLeaseDurationSeconds, renewed every 1/4 of it
+  node_lease_duration            "40s"    nodeLeaseDurationSeconds, at least 1s; renewed every 1/4
   max_pods                       110      maxPods; at least 1
   pod_startup_time               "5s"     from binding to ready (image present, start, probe)
   restart_backoff_initial        "10s"    container restart back-off start, doubling

@@ -8,10 +8,10 @@ use super::plan::{Endpoint, FaultPlan, Plan, TopologyPlan};
 use super::spans::Spans;
 use super::suggest::{list_names, suggest};
 use super::training::ExercisePlan;
-use crate::engine::{fmt_duration, Nanos, HOUR, SEC};
+use crate::engine::{fmt_duration, Nanos, HOUR, MS, SEC};
 use crate::observe::Capability;
 use crate::scenario::model::{
-    Dur, EtcdTopology, Expectation, Fault, LoadBalancerPlacement, Scenario, Workload,
+    Dur, EtcdTopology, Expectation, Fault, LoadBalancerPlacement, Scenario, Settings, Workload,
 };
 use crate::topology::{Layout, NodeKind, ProcKind, Selector, Target};
 use std::collections::{HashMap, HashSet};
@@ -50,6 +50,37 @@ const BYTES_PER_LOG_ENTRY: f64 = 128.0;
 const MAX_RUN_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
 /// The shortest timer or interval setting (1 ms).
 pub const MIN_INTERVAL: Nanos = crate::engine::MS;
+// Nodes, processes, workloads and faults are numbered with the model's 16-bit ids (`engine::id16`,
+// u16::MAX is the VIP): the limits above keep every count below them. A control-plane node runs at most
+// 8 processes (etcd, API server, controller manager, scheduler, kubelet, HAProxy, keepalived), an etcd
+// node 1, a load balancer 2, a worker 1, and there is one client node.
+const _: () = assert!(
+    8 * MAX_CONTROL_PLANE_NODES + MAX_ETCD_NODES + 2 * MAX_LOAD_BALANCERS + MAX_WORKERS + 1
+        < u16::MAX as u32
+        && MAX_WORKLOADS < u16::MAX as usize
+        && MAX_FAULTS < u16::MAX as usize
+);
+
+/// etcd's `--heartbeat-interval` default, at which the idle event rates were measured.
+const DEFAULT_HEARTBEAT: Nanos = 100 * MS;
+
+/// Interval settings whose real component counts in units coarser than [`MIN_INTERVAL`]: the path, the
+/// least the real tool can be given, and why (the source).
+const COARSER_MINIMUMS: &[(&str, Nanos, &str)] = &[
+    (
+        "settings.load_balancer.vrrp_advert_interval",
+        SEC,
+        "keepalived speaks VRRP version 2 unless vrrp_version says otherwise, and a version 2 \
+         advertisement carries its interval in whole seconds, 1 to 255 (RFC 3768 section 5.3.7)",
+    ),
+    (
+        "settings.kubelet.node_lease_duration",
+        SEC,
+        "the kubelet takes nodeLeaseDurationSeconds in whole seconds and refuses 0 \
+         (k/k pkg/kubelet/apis/config/validation)",
+    ),
+];
+
 /// The longest scenario name (it names the output folder).
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most faults one scenario may script.
@@ -62,7 +93,13 @@ pub const MAX_FAULTS: usize = 10_000;
 /// member (its API server's health checks, each a linearizable read that costs the leader a
 /// heartbeat round); per kubelet 21 (lease, pod list, status); 13 for a keepalived pair. With a 25 %
 /// margin.
-fn idle_events_per_second(layout: &Layout) -> f64 {
+///
+/// The heartbeats' share grows as `settings.etcd.heartbeat_interval` shortens below its 100 ms default
+/// (down to the 1 ms minimum: 100 times the events), and is returned by that setting's path so that a
+/// refusal can name what drives the cost; the rest is the cluster's shape, driven by `duration`. (The
+/// other intervals either cost far less or cannot be shorter than the measured default: keepalived's
+/// advert is at least 1 s.)
+fn idle_events_per_second(layout: &Layout, s: &Settings) -> [(&'static str, f64); 2] {
     let members = layout.procs_of(ProcKind::Etcd).count() as f64;
     let apiservers = layout.procs_of(ProcKind::ApiServer).count() as f64;
     let kubelets = layout.procs_of(ProcKind::Kubelet).count() as f64;
@@ -71,8 +108,14 @@ fn idle_events_per_second(layout: &Layout) -> f64 {
     } else {
         0.0
     };
-    let etcd = 20.0 * (members - 1.0).max(0.0) + 3.0 * members;
-    1.25 * (etcd + apiservers * (10.0 + 4.0 * members) + 21.0 * kubelets + keepalived)
+    // Never below the measured rate: a longer interval is not assumed to make a run cheaper.
+    let faster = (DEFAULT_HEARTBEAT as f64 / s.etcd.heartbeat_interval.ns().max(1) as f64).max(1.0);
+    let heartbeats = 20.0 * (members - 1.0).max(0.0) * faster;
+    let shape = 3.0 * members + apiservers * (10.0 + 4.0 * members) + 21.0 * kubelets + keepalived;
+    [
+        ("duration", 1.25 * shape),
+        ("settings.etcd.heartbeat_interval", 1.25 * heartbeats),
+    ]
 }
 
 /// Every metric name an expectation of this scenario may use: the per-capability metrics, the others of
@@ -123,10 +166,23 @@ impl Validator<'_> {
             .unwrap_or(paths[0])
     }
 
-    /// A timer or interval setting: at least [`MIN_INTERVAL`]. The real components take these in whole
-    /// milliseconds or coarser (etcd's `--heartbeat-interval` is in ms), and a sub-millisecond timer is
-    /// how a run turns into billions of events.
+    /// A timer or interval setting: at least [`MIN_INTERVAL`], or the coarser minimum its real
+    /// component has ([`COARSER_MINIMUMS`]). The real components take these in whole milliseconds or
+    /// coarser (etcd's `--heartbeat-interval` is a whole number of milliseconds, `embed.Config.TickMs`),
+    /// and a sub-millisecond timer is how a run turns into billions of events.
     fn positive(&self, path: &str, d: Dur) -> Check {
+        if let Some(&(_, min, why)) = COARSER_MINIMUMS.iter().find(|(p, _, _)| *p == path) {
+            if d.ns() < min {
+                return Err(self.err(
+                    path,
+                    format!(
+                        "{} is too short; allowed: at least {} ({why})",
+                        crate::engine::fmt_duration_exact(d.ns()),
+                        fmt_duration(min)
+                    ),
+                ));
+            }
+        }
         if d.ns() < MIN_INTERVAL {
             return Err(self.err(
                 path,
@@ -477,7 +533,9 @@ impl Validator<'_> {
             Ok(Endpoint::LoadBalancer)
         } else if let Some(node) = t.endpoint.strip_prefix("direct:") {
             match cps.iter().position(|c| c == node) {
-                Some(i) => Ok(Endpoint::Direct { cp: i as u32 + 1 }),
+                Some(i) => Ok(Endpoint::Direct {
+                    cp: crate::engine::count32(i) + 1,
+                }),
                 None => Err(self.err(
                     "topology.endpoint",
                     format!(
@@ -912,7 +970,8 @@ impl Validator<'_> {
         let s = self.s;
         let duration_s = s.duration.ns() as f64 / 1e9;
         let rps = s.load.requests_per_second;
-        let idle = idle_events_per_second(layout);
+        let shares = idle_events_per_second(layout, &s.settings);
+        let idle: f64 = shares.iter().map(|(_, e)| e).sum();
         let events = duration_s * (idle + EVENTS_PER_REQUEST * rps);
         let bound = crate::engine::runaway_bound(s.duration.ns(), rps) as f64;
         if events > bound {
@@ -930,6 +989,13 @@ impl Validator<'_> {
         let budget = crate::engine::RUN_EVENT_BUDGET as f64;
         if events > budget {
             let by_load = EVENTS_PER_REQUEST * rps > idle;
+            let driver = shares
+                .iter()
+                .fold(shares[0], |a, &b| if b.1 > a.1 { b } else { a })
+                .0;
+            if !by_load && driver != "duration" {
+                return Err(self.short_heartbeat_cost(driver, events, idle));
+            }
             let of_which = if rps > 0.0 {
                 format!(
                     ", {:.0} of them for {rps} requests/s",
@@ -960,6 +1026,24 @@ impl Validator<'_> {
             ));
         }
         self.memory(layout, duration_s)
+    }
+
+    /// A run over the event budget because etcd's heartbeat is short: the error names that setting.
+    fn short_heartbeat_cost(&self, path: &str, events: f64, idle: f64) -> ScenarioError {
+        self.err(
+            path,
+            format!(
+                "an etcd heartbeat every {} for {} needs about {:.1} billion events ({:.0} a simulated \
+                 second), more than the {:.0} billion one run may take (about half an hour of wall time); \
+                 lengthen heartbeat_interval (etcd's default is {}) or shorten duration",
+                fmt_duration(self.s.settings.etcd.heartbeat_interval.ns()),
+                fmt_duration(self.s.duration.ns()),
+                events / 1e9,
+                idle,
+                crate::engine::RUN_EVENT_BUDGET as f64 / 1e9,
+                fmt_duration(DEFAULT_HEARTBEAT)
+            ),
+        )
     }
 
     /// The memory the run keeps: a record per request and per acknowledged write, and each etcd

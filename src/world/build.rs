@@ -5,9 +5,9 @@ use super::faults::ResolvedFault;
 use super::invariants::Invariants;
 use super::observer::Observer;
 use super::{Proc, World};
-use crate::components::{self, ctx::ProcId};
+use crate::components;
 use crate::engine::rng::stream;
-use crate::engine::EventQueue;
+use crate::engine::{id16, EventQueue};
 use crate::net::Network;
 use crate::observe::Trace;
 use crate::scenario::plan::Plan;
@@ -21,7 +21,7 @@ impl World {
     pub fn build(scenario: &Plan, seed: u64) -> World {
         let layout = scenario.layout.clone();
         let s = &scenario.settings;
-        let zone_of = layout.nodes.iter().map(|n| n.zone as u16).collect();
+        let zone_of = layout.nodes.iter().map(|n| id16(n.zone)).collect();
         let net = Network::new(zone_of, &s.network.links(), seed);
         let hosts = layout.nodes.len();
         let boot_rng = (0..hosts as u64)
@@ -29,11 +29,11 @@ impl World {
             .collect();
         let mut procs = Vec::with_capacity(layout.procs.len());
         for (i, spec) in layout.procs.iter().enumerate() {
-            let id = i as ProcId;
+            let id = id16(i);
             let comp = components::build(scenario, id, spec.kind);
             procs.push(Proc {
                 id,
-                node: spec.node as u16,
+                node: id16(spec.node),
                 alive: false,
                 incarnation: 0,
                 comp,

@@ -75,7 +75,7 @@ impl NodeClock {
         let s = self.at_true(t);
         let run = (t.saturating_sub(s.true_ns) as u128 * s.rate_ppm as u128) / PERFECT_PPM as u128;
         s.local_ns
-            .saturating_add(run.min(Nanos::MAX as u128) as Nanos)
+            .saturating_add(Nanos::try_from(run).unwrap_or(Nanos::MAX))
     }
 
     /// The first true time at which the monotonic clock reads `l` or more (the inverse of
@@ -90,7 +90,7 @@ impl NodeClock {
         let run = ((l - s.local_ns) as u128 * PERFECT_PPM as u128).div_ceil(ppm);
         let t = s
             .true_ns
-            .saturating_add(run.min(Nanos::MAX as u128) as Nanos);
+            .saturating_add(Nanos::try_from(run).unwrap_or(Nanos::MAX));
         debug_assert!(self.local(t) >= l, "true_of must reach the reading");
         t
     }

@@ -4,7 +4,7 @@
 use super::World;
 use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
-use crate::engine::{fmt_duration, Nanos};
+use crate::engine::{fmt_duration, id16, Nanos};
 use crate::net::NodeId;
 use crate::observe::{ProcState, TraceKind};
 use crate::scenario::model::{Fault, FaultKind};
@@ -145,11 +145,9 @@ impl World {
     /// Resolves a planned target against the running world: selectors name whoever holds the role now.
     fn resolve(&self, target: Target) -> Resolved {
         match target {
-            Target::Zone(z) => {
-                Resolved::Nodes(self.layout.zone_nodes(z).map(|n| n as NodeId).collect())
-            }
-            Target::Node(n) => Resolved::Nodes(vec![n as NodeId]),
-            Target::Proc(p) => Resolved::Proc(p as ProcId),
+            Target::Zone(z) => Resolved::Nodes(self.layout.zone_nodes(z).map(id16).collect()),
+            Target::Node(n) => Resolved::Nodes(vec![id16(n)]),
+            Target::Proc(p) => Resolved::Proc(id16(p)),
             Target::Selector(sel) => self.resolve_selector(sel),
         }
     }
@@ -159,7 +157,7 @@ impl World {
             self.layout
                 .procs_of(kind)
                 .find(|&p| self.procs[p].alive && self.procs[p].comp.acting())
-                .map(|p| p as ProcId)
+                .map(id16)
         };
         let found = match sel {
             Selector::EtcdLeader => self.etcd_leader().map(Resolved::Proc),
@@ -167,8 +165,8 @@ impl World {
                 let leader = self.etcd_leader();
                 self.layout
                     .procs_of(ProcKind::Etcd)
-                    .find(|&p| self.procs[p].alive && Some(p as ProcId) != leader)
-                    .map(|p| Resolved::Proc(p as ProcId))
+                    .find(|&p| self.procs[p].alive && Some(id16(p)) != leader)
+                    .map(|p| Resolved::Proc(id16(p)))
             }
             Selector::SchedulerLeader => pick(ProcKind::Scheduler).map(Resolved::Proc),
             Selector::ControllerManagerLeader => {
@@ -198,7 +196,7 @@ impl World {
                     .map(|r| (r.term(), p))
             })
             .max()
-            .map(|(_, p)| p as ProcId)
+            .map(|(_, p)| id16(p))
     }
 
     /// The nodes the targets stand for now (a process or selector stands for its node).
@@ -244,7 +242,7 @@ impl World {
             Some(t) => self.nodes_of(&[t]),
             None => {
                 let client = self.procs[self.procs.len() - 1].node;
-                (0..self.layout.nodes.len() as NodeId)
+                (0..crate::engine::id16(self.layout.nodes.len()))
                     .filter(|&n| n != client)
                     .collect()
             }
@@ -267,7 +265,7 @@ impl World {
                 crate::engine::fmt_duration(c.local(self.now)),
                 crate::engine::fmt_duration(self.now)
             );
-            let client = (self.procs.len() - 1) as ProcId;
+            let client = crate::engine::id16(self.procs.len() - 1);
             self.record(TraceKind::Log { proc: client, text });
         }
         if step_ns != 0 {
@@ -292,9 +290,9 @@ impl World {
         self.record(TraceKind::Node { node: n, up: false });
         for p in 0..self.procs.len() {
             if self.procs[p].node == n {
-                self.crash_proc(p as ProcId);
+                self.crash_proc(id16(p));
                 let mut out = Vec::new();
-                self.procs[p].comp.host_down(p as ProcId, &mut out);
+                self.procs[p].comp.host_down(id16(p), &mut out);
                 for o in out {
                     if let crate::components::ctx::Out::Trace(k) = o {
                         self.record(k);
@@ -361,7 +359,7 @@ impl World {
             Some((snap, record))
         });
         let n = snapshot.as_ref().map(|(s, _)| s.index).unwrap_or(0);
-        let client = (self.procs.len() - 1) as ProcId;
+        let client = id16(self.procs.len() - 1);
         self.record(TraceKind::Log {
             proc: client,
             text: format!(
@@ -377,11 +375,7 @@ impl World {
             return Err("no snapshot could be taken (no etcd member was running)".into());
         };
         let (index, term) = (snapshot.index, snapshot.term);
-        let members: Vec<ProcId> = self
-            .layout
-            .procs_of(ProcKind::Etcd)
-            .map(|p| p as ProcId)
-            .collect();
+        let members: Vec<ProcId> = self.layout.procs_of(ProcKind::Etcd).map(id16).collect();
         for &p in &members {
             self.crash_proc(p);
             if let Some(m) = self.procs[p as usize].comp.etcd_mut() {
@@ -492,7 +486,7 @@ impl World {
             hit.resolved = self.node_names(&hit.nodes);
         }
         if let Some(why) = hit.skipped.clone() {
-            let client = (self.procs.len() - 1) as ProcId;
+            let client = id16(self.procs.len() - 1);
             let target = self.faults[i as usize]
                 .spec()
                 .target
@@ -528,7 +522,7 @@ impl World {
                             self.procs[p].held_down += 1;
                             // The host goes down right after: no graceful shutdown outlives it.
                             if graceful && self.procs[p].alive {
-                                self.dispatch(p as ProcId, |comp, ctx| {
+                                self.dispatch(id16(p), |comp, ctx| {
                                     comp.stop(ctx);
                                 });
                             }
@@ -582,7 +576,7 @@ impl World {
                     self.node_up(n);
                     for p in 0..self.procs.len() {
                         if self.procs[p].node == n {
-                            self.start_proc(p as ProcId);
+                            self.start_proc(id16(p));
                         }
                     }
                 }
@@ -682,7 +676,7 @@ impl World {
             ps.extend(
                 (0..self.procs.len())
                     .filter(|&p| self.procs[p].node == n)
-                    .map(|p| p as ProcId),
+                    .map(crate::engine::id16),
             );
         }
         ps
@@ -695,7 +689,7 @@ impl World {
             Resolved::Nodes(ns) => {
                 let ps = (0..self.procs.len())
                     .filter(|&p| ns.contains(&self.procs[p].node))
-                    .map(|p| p as ProcId)
+                    .map(crate::engine::id16)
                     .collect();
                 hit.nodes = ns;
                 ps

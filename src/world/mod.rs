@@ -13,7 +13,7 @@ use crate::components::ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
 use crate::components::msg::Msg;
 use crate::components::Component;
 use crate::engine::rng::Rng;
-use crate::engine::{fmt_duration, EventQueue, Nanos};
+use crate::engine::{fmt_duration, id16, EventQueue, Nanos};
 use crate::net::{Network, NodeId, StreamId};
 use crate::observe::{ProcState, Trace, TraceKind};
 use crate::scenario::plan::FaultAction;
@@ -195,7 +195,7 @@ impl World {
             }
             None => {
                 self.slab.push(Some(ev));
-                (self.slab.len() - 1) as u32
+                u32::try_from(self.slab.len() - 1).expect("fewer than 4 billion events pending (the run's event ceiling is checked first)")
             }
         };
         self.queue.push(at, idx);
@@ -253,10 +253,10 @@ impl World {
         self.schedule_initial_boot();
         for i in 0..self.faults.len() {
             if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
-                self.push(snapshot_at_ns, Event::Snapshot(i as u16));
+                self.push(snapshot_at_ns, Event::Snapshot(id16(i)));
             }
             let at = self.faults[i].at_ns;
-            self.push(at, Event::FaultStart(i as u16));
+            self.push(at, Event::FaultStart(id16(i)));
         }
         self.observe_now();
         while let Some(t) = self.queue.peek_time() {
@@ -622,7 +622,7 @@ impl World {
     pub(crate) fn vip_target(&self) -> Option<ProcId> {
         self.layout
             .vip_responder(self.vip_holder? as usize)
-            .map(|p| p as ProcId)
+            .map(id16)
     }
 
     /// The VIP goes where the last gratuitous ARP pointed the network (`claim`: a keepalived that
@@ -650,7 +650,7 @@ impl World {
         let spread_ns = self.scenario.settings.nodes.boot_spread.ns();
         for n in 0..self.net.hosts() {
             let at = self.now + draw_below(&mut self.boot_rng[n], spread_ns + 1);
-            self.schedule_starts(n as NodeId, at);
+            self.schedule_starts(id16(n), at);
         }
     }
 
@@ -665,13 +665,7 @@ impl World {
             }
             let jitter = draw_below(&mut self.boot_rng[n as usize], PROCESS_START_JITTER_NS);
             let inc = self.procs[p].incarnation;
-            self.push(
-                booted_ns + jitter,
-                Event::Start {
-                    proc: p as ProcId,
-                    inc,
-                },
-            );
+            self.push(booted_ns + jitter, Event::Start { proc: id16(p), inc });
         }
     }
 

@@ -6,6 +6,7 @@ use super::World;
 use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
 use crate::components::Component;
+use crate::engine::id16;
 use crate::observe::{Capability, TraceKind};
 use crate::topology::ProcKind;
 
@@ -52,7 +53,7 @@ impl Observer {
                 // Up while some instance that believes it leads is alive and can get writes through.
                 let effective = w.layout.procs_of(kind).any(|p| {
                     let proc = &w.procs[p];
-                    proc.running() && proc.comp.acting() && api_path_ok(w, p as ProcId, leader)
+                    proc.running() && proc.comp.acting() && api_path_ok(w, id16(p), leader)
                 });
                 self.set(cap, effective, &mut out);
             }
@@ -64,7 +65,7 @@ impl Observer {
                 if self.ready[i] != *r {
                     self.ready[i] = *r;
                     out.push(TraceKind::WorkloadReady {
-                        workload: i as u16,
+                        workload: id16(i),
                         ready: r.0,
                         reachable_ppm: r.1,
                     });
@@ -95,7 +96,7 @@ impl Observer {
             .nodes
             .iter()
             .position(|n| n.kind == crate::topology::NodeKind::Client)
-            .map(|n| n as u16);
+            .map(id16);
         let members: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
         for (i, spec) in w.layout.procs.iter().enumerate() {
             if !crate::observe::alerts::scraped(spec.kind) {
@@ -108,7 +109,7 @@ impl Observer {
                 && vantage.is_none_or(|v| w.net.reachable(v, p.node));
             if self.scrape[i] != Some(up) {
                 self.scrape[i] = Some(up);
-                out.push(TraceKind::Scrape { proc: i as u16, up });
+                out.push(TraceKind::Scrape { proc: id16(i), up });
             }
             let Some(raft) = p.comp.raft().filter(|_| p.running()) else {
                 continue;
@@ -120,7 +121,7 @@ impl Observer {
             if self.etcd[i] != Some((has_leader, peer_failures)) {
                 self.etcd[i] = Some((has_leader, peer_failures));
                 out.push(TraceKind::EtcdHealth {
-                    proc: i as u16,
+                    proc: id16(i),
                     has_leader,
                     peer_failures,
                 });
@@ -156,7 +157,7 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
             .filter(|&&o| w.procs[o].running() && w.net.reachable(p.node, w.procs[o].node))
             .count();
         if reach >= quorum && best.is_none_or(|(t, _)| raft.term() > t) {
-            best = Some((raft.term(), m as ProcId));
+            best = Some((raft.term(), id16(m)));
         }
     }
     best.map(|(_, p)| p)
@@ -199,8 +200,7 @@ pub fn api_path_ok(w: &World, from: ProcId, leader: Option<ProcId>) -> bool {
                 return false;
             }
             w.layout.procs_of(ProcKind::ApiServer).any(|a| {
-                w.net.reachable(lb.node, w.procs[a].node)
-                    && apiserver_can_write(w, a as ProcId, leader)
+                w.net.reachable(lb.node, w.procs[a].node) && apiserver_can_write(w, id16(a), leader)
             })
         }
         Some(t) => {
@@ -269,7 +269,7 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
         .nodes
         .iter()
         .position(|n| n.kind == crate::topology::NodeKind::Client)
-        .map(|n| n as u16);
+        .map(id16);
     let kubelets: std::collections::BTreeMap<u16, &crate::components::kubelet::Kubelet> = w
         .procs
         .iter()
@@ -340,6 +340,8 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             if count == 0 {
                 (0, 0)
             } else {
+                // A mean of fractions (0..=1) in parts per million: 0..=1,000,000 fits.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let ppm = (reach[i] / count as f64 * 1e6).round() as u32;
                 (ready[i], ppm)
             }
@@ -383,7 +385,7 @@ pub fn etcd_logs(w: &World) -> Vec<EtcdLogView> {
         .filter_map(|p| {
             let raft = w.procs[p].comp.raft()?;
             Some(EtcdLogView {
-                proc: p as ProcId,
+                proc: id16(p),
                 first_index: raft.first_index(),
                 last_index: raft.last_index(),
                 commit: raft.commit(),

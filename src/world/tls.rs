@@ -211,7 +211,7 @@ impl World {
         let expired = |holder: ProcId, verifier: ProcId, c: CertName| {
             let h = self.procs[holder as usize].node as usize;
             let v = self.procs[verifier as usize].node as usize;
-            let wall = self.clocks[v].wall(self.now).max(0) as u64;
+            let wall = Nanos::try_from(self.clocks[v].wall(self.now).max(0)).unwrap_or(Nanos::MAX);
             format!(
                 "x509: certificate has expired or is not yet valid: current time t={} is after t={}",
                 fmt_duration(wall),
@@ -275,7 +275,7 @@ impl World {
         let names = cert_names(certs);
         for &n in nodes {
             self.certs.set(n, certs, self.now);
-            let client = (self.procs.len() - 1) as ProcId;
+            let client = crate::engine::id16(self.procs.len() - 1);
             let node = self.layout.nodes[n as usize].name.clone();
             self.record(TraceKind::Log {
                 proc: client,
@@ -297,7 +297,7 @@ impl World {
             self.certs
                 .set(n, certs, self.now.saturating_add(CERT_VALIDITY_NS));
             let node = self.layout.nodes[n as usize].name.clone();
-            let client = (self.procs.len() - 1) as ProcId;
+            let client = crate::engine::id16(self.procs.len() - 1);
             self.record(TraceKind::Log {
                 proc: client,
                 text: format!("{node}: kubeadm certs renew {names}: certificate renewed; restarting what uses it"),
@@ -309,7 +309,7 @@ impl World {
                         .iter()
                         .any(|c| c.holder() == Some(self.layout.procs[p].kind))
                 })
-                .map(|p| p as ProcId)
+                .map(crate::engine::id16)
                 .collect();
             for p in users {
                 self.crash_proc(p);

@@ -207,18 +207,22 @@ fn an_output_folder_that_cannot_be_written_fails_before_the_run() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not-a-folder"), "{err}");
-    // The same for check's JUnit report: refused before any scenario runs.
-    let out = bin()
-        .args(["check", ok.to_str().unwrap(), "--junit"])
-        .arg(blocker.join("junit.xml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    // The same for check's JUnit report and its folder for failing seeds: refused before any
+    // scenario runs.
+    for flag in ["--junit", "--out"] {
+        let out = bin()
+            .args(["check", ok.to_str().unwrap(), flag])
+            .arg(blocker.join("sub"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            out.stdout.is_empty(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-folder"));
+    }
 }
 
 #[test]
@@ -272,6 +276,72 @@ fn a_run_replaces_its_output_folder_as_one_unit() {
     assert!(!staging_left);
 }
 
+#[test]
+fn compare_checks_its_output_folder_first_and_writes_it_as_one_unit() {
+    // A folder that cannot be written: refused before either topology runs.
+    let blocker = file("compare-blocker", "a file where a folder would go");
+    let ok = file("cmp.json", &format!("{{{BASE}}}"));
+    let out = bin()
+        .args(["compare", ok.to_str().unwrap(), "--out"])
+        .arg(blocker.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // An earlier comparison's picture (not a PNG) is replaced with the new reports, and nothing
+    // temporary is left beside the folder.
+    let dir = std::env::temp_dir().join(format!("kube-ha-sim-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("compare.png"), "an old picture").unwrap();
+    let out = bin()
+        .args([
+            "compare",
+            ok.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "compare.png",
+            "compare.svg",
+            "external.json",
+            "stacked.json"
+        ]
+    );
+    assert!(std::fs::read(dir.join("compare.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let left = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}."))
+        });
+    assert!(!left, "no staging or temporary files left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The README's table of bad inputs: each golden input with the first line of what `validate` says
 /// (run afresh, so the table never reads a golden while another test rewrites it).
 fn readme_table() -> String {
@@ -318,4 +388,53 @@ fn the_readme_lists_every_bad_input_with_its_message() {
         table, want,
         "the README's bad-input table is stale; REWRITE=1 cargo test --test suite cli_bad_input"
     );
+}
+
+#[test]
+fn a_name_that_escapes_the_output_folder_writes_nothing_with_run_render_or_check_update() {
+    // "../escaped-N" once made `run`, `render` and `check --update` write beside the output folder.
+    let root = std::env::temp_dir().join(format!("kube-ha-sim-escape-{}", std::process::id()));
+    let src = root.join("in");
+    std::fs::create_dir_all(&src).unwrap();
+    let escaped = format!("escaped-{}", std::process::id());
+    let text =
+        format!("{{{BASE}}}").replacen(r#""name":"x""#, &format!(r#""name":"../{escaped}""#), 1);
+    assert!(text.contains("../escaped"), "{text}");
+    let f = src.join("bad.json");
+    std::fs::write(&f, &text).unwrap();
+    let out = root.join("out").join("inner");
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "run".into(),
+            f.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        vec![
+            "render".into(),
+            src.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        vec![
+            "check".into(),
+            src.display().to_string(),
+            "--baseline".into(),
+            out.display().to_string(),
+            "--update".into(),
+        ],
+    ];
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot name an output folder"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!root.join("out").join(&escaped).exists());
+    assert!(!root.join(&escaped).exists());
+    assert!(!out.exists(), "nothing written at all");
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -91,3 +91,54 @@ fn a_restart_of_what_is_running_says_it_did_nothing() {
     );
     assert!(o.faults[0].describe().contains("did nothing"));
 }
+
+#[test]
+fn overlapping_huge_link_latencies_and_fsyncs_do_not_overflow() {
+    // Three degrade-link faults of 2,500,000 h each on one link sum beyond u64 nanoseconds; the sum
+    // overflowed in debug builds (this test crate runs with overflow checks). The same for a slow disk.
+    let o = run_json(
+        r#"{"name": "lat", "duration": "3m",
+            "topology": {"etcd": "stacked", "control_plane_nodes": 3},
+            "faults": [
+              {"at": "60s", "kind": "degrade-link", "between": ["cp-1", "cp-2"], "latency": "2500000h"},
+              {"at": "61s", "kind": "degrade-link", "between": ["cp-1", "cp-2"], "latency": "2500000h"},
+              {"at": "62s", "kind": "degrade-link", "between": ["cp-2", "cp-1"], "latency": "2500000h"},
+              {"at": "63s", "kind": "slow-disk", "target": "cp-3", "fsync_latency": "2500000h"}]}"#,
+        1,
+    );
+    assert_eq!(metric(&o, "invariants.violations"), 0.0);
+}
+
+#[test]
+fn interval_minimums_are_the_real_tools_and_a_short_heartbeat_is_named_as_the_cost() {
+    let with = |settings: &str, duration: &str| {
+        format!(
+            r#"{{"name": "m", "duration": "{duration}", "topology": {{"etcd": "stacked",
+                "control_plane_nodes": 3, "load_balancers": 2}}, "settings": {settings}}}"#
+        )
+    };
+    let err = |text: &str| kube_ha_sim::scenario::parse_scenario(text, "m.json").unwrap_err();
+    // keepalived's VRRPv2 advert interval is whole seconds; the kubelet's lease whole seconds.
+    let e = err(&with(
+        r#"{"load_balancer": {"vrrp_advert_interval": "999ms"}}"#,
+        "10m",
+    ));
+    assert_eq!(e.path, "settings.load_balancer.vrrp_advert_interval");
+    assert!(
+        e.message.contains("at least 1s") && e.message.contains("RFC 3768"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"{"kubelet": {"node_lease_duration": "500ms"}}"#,
+        "10m",
+    ));
+    assert_eq!(e.path, "settings.kubelet.node_lease_duration");
+    // A 1 ms heartbeat is allowed, but over 600 h it is what makes the run too costly, and the
+    // refusal says so (it once named no setting, after 62 s and 2.3 GB).
+    let fast = r#"{"etcd": {"heartbeat_interval": "1ms", "election_timeout": "10ms"}}"#;
+    assert!(kube_ha_sim::scenario::parse_scenario(&with(fast, "1h"), "m.json").is_ok());
+    let e = err(&with(fast, "600h"));
+    assert_eq!(e.path, "settings.etcd.heartbeat_interval", "{e}");
+    // With the default heartbeat the same 600 h is fine.
+    assert!(kube_ha_sim::scenario::parse_scenario(&with("{}", "600h"), "m.json").is_ok());
+}

@@ -216,7 +216,7 @@ fn random_scenario(seed: u64) -> Value {
     let workloads: Vec<Value> = (0..rng.gen_range(0..=2))
         .map(|i| json!({ "name": format!("w{i}"), "replicas": rng.gen_range(0..6), "on_control_plane": rng.gen_bool(0.3) }))
         .collect();
-    json!({
+    let mut scenario = json!({
         "name": format!("swarm-{seed}"),
         "seed": seed,
         "duration": format!("{duration_s}s"),
@@ -248,7 +248,29 @@ fn random_scenario(seed: u64) -> Value {
         },
         "workloads": workloads,
         "faults": faults,
-    })
+    });
+    // Drawn last, so that the scenarios drawn before this option existed keep their other fields.
+    if rng.gen_bool(0.3) {
+        random_timings(&mut rng, &mut scenario["settings"]);
+    }
+    scenario
+}
+
+/// Timing settings away from the defaults, within what validation accepts: etcd's heartbeat and
+/// election timeout (at least 5 heartbeats), and leader election (lease > renew > 1.2 x retry), some of
+/// them letting a leader act past its lease (retry + renew > lease: a hazard of those settings, counted
+/// in its own metric, never an invariant violation).
+fn random_timings(rng: &mut ChaCha8Rng, settings: &mut Value) {
+    let heartbeat_ms = rng.gen_range(20..=300u64);
+    let election_ms = heartbeat_ms * rng.gen_range(5..=30u64);
+    settings["etcd"]["heartbeat_interval"] = json!(format!("{heartbeat_ms}ms"));
+    settings["etcd"]["election_timeout"] = json!(format!("{election_ms}ms"));
+    let retry_ms = rng.gen_range(500..=8_000u64);
+    let renew_ms = retry_ms * 6 / 5 + rng.gen_range(1..=10_000u64);
+    let lease_ms = renew_ms + rng.gen_range(1..=10_000u64);
+    settings["leader_election"]["retry_period"] = json!(format!("{retry_ms}ms"));
+    settings["leader_election"]["renew_deadline"] = json!(format!("{renew_ms}ms"));
+    settings["leader_election"]["lease_duration"] = json!(format!("{lease_ms}ms"));
 }
 
 /// Runs one random scenario twice and checks it; returns a description of the first problem.

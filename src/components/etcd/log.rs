@@ -6,6 +6,7 @@
 //! member does) keeps no second copy, and after a crash the storage is exactly what was on disk.
 
 use super::types::{DurableState, Entry, Snapshot};
+use crate::engine::usize_from;
 
 /// A member's log: storage, then the unstable entries, which win where the two overlap.
 #[derive(Clone, Debug)]
@@ -71,7 +72,7 @@ impl RaftLog {
         if index >= self.offset {
             return self
                 .unstable
-                .get((index - self.offset) as usize)
+                .get(usize_from(index - self.offset))
                 .map(|e| e.term);
         }
         match &self.pending_snapshot {
@@ -83,7 +84,7 @@ impl RaftLog {
     /// The entry at `index`, if held.
     pub fn entry(&self, index: u64) -> Option<&Entry> {
         if index >= self.offset {
-            return self.unstable.get((index - self.offset) as usize);
+            return self.unstable.get(usize_from(index - self.offset));
         }
         match &self.pending_snapshot {
             Some(_) => None,
@@ -102,18 +103,18 @@ impl RaftLog {
             self.first_index(),
             self.last_index()
         );
-        let mut out = Vec::with_capacity((hi - lo + 1) as usize);
+        let mut out = Vec::with_capacity(usize_from(hi - lo + 1));
         let stored_hi = hi.min(self.offset.saturating_sub(1));
         if lo <= stored_hi && self.pending_snapshot.is_none() {
             let first = self.storage.compacted.0 + 1;
             out.extend_from_slice(
-                &self.storage.entries[(lo - first) as usize..=(stored_hi - first) as usize],
+                &self.storage.entries[usize_from(lo - first)..=usize_from(stored_hi - first)],
             );
         }
         if hi >= self.offset {
             let from = lo.max(self.offset);
             out.extend_from_slice(
-                &self.unstable[(from - self.offset) as usize..=(hi - self.offset) as usize],
+                &self.unstable[usize_from(from - self.offset)..=usize_from(hi - self.offset)],
             );
         }
         out
@@ -146,7 +147,7 @@ impl RaftLog {
             self.offset = from;
             self.unstable = entries;
         } else {
-            self.unstable.truncate((from - self.offset) as usize);
+            self.unstable.truncate(usize_from(from - self.offset));
             self.unstable.extend(entries);
         }
     }
@@ -157,7 +158,7 @@ impl RaftLog {
         if index < self.offset || self.term(index) != Some(term) {
             return;
         }
-        let n = ((index - self.offset + 1) as usize).min(self.unstable.len());
+        let n = usize_from(index - self.offset + 1).min(self.unstable.len());
         self.unstable.drain(..n);
         self.offset = index + 1;
     }

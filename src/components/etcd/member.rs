@@ -53,7 +53,9 @@ pub const SNAPSHOT_BYTES_PER_SEC: u64 = 10_000_000;
 
 /// The time a snapshot of `bytes` takes to stream at [`SNAPSHOT_BYTES_PER_SEC`].
 pub fn snapshot_transfer_ns(bytes: u64) -> Nanos {
-    ((bytes as u128 * crate::engine::SEC as u128) / SNAPSHOT_BYTES_PER_SEC as u128) as Nanos
+    // 100 ns a byte: beyond u64 only for more than 184 PB; saturate.
+    Nanos::try_from((bytes as u128 * crate::engine::SEC as u128) / SNAPSHOT_BYTES_PER_SEC as u128)
+        .unwrap_or(Nanos::MAX)
 }
 
 /// Static configuration of a member (its flags and the initial cluster).

@@ -25,6 +25,7 @@
 //! Everything is deterministic: the only randomness is the election-timeout draw from the
 //! caller-supplied [`Rng`], and peers are always visited in ascending id order.
 
+use crate::engine::usize_from;
 use std::collections::VecDeque;
 
 use rand::Rng as _;
@@ -1539,7 +1540,7 @@ impl Raft {
         } else {
             prev_index
         };
-        let n = (hi - prev_index) as usize;
+        let n = usize_from(hi - prev_index);
         if n == 0 && !send_if_empty {
             return false;
         }

@@ -1,6 +1,7 @@
 //! Raft wire and storage types shared by the Raft core, the etcd member and the invariant checker.
 
 use super::kv::Kv;
+use crate::engine::usize_from;
 use std::sync::Arc;
 
 /// A Raft member id (1-based, as etcd-io/raft ids are non-zero).
@@ -157,7 +158,7 @@ impl DurableState {
         if index < first {
             return None;
         }
-        self.entries.get((index - first) as usize)
+        self.entries.get(usize_from(index - first))
     }
 
     /// Applies a persisted batch: entries overwrite from their first index (conflict repair) and the
@@ -185,7 +186,7 @@ impl DurableState {
             "append at {first} at or below the compaction point {}",
             self.compacted.0
         );
-        let keep = (first - self.compacted.0 - 1) as usize;
+        let keep = usize_from(first - self.compacted.0 - 1);
         if self.entries.len() > keep {
             self.entries.truncate(keep);
         }
@@ -213,7 +214,7 @@ impl DurableState {
             return;
         }
         let term = self.term(index).unwrap_or(0);
-        self.entries.drain(..(index - self.compacted.0) as usize);
+        self.entries.drain(..usize_from(index - self.compacted.0));
         self.compacted = (index, term);
     }
 
