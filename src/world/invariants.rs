@@ -257,11 +257,21 @@ impl Invariants {
 
     /// The final check: the last leader standing must hold every acknowledged write.
     pub fn finish(&mut self, now: Nanos, procs: &[Proc], trace: &mut Trace) {
-        let leader = procs
+        // Only a leader of the latest term holds what was acknowledged: a deposed leader that has
+        // not heard of the newer term yet (it stalled in a `pause`, or is cut off without
+        // check-quorum) legitimately lacks later writes.
+        let latest = procs
             .iter()
             .filter(|p| p.alive)
+            .filter_map(|p| p.comp.raft().map(|r| r.term()))
+            .max();
+        let leader = procs
+            .iter()
+            .filter(|p| p.running())
             .filter_map(|p| p.comp.raft().map(|r| (r.term(), r.role(), p.id)))
-            .filter(|(_, role, _)| *role == crate::components::etcd::types::Role::Leader)
+            .filter(|(term, role, _)| {
+                *role == crate::components::etcd::types::Role::Leader && Some(*term) == latest
+            })
             .max();
         if let Some((_, _, proc)) = leader {
             let mut out = Vec::new();
