@@ -10,6 +10,64 @@ pub struct Kv {
     data: BTreeMap<Key, (u64, u64)>,
     /// The store revision: the number of applied writes.
     pub rev: u64,
+    /// The cluster's membership as of this store, as etcd keeps it in its backend's `members`
+    /// bucket (so snapshots carry it): None until the first change, meaning the initial cluster of
+    /// `--initial-cluster`.
+    pub members: Option<Vec<MemberRecord>>,
+}
+
+/// One member of the cluster's membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub id: crate::components::etcd::types::MemberId,
+    /// Where its peer URL points.
+    pub proc: u16,
+    pub learner: bool,
+}
+
+impl Kv {
+    /// The membership: the stored one, or `initial` (every member a voter).
+    pub fn members_or(&self, initial: &[(u64, u16)]) -> Vec<MemberRecord> {
+        self.members.clone().unwrap_or_else(|| {
+            initial
+                .iter()
+                .map(|&(id, proc)| MemberRecord {
+                    id,
+                    proc,
+                    learner: false,
+                })
+                .collect()
+        })
+    }
+
+    /// Applies a committed membership change (etcd's `applyConfChange` on the v3 store).
+    pub fn apply_conf(
+        &mut self,
+        cc: crate::components::etcd::types::ConfChange,
+        initial: &[(u64, u16)],
+    ) {
+        use crate::components::etcd::types::ConfChange;
+        let mut m = self.members_or(initial);
+        match cc {
+            ConfChange::AddLearner { id, proc } => {
+                if !m.iter().any(|r| r.id == id) {
+                    m.push(MemberRecord {
+                        id,
+                        proc,
+                        learner: true,
+                    });
+                    m.sort_unstable_by_key(|r| r.id);
+                }
+            }
+            ConfChange::Promote { id } => {
+                for r in m.iter_mut().filter(|r| r.id == id) {
+                    r.learner = false;
+                }
+            }
+            ConfChange::Remove { id } => m.retain(|r| r.id != id),
+        }
+        self.members = Some(m);
+    }
 }
 
 /// The outcome of applying a put.

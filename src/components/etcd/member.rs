@@ -4,7 +4,7 @@
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{
-    DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, Role, Snapshot,
+    DurableState, ConfChange, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, Role, Snapshot,
 };
 use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
@@ -154,6 +154,8 @@ pub struct EtcdMember {
     /// log's storage (one copy) and this is empty.
     durable: DurableState,
     wiped: bool,
+    /// Removed from the cluster by a committed membership change: it may not start as this member.
+    removed: bool,
     slow_fsync_ns: Option<Nanos>,
     /// Ids of its start-up probes of peers (the member sends no other requests).
     ids: IdGen,
@@ -167,6 +169,7 @@ impl EtcdMember {
             cfg,
             durable: DurableState::default(),
             wiped: false,
+            removed: false,
             slow_fsync_ns: None,
             ids: IdGen::default(),
             v: None,
@@ -194,7 +197,7 @@ impl EtcdMember {
         let mut kv = v.kv.clone();
         for index in v.applied + 1..=commit {
             if let Some(e) = v.raft.entry(index) {
-                put(&mut kv, &e.data);
+                put(&mut kv, &e.data, &self.cfg.peers);
             }
         }
         Some(Snapshot {
@@ -207,6 +210,65 @@ impl EtcdMember {
     /// This member's Raft id.
     pub fn member_id(&self) -> MemberId {
         self.cfg.member_id
+    }
+
+    /// The processes of the voting members, as this member's store knows the membership.
+    pub fn voter_procs(&self) -> Vec<ProcId> {
+        let ms = match &self.v {
+            Some(v) => v.kv.members_or(&self.cfg.peers),
+            None => self.cfg.peers.iter().map(|&(id, proc)| super::kv::MemberRecord { id, proc, learner: false }).collect(),
+        };
+        ms.iter().filter(|r| !r.learner).map(|r| r.proc).collect()
+    }
+
+    /// The membership this running member's store holds, and every peer route it knows.
+    pub fn membership(&self) -> Option<(Vec<super::kv::MemberRecord>, Vec<(MemberId, ProcId)>)> {
+        let v = self.v.as_ref()?;
+        Some((v.kv.members_or(&self.cfg.peers), self.cfg.peers.clone()))
+    }
+
+    /// `etcdctl member add/promote/remove` reaching this member: as leader it proposes the change
+    /// (one at a time: refused while an earlier one is unapplied). Err: etcd's answer.
+    pub fn propose_conf(&mut self, ctx: &mut Ctx, cc: ConfChange) -> Result<u64, &'static str> {
+        let v = self.v.as_mut().ok_or("etcdserver: request timed out")?;
+        if v.raft.role() != Role::Leader {
+            return Err("etcdserver: not leader");
+        }
+        if v.raft.conf_change_pending() {
+            return Err("etcdserver: unhandled conf change pending (one membership change at a time)");
+        }
+        let index = v
+            .raft
+            .propose(EntryData::ConfChange(cc))
+            .ok_or("etcdserver: leader changed")?;
+        self.after_event(ctx);
+        Ok(index)
+    }
+
+    /// The process is set up as a new member joining an existing cluster (`etcdctl member add`,
+    /// then etcd started with an empty data directory and `--initial-cluster-state=existing`): a new
+    /// id, no data, and the membership it is told, itself a learner. Call while it is down.
+    pub fn join_as(
+        &mut self,
+        id: MemberId,
+        members: Vec<super::kv::MemberRecord>,
+        routes: Vec<(MemberId, ProcId)>,
+    ) {
+        debug_assert!(self.v.is_none(), "join_as on a running member");
+        self.cfg.member_id = id;
+        self.cfg.peers = routes;
+        let mut kv = Kv::default();
+        kv.members = Some(members);
+        self.durable = DurableState {
+            snapshot: Snapshot {
+                index: 0,
+                term: 0,
+                data: Arc::new(kv),
+            },
+            ..DurableState::default()
+        };
+        self.wiped = false;
+        self.removed = false;
     }
 
     /// Sets or clears a slow disk.
@@ -273,6 +335,13 @@ impl EtcdMember {
 
     /// Starts the process from its data directory. Returns false if it cannot start.
     pub fn start(&mut self, ctx: &mut Ctx) -> bool {
+        if self.removed {
+            ctx.log(format!(
+                "etcdserver: the member has been permanently removed from the cluster; member {:x} may not start",
+                self.cfg.member_id
+            ));
+            return false;
+        }
         if self.wiped {
             ctx.log(
                 "etcd: member's data directory is gone; it must be removed (etcdctl member remove) and re-added before it can rejoin"
@@ -305,10 +374,13 @@ impl EtcdMember {
         let commit = raft.commit();
         for index in snapshot_index + 1..=commit {
             if let Some(e) = raft.entry(index) {
-                put(&mut kv, &e.data);
+                put(&mut kv, &e.data, &self.cfg.peers);
             }
         }
         let mut raft = raft;
+        // The membership the store holds (changes since `--initial-cluster` included).
+        self.learn_members(&kv);
+        set_raft_members(&mut raft, &kv, &self.cfg.peers);
         let mut probes = BTreeMap::new();
         // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
         // member fast-forwards at once; otherwise etcd polls every 50 ms for up to 5 s until more than
@@ -798,6 +870,49 @@ impl EtcdMember {
         v.kv = (*s.data).clone();
         v.applied = s.index;
         v.snapshot_index = s.index;
+        // The snapshot carries the membership as of its index.
+        let kv = v.kv.clone();
+        self.learn_members(&kv);
+        let v = self.v.as_mut().unwrap();
+        set_raft_members(&mut v.raft, &v.kv, &self.cfg.peers);
+    }
+
+    /// Learns the peer URLs of members the store names (a member added later is known from its
+    /// conf change, as etcd's cluster store learns it).
+    fn learn_members(&mut self, kv: &Kv) {
+        if let Some(ms) = &kv.members {
+            for r in ms {
+                if !self.cfg.peers.iter().any(|(id, _)| *id == r.id) {
+                    self.cfg.peers.push((r.id, r.proc));
+                }
+            }
+        }
+    }
+
+    /// Applies a committed membership change: the store's membership, then Raft's.
+    fn apply_conf(&mut self, ctx: &mut Ctx, cc: ConfChange) {
+        let v = self.v.as_mut().unwrap();
+        v.kv.apply_conf(cc, &self.cfg.peers);
+        let kv = v.kv.clone();
+        self.learn_members(&kv);
+        let v = self.v.as_mut().unwrap();
+        set_raft_members(&mut v.raft, &v.kv, &self.cfg.peers);
+        let me = self.cfg.member_id;
+        let (verb, id) = match cc {
+            ConfChange::AddLearner { id, .. } => ("added member (learner)", id),
+            ConfChange::Promote { id } => ("promoted member", id),
+            ConfChange::Remove { id } => ("removed member", id),
+        };
+        ctx.log(format!("membership: {verb} {id:x} (local member {me:x})"));
+        if let ConfChange::Remove { id } = cc {
+            if id == me {
+                // etcd: "the member has been permanently removed from the cluster"; the server
+                // stops, and its data directory no longer lets it rejoin.
+                ctx.log("etcdserver: the member has been permanently removed from the cluster".into());
+                self.removed = true;
+                ctx.out.push(crate::components::ctx::Out::Exit);
+            }
+        }
     }
 
     /// Sends a Raft message; a snapshot streams first, taking its size over the peer bandwidth
@@ -874,8 +989,12 @@ impl EtcdMember {
         });
         let v = self.v.as_mut().unwrap();
         v.applied = e.index;
+        if let EntryData::ConfChange(cc) = &e.data {
+            self.apply_conf(ctx, *cc);
+            return;
+        }
         if let EntryData::Put { write_id, .. } = &e.data {
-            let outcome = put(&mut v.kv, &e.data);
+            let outcome = put(&mut v.kv, &e.data, &self.cfg.peers);
             v.backend
                 .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
             if let Some((_, w)) = v.writes.remove(write_id) {
@@ -1096,9 +1215,14 @@ impl Volatile {
     }
 }
 
-/// Applies an entry's write to the store (an empty entry writes nothing).
-fn put(kv: &mut Kv, data: &EntryData) -> PutOutcome {
+/// Applies an entry's write to the store (an empty entry writes nothing; a membership change
+/// changes the membership the store keeps, starting from `initial`, the `--initial-cluster`).
+fn put(kv: &mut Kv, data: &EntryData, initial: &[(MemberId, ProcId)]) -> PutOutcome {
     match data {
+        EntryData::ConfChange(cc) => {
+            kv.apply_conf(*cc, initial);
+            PutOutcome::Written(kv.rev)
+        }
         EntryData::Put {
             key,
             value,
@@ -1136,6 +1260,14 @@ fn note_peer(
         e.0 = now;
     }
     e.1 = now;
+}
+
+/// Gives Raft the membership the store holds.
+fn set_raft_members(raft: &mut Raft, kv: &Kv, initial: &[(MemberId, ProcId)]) {
+    let ms = kv.members_or(initial);
+    let voters: Vec<MemberId> = ms.iter().filter(|r| !r.learner).map(|r| r.id).collect();
+    let learners: Vec<MemberId> = ms.iter().filter(|r| r.learner).map(|r| r.id).collect();
+    raft.set_members(&voters, &learners);
 }
 
 #[inline]

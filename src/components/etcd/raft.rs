@@ -148,6 +148,8 @@ struct Progress {
     vote: Option<bool>,
     /// Snapshot state: the index of the snapshot sent (0: its transfer failed).
     pending_snapshot: u64,
+    /// A learner (etcd v3.4+): replicated to, but neither votes nor counts towards any quorum.
+    learner: bool,
 }
 
 impl Progress {
@@ -163,6 +165,7 @@ impl Progress {
             pending_commit: 0,
             vote: None,
             pending_snapshot: 0,
+            learner: false,
         }
     }
 
@@ -548,9 +551,76 @@ impl Raft {
         if self.role != Role::Leader || self.lead_transferee != NONE {
             return None;
         }
+        // etcd-io/raft stepLeader: "propose conf ... ignored since pending unapplied configuration":
+        // one membership change at a time, the next only once the last is applied.
+        if matches!(data, EntryData::ConfChange(_)) && self.conf_change_pending() {
+            return None;
+        }
         let index = self.append_entry(data);
         self.bcast_append();
         Some(index)
+    }
+
+    /// Whether a membership change in the log is not yet applied (etcd-io/raft `pendingConfIndex`).
+    pub fn conf_change_pending(&self) -> bool {
+        (self.applied + 1..=self.last_index())
+            .any(|i| matches!(self.entry(i).map(|e| &e.data), Some(EntryData::ConfChange(_))))
+    }
+
+    /// Switches to a membership (etcd-io/raft `applyConfChange` / `switchToConfig`), as the caller
+    /// applies a committed change (or loads the membership its store holds at start): `voters` vote
+    /// and count towards quorums, `learners` are only replicated to. Progress of members that stay
+    /// is kept. A leader that is no longer a voter steps down; pending read confirmations, counted
+    /// by voter position, are dropped to be retried.
+    pub fn set_members(&mut self, voters: &[MemberId], learners: &[MemberId]) {
+        let next = self.last_index() + 1;
+        let mut prs: Vec<Progress> = Vec::with_capacity(voters.len() + learners.len());
+        for (&id, learner) in voters
+            .iter()
+            .map(|v| (v, false))
+            .chain(learners.iter().map(|l| (l, true)))
+        {
+            if prs.iter().any(|p| p.id == id) {
+                continue;
+            }
+            let mut pr = match self.prs.iter().position(|p| p.id == id) {
+                Some(i) => self.prs[i].clone(),
+                None => Progress::new(id, next),
+            };
+            pr.learner = learner;
+            prs.push(pr);
+        }
+        prs.sort_unstable_by_key(|p| p.id);
+        assert!(
+            prs.iter().filter(|p| !p.learner).count() <= 64,
+            "raft: at most 64 voters (read acks are a bit set)"
+        );
+        self.prs = prs;
+        self.self_pos = self.prs.iter().position(|p| p.id == self.id && !p.learner);
+        for r in std::mem::take(&mut self.read_queue) {
+            self.dropped_reads.push(r.context);
+        }
+        if self.self_pos.is_none() && self.role != Role::Follower {
+            self.become_follower(self.term, NONE);
+        } else if self.role == Role::Leader {
+            if self.maybe_commit() {
+                self.bcast_append();
+            }
+            // New learners start probing from the leader's last index.
+            self.bcast_append();
+        }
+    }
+
+    /// The leader's view of how far `id` has replicated (etcd's `Progress.Match`), if it tracks it.
+    pub fn progress_match(&self, id: MemberId) -> Option<u64> {
+        self.prs.iter().find(|p| p.id == id).map(|p| p.matched)
+    }
+
+    /// The voters and the learners, by id.
+    pub fn members(&self) -> (Vec<MemberId>, Vec<MemberId>) {
+        let v = self.prs.iter().filter(|p| !p.learner).map(|p| p.id).collect();
+        let l = self.prs.iter().filter(|p| p.learner).map(|p| p.id).collect();
+        (v, l)
     }
 
     /// Requests a linearizable read (etcd `ReadOnlySafe`). The answer arrives as a
@@ -1046,7 +1116,7 @@ impl Raft {
         if self.role != Role::Leader || to == self.id {
             return false;
         }
-        let Some(pos) = self.prs.iter().position(|p| p.id == to) else {
+        let Some(pos) = self.prs.iter().position(|p| p.id == to && !p.learner) else {
             return false;
         };
         self.lead_transferee = to;
@@ -1099,7 +1169,7 @@ impl Raft {
         let (last_index, last_term) = (self.last_index(), self.last_term());
         for i in 0..self.prs.len() {
             let to = self.prs[i].id;
-            if to == self.id {
+            if to == self.id || self.prs[i].learner {
                 continue;
             }
             let mut m = RaftMsg::new(kind, self.id, to, term);
@@ -1117,8 +1187,16 @@ impl Raft {
                 pr.vote = Some(granted);
             }
         }
-        let granted = self.prs.iter().filter(|p| p.vote == Some(true)).count();
-        let missing = self.prs.iter().filter(|p| p.vote.is_none()).count();
+        let granted = self
+            .prs
+            .iter()
+            .filter(|p| !p.learner && p.vote == Some(true))
+            .count();
+        let missing = self
+            .prs
+            .iter()
+            .filter(|p| !p.learner && p.vote.is_none())
+            .count();
         let q = self.quorum();
         if granted >= q {
             VoteResult::Won
@@ -1130,7 +1208,12 @@ impl Raft {
     }
 
     fn quorum(&self) -> usize {
-        self.prs.len() / 2 + 1
+        self.voters() / 2 + 1
+    }
+
+    /// How many members vote (learners do not).
+    fn voters(&self) -> usize {
+        self.prs.iter().filter(|p| !p.learner).count()
     }
 
     /// Heard from a leader within the minimum election timeout (check-quorum's lease).
@@ -1176,7 +1259,7 @@ impl Raft {
         let active = self
             .prs
             .iter()
-            .filter(|p| p.id == self.id || p.recent_active)
+            .filter(|p| !p.learner && (p.id == self.id || p.recent_active))
             .count();
         if active < self.quorum() {
             self.become_follower(self.term, NONE);
@@ -1491,7 +1574,12 @@ impl Raft {
     /// Advances the commit index to the quorum's match if that entry is of our term.
     fn maybe_commit(&mut self) -> bool {
         self.scratch.clear();
-        self.scratch.extend(self.prs.iter().map(|p| p.matched));
+        self.scratch.extend(
+            self.prs
+                .iter()
+                .filter(|p| !p.learner)
+                .map(|p| p.matched),
+        );
         self.scratch.sort_unstable_by(|a, b| b.cmp(a));
         let mci = self.scratch[self.quorum() - 1];
         // Raft 5.4.2: never commit an earlier term's entry by counting replicas.
@@ -1609,7 +1697,7 @@ impl Raft {
             self.postponed_reads.push((from, context));
             return;
         }
-        if self.prs.len() == 1 {
+        if self.voters() == 1 {
             // A single voter is its own quorum.
             self.respond_read(from, context, self.commit);
             return;
@@ -1642,6 +1730,9 @@ impl Raft {
             return;
         };
         let quorum = self.quorum();
+        if self.prs[pos].learner {
+            return;
+        }
         let read = &mut self.read_queue[at];
         read.acks |= 1u64 << pos;
         if (read.acks.count_ones() as usize) < quorum {

@@ -12,6 +12,8 @@ pub type MemberId = u64;
 pub enum EntryData {
     /// The empty entry a new leader appends to commit entries of earlier terms (Raft section 5.4.2).
     Empty,
+    /// A membership change (etcd's `raftpb.ConfChange`), applied when committed.
+    ConfChange(ConfChange),
     /// A client write: `key` set to `value`; `write_id` identifies the write for the acknowledged-write
     /// checker, and `expected_rev` (if any) makes it a compare-and-swap on the key's mod revision.
     Put {
@@ -20,6 +22,17 @@ pub enum EntryData {
         write_id: u64,
         expected_rev: Option<u64>,
     },
+}
+
+/// A membership change, one at a time (etcd `etcdctl member add --learner` / `promote` / `remove`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConfChange {
+    /// A new member joins as a learner; `proc` is where its peer URL points.
+    AddLearner { id: MemberId, proc: u16 },
+    /// A learner becomes a voter.
+    Promote { id: MemberId },
+    /// A member leaves.
+    Remove { id: MemberId },
 }
 
 /// A log entry.
