@@ -43,11 +43,16 @@ pub enum FaultKind {
     RenewCert,
     /// A node's clock is stepped (`offset`) and/or runs at a wrong rate (`rate`).
     ClockSkew,
+    /// `etcdctl member remove`: the member leaves the cluster (refused if it would lose quorum).
+    MemberRemove,
+    /// `etcdctl member add --learner` with a fresh data directory on the target's node, the member
+    /// started, then `etcdctl member promote` once it has caught up.
+    MemberAdd,
 }
 
 impl FaultKind {
     /// Every fault kind, in the order help lists them.
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Crash,
         FaultKind::Stop,
         FaultKind::Restart,
@@ -62,11 +67,13 @@ impl FaultKind {
         FaultKind::ExpireCert,
         FaultKind::RenewCert,
         FaultKind::ClockSkew,
+        FaultKind::MemberRemove,
+        FaultKind::MemberAdd,
     ];
 
     /// The names used in files, in the order of [`FaultKind::ALL`] (for "allowed: ..." lists).
-    pub const NAMES: [&'static str; 14] = {
-        let mut names = [""; 14];
+    pub const NAMES: [&'static str; 16] = {
+        let mut names = [""; 16];
         let mut i = 0;
         while i < names.len() {
             names[i] = Self::ALL[i].name();
@@ -92,6 +99,8 @@ impl FaultKind {
             FaultKind::ExpireCert => "expire-cert",
             FaultKind::RenewCert => "renew-cert",
             FaultKind::ClockSkew => "clock-skew",
+            FaultKind::MemberRemove => "member-remove",
+            FaultKind::MemberAdd => "member-add",
         }
     }
 
@@ -105,7 +114,7 @@ impl FaultKind {
             | FaultKind::Restart
             | FaultKind::Pause
             | FaultKind::WipeData => &["target", "for"],
-            FaultKind::Defrag => &["target"],
+            FaultKind::Defrag | FaultKind::MemberRemove | FaultKind::MemberAdd => &["target"],
             FaultKind::Partition => &["groups", "for"],
             FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
             FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
@@ -134,6 +143,8 @@ impl FaultKind {
             | FaultKind::WipeData
             | FaultKind::Restore
             | FaultKind::Defrag
+            | FaultKind::MemberRemove
+            | FaultKind::MemberAdd
             | FaultKind::RenewCert => false,
         }
     }
@@ -142,7 +153,11 @@ impl FaultKind {
     /// to the earlier fault. A wipe is a moment too but not a repair.
     pub fn is_repair(self) -> bool {
         match self {
-            FaultKind::Restart | FaultKind::Restore | FaultKind::RenewCert => true,
+            FaultKind::Restart
+            | FaultKind::Restore
+            | FaultKind::RenewCert
+            | FaultKind::MemberAdd => true,
+            FaultKind::MemberRemove => false,
             FaultKind::ExpireCert | FaultKind::ClockSkew => false,
             FaultKind::Crash
             | FaultKind::Stop
@@ -174,7 +189,8 @@ impl FaultKind {
             FaultKind::WipeData => "target: as slow-disk",
             FaultKind::Restore => "snapshot_at: duration (before `at`)",
             FaultKind::Pause => "target: as crash",
-            FaultKind::Defrag => "target: as slow-disk",
+            FaultKind::Defrag | FaultKind::MemberRemove => "target: as slow-disk",
+            FaultKind::MemberAdd => "target: a node whose etcd member was removed (or NODE/etcd)",
             FaultKind::ExpireCert => {
                 "cert: apiserver, apiserver-etcd-client, etcd-server, etcd-peer, kubelet-client, \
                  controller-manager.conf, scheduler.conf or all; target: a node, process, zone or \
@@ -236,6 +252,20 @@ impl FaultKind {
                  database, about 13 ms per MB of its size (2.1 GB took 27 s); Raft messages flow \
                  on, client requests (reads, writes, health checks) wait until it is done; the \
                  database shrinks to its live size"
+            }
+            FaultKind::MemberRemove => {
+                "`etcdctl member remove` of that member, sent to the leader: the change commits \
+                 through Raft and the member stops (\"the member has been permanently removed from \
+                 the cluster\"); with --strict-reconfig-check (etcd's default) refused when the \
+                 members left that are started and connected would be short of their quorum; one \
+                 membership change at a time"
+            }
+            FaultKind::MemberAdd => {
+                "replaces the member on that node: `etcdctl member add --learner` (a new member \
+                 id), its data directory emptied and etcd started with \
+                 --initial-cluster-state=existing; it catches up from the leader (a snapshot if \
+                 the log it needs is compacted), and `etcdctl member promote` is retried every \
+                 second until the learner is in sync (90 % of the leader's log)"
             }
             FaultKind::ExpireCert => {
                 "the certificate's notAfter is now: a TLS handshake that needs it fails (the client \
@@ -344,6 +374,10 @@ pub enum FaultAction {
     Restore { snapshot_at_ns: Nanos },
     /// The target's processes stall and keep their state.
     Pause { target: Target },
+    /// `etcdctl member remove` of the target's member.
+    MemberRemove { target: Target },
+    /// A new member replaces the one on the target's node (add as learner, start, promote).
+    MemberAdd { target: Target },
     /// `etcdctl defrag` of the etcd member on the target's node.
     Defrag { target: Target },
     /// The certificates expire on the target's nodes (None: every node).
@@ -380,6 +414,8 @@ impl FaultAction {
             FaultAction::WipeData { .. } => FaultKind::WipeData,
             FaultAction::Restore { .. } => FaultKind::Restore,
             FaultAction::Pause { .. } => FaultKind::Pause,
+            FaultAction::MemberRemove { .. } => FaultKind::MemberRemove,
+            FaultAction::MemberAdd { .. } => FaultKind::MemberAdd,
             FaultAction::Defrag { .. } => FaultKind::Defrag,
             FaultAction::ExpireCert { .. } => FaultKind::ExpireCert,
             FaultAction::RenewCert { .. } => FaultKind::RenewCert,
@@ -397,6 +433,8 @@ impl FaultAction {
             | FaultAction::SlowDisk { target, .. }
             | FaultAction::Pause { target }
             | FaultAction::Defrag { target }
+            | FaultAction::MemberRemove { target }
+            | FaultAction::MemberAdd { target }
             | FaultAction::WipeData { target }
             | FaultAction::ClockSkew { target, .. } => Some(*target),
             FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
@@ -444,6 +482,8 @@ impl FaultAction {
             },
             FaultAction::Pause { target } => FaultAction::Pause { target: f(*target) },
             FaultAction::Defrag { target } => FaultAction::Defrag { target: f(*target) },
+            FaultAction::MemberRemove { target } => FaultAction::MemberRemove { target: f(*target) },
+            FaultAction::MemberAdd { target } => FaultAction::MemberAdd { target: f(*target) },
             FaultAction::ExpireCert { certs, target } => FaultAction::ExpireCert {
                 certs: *certs,
                 target: target.map(&mut f),
@@ -489,6 +529,8 @@ impl FaultAction {
             | FaultAction::SlowDisk { target, .. }
             | FaultAction::Pause { target }
             | FaultAction::Defrag { target }
+            | FaultAction::MemberRemove { target }
+            | FaultAction::MemberAdd { target }
             | FaultAction::WipeData { target }
             | FaultAction::ClockSkew { target, .. } => spec.target = Some(name(*target, false)),
             FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
@@ -598,6 +640,12 @@ impl Validator<'_> {
                 target: self.any_target(layout, &p, f)?,
             },
             FaultKind::Defrag => FaultAction::Defrag {
+                target: self.etcd_target(layout, &p, f)?,
+            },
+            FaultKind::MemberRemove => FaultAction::MemberRemove {
+                target: self.etcd_target(layout, &p, f)?,
+            },
+            FaultKind::MemberAdd => FaultAction::MemberAdd {
                 target: self.etcd_target(layout, &p, f)?,
             },
             FaultKind::SlowDisk => {

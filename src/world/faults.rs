@@ -29,6 +29,8 @@ pub struct ResolvedFault {
     pub did_nothing: Option<String>,
     /// `restore`: the snapshot taken at `snapshot_at` (the store at the commit index then) and the
     /// checker's record of the entries it holds.
+    /// `member-add`: the id the new member joined with.
+    pub joined: Option<crate::components::etcd::types::MemberId>,
     pub snapshot: Option<(
         crate::components::etcd::types::Snapshot,
         super::invariants::CommittedTerms,
@@ -48,6 +50,7 @@ impl ResolvedFault {
             nodes: Vec::new(),
             resolved: String::new(),
             did_nothing: None,
+            joined: None,
             snapshot: None,
         }
     }
@@ -92,6 +95,8 @@ impl ResolvedFault {
             | FaultAction::WipeData { .. }
             | FaultAction::Pause { .. }
             | FaultAction::Defrag { .. }
+            | FaultAction::MemberRemove { .. }
+            | FaultAction::MemberAdd { .. }
             | FaultAction::Restore { .. } => {
                 format!(
                     "{} {}",
@@ -184,7 +189,7 @@ impl World {
     }
 
     /// The running etcd leader of the highest term.
-    fn etcd_leader(&self) -> Option<ProcId> {
+    pub(super) fn etcd_leader(&self) -> Option<ProcId> {
         self.layout
             .procs_of(ProcKind::Etcd)
             .filter(|&p| self.procs[p].alive)
@@ -333,7 +338,7 @@ impl World {
         self.schedule_starts(n, self.now);
     }
 
-    fn etcd_on(&self, n: NodeId) -> Option<ProcId> {
+    pub(super) fn etcd_on(&self, n: NodeId) -> Option<ProcId> {
         self.procs
             .iter()
             .find(|p| p.node == n && p.comp.etcd().is_some())
@@ -459,6 +464,18 @@ impl World {
                 }
             }
             FaultAction::Pause { target } => self.pause(*target, &mut hit),
+            FaultAction::MemberRemove { target } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                if let Err(why) = self.member_remove(&hit.nodes) {
+                    hit.skipped = Some(why);
+                }
+            }
+            FaultAction::MemberAdd { target } => {
+                hit.nodes = self.nodes_of(&[*target]);
+                if let Err(why) = self.member_add(i, &hit.nodes) {
+                    hit.skipped = Some(why);
+                }
+            }
             FaultAction::Defrag { target } => {
                 hit.nodes = self.nodes_of(&[*target]);
                 if let Err(why) = self.defrag(&hit.nodes) {
@@ -664,6 +681,8 @@ impl World {
             FaultAction::Restart { .. }
             | FaultAction::WipeData { .. }
             | FaultAction::Defrag { .. }
+            | FaultAction::MemberRemove { .. }
+            | FaultAction::MemberAdd { .. }
             | FaultAction::Restore { .. }
             | FaultAction::RenewCert { .. } => {}
         }

@@ -6,6 +6,7 @@ pub mod build;
 pub mod clock;
 pub mod faults;
 pub mod invariants;
+mod membership;
 pub mod observer;
 pub mod tls;
 
@@ -99,6 +100,8 @@ pub enum Event {
         proc: ProcId,
         inc: u32,
     },
+    /// The operator tries `etcdctl member promote` for the learner a `member-add` fault added.
+    Promote(u16),
     /// An etcd member's defrag is done: its backend serves clients again.
     DefragDone {
         proc: ProcId,
@@ -343,6 +346,7 @@ impl World {
             Event::FaultEnd(i) => self.fault_end(i),
             Event::Boot { node, gen } => self.boot_done(node, gen),
             Event::DefragDone { proc, inc } => self.defrag_done(proc, inc),
+            Event::Promote(i) => self.promote_poll(i),
             Event::Restart { proc, inc } | Event::Start { proc, inc } => {
                 let p = &self.procs[proc as usize];
                 if p.alive || p.incarnation != inc || p.held_down > 0 {
@@ -455,6 +459,7 @@ impl World {
                 Event::FaultStart(_)
                 | Event::FaultEnd(_)
                 | Event::DefragDone { .. }
+                | Event::Promote(_)
                 | Event::Snapshot(_)
                 | Event::Restart { .. }
                 | Event::Start { .. }

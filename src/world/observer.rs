@@ -140,10 +140,8 @@ impl Observer {
 
 /// The etcd member that leads with a quorum of live members it can reach, if any.
 pub fn quorum_leader(w: &World) -> Option<ProcId> {
-    let members: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
-    let quorum = members.len() / 2 + 1;
     let mut best: Option<(u64, ProcId)> = None;
-    for &m in &members {
+    for m in w.layout.procs_of(ProcKind::Etcd) {
         let p = &w.procs[m];
         if !p.running() {
             continue;
@@ -152,9 +150,14 @@ pub fn quorum_leader(w: &World) -> Option<ProcId> {
         if raft.role() != Role::Leader {
             continue;
         }
-        let reach = members
+        // The quorum is of the voters in the leader's membership (all members unless a
+        // `member-remove` or `member-add` changed it).
+        let voters = p.comp.etcd().map(|e| e.voter_procs()).unwrap_or_default();
+        let quorum = voters.len() / 2 + 1;
+        let reach = voters
             .iter()
-            .filter(|&&o| w.procs[o].running() && w.net.reachable(p.node, w.procs[o].node))
+            .map(|&o| o as usize)
+            .filter(|&o| w.procs[o].running() && w.net.reachable(p.node, w.procs[o].node))
             .count();
         if reach >= quorum && best.is_none_or(|(t, _)| raft.term() > t) {
             best = Some((raft.term(), id16(m)));
