@@ -28,6 +28,8 @@ struct Member {
     answers: bool,
     /// It can get a linearizable request through: it reaches a leader with quorum.
     commits: bool,
+    /// A learner (added by `member-add`, not yet promoted).
+    learner: bool,
 }
 
 fn members(m: &Moment) -> Vec<Member> {
@@ -38,10 +40,26 @@ fn members(m: &Moment) -> Vec<Member> {
         .next()
         .map_or(0, |p| w.procs[p].node);
     let leader = quorum_leader(w);
+    // The membership as the cluster stores it (the leader's, else any running member's): members
+    // removed by `member-remove` are gone, members added by `member-add` carry their new id.
+    let known = leader
+        .into_iter()
+        .map(|l| l as usize)
+        .chain(w.layout.procs_of(ProcKind::Etcd))
+        .find_map(|p| w.procs[p].comp.etcd().and_then(|e| e.membership()))
+        .map(|(ms, _)| ms);
+    let initial: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
     let mut out: Vec<Member> = w
         .layout
         .procs_of(ProcKind::Etcd)
-        .map(|p| {
+        .filter_map(|p| {
+            let record = match &known {
+                Some(ms) => Some(*ms.iter().find(|r| r.proc as usize == p)?),
+                None => None,
+            };
+            Some((p, record))
+        })
+        .map(|(p, record)| {
             let node = w.layout.procs[p].node;
             let name = w.layout.nodes[node].name.clone();
             let ip = node_ip(&w.layout, node);
@@ -50,7 +68,16 @@ fn members(m: &Moment) -> Vec<Member> {
                 && proc.comp.raft().is_some()
                 && w.net.host_up(node as u16)
                 && w.net.reachable(client, node as u16);
-            let id = member_id(m.seed, &name);
+            // A member that joined later has a new id (etcd derives it from the peer URLs and the
+            // time of the add); the founding members keep the one their name gives.
+            let first_id = initial
+                .iter()
+                .position(|&q| q == p)
+                .map_or(0, |i| i as u64 + 1);
+            let id = match record {
+                Some(r) if r.id != first_id => member_id(m.seed, &format!("{name}#{}", r.id)),
+                Some(_) | None => member_id(m.seed, &name),
+            };
             Member {
                 proc: p as ProcId,
                 id_num: u64::from_str_radix(&id, 16).unwrap_or(0),
@@ -59,6 +86,7 @@ fn members(m: &Moment) -> Vec<Member> {
                 peer_url: format!("https://{ip}:2380"),
                 answers,
                 commits: answers && member_can_write(w, p as ProcId, leader),
+                learner: record.is_some_and(|r| r.learner),
                 name,
             }
         })
@@ -99,7 +127,7 @@ pub fn member_list(m: &Moment) -> Printed {
                 m.name.clone(),
                 m.peer_url.clone(),
                 m.client_url.clone(),
-                "false".into(),
+                m.learner.to_string(),
             ]
         })
         .collect();
@@ -152,7 +180,7 @@ pub fn endpoint_status(m: &Moment) -> Printed {
             ETCD_VERSION.into(),
             humanize_bytes(db_bytes),
             (raft.role() == Role::Leader).to_string(),
-            "false".into(),
+            mem.learner.to_string(),
             raft.term().to_string(),
             raft.last_index().to_string(),
             raft.applied().to_string(),

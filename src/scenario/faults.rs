@@ -482,7 +482,9 @@ impl FaultAction {
             },
             FaultAction::Pause { target } => FaultAction::Pause { target: f(*target) },
             FaultAction::Defrag { target } => FaultAction::Defrag { target: f(*target) },
-            FaultAction::MemberRemove { target } => FaultAction::MemberRemove { target: f(*target) },
+            FaultAction::MemberRemove { target } => {
+                FaultAction::MemberRemove { target: f(*target) }
+            }
             FaultAction::MemberAdd { target } => FaultAction::MemberAdd { target: f(*target) },
             FaultAction::ExpireCert { certs, target } => FaultAction::ExpireCert {
                 certs: *certs,

@@ -623,10 +623,9 @@ impl World {
                     m.wipe();
                 }
                 self.invariants.data_loss_declared = true;
-                let name = self.proc_name(p);
                 self.record(TraceKind::Log {
                     proc: p,
-                    text: format!("{name}: data directory wiped (member data lost)"),
+                    text: "data directory wiped (member data lost)".into(),
                 });
             }
         }

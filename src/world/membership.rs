@@ -7,7 +7,7 @@
 use super::World;
 use crate::components::ctx::ProcId;
 use crate::components::etcd::kv::MemberRecord;
-use crate::components::etcd::types::{ConfChange, MemberId};
+use crate::components::etcd::types::ConfChange;
 use crate::engine::SEC;
 use crate::net::NodeId;
 use crate::observe::TraceKind;
@@ -24,24 +24,24 @@ impl World {
     /// Logs what the operator's `etcdctl` printed (on the client's lane, like the other operator
     /// actions).
     fn etcdctl_log(&mut self, text: String) {
-        let client = (self.procs.len() - 1) as ProcId;
+        let client = crate::engine::id16(self.procs.len() - 1);
         self.record(TraceKind::Log { proc: client, text });
     }
 
     /// The running leader and the membership its store holds, with every peer route it knows.
     fn leader_membership(
         &self,
-    ) -> Result<(ProcId, Vec<MemberRecord>, Vec<(MemberId, ProcId)>), String> {
+    ) -> Result<(ProcId, crate::components::etcd::member::Membership), String> {
         let l = self
             .etcd_leader()
             .filter(|&l| self.procs[l as usize].running())
             .ok_or("etcdserver: no leader (etcdctl: context deadline exceeded)")?;
-        let (members, routes) = self.procs[l as usize]
+        let membership = self.procs[l as usize]
             .comp
             .etcd()
             .and_then(|m| m.membership())
             .ok_or("etcdserver: no leader (etcdctl: context deadline exceeded)")?;
-        Ok((l, members, routes))
+        Ok((l, membership))
     }
 
     /// Whether member `r` is started and connected to the leader `l` (etcd counts the members whose
@@ -72,7 +72,7 @@ impl World {
             .iter()
             .find_map(|&n| self.etcd_on(n))
             .ok_or("no etcd member there")?;
-        let (l, members, _) = self.leader_membership()?;
+        let (l, (members, _)) = self.leader_membership()?;
         let rec = *members
             .iter()
             .find(|r| r.proc as ProcId == p)
@@ -112,7 +112,7 @@ impl World {
             .iter()
             .find_map(|&n| self.etcd_on(n))
             .ok_or("no etcd member there")?;
-        let (l, members, mut routes) = self.leader_membership()?;
+        let (l, (members, mut routes)) = self.leader_membership()?;
         if let Some(r) = members.iter().find(|r| r.proc as ProcId == p) {
             return Err(format!(
                 "etcdserver: peerURL exists (member {:x} still holds it: remove it first)",
@@ -121,23 +121,14 @@ impl World {
         }
         // A learner does not count towards quorum, but etcd still wants every voter connected
         // (`mayAddMember`: isConnectedFullySince, else ErrUnhealthy).
-        if let Some(r) = members
-            .iter()
-            .find(|r| !r.learner && !self.connected(l, r))
-        {
+        if let Some(r) = members.iter().find(|r| !r.learner && !self.connected(l, r)) {
             return Err(format!(
                 "etcdserver: unhealthy cluster (member {:x} is not connected)",
                 r.id
             ));
         }
         let id = routes.iter().map(|(id, _)| *id).max().unwrap_or(0) + 1;
-        self.propose_conf(
-            l,
-            ConfChange::AddLearner {
-                id,
-                proc: p as u16,
-            },
-        )?;
+        self.propose_conf(l, ConfChange::AddLearner { id, proc: p })?;
         self.etcdctl_log(format!(
             "etcdctl member add {} --learner: Member {id:x} added to cluster",
             self.layout.procs[p as usize].name
@@ -147,7 +138,7 @@ impl World {
         let mut joined = members;
         joined.push(MemberRecord {
             id,
-            proc: p as u16,
+            proc: p,
             learner: true,
         });
         joined.sort_unstable_by_key(|r| r.id);
@@ -179,7 +170,7 @@ impl World {
                 w.push(at, super::Event::Promote(i));
             }
         };
-        let Ok((l, members, _)) = self.leader_membership() else {
+        let Ok((l, (members, _))) = self.leader_membership() else {
             retry(self);
             return;
         };

@@ -26,6 +26,7 @@ mod junit_schema;
 mod lab;
 mod load_off;
 mod loader_fuzz;
+mod membership;
 mod plan;
 mod raft_core;
 mod report_render;

@@ -1173,3 +1173,55 @@ mod snapshots {
         assert_eq!(durable.last_index(), ms[2].raft.last_index());
     }
 }
+
+/// Learners (etcd v3.4+, `etcdctl member add --learner`) get the log but neither vote nor count:
+/// with voters {1, 2, 3} and learner 4, losing two voters stops commits though 4 replicates, and
+/// the learner never campaigns, however long it goes without a leader.
+#[test]
+fn a_learner_is_replicated_to_but_never_votes_campaigns_or_counts() {
+    let mut net = Network::new(4, true, true);
+    for id in 1..=4 {
+        net.raft_mut(id).set_members(&[1, 2, 3], &[4]);
+    }
+    net.elect(1);
+    let committed = |net: &Network| net.raft(1).commit();
+    let before = committed(&net);
+    net.propose(1, 7).expect("the leader accepts");
+    assert!(committed(&net) > before, "two of three voters commit");
+    assert_eq!(
+        net.raft(4).last_index(),
+        net.raft(1).last_index(),
+        "the learner replicates"
+    );
+    // Voters 2 and 3 gone: the leader and the learner are two of four members, but only one of
+    // three voters.
+    net.crash(2);
+    net.crash(3);
+    let before = committed(&net);
+    net.propose(1, 8).expect("the leader accepts");
+    net.tick_all(3);
+    assert_eq!(
+        committed(&net),
+        before,
+        "a learner's match does not count towards a quorum"
+    );
+    assert_eq!(net.raft(4).last_index(), net.raft(1).last_index());
+    // Cut off from the leader, the learner waits: it never campaigns.
+    net.isolate(4);
+    net.tick_all(5 * ELECTION);
+    assert_eq!(net.raft(4).role(), Role::Follower);
+    assert_eq!(net.raft(4).ticks_until_event(), u32::MAX);
+    // Check-quorum: the leader heard from no other voter, so it stepped down.
+    assert_ne!(net.raft(1).role(), Role::Leader);
+    // 3 removed and 4 promoted: 1 and 4 are two of the three voters {1, 2, 4} and elect a leader,
+    // whose first entry commits.
+    net.recover();
+    for id in [1, 4] {
+        net.raft_mut(id).set_members(&[1, 2, 4], &[]);
+    }
+    net.tick_all(3 * ELECTION);
+    assert!([1, 4]
+        .into_iter()
+        .any(|id| net.raft(id).role() == Role::Leader));
+    assert!(net.raft(1).commit() > before, "1 and 4 commit once 4 votes");
+}

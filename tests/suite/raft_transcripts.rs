@@ -88,6 +88,7 @@ fn msg_kind(name: &str) -> MsgType {
 fn fmt_entry(e: &Entry) -> String {
     let data = match &e.data {
         EntryData::Empty => "empty".to_string(),
+        EntryData::ConfChange(cc) => format!("{cc:?}"),
         EntryData::Put {
             key,
             value,

@@ -154,7 +154,14 @@ fn random_fault(rng: &mut ChaCha8Rng, shape: &Shape, duration_s: u32) -> Value {
         "slow-disk",
         "wipe-data",
         "restore",
-    ][rng.gen_range(0..9)];
+        "pause",
+        "defrag",
+        "member-remove",
+        "member-add",
+        "expire-cert",
+        "renew-cert",
+        "clock-skew",
+    ][rng.gen_range(0..16)];
     f["kind"] = json!(kind);
     match kind {
         "crash" | "stop" | "restart" => f["target"] = json!(shape.any_target(rng)),
@@ -184,10 +191,23 @@ fn random_fault(rng: &mut ChaCha8Rng, shape: &Shape, duration_s: u32) -> Value {
             f["target"] = json!(shape.etcd_target(rng));
             f["fsync_latency"] = json!(format!("{}ms", rng.gen_range(5..1500)));
         }
-        "wipe-data" => f["target"] = json!(shape.etcd_target(rng)),
+        "wipe-data" | "defrag" | "member-remove" | "member-add" => {
+            f["target"] = json!(shape.etcd_target(rng))
+        }
+        "pause" => f["target"] = json!(shape.any_target(rng)),
+        "expire-cert" | "renew-cert" => f["cert"] = json!("all"),
+        "clock-skew" => {
+            let nodes = shape.nodes();
+            f["target"] = json!(nodes[rng.gen_range(0..nodes.len())]);
+            f["rate"] = json!(f64::from(rng.gen_range(50..200u32)) / 100.0);
+        }
         _ => f["snapshot_at"] = json!(format!("{}s", rng.gen_range(1..=at))),
     }
-    if kind != "restore" && rng.gen_bool(0.7) {
+    let undone = !matches!(
+        kind,
+        "restore" | "defrag" | "member-remove" | "member-add" | "renew-cert"
+    );
+    if undone && rng.gen_bool(0.7) {
         f["for"] = json!(format!("{}s", rng.gen_range(1..90)));
     }
     f

@@ -4,7 +4,8 @@
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{
-    DurableState, ConfChange, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, Role, Snapshot,
+    ConfChange, DurableState, Entry, EntryData, HardState, MemberId, MsgType, RaftMsg, Role,
+    Snapshot,
 };
 use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
@@ -147,6 +148,9 @@ struct Volatile {
     leader: Option<MemberId>,
 }
 
+/// The membership a member's store holds, and the peer routes (id to process) it knows.
+pub type Membership = (Vec<super::kv::MemberRecord>, Vec<(MemberId, ProcId)>);
+
 /// An etcd member.
 pub struct EtcdMember {
     cfg: EtcdConfig,
@@ -216,13 +220,22 @@ impl EtcdMember {
     pub fn voter_procs(&self) -> Vec<ProcId> {
         let ms = match &self.v {
             Some(v) => v.kv.members_or(&self.cfg.peers),
-            None => self.cfg.peers.iter().map(|&(id, proc)| super::kv::MemberRecord { id, proc, learner: false }).collect(),
+            None => self
+                .cfg
+                .peers
+                .iter()
+                .map(|&(id, proc)| super::kv::MemberRecord {
+                    id,
+                    proc,
+                    learner: false,
+                })
+                .collect(),
         };
         ms.iter().filter(|r| !r.learner).map(|r| r.proc).collect()
     }
 
     /// The membership this running member's store holds, and every peer route it knows.
-    pub fn membership(&self) -> Option<(Vec<super::kv::MemberRecord>, Vec<(MemberId, ProcId)>)> {
+    pub fn membership(&self) -> Option<Membership> {
         let v = self.v.as_ref()?;
         Some((v.kv.members_or(&self.cfg.peers), self.cfg.peers.clone()))
     }
@@ -235,7 +248,9 @@ impl EtcdMember {
             return Err("etcdserver: not leader");
         }
         if v.raft.conf_change_pending() {
-            return Err("etcdserver: unhandled conf change pending (one membership change at a time)");
+            return Err(
+                "etcdserver: unhandled conf change pending (one membership change at a time)",
+            );
         }
         let index = v
             .raft
@@ -908,7 +923,9 @@ impl EtcdMember {
             if id == me {
                 // etcd: "the member has been permanently removed from the cluster"; the server
                 // stops, and its data directory no longer lets it rejoin.
-                ctx.log("etcdserver: the member has been permanently removed from the cluster".into());
+                ctx.log(
+                    "etcdserver: the member has been permanently removed from the cluster".into(),
+                );
                 self.removed = true;
                 ctx.out.push(crate::components::ctx::Out::Exit);
             }

@@ -563,8 +563,12 @@ impl Raft {
 
     /// Whether a membership change in the log is not yet applied (etcd-io/raft `pendingConfIndex`).
     pub fn conf_change_pending(&self) -> bool {
-        (self.applied + 1..=self.last_index())
-            .any(|i| matches!(self.entry(i).map(|e| &e.data), Some(EntryData::ConfChange(_))))
+        (self.applied + 1..=self.last_index()).any(|i| {
+            matches!(
+                self.entry(i).map(|e| &e.data),
+                Some(EntryData::ConfChange(_))
+            )
+        })
     }
 
     /// Switches to a membership (etcd-io/raft `applyConfChange` / `switchToConfig`), as the caller
@@ -618,8 +622,18 @@ impl Raft {
 
     /// The voters and the learners, by id.
     pub fn members(&self) -> (Vec<MemberId>, Vec<MemberId>) {
-        let v = self.prs.iter().filter(|p| !p.learner).map(|p| p.id).collect();
-        let l = self.prs.iter().filter(|p| p.learner).map(|p| p.id).collect();
+        let v = self
+            .prs
+            .iter()
+            .filter(|p| !p.learner)
+            .map(|p| p.id)
+            .collect();
+        let l = self
+            .prs
+            .iter()
+            .filter(|p| p.learner)
+            .map(|p| p.id)
+            .collect();
         (v, l)
     }
 
@@ -1574,12 +1588,8 @@ impl Raft {
     /// Advances the commit index to the quorum's match if that entry is of our term.
     fn maybe_commit(&mut self) -> bool {
         self.scratch.clear();
-        self.scratch.extend(
-            self.prs
-                .iter()
-                .filter(|p| !p.learner)
-                .map(|p| p.matched),
-        );
+        self.scratch
+            .extend(self.prs.iter().filter(|p| !p.learner).map(|p| p.matched));
         self.scratch.sort_unstable_by(|a, b| b.cmp(a));
         let mci = self.scratch[self.quorum() - 1];
         // Raft 5.4.2: never commit an earlier term's entry by counting replicas.
