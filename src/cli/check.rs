@@ -359,6 +359,10 @@ pub struct MergeArgs {
 /// `kube-ha-sim merge SHARD...`: the check the shards were cut from, judged from their runs: the same
 /// summary, JUnit, baselines and exit code as one machine running it.
 pub fn cmd_merge(args: MergeArgs) -> i32 {
+    if let Err(e) = probe_judge_outputs(&args.judge) {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let combined = args
         .shards
         .iter()
@@ -434,16 +438,22 @@ fn parse_options(
     if !args.judge.tolerance.is_empty() && args.judge.baseline.is_none() {
         return Err("--tolerance applies to baselines: it needs --baseline DIR".to_string());
     }
-    if let Some(path) = &args.judge.junit {
+    probe_judge_outputs(&args.judge)?;
+    Ok((seeds, tolerances, shard))
+}
+
+/// The outputs `check` and `merge` write after judging, probed before anything runs: the JUnit
+/// report, and the folder for the failing seeds' reports (written only when a scenario fails, so
+/// checked without creating it).
+fn probe_judge_outputs(judge: &JudgeArgs) -> Result<(), String> {
+    if let Some(path) = &judge.junit {
         crate::report::probe_writable(path)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
     }
-    // Written only when a scenario fails, so checked here without creating it.
-    crate::report::probe_folder(&args.judge.out).map_err(|e| {
+    crate::report::probe_folder(&judge.out).map_err(|e| {
         format!(
             "cannot write the failing seeds' reports in {}: {e}",
-            args.judge.out.display()
+            judge.out.display()
         )
-    })?;
-    Ok((seeds, tolerances, shard))
+    })
 }

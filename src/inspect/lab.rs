@@ -251,7 +251,8 @@ impl Lab {
         let mut scenario = self.base.clone();
         scenario["seed"] = json!(self.seed);
         let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-        std::fs::write(path, format!("{text}\n"))
+        // Written whole or not at all: a kill mid-write leaves no half scenario (issue 16).
+        crate::report::write_atomic(std::path::Path::new(path), format!("{text}\n").as_bytes())
             .map_err(|e| format!("cannot write {path}: {e}"))?;
         let o = crate::run::run(&self.plan, self.seed).map_err(|e| e.to_string())?;
         Ok(format!(

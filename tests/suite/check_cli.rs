@@ -601,3 +601,17 @@ fn merged_shards_equal_the_single_machine_check_byte_for_byte() {
     assert_eq!(code, 2);
     assert!(err.contains("another check"), "{err}");
 }
+
+#[test]
+fn merge_checks_where_it_will_write_before_it_reads_the_shards() {
+    // A JUnit path under a plain file cannot be written: `merge` says so first, with exit 2, rather
+    // than after judging every shard.
+    let d = temp("merge-probe");
+    let blocker = write(&d, "not-a-folder", "x");
+    let junit = blocker.join("junit.xml");
+    let shard = d.join("missing.shard.json");
+    let (code, _, err) = run_in(&d, &["merge", s(&shard), "--junit", s(&junit)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot write the JUnit report"), "{err}");
+    assert!(!err.contains("missing.shard.json"), "{err}");
+}
