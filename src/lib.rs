@@ -20,6 +20,7 @@ pub mod cli;
 pub mod components;
 #[warn(clippy::cast_possible_truncation)]
 pub mod engine;
+pub mod import;
 pub mod inspect;
 #[warn(clippy::cast_possible_truncation)]
 pub mod net;

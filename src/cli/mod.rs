@@ -21,6 +21,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod exercise;
+pub mod import;
 pub mod inspect;
 pub mod lab;
 pub mod library;
@@ -93,6 +94,9 @@ enum Command {
     },
     /// Write a commented starting scenario (YAML with comments, or JSON) to edit.
     New(new::NewArgs),
+    /// Write a scenario from a kubeadm cluster's files (kubeadm config, haproxy.cfg, keepalived.conf,
+    /// static pod manifests), each setting commented with the file and line it came from.
+    Import(import::ImportArgs),
     /// Print a shell completion script: `kube-ha-sim completions bash > /etc/bash_completion.d/kube-ha-sim`.
     Completions {
         /// The shell.
@@ -165,6 +169,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         } => cmd_run(&file, seed, out.as_deref(), narrate),
         Command::Validate { files } => cmd_validate(&files),
         Command::New(args) => new::cmd_new(&args),
+        Command::Import(args) => import::cmd_import(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut cmd = Cli::command();

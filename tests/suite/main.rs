@@ -20,6 +20,7 @@ mod exercises;
 mod expectations;
 mod failover_and_vip;
 mod hardening;
+mod import;
 mod inspect;
 mod invariants_prop;
 mod junit_schema;

@@ -1,0 +1,201 @@
+//! `kube-ha-sim import DIR` (issue 17, "Import what users already have"): a kubeadm HA stacked
+//! cluster's files (`testdata/import/kubeadm-stacked/`) become a scenario that validates, runs, and
+//! whose settings are the files' values; the written scenario is a golden file
+//! (`testdata/import/kubeadm-stacked.golden.yaml`; `REWRITE=1 cargo test --test suite import::`
+//! regenerates it, review the diff); files it cannot use are errors at `file:line`, exit 2.
+
+use crate::common::run_bin;
+use crate::datadriven::{diff, rewrite_requested};
+use kube_ha_sim::engine::{MS, SEC};
+use kube_ha_sim::scenario::load_scenario;
+use kube_ha_sim::scenario::model::HealthPath;
+use std::path::{Path, PathBuf};
+
+const INPUT: &str = "testdata/import/kubeadm-stacked";
+const GOLDEN: &str = "testdata/import/kubeadm-stacked.golden.yaml";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("khs-import-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn imported_scenario_validates_runs_and_carries_the_files_settings() {
+    let d = temp("ok");
+    let out = d.join("cluster.yaml");
+    let input = root().join(INPUT);
+    let (code, _, err) = run_bin(
+        None,
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote"), "{err}");
+    let plan = load_scenario(&out).unwrap_or_else(|e| panic!("{e}"));
+    let s = &plan.settings;
+    // kubeadm-config.yaml's etcd.local.extraArgs (and the etcd manifest's flags, which agree).
+    assert_eq!(s.etcd.heartbeat_interval.ns(), 250 * MS);
+    assert_eq!(s.etcd.election_timeout.ns(), 2500 * MS);
+    assert_eq!(s.etcd.snapshot_count, 10_000);
+    assert_eq!(s.etcd.quota_backend_bytes, 8 << 30);
+    // kube-apiserver: the manifest's --request-timeout and the config's --shutdown-delay-duration.
+    assert_eq!(s.kube_apiserver.request_timeout.ns(), 60 * SEC);
+    assert_eq!(s.kube_apiserver.shutdown_delay_duration.ns(), 15 * SEC);
+    // Leader election of kube-controller-manager and kube-scheduler.
+    assert_eq!(s.leader_election.lease_duration.ns(), 30 * SEC);
+    assert_eq!(s.leader_election.renew_deadline.ns(), 20 * SEC);
+    assert_eq!(s.leader_election.retry_period.ns(), 4 * SEC);
+    assert_eq!(s.node_lifecycle.node_monitor_grace_period.ns(), 40 * SEC);
+    // haproxy.cfg: http-check, default-server inter/fall/rise, retries, timeouts, redispatch.
+    let lb = &s.load_balancer;
+    assert_eq!(lb.check_path, HealthPath::Readyz);
+    assert_eq!((lb.check_interval.ns(), lb.fall, lb.rise), (3 * SEC, 2, 3));
+    assert_eq!(
+        (lb.check_timeout.ns(), lb.connect_timeout.ns()),
+        (10 * SEC, 5 * SEC)
+    );
+    assert_eq!((lb.retries, lb.redispatch), (1, true));
+    // keepalived.conf: the MASTER's priority, its peer one below, advert_int and the check script.
+    assert_eq!(lb.vrrp_priorities, vec![101, 100]);
+    assert_eq!(lb.vrrp_advert_interval.ns(), SEC);
+    assert_eq!(
+        (
+            lb.vrrp_script_interval.ns(),
+            lb.vrrp_script_fall,
+            lb.vrrp_script_rise,
+            lb.vrrp_script_weight
+        ),
+        (3 * SEC, 10, 2, -2)
+    );
+    // Topology: stacked etcd, HAProxy's three servers, two keepalived load balancers behind the VIP.
+    let t = plan.to_scenario().topology;
+    assert_eq!(t.etcd, kube_ha_sim::scenario::model::EtcdTopology::Stacked);
+    assert_eq!(t.control_plane_nodes, 3);
+    assert_eq!(t.load_balancer_count(), 2);
+    assert_eq!(t.endpoint, "load-balancer");
+    // Every setting names its source.
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("# from haproxy.cfg:53 default-server inter 3s fall 2 rise 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# - haproxy.cfg:26 timeout client 35s: not modelled"),
+        "{text}"
+    );
+    // It runs, and import never overwrites without --force.
+    let (code, _, err) = run_bin(Some(&d), &["run", "cluster.yaml", "--out", "out"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_bin(
+        None,
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("exists"), "{err}");
+}
+
+#[test]
+fn imported_scenario_matches_its_golden_file() {
+    let (code, out, err) = run_bin(Some(root()), &["import", INPUT]);
+    assert_eq!(code, 0, "{err}");
+    let golden = root().join(GOLDEN);
+    if rewrite_requested() {
+        std::fs::write(&golden, &out).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert!(
+        want == out,
+        "{} differs; REWRITE=1 cargo test --test suite import:: and review the diff\n{}",
+        golden.display(),
+        diff(&want, &out)
+    );
+}
+
+/// A bad input: its case name, its files (name, text) and what stderr must contain.
+type Bad = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+const BAD: &[Bad] = &[
+    (
+        "haproxy-time",
+        &[("haproxy.cfg", "defaults\n  retries 1\nbackend api\n  default-server inter soon\n  server a 10.0.0.1:6443 check\n")],
+        "haproxy.cfg:4:1: `default-server inter soon`: expected a time",
+    ),
+    (
+        "haproxy-no-section",
+        &[("haproxy.cfg", "# comment\n   retries 3\n")],
+        "haproxy.cfg:2:1: `retries` before any section",
+    ),
+    (
+        "kubeadm-unknown-kind",
+        &[("kubeadm-config.yaml", "apiVersion: apps/v1\nkind: Deployment\n")],
+        "kubeadm-config.yaml:2:1: kind `Deployment` is not a kubeadm configuration",
+    ),
+    (
+        "kubeadm-bad-yaml",
+        &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd: [local\n")],
+        "kubeadm-config.yaml:3:",
+    ),
+    (
+        "kubeadm-bad-flag-value",
+        &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      heartbeat-interval: 100ms\n")],
+        "kubeadm-config.yaml:5:1: etcd.local.extraArgs heartbeat-interval: 100ms: `100ms` is not a whole number",
+    ),
+    (
+        "etcd-timing-the-model-refuses",
+        &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      heartbeat-interval: \"500\"\n      election-timeout: \"1000\"\n")],
+        "kubeadm-config.yaml:6:1: etcd.local.extraArgs election-timeout: 1000 (imported as `settings.etcd.election_timeout`): election_timeout (1s) must be at least 5 x heartbeat_interval (500ms)",
+    ),
+    (
+        "keepalived-unclosed",
+        &[("keepalived.conf", "vrrp_instance VI_1 {\n  priority 101\n")],
+        "keepalived.conf:2:1: the file ends inside a block",
+    ),
+    (
+        "manifest-not-a-pod",
+        &[("manifests/etcd.yaml", "apiVersion: v1\nkind: Service\n")],
+        "manifests/etcd.yaml:1:1: not a static pod manifest",
+    ),
+    (
+        "unknown-file",
+        &[("notes.txt", "hello\n")],
+        "notes.txt: not a file import knows",
+    ),
+];
+
+#[test]
+fn bad_inputs_exit_2_naming_file_and_line() {
+    let mut failures = String::new();
+    for (case, files, want) in BAD {
+        let d = temp(case);
+        for (name, text) in *files {
+            let p = d.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let (code, out, err) = run_bin(None, &["import", d.to_str().unwrap()]);
+        if code != 2 || !err.contains(want) || !out.is_empty() {
+            failures += &format!("{case}: exit {code}, stderr:\n{err}\nwanted: {want}\n\n");
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
