@@ -279,6 +279,21 @@ pub fn find(proc: Proc, name: &str) -> Option<&'static Flag> {
 
 /// Why a flag with no row is not imported, from what kind of value it holds.
 pub fn why_not(name: &str) -> &'static str {
+    // Flags whose names would mislead the word match below.
+    match name {
+        "initial-cluster-state" => {
+            return "how a member starts (new or existing); the model bootstraps its cluster, and \
+                    `member-add` joins a member as existing"
+        }
+        "client-cert-auth" | "peer-client-cert-auth" => {
+            return "a switch for client-certificate checks; the model checks certificates by role \
+                    (expire-cert), always on as in kubeadm's clusters"
+        }
+        "initial-cluster-token" => {
+            return "an identifier of the cluster; the model has one cluster"
+        }
+        _ => {}
+    }
     let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
     if has(&[
         "file",
