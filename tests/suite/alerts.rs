@@ -238,3 +238,17 @@ fn a_late_alert_fails_fires_within_and_the_report_says_so() {
         o.alerts.len()
     );
 }
+
+#[test]
+fn the_alert_bands_say_pending_and_firing() {
+    let o = library("alerts-worker-down", None);
+    let svg = kube_ha_sim::report::svg::render_svg(&o);
+    let band = svg
+        .split("class=\"band alert\" data-alert=\"KubeNodeNotReady\"")
+        .nth(1)
+        .expect("a band for the alert that fired");
+    let band = &band[..band.find("</g>").unwrap_or(band.len())];
+    assert!(band.contains("<title>pending "), "{band}");
+    assert!(band.contains("<title>firing "), "{band}");
+    assert!(!band.contains("<title>unready ") && !band.contains("<title>down "));
+}

@@ -55,14 +55,12 @@ pub(super) fn draw_alerts(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: 
             }
         });
         let cols = frame.columns(Shade::Empty, &changes, o.end_ns);
-        frame.draw_columns(scene, &cols, y, LANE_H, |s| match s {
-            Shade::Unready => C_PENDING,
-            Shade::Empty
-            | Shade::Leader
-            | Shade::Up
-            | Shade::Standby
-            | Shade::Paused
-            | Shade::Down => s.color(),
+        frame.draw_columns_named(scene, &cols, y, LANE_H, |s| match s {
+            Shade::Unready => (C_PENDING, "pending"),
+            Shade::Down => (s.color(), "firing"),
+            Shade::Empty | Shade::Leader | Shade::Up | Shade::Standby | Shade::Paused => {
+                (s.color(), s.name())
+            }
         });
         scene.main.push(Prim::Close);
         y += LANE_H + LANE_GAP;

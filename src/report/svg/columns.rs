@@ -109,6 +109,19 @@ impl Frame {
         h: f64,
         color: impl Fn(Shade) -> Rgb,
     ) {
+        self.draw_columns_named(scene, cols, y, h, |s| (color(s), s.name()));
+    }
+
+    /// [`Frame::draw_columns`] with the tooltip's word for each shade given too (an alert band says
+    /// pending and firing, not unready and down).
+    pub(super) fn draw_columns_named(
+        &self,
+        scene: &mut Scene,
+        cols: &[Shade],
+        y: f64,
+        h: f64,
+        look: impl Fn(Shade) -> (Rgb, &'static str),
+    ) {
         let mut c = 0;
         while c < cols.len() {
             let s = cols[c];
@@ -117,13 +130,14 @@ impl Frame {
                 e += 1;
             }
             if s != Shade::Empty {
+                let (color, name) = look(s);
                 let title = format!(
                     "{} {} \u{2013} {}",
-                    s.name(),
+                    name,
                     fmt_duration(self.t_of_col(c)),
                     fmt_duration(self.t_of_col(e))
                 );
-                scene.fill(X0 + c as f64, y, (e - c) as f64, h, color(s), Some(title));
+                scene.fill(X0 + c as f64, y, (e - c) as f64, h, color, Some(title));
             }
             c = e;
         }
