@@ -393,10 +393,7 @@ impl World {
         // socket. A defragmenting etcd member's Raft messages go on; its clients' requests wait for
         // the backend (etcd-io/etcd#15477: no election during a leader's defrag, its health check
         // fails).
-        let target = &self.procs[to as usize];
-        let client_of_member = target.defragging
-            && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd;
-        if target.paused > 0 || client_of_member {
+        if self.holds(to, from) {
             self.procs[to as usize].held.push(Event::Deliver {
                 from,
                 from_inc,
@@ -407,6 +404,15 @@ impl World {
             return;
         }
         self.dispatch(to, |comp, ctx| comp.on_msg(ctx, from, msg));
+    }
+
+    /// Whether a message from `from` waits in `to`'s socket instead of being handled: `to` is stalled
+    /// (a `pause`), or it is a defragmenting etcd member and `from` is its client, not a peer.
+    fn holds(&self, to: ProcId, from: ProcId) -> bool {
+        let target = &self.procs[to as usize];
+        target.paused > 0
+            || (target.defragging
+                && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd)
     }
 
     /// A stall ended (a pause, or a defrag): what arrived and fell due meanwhile is handled now, in
@@ -442,9 +448,7 @@ impl World {
                     {
                         continue;
                     }
-                    let client_of_member = p.defragging
-                        && self.layout.procs[from as usize].kind != crate::topology::ProcKind::Etcd;
-                    if p.paused > 0 || client_of_member {
+                    if self.holds(proc, from) {
                         self.procs[proc as usize].held.push(Event::Deliver {
                             from,
                             from_inc,
