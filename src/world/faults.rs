@@ -754,32 +754,27 @@ impl World {
         if proc.paused > 0 {
             return;
         }
-        // The lane shows what the process was before it stalled (ready or not).
-        let before = self
-            .trace
-            .events
-            .iter()
-            .rev()
-            .find_map(|e| match e.kind {
-                TraceKind::Proc { proc, state } if proc == p && state != ProcState::Paused => {
-                    Some(state)
+        // One look back through the trace: when the stall began, and what the lane showed before it
+        // (ready or not), which it shows again.
+        let mut since = None;
+        let mut before = ProcState::Up;
+        for e in self.trace.events.iter().rev() {
+            if let TraceKind::Proc { proc, state } = e.kind {
+                if proc != p {
+                    continue;
                 }
-                _ => None,
-            })
-            .unwrap_or(ProcState::Up);
-        let since = self
-            .trace
-            .events
-            .iter()
-            .rev()
-            .find_map(|e| match e.kind {
-                TraceKind::Proc {
-                    proc,
-                    state: ProcState::Paused,
-                } if proc == p => Some(e.time_ns),
-                _ => None,
-            })
-            .unwrap_or(self.now);
+                match (state, since) {
+                    (ProcState::Paused, None) => since = Some(e.time_ns),
+                    (ProcState::Paused, Some(_)) => {}
+                    (s, Some(_)) => {
+                        before = s;
+                        break;
+                    }
+                    (_, None) => {}
+                }
+            }
+        }
+        let since = since.unwrap_or(self.now);
         // The member's ticks are counted on its node's clock.
         let clock = &self.clocks[self.procs[p as usize].node as usize];
         let (since, now) = (clock.local(since), clock.local(self.now));

@@ -220,16 +220,8 @@ impl EtcdMember {
     pub fn voter_procs(&self) -> Vec<ProcId> {
         let ms = match &self.v {
             Some(v) => v.kv.members_or(&self.cfg.peers),
-            None => self
-                .cfg
-                .peers
-                .iter()
-                .map(|&(id, proc)| super::kv::MemberRecord {
-                    id,
-                    proc,
-                    learner: false,
-                })
-                .collect(),
+            // Down: the initial cluster it was configured with.
+            None => Kv::default().members_or(&self.cfg.peers),
         };
         ms.iter().filter(|r| !r.learner).map(|r| r.proc).collect()
     }
@@ -394,7 +386,7 @@ impl EtcdMember {
         }
         let mut raft = raft;
         // The membership the store holds (changes since `--initial-cluster` included).
-        self.learn_members(&kv);
+        learn_members(&mut self.cfg.peers, &kv);
         set_raft_members(&mut raft, &kv, &self.cfg.peers);
         let mut probes = BTreeMap::new();
         // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
@@ -886,32 +878,22 @@ impl EtcdMember {
         v.applied = s.index;
         v.snapshot_index = s.index;
         // The snapshot carries the membership as of its index.
-        let kv = v.kv.clone();
-        self.learn_members(&kv);
-        let v = self.v.as_mut().unwrap();
-        set_raft_members(&mut v.raft, &v.kv, &self.cfg.peers);
+        self.sync_members();
     }
 
-    /// Learns the peer URLs of members the store names (a member added later is known from its
-    /// conf change, as etcd's cluster store learns it).
-    fn learn_members(&mut self, kv: &Kv) {
-        if let Some(ms) = &kv.members {
-            for r in ms {
-                if !self.cfg.peers.iter().any(|(id, _)| *id == r.id) {
-                    self.cfg.peers.push((r.id, r.proc));
-                }
-            }
-        }
+    /// Takes the membership the running store holds: the peer routes it names, then Raft's voters
+    /// and learners.
+    fn sync_members(&mut self) {
+        let v = self.v.as_mut().unwrap();
+        learn_members(&mut self.cfg.peers, &v.kv);
+        set_raft_members(&mut v.raft, &v.kv, &self.cfg.peers);
     }
 
     /// Applies a committed membership change: the store's membership, then Raft's.
     fn apply_conf(&mut self, ctx: &mut Ctx, cc: ConfChange) {
         let v = self.v.as_mut().unwrap();
         v.kv.apply_conf(cc, &self.cfg.peers);
-        let kv = v.kv.clone();
-        self.learn_members(&kv);
-        let v = self.v.as_mut().unwrap();
-        set_raft_members(&mut v.raft, &v.kv, &self.cfg.peers);
+        self.sync_members();
         let me = self.cfg.member_id;
         let (verb, id) = match cc {
             ConfChange::AddLearner { id, .. } => ("added member (learner)", id),
@@ -1277,6 +1259,16 @@ fn note_peer(
         e.0 = now;
     }
     e.1 = now;
+}
+
+/// Learns the peer URLs of members the store names (a member added later is known from its conf
+/// change, as etcd's cluster store learns it).
+fn learn_members(peers: &mut Vec<(MemberId, ProcId)>, kv: &Kv) {
+    for r in kv.members.iter().flatten() {
+        if !peers.iter().any(|(id, _)| *id == r.id) {
+            peers.push((r.id, r.proc));
+        }
+    }
 }
 
 /// Gives Raft the membership the store holds.
