@@ -333,3 +333,28 @@ fn certificate_and_clock_faults_are_validated_with_what_is_allowed() {
         parse_scenario(&cluster("3m", "", ok), "t.json").unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
 }
+
+/// The other direction: a fast clock on the leader's node (issue 18: "show what a fast clock on the
+/// leader's node does"). It renews twice as often and gives up its lease after RenewDeadline on its
+/// own clock, 5 s of true time, before any candidate may take over: harmless for the lease, no
+/// overlap, while the etcd member on the same node ticks twice as fast and, as leader, only sends
+/// heartbeats more often.
+#[test]
+fn a_fast_clock_on_the_leaders_node_renews_more_often_and_never_overlaps() {
+    let run = |faults: &str| run_json(&cluster("3m", "", faults), 7);
+    let fast = run(
+        r#"{"at":"60s","kind":"clock-skew","target":"leader:kube-controller-manager","rate":2.0},
+           {"at":"90s","kind":"isolate","target":"leader:kube-controller-manager","for":"60s"}"#,
+    );
+    assert_eq!(metric(&fast, "reconciliation.split_brain_s"), 0.0);
+    assert_eq!(metric(&fast, "leader_election.past_lease_actions"), 0.0);
+    assert_eq!(metric(&fast, "invariants.violations"), 0.0);
+    let quiet = run(r#"{"at":"60s","kind":"clock-skew","target":"leader:etcd","rate":2.0}"#);
+    assert_eq!(
+        metric(&quiet, "etcd.leader_changes"),
+        0.0,
+        "a fast leader keeps leading"
+    );
+    assert_eq!(metric(&quiet, "controller_manager.leader_changes"), 0.0);
+    assert_eq!(metric(&quiet, "scheduler.leader_changes"), 0.0);
+}
