@@ -289,6 +289,9 @@ pub mod reference {
         timeout: u32,
         granted: usize,
         rejected: usize,
+        /// The end of the WAL fsync in flight: what this member steps meanwhile is answered only
+        /// after it (etcd's raftNode loop takes the next Ready once `storage.Save` returned).
+        busy_until: u64,
     }
 
     struct Sim<'a> {
@@ -311,8 +314,26 @@ pub mod reference {
             self.q.push(Reverse((at, self.seq, ev)));
         }
 
+        /// A message from what `from` stepped just now. A follower or candidate in the middle of a
+        /// WAL fsync sends it only once the fsync is done: etcd's raftNode loop (server/etcdserver/
+        /// raft.go `start`) sends a non-leader's messages after `storage.Save`, and etcd-io/raft's
+        /// `node.run` hands out the next Ready only after `Advance`, so a reply stepped during the
+        /// fsync waits for it. A leader sends before its own write.
         fn send(&mut self, from: usize, to: usize, kind: Kind, term: u64, reject: bool) {
-            self.send_after(0, from, to, kind, term, reject);
+            let hold = if self.m[from].role == Role::Leader {
+                0
+            } else {
+                self.m[from].busy_until.saturating_sub(self.now)
+            };
+            self.send_after(hold, from, to, kind, term, reject);
+        }
+
+        /// Starts a WAL fsync of a new term or vote on member `i` (after the one in flight, if any);
+        /// returns how long from now until it is durable.
+        fn fsync(&mut self, i: usize) -> u64 {
+            let start = self.m[i].busy_until.max(self.now);
+            self.m[i].busy_until = start + FSYNC_NS;
+            self.m[i].busy_until - self.now
         }
 
         /// A message that goes out `after_ns` from now: a candidate's vote requests and a voter's
@@ -385,13 +406,16 @@ pub mod reference {
             };
             self.m[i].granted = 1;
             self.m[i].rejected = 0;
-            let (kind, fsync) = if pre {
-                (Kind::PreVote, 0)
-            } else {
-                (Kind::Vote, FSYNC_NS)
-            };
             for j in self.others(i) {
-                self.send_after(fsync, i, j, kind, term, false);
+                if pre {
+                    self.send(i, j, Kind::PreVote, term, false);
+                }
+            }
+            if !pre {
+                let fsync = self.fsync(i);
+                for j in self.others(i) {
+                    self.send_after(fsync, i, j, Kind::Vote, term, false);
+                }
             }
         }
 
@@ -445,13 +469,14 @@ pub mod reference {
                         Kind::VoteResp
                     };
                     if can {
-                        let mut fsync = 0;
                         if kind == Kind::Vote {
                             self.m[to].elapsed = 0;
                             self.m[to].vote = Some(from);
-                            fsync = FSYNC_NS;
+                            let fsync = self.fsync(to);
+                            self.send_after(fsync, to, from, resp, term, false);
+                        } else {
+                            self.send(to, from, resp, term, false);
                         }
-                        self.send_after(fsync, to, from, resp, term, false);
                     } else {
                         let t = me.term;
                         self.send(to, from, resp, t, true);
@@ -527,6 +552,7 @@ pub mod reference {
                 timeout: 0,
                 granted: 0,
                 rejected: 0,
+                busy_until: 0,
             });
             sim.become_follower(i, 1, Some(leader));
             let phase = sim.rng.gen_range(1..=TICK_NS);
@@ -591,7 +617,12 @@ fn reference_table() {
         ("3 members, zones a b c", vec![0, 1, 2]),
         ("5 members, zones a b c a b", vec![0, 1, 2, 0, 1]),
     ] {
-        let (multi, split, p50, p90, max) = reference::sweep(&zones, 4000);
+        // More trials for the README's figures: REFERENCE_TRIALS=100000 (2 s in release).
+        let trials = std::env::var("REFERENCE_TRIALS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        let (multi, split, p50, p90, max) = reference::sweep(&zones, trials);
         println!(
             "{name}: more than one election {:.2} %, failed rounds {:.2} %, p50 {p50:.3} s, p90 {p90:.3} s, max {max:.3} s",
             multi * 100.0,
