@@ -211,6 +211,12 @@ impl Network {
         })
     }
 
+    /// Whether no partition or isolation cuts any pair of hosts: then two hosts reach each other
+    /// exactly when both are up.
+    pub fn unpartitioned(&self) -> bool {
+        self.partitions.is_empty() && self.isolated.iter().all(|&n| n == 0)
+    }
+
     /// Whether a message can currently pass from `a` to `b`.
     pub fn reachable(&self, a: NodeId, b: NodeId) -> bool {
         self.host_up(a) && self.host_up(b) && !self.blocked(a, b)

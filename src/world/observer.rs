@@ -295,7 +295,10 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
     struct Summary {
         total: Vec<u32>,
         serving: std::collections::BTreeMap<u16, Vec<u32>>,
+        /// What every entry reaches when nothing is partitioned (computed on first use).
+        good_all: Option<Vec<u32>>,
     }
+    let unpartitioned = w.net.unpartitioned();
     let mut summaries: std::collections::BTreeMap<u64, Summary> = std::collections::BTreeMap::new();
     let mut ready = vec![u32::MAX; n];
     let mut reach = vec![0f64; n];
@@ -306,6 +309,7 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             let mut s = Summary {
                 total: vec![0; n],
                 serving: std::collections::BTreeMap::new(),
+                good_all: None,
             };
             for &(uid, ep) in &k.proxy {
                 let i = ep.workload as usize;
@@ -323,14 +327,32 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             }
             s
         });
-        let mut good = vec![0u32; n];
-        for (&node, per) in &sum.serving {
-            if w.net.reachable(entry, node) {
-                for (g, c) in good.iter_mut().zip(per) {
-                    *g += c;
+        // Without partitions every entry reaches every node that is up (`serving` holds only those),
+        // so the sum is the same for every entry node of the table: add it up once. This pass runs
+        // after every state change; with a thousand nodes the per-entry sum was most of the run.
+        let good = if unpartitioned {
+            sum.good_all
+                .get_or_insert_with(|| {
+                    let mut good = vec![0u32; n];
+                    for per in sum.serving.values() {
+                        for (g, c) in good.iter_mut().zip(per) {
+                            *g += c;
+                        }
+                    }
+                    good
+                })
+                .clone()
+        } else {
+            let mut good = vec![0u32; n];
+            for (&node, per) in &sum.serving {
+                if w.net.reachable(entry, node) {
+                    for (g, c) in good.iter_mut().zip(per) {
+                        *g += c;
+                    }
                 }
             }
-        }
+            good
+        };
         for i in 0..n {
             ready[i] = ready[i].min(good[i]);
             if sum.total[i] > 0 {
