@@ -96,34 +96,90 @@ impl BruteForce {
     }
 }
 
-/// `runs` brute-force runs of each design (the failure process starts at 90 s, after the warm-up),
-/// in parallel; results per design in plan order.
-pub fn run_all(
+/// One brute-force run to do: its design, scenario and seed.
+pub struct BruteTask {
+    design: usize,
+    plan: Plan,
+    seed: u64,
+}
+
+/// Per capability (in [`Capability::ALL`] order), a brute-force run's availability, when the run
+/// modelled it: all that a run contributes to the plan, and what a shard file carries.
+pub type RunAvailability = [Option<f64>; NCAP];
+
+/// The `runs` brute-force runs of each design (the failure process starts at 90 s, after the
+/// warm-up), in a fixed order: design by design, run by run.
+pub fn tasks(
     designs: &[(Plan, FailureModel)],
     runs: usize,
     seed: u64,
-    jobs: usize,
-    progress: &dyn Progress,
-) -> Result<Vec<BruteForce>, String> {
+) -> Result<Vec<BruteTask>, String> {
     let ss = seed.to_string();
     let mut tasks = Vec::new();
     for (d, (design, model)) in designs.iter().enumerate() {
         for k in 0..runs {
             let s = seed_of(&["brute-force", &ss, &design.name, &k.to_string()]);
-            tasks.push((d, scenario(design, model, s, 90 * SEC)?, s));
+            tasks.push(BruteTask {
+                design: d,
+                plan: scenario(design, model, s, 90 * SEC)?,
+                seed: s,
+            });
         }
     }
-    progress.stage(&format!("{} brute-force runs", tasks.len()));
+    Ok(tasks)
+}
+
+/// What the brute-force runs are, as one number (see [`super::Work::fingerprint`]).
+pub fn fingerprint(tasks: &[BruteTask]) -> u64 {
+    let parts: Vec<String> = tasks
+        .iter()
+        .map(|t| {
+            let scenario = serde_json::to_string(&t.plan.to_scenario()).unwrap_or_default();
+            format!("{}/{}/{scenario}", t.seed, t.design)
+        })
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    seed_of(&refs)
+}
+
+/// Runs the brute-force runs `which` (indices into `tasks`) on `jobs` threads; results in the order
+/// of `which`; the first failed run (in that order) is the error.
+pub fn measure(
+    tasks: &[BruteTask],
+    which: &[usize],
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<RunAvailability>, String> {
+    progress.stage(&format!("{} brute-force runs", which.len()));
     let results = parallel_map(
-        &tasks,
+        which,
         jobs,
-        |(_, plan, s)| {
-            crate::run::run(plan, *s)
+        |&k| {
+            let t = &tasks[k];
+            let metrics = crate::run::run(&t.plan, t.seed)
                 .map(|o| o.metrics)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            let mut a: RunAvailability = [None; NCAP];
+            for (slot, cap) in a.iter_mut().zip(Capability::ALL.iter()) {
+                *slot = metrics
+                    .get(&format!("{}.availability", cap.name()))
+                    .copied();
+            }
+            Ok(a)
         },
         |done, total| progress.runs(done, total),
     );
+    results.into_iter().collect()
+}
+
+/// Every brute-force run's availabilities (in task order) gathered per design in plan order.
+pub fn collect(
+    designs: &[(Plan, FailureModel)],
+    runs: usize,
+    tasks: &[BruteTask],
+    results: Vec<RunAvailability>,
+) -> Vec<BruteForce> {
+    assert_eq!(tasks.len(), results.len(), "one result per brute-force run");
     let mut out: Vec<BruteForce> = designs
         .iter()
         .map(|(d, _)| BruteForce {
@@ -132,17 +188,31 @@ pub fn run_all(
             ..BruteForce::default()
         })
         .collect();
-    for ((d, _, _), r) in tasks.iter().zip(results) {
-        let metrics = r?;
-        for cap in Capability::ALL.iter().take(NCAP) {
-            if let Some(a) = metrics.get(&format!("{}.availability", cap.name())) {
-                out[*d]
+    for (t, a) in tasks.iter().zip(results) {
+        for (cap, v) in Capability::ALL.iter().zip(a) {
+            if let Some(v) = v {
+                out[t.design]
                     .availability
                     .entry(cap.name().to_string())
                     .or_default()
-                    .push(*a);
+                    .push(v);
             }
         }
     }
-    Ok(out)
+    out
+}
+
+/// `runs` brute-force runs of each design, in parallel on one machine; results per design in plan
+/// order.
+pub fn run_all(
+    designs: &[(Plan, FailureModel)],
+    runs: usize,
+    seed: u64,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<BruteForce>, String> {
+    let tasks = tasks(designs, runs, seed)?;
+    let all: Vec<usize> = (0..tasks.len()).collect();
+    let results = measure(&tasks, &all, jobs, progress)?;
+    Ok(collect(designs, runs, &tasks, results))
 }

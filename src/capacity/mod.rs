@@ -25,6 +25,7 @@ pub mod model;
 pub mod modes;
 pub mod process;
 pub mod report;
+pub mod shard;
 
 use costs::{parallel_map, seed_of, transition_scenario, Sample, Timing};
 use episodes::{account, survey, Path, Totals};
@@ -64,15 +65,24 @@ struct Task {
     seed: u64,
 }
 
-/// Analyses every design of the plan with `years` (the plan's, or the command line's) and `seed`.
-pub fn analyse(
+/// A plan's work before any detailed run: every design's failure process surveyed and the detailed
+/// runs its transitions need, in a fixed order. The runs are what is expensive, so this is where a
+/// plan is cut across machines (`plan --shard I/N`): each machine measures its share of
+/// [`Work::tasks`], and [`Work::finish`] combines the samples, from one machine or from many, the same way.
+pub struct Work {
+    staged: Vec<(FailureModel, Path, Timing)>,
+    tasks: Vec<Task>,
+    years: u64,
+    seed: u64,
+}
+
+/// Surveys every design's failure process with `years` and `seed` and lists the detailed runs.
+pub fn prepare(
     plan: &CapacityPlan,
     years: u64,
     seed: u64,
-    jobs: usize,
     progress: &dyn Progress,
-) -> Result<Vec<DesignAnalysis>, String> {
-    let years_f = years as f64;
+) -> Result<Work, String> {
     let mut staged = Vec::new();
     let mut tasks = Vec::new();
     for (d, design) in plan.designs.iter().enumerate() {
@@ -81,7 +91,7 @@ pub fn analyse(
             design.name
         ));
         let model = FailureModel::new(plan, &design.scenario.layout, design.crews);
-        let path = survey(&model, years_f, seed);
+        let path = survey(&model, years as f64, seed);
         let timing = Timing::for_design(&design.scenario);
         for (t, &(a, b)) in path.interner.transitions.iter().enumerate() {
             let from = model.table.representative(path.interner.modes[a]);
@@ -107,42 +117,119 @@ pub fn analyse(
         }
         staged.push((model, path, timing));
     }
-    progress.stage(&format!("{} detailed runs of the transitions", tasks.len()));
-    let results = parallel_map(
-        &tasks,
-        jobs,
-        |t| {
-            let timing = staged[t.design].2;
-            costs::measure(&t.scenario, t.change_ns, t.seed, timing)
-        },
-        |done, total| progress.runs(done, total),
-    );
-    let mut samples: Vec<Vec<Vec<Sample>>> = staged
-        .iter()
-        .map(|(_, p, _)| vec![Vec::new(); p.interner.transitions.len()])
-        .collect();
-    for (task, r) in tasks.iter().zip(results) {
-        let s = r?;
-        debug_assert_eq!(
-            samples[task.design][task.transition].len(),
-            task.sample as usize
+    Ok(Work {
+        staged,
+        tasks,
+        years,
+        seed,
+    })
+}
+
+impl Work {
+    /// How many detailed runs the plan needs.
+    pub fn tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// What the detailed runs are, as one number: each run's scenario, change time and seed. Two
+    /// machines with the same fingerprint measure the same samples, so shards with different
+    /// fingerprints (another plan file, seed or `--years`, or an edited plan) must not be merged.
+    pub fn fingerprint(&self) -> u64 {
+        let parts: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let scenario = serde_json::to_string(&t.scenario.to_scenario()).unwrap_or_default();
+                format!("{}/{}/{}/{scenario}", t.change_ns, t.seed, t.design)
+            })
+            .collect();
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        seed_of(&refs)
+    }
+
+    /// The failing designs with their failure models, as `--brute-force` needs them.
+    pub fn brute_designs(&self, plan: &CapacityPlan) -> Vec<(crate::scenario::Plan, FailureModel)> {
+        plan.designs
+            .iter()
+            .zip(&self.staged)
+            .map(|(d, (m, _, _))| (d.scenario.clone(), m.clone()))
+            .collect()
+    }
+
+    /// Measures the detailed runs `which` (indices into the task list) on `jobs` threads; samples in
+    /// the order of `which`. The first failed run (in that order) is the error.
+    pub fn measure(
+        &self,
+        which: &[usize],
+        jobs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Sample>, String> {
+        progress.stage(&format!("{} detailed runs of the transitions", which.len()));
+        let results = parallel_map(
+            which,
+            jobs,
+            |&k| {
+                let t = &self.tasks[k];
+                costs::measure(&t.scenario, t.change_ns, t.seed, self.staged[t.design].2)
+            },
+            |done, total| progress.runs(done, total),
         );
-        samples[task.design][task.transition].push(s);
+        results.into_iter().collect()
     }
-    let mut out = Vec::new();
-    for ((design, (model, path, timing)), samples) in plan.designs.iter().zip(staged).zip(samples) {
-        progress.stage(&format!("design {}: combining", design.name));
-        let totals = account(&model, &path, &samples, years_f, seed);
-        let exact = exact::solve(&model);
-        out.push(DesignAnalysis {
-            design: design.clone(),
-            model,
-            path,
-            samples,
-            totals,
-            timing,
-            exact,
-        });
+
+    /// Combines the samples of every detailed run (in task order) into each design's analysis.
+    pub fn finish(
+        self,
+        plan: &CapacityPlan,
+        all: Vec<Sample>,
+        progress: &dyn Progress,
+    ) -> Vec<DesignAnalysis> {
+        assert_eq!(all.len(), self.tasks.len(), "one sample per detailed run");
+        let years_f = self.years as f64;
+        let mut samples: Vec<Vec<Vec<Sample>>> = self
+            .staged
+            .iter()
+            .map(|(_, p, _)| vec![Vec::new(); p.interner.transitions.len()])
+            .collect();
+        for (task, s) in self.tasks.iter().zip(all) {
+            debug_assert_eq!(
+                samples[task.design][task.transition].len(),
+                task.sample as usize
+            );
+            samples[task.design][task.transition].push(s);
+        }
+        let mut out = Vec::new();
+        for ((design, (model, path, timing)), samples) in
+            plan.designs.iter().zip(self.staged).zip(samples)
+        {
+            progress.stage(&format!("design {}: combining", design.name));
+            let totals = account(&model, &path, &samples, years_f, self.seed);
+            let exact = exact::solve(&model);
+            out.push(DesignAnalysis {
+                design: design.clone(),
+                model,
+                path,
+                samples,
+                totals,
+                timing,
+                exact,
+            });
+        }
+        out
     }
-    Ok(out)
+}
+
+/// Analyses every design of the plan with `years` (the plan's, or the command line's) and `seed`, on
+/// one machine.
+pub fn analyse(
+    plan: &CapacityPlan,
+    years: u64,
+    seed: u64,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<DesignAnalysis>, String> {
+    let work = prepare(plan, years, seed, progress)?;
+    let all: Vec<usize> = (0..work.tasks()).collect();
+    let samples = work.measure(&all, jobs, progress)?;
+    Ok(work.finish(plan, samples, progress))
 }

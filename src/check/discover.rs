@@ -84,6 +84,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
             && !name.ends_with(".baseline.json")
             && !crate::capacity::model::is_plan_file(&path)
             && !super::shard::is_shard_file(&path)
+            && !crate::capacity::shard::is_plan_shard_file(&path)
         {
             // A symbolic link counts when it leads to a file; links to folders are not followed.
             if ft.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {

@@ -45,9 +45,19 @@ pub struct JudgeArgs {
     /// The summary's form on stdout: text (streamed as results come in) or json (one document).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Where a failing scenario's worst seeds get their report and pictures, in DIR/NAME/seed-N/.
-    #[arg(long, value_name = "DIR", default_value = "out/check")]
-    pub out: PathBuf,
+    /// Where a failing scenario's worst seeds get their report and pictures, in DIR/NAME/seed-N/
+    /// (default out/check); merging plan shards: the plan's report folder (default out/PLAN-NAME).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl JudgeArgs {
+    /// The folder for the failing seeds' reports.
+    fn worst_seeds_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("out").join("check"))
+    }
 }
 
 /// The options of `kube-ha-sim check`.
@@ -312,7 +322,7 @@ fn conclude(
     for e in &report.input_errors {
         eprintln!("error: {}", e.message);
     }
-    let worst = write_worst_seed_reports(&report, &outputs.out);
+    let worst = write_worst_seed_reports(&report, &outputs.worst_seeds_dir());
     for (path, seed, folder) in &worst {
         eprintln!(
             "worst seed {seed} of {}: {}",
@@ -348,7 +358,8 @@ fn conclude(
 /// The options of `kube-ha-sim merge`.
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// The shard files (`check --shard I/N --shard-out FILE`), one per shard.
+    /// The shard files (`check --shard I/N --shard-out FILE` or `plan FILE --shard I/N --shard-out
+    /// FILE`), one per shard.
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
     /// How the outcome is judged and written, as for `check`.
@@ -359,6 +370,14 @@ pub struct MergeArgs {
 /// `kube-ha-sim merge SHARD...`: the check the shards were cut from, judged from their runs: the same
 /// summary, JUnit, baselines and exit code as one machine running it.
 pub fn cmd_merge(args: MergeArgs) -> i32 {
+    match plan_shards(&args) {
+        Ok(true) => return super::plan::cmd_merge_plan(&args.shards, args.judge.out),
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     if let Err(e) = probe_judge_outputs(&args.judge) {
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
@@ -402,6 +421,38 @@ pub fn cmd_merge(args: MergeArgs) -> i32 {
     progress.quiet_progress = true;
     let report = check::check_streaming(&opts, &mut progress);
     conclude(report, &progress, &args.judge)
+}
+
+/// Whether the merge is of plan shards (`plan --shard`): all of them are, and none of the options that
+/// only judge a check is given. A mix of plan and check shards is an error naming the first odd file.
+fn plan_shards(args: &MergeArgs) -> Result<bool, String> {
+    use crate::capacity::shard::is_plan_shard_file;
+    let Some(first) = args.shards.first() else {
+        return Ok(false);
+    };
+    let plan = is_plan_shard_file(first);
+    if let Some(odd) = args.shards.iter().find(|p| is_plan_shard_file(p) != plan) {
+        let (is, was) = if plan { ("not", "") } else { ("", " not") };
+        return Err(format!(
+            "{}: {is} a plan shard, and {} is{was}: merge the shards of one check or of one plan",
+            odd.display(),
+            first.display()
+        ));
+    }
+    let j = &args.judge;
+    if plan
+        && (j.junit.is_some()
+            || j.baseline.is_some()
+            || j.update
+            || !j.tolerance.is_empty()
+            || j.format != Format::Text)
+    {
+        return Err(format!(
+            "{}: plan shards make a plan report: --junit, --baseline, --update, --tolerance and --format              belong to merging check shards; merging plan shards takes only --out DIR",
+            first.display()
+        ));
+    }
+    Ok(plan)
 }
 
 /// Everything about the options that can be wrong, found before any scenario runs: a bad seed range,
@@ -450,10 +501,11 @@ fn probe_judge_outputs(judge: &JudgeArgs) -> Result<(), String> {
         crate::report::probe_writable(path)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
     }
-    crate::report::probe_folder(&judge.out).map_err(|e| {
+    let dir = judge.worst_seeds_dir();
+    crate::report::probe_folder(&dir).map_err(|e| {
         format!(
             "cannot write the failing seeds' reports in {}: {e}",
-            judge.out.display()
+            dir.display()
         )
     })
 }

@@ -110,7 +110,8 @@ enum Command {
     },
     /// Run every scenario with expectations (files or folders; default scenarios/) on all cores.
     Check(check::CheckArgs),
-    /// Judge the shard files of a check split across machines (`check --shard I/N`) as one check.
+    /// Judge the shard files of a check split across machines (`check --shard I/N`) as one check, or
+    /// write the report of a plan from its shards (`plan FILE --shard I/N`).
     Merge(check::MergeArgs),
     /// Capacity planning: availability in nines under random node and zone failures (plan.json, plan.html).
     Plan(plan::PlanArgs),

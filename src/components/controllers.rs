@@ -115,9 +115,10 @@ enum Pending {
     /// A `MarkPodsNotReady` write for a pod on this node: a failure queues the node for a retry
     /// (`nodesToRetry` in node_lifecycle_controller.go).
     MarkNotReady(u16),
-    /// A write of a Node object (node, its Ready condition): once committed, traced as the stored
-    /// condition kube-state-metrics exports.
-    NodeStatus(u16, bool),
+    /// A write of a Node object (node, its Ready condition, and its unreachable taint when the write
+    /// adds or removes it): once committed, traced as the stored condition kube-state-metrics exports
+    /// and, for the picture's node lane, as the taint change.
+    NodeStatus(u16, bool, Option<bool>),
 }
 
 impl Pending {
@@ -405,10 +406,13 @@ impl Controllers {
             },
             Pending::MarkNotReady(_) if result.is_none() => self.failed(ctx, p),
             Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
-                if let (Pending::NodeStatus(node, ready), Some(KvResult::Written { .. })) =
+                if let (Pending::NodeStatus(node, ready, taint), Some(KvResult::Written { .. })) =
                     (p, &result)
                 {
                     ctx.trace(crate::observe::TraceKind::NodeReady { node, ready });
+                    if let Some(tainted) = taint {
+                        ctx.trace(crate::observe::TraceKind::NodeTaint { node, tainted });
+                    }
                 }
                 let l = p.of();
                 if let Some(st) = self.loops.get_mut(&l) {
@@ -798,7 +802,12 @@ impl Controllers {
                 }
                 self.put_as(
                     ctx,
-                    Pending::NodeStatus(n, new.ready),
+                    Pending::NodeStatus(
+                        n,
+                        new.ready,
+                        (obj.unreachable_taint != new.unreachable_taint)
+                            .then_some(new.unreachable_taint),
+                    ),
                     keys::key(keys::NODE, n as u64),
                     new.pack(),
                     expected,

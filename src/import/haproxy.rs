@@ -10,10 +10,45 @@ use crate::scenario::error::ScenarioError;
 use crate::scenario::model::HealthPath;
 use serde_json::Value;
 
-/// A line of the file: its number and its words.
+/// A line of the file: its number, its words and the 1-based column (in characters) of each.
 struct Line {
     no: usize,
     words: Vec<String>,
+    cols: Vec<usize>,
+}
+
+impl Line {
+    /// Where word `i` is: its column, or just past the last word when the line has no word `i` (a
+    /// value missing at the end of the line).
+    fn at(&self, i: usize) -> (usize, usize) {
+        let col = match (self.cols.get(i), self.cols.last(), self.words.last()) {
+            (Some(&c), _, _) => c,
+            (None, Some(&c), Some(w)) => c + w.chars().count() + 1,
+            (None, _, _) => 1,
+        };
+        (self.no, col)
+    }
+}
+
+/// The words of a line with their 1-based columns in characters.
+fn words_with_columns(code: &str) -> (Vec<String>, Vec<usize>) {
+    let (mut words, mut cols) = (Vec::new(), Vec::new());
+    let mut cur: Option<(usize, String)> = None;
+    for (i, c) in code.chars().enumerate() {
+        if c.is_whitespace() {
+            if let Some((col, w)) = cur.take() {
+                cols.push(col);
+                words.push(w);
+            }
+        } else {
+            cur.get_or_insert_with(|| (i + 1, String::new())).1.push(c);
+        }
+    }
+    if let Some((col, w)) = cur {
+        cols.push(col);
+        words.push(w);
+    }
+    (words, cols)
 }
 
 /// A section: `defaults`, `backend NAME`, `listen NAME`...
@@ -45,7 +80,7 @@ fn sections(text: &str, file: &str) -> Result<Vec<Section>, ScenarioError> {
     for (i, raw) in text.lines().enumerate() {
         let no = i + 1;
         let code = raw.split_once('#').map_or(raw, |(c, _)| c);
-        let words: Vec<String> = code.split_whitespace().map(str::to_string).collect();
+        let (words, cols) = words_with_columns(code);
         let Some(first) = words.first() else { continue };
         if SECTIONS.contains(&first.as_str()) {
             out.push(Section {
@@ -57,9 +92,9 @@ fn sections(text: &str, file: &str) -> Result<Vec<Section>, ScenarioError> {
             continue;
         }
         match out.last_mut() {
-            Some(s) => s.lines.push(Line { no, words }),
+            Some(s) => s.lines.push(Line { no, words, cols }),
             None => {
-                return Err(error(file, Some(no), format!("`{first}` before any section; an HAProxy configuration starts with a section ({})", SECTIONS.join(", "))))
+                return Err(error(file, Some((no, cols[0])), format!("`{first}` before any section; an HAProxy configuration starts with a section ({})", SECTIONS.join(", "))))
             }
         }
     }
@@ -99,39 +134,47 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn src(&self, l: &Line) -> Source {
-        Source::new(self.file, Some(l.no), l.words.join(" "))
+        Source::at(self.file, l.at(0), l.words.join(" "))
     }
 
     fn set(&mut self, path: &str, v: Value, l: &Line) {
-        let src = self.src(l);
+        self.set_at(path, v, l, 0);
+    }
+
+    /// Records a setting whose value is word `i` of the line, so that an error about the value (the
+    /// scenario loader refusing it) points at that word.
+    fn set_at(&mut self, path: &str, v: Value, l: &Line, i: usize) {
+        let src = Source::at(self.file, l.at(i), l.words.join(" "));
         self.imp.set(path, v, src, Authority::Config);
     }
 
-    fn duration(
-        &mut self,
-        path: &str,
-        text: Option<&String>,
-        l: &Line,
-    ) -> Result<(), ScenarioError> {
-        let ns = text
+    /// Word `i` of the line as an HAProxy time.
+    fn duration(&mut self, path: &str, l: &Line, i: usize) -> Result<(), ScenarioError> {
+        let ns = l
+            .words
+            .get(i)
             .and_then(|t| time(t))
-            .ok_or_else(|| self.bad(l, "a time (e.g. 2s or 2000, in milliseconds)"))?;
-        self.set(path, Value::String(fmt_duration_exact(ns)), l);
+            .ok_or_else(|| self.bad(l, i, "a time (e.g. 2s or 2000, in milliseconds)"))?;
+        self.set_at(path, Value::String(fmt_duration_exact(ns)), l, i);
         Ok(())
     }
 
-    fn count(&mut self, path: &str, text: Option<&String>, l: &Line) -> Result<(), ScenarioError> {
-        let n: u32 = text
+    /// Word `i` of the line as a whole number.
+    fn count(&mut self, path: &str, l: &Line, i: usize) -> Result<(), ScenarioError> {
+        let n: u32 = l
+            .words
+            .get(i)
             .and_then(|t| t.parse().ok())
-            .ok_or_else(|| self.bad(l, "a whole number"))?;
-        self.set(path, Value::from(n), l);
+            .ok_or_else(|| self.bad(l, i, "a whole number"))?;
+        self.set_at(path, Value::from(n), l, i);
         Ok(())
     }
 
-    fn bad(&self, l: &Line, wanted: &str) -> ScenarioError {
+    /// Word `i` of the line is not what it should be: an error at that word.
+    fn bad(&self, l: &Line, i: usize, wanted: &str) -> ScenarioError {
         error(
             self.file,
-            Some(l.no),
+            Some(l.at(i)),
             format!("`{}`: expected {wanted}", l.words.join(" ")),
         )
     }
@@ -157,11 +200,10 @@ impl Reader<'_> {
     fn check_options(&mut self, l: &Line, from: usize) -> Result<(), ScenarioError> {
         let mut i = from;
         while i < l.words.len() {
-            let next = l.words.get(i + 1);
             match l.words[i].as_str() {
-                "inter" => self.duration("settings.load_balancer.check_interval", next, l)?,
-                "fall" => self.count("settings.load_balancer.fall", next, l)?,
-                "rise" => self.count("settings.load_balancer.rise", next, l)?,
+                "inter" => self.duration("settings.load_balancer.check_interval", l, i + 1)?,
+                "fall" => self.count("settings.load_balancer.fall", l, i + 1)?,
+                "rise" => self.count("settings.load_balancer.rise", l, i + 1)?,
                 _ => {
                     i += 1;
                     continue;
@@ -175,7 +217,6 @@ impl Reader<'_> {
     /// One line of `defaults` or of the API servers' backend.
     fn line(&mut self, l: &Line, servers: &mut Vec<Source>) -> Result<(), ScenarioError> {
         let w: Vec<&str> = l.words.iter().map(String::as_str).collect();
-        let arg = |i: usize| l.words.get(i);
         match w.as_slice() {
             ["option", "httpchk"] => {}
             ["option", "httpchk", rest @ ..] => {
@@ -194,12 +235,12 @@ impl Reader<'_> {
                 self.check_path(uri.as_ref(), l)?
             }
             ["http-check", "connect", ..] | ["http-check", "expect", ..] => {}
-            ["retries", ..] => self.count("settings.load_balancer.retries", arg(1), l)?,
+            ["retries", ..] => self.count("settings.load_balancer.retries", l, 1)?,
             ["timeout", "connect", ..] => {
-                self.duration("settings.load_balancer.connect_timeout", arg(2), l)?
+                self.duration("settings.load_balancer.connect_timeout", l, 2)?
             }
             ["timeout", "check", ..] => {
-                self.duration("settings.load_balancer.check_timeout", arg(2), l)?
+                self.duration("settings.load_balancer.check_timeout", l, 2)?
             }
             ["option", "redispatch", ..] => {
                 self.set("settings.load_balancer.redispatch", Value::Bool(true), l)

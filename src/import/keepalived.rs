@@ -8,48 +8,75 @@ use crate::engine::{fmt_duration_exact, parse_duration};
 use crate::scenario::error::ScenarioError;
 use serde_json::Value;
 
-/// A statement: its words and, for a block, the statements inside its braces.
+/// A statement: its words with their columns and, for a block, the statements inside its braces.
 struct Stmt {
     line: usize,
     words: Vec<String>,
+    /// The 1-based column (in characters) of each word.
+    cols: Vec<usize>,
     body: Vec<Stmt>,
 }
 
-/// Splits the text into words with their lines; `{` and `}` are words of their own.
-fn tokens(text: &str) -> Vec<(usize, String)> {
+impl Stmt {
+    /// Where word `i` is: its column, or just past the last word when the statement has no word `i`
+    /// (a value missing at the end of the line).
+    fn at(&self, i: usize) -> (usize, usize) {
+        let col = match (self.cols.get(i), self.cols.last(), self.words.last()) {
+            (Some(&c), _, _) => c,
+            (None, Some(&c), Some(w)) => c + w.chars().count() + 1,
+            (None, _, _) => 1,
+        };
+        (self.line, col)
+    }
+}
+
+/// A word of the file: its line, its 1-based column in characters, and its text.
+type Token = (usize, usize, String);
+
+/// Splits the text into words with their lines and columns; `{` and `}` are words of their own, and
+/// every line ends with a `"\n"` word.
+fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
         let code = raw.split(['!', '#']).next().unwrap_or_default();
-        let mut word = String::new();
+        // The word being read and the column it started at.
+        let mut word: Option<(usize, String)> = None;
         let mut quoted = false;
-        for c in code.chars() {
+        for (k, c) in code.chars().enumerate() {
+            let col = k + 1;
             match c {
-                '"' => quoted = !quoted,
+                '"' => {
+                    quoted = !quoted;
+                    word.get_or_insert_with(|| (col, String::new()));
+                }
                 '{' | '}' if !quoted => {
-                    if !word.is_empty() {
-                        out.push((i + 1, std::mem::take(&mut word)));
+                    // An empty quoted word ("") is no word, as before columns were kept.
+                    if let Some((at, w)) = word.take().filter(|(_, w)| !w.is_empty()) {
+                        out.push((line, at, w));
                     }
-                    out.push((i + 1, c.to_string()));
+                    out.push((line, col, c.to_string()));
                 }
                 c if c.is_whitespace() && !quoted => {
-                    if !word.is_empty() {
-                        out.push((i + 1, std::mem::take(&mut word)));
+                    // An empty quoted word ("") is no word, as before columns were kept.
+                    if let Some((at, w)) = word.take().filter(|(_, w)| !w.is_empty()) {
+                        out.push((line, at, w));
                     }
                 }
-                c => word.push(c),
+                c => word.get_or_insert_with(|| (col, String::new())).1.push(c),
             }
         }
-        if !word.is_empty() {
-            out.push((i + 1, word));
+        if let Some((at, w)) = word.filter(|(_, w)| !w.is_empty()) {
+            out.push((line, at, w));
         }
-        out.push((i + 1, "\n".into()));
+        out.push((line, code.chars().count() + 1, "\n".into()));
     }
     out
 }
 
 /// Statements until a closing brace (or the end at depth 0).
 fn block(
-    toks: &[(usize, String)],
+    toks: &[Token],
     at: &mut usize,
     depth: usize,
     file: &str,
@@ -57,43 +84,41 @@ fn block(
     let mut out = Vec::new();
     let mut cur: Option<Stmt> = None;
     while *at < toks.len() {
-        let (line, w) = &toks[*at];
+        let (line, col, w) = &toks[*at];
+        let pos = Some((*line, *col));
         *at += 1;
         match w.as_str() {
             "\n" => out.extend(cur.take()),
             "{" => {
-                let mut s = cur.take().ok_or_else(|| {
-                    error(file, Some(*line), "`{` without a name before it".into())
-                })?;
+                let mut s = cur
+                    .take()
+                    .ok_or_else(|| error(file, pos, "`{` without a name before it".into()))?;
                 s.body = block(toks, at, depth + 1, file)?;
                 out.push(s);
             }
-            "}" if depth == 0 => {
-                return Err(error(
-                    file,
-                    Some(*line),
-                    "`}` without a matching `{`".into(),
-                ))
-            }
+            "}" if depth == 0 => return Err(error(file, pos, "`}` without a matching `{`".into())),
             "}" => {
                 out.extend(cur.take());
                 return Ok(out);
             }
-            _ => cur
-                .get_or_insert_with(|| Stmt {
+            _ => {
+                let s = cur.get_or_insert_with(|| Stmt {
                     line: *line,
                     words: Vec::new(),
+                    cols: Vec::new(),
                     body: Vec::new(),
-                })
-                .words
-                .push(w.clone()),
+                });
+                s.words.push(w.clone());
+                s.cols.push(*col);
+            }
         }
     }
     if depth > 0 {
-        let line = toks.last().map(|t| t.0);
+        // At the end of the last line: where the missing `}` would go.
+        let end = toks.last().map(|t| (t.0, t.1));
         return Err(error(
             file,
-            line,
+            end,
             "the file ends inside a block: a `}` is missing".into(),
         ));
     }
@@ -102,7 +127,13 @@ fn block(
 }
 
 fn src(file: &str, s: &Stmt) -> Source {
-    Source::new(file, Some(s.line), s.words.join(" "))
+    Source::at(file, s.at(0), s.words.join(" "))
+}
+
+/// The source of a statement's value (its second word), so that an error about the value points
+/// at it.
+fn value_src(file: &str, s: &Stmt) -> Source {
+    Source::at(file, s.at(1), s.words.join(" "))
 }
 
 /// keepalived's times: seconds, fractions allowed (`advert_int 0.5`).
@@ -114,7 +145,7 @@ fn seconds(s: &Stmt, file: &str) -> Result<Value, ScenarioError> {
         .ok_or_else(|| {
             error(
                 file,
-                Some(s.line),
+                Some(s.at(1)),
                 format!("`{}`: expected a number of seconds", s.words.join(" ")),
             )
         })
@@ -124,7 +155,7 @@ fn int(s: &Stmt, file: &str) -> Result<i64, ScenarioError> {
     s.words.get(1).and_then(|t| t.parse().ok()).ok_or_else(|| {
         error(
             file,
-            Some(s.line),
+            Some(s.at(1)),
             format!("`{}`: expected a whole number", s.words.join(" ")),
         )
     })
@@ -152,7 +183,7 @@ fn script(b: &Stmt, file: &str, imp: &mut Imported) -> Result<(), ScenarioError>
             _ => None,
         };
         match path {
-            Some((p, v)) => imp.set(p, v, src(file, s), Authority::Config),
+            Some((p, v)) => imp.set(p, v, value_src(file, s), Authority::Config),
             None => imp.not_imported(&src(file, s), "the model's check script asks the API server through the local HAProxy, as kubeadm's check_apiserver.sh does"),
         }
     }
@@ -169,17 +200,17 @@ fn instance(b: &Stmt, file: &str, imp: &mut Imported) -> Result<(), ScenarioErro
                 let p = u32::try_from(p).map_err(|_| {
                     error(
                         file,
-                        Some(s.line),
+                        Some(s.at(1)),
                         format!("priority {p} is out of range; keepalived priorities are 1 to 254"),
                     )
                 })?;
-                priority = Some((p, src(file, s)));
+                priority = Some((p, value_src(file, s)));
             }
             "state" => master = s.words.get(1).is_some_and(|w| w == "MASTER"),
             "advert_int" => imp.set(
                 "settings.load_balancer.vrrp_advert_interval",
                 seconds(s, file)?,
-                src(file, s),
+                value_src(file, s),
                 Authority::Config,
             ),
             "track_script" => {}
@@ -189,7 +220,7 @@ fn instance(b: &Stmt, file: &str, imp: &mut Imported) -> Result<(), ScenarioErro
             ),
         }
     }
-    let (p, source) = priority.ok_or_else(|| error(file, Some(b.line), "the vrrp_instance has no `priority`; each load balancer's priority decides which holds the VIP".into()))?;
+    let (p, source) = priority.ok_or_else(|| error(file, Some(b.at(0)), "the vrrp_instance has no `priority`; each load balancer's priority decides which holds the VIP".into()))?;
     imp.facts.keepalived.push((p, master, source));
     Ok(())
 }

@@ -16,20 +16,20 @@ pub fn read_config(text: &str, file: &str, imp: &mut Imported) -> Result<(), Sce
     }
     for doc in &docs {
         let kind = doc.get("kind").and_then(Node::text).ok_or_else(|| {
-            error(file, Some(doc.line), "a document without `kind`; expected a kubeadm configuration (ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration)".into())
+            error(file, Some(doc.pos()), "a document without `kind`; expected a kubeadm configuration (ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration)".into())
         })?;
         match kind {
             "ClusterConfiguration" => cluster(doc, file, imp)?,
             "InitConfiguration" | "JoinConfiguration" => init(doc, kind, file, imp)?,
             "KubeletConfiguration" => kubelet(doc, file, imp)?,
             "KubeProxyConfiguration" => imp.not_imported(
-                &Source::new(file, Some(doc.line), kind),
+                &Source::at(file, doc.pos(), kind),
                 "kube-proxy's settings are not modelled (a worker's kube-proxy follows the Service's endpoints)",
             ),
             other => {
                 return Err(error(
                     file,
-                    doc.get("kind").map(|n| n.line),
+                    doc.get("kind").map(Node::pos),
                     format!("kind `{other}` is not a kubeadm configuration; import reads ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration, KubeProxyConfiguration"),
                 ))
             }
@@ -52,29 +52,29 @@ const CLUSTER_KEYS: &[&str] = &[
 fn cluster(doc: &Node, file: &str, imp: &mut Imported) -> Result<(), ScenarioError> {
     if let Some(n) = doc.get("controlPlaneEndpoint") {
         let v = n.text().unwrap_or_default();
-        imp.facts.control_plane_endpoint = Some(Source::new(
+        imp.facts.control_plane_endpoint = Some(Source::at(
             file,
-            Some(n.line),
+            n.pos(),
             format!("controlPlaneEndpoint: {v}"),
         ));
     }
     if let Some(local) = doc.at("etcd.local") {
-        imp.facts.etcd_local = Some(Source::new(file, Some(local.line), "etcd.local"));
+        imp.facts.etcd_local = Some(Source::at(file, local.pos(), "etcd.local"));
         if let Some(args) = local.get("extraArgs") {
             extra_args(args, Proc::Etcd, "etcd.local.extraArgs", file, imp)?;
         }
     }
     if let Some(ext) = doc.at("etcd.external") {
         let eps = ext.get("endpoints").map(Node::items).unwrap_or_default();
-        let src = Source::new(
+        let src = Source::at(
             file,
-            Some(ext.line),
+            ext.pos(),
             format!("etcd.external.endpoints ({} listed)", eps.len()),
         );
         if eps.is_empty() {
             return Err(error(
                 file,
-                Some(ext.line),
+                Some(ext.pos()),
                 "etcd.external lists no endpoints; an external etcd cluster needs at least one"
                     .into(),
             ));
@@ -92,7 +92,7 @@ fn cluster(doc: &Node, file: &str, imp: &mut Imported) -> Result<(), ScenarioErr
     }
     for (k, v) in doc.entries() {
         if !CLUSTER_KEYS.contains(&k.as_str()) {
-            imp.not_imported(&Source::new(file, Some(v.line), k.as_str()), "not modelled (names, versions, networks and image settings do not change availability in the model)");
+            imp.not_imported(&Source::at(file, v.pos(), k.as_str()), "not modelled (names, versions, networks and image settings do not change availability in the model)");
         }
     }
     Ok(())
@@ -115,17 +115,17 @@ fn extra_args(
                 let value = i.get("value");
                 match (name, value) {
                     (Some(n), Some(v)) => Ok((n.to_string(), v)),
-                    _ => Err(error(file, Some(i.line), format!("{key}: an item without `name` and `value` (kubeadm v1beta4 writes extraArgs as a list of {{name, value}})"))),
+                    _ => Err(error(file, Some(i.pos()), format!("{key}: an item without `name` and `value` (kubeadm v1beta4 writes extraArgs as a list of {{name, value}})"))),
                 }
             })
             .collect::<Result<_, _>>()?,
         Value::Scalar(_) => {
-            return Err(error(file, Some(args.line), format!("{key}: expected a mapping of flag names to values, or a list of {{name, value}}")))
+            return Err(error(file, Some(args.pos()), format!("{key}: expected a mapping of flag names to values, or a list of {{name, value}}")))
         }
     };
     for (name, v) in pairs {
         let text = v.text().unwrap_or_default();
-        let src = Source::new(file, Some(v.line), format!("{key} {name}: {text}"));
+        let src = Source::at(file, v.pos(), format!("{key} {name}: {text}"));
         apply_flag(
             proc,
             name.trim_start_matches('-'),
@@ -169,14 +169,14 @@ fn apply_flag(
         return Ok(());
     };
     let value = flags::value(flag.kind, text)
-        .map_err(|why| error(&src.file, src.line, format!("{}: {why}", src.key)))?;
+        .map_err(|why| error(&src.file, src.pos(), format!("{}: {why}", src.key)))?;
     imp.set(flag.path, value, src, authority);
     Ok(())
 }
 
 fn init(doc: &Node, kind: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioError> {
     for (k, v) in doc.entries() {
-        let src = Source::new(file, Some(v.line), format!("{kind} {k}"));
+        let src = Source::at(file, v.pos(), format!("{kind} {k}"));
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "nodeRegistration" => node_registration(v, kind, file, imp)?,
@@ -194,9 +194,9 @@ fn node_registration(
     imp: &mut Imported,
 ) -> Result<(), ScenarioError> {
     for (k, v) in reg.entries() {
-        let src = Source::new(
+        let src = Source::at(
             file,
-            Some(v.line),
+            v.pos(),
             format!("{kind} nodeRegistration.{k}: {}", v.text().unwrap_or("...")),
         );
         match k.as_str() {
@@ -231,15 +231,11 @@ fn kubelet(doc: &Node, file: &str, imp: &mut Imported) -> Result<(), ScenarioErr
             continue;
         }
         let text = v.text().unwrap_or("...");
-        let src = Source::new(
-            file,
-            Some(v.line),
-            format!("KubeletConfiguration {k}: {text}"),
-        );
+        let src = Source::at(file, v.pos(), format!("KubeletConfiguration {k}: {text}"));
         match KUBELET_FIELDS.iter().find(|(f, _, _)| f == k) {
             Some((_, path, kind)) => {
                 let value = flags::value(*kind, text)
-                    .map_err(|why| error(file, Some(v.line), format!("{k}: {why}")))?;
+                    .map_err(|why| error(file, Some(v.pos()), format!("{k}: {why}")))?;
                 imp.set(path, value, src, Authority::Config);
             }
             None => imp.not_imported(&src, "the model's kubelet has no such setting"),
@@ -280,7 +276,7 @@ fn manifest(text: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioEr
         [doc, ..] => {
             return Err(error(
                 file,
-                Some(doc.line),
+                Some(doc.pos()),
                 "not a static pod manifest: expected one document with `kind: Pod`".into(),
             ))
         }
@@ -299,7 +295,7 @@ fn manifest(text: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioEr
     let Some(container) = containers.first() else {
         return Err(error(
             file,
-            Some(pod.line),
+            Some(pod.pos()),
             "the pod has no spec.containers".into(),
         ));
     };
@@ -328,7 +324,7 @@ fn manifest(text: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioEr
                 format!("image: {image}"),
             ));
         } else {
-            imp.not_imported(&Source::new(file, Some(container.line), format!("image: {image}")), "not a control-plane process the model has (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, HAProxy, keepalived)");
+            imp.not_imported(&Source::at(file, container.pos(), format!("image: {image}")), "not a control-plane process the model has (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, HAProxy, keepalived)");
         }
         return Ok(());
     };
@@ -342,13 +338,13 @@ fn manifest(text: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioEr
     for arg in command.iter().skip(1) {
         let Some(text) = arg.text() else { continue };
         let Some(flag) = text.strip_prefix("--").or_else(|| text.strip_prefix('-')) else {
-            imp.not_imported(&Source::new(file, Some(arg.line), text), "not a flag");
+            imp.not_imported(&Source::at(file, arg.pos(), text), "not a flag");
             continue;
         };
         let (name, value) = flag.split_once('=').unwrap_or((flag, "true"));
-        let src = Source::new(
+        let src = Source::at(
             file,
-            Some(arg.line),
+            arg.pos(),
             format!("{} --{name}={value}", proc.binary()),
         );
         apply_flag(proc, name, value, src, Authority::Manifest, imp)?;

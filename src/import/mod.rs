@@ -21,21 +21,43 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Where a value came from: the file (as shown to the user), its line, and the key with its text.
+/// Where a value came from: the file (as shown to the user), its line and column, and the key with
+/// its text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Source {
     pub file: String,
     pub line: Option<usize>,
+    /// 1-based column (in characters) of the value, when the reader knows it: an error about the
+    /// value (the scenario loader refusing it, say) points there.
+    pub column: Option<usize>,
     pub key: String,
 }
 
 impl Source {
+    /// A source known by its line at most.
     pub fn new(file: &str, line: Option<usize>, key: impl Into<String>) -> Source {
         Source {
             file: file.to_string(),
             line,
+            column: None,
             key: key.into(),
         }
+    }
+
+    /// A source at a line and column.
+    pub fn at(file: &str, (line, column): (usize, usize), key: impl Into<String>) -> Source {
+        Source {
+            file: file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            key: key.into(),
+        }
+    }
+
+    /// Where an error about this value points: its line and column (column 1 when only the line is
+    /// known).
+    pub fn pos(&self) -> Option<(usize, usize)> {
+        self.line.map(|l| (l, self.column.unwrap_or(1)))
     }
 
     /// `FILE:LINE KEY`.
@@ -156,9 +178,10 @@ impl Imported {
     }
 }
 
-/// A file a reader does not understand: an error at `file:line`.
-pub fn error(file: &str, line: Option<usize>, message: String) -> ScenarioError {
-    crate::scenario::error::error_at(file, String::new(), line.map(|l| (l, 1)), message)
+/// A file a reader does not understand: an error at `file:line:column` (1-based, the column in
+/// characters), or about the whole file without a position.
+pub fn error(file: &str, at: Option<(usize, usize)>, message: String) -> ScenarioError {
+    crate::scenario::error::error_at(file, String::new(), at, message)
 }
 
 /// Files kubeadm keeps beside its configuration that hold nothing the model has.
@@ -297,7 +320,7 @@ fn blame(imp: &Imported, e: ScenarioError) -> ScenarioError {
         return e;
     };
     let msg = format!("{} (imported as `{}`): {}", s.from.key, e.path, e.message);
-    let e = error(&s.from.file, s.from.line, msg);
+    let e = error(&s.from.file, s.from.pos(), msg);
     match std::fs::read_to_string(&s.from.file) {
         Ok(text) => e.with_source(&text),
         Err(_) => e,

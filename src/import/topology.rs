@@ -154,12 +154,16 @@ fn load_balancers(imp: &mut Imported) {
                 );
             }
             let list: Vec<u32> = many.iter().map(|(p, _, _)| *p).collect();
-            let from: Vec<String> = many.iter().map(|(_, _, s)| s.describe()).collect();
+            // The priorities are in the files: the first one's source, naming the others, so that
+            // the comment says "from" and an error about the list points at a priority.
+            let others: Vec<String> = many[1..].iter().map(|(_, _, s)| s.describe()).collect();
+            let mut from = many[0].2.clone();
+            from.key = format!("{} (with {})", from.key, others.join(", "));
             put(
                 imp,
                 "settings.load_balancer.vrrp_priorities",
                 Value::from(list),
-                assumed(&format!("from {}", from.join(", "))),
+                from,
             );
         }
     }

@@ -7,10 +7,11 @@ use crate::scenario::error::{error_at, ScenarioError};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// A YAML value with the 1-based line it starts on.
+/// A YAML value with the 1-based line and column (in characters) it starts at.
 #[derive(Clone, Debug)]
 pub struct Node {
     pub line: usize,
+    pub col: usize,
     pub value: Value,
 }
 
@@ -23,6 +24,11 @@ pub enum Value {
 }
 
 impl Node {
+    /// Where the value starts: (line, column), as errors take it.
+    pub fn pos(&self) -> (usize, usize) {
+        (self.line, self.col)
+    }
+
     /// The value under `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
@@ -63,12 +69,12 @@ impl Node {
 
 enum Frame {
     Map {
-        line: usize,
+        at: (usize, usize),
         entries: Vec<(String, Node)>,
         key: Option<String>,
     },
     List {
-        line: usize,
+        at: (usize, usize),
         items: Vec<Node>,
     },
 }
@@ -91,13 +97,20 @@ impl Builder<'_> {
     fn place(&mut self, node: Node) {
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map { at, entries, key }) => match key.take() {
                 Some(k) => entries.push((k, node)),
                 None => match node.value {
-                    Value::Scalar(k) => *key = Some(k),
+                    Value::Scalar(k) => {
+                        // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
+                        // starts where its first key does.
+                        if entries.is_empty() {
+                            *at = (*at).min((node.line, node.col));
+                        }
+                        *key = Some(k)
+                    }
                     Value::Map(_) | Value::List(_) => {
                         self.error.get_or_insert_with(|| {
-                            let pos = Some((node.line, 1));
+                            let pos = Some(node.pos());
                             let msg = "a mapping key must be a plain name, not a mapping or list";
                             error_at(self.file, String::new(), pos, msg.into())
                         });
@@ -114,29 +127,32 @@ impl MarkedEventReceiver for Builder<'_> {
         if self.error.is_some() {
             return;
         }
-        let line = mark.line();
+        // yaml-rust2 counts lines from 1 and columns (characters) from 0.
+        let at = (mark.line(), mark.col() + 1);
         match ev {
             Event::Alias(_) => self.fail(mark, "YAML aliases (*name) are not supported here"),
             Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() >= 64 => {
                 self.fail(mark, "nested deeper than 64 levels")
             }
             Event::MappingStart(..) => self.stack.push(Frame::Map {
-                line,
+                at,
                 entries: Vec::new(),
                 key: None,
             }),
             Event::SequenceStart(..) => self.stack.push(Frame::List {
-                line,
+                at,
                 items: Vec::new(),
             }),
             Event::MappingEnd | Event::SequenceEnd => {
                 let node = match self.stack.pop() {
-                    Some(Frame::Map { line, entries, .. }) => Node {
-                        line,
+                    Some(Frame::Map { at, entries, .. }) => Node {
+                        line: at.0,
+                        col: at.1,
                         value: Value::Map(entries),
                     },
-                    Some(Frame::List { line, items }) => Node {
-                        line,
+                    Some(Frame::List { at, items }) => Node {
+                        line: at.0,
+                        col: at.1,
                         value: Value::List(items),
                     },
                     None => return,
@@ -144,7 +160,8 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.place(node);
             }
             Event::Scalar(text, ..) => self.place(Node {
-                line,
+                line: at.0,
+                col: at.1,
                 value: Value::Scalar(text),
             }),
             Event::Nothing
@@ -189,7 +206,11 @@ mod tests {
         let docs = documents("a: 1\n---\nkind: X\nb:\n  c: [1, 2]\n", "t.yaml").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].get("kind").unwrap().text(), Some("X"));
-        assert_eq!(docs[1].at("b.c").unwrap().items()[1].line, 5);
+        assert_eq!(docs[1].at("b.c").unwrap().items()[1].pos(), (5, 10));
+        assert_eq!(docs[1].get("kind").unwrap().pos(), (3, 7));
+        // A block mapping starts at its first key (yaml-rust2 marks it at the first `:`).
+        assert_eq!(docs[1].pos(), (3, 1));
+        assert_eq!(docs[1].get("b").unwrap().pos(), (5, 3));
         let e = documents("a: [1\n", "t.yaml").unwrap_err();
         assert!(e.line.is_some() && e.message.starts_with("not valid YAML"));
     }

@@ -107,6 +107,10 @@ pub enum TraceKind {
     /// A Node object's stored Ready condition changed (committed by the node lifecycle controller):
     /// what kube-state-metrics exports as `kube_node_status_condition`.
     NodeReady { node: u16, ready: bool },
+    /// A Node object's stored `node.kubernetes.io/unreachable:NoExecute` taint was added or removed
+    /// (committed by the node lifecycle controller; the model's only node taint besides the
+    /// control-plane one). Drawn in the picture's node lanes.
+    NodeTaint { node: u16, tainted: bool },
     /// A leader acted past its lease, as its leader-election settings allow (retry period + renew
     /// deadline > lease duration): a hazard of those settings, not a model bug.
     PastLease { proc: u16, text: String },

@@ -28,8 +28,8 @@ pre { background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px
   font: 12.5px/1.4 "DejaVu Sans Mono", Menlo, Consolas, monospace; margin: 0; }
 .svgwrap { background: #fff; border: 1px solid #ddd; border-radius: 4px; overflow-x: auto; }
 .svgwrap svg { display: block; max-width: 100%; height: auto; }
-.svgwrap .lane, .svgwrap .fault { cursor: pointer; }
-.svgwrap .lane:hover rect { opacity: 0.8; }
+.svgwrap .lane, .svgwrap .node-lane, .svgwrap .fault { cursor: pointer; }
+.svgwrap .lane:hover rect, .svgwrap .node-lane:hover rect { opacity: 0.8; }
 .hint { color: #666; font-size: 12px; margin: 4px 0 0; }
 table { border-collapse: collapse; background: #fff; }
 th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #eee; vertical-align: top; }
@@ -75,9 +75,9 @@ const SCRIPT: &str = r##"
     if (log && log.scrollIntoView) { log.scrollIntoView(); }
   }
   input.addEventListener("input", apply);
-  var lanes = document.querySelectorAll("#timeline .lane");
+  var lanes = document.querySelectorAll("#timeline .lane, #timeline .node-lane");
   Array.prototype.forEach.call(lanes, function (g) {
-    g.addEventListener("click", function () { filterTo(g.getAttribute("data-proc") || ""); });
+    g.addEventListener("click", function () { filterTo(g.getAttribute("data-proc") || g.getAttribute("data-node") || ""); });
   });
   var faults = document.querySelectorAll("#timeline .fault, #timeline .fault-label");
   Array.prototype.forEach.call(faults, function (g) {

@@ -104,7 +104,8 @@ pub fn describe(o: &Outcome, e: &TraceEvent) -> Option<String> {
         | TraceKind::PastLease { .. }
         | TraceKind::Scrape { .. }
         | TraceKind::EtcdHealth { .. }
-        | TraceKind::NodeReady { .. } => return None,
+        | TraceKind::NodeReady { .. }
+        | TraceKind::NodeTaint { .. } => return None,
     })
 }
 
@@ -178,7 +179,8 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
         | TraceKind::PastLease { .. }
         | TraceKind::Scrape { .. }
         | TraceKind::EtcdHealth { .. }
-        | TraceKind::NodeReady { .. } => None,
+        | TraceKind::NodeReady { .. }
+        | TraceKind::NodeTaint { .. } => None,
     }
 }
 

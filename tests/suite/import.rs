@@ -1,8 +1,10 @@
 //! `kube-ha-sim import DIR` (issue 17, "Import what users already have"): a kubeadm HA stacked
-//! cluster's files (`testdata/import/kubeadm-stacked/`) become a scenario that validates, runs, and
-//! whose settings are the files' values; the written scenario is a golden file
-//! (`testdata/import/kubeadm-stacked.golden.yaml`; `REWRITE=1 cargo test --test suite import::`
-//! regenerates it, review the diff); files it cannot use are errors at `file:line`, exit 2.
+//! cluster's files (`testdata/import/kubeadm-stacked/`), an external-etcd cluster's
+//! (`kubeadm-external/`) and a keepalived VIP pair's (`keepalived-pair/`) become scenarios that
+//! validate, run, and whose settings are the files' values; the written scenarios are golden files
+//! (`testdata/import/NAME.golden.yaml`; `REWRITE=1 cargo test --test suite import::` regenerates
+//! them, review the diff); files it cannot use are errors at `file:line:column` (the offending token's
+//! column), exit 2.
 
 use crate::common::run_bin;
 use crate::datadriven::{diff, rewrite_requested};
@@ -109,22 +111,103 @@ fn imported_scenario_validates_runs_and_carries_the_files_settings() {
     assert!(err.contains("exists"), "{err}");
 }
 
+/// Every imported cluster of `testdata/import/` and its golden scenario: kubeadm's stacked HA guide; an
+/// external etcd cluster (ClusterConfiguration `etcd.external.endpoints`, the API servers'
+/// `--etcd-servers`); and a keepalived VIP pair, one keepalived.conf per load balancer with different
+/// priorities, in front of HAProxy.
+const GOLDENS: &[(&str, &str)] = &[
+    (INPUT, GOLDEN),
+    (
+        "testdata/import/kubeadm-external",
+        "testdata/import/kubeadm-external.golden.yaml",
+    ),
+    (
+        "testdata/import/keepalived-pair",
+        "testdata/import/keepalived-pair.golden.yaml",
+    ),
+];
+
 #[test]
-fn imported_scenario_matches_its_golden_file() {
-    let (code, out, err) = run_bin(Some(root()), &["import", INPUT]);
-    assert_eq!(code, 0, "{err}");
-    let golden = root().join(GOLDEN);
-    if rewrite_requested() {
-        std::fs::write(&golden, &out).unwrap();
-        return;
+fn imported_scenarios_match_their_golden_files() {
+    let mut failures = String::new();
+    for (input, golden) in GOLDENS {
+        let (code, out, err) = run_bin(Some(root()), &["import", input]);
+        assert_eq!(code, 0, "{input}: {err}");
+        let golden = root().join(golden);
+        if rewrite_requested() {
+            std::fs::write(&golden, &out).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_default();
+        if want != out {
+            failures += &format!(
+                "{} differs; REWRITE=1 cargo test --test suite import:: and review the diff\n{}\n",
+                golden.display(),
+                diff(&want, &out)
+            );
+        }
     }
-    let want = std::fs::read_to_string(&golden).unwrap_or_default();
-    assert!(
-        want == out,
-        "{} differs; REWRITE=1 cargo test --test suite import:: and review the diff\n{}",
-        golden.display(),
-        diff(&want, &out)
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// Imports `testdata/import/NAME` and loads the scenario it writes.
+fn import_and_load(name: &str) -> kube_ha_sim::scenario::Plan {
+    let d = temp(name);
+    let out = d.join("cluster.yaml");
+    let input = root().join("testdata/import").join(name);
+    let (code, _, err) = run_bin(
+        None,
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
+    assert_eq!(code, 0, "{err}");
+    load_scenario(&out).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn an_external_etcd_cluster_imports_as_external_with_its_members() {
+    let plan = import_and_load("kubeadm-external");
+    let t = plan.to_scenario().topology;
+    assert_eq!(t.etcd, kube_ha_sim::scenario::model::EtcdTopology::External);
+    // etcd.external.endpoints lists five members (and the API server's --etcd-servers agrees).
+    assert_eq!(t.etcd_nodes, 5);
+    let s = &plan.settings;
+    assert_eq!(s.kube_apiserver.request_timeout.ns(), 45 * SEC);
+    assert_eq!(
+        (
+            s.leader_election.lease_duration.ns(),
+            s.leader_election.renew_deadline.ns(),
+            s.leader_election.retry_period.ns()
+        ),
+        (20 * SEC, 15 * SEC, 3 * SEC)
+    );
+    assert_eq!(s.node_lifecycle.node_monitor_grace_period.ns(), 50 * SEC);
+}
+
+#[test]
+fn a_keepalived_pair_imports_as_two_load_balancers_with_their_priorities() {
+    let plan = import_and_load("keepalived-pair");
+    let t = plan.to_scenario().topology;
+    assert_eq!(t.load_balancer_count(), 2);
+    assert_eq!(t.control_plane_nodes, 3);
+    let lb = &plan.settings.load_balancer;
+    // The MASTER (priority 150) first: lb-1 starts holding the VIP; the BACKUP's 140 is its peer.
+    assert_eq!(lb.vrrp_priorities, vec![150, 140]);
+    assert_eq!(
+        (
+            lb.vrrp_script_interval.ns(),
+            lb.vrrp_script_fall,
+            lb.vrrp_script_rise,
+            lb.vrrp_script_weight
+        ),
+        (2 * SEC, 3, 2, -20)
+    );
+    assert_eq!((lb.check_interval.ns(), lb.fall, lb.rise), (2 * SEC, 3, 2));
+    assert_eq!(lb.check_path, HealthPath::Readyz);
 }
 
 /// A bad input: its case name, its files (name, text) and what stderr must contain.
@@ -138,42 +221,67 @@ const BAD: &[Bad] = &[
     (
         "haproxy-time",
         &[("haproxy.cfg", "defaults\n  retries 1\nbackend api\n  default-server inter soon\n  server a 10.0.0.1:6443 check\n")],
-        "haproxy.cfg:4:1: `default-server inter soon`: expected a time",
+        "haproxy.cfg:4:24: `default-server inter soon`: expected a time",
     ),
     (
         "haproxy-no-section",
         &[("haproxy.cfg", "# comment\n   retries 3\n")],
-        "haproxy.cfg:2:1: `retries` before any section",
+        "haproxy.cfg:2:4: `retries` before any section",
     ),
     (
         "kubeadm-unknown-kind",
         &[("kubeadm-config.yaml", "apiVersion: apps/v1\nkind: Deployment\n")],
-        "kubeadm-config.yaml:2:1: kind `Deployment` is not a kubeadm configuration",
+        "kubeadm-config.yaml:2:7: kind `Deployment` is not a kubeadm configuration",
     ),
     (
         "kubeadm-bad-yaml",
         &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd: [local\n")],
-        "kubeadm-config.yaml:3:",
+        "kubeadm-config.yaml:3:1: not valid YAML",
     ),
     (
         "kubeadm-bad-flag-value",
         &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      heartbeat-interval: 100ms\n")],
-        "kubeadm-config.yaml:5:1: etcd.local.extraArgs heartbeat-interval: 100ms: `100ms` is not a whole number",
+        "kubeadm-config.yaml:5:27: etcd.local.extraArgs heartbeat-interval: 100ms: `100ms` is not a whole number",
     ),
     (
         "etcd-timing-the-model-refuses",
         &[("kubeadm-config.yaml", "kind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      heartbeat-interval: \"500\"\n      election-timeout: \"1000\"\n")],
-        "kubeadm-config.yaml:6:1: etcd.local.extraArgs election-timeout: 1000 (imported as `settings.etcd.election_timeout`): election_timeout (1s) must be at least 5 x heartbeat_interval (500ms)",
+        "kubeadm-config.yaml:6:25: etcd.local.extraArgs election-timeout: 1000 (imported as `settings.etcd.election_timeout`): election_timeout (1s) must be at least 5 x heartbeat_interval (500ms)",
     ),
     (
         "keepalived-unclosed",
         &[("keepalived.conf", "vrrp_instance VI_1 {\n  priority 101\n")],
-        "keepalived.conf:2:1: the file ends inside a block",
+        "keepalived.conf:2:15: the file ends inside a block",
     ),
     (
         "manifest-not-a-pod",
         &[("manifests/etcd.yaml", "apiVersion: v1\nkind: Service\n")],
         "manifests/etcd.yaml:1:1: not a static pod manifest",
+    ),
+    (
+        "haproxy-count-missing",
+        &[("haproxy.cfg", "defaults\n\tretries\nbackend api\n  server a 10.0.0.1:6443 check\n")],
+        "haproxy.cfg:2:10: `retries`: expected a whole number",
+    ),
+    (
+        "keepalived-priority-not-a-number",
+        &[("keepalived.conf", "vrrp_instance VI_1 {\n    state MASTER\n    priority  high\n}\n")],
+        "keepalived.conf:3:15: `priority high`: expected a whole number",
+    ),
+    (
+        "keepalived-stray-brace",
+        &[("keepalived.conf", "global_defs {\n}\n  }\n")],
+        "keepalived.conf:3:3: `}` without a matching `{`",
+    ),
+    (
+        "keepalived-advert-the-model-refuses",
+        &[("keepalived.conf", "vrrp_instance VI_1 {\n  priority 101\n  advert_int 0.5\n}\n")],
+        "keepalived.conf:3:14: advert_int 0.5 (imported as `settings.load_balancer.vrrp_advert_interval`): 500ms is too short",
+    ),
+    (
+        "kubeadm-extra-args-not-a-list",
+        &[("kubeadm-config.yaml", "kind: ClusterConfiguration\napiServer:\n  extraArgs: yes\n")],
+        "kubeadm-config.yaml:3:14: apiServer.extraArgs: expected a mapping",
     ),
     (
         "unknown-file",
@@ -183,7 +291,7 @@ const BAD: &[Bad] = &[
 ];
 
 #[test]
-fn bad_inputs_exit_2_naming_file_and_line() {
+fn bad_inputs_exit_2_naming_file_line_and_column() {
     let mut failures = String::new();
     for (case, files, want) in BAD {
         let d = temp(case);

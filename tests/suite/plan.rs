@@ -355,3 +355,211 @@ repair:
     let e = parse_plan(&bad, "t.yaml", Path::new(".")).unwrap_err();
     assert_eq!((e.line, e.column), (Some(11), Some(11)), "{e}");
 }
+
+/// Runs the binary in `dir` (so that relative paths in shard files resolve as they would for a user).
+fn khs_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Every file of a report folder, by name.
+fn folder_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A plan small enough to run four times in a test: two designs (the second with one shared crew),
+/// control-plane and load-balancer failures, two samples per transition, and brute-force runs, so that
+/// the shards carry both kinds of run. A failing expectation makes the exit code 1, which the merge
+/// must give too.
+const SHARD_PLAN: &str = r#"{"name": "tiny", "seed": 3, "years": 200, "transition_samples": 2,
+ "base": {"duration": "20m", "topology": {"etcd": "stacked", "control_plane_nodes": 3, "load_balancers": 2}},
+ "designs": [{"name": "a"}, {"name": "b", "repair": {"crews": 1}}],
+ "failures": [{"class": "control-plane", "mttf": "200h", "mttr": "8h"},
+              {"class": "load-balancer", "mttf": "400h", "mttr": "4h"}],
+ "expect": [{"design": "a", "metric": "api.availability", "at_least": 0.5},
+            {"design": "b", "metric": "api.availability", "at_least": 0.9999}]}"#;
+
+#[test]
+fn merged_plan_shards_equal_the_single_machine_plan_byte_for_byte() {
+    let d = temp("shards");
+    std::fs::write(d.join("p.json"), SHARD_PLAN).unwrap();
+    let single = khs_in(&d, &["plan", "p.json", "--brute-force", "2", "--out", "r"]);
+    assert_eq!(
+        single.0, 1,
+        "design b misses its bound: {}{}",
+        single.1, single.2
+    );
+    let want = folder_bytes(&d.join("r"));
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        [
+            "downtime.png",
+            "downtime.svg",
+            "nines.png",
+            "nines.svg",
+            "plan.html",
+            "plan.json"
+        ]
+    );
+    std::fs::remove_dir_all(d.join("r")).unwrap();
+    let mut runs = 0;
+    for i in 1..=3 {
+        let (code, out, err) = khs_in(
+            &d,
+            &[
+                "plan",
+                "p.json",
+                "--brute-force",
+                "2",
+                "--shard",
+                &format!("{i}/3"),
+                "--shard-out",
+                &format!("s{i}.json"),
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.is_empty(), "a shard writes no summary: {out}");
+        assert!(err.contains(&format!("shard {i}/3")), "{err}");
+        let shard: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(format!("s{i}.json"))).unwrap()).unwrap();
+        runs += shard["runs"].as_object().unwrap().len();
+        assert_eq!(shard["identity"]["brute_force_runs"], 4);
+    }
+    let total = khs_in(
+        &d,
+        &[
+            "plan",
+            "p.json",
+            "--brute-force",
+            "2",
+            "--shard",
+            "1/1",
+            "--shard-out",
+            "whole.json",
+        ],
+    );
+    assert_eq!(total.0, 0, "{}", total.2);
+    let whole: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("whole.json")).unwrap()).unwrap();
+    assert_eq!(
+        runs,
+        whole["runs"].as_object().unwrap().len(),
+        "every run in exactly one shard"
+    );
+    // The shards in any order give the same summary, exit code and files, byte for byte.
+    let merged = khs_in(
+        &d,
+        &["merge", "s3.json", "s1.json", "s2.json", "--out", "r"],
+    );
+    assert_eq!((merged.0, &merged.1), (single.0, &single.1), "{}", merged.2);
+    let got = folder_bytes(&d.join("r"));
+    for (name, bytes) in &want {
+        assert!(
+            got.get(name) == Some(bytes),
+            "{name} differs after the merge"
+        );
+    }
+    assert_eq!(got.len(), want.len());
+    // One shard of one is the whole plan too.
+    let one = khs_in(&d, &["merge", "whole.json", "--out", "r1"]);
+    assert_eq!((one.0, &one.1.replace("r1/", "r/")), (single.0, &single.1));
+}
+
+#[test]
+fn plan_shards_refuse_bad_input_with_exit_2() {
+    let d = temp("shard-errors");
+    std::fs::write(d.join("p.json"), SHARD_PLAN).unwrap();
+    let shard = |extra: &[&str], i: &str, out: &str| {
+        let mut args = vec!["plan", "p.json", "--shard", i, "--shard-out", out];
+        args.extend(extra);
+        khs_in(&d, &args)
+    };
+    for bad in ["0/3", "4/3", "1/0", "x/3"] {
+        let (code, _, err) = shard(&[], bad, "x.json");
+        assert_eq!(code, 2, "{bad}");
+        assert!(
+            err.contains(&format!("--shard \"{bad}\"")) && err.contains("1 <= I <= N"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = khs_in(&d, &["plan", "p.json", "--shard", "1/2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs --shard-out"), "{err}");
+    let (code, _, err) = shard(&["--out", "o"], "1/2", "x.json");
+    assert_eq!(code, 2);
+    assert!(err.contains("--out belongs to `merge`"), "{err}");
+    for i in 1..=2 {
+        assert_eq!(shard(&[], &format!("{i}/2"), &format!("s{i}.json")).0, 0);
+    }
+    let merge = |files: &[&str]| {
+        let mut args = vec!["merge"];
+        args.extend(files);
+        khs_in(&d, &args)
+    };
+    // A missing shard, a shard twice, a shard of another seed, a check shard among plan shards.
+    let (code, _, err) = merge(&["s1.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("missing shard(s) 2/2 of plan tiny (p.json)"),
+        "{err}"
+    );
+    let (code, _, err) = merge(&["s1.json", "s2.json", "s1.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("s1.json: field `shard`: shard 1/2 is given twice"),
+        "{err}"
+    );
+    assert_eq!(shard(&["--seed", "4"], "2/2", "seed4.json").0, 0);
+    let (code, _, err) = merge(&["s1.json", "seed4.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "seed4.json: field `identity`: a shard of another plan than s1.json: seed 4 against 3"
+        ),
+        "{err}"
+    );
+    assert_eq!(shard(&[], "2/3", "of3.json").0, 0);
+    let (code, _, err) = merge(&["s1.json", "of3.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("shard count 3 against 2"), "{err}");
+    std::fs::write(d.join("c.json"), r#"{"kind":"kube-ha-sim check shard"}"#).unwrap();
+    let (code, _, err) = merge(&["s1.json", "c.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("c.json: not a plan shard"), "{err}");
+    let (code, _, err) = merge(&["s1.json", "s2.json", "--junit", "j.xml"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("merging plan shards takes only --out DIR"),
+        "{err}"
+    );
+    // The plan file edited between the shards and the merge: its runs are not the shards' runs.
+    std::fs::write(
+        d.join("p.json"),
+        SHARD_PLAN.replace("\"mttr\": \"8h\"", "\"mttr\": \"9h\""),
+    )
+    .unwrap();
+    let (code, _, err) = merge(&["s1.json", "s2.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("p.json: the plan's runs differ from the shards'"),
+        "{err}"
+    );
+    assert!(!d.join("out").exists(), "nothing written on bad input");
+}

@@ -703,3 +703,135 @@ fn the_vip_holder_has_a_band_and_many_workers_are_summarised_by_zone() {
         .unwrap();
     assert!(height < 1200.0, "{height}");
 }
+
+/// The titles of the state rectangles of the first element with `class` and attribute `attr` = `value`
+/// (one per run of equal pixel columns, "STATE FROM – TO"), in time order.
+fn state_titles(doc: &roxmltree::Document, class: &str, attr: &str, value: &str) -> Vec<String> {
+    let lane = elements_with_class(doc, class)
+        .into_iter()
+        .find(|l| l.attribute(attr) == Some(value))
+        .unwrap_or_else(|| panic!("no {class} with {attr}={value}"));
+    rects(&lane)
+        .iter()
+        .map(|r| title_of(r))
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The state names (the title up to its time span) of a lane, without repeats.
+fn states(titles: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in titles {
+        let name = t
+            .rsplit_once(" \u{2013} ")
+            .and_then(|(a, _)| a.rsplit_once(' '))
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default();
+        if out.last() != Some(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn node_lanes_show_ready_then_tainted_when_a_worker_crashes_and_pods_are_counted() {
+    // issue 17: the picture had no node Ready/Unknown/taint lane and no pod counts.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/worker-crash.json"),
+    )
+    .unwrap();
+    let o = outcome_of(&text, 7);
+    let s = svg::render_svg(&o);
+    let doc = roxmltree::Document::parse(&s).unwrap();
+    let lanes: Vec<&str> = elements_with_class(&doc, "node-state")
+        .iter()
+        .filter_map(|l| l.attribute("data-node"))
+        .collect();
+    // Every node with a kubelet has a lane; the load balancer host registers no Node object.
+    assert_eq!(
+        lanes,
+        ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3"]
+    );
+    // worker-1 crashes at 2m: Ready, then (after the grace period) tainted unreachable for good.
+    let crashed = states(&state_titles(&doc, "node-state", "data-node", "worker-1"));
+    assert_eq!(
+        crashed.first().map(String::as_str),
+        Some("Ready"),
+        "{crashed:?}"
+    );
+    assert_eq!(
+        crashed.last().map(String::as_str),
+        Some("tainted unreachable:NoExecute"),
+        "{crashed:?}"
+    );
+    let tainted_at = state_titles(&doc, "node-state", "data-node", "worker-1")
+        .into_iter()
+        .find(|t| t.starts_with("tainted"))
+        .unwrap();
+    // Not before the crash plus the node monitor grace period.
+    assert!(
+        !tainted_at.contains("tainted unreachable:NoExecute 1m"),
+        "{tainted_at}"
+    );
+    let survivor = states(&state_titles(&doc, "node-state", "data-node", "worker-2"));
+    assert_eq!(survivor, ["Ready"], "a healthy worker stays Ready");
+    // Pod counts: worker-1's kubelet loses its pods; the survivors take the replacements.
+    assert!(
+        s.contains(">0 pods<") && s.contains(">3 pods<"),
+        "pod counts"
+    );
+    // The workload's band: all six ready, then some, then all six again.
+    let web = states(&state_titles(&doc, "workload-pods", "data-workload", "web"));
+    let ups: Vec<&str> = web
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| *s != "up")
+        .collect();
+    assert_eq!(ups, ["up", "unready", "up"], "{web:?}");
+    assert!(s.contains(">4/6<") && s.contains(">6/6<"));
+    // The legend names the new colour and the alert bands' colours (the run fires alerts).
+    let legend = elements_with_class(&doc, "legend");
+    let words: String = legend[0]
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("|");
+    for item in ["tainted", "alert pending", "alert firing", "unready"] {
+        assert!(
+            words.split('|').any(|w| w == item),
+            "{item} missing in {words}"
+        );
+    }
+}
+
+#[test]
+fn summarised_workers_get_a_node_lane_per_zone_that_follows_the_worst_node() {
+    let o = outcome_of(
+        r#"{"name":"z","duration":"2m30s","topology":{"etcd":"stacked","control_plane_nodes":3,
+             "workers":30,"zones":["a","b","c"],"load_balancers":2},
+            "workloads":[{"name":"web","replicas":20}],
+            "faults":[{"at":"40s","kind":"crash","target":"worker-1"}]}"#,
+        1,
+    );
+    let s = svg::render_svg(&o);
+    let doc = roxmltree::Document::parse(&s).unwrap();
+    let zones: Vec<&str> = elements_with_class(&doc, "node-state")
+        .iter()
+        .filter_map(|l| l.attribute("data-zone"))
+        .collect();
+    assert_eq!(zones, ["a", "b", "c"]);
+    let per_worker = elements_with_class(&doc, "node-state")
+        .iter()
+        .filter(|l| {
+            l.attribute("data-node")
+                .is_some_and(|n| n.starts_with("worker-"))
+        })
+        .count();
+    assert_eq!(per_worker, 0, "no node lane per worker above the limit");
+    // worker-1 is in zone a: its lane turns tainted; zone b's stays Ready.
+    let a = states(&state_titles(&doc, "node-state", "data-zone", "a"));
+    assert_eq!(a, ["Ready", "tainted unreachable:NoExecute"]);
+    let b = states(&state_titles(&doc, "node-state", "data-zone", "b"));
+    assert_eq!(b, ["Ready"]);
+}

@@ -4,13 +4,10 @@
 use super::columns::Shade;
 use super::frame::Frame;
 use super::scene::{Anchor, Prim, Scene};
-use super::style::{LANE_GAP, LANE_H, NODE_H};
+use super::style::{C_PENDING, LANE_GAP, LANE_H, NODE_H};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::alerts::AlertState;
 use crate::run::Outcome;
-
-/// Pending: a light red.
-const C_PENDING: super::scene::Rgb = (246, 190, 190);
 
 /// Draws the alerts that were pending or firing; returns the y below them.
 pub(super) fn draw_alerts(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
@@ -58,9 +55,12 @@ pub(super) fn draw_alerts(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: 
         frame.draw_columns_named(scene, &cols, y, LANE_H, |s| match s {
             Shade::Unready => (C_PENDING, "pending"),
             Shade::Down => (s.color(), "firing"),
-            Shade::Empty | Shade::Leader | Shade::Up | Shade::Standby | Shade::Paused => {
-                (s.color(), s.name())
-            }
+            Shade::Empty
+            | Shade::Leader
+            | Shade::Up
+            | Shade::Standby
+            | Shade::Tainted
+            | Shade::Paused => (s.color(), s.name()),
         });
         scene.main.push(Prim::Close);
         y += LANE_H + LANE_GAP;

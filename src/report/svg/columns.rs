@@ -4,7 +4,7 @@
 
 use super::frame::Frame;
 use super::scene::{Rgb, Scene};
-use super::style::{COLS, C_DOWN, C_LEADER, C_PAUSED, C_STANDBY, C_UNREADY, C_UP, X0};
+use super::style::{COLS, C_DOWN, C_LEADER, C_PAUSED, C_STANDBY, C_TAINTED, C_UNREADY, C_UP, X0};
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::ProcState;
 
@@ -17,6 +17,9 @@ pub(super) enum Shade {
     Up,
     Standby,
     Unready,
+    /// A node carrying the unreachable NoExecute taint: its pods are evicted once their toleration
+    /// runs out (node lanes only).
+    Tainted,
     Paused,
     Down,
 }
@@ -42,6 +45,7 @@ impl Shade {
             Shade::Up => "up",
             Shade::Standby => "standby",
             Shade::Unready => "unready",
+            Shade::Tainted => "tainted",
             Shade::Paused => "paused",
             Shade::Down => "down",
         }
@@ -55,6 +59,7 @@ impl Shade {
             Shade::Up => C_UP,
             Shade::Standby => C_STANDBY,
             Shade::Unready => C_UNREADY,
+            Shade::Tainted => C_TAINTED,
             Shade::Paused => C_PAUSED,
             Shade::Down => C_DOWN,
         }

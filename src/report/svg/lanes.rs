@@ -1,8 +1,13 @@
-//! The lanes: one per process grouped under its node (with a thin bar for the node itself), etcd
-//! leader elections marked with their term, and one band per capability.
+//! The lanes: one per process grouped under its node (with a thin bar for the node itself and, for a
+//! node with a kubelet, its Node object's lane from `nodes`), etcd leader elections marked with their
+//! term, and one band per capability.
 
 use super::columns::Shade;
 use super::frame::Frame;
+use super::nodes::{
+    draw_node_lane, draw_workload_bands, draw_zone_node_lane, merge_steps, node_objects,
+    NodeObjects,
+};
 use super::scene::{Anchor, Prim, Scene};
 use super::style::{text_width, C_DOWN, C_MARK, C_NODE_UP, LANE_GAP, LANE_H, NODE_H, WIDTH, X0};
 use super::write::esc;
@@ -94,13 +99,14 @@ pub(super) const WORKER_LANES_MAX: usize = 12;
 pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
     let changes = lane_changes(o);
     let marks = nodes_and_elections(o);
+    let objects = node_objects(o);
     let is_worker = |n: &NodeSpec| n.kind == crate::topology::NodeKind::Worker;
     let summarise = o.layout.nodes.iter().filter(|n| is_worker(n)).count() > WORKER_LANES_MAX;
     let mut zones_drawn = false;
     for (ni, node) in o.layout.nodes.iter().enumerate() {
         if summarise && is_worker(node) {
             if !zones_drawn {
-                y = draw_worker_zones(scene, o, frame, &changes, y);
+                y = draw_worker_zones(scene, o, frame, (&changes, &objects), y);
                 zones_drawn = true;
             }
             continue;
@@ -109,6 +115,21 @@ pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f
             .filter(|&p| o.layout.procs[p].node == ni)
             .collect();
         y = draw_node_header(scene, o, frame, node, &marks.node_changes[ni], y);
+        // Nodes with a kubelet register a Node object; load balancer hosts have none.
+        let registered = procs
+            .iter()
+            .any(|&p| o.layout.procs[p].kind == crate::topology::ProcKind::Kubelet);
+        if registered {
+            y = draw_node_lane(
+                scene,
+                o,
+                frame,
+                ("node", format!("data-node=\"{}\"", esc(&node.name))),
+                &objects.states[ni],
+                &objects.pods[ni],
+                y,
+            );
+        }
         for p in procs {
             let name = &o.layout.procs[p].name;
             draw_proc_lane(scene, frame, o.end_ns, (name, &node.name), &changes[p], y);
@@ -120,12 +141,13 @@ pub(super) fn draw_lanes(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f
 }
 
 /// The workers of each zone as one lane: up while every worker's kubelet runs, unready while some
-/// do, down while none does; the label says how many workers the zone has.
+/// do, down while none does; the label says how many workers the zone has. Under it, the zone's node
+/// lane ([`draw_zone_node_lane`]).
 fn draw_worker_zones(
     scene: &mut Scene,
     o: &Outcome,
     frame: &Frame,
-    changes: &[Vec<(Nanos, Shade)>],
+    (changes, objects): (&[Vec<(Nanos, Shade)>], &NodeObjects),
     mut y: f64,
 ) -> f64 {
     use crate::topology::{NodeKind, ProcKind};
@@ -156,6 +178,8 @@ fn draw_worker_zones(
         frame.draw_columns(scene, &cols, y, LANE_H, Shade::color);
         scene.main.push(Prim::Close);
         y += LANE_H + LANE_GAP;
+        let workers: Vec<usize> = kubelets.iter().map(|&p| o.layout.procs[p].node).collect();
+        y = draw_zone_node_lane(scene, o, frame, objects, (zone, &workers), y);
     }
     y
 }
@@ -164,35 +188,19 @@ fn draw_worker_zones(
 /// otherwise.
 fn zone_changes<'a>(lanes: impl Iterator<Item = &'a [(Nanos, Shade)]>) -> Vec<(Nanos, Shade)> {
     let lanes: Vec<&[(Nanos, Shade)]> = lanes.collect();
-    let mut times: Vec<Nanos> = lanes.iter().flat_map(|l| l.iter().map(|c| c.0)).collect();
-    times.sort_unstable();
-    times.dedup();
-    let mut at = vec![0usize; lanes.len()];
-    let mut state = vec![Shade::Down; lanes.len()];
-    let mut out: Vec<(Nanos, Shade)> = Vec::new();
-    for t in times {
-        for (i, lane) in lanes.iter().enumerate() {
-            while at[i] < lane.len() && lane[at[i]].0 <= t {
-                state[i] = lane[at[i]].1;
-                at[i] += 1;
-            }
-        }
+    merge_steps(&lanes, Shade::Down, |state| {
         let up = state
             .iter()
             .filter(|s| matches!(s, Shade::Up | Shade::Leader | Shade::Standby))
             .count();
-        let shade = if up == lanes.len() {
+        if up == state.len() {
             Shade::Up
         } else if up == 0 {
             Shade::Down
         } else {
             Shade::Unready
-        };
-        if out.last().map(|l| l.1) != Some(shade) {
-            out.push((t, shade));
         }
-    }
-    out
+    })
 }
 
 /// Node header: name, zone, and a thin bar that is grey while the node is up, red while down, so a
@@ -305,8 +313,8 @@ fn draw_leader_marks(
     }
 }
 
-/// Capability bands under the lanes (when the run has timelines), and the VIP holder when keepalived
-/// runs; returns the y below them.
+/// Capability bands under the lanes (when the run has timelines), the VIP holder when keepalived
+/// runs, and each workload's ready replicas; returns the y below them.
 pub(super) fn draw_bands(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f64) -> f64 {
     if o.timelines.is_empty() {
         return y;
@@ -336,7 +344,7 @@ pub(super) fn draw_bands(scene: &mut Scene, o: &Outcome, frame: &Frame, mut y: f
         draw_vip_band(scene, o, frame, &vip, y);
         y += LANE_H + LANE_GAP;
     }
-    y
+    draw_workload_bands(scene, o, frame, y)
 }
 
 /// The VIP holder: green while a node holds the VIP (its name written at each change), red while

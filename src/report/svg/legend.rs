@@ -1,10 +1,13 @@
-//! The legend under the picture: a swatch per lane state, fault shading, the election marker and the
-//! API chart's colours, then a note on how to read pixel columns.
+//! The legend under the picture: a swatch per lane state (tainted nodes when some node was), fault
+//! shading, the election marker, the alert bands' colours and the API chart's colours, then a note on
+//! how to read node lanes and pixel columns.
 
 use super::columns::Shade;
 use super::frame::Frame;
 use super::scene::{Anchor, Prim, Scene};
-use super::style::{text_width, COLS, C_DOWN, C_FAULT, C_LEADER, C_MARK, C_P50, C_P99, C_UP};
+use super::style::{
+    text_width, COLS, C_DOWN, C_FAULT, C_LEADER, C_MARK, C_P50, C_P99, C_PENDING, C_UP,
+};
 use crate::engine::{fmt_duration, Nanos};
 
 /// The legend's row of items, filled left to right.
@@ -24,27 +27,67 @@ impl LegendRow {
     }
 }
 
-/// The legend under the picture, from `y0`; returns the y below it. `with_api` adds the API chart's
-/// colours (only when some run has requests); `with_pause` the paused colour (only when some process
-/// stalled, so that other pictures keep their legend).
-pub(super) fn draw_legend(
-    scene: &mut Scene,
-    frame: &Frame,
-    y0: f64,
-    with_api: bool,
-    with_pause: bool,
-) -> f64 {
+/// Which optional items the legend shows: only what the picture has, so that a picture without
+/// alerts or tainted nodes does not explain colours it never uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct LegendItems {
+    /// The API chart's colours (some run has requests).
+    pub api: bool,
+    /// The paused colour (some process stalled).
+    pub pause: bool,
+    /// The tainted-node colour (some node was tainted).
+    pub tainted: bool,
+    /// The alert band colours (some alert went pending or fired).
+    pub alerts: bool,
+}
+
+impl LegendItems {
+    /// What the run `o` needs explained.
+    pub(super) fn of(o: &crate::run::Outcome) -> LegendItems {
+        use crate::observe::{ProcState, TraceKind};
+        let any = |f: &dyn Fn(&TraceKind) -> bool| o.trace.events.iter().any(|e| f(&e.kind));
+        LegendItems {
+            api: !o.trace.requests.is_empty(),
+            pause: any(&|k| {
+                matches!(
+                    k,
+                    TraceKind::Proc {
+                        state: ProcState::Paused,
+                        ..
+                    }
+                )
+            }),
+            tainted: any(&|k| matches!(k, TraceKind::NodeTaint { tainted: true, .. })),
+            alerts: o.alerts.iter().any(|a| !a.spans.is_empty()),
+        }
+    }
+
+    /// What any of several runs needs explained.
+    pub(super) fn or(self, other: LegendItems) -> LegendItems {
+        LegendItems {
+            api: self.api || other.api,
+            pause: self.pause || other.pause,
+            tainted: self.tainted || other.tainted,
+            alerts: self.alerts || other.alerts,
+        }
+    }
+}
+
+/// The legend under the picture, from `y0`; returns the y below it, with the optional `items`.
+pub(super) fn draw_legend(scene: &mut Scene, frame: &Frame, y0: f64, items: LegendItems) -> f64 {
     let mut row = LegendRow {
         x: 10.0,
         y: y0 + 4.0,
     };
     scene.main.push(Prim::Open("class=\"legend\"".into()));
-    let paused = with_pause.then_some(Shade::Paused);
+    let paused = items.pause.then_some(Shade::Paused);
+    let tainted = items.tainted.then_some(Shade::Tainted);
     for s in [
         Some(Shade::Up),
         Some(Shade::Leader),
         Some(Shade::Standby),
         Some(Shade::Unready),
+        tainted,
         paused,
         Some(Shade::Down),
     ]
@@ -59,12 +102,21 @@ pub(super) fn draw_legend(
     }
     row.item(scene, fault_swatch, "fault");
     row.item(scene, election_swatch, "etcd leader elected (tN: term)");
-    if with_api {
+    if items.alerts {
+        for (c, l) in [(C_PENDING, "alert pending"), (C_DOWN, "alert firing")] {
+            row.item(
+                scene,
+                |sc, x, y| sc.fill(x, y + 1.0, 14.0, 10.0, c, None),
+                l,
+            );
+        }
+    }
+    if items.api {
         api_items(scene, &mut row);
     }
     draw_note(scene, frame, row.y);
     scene.main.push(Prim::Close);
-    row.y + 34.0
+    row.y + 48.0
 }
 
 /// A patch of the fault shading (a little stronger than over the lanes, to read on white).
@@ -120,14 +172,19 @@ fn api_items(scene: &mut Scene, row: &mut LegendRow) {
     }
 }
 
-/// How to read the lanes: where they start, what the node bars mean, and that a pixel column shows the
-/// worst state within it (with how long one pixel is in this picture).
+/// How to read the lanes: where they start, what the node bars and node lanes mean, and that a pixel
+/// column shows the worst state within it (with how long one pixel is in this picture). Two lines, as
+/// one would run past the picture's width.
 fn draw_note(scene: &mut Scene, frame: &Frame, y: f64) {
     let px = frame.t_end as f64 / COLS as f64;
-    let note = format!(
-        "Lanes start down until the process first starts. Node bars: grey up, red down. One pixel is {}; \
-         a pixel column shows the worst state within it (down > unready > standby > up > leader).",
+    let lanes = "Lanes start down until the process first starts. Node bars: grey up, red down. Node lanes: \
+         the Node as the API stores it (up: Ready, unready: NotReady/Unknown, tainted: \
+         unreachable:NoExecute), with the kubelet's ready pods.";
+    let pixels = format!(
+        "One pixel is {}; a pixel column shows the worst state within it (down > paused > tainted > \
+         unready > standby > up > leader).",
         fmt_duration(px.round().max(1.0) as Nanos)
     );
-    scene.muted(10.0, y + 26.0, note, 10.0, Anchor::Start);
+    scene.muted(10.0, y + 26.0, lanes, 10.0, Anchor::Start);
+    scene.muted(10.0, y + 40.0, pixels, 10.0, Anchor::Start);
 }

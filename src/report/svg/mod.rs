@@ -1,10 +1,11 @@
-//! The timeline picture of a run: time across; one lane per process grouped by node; one band per
-//! capability; fault periods shaded across everything (as Jepsen shades its nemesis regions); etcd leader
+//! The timeline picture of a run: time across; one lane per process grouped by node, with a lane for
+//! the node's Node object (Ready, NotReady/Unknown, tainted; ready pods); one band per capability, the
+//! VIP holder and each workload's ready replicas; fault periods shaded across everything (as Jepsen shades its nemesis regions); etcd leader
 //! elections marked with their term; and the API success ratio and latency percentiles under the bands.
 //!
 //! The picture is laid out once as a `Scene` of plain shapes, then written as SVG (by hand: one
 //! element per run of equal pixels, with identifying attributes such as `class="lane"
-//! data-proc="cp-1/etcd"`, `class="band" data-cap="api"` and `class="fault" data-fault="0"`) or drawn
+//! data-proc="cp-1/etcd"`, `class="node-lane node-state" data-node="worker-1"`, `class="band" data-cap="api"` and `class="fault" data-fault="0"`) or drawn
 //! into a PNG by `report::png`. Intervals shorter than a pixel are aggregated: each pixel column of a
 //! lane or band shows the worst state that occurred within it, so a 6-hour run draws as fast and as
 //! legibly as a 10-minute one.
@@ -15,7 +16,7 @@
 //! - `frame`: the time axis (where a time falls, tick steps, tick labels, grid lines);
 //! - `columns`: per-pixel-column worst states (`Shade`) and drawing them as runs of rectangles;
 //! - `timeline`: one run's picture, top to bottom, calling `lanes` (processes, nodes, elections,
-//!   capability bands), `api` (success and latency charts) and `faults` (fault shading and labels,
+//!   capability bands; the node lanes and workload bands from `nodes`), `api` (success and latency charts) and `faults` (fault shading and labels,
 //!   invariant violations);
 //! - `legend`, and `compare` (the title bars and the metrics table of a comparison);
 //! - `write`: the scene as SVG text.
@@ -28,6 +29,7 @@ mod faults;
 mod frame;
 mod lanes;
 mod legend;
+mod nodes;
 mod scene;
 mod style;
 mod timeline;
@@ -38,22 +40,9 @@ pub(crate) use write::{esc, to_svg};
 
 use crate::run::Outcome;
 use frame::Frame;
-use legend::draw_legend;
+use legend::{draw_legend, LegendItems};
 use style::WIDTH;
 use timeline::{draw_run, header};
-
-/// Whether some process stalled in the run (the legend then names the paused colour).
-fn has_pause(o: &Outcome) -> bool {
-    o.trace.events.iter().any(|e| {
-        matches!(
-            e.kind,
-            crate::observe::TraceKind::Proc {
-                state: crate::observe::ProcState::Paused,
-                ..
-            }
-        )
-    })
-}
 
 /// Lays out the timeline of one run.
 pub(crate) fn scene(o: &Outcome) -> Scene {
@@ -64,13 +53,7 @@ pub(crate) fn scene(o: &Outcome) -> Scene {
     let frame = Frame::new(o.end_ns);
     let y = header(&mut scene, o, 0.0);
     let y = draw_run(&mut scene, o, &frame, y + 4.0, None);
-    let y = draw_legend(
-        &mut scene,
-        &frame,
-        y,
-        !o.trace.requests.is_empty(),
-        has_pause(o),
-    );
+    let y = draw_legend(&mut scene, &frame, y, LegendItems::of(o));
     scene.height = y.ceil();
     scene
 }
@@ -104,9 +87,10 @@ pub(crate) fn compare_scene(runs: &[(&Outcome, &str)]) -> Scene {
         compare::draw_run_title(&mut scene, o, label, &id, y);
         y = draw_run(&mut scene, o, &frame, y + 26.0, Some(&id));
     }
-    let with_api = runs.iter().any(|(o, _)| !o.trace.requests.is_empty());
-    let with_pause = runs.iter().any(|(o, _)| has_pause(o));
-    y = draw_legend(&mut scene, &frame, y, with_api, with_pause);
+    let items = runs.iter().fold(LegendItems::default(), |acc, (o, _)| {
+        acc.or(LegendItems::of(o))
+    });
+    y = draw_legend(&mut scene, &frame, y, items);
     y = compare::draw_metrics_table(&mut scene, runs, y);
     scene.height = (y + 10.0).ceil();
     scene

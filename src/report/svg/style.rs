@@ -37,6 +37,11 @@ pub(super) const C_UNREADY: Rgb = (240, 190, 40);
 /// A stalled process (`pause`): alive, holding its state, handling nothing.
 pub(super) const C_PAUSED: Rgb = (150, 90, 190);
 pub(super) const C_DOWN: Rgb = (214, 39, 40);
+/// A node with the unreachable NoExecute taint: darker than NotReady's yellow, short of down's red,
+/// because its pods still run until they are evicted.
+pub(super) const C_TAINTED: Rgb = (196, 96, 20);
+/// An alert that is pending (its condition holds, not yet for its `for:`): a light red.
+pub(super) const C_PENDING: Rgb = (246, 190, 190);
 pub(super) const C_NODE_UP: Rgb = (200, 200, 200);
 pub(super) const C_FAULT: Rgb = (128, 64, 192);
 pub(super) const C_P50: Rgb = (31, 119, 180);
