@@ -17,6 +17,7 @@ pub mod haproxy;
 pub mod kubectl;
 pub mod lab;
 pub mod names;
+pub mod scrub;
 
 use crate::engine::{fmt_duration, Nanos};
 use crate::scenario::Plan;
