@@ -3,12 +3,12 @@
 //! from etcd's committed state, in kubectl's table layout (k/k pkg/printers/internalversion/printers.go).
 
 use super::format::{human_duration, tabwriter};
-use super::names::{node_ip, pod_ip, uuid, VIP};
+use super::names::{fnv, node_ip, pod_ip, uuid, VIP};
 use super::{Moment, Printed};
 use crate::components::ctx::{ProcId, VIP as VIP_PROC};
 use crate::components::etcd::kv::Kv;
 use crate::components::msg::keys;
-use crate::components::objects::{EndpointObj, NodeObj};
+use crate::components::objects::{EndpointObj, NodeObj, Pod};
 use crate::components::Component;
 use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
@@ -428,15 +428,9 @@ pub fn endpoints(m: &Moment) -> Printed {
     get(m, "endpoints", |kv| {
         let mut rows = vec![["NAME", "ENDPOINTS", "AGE"].map(String::from).to_vec()];
         let age = human_duration(w.now);
-        let bits = kv
-            .get(keys::key(keys::API_ENDPOINTS, 0))
-            .map_or(0, |v| v.value);
-        let apis: Vec<String> = w
-            .layout
-            .procs_of(ProcKind::ApiServer)
-            .enumerate()
-            .filter(|(ord, _)| bits & (1 << ord) != 0)
-            .map(|(_, p)| format!("{}:6443", node_ip(&w.layout, w.layout.procs[p].node)))
+        let apis: Vec<String> = api_server_ips(w, kv)
+            .into_iter()
+            .map(|ip| format!("{ip}:6443"))
             .collect();
         let mut services = vec![vec!["kubernetes".into(), endpoint_list(&apis), age.clone()]];
         let (start, end) = keys::range(keys::ENDPOINT);
@@ -453,6 +447,120 @@ pub fn endpoints(m: &Moment) -> Printed {
         }
         services.sort();
         rows.extend(services);
+        rows
+    })
+}
+
+/// The API servers the `kubernetes` Service lists: the lease endpoint reconciler's set, stored as a
+/// bit per API server ordinal.
+fn api_server_ips(w: &World, kv: &Kv) -> Vec<String> {
+    let bits = kv
+        .get(keys::key(keys::API_ENDPOINTS, 0))
+        .map_or(0, |v| v.value);
+    w.layout
+        .procs_of(ProcKind::ApiServer)
+        .enumerate()
+        .filter(|(ord, _)| bits & (1 << ord) != 0)
+        .map(|(_, p)| node_ip(&w.layout, w.layout.procs[p].node))
+        .collect()
+}
+
+/// The EndpointSlice controller's limit (kube-controller-manager `--max-endpoints-per-slice`,
+/// default 100; k/k pkg/controller/endpointslice/config/v1alpha1/defaults.go).
+const MAX_ENDPOINTS_PER_SLICE: usize = 100;
+
+/// apimachinery `util/rand.String(5)`, the suffix `generateName` adds (`web-` becomes `web-x7kqz`):
+/// its alphabet has no vowels and no confusable characters (k/k
+/// staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go). Drawn here from (seed, name).
+fn generated_suffix(seed: u64, name: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h = fnv(seed, name);
+    (0..5)
+        .map(|_| {
+            let c = ALPHANUMS[(h % ALPHANUMS.len() as u64) as usize] as char;
+            h /= ALPHANUMS.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// kubectl's list columns of an EndpointSlice: at most 3 items, then ` + N more...`, `<unset>`
+/// when empty (printers.go `listWithMoreString`, used by `formatDiscoveryPorts` and
+/// `formatDiscoveryEndpoints`).
+fn list_with_more(items: &[String]) -> String {
+    if items.is_empty() {
+        return "<unset>".into();
+    }
+    let shown = items[..items.len().min(3)].join(",");
+    if items.len() > 3 {
+        format!("{shown} + {} more...", items.len() - 3)
+    } else {
+        shown
+    }
+}
+
+/// `kubectl get endpointslices` (namespace default), printers.go `printEndpointSlice`: NAME,
+/// ADDRESSTYPE, PORTS, ENDPOINTS (addresses only, no ports, whatever their conditions), AGE.
+/// - `kubernetes`: the API servers' slice, written by the same lease reconciler as the Endpoints
+///   and named after the Service; port 6443.
+/// - each workload's Service: the EndpointSlice controller's slices, named `generateName`-style
+///   `<service>-xxxxx`, at most 100 endpoints each, port 8080. Unlike `kubectl get endpoints`, which
+///   lists ready addresses only, a slice keeps every pod that is bound to a node and has an IP,
+///   ready or not and terminating or not, and marks it with `ready`/`serving`/`terminating`
+///   conditions that this table does not print (k/k staging/src/k8s.io/endpointslice/utils.go
+///   `podToEndpoint`; terminating endpoints since v1.22): so a dead node's pods stay in the
+///   ENDPOINTS column here while they leave the Endpoints. A Service with no such pod has one
+///   placeholder slice with no ports and no endpoints (`<unset>`, `<unset>`). Every slice is as
+///   old as the run (the Services exist from the start; the model does not time slice creation).
+pub fn endpoint_slices(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "endpointslices", |kv| {
+        let mut rows = vec![["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+            .map(String::from)
+            .to_vec()];
+        let age = human_duration(w.now);
+        let mut slices = vec![vec![
+            "kubernetes".into(),
+            "IPv4".into(),
+            "6443".into(),
+            list_with_more(&api_server_ips(w, kv)),
+            age.clone(),
+        ]];
+        let (start, end) = keys::range(keys::POD);
+        let pods: Vec<(u64, Pod)> = kv
+            .range(start, end)
+            .iter()
+            .map(|e| (keys::id_of(e.key), Pod::unpack(e.value)))
+            .collect();
+        for (i, wl) in w.scenario.workloads.iter().enumerate() {
+            let addrs: Vec<String> = pods
+                .iter()
+                .filter(|(_, p)| p.workload as usize == i)
+                .filter_map(|(uid, p)| p.node.map(|n| pod_ip(n as usize, *uid)))
+                .collect();
+            let chunks: Vec<&[String]> = if addrs.is_empty() {
+                vec![&[]]
+            } else {
+                addrs.chunks(MAX_ENDPOINTS_PER_SLICE).collect()
+            };
+            for (k, chunk) in chunks.into_iter().enumerate() {
+                let name = format!(
+                    "{}-{}",
+                    wl.name,
+                    generated_suffix(m.seed, &format!("endpointslice/{}/{k}", wl.name))
+                );
+                let ports = if chunk.is_empty() { "<unset>" } else { "8080" };
+                slices.push(vec![
+                    name,
+                    "IPv4".into(),
+                    ports.into(),
+                    list_with_more(chunk),
+                    age.clone(),
+                ]);
+            }
+        }
+        slices.sort();
+        rows.extend(slices);
         rows
     })
 }

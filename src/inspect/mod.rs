@@ -95,6 +95,7 @@ pub fn print(view: View, m: &Moment) -> Printed {
         View::Pods => kubectl::pods(m),
         View::Leases => kubectl::leases(m),
         View::Endpoints => kubectl::endpoints(m),
+        View::EndpointSlices => kubectl::endpoint_slices(m),
         View::Members => etcdctl::member_list(m),
         View::EndpointStatus => etcdctl::endpoint_status(m),
         View::EndpointHealth => etcdctl::endpoint_health(m),

@@ -269,7 +269,7 @@ fn the_command_line_splits_streams_and_refuses_bad_input() {
         ),
         (
             vec!["--at", "2m", "--view", "nodes,podz"],
-            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, endpoints, members, endpoint-status, endpoint-health, haproxy\n",
+            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, endpoints, endpointslices, members, endpoint-status, endpoint-health, haproxy\n",
         ),
         (
             vec!["--at", "2"],
@@ -310,4 +310,71 @@ fn restarts_count_process_starts_not_readiness_changes() {
     );
     let restarted = row(&pods, "kube-scheduler-cp-2");
     assert!(restarted[3].starts_with("1 ("), "{restarted:?}");
+}
+
+#[test]
+fn endpoint_slices_keep_a_dead_nodes_pods_that_endpoints_drop() {
+    // worker-1 dies at 1m: 50 s later the node lifecycle controller marks it NotReady and its pods
+    // not ready; the Endpoints lose them, the EndpointSlice keeps them (with ready=false, which the
+    // table does not print) until they are evicted 300 s later.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(DIR).join("degraded.json"))
+        .unwrap()
+        .replace(
+            r#""faults": [ "#,
+            r#""faults": [ { "at": "1m", "kind": "crash", "target": "worker-1" }, "#,
+        );
+    let plan = kube_ha_sim::scenario::parse_scenario(&text, "w.json").expect("the variant parses");
+    let at = |t: &str| Moment::at(&plan, plan.seed, parse_duration(t).unwrap()).unwrap();
+    let worker1_pods = |s: &str| s.matches("10.244.5.").count();
+    let before = at("50s");
+    let slices = print(View::EndpointSlices, &before);
+    assert_eq!(
+        stdout(&slices)[0],
+        "NAME         ADDRESSTYPE   PORTS   ENDPOINTS                                         AGE"
+    );
+    let web = row(&slices, "web-2ckxd");
+    assert_eq!(web[1..3], ["IPv4", "8080"]);
+    assert!(web[3].ends_with(" + 1 more..."), "{web:?}");
+    assert_eq!(
+        row(&slices, "kubernetes")[1..4],
+        ["IPv4", "6443", "10.0.1.1,10.0.1.2,10.0.1.3"]
+    );
+    let eps = row(&print(View::Endpoints, &before), "web")[1].to_string();
+    let in_slice = row(&slices, "web-2ckxd")[3].to_string();
+    assert!(
+        worker1_pods(&eps) > 0 && worker1_pods(&in_slice) > 0,
+        "{eps} / {in_slice}"
+    );
+    let after = at("2m30s");
+    let eps = row(&print(View::Endpoints, &after), "web")[1].to_string();
+    assert_eq!(
+        worker1_pods(&eps),
+        0,
+        "Endpoints list ready pods only: {eps}"
+    );
+    let slices = print(View::EndpointSlices, &after);
+    assert_eq!(
+        row(&slices, "web-2ckxd")[3],
+        in_slice,
+        "the slice keeps the not-ready pods"
+    );
+    // cp-1's API server left the `kubernetes` slice as it left the Endpoints.
+    assert_eq!(row(&slices, "kubernetes")[3], "10.0.1.2,10.0.1.3");
+    // `lab` takes the command line, with or without the default namespace spelled out.
+    for line in [
+        "kubectl get endpointslices",
+        "kubectl get endpointslices -n default",
+        "kubectl  get endpointslices --namespace default",
+    ] {
+        assert_eq!(
+            View::from_command(line),
+            Some(View::EndpointSlices),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        View::from_command("kubectl get endpointslices -n kube-system"),
+        None
+    );
 }
