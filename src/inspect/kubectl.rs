@@ -2,8 +2,8 @@
 //! balancer's pick, the API server, its etcd), then the objects as the API server would list them
 //! from etcd's committed state, in kubectl's table layout (k/k pkg/printers/internalversion/printers.go).
 
-use super::format::{human_duration, tabwriter};
-use super::names::{fnv, node_ip, pod_ip, uuid, VIP};
+use super::format::{go_tabwriter, human_duration, rfc3339, tabwriter};
+use super::names::{fnv, node_ip, pod_ip, uuid, VIP, WALL_CLOCK_EPOCH_UNIX_S};
 use super::{Moment, Printed};
 use crate::components::ctx::{ProcId, VIP as VIP_PROC};
 use crate::components::etcd::kv::Kv;
@@ -142,6 +142,18 @@ pub fn api_answer(w: &World) -> (ApiAnswer, Nanos) {
 /// Runs a `kubectl get RESOURCE`: the rows from the committed store when the API answers, else the
 /// error kubectl prints (exit 1).
 fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -> Printed {
+    request(m, resource, |kv| Ok(tabwriter(&rows(kv))))
+}
+
+/// Runs a kubectl command that reads from the API (`get`, `describe`): `answer` makes its stdout
+/// from the committed store when the API answers, or the error the server gave (a NotFound, on
+/// stderr, exit 1); else the error kubectl prints when the request fails (exit 1). `resource` is
+/// what kubectl names in a Timeout (`get nodes`).
+fn request(
+    m: &Moment,
+    resource: &str,
+    body: impl FnOnce(&Kv) -> Result<String, String>,
+) -> Printed {
     let w = &m.world;
     let mut p = Printed::default();
     let (answer, waited) = api_answer(w);
@@ -155,8 +167,13 @@ fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -
             if waited > 0 {
                 p.wait(waited, "HAProxy's connect timeout to a dead backend, then a retry");
             }
-            p.out(&tabwriter(&rows(&store)));
-            return p;
+            match body(&store) {
+                Ok(text) => {
+                    p.out(&text);
+                    return p;
+                }
+                Err(e) => p.err(e),
+            }
         }
         ApiAnswer::ServerTimeout { .. } => {
             p.wait(
@@ -562,5 +579,135 @@ pub fn endpoint_slices(m: &Moment) -> Printed {
         slices.sort();
         rows.extend(slices);
         rows
+    })
+}
+
+/// The leader-election Lease names, by the model's lease number.
+fn lease_name(lease: u16) -> &'static str {
+    if lease == 0 {
+        "kube-scheduler"
+    } else {
+        "kube-controller-manager"
+    }
+}
+
+/// A time on some clock of the run (ns from its start) as the wall clock it stands for.
+fn wall(ns: Nanos, micros: bool) -> String {
+    rfc3339(WALL_CLOCK_EPOCH_UNIX_S * SEC + ns, micros)
+}
+
+/// How many times process `proc` had started by `at_ns` (its elector's start count then, which
+/// makes its identity).
+fn starts_by(w: &World, proc: usize, at_ns: Nanos) -> u32 {
+    let mut down = true;
+    let mut starts = 0;
+    for e in w.trace.events.iter().take_while(|e| e.time_ns <= at_ns) {
+        if let TraceKind::Proc { proc: p, state } = e.kind {
+            if p as usize == proc {
+                if state == ProcState::Down {
+                    down = true;
+                } else if std::mem::take(&mut down) {
+                    starts += 1;
+                }
+            }
+        }
+    }
+    starts
+}
+
+/// Events are kept for kube-apiserver's `--event-ttl`, 1h by default.
+const EVENT_TTL_NS: Nanos = 3600 * SEC;
+
+/// `kubectl describe lease NAME -n kube-system`. kubectl has no describer of its own for Leases, so
+/// it prints the object with its generic describer (k/k staging/src/k8s.io/kubectl/pkg/describe
+/// describe.go `genericDescriber.Describe`: Name, Namespace, Labels, Annotations, then every field
+/// but `metadata.managedFields`/`name`/`namespace`/`labels`/`annotations`, sorted, with
+/// `smartLabelFor` names, then the Events) through Go's tabwriter ([`go_tabwriter`]).
+/// - The record's times are client-go's: Acquire Time and Renew Time (MicroTime, RFC 3339 with
+///   microseconds) as the writer's own clock read them when it sent the write (see
+///   `elector::LeaseStamp`; a skewed node writes skewed times), Lease Duration Seconds its
+///   setting, Lease Transitions the holder changes before this holder. Wall times count from
+///   [`WALL_CLOCK_EPOCH_UNIX_S`].
+/// - Creation Timestamp: the first acquisition; Resource Version: the key's etcd mod revision;
+///   UID drawn from the seed.
+/// - Events: client-go's `LeaseLock.RecordEvent`, one `LeaderElection` event `<identity> became
+///   leader` per acquisition within the event TTL, from `default-scheduler` (the scheduler's first
+///   profile, cmd/kube-scheduler/app/options/options.go) or `kube-controller-manager`. "stopped
+///   leading" events and the events' own clocks are not modelled (ages from the run's time).
+/// - Before the first acquisition: `Error from server (NotFound)`, exit 1.
+pub fn describe_lease(m: &Moment, lease: u16) -> Printed {
+    let w = &m.world;
+    let name = lease_name(lease);
+    request(m, &format!("leases.coordination.k8s.io {name}"), |kv| {
+        let not_found = || {
+            format!("Error from server (NotFound): leases.coordination.k8s.io \"{name}\" not found")
+        };
+        let record = kv
+            .get(keys::key(keys::LEADER_LEASE, lease as u64))
+            .ok_or_else(not_found)?;
+        let acquisitions: Vec<(Nanos, usize)> = w
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::LeaseHolder {
+                    lease: l,
+                    holder: Some(p),
+                } if l == lease => Some((e.time_ns, p as usize)),
+                _ => None,
+            })
+            .collect();
+        let created = acquisitions.first().ok_or_else(not_found)?.0;
+        let stamp = w
+            .procs
+            .iter()
+            .filter_map(|p| p.comp.elector())
+            .filter(|e| e.lease() == lease)
+            .find_map(|e| e.lease_stamp(record.value));
+        debug_assert!(
+            stamp.is_some(),
+            "no writer remembers the {name} Lease record"
+        );
+        let (acquire, renew, duration_s) = stamp.map_or((created, created, 0), |s| {
+            (s.acquire_local_ns, s.renew_local_ns, s.lease_duration_s)
+        });
+        let mut t = format!(
+            "Name:\t{name}\nNamespace:\tkube-system\nLabels:\t<none>\nAnnotations:\t<none>\n\
+             API Version:\tcoordination.k8s.io/v1\nKind:\tLease\nMetadata:\n  Creation Timestamp:\t{}\n  \
+             Resource Version:\t{}\n  UID:\t{}\nSpec:\n  Acquire Time:\t{}\n  Holder Identity:\t{}\n  \
+             Lease Duration Seconds:\t{duration_s}\n  Lease Transitions:\t{}\n  Renew Time:\t{}\n",
+            wall(created, false),
+            record.mod_rev,
+            uuid(m.seed, &format!("lease/{name}")),
+            wall(acquire, true),
+            holder_identity(m, (record.value >> 32) as u32),
+            acquisitions.len().saturating_sub(1),
+            wall(renew, true),
+        );
+        let recent: Vec<&(Nanos, usize)> = acquisitions
+            .iter()
+            .filter(|(at, _)| w.now.saturating_sub(*at) < EVENT_TTL_NS)
+            .collect();
+        if recent.is_empty() {
+            t.push_str("Events:\t<none>\n");
+        } else {
+            t.push_str(
+                "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
+            );
+            let from = if lease == 0 {
+                "default-scheduler"
+            } else {
+                "kube-controller-manager"
+            };
+            for &&(at, p) in &recent {
+                let identity = ((p as u32 + 1) << 16) | (starts_by(w, p, at) & 0xffff);
+                t.push_str(&format!(
+                    "  Normal\tLeaderElection\t{}\t{from}\t{} became leader\n",
+                    human_duration(w.now - at),
+                    holder_identity(m, identity)
+                ));
+            }
+        }
+        Ok(go_tabwriter(&t))
     })
 }

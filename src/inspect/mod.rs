@@ -94,6 +94,8 @@ pub fn print(view: View, m: &Moment) -> Printed {
         View::Nodes => kubectl::nodes(m),
         View::Pods => kubectl::pods(m),
         View::Leases => kubectl::leases(m),
+        View::DescribeSchedulerLease => kubectl::describe_lease(m, 0),
+        View::DescribeControllerManagerLease => kubectl::describe_lease(m, 1),
         View::Endpoints => kubectl::endpoints(m),
         View::EndpointSlices => kubectl::endpoint_slices(m),
         View::Members => etcdctl::member_list(m),

@@ -14,6 +14,10 @@ pub enum View {
     Nodes,
     Pods,
     Leases,
+    /// `kubectl describe lease kube-scheduler -n kube-system`.
+    DescribeSchedulerLease,
+    /// `kubectl describe lease kube-controller-manager -n kube-system`.
+    DescribeControllerManagerLease,
     Endpoints,
     EndpointSlices,
     Members,
@@ -24,10 +28,12 @@ pub enum View {
 
 impl View {
     /// Every view, in the order `inspect` prints them.
-    pub const ALL: [View; 9] = [
+    pub const ALL: [View; 11] = [
         View::Nodes,
         View::Pods,
         View::Leases,
+        View::DescribeSchedulerLease,
+        View::DescribeControllerManagerLease,
         View::Endpoints,
         View::EndpointSlices,
         View::Members,
@@ -42,6 +48,8 @@ impl View {
             View::Nodes => "nodes",
             View::Pods => "pods",
             View::Leases => "leases",
+            View::DescribeSchedulerLease => "describe-lease-kube-scheduler",
+            View::DescribeControllerManagerLease => "describe-lease-kube-controller-manager",
             View::Endpoints => "endpoints",
             View::EndpointSlices => "endpointslices",
             View::Members => "members",
@@ -57,6 +65,10 @@ impl View {
             View::Nodes => "kubectl get nodes -o wide",
             View::Pods => "kubectl get pods -n kube-system -o wide",
             View::Leases => "kubectl get leases -n kube-system",
+            View::DescribeSchedulerLease => "kubectl describe lease kube-scheduler -n kube-system",
+            View::DescribeControllerManagerLease => {
+                "kubectl describe lease kube-controller-manager -n kube-system"
+            }
             View::Endpoints => "kubectl get endpoints",
             View::EndpointSlices => "kubectl get endpointslices",
             View::Members => "etcdctl member list -w table",
