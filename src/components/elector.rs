@@ -81,6 +81,26 @@ fn holder_of(v: u64) -> u32 {
     (v >> 32) as u32
 }
 
+/// The times client-go writes into a Lease record beside its holder, as this process wrote them:
+/// `acquireTime` (kept from the record while the same identity renews), `renewTime` (now, at every
+/// write) and `leaseDurationSeconds`, on the writer's own clock (its node's, skewed or not: the
+/// record carries wall-clock times that candidates do not trust). The packed etcd value does not
+/// hold them (candidates only compare records), so the writer keeps them for the views
+/// (`kubectl describe lease`), keyed by the value it wrote; nothing in the model reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseStamp {
+    /// The packed record written.
+    pub value: u64,
+    /// On the writer's node clock, from the start of the run.
+    pub acquire_local_ns: Nanos,
+    pub renew_local_ns: Nanos,
+    pub lease_duration_s: u32,
+}
+
+/// How many of its last writes a process remembers: a record in etcd is one of the last few a
+/// holder sent (one request at a time), so four cover an answer lost after the commit.
+const STAMPS_KEPT: usize = 4;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pending {
     None,
@@ -110,6 +130,8 @@ pub struct Elector {
     /// The process's one API connection, shared by leader election and the controllers (client-go
     /// shares the HTTP/2 connection of clients with the same transport configuration).
     conn: ApiConn,
+    /// Its last Lease writes' times, oldest first (see [`LeaseStamp`]).
+    stamps: std::collections::VecDeque<LeaseStamp>,
 }
 
 impl Elector {
@@ -131,7 +153,34 @@ impl Elector {
             slow_path: false,
             controllers,
             conn: ApiConn::new(true),
+            stamps: std::collections::VecDeque::with_capacity(STAMPS_KEPT),
         }
+    }
+
+    /// Which Lease it elects with: 0 kube-scheduler, 1 kube-controller-manager.
+    pub fn lease(&self) -> u16 {
+        self.cfg.lease
+    }
+
+    /// The times this process wrote with the Lease record `value`, if it wrote it recently.
+    pub fn lease_stamp(&self, value: u64) -> Option<LeaseStamp> {
+        self.stamps.iter().rev().find(|s| s.value == value).copied()
+    }
+
+    /// Remembers the times of a write about to be sent: client-go's `tryAcquireOrRenew` sets
+    /// `RenewTime` to now, and keeps `AcquireTime` when the observed record is its own (else now);
+    /// `release` writes now for both and a 1 s duration (k8s.io/client-go
+    /// tools/leaderelection/leaderelection.go).
+    fn stamp(&mut self, now: Nanos, value: u64, acquire_local_ns: Nanos, lease_duration_s: u32) {
+        if self.stamps.len() == STAMPS_KEPT {
+            self.stamps.pop_front();
+        }
+        self.stamps.push_back(LeaseStamp {
+            value,
+            acquire_local_ns,
+            renew_local_ns: now,
+            lease_duration_s,
+        });
     }
 
     /// Whether it believes it leads and acts.
@@ -187,6 +236,7 @@ impl Elector {
             if let Some((v, rev)) = self.observed {
                 let seq = seq_of(v).wrapping_add(1);
                 let id = self.ids.next_id();
+                self.stamp(ctx.now, pack(0, seq), ctx.now, 1);
                 let op = KvOp::Put {
                     key: self.key(),
                     value: pack(0, seq),
@@ -288,6 +338,14 @@ impl Elector {
         let value = pack(self.identity, seq);
         let id = self.ids.next_id();
         self.pending = Pending::Put(id, value);
+        let acquired = self
+            .observed
+            .filter(|(v, _)| holder_of(*v) == self.identity)
+            .and_then(|(v, _)| self.lease_stamp(v))
+            .map_or(ctx.now, |s| s.acquire_local_ns);
+        let duration_s =
+            u32::try_from(self.cfg.lease_duration_ns / crate::engine::SEC).unwrap_or(u32::MAX);
+        self.stamp(ctx.now, value, acquired, duration_s);
         let op = KvOp::Put {
             key: self.key(),
             value,

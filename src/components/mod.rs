@@ -157,6 +157,19 @@ impl Component {
         }
     }
 
+    /// The leader-elected controller, for kube-scheduler and kube-controller-manager processes.
+    pub fn elector(&self) -> Option<&elector::Elector> {
+        match self {
+            Component::Elector(e) => Some(e),
+            Component::Client(_)
+            | Component::ApiServer(_)
+            | Component::Haproxy(_)
+            | Component::Keepalived(_)
+            | Component::Etcd(_)
+            | Component::Kubelet(_) => None,
+        }
+    }
+
     /// The etcd member, for etcd processes.
     pub fn etcd(&self) -> Option<&EtcdMember> {
         match self {

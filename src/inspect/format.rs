@@ -167,9 +167,106 @@ pub fn go_duration(ns: Nanos) -> String {
     }
 }
 
+/// Go's `text/tabwriter` over tab-separated text, as `kubectl describe` sets it up
+/// (`tabwriter.Writer.Init(buf, 0, 8, 2, ' ', 0)` in k/k staging/src/k8s.io/kubectl/pkg/describe
+/// describe.go `tabbedString`): a cell is text ended by a tab; the cells of one column are aligned
+/// over each run of consecutive lines that have a cell in that column (a line with fewer cells, such
+/// as `Spec:`, ends the run), to the widest plus 2; the text after a line's last tab is written as
+/// is.
+pub fn go_tabwriter(text: &str) -> String {
+    const PADDING: usize = 2;
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    // Cells ended by a tab: every part of the line but the last.
+    let cells = |l: &Vec<&str>| l.len() - 1;
+    let mut widths: Vec<Vec<usize>> = lines.iter().map(|l| vec![0; cells(l)]).collect();
+    let columns = lines.iter().map(cells).max().unwrap_or(0);
+    for c in 0..columns {
+        let mut i = 0;
+        while i < lines.len() {
+            if cells(&lines[i]) <= c {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < lines.len() && cells(&lines[i]) > c {
+                i += 1;
+            }
+            let w = lines[start..i]
+                .iter()
+                .map(|l| l[c].chars().count() + PADDING)
+                .max()
+                .unwrap_or(0);
+            for row in &mut widths[start..i] {
+                row[c] = w;
+            }
+        }
+    }
+    let mut out = String::new();
+    for (l, w) in lines.iter().zip(&widths) {
+        for (cell, width) in l.iter().zip(w) {
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+        }
+        out.push_str(l[l.len() - 1]);
+        out.push('\n');
+    }
+    out
+}
+
+/// A Unix time in nanoseconds as RFC 3339 in UTC: `2026-01-01T00:02:05Z`, or with `micros`
+/// Kubernetes' MicroTime layout `2006-01-02T15:04:05.000000Z07:00` (six digits always; k/k
+/// staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/micro_time.go `RFC3339Micro`). Dates from
+/// Howard Hinnant's `civil_from_days`.
+pub fn rfc3339(unix_ns: u64, micros: bool) -> String {
+    let secs = unix_ns / SEC;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let clock = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    if micros {
+        format!("{clock}.{:06}Z", unix_ns % SEC / 1_000)
+    } else {
+        format!("{clock}Z")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_tabwriter_aligns_runs_of_lines_as_describe_prints_them() {
+        // `Spec:` (no tab) ends a run; `Events:` continues the run above it, as in kubectl's
+        // `Events:                    <none>` under a Spec block.
+        let text = "Name:\tx\nAPI Version:\tv1\nSpec:\n  Lease Duration Seconds:\t15\n  UID:\tu\nEvents:\t<none>\n";
+        assert_eq!(
+            go_tabwriter(text),
+            "Name:         x\nAPI Version:  v1\nSpec:\n  Lease Duration Seconds:  15\n  UID:                     u\nEvents:                    <none>\n"
+        );
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0, false), "1970-01-01T00:00:00Z");
+        // 2026-01-01T00:00:00Z and a leap day.
+        assert_eq!(rfc3339(1_767_225_600 * SEC, false), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(951_782_400 * SEC + 3_723_000_456_789, true),
+            "2000-02-29T01:02:03.000456Z"
+        );
+    }
 
     #[test]
     fn human_duration_matches_apimachinery() {

@@ -2,13 +2,13 @@
 //! balancer's pick, the API server, its etcd), then the objects as the API server would list them
 //! from etcd's committed state, in kubectl's table layout (k/k pkg/printers/internalversion/printers.go).
 
-use super::format::{human_duration, tabwriter};
-use super::names::{node_ip, pod_ip, uuid, VIP};
+use super::format::{go_tabwriter, human_duration, rfc3339, tabwriter};
+use super::names::{fnv, node_ip, pod_ip, uuid, VIP, WALL_CLOCK_EPOCH_UNIX_S};
 use super::{Moment, Printed};
 use crate::components::ctx::{ProcId, VIP as VIP_PROC};
 use crate::components::etcd::kv::Kv;
 use crate::components::msg::keys;
-use crate::components::objects::{EndpointObj, NodeObj};
+use crate::components::objects::{EndpointObj, NodeObj, Pod};
 use crate::components::Component;
 use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
@@ -142,6 +142,18 @@ pub fn api_answer(w: &World) -> (ApiAnswer, Nanos) {
 /// Runs a `kubectl get RESOURCE`: the rows from the committed store when the API answers, else the
 /// error kubectl prints (exit 1).
 fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -> Printed {
+    request(m, resource, |kv| Ok(tabwriter(&rows(kv))))
+}
+
+/// Runs a kubectl command that reads from the API (`get`, `describe`): `answer` makes its stdout
+/// from the committed store when the API answers, or the error the server gave (a NotFound, on
+/// stderr, exit 1); else the error kubectl prints when the request fails (exit 1). `resource` is
+/// what kubectl names in a Timeout (`get nodes`).
+fn request(
+    m: &Moment,
+    resource: &str,
+    body: impl FnOnce(&Kv) -> Result<String, String>,
+) -> Printed {
     let w = &m.world;
     let mut p = Printed::default();
     let (answer, waited) = api_answer(w);
@@ -155,8 +167,13 @@ fn get(m: &Moment, resource: &str, rows: impl FnOnce(&Kv) -> Vec<Vec<String>>) -
             if waited > 0 {
                 p.wait(waited, "HAProxy's connect timeout to a dead backend, then a retry");
             }
-            p.out(&tabwriter(&rows(&store)));
-            return p;
+            match body(&store) {
+                Ok(text) => {
+                    p.out(&text);
+                    return p;
+                }
+                Err(e) => p.err(e),
+            }
         }
         ApiAnswer::ServerTimeout { .. } => {
             p.wait(
@@ -428,15 +445,9 @@ pub fn endpoints(m: &Moment) -> Printed {
     get(m, "endpoints", |kv| {
         let mut rows = vec![["NAME", "ENDPOINTS", "AGE"].map(String::from).to_vec()];
         let age = human_duration(w.now);
-        let bits = kv
-            .get(keys::key(keys::API_ENDPOINTS, 0))
-            .map_or(0, |v| v.value);
-        let apis: Vec<String> = w
-            .layout
-            .procs_of(ProcKind::ApiServer)
-            .enumerate()
-            .filter(|(ord, _)| bits & (1 << ord) != 0)
-            .map(|(_, p)| format!("{}:6443", node_ip(&w.layout, w.layout.procs[p].node)))
+        let apis: Vec<String> = api_server_ips(w, kv)
+            .into_iter()
+            .map(|ip| format!("{ip}:6443"))
             .collect();
         let mut services = vec![vec!["kubernetes".into(), endpoint_list(&apis), age.clone()]];
         let (start, end) = keys::range(keys::ENDPOINT);
@@ -454,5 +465,249 @@ pub fn endpoints(m: &Moment) -> Printed {
         services.sort();
         rows.extend(services);
         rows
+    })
+}
+
+/// The API servers the `kubernetes` Service lists: the lease endpoint reconciler's set, stored as a
+/// bit per API server ordinal.
+fn api_server_ips(w: &World, kv: &Kv) -> Vec<String> {
+    let bits = kv
+        .get(keys::key(keys::API_ENDPOINTS, 0))
+        .map_or(0, |v| v.value);
+    w.layout
+        .procs_of(ProcKind::ApiServer)
+        .enumerate()
+        .filter(|(ord, _)| bits & (1 << ord) != 0)
+        .map(|(_, p)| node_ip(&w.layout, w.layout.procs[p].node))
+        .collect()
+}
+
+/// The EndpointSlice controller's limit (kube-controller-manager `--max-endpoints-per-slice`,
+/// default 100; k/k pkg/controller/endpointslice/config/v1alpha1/defaults.go).
+const MAX_ENDPOINTS_PER_SLICE: usize = 100;
+
+/// apimachinery `util/rand.String(5)`, the suffix `generateName` adds (`web-` becomes `web-x7kqz`):
+/// its alphabet has no vowels and no confusable characters (k/k
+/// staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go). Drawn here from (seed, name).
+fn generated_suffix(seed: u64, name: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h = fnv(seed, name);
+    (0..5)
+        .map(|_| {
+            let c = ALPHANUMS[(h % ALPHANUMS.len() as u64) as usize] as char;
+            h /= ALPHANUMS.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// kubectl's list columns of an EndpointSlice: at most 3 items, then ` + N more...`, `<unset>`
+/// when empty (printers.go `listWithMoreString`, used by `formatDiscoveryPorts` and
+/// `formatDiscoveryEndpoints`).
+fn list_with_more(items: &[String]) -> String {
+    if items.is_empty() {
+        return "<unset>".into();
+    }
+    let shown = items[..items.len().min(3)].join(",");
+    if items.len() > 3 {
+        format!("{shown} + {} more...", items.len() - 3)
+    } else {
+        shown
+    }
+}
+
+/// `kubectl get endpointslices` (namespace default), printers.go `printEndpointSlice`: NAME,
+/// ADDRESSTYPE, PORTS, ENDPOINTS (addresses only, no ports, whatever their conditions), AGE.
+/// - `kubernetes`: the API servers' slice, written by the same lease reconciler as the Endpoints
+///   and named after the Service; port 6443.
+/// - each workload's Service: the EndpointSlice controller's slices, named `generateName`-style
+///   `<service>-xxxxx`, at most 100 endpoints each, port 8080. Unlike `kubectl get endpoints`, which
+///   lists ready addresses only, a slice keeps every pod that is bound to a node and has an IP,
+///   ready or not and terminating or not, and marks it with `ready`/`serving`/`terminating`
+///   conditions that this table does not print (k/k staging/src/k8s.io/endpointslice/utils.go
+///   `podToEndpoint`; terminating endpoints since v1.22): so a dead node's pods stay in the
+///   ENDPOINTS column here while they leave the Endpoints. A Service with no such pod has one
+///   placeholder slice with no ports and no endpoints (`<unset>`, `<unset>`). Every slice is as
+///   old as the run (the Services exist from the start; the model does not time slice creation).
+pub fn endpoint_slices(m: &Moment) -> Printed {
+    let w = &m.world;
+    get(m, "endpointslices", |kv| {
+        let mut rows = vec![["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+            .map(String::from)
+            .to_vec()];
+        let age = human_duration(w.now);
+        let mut slices = vec![vec![
+            "kubernetes".into(),
+            "IPv4".into(),
+            "6443".into(),
+            list_with_more(&api_server_ips(w, kv)),
+            age.clone(),
+        ]];
+        let (start, end) = keys::range(keys::POD);
+        let pods: Vec<(u64, Pod)> = kv
+            .range(start, end)
+            .iter()
+            .map(|e| (keys::id_of(e.key), Pod::unpack(e.value)))
+            .collect();
+        for (i, wl) in w.scenario.workloads.iter().enumerate() {
+            let addrs: Vec<String> = pods
+                .iter()
+                .filter(|(_, p)| p.workload as usize == i)
+                .filter_map(|(uid, p)| p.node.map(|n| pod_ip(n as usize, *uid)))
+                .collect();
+            let chunks: Vec<&[String]> = if addrs.is_empty() {
+                vec![&[]]
+            } else {
+                addrs.chunks(MAX_ENDPOINTS_PER_SLICE).collect()
+            };
+            for (k, chunk) in chunks.into_iter().enumerate() {
+                let name = format!(
+                    "{}-{}",
+                    wl.name,
+                    generated_suffix(m.seed, &format!("endpointslice/{}/{k}", wl.name))
+                );
+                let ports = if chunk.is_empty() { "<unset>" } else { "8080" };
+                slices.push(vec![
+                    name,
+                    "IPv4".into(),
+                    ports.into(),
+                    list_with_more(chunk),
+                    age.clone(),
+                ]);
+            }
+        }
+        slices.sort();
+        rows.extend(slices);
+        rows
+    })
+}
+
+/// The leader-election Lease names, by the model's lease number.
+fn lease_name(lease: u16) -> &'static str {
+    if lease == 0 {
+        "kube-scheduler"
+    } else {
+        "kube-controller-manager"
+    }
+}
+
+/// A time on some clock of the run (ns from its start) as the wall clock it stands for.
+fn wall(ns: Nanos, micros: bool) -> String {
+    rfc3339(WALL_CLOCK_EPOCH_UNIX_S * SEC + ns, micros)
+}
+
+/// How many times process `proc` had started by `at_ns` (its elector's start count then, which
+/// makes its identity).
+fn starts_by(w: &World, proc: usize, at_ns: Nanos) -> u32 {
+    let mut down = true;
+    let mut starts = 0;
+    for e in w.trace.events.iter().take_while(|e| e.time_ns <= at_ns) {
+        if let TraceKind::Proc { proc: p, state } = e.kind {
+            if p as usize == proc {
+                if state == ProcState::Down {
+                    down = true;
+                } else if std::mem::take(&mut down) {
+                    starts += 1;
+                }
+            }
+        }
+    }
+    starts
+}
+
+/// Events are kept for kube-apiserver's `--event-ttl`, 1h by default.
+const EVENT_TTL_NS: Nanos = 3600 * SEC;
+
+/// `kubectl describe lease NAME -n kube-system`. kubectl has no describer of its own for Leases, so
+/// it prints the object with its generic describer (k/k staging/src/k8s.io/kubectl/pkg/describe
+/// describe.go `genericDescriber.Describe`: Name, Namespace, Labels, Annotations, then every field
+/// but `metadata.managedFields`/`name`/`namespace`/`labels`/`annotations`, sorted, with
+/// `smartLabelFor` names, then the Events) through Go's tabwriter ([`go_tabwriter`]).
+/// - The record's times are client-go's: Acquire Time and Renew Time (MicroTime, RFC 3339 with
+///   microseconds) as the writer's own clock read them when it sent the write (see
+///   `elector::LeaseStamp`; a skewed node writes skewed times), Lease Duration Seconds its
+///   setting, Lease Transitions the holder changes before this holder. Wall times count from
+///   [`WALL_CLOCK_EPOCH_UNIX_S`].
+/// - Creation Timestamp: the first acquisition; Resource Version: the key's etcd mod revision;
+///   UID drawn from the seed.
+/// - Events: client-go's `LeaseLock.RecordEvent`, one `LeaderElection` event `<identity> became
+///   leader` per acquisition within the event TTL, from `default-scheduler` (the scheduler's first
+///   profile, cmd/kube-scheduler/app/options/options.go) or `kube-controller-manager`. "stopped
+///   leading" events and the events' own clocks are not modelled (ages from the run's time).
+/// - Before the first acquisition: `Error from server (NotFound)`, exit 1.
+pub fn describe_lease(m: &Moment, lease: u16) -> Printed {
+    let w = &m.world;
+    let name = lease_name(lease);
+    request(m, &format!("leases.coordination.k8s.io {name}"), |kv| {
+        let not_found = || {
+            format!("Error from server (NotFound): leases.coordination.k8s.io \"{name}\" not found")
+        };
+        let record = kv
+            .get(keys::key(keys::LEADER_LEASE, lease as u64))
+            .ok_or_else(not_found)?;
+        let acquisitions: Vec<(Nanos, usize)> = w
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::LeaseHolder {
+                    lease: l,
+                    holder: Some(p),
+                } if l == lease => Some((e.time_ns, p as usize)),
+                _ => None,
+            })
+            .collect();
+        let created = acquisitions.first().ok_or_else(not_found)?.0;
+        let stamp = w
+            .procs
+            .iter()
+            .filter_map(|p| p.comp.elector())
+            .filter(|e| e.lease() == lease)
+            .find_map(|e| e.lease_stamp(record.value));
+        debug_assert!(
+            stamp.is_some(),
+            "no writer remembers the {name} Lease record"
+        );
+        let (acquire, renew, duration_s) = stamp.map_or((created, created, 0), |s| {
+            (s.acquire_local_ns, s.renew_local_ns, s.lease_duration_s)
+        });
+        let mut t = format!(
+            "Name:\t{name}\nNamespace:\tkube-system\nLabels:\t<none>\nAnnotations:\t<none>\n\
+             API Version:\tcoordination.k8s.io/v1\nKind:\tLease\nMetadata:\n  Creation Timestamp:\t{}\n  \
+             Resource Version:\t{}\n  UID:\t{}\nSpec:\n  Acquire Time:\t{}\n  Holder Identity:\t{}\n  \
+             Lease Duration Seconds:\t{duration_s}\n  Lease Transitions:\t{}\n  Renew Time:\t{}\n",
+            wall(created, false),
+            record.mod_rev,
+            uuid(m.seed, &format!("lease/{name}")),
+            wall(acquire, true),
+            holder_identity(m, (record.value >> 32) as u32),
+            acquisitions.len().saturating_sub(1),
+            wall(renew, true),
+        );
+        let recent: Vec<&(Nanos, usize)> = acquisitions
+            .iter()
+            .filter(|(at, _)| w.now.saturating_sub(*at) < EVENT_TTL_NS)
+            .collect();
+        if recent.is_empty() {
+            t.push_str("Events:\t<none>\n");
+        } else {
+            t.push_str(
+                "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
+            );
+            let from = if lease == 0 {
+                "default-scheduler"
+            } else {
+                "kube-controller-manager"
+            };
+            for &&(at, p) in &recent {
+                let identity = ((p as u32 + 1) << 16) | (starts_by(w, p, at) & 0xffff);
+                t.push_str(&format!(
+                    "  Normal\tLeaderElection\t{}\t{from}\t{} became leader\n",
+                    human_duration(w.now - at),
+                    holder_identity(m, identity)
+                ));
+            }
+        }
+        Ok(go_tabwriter(&t))
     })
 }

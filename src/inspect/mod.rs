@@ -17,6 +17,7 @@ pub mod haproxy;
 pub mod kubectl;
 pub mod lab;
 pub mod names;
+pub mod scrub;
 
 use crate::engine::{fmt_duration, Nanos};
 use crate::scenario::Plan;
@@ -93,7 +94,10 @@ pub fn print(view: View, m: &Moment) -> Printed {
         View::Nodes => kubectl::nodes(m),
         View::Pods => kubectl::pods(m),
         View::Leases => kubectl::leases(m),
+        View::DescribeSchedulerLease => kubectl::describe_lease(m, 0),
+        View::DescribeControllerManagerLease => kubectl::describe_lease(m, 1),
         View::Endpoints => kubectl::endpoints(m),
+        View::EndpointSlices => kubectl::endpoint_slices(m),
         View::Members => etcdctl::member_list(m),
         View::EndpointStatus => etcdctl::endpoint_status(m),
         View::EndpointHealth => etcdctl::endpoint_health(m),

@@ -66,3 +66,9 @@ pub fn member_id(seed: u64, name: &str) -> String {
 pub fn pod_ip(node: usize, uid: u64) -> String {
     format!("10.244.{}.{}", node, 2 + uid % 250)
 }
+
+/// The wall-clock time of the run's start, for the absolute times the tools print (`kubectl
+/// describe lease`'s Acquire Time and Renew Time): 2026-01-01T00:00:00Z, in Unix seconds. A fixed
+/// choice so that the same run prints the same text; a node's clock reads this plus its own
+/// (possibly skewed) time since the start.
+pub const WALL_CLOCK_EPOCH_UNIX_S: u64 = 1_767_225_600;

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page per run (no network, no external scripts, styles or fonts):
-//! the timeline SVG inline, the verdicts, the summary, the metrics, the faults, the narrated event log
-//! with a text filter, and the command that reproduces the run.
+//! the timeline SVG inline, a time scrubber showing what kubectl, etcdctl and HAProxy would print at
+//! a chosen moment, the verdicts, the summary, the metrics, the faults, the narrated event log with a
+//! text filter, and the command that reproduces the run.
 
 use super::svg::{esc, render_svg};
 use super::text::{fmt_num, narrate, summary};
@@ -46,6 +47,14 @@ tr.fail td.verdict { color: #c62828; font-weight: bold; }
 #events tr.fault td { background: #f1e8fb; }
 #events tr.leader td { background: #e7eef9; }
 #events tr.violation td { background: #fde4e4; color: #b71c1c; font-weight: bold; }
+#scrub-controls { display: flex; gap: 10px; align-items: center; margin: 0 0 6px; flex-wrap: wrap; }
+#scrub-range { flex: 1 1 400px; }
+#scrub-moment { color: #444; font-size: 12px; margin: 0 0 8px; }
+#scrub-views .view { margin: 0 0 10px; }
+#scrub-views .cmd { font: bold 12.5px/1.4 "DejaVu Sans Mono", Menlo, Consolas, monospace; margin: 0 0 2px; }
+#scrub-views .exit { color: #c62828; font-weight: normal; }
+#scrub-views .err { color: #b71c1c; }
+#scrub-views .note { color: #777; font-style: italic; }
 .omitted { color: #666; font-style: italic; }
 "##;
 
@@ -87,6 +96,138 @@ const SCRIPT: &str = r##"
 })();
 "##;
 
+/// The time scrubber: unpacks the embedded views (zlib, base64) with the browser's own
+/// `DecompressionStream`, then shows the last captured moment at or before the slider's time, a
+/// click on the timeline's time axis or bands, or the page's `#t=SECONDS` fragment, with a cursor
+/// line on the timeline.
+const SCRUB_SCRIPT: &str = r##"
+(function () {
+  "use strict";
+  var data = document.getElementById("scrub-data");
+  var status = document.getElementById("scrub-status");
+  if (!data || !status) { return; }
+  if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") {
+    status.textContent = "This browser cannot unpack the embedded views (no DecompressionStream); " +
+      "use kube-ha-sim inspect FILE --at T instead.";
+    return;
+  }
+  var bin = atob(data.textContent.trim());
+  var bytes = new Uint8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  new Response(stream).text().then(function (json) { start(JSON.parse(json)); }, function (e) {
+    status.textContent = "cannot unpack the embedded views: " + e;
+  });
+
+  function fmt(ms) {
+    var s = Math.floor(ms / 1000), m = Math.floor(s / 60), h = Math.floor(m / 60);
+    if (h > 0) { return h + "h" + (m % 60 ? (m % 60) + "m" : "") + (s % 60 ? (s % 60) + "s" : ""); }
+    if (m > 0) { return m + "m" + (s % 60 ? (s % 60) + "s" : ""); }
+    return s + "s";
+  }
+  // "30", "30s", "1m30s", "2m", "500ms", "1h".
+  function parseTime(text) {
+    if (/^\d+(\.\d+)?$/.test(text)) { return Math.round(parseFloat(text) * 1000); }
+    var re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g, total = 0, m, seen = 0;
+    while ((m = re.exec(text)) !== null) {
+      seen += m[0].length;
+      total += parseFloat(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2]];
+    }
+    return seen === text.length && seen > 0 ? Math.round(total) : null;
+  }
+
+  function start(d) {
+    var range = document.getElementById("scrub-range");
+    var label = document.getElementById("scrub-time");
+    var moment = document.getElementById("scrub-moment");
+    var out = document.getElementById("scrub-views");
+    var svg = document.querySelector("#timeline svg");
+    var cursor = null;
+    if (svg) {
+      cursor = document.createElementNS("http://www.w3.org/2000/svg", "line");
+      cursor.setAttribute("id", "scrub-cursor");
+      cursor.setAttribute("y1", "0");
+      cursor.setAttribute("y2", svg.getAttribute("height") || "100%");
+      cursor.setAttribute("stroke", "#111");
+      cursor.setAttribute("stroke-width", "1.5");
+      cursor.setAttribute("stroke-dasharray", "4 3");
+      cursor.setAttribute("pointer-events", "none");
+      svg.appendChild(cursor);
+    }
+    range.max = String(d.end_ms);
+    range.disabled = false;
+    var views = d.views.map(function (v) {
+      var box = document.createElement("div");
+      box.className = "view";
+      box.setAttribute("data-view", v[0]);
+      var cmd = document.createElement("div");
+      cmd.className = "cmd";
+      box.appendChild(cmd);
+      var pre = document.createElement("pre");
+      box.appendChild(pre);
+      out.appendChild(box);
+      return { command: v[1], cmd: cmd, pre: pre, shown: -1 };
+    });
+    function show(view, text) {
+      view.cmd.textContent = "$ " + view.command;
+      if (text[0] !== 0) {
+        var exit = document.createElement("span");
+        exit.className = "exit";
+        exit.textContent = "   (exit " + text[0] + (text[1] > 0 ? ", after " + fmt(text[1]) : "") + ")";
+        view.cmd.appendChild(exit);
+      }
+      view.pre.textContent = "";
+      text[2].split("\n").forEach(function (line) {
+        if (line === "") { return; }
+        var span = document.createElement("span");
+        span.className = line[0] === "2" ? "err" : line[0] === "#" ? "note" : "out";
+        span.textContent = line.slice(1) + "\n";
+        view.pre.appendChild(span);
+      });
+    }
+    function choose(ms) {
+      ms = Math.max(0, Math.min(d.end_ms, ms));
+      var lo = 0, hi = d.moments.length;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (d.moments[mid][0] <= ms) { lo = mid + 1; } else { hi = mid; } }
+      var m = d.moments[Math.max(0, lo - 1)];
+      range.value = String(ms);
+      label.textContent = fmt(ms);
+      moment.setAttribute("data-at-ms", String(m[0]));
+      moment.textContent = "Showing the moment captured at " + m[1] + (m[2] ? " (" + m[2] + ")" : "") +
+        ", the last at or before " + fmt(ms) + ".";
+      views.forEach(function (v, i) {
+        if (v.shown !== m[3][i]) { v.shown = m[3][i]; show(v, d.texts[m[3][i]]); }
+      });
+      if (cursor) {
+        var x = d.axis.x0 + ms / Math.max(1, d.end_ms) * d.axis.cols;
+        cursor.setAttribute("x1", String(x));
+        cursor.setAttribute("x2", String(x));
+      }
+    }
+    function fromHash() {
+      var m = /^#t=(.+)$/.exec(window.location.hash);
+      var ms = m ? parseTime(decodeURIComponent(m[1])) : null;
+      return ms === null ? null : ms;
+    }
+    range.addEventListener("input", function () { choose(parseInt(range.value, 10)); });
+    window.addEventListener("hashchange", function () { var ms = fromHash(); if (ms !== null) { choose(ms); } });
+    if (svg) {
+      svg.addEventListener("click", function (e) {
+        // Lanes and faults keep their own click (filtering the log); elsewhere a click picks a time.
+        if (e.target.closest && e.target.closest(".lane, .fault, .fault-label")) { return; }
+        var r = svg.getBoundingClientRect();
+        var x = (e.clientX - r.left) * (d.axis.width / r.width);
+        if (x < d.axis.x0 || x > d.axis.x0 + d.axis.cols) { return; }
+        choose(Math.round((x - d.axis.x0) / d.axis.cols * d.end_ms));
+      });
+    }
+    status.textContent = d.moments.length + " moments captured";
+    var initial = fromHash();
+    choose(initial === null ? 0 : initial);
+  }
+})();
+"##;
+
 /// Renders the HTML report of a run. `replay_command` is the command line that reproduces it (shown
 /// verbatim).
 pub fn render_html(o: &Outcome, replay_command: &str) -> String {
@@ -105,6 +246,7 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
          log.</p>\n</section>",
         render_svg(o)
     );
+    write_scrubber(&mut h, o);
     write_expectations(&mut h, o);
     let _ = writeln!(
         h,
@@ -114,8 +256,49 @@ pub fn render_html(o: &Outcome, replay_command: &str) -> String {
     write_faults(&mut h, o);
     write_metrics(&mut h, o);
     write_log(&mut h, o);
-    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    let _ = write!(
+        h,
+        "<script>{SCRIPT}</script>\n<script>{SCRUB_SCRIPT}</script>\n</body>\n</html>\n"
+    );
     h
+}
+
+/// The time scrubber's section: a slider over the run, the moment shown, and the views captured by
+/// [`crate::inspect::scrub::capture`] (which continues one run of the same scenario and seed and
+/// checks it is this one), embedded compressed; the script above unpacks and shows them.
+fn write_scrubber(h: &mut String, o: &Outcome) {
+    let _ = writeln!(
+        h,
+        "<section id=\"scrub\">\n<h2>At a moment: what kubectl, etcdctl and HAProxy show</h2>\n\
+         <div id=\"scrub-controls\"><input type=\"range\" id=\"scrub-range\" min=\"0\" max=\"{}\" \
+         step=\"1000\" value=\"0\" disabled aria-label=\"time of the run\"> <span id=\"scrub-time\">0s</span> \
+         <span id=\"scrub-status\" class=\"hint\">unpacking the views&hellip;</span></div>",
+        o.end_ns / crate::engine::MS
+    );
+    match crate::inspect::scrub::capture(o) {
+        Ok(scrub) => {
+            let _ = writeln!(
+                h,
+                "<p id=\"scrub-moment\"></p>\n<div id=\"scrub-views\"></div>\n\
+                 <p class=\"hint\">Pick a time with the slider, a click on the timeline (outside the lanes), \
+                 or the page address's <code>#t=90</code> / <code>#t=1m30s</code>. Each view is what the tool \
+                 prints on the admin's machine at the last captured moment at or before that time ({} moments: \
+                 every change of fault, capability, etcd leader, lease holder, VIP and node, and a grid); \
+                 red lines go to stderr; grey remarks in parentheses say how long the tool waited. \
+                 <code>kube-ha-sim inspect FILE --at T</code> prints any moment.</p>\n\
+                 <script type=\"application/octet-stream\" id=\"scrub-data\" data-encoding=\"zlib+base64\">{}</script>\n</section>",
+                scrub.moments.len(),
+                scrub.encode()
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                h,
+                "<p class=\"omitted\">The views could not be captured: {}</p>\n</section>",
+                esc(&e)
+            );
+        }
+    }
 }
 
 /// The document head: the title names the scenario and seed; the style is inline (no network).

@@ -14,7 +14,12 @@ pub enum View {
     Nodes,
     Pods,
     Leases,
+    /// `kubectl describe lease kube-scheduler -n kube-system`.
+    DescribeSchedulerLease,
+    /// `kubectl describe lease kube-controller-manager -n kube-system`.
+    DescribeControllerManagerLease,
     Endpoints,
+    EndpointSlices,
     Members,
     EndpointStatus,
     EndpointHealth,
@@ -23,11 +28,14 @@ pub enum View {
 
 impl View {
     /// Every view, in the order `inspect` prints them.
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 11] = [
         View::Nodes,
         View::Pods,
         View::Leases,
+        View::DescribeSchedulerLease,
+        View::DescribeControllerManagerLease,
         View::Endpoints,
+        View::EndpointSlices,
         View::Members,
         View::EndpointStatus,
         View::EndpointHealth,
@@ -40,7 +48,10 @@ impl View {
             View::Nodes => "nodes",
             View::Pods => "pods",
             View::Leases => "leases",
+            View::DescribeSchedulerLease => "describe-lease-kube-scheduler",
+            View::DescribeControllerManagerLease => "describe-lease-kube-controller-manager",
             View::Endpoints => "endpoints",
+            View::EndpointSlices => "endpointslices",
             View::Members => "members",
             View::EndpointStatus => "endpoint-status",
             View::EndpointHealth => "endpoint-health",
@@ -54,7 +65,12 @@ impl View {
             View::Nodes => "kubectl get nodes -o wide",
             View::Pods => "kubectl get pods -n kube-system -o wide",
             View::Leases => "kubectl get leases -n kube-system",
+            View::DescribeSchedulerLease => "kubectl describe lease kube-scheduler -n kube-system",
+            View::DescribeControllerManagerLease => {
+                "kubectl describe lease kube-controller-manager -n kube-system"
+            }
             View::Endpoints => "kubectl get endpoints",
+            View::EndpointSlices => "kubectl get endpointslices",
             View::Members => "etcdctl member list -w table",
             View::EndpointStatus => "etcdctl endpoint status --cluster -w table",
             View::EndpointHealth => "etcdctl endpoint health --cluster",
@@ -70,7 +86,16 @@ impl View {
     /// The view whose command line this is (spaces normalised), as typed in `lab`; `show stat`
     /// alone too.
     pub fn from_command(line: &str) -> Option<View> {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut words: Vec<&str> = line.split_whitespace().collect();
+        // `default` is the namespace kubectl uses when none is given, so `-n default` names the
+        // same command (`kubectl get endpointslices -n default`).
+        if let Some(i) = words
+            .windows(2)
+            .position(|w| matches!(w[0], "-n" | "--namespace") && w[1] == "default")
+        {
+            words.drain(i..i + 2);
+        }
+        words.retain(|w| *w != "--namespace=default");
         View::ALL
             .into_iter()
             .find(|v| v.command().split_whitespace().collect::<Vec<_>>() == words)

@@ -84,6 +84,7 @@ impl World {
             free: Vec::new(),
             out: Vec::new(),
             dirty: false,
+            started: false,
         }
     }
 }

@@ -187,6 +187,9 @@ pub struct World {
     free: Vec<u32>,
     out: Vec<Out>,
     dirty: bool,
+    /// The boot and the faults are scheduled (the first `run_until` or `run` did it), so that a run
+    /// can be continued in steps.
+    started: bool,
 }
 
 impl World {
@@ -240,28 +243,36 @@ impl World {
         Ok(())
     }
 
-    /// Runs the scenario from its start through every event at or before `at_ns` (at most the end),
-    /// and stops there: the world then holds the state a client would see at that moment (`inspect`,
-    /// `exercise`, `lab`). The events and their order are those of [`World::run`] up to that time,
-    /// since nothing in the model reads where the run ends. Call it once, on a fresh world.
+    /// Runs the scenario through every event at or before `at_ns` (at most the end), and stops
+    /// there: the world then holds the state a client would see at that moment (`inspect`,
+    /// `exercise`, `lab`, the report's time scrubber). The events and their order are those of
+    /// [`World::run`] up to that time, since nothing in the model reads where the run stops; so it
+    /// may be called again with a later time (or followed by [`World::run`]) to continue the same
+    /// run, which is how the report captures its moments in one pass.
     pub fn run_until(&mut self, at_ns: Nanos) -> Result<(), RunError> {
         let at_ns = at_ns.min(self.end_ns);
+        debug_assert!(
+            !self.started || at_ns >= self.now,
+            "a run continues forward only"
+        );
         self.run_events(at_ns)?;
         self.now = at_ns;
         Ok(())
     }
 
-    /// Schedules the boot and the faults, then processes events up to `until_ns`.
+    /// Schedules the boot and the faults (on the first call), then processes events up to `until_ns`.
     fn run_events(&mut self, until_ns: Nanos) -> Result<(), RunError> {
-        self.schedule_initial_boot();
-        for i in 0..self.faults.len() {
-            if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
-                self.push(snapshot_at_ns, Event::Snapshot(id16(i)));
+        if !std::mem::replace(&mut self.started, true) {
+            self.schedule_initial_boot();
+            for i in 0..self.faults.len() {
+                if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
+                    self.push(snapshot_at_ns, Event::Snapshot(id16(i)));
+                }
+                let at = self.faults[i].at_ns;
+                self.push(at, Event::FaultStart(id16(i)));
             }
-            let at = self.faults[i].at_ns;
-            self.push(at, Event::FaultStart(id16(i)));
+            self.observe_now();
         }
-        self.observe_now();
         while let Some(t) = self.queue.peek_time() {
             if t > until_ns {
                 break;

@@ -269,7 +269,7 @@ fn the_command_line_splits_streams_and_refuses_bad_input() {
         ),
         (
             vec!["--at", "2m", "--view", "nodes,podz"],
-            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, endpoints, members, endpoint-status, endpoint-health, haproxy\n",
+            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, describe-lease-kube-scheduler, describe-lease-kube-controller-manager, endpoints, endpointslices, members, endpoint-status, endpoint-health, haproxy\n",
         ),
         (
             vec!["--at", "2"],
@@ -310,4 +310,179 @@ fn restarts_count_process_starts_not_readiness_changes() {
     );
     let restarted = row(&pods, "kube-scheduler-cp-2");
     assert!(restarted[3].starts_with("1 ("), "{restarted:?}");
+}
+
+#[test]
+fn endpoint_slices_keep_a_dead_nodes_pods_that_endpoints_drop() {
+    // worker-1 dies at 1m: 50 s later the node lifecycle controller marks it NotReady and its pods
+    // not ready; the Endpoints lose them, the EndpointSlice keeps them (with ready=false, which the
+    // table does not print) until they are evicted 300 s later.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(DIR).join("degraded.json"))
+        .unwrap()
+        .replace(
+            r#""faults": [ "#,
+            r#""faults": [ { "at": "1m", "kind": "crash", "target": "worker-1" }, "#,
+        );
+    let plan = kube_ha_sim::scenario::parse_scenario(&text, "w.json").expect("the variant parses");
+    let at = |t: &str| Moment::at(&plan, plan.seed, parse_duration(t).unwrap()).unwrap();
+    let worker1_pods = |s: &str| s.matches("10.244.5.").count();
+    let before = at("50s");
+    let slices = print(View::EndpointSlices, &before);
+    assert_eq!(
+        stdout(&slices)[0],
+        "NAME         ADDRESSTYPE   PORTS   ENDPOINTS                                         AGE"
+    );
+    let web = row(&slices, "web-2ckxd");
+    assert_eq!(web[1..3], ["IPv4", "8080"]);
+    assert!(web[3].ends_with(" + 1 more..."), "{web:?}");
+    assert_eq!(
+        row(&slices, "kubernetes")[1..4],
+        ["IPv4", "6443", "10.0.1.1,10.0.1.2,10.0.1.3"]
+    );
+    let eps = row(&print(View::Endpoints, &before), "web")[1].to_string();
+    let in_slice = row(&slices, "web-2ckxd")[3].to_string();
+    assert!(
+        worker1_pods(&eps) > 0 && worker1_pods(&in_slice) > 0,
+        "{eps} / {in_slice}"
+    );
+    let after = at("2m30s");
+    let eps = row(&print(View::Endpoints, &after), "web")[1].to_string();
+    assert_eq!(
+        worker1_pods(&eps),
+        0,
+        "Endpoints list ready pods only: {eps}"
+    );
+    let slices = print(View::EndpointSlices, &after);
+    assert_eq!(
+        row(&slices, "web-2ckxd")[3],
+        in_slice,
+        "the slice keeps the not-ready pods"
+    );
+    // cp-1's API server left the `kubernetes` slice as it left the Endpoints.
+    assert_eq!(row(&slices, "kubernetes")[3], "10.0.1.2,10.0.1.3");
+    // `lab` takes the command line, with or without the default namespace spelled out.
+    for line in [
+        "kubectl get endpointslices",
+        "kubectl get endpointslices -n default",
+        "kubectl  get endpointslices --namespace default",
+    ] {
+        assert_eq!(
+            View::from_command(line),
+            Some(View::EndpointSlices),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        View::from_command("kubectl get endpointslices -n kube-system"),
+        None
+    );
+}
+
+/// The value of a `Field:  value` line of `kubectl describe`.
+fn field<'a>(p: &'a Printed, name: &str) -> &'a str {
+    stdout(p)
+        .into_iter()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {:?}", p.lines))
+        .trim()
+}
+
+#[test]
+fn describe_lease_shows_the_records_holder_and_times_on_the_wall_clock() {
+    let m = moment("healthy", "2m");
+    let d = print(View::DescribeSchedulerLease, &m);
+    assert_eq!(d.exit_code, 0, "{:?}", d.lines);
+    let holder = row(&print(View::Leases, &m), "kube-scheduler")[1].to_string();
+    assert_eq!(field(&d, "Holder Identity"), holder);
+    assert_eq!(field(&d, "Name"), "kube-scheduler");
+    assert_eq!(field(&d, "Lease Duration Seconds"), "15");
+    assert_eq!(field(&d, "Lease Transitions"), "0");
+    // Renewed every 2 s (retry period): the last renewal is within a few seconds before 2m, on the
+    // wall clock that starts at 2026-01-01T00:00:00Z, in MicroTime's six-digit layout.
+    let renew = field(&d, "Renew Time");
+    assert!(
+        renew.len() == 27 && renew.as_bytes()[19] == b'.' && renew.ends_with('Z'),
+        "{renew}"
+    );
+    assert!(
+        ("2026-01-01T00:01:55".."2026-01-01T00:02:00.000001").contains(&renew),
+        "{renew}"
+    );
+    let acquire = field(&d, "Acquire Time");
+    assert!(
+        acquire < renew && acquire.starts_with("2026-01-01T00:00:"),
+        "{acquire}"
+    );
+    // Aligned as Go's tabwriter does it for describe: the Spec block to its widest label plus 2.
+    assert!(
+        stdout(&d).contains(&"  Lease Duration Seconds:  15"),
+        "{:?}",
+        d.lines
+    );
+    assert!(stdout(&d).contains(&format!("  Holder Identity:         {holder}").as_str()));
+    // One LeaderElection event, naming the same identity.
+    let events: Vec<&str> = stdout(&d)
+        .into_iter()
+        .filter(|l| l.contains("LeaderElection"))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].starts_with("  Normal  LeaderElection  "),
+        "{events:?}"
+    );
+    assert!(
+        events[0].ends_with(&format!("default-scheduler  {holder} became leader")),
+        "{events:?}"
+    );
+
+    // The active scheduler dies at 60 s: a new holder, one transition, two events (oldest first),
+    // and an Acquire Time after the old lease expired (15 s after its last renewal).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(DIR).join("healthy.json"))
+        .unwrap()
+        .replace(
+            r#""workloads""#,
+            r#""faults": [{"at": "60s", "kind": "crash", "target": "leader:kube-scheduler", "for": "10s"}], "workloads""#,
+        );
+    let plan = kube_ha_sim::scenario::parse_scenario(&text, "s.json").expect("the variant parses");
+    let m = Moment::at(&plan, plan.seed, parse_duration("2m").unwrap()).unwrap();
+    let d = print(View::DescribeSchedulerLease, &m);
+    let new_holder = field(&d, "Holder Identity");
+    assert_ne!(new_holder, holder);
+    assert_eq!(field(&d, "Lease Transitions"), "1");
+    assert!(
+        field(&d, "Acquire Time") > "2026-01-01T00:01:10",
+        "{:?}",
+        d.lines
+    );
+    let events: Vec<&str> = stdout(&d)
+        .into_iter()
+        .filter(|l| l.contains("LeaderElection"))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events[0].ends_with(&format!("{holder} became leader")),
+        "{events:?}"
+    );
+    assert!(
+        events[1].ends_with(&format!("{new_holder} became leader")),
+        "{events:?}"
+    );
+    // `lab` takes the command line.
+    assert_eq!(
+        View::from_command("kubectl describe lease kube-controller-manager -n kube-system"),
+        Some(View::DescribeControllerManagerLease)
+    );
+}
+
+#[test]
+fn describe_lease_without_quorum_times_out_like_any_get() {
+    let m = moment("no-quorum", "1m5s");
+    let d = print(View::DescribeControllerManagerLease, &m);
+    assert_eq!(d.exit_code, 1);
+    assert_eq!(
+        lines(&d, Stream::Stderr),
+        vec!["Error from server (Timeout): the server was unable to return a response in the time allotted, but may still be processing the request (get leases.coordination.k8s.io kube-controller-manager)"]
+    );
 }

@@ -835,3 +835,192 @@ fn summarised_workers_get_a_node_lane_per_zone_that_follows_the_worst_node() {
     let b = states(&state_titles(&doc, "node-state", "data-zone", "b"));
     assert_eq!(b, ["Ready"]);
 }
+
+/// Two of three stacked control-plane nodes die at 60 s for 40 s: etcd loses quorum, kubectl gets
+/// a Timeout where it listed three Ready nodes before.
+const QUORUM_LOST: &str = r#"{"name":"q","duration":"2m","topology":{"etcd":"stacked","control_plane_nodes":3},
+  "faults":[{"at":"60s","kind":"crash","target":"cp-1","for":"40s"},{"at":"60s","kind":"crash","target":"cp-2","for":"40s"}]}"#;
+
+/// The time scrubber's data as the page embeds it, unpacked.
+fn scrub_json(page: &str) -> serde_json::Value {
+    let open = "id=\"scrub-data\" data-encoding=\"zlib+base64\">";
+    let start = page.find(open).expect("the page embeds the views") + open.len();
+    let len = page[start..].find("</script>").expect("closed");
+    let json = kube_ha_sim::inspect::scrub::decode(&page[start..start + len]).expect("it unpacks");
+    serde_json::from_str(&json).expect("it is JSON")
+}
+
+/// The text a view showed at the last moment at or before `at_ms`, from the embedded data, and
+/// the tool's exit code.
+fn shown_at(d: &serde_json::Value, view: &str, at_ms: u64) -> (String, i64) {
+    let v = d["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|v| v[0] == view)
+        .expect("the view is there");
+    let moments = d["moments"].as_array().unwrap();
+    let m = moments
+        .iter()
+        .rev()
+        .find(|m| m[0].as_u64().unwrap() <= at_ms)
+        .unwrap_or(&moments[0]);
+    let text = &d["texts"][m[3][v].as_u64().unwrap() as usize];
+    (
+        text[2].as_str().unwrap().to_string(),
+        text[0].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn the_time_scrubber_embeds_the_views_at_each_change_and_on_a_grid() {
+    use kube_ha_sim::inspect::scrub::{capture, MAX_MOMENTS};
+    use kube_ha_sim::inspect::{print, Moment, View};
+    let o = outcome_of(QUORUM_LOST, 1);
+    let t = Instant::now();
+    let page = html::render_html(&o, REPLAY);
+    let render = t.elapsed();
+    let d = scrub_json(&page);
+    let start = page.find("id=\"scrub-data\"").unwrap();
+    let embedded = page[start..].find("</script>").unwrap();
+    eprintln!(
+        "2m quorum-lost run: page {} bytes, embedded views {embedded} bytes, {} moments, {} texts, rendered in {render:?}",
+        page.len(),
+        d["moments"].as_array().unwrap().len(),
+        d["texts"].as_array().unwrap().len()
+    );
+    // Byte-identical for the same scenario and seed.
+    assert_eq!(page, html::render_html(&o, REPLAY), "not deterministic");
+    // The views in their order, the moments from 0 to the end, ordered, bounded, with the faults.
+    let names: Vec<&str> = d["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[0].as_str().unwrap())
+        .collect();
+    assert_eq!(names, View::ALL.map(View::name));
+    let moments = d["moments"].as_array().unwrap();
+    let times: Vec<u64> = moments.iter().map(|m| m[0].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert_eq!((times[0], *times.last().unwrap()), (0, 120_000));
+    assert!(
+        moments.len() <= MAX_MOMENTS && moments.len() > 24,
+        "{}",
+        moments.len()
+    );
+    let at_60 = moments
+        .iter()
+        .find(|m| m[0] == 60_000)
+        .expect("a moment at the faults' start");
+    assert!(
+        at_60[2].as_str().unwrap().contains("fault #0 started"),
+        "{at_60}"
+    );
+    assert!(moments
+        .iter()
+        .any(|m| m[2].as_str().unwrap().contains("etcd_quorum down")));
+    // kubectl get nodes: three Ready nodes before the fault, a Timeout (and its wait) during it.
+    let (before, exit) = shown_at(&d, "nodes", 30_000);
+    assert_eq!(exit, 0);
+    assert_eq!(
+        before.matches("   Ready    control-plane   30s   ").count(),
+        3,
+        "{before}"
+    );
+    let (during, exit) = shown_at(&d, "nodes", 70_000);
+    assert_eq!(exit, 1);
+    assert!(during.starts_with("#(after 1m10s: "), "{during}");
+    assert!(
+        during.contains("\n2Error from server (Timeout): "),
+        "{during}"
+    );
+    // Each moment's texts are exactly what `inspect --at` prints there (a fresh run stopped at
+    // that time), also at a change point between grid moments.
+    let scrub = capture(&o).expect("the views are captured");
+    let odd = scrub
+        .moments
+        .iter()
+        .find(|m| m.at_ns % 1_000_000_000 != 0)
+        .expect("a change point off the grid");
+    for m in [&scrub.moments[6], odd, scrub.moments.last().unwrap()] {
+        let fresh = Moment::at(&o.scenario, o.seed, m.at_ns).unwrap();
+        for (i, v) in View::ALL.iter().enumerate() {
+            let want: String = print(*v, &fresh)
+                .lines
+                .iter()
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            let got: String = scrub.texts[m.shown[i]]
+                .lines
+                .lines()
+                .map(|l| format!("{}\n", &l[1..]))
+                .collect();
+            assert_eq!(got, want, "{} at {} ns", v.name(), m.at_ns);
+        }
+    }
+    // A page for an outcome that is not a run of its scenario says so instead of showing views.
+    let page = html::render_html(&six_hours(), REPLAY);
+    assert!(
+        page.contains("The views could not be captured: running t with seed 1 again gives trace")
+    );
+    assert!(!page.contains("id=\"scrub-data\""));
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "/usr/bin/chromium is not installed (apt-get install chromium; .ci/run installs it)"
+)]
+fn the_time_scrubber_shows_the_views_at_the_address_fragments_time_in_chromium() {
+    let o = outcome_of(QUORUM_LOST, 1);
+    let dir = scratch("scrubber");
+    let report = dir.join("report.html");
+    std::fs::write(&report, html::render_html(&o, REPLAY)).expect("write the report");
+    // The text of the `nodes` view and the moment line, as the page's script filled them in.
+    let at = |fragment: &str| -> (String, String) {
+        let url = format!("file://{}#t={fragment}", report.display());
+        let Some((ok, dom, err)) = run_with_deadline(
+            chromium(&dir.join(format!("profile-{fragment}")))
+                // The views are unpacked asynchronously: let the page's tasks finish first.
+                .arg("--virtual-time-budget=10000")
+                .arg("--dump-dom")
+                .arg(&url),
+            Duration::from_secs(90),
+        ) else {
+            panic!("chromium is installed but could not be started (or hung for 90 s)");
+        };
+        assert!(ok, "chromium --dump-dom failed: {err}");
+        assert!(
+            page_errors(&err).is_empty(),
+            "the page logged errors: {:?}",
+            page_errors(&err)
+        );
+        let doc_start = dom
+            .find("data-view=\"nodes\"")
+            .expect("the script built the views");
+        let nodes = &dom[doc_start..];
+        let nodes = &nodes[..nodes.find("</pre>").unwrap()];
+        let moment = &dom[dom.find("id=\"scrub-moment\"").unwrap()..];
+        let moment = &moment[..moment.find("</p>").unwrap()];
+        (nodes.to_string(), moment.to_string())
+    };
+    let (before, moment) = at("30");
+    assert!(moment.contains("data-at-ms=\"30000\""), "{moment}");
+    assert_eq!(
+        before.matches("Ready    control-plane").count(),
+        3,
+        "{before}"
+    );
+    assert!(!before.contains("Error from server"));
+    let (during, moment) = at("1m12s");
+    // The last moment at or before 72 s: the grid point at 70 s or a change after it.
+    assert!(moment.contains("data-at-ms=\"7"), "{moment}");
+    assert!(
+        during.contains("class=\"err\">Error from server (Timeout): the server was unable"),
+        "{during}"
+    );
+    assert!(during.contains("class=\"note\">(after 1m10s: "), "{during}");
+    assert!(during.contains("(exit 1, after 1m10s)"), "{during}");
+    assert_ne!(before, during);
+    let _ = std::fs::remove_dir_all(&dir);
+}

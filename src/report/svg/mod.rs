@@ -58,6 +58,13 @@ pub(crate) fn scene(o: &Outcome) -> Scene {
     scene
 }
 
+/// Where time runs on the timeline picture, in its own coordinates: the x of time 0, the width of
+/// the time axis in pixel columns, and the picture's width (the page's time scrubber maps a click
+/// to a time with them).
+pub fn time_axis() -> (f64, usize, f64) {
+    (style::X0, style::COLS, style::WIDTH)
+}
+
 /// Renders the timeline of a run as a standalone SVG document (no XML declaration, so it can also be
 /// inlined in HTML).
 pub fn render_svg(o: &Outcome) -> String {
