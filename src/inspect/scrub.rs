@@ -184,7 +184,11 @@ fn change(o: &Outcome, kind: &TraceKind) -> Option<String> {
         TraceKind::NodeTaint { node: n, tainted } => format!(
             "{} {}",
             node(*n),
-            if *tainted { "tainted unreachable" } else { "untainted" }
+            if *tainted {
+                "tainted unreachable"
+            } else {
+                "untainted"
+            }
         ),
         TraceKind::EtcdRole { .. }
         | TraceKind::LeaseHolder { holder: None, .. }

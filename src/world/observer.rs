@@ -267,49 +267,58 @@ pub fn api_reachable(w: &World, leader: Option<ProcId>) -> bool {
 /// (requests to a dead pod still in the rules are black-holed; no endpoints at all is a refusal).
 pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
     let n = w.scenario.workloads.len();
+    let nodes = w.layout.nodes.len();
     let users = w
         .layout
         .nodes
         .iter()
         .position(|n| n.kind == crate::topology::NodeKind::Client)
         .map(id16);
-    let kubelets: std::collections::BTreeMap<u16, &crate::components::kubelet::Kubelet> = w
-        .procs
-        .iter()
-        .filter_map(|p| match &p.comp {
-            Component::Kubelet(k) => Some((p.node, &**k)),
-            _ => None,
-        })
-        .collect();
-    let is_worker =
-        |node: u16| w.layout.nodes[node as usize].kind == crate::topology::NodeKind::Worker;
-    let any_worker = kubelets.keys().any(|&node| is_worker(node));
-    let entries = kubelets.iter().filter(|(&node, k)| {
-        (!any_worker || is_worker(node))
+    // Indexed by node: this pass runs after every state change, so with a thousand nodes a map
+    // rebuilt and searched here was most of the run.
+    let mut kubelets: Vec<Option<&crate::components::kubelet::Kubelet>> = vec![None; nodes];
+    for p in &w.procs {
+        if let Component::Kubelet(k) = &p.comp {
+            kubelets[p.node as usize] = Some(&**k);
+        }
+    }
+    let is_worker = |node: usize| w.layout.nodes[node].kind == crate::topology::NodeKind::Worker;
+    let any_worker = (0..nodes).any(|node| kubelets[node].is_some() && is_worker(node));
+    let entries = (0..nodes).filter_map(|node| {
+        let k = kubelets[node]?;
+        let entry = id16(node);
+        ((!any_worker || is_worker(node))
             && k.proxy_synced
-            && w.net.host_up(node)
-            && users.is_none_or(|u| w.net.reachable(u, node))
+            && w.net.host_up(entry)
+            && users.is_none_or(|u| w.net.reachable(u, entry)))
+        .then_some((entry, k))
     });
     // Most nodes' kube-proxies hold the same table: summarise each distinct table once, as the
     // endpoints per workload and, per node hosting them, those whose pod serves.
     struct Summary {
         total: Vec<u32>,
-        serving: std::collections::BTreeMap<u16, Vec<u32>>,
-        /// What every entry reaches when nothing is partitioned (computed on first use).
-        good_all: Option<Vec<u32>>,
+        /// Serving endpoints per (node, workload), `nodes x n`, and the nodes with any.
+        serving: Vec<u32>,
+        hosts: Vec<u16>,
+        /// Serving endpoints per workload over every node: what every entry reaches when nothing
+        /// is partitioned (`serving` holds only pods on nodes that are up).
+        all: Vec<u32>,
     }
     let unpartitioned = w.net.unpartitioned();
-    let mut summaries: std::collections::BTreeMap<u64, Summary> = std::collections::BTreeMap::new();
+    let mut index: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    let mut summaries: Vec<Summary> = Vec::new();
     let mut ready = vec![u32::MAX; n];
     let mut reach = vec![0f64; n];
     let mut count = 0u32;
-    for (&entry, k) in entries {
+    let mut good = vec![0u32; n];
+    for (entry, k) in entries {
         count += 1;
-        let sum = summaries.entry(k.proxy_fp).or_insert_with(|| {
+        let at = *index.entry(k.proxy_fp).or_insert_with(|| {
             let mut s = Summary {
                 total: vec![0; n],
-                serving: std::collections::BTreeMap::new(),
-                good_all: None,
+                serving: vec![0; nodes * n],
+                hosts: Vec::new(),
+                all: vec![0; n],
             };
             for &(uid, ep) in &k.proxy {
                 let i = ep.workload as usize;
@@ -317,46 +326,43 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
                     continue;
                 }
                 s.total[i] += 1;
+                let node = ep.node as usize;
                 let serves = w.net.host_up(ep.node)
                     && kubelets
-                        .get(&ep.node)
-                        .is_some_and(|pk| pk.serves(uid, w.clocks[ep.node as usize].local(w.now)));
+                        .get(node)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|pk| pk.serves(uid, w.clocks[node].local(w.now)));
                 if serves {
-                    s.serving.entry(ep.node).or_insert_with(|| vec![0; n])[i] += 1;
+                    let row = &mut s.serving[node * n..(node + 1) * n];
+                    if row.iter().all(|&c| c == 0) {
+                        s.hosts.push(ep.node);
+                    }
+                    row[i] += 1;
+                    s.all[i] += 1;
                 }
             }
-            s
+            summaries.push(s);
+            summaries.len() - 1
         });
-        // Without partitions every entry reaches every node that is up (`serving` holds only those),
-        // so the sum is the same for every entry node of the table: add it up once. This pass runs
-        // after every state change; with a thousand nodes the per-entry sum was most of the run.
-        let good = if unpartitioned {
-            sum.good_all
-                .get_or_insert_with(|| {
-                    let mut good = vec![0u32; n];
-                    for per in sum.serving.values() {
-                        for (g, c) in good.iter_mut().zip(per) {
-                            *g += c;
-                        }
-                    }
-                    good
-                })
-                .clone()
+        let sum = &summaries[at];
+        if unpartitioned {
+            good.copy_from_slice(&sum.all);
         } else {
-            let mut good = vec![0u32; n];
-            for (&node, per) in &sum.serving {
+            good.fill(0);
+            for &node in &sum.hosts {
                 if w.net.reachable(entry, node) {
-                    for (g, c) in good.iter_mut().zip(per) {
+                    let row = &sum.serving[node as usize * n..(node as usize + 1) * n];
+                    for (g, c) in good.iter_mut().zip(row) {
                         *g += c;
                     }
                 }
             }
-            good
-        };
+        }
         for i in 0..n {
             ready[i] = ready[i].min(good[i]);
             if sum.total[i] > 0 {
-                reach[i] += good[i] as f64 / sum.total[i] as f64;
+                reach[i] += f64::from(good[i]) / f64::from(sum.total[i]);
             }
         }
     }
@@ -367,7 +373,7 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             } else {
                 // A mean of fractions (0..=1) in parts per million: 0..=1,000,000 fits.
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let ppm = (reach[i] / count as f64 * 1e6).round() as u32;
+                let ppm = (reach[i] / f64::from(count) * 1e6).round() as u32;
                 (ready[i], ppm)
             }
         })
