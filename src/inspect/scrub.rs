@@ -144,6 +144,10 @@ fn unbase64(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The largest run (in events processed) whose report page carries the captured views: about
+/// 2-5 s of re-running on one core. Every library scenario is far below it.
+pub const SCRUB_MAX_EVENTS: u64 = 10_000_000;
+
 /// What a change in the trace is called on the scrubber, if it is one a reader would look for.
 fn change(o: &Outcome, kind: &TraceKind) -> Option<String> {
     let proc = |p: u16| o.layout.procs[p as usize].name.as_str();
@@ -298,6 +302,15 @@ fn shown(view: View, m: &Moment) -> Shown {
 /// `o` reports (an outcome assembled by hand, as some tests make; or, were the simulation not
 /// deterministic, a bug to report with `kube-ha-sim run FILE --seed N` run twice).
 pub fn capture(o: &Outcome) -> Result<Scrub, String> {
+    // Capturing re-runs the whole scenario, so a long or large run would cost its report page as
+    // much again (a simulated year: half an hour more); above the bound the page says so instead.
+    if o.events > SCRUB_MAX_EVENTS {
+        return Err(format!(
+            "the run processed {} events, more than the {} the page re-runs to capture them; \
+             `kube-ha-sim inspect FILE --at T --seed {}` prints any moment",
+            o.events, SCRUB_MAX_EVENTS, o.seed
+        ));
+    }
     let mut m = Moment {
         world: World::build(&o.scenario, o.seed),
         seed: o.seed,

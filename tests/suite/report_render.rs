@@ -964,6 +964,17 @@ fn the_time_scrubber_embeds_the_views_at_each_change_and_on_a_grid() {
         page.contains("The views could not be captured: running t with seed 1 again gives trace")
     );
     assert!(!page.contains("id=\"scrub-data\""));
+    // A run too large to re-run for its page is not re-run: the page says why and what to use.
+    let mut big = six_hours();
+    big.events = kube_ha_sim::inspect::scrub::SCRUB_MAX_EVENTS + 1;
+    let page = html::render_html(&big, REPLAY);
+    assert!(
+        page.contains("more than the 10000000 the page re-runs to capture them"),
+        "{}",
+        &page[page.find("id=\"scrub\"").unwrap()..][..600]
+    );
+    assert!(page.contains("kube-ha-sim inspect FILE --at T --seed 1"));
+    assert!(!page.contains("id=\"scrub-data\""));
 }
 
 #[test]
