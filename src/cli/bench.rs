@@ -15,7 +15,7 @@ struct Case {
     json: &'static str,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 7] = [
     Case {
         name: "idle 5-member etcd, load off, 1 day",
         json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0,"target":"etcd"}}"#,
@@ -39,6 +39,10 @@ const CASES: [Case; 6] = [
     Case {
         name: "overload: 20,000 req/s on 3 API servers (429s), 3 m",
         json: r#"{"name":"bench-overload","duration":"3m","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"]},"load":{"requests_per_second":20000}}"#,
+    },
+    Case {
+        name: "1000 workers, 5000 pods, 10 req/s, 1 h",
+        json: r#"{"name":"bench-workers-1000","duration":"1h","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":1000,"zones":["a","b","c"],"load_balancers":2},"load":{"requests_per_second":10},"workloads":[{"name":"web","replicas":3000,"spread":"zones"},{"name":"api","replicas":2000}]}"#,
     },
 ];
 

@@ -169,6 +169,19 @@ fn answers_follow_the_story_of_each_course_file() {
         t[1]
     );
     assert_eq!(t[2], Truth::YesNo(true));
+    // Four members, two lost: no quorum (three of four needed), so no API, until the nodes are back.
+    let t = truths(&course_file("07-"));
+    assert!(
+        matches!(&t[0], Truth::Name(Some(n)) if n.starts_with("etcd-")),
+        "{:?}",
+        t[0]
+    );
+    assert_eq!(t[1], Truth::YesNo(false));
+    assert!(
+        matches!(t[2], Truth::Time(Some(at)) if at > 240 * SEC),
+        "{:?}",
+        t[2]
+    );
 }
 
 #[test]
