@@ -103,6 +103,9 @@ pub struct Kubelet {
     cfg: KubeletConfig,
     /// Survives a kubelet crash (containerd keeps the containers), not a node crash.
     pub running: BTreeMap<u64, RunningPod>,
+    /// Bumped whenever `running` gains or loses a pod: observers that summarise which pods serve
+    /// reuse their summary while no kubelet's version moved (see `world::observer`).
+    pub serving_version: u64,
     renew_seq: u64,
     ids: IdGen,
     pending: BTreeMap<u64, Req>,
@@ -147,6 +150,7 @@ impl Kubelet {
         Kubelet {
             cfg,
             running: BTreeMap::new(),
+            serving_version: 0,
             renew_seq: 0,
             ids: IdGen::default(),
             pending: BTreeMap::new(),
@@ -180,6 +184,15 @@ impl Kubelet {
     /// Whether the pod with this uid runs here and is ready at `now`.
     pub fn serves(&self, uid: u64, now: Nanos) -> bool {
         self.running.get(&uid).is_some_and(|p| p.ready_at_ns <= now)
+    }
+
+    /// When the pod with this uid, running here but not ready at `now`, becomes ready (None: it
+    /// is not running here, or is ready already).
+    pub fn ready_later(&self, uid: u64, now: Nanos) -> Option<Nanos> {
+        self.running
+            .get(&uid)
+            .map(|p| p.ready_at_ns)
+            .filter(|&at| at > now)
     }
 
     /// Ready pods per workload at `now`.
@@ -224,6 +237,7 @@ impl Kubelet {
     /// The node dies: so do its containers, its kube-proxy rules and its connections.
     pub fn host_down(&mut self, ctx_me: ProcId, out: &mut Vec<Out>) {
         self.running.clear();
+        self.serving_version += 1;
         self.kube_api = 0;
         self.conntrack.clear();
         self.relayed.clear();
@@ -533,6 +547,7 @@ impl Kubelet {
                 .is_some_and(|(_, terminating, _, _)| !terminating);
             if !wanted {
                 self.running.remove(&uid);
+                self.serving_version += 1;
             }
         }
         for (uid, (workload, terminating, key, rev)) in desired {
@@ -550,6 +565,7 @@ impl Kubelet {
                 );
             } else if !self.running.contains_key(&uid) {
                 let ready_at_ns = ctx.now + self.cfg.pod_startup_ns;
+                self.serving_version += 1;
                 self.running.insert(
                     uid,
                     RunningPod {

@@ -6,7 +6,7 @@ use super::World;
 use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
 use crate::components::Component;
-use crate::engine::id16;
+use crate::engine::{id16, Nanos};
 use crate::observe::{Capability, TraceKind};
 use crate::topology::ProcKind;
 
@@ -19,6 +19,8 @@ pub struct Observer {
     scrape: Vec<Option<bool>>,
     /// Per process: the etcd member's `(has_leader, peer_failures)` last traced.
     etcd: Vec<Option<(bool, bool)>>,
+    /// The proxy-table summaries of the last evaluation, reused while nothing they read changed.
+    tables: TableCache,
 }
 
 fn cap_index(c: Capability) -> usize {
@@ -59,7 +61,7 @@ impl Observer {
             }
         }
         if !w.scenario.workloads.is_empty() {
-            let ready = ready_replicas(w);
+            let ready = ready_replicas_cached(w, &mut self.tables);
             self.ready.resize(ready.len(), (u32::MAX, u32::MAX));
             for (i, r) in ready.iter().enumerate() {
                 if self.ready[i] != *r {
@@ -266,6 +268,33 @@ pub fn api_reachable(w: &World, leader: Option<ProcId>) -> bool {
 /// `reachable_ppm` is the fraction of requests, in parts per million, that reach a serving pod
 /// (requests to a dead pod still in the rules are black-holed; no endpoints at all is a refusal).
 pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
+    ready_replicas_cached(w, &mut TableCache::default())
+}
+
+/// A proxy table summarised: its endpoints per workload and, per node hosting them, those whose pod
+/// serves.
+struct Summary {
+    total: Vec<u32>,
+    /// Serving endpoints per (node, workload), `nodes x n`, and the nodes with any.
+    serving: Vec<u32>,
+    hosts: Vec<u16>,
+    /// Serving endpoints per workload over every node: what every entry reaches when nothing
+    /// is partitioned (`serving` holds only pods on nodes that are up).
+    all: Vec<u32>,
+}
+
+/// Summaries by table fingerprint, valid while every kubelet's `serving_version` and every node's
+/// power are as they were, every clock is perfect, and no listed pod has become ready since (the
+/// earliest such moment is `valid_until`). The observer runs after every state change, and with a
+/// thousand workers rebuilding the summaries of 5000 endpoints each time was most of the run.
+#[derive(Default)]
+pub struct TableCache {
+    key: Vec<(u64, bool)>,
+    valid_until: Nanos,
+    summaries: std::collections::BTreeMap<u64, Summary>,
+}
+
+fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
     let n = w.scenario.workloads.len();
     let nodes = w.layout.nodes.len();
     let users = w
@@ -293,27 +322,28 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
             && users.is_none_or(|u| w.net.reachable(u, entry)))
         .then_some((entry, k))
     });
-    // Most nodes' kube-proxies hold the same table: summarise each distinct table once, as the
-    // endpoints per workload and, per node hosting them, those whose pod serves.
-    struct Summary {
-        total: Vec<u32>,
-        /// Serving endpoints per (node, workload), `nodes x n`, and the nodes with any.
-        serving: Vec<u32>,
-        hosts: Vec<u16>,
-        /// Serving endpoints per workload over every node: what every entry reaches when nothing
-        /// is partitioned (`serving` holds only pods on nodes that are up).
-        all: Vec<u32>,
-    }
+    // Most nodes' kube-proxies hold the same table: summarise each distinct table once.
     let unpartitioned = w.net.unpartitioned();
-    let mut index: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
-    let mut summaries: Vec<Summary> = Vec::new();
+    let key: Vec<(u64, bool)> = (0..nodes)
+        .filter_map(|node| {
+            let k = kubelets[node]?;
+            Some((k.serving_version, w.net.host_up(id16(node))))
+        })
+        .collect();
+    let clocks_perfect = w.clocks.iter().all(|c| c.is_perfect());
+    if !clocks_perfect || key != cache.key || w.now >= cache.valid_until {
+        cache.key = key;
+        cache.valid_until = Nanos::MAX;
+        cache.summaries.clear();
+    }
     let mut ready = vec![u32::MAX; n];
     let mut reach = vec![0f64; n];
     let mut count = 0u32;
     let mut good = vec![0u32; n];
     for (entry, k) in entries {
         count += 1;
-        let at = *index.entry(k.proxy_fp).or_insert_with(|| {
+        let valid_until = &mut cache.valid_until;
+        let sum = cache.summaries.entry(k.proxy_fp).or_insert_with(|| {
             let mut s = Summary {
                 total: vec![0; n],
                 serving: vec![0; nodes * n],
@@ -327,12 +357,14 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
                 }
                 s.total[i] += 1;
                 let node = ep.node as usize;
-                let serves = w.net.host_up(ep.node)
-                    && kubelets
-                        .get(node)
-                        .copied()
-                        .flatten()
-                        .is_some_and(|pk| pk.serves(uid, w.clocks[node].local(w.now)));
+                let host = kubelets.get(node).copied().flatten();
+                let local_now = w.clocks[node].local(w.now);
+                let serves =
+                    w.net.host_up(ep.node) && host.is_some_and(|pk| pk.serves(uid, local_now));
+                // A listed pod that turns ready later changes this summary then.
+                if let Some(at) = host.and_then(|pk| pk.ready_later(uid, local_now)) {
+                    *valid_until = (*valid_until).min(at);
+                }
                 if serves {
                     let row = &mut s.serving[node * n..(node + 1) * n];
                     if row.iter().all(|&c| c == 0) {
@@ -342,10 +374,8 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
                     s.all[i] += 1;
                 }
             }
-            summaries.push(s);
-            summaries.len() - 1
+            s
         });
-        let sum = &summaries[at];
         if unpartitioned {
             good.copy_from_slice(&sum.all);
         } else {

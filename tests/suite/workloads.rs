@@ -285,3 +285,46 @@ fn an_isolated_worker_serves_nobody() {
     assert!((120.0..=150.0).contains(&down), "{down}");
     assert_eq!(metric(&o, "workloads.outages"), 1.0);
 }
+
+/// The observer reuses its proxy-table summaries while no kubelet's pods and no node's power
+/// changed; what it traces must be what a fresh computation gives at every moment, through a worker
+/// crash, a partition of workers and a zone outage.
+#[test]
+fn the_observers_cached_readiness_equals_a_fresh_computation_at_every_moment() {
+    use kube_ha_sim::scenario::load_scenario;
+    use kube_ha_sim::world::{observer::ready_replicas, World};
+    for file in [
+        "scenarios/worker-crash.json",
+        "scenarios/workers-partitioned-full-disruption.json",
+        "scenarios/zone-outage-spread.json",
+    ] {
+        let plan = load_scenario(std::path::Path::new(file)).unwrap();
+        let mut w = World::build(&plan, plan.seed);
+        let step = 1_000_000_000;
+        let mut at = 0;
+        let mut checked = 0;
+        while at <= plan.duration_ns {
+            w.run_until(at).unwrap();
+            let mut traced = vec![None; plan.workloads.len()];
+            for e in &w.trace().events {
+                if let TraceKind::WorkloadReady {
+                    workload,
+                    ready,
+                    reachable_ppm,
+                } = e.kind
+                {
+                    traced[workload as usize] = Some((ready, reachable_ppm));
+                }
+            }
+            let fresh = ready_replicas(&w);
+            for (i, t) in traced.iter().enumerate() {
+                if let Some(t) = t {
+                    assert_eq!(*t, fresh[i], "{file} at {at} ns, workload {i}");
+                    checked += 1;
+                }
+            }
+            at += step;
+        }
+        assert!(checked > 100, "{file}: {checked}");
+    }
+}
