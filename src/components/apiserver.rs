@@ -775,7 +775,7 @@ impl ApiServer {
                 let now_ms = ctx.now / 1_000_000;
                 let mut live = API_ENDPOINTS_PRESENT;
                 let mut stored = None;
-                for kv in &kvs {
+                for kv in kvs.iter() {
                     match keys::kind_of(kv.key) {
                         keys::MASTER_LEASE if kv.value > now_ms => {
                             live |= 1 << keys::id_of(kv.key).min(62);

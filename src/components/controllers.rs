@@ -97,7 +97,7 @@ pub enum Loop {
 
 #[derive(Default)]
 struct LoopState {
-    reads: BTreeMap<u64, Vec<KeyValue>>,
+    reads: BTreeMap<u64, std::sync::Arc<[KeyValue]>>,
     reads_wanted: usize,
     reads_done: usize,
     writes_out: usize,
@@ -460,8 +460,8 @@ impl Controllers {
         }
     }
 
-    fn decide(&mut self, ctx: &mut Ctx, l: Loop, reads: BTreeMap<u64, Vec<KeyValue>>) {
-        let empty = Vec::new();
+    fn decide(&mut self, ctx: &mut Ctx, l: Loop, reads: BTreeMap<u64, std::sync::Arc<[KeyValue]>>) {
+        let empty: std::sync::Arc<[KeyValue]> = std::sync::Arc::from(Vec::new());
         let pods = reads.get(&keys::POD).unwrap_or(&empty);
         match l {
             Loop::ReplicaSet => {

@@ -129,6 +129,8 @@ pub struct Kubelet {
     /// A fingerprint of `proxy` (FNV-1a over its entries), so that observers can treat the identical
     /// tables of many nodes once.
     pub proxy_fp: u64,
+    /// The list `proxy` was last programmed from, as etcd shared it.
+    proxy_listed: Option<std::sync::Arc<[crate::components::msg::KeyValue]>>,
     /// The kubelet's API connection.
     conn: ApiConn,
     /// Lease updates that failed in a row.
@@ -162,6 +164,7 @@ impl Kubelet {
             proxy: Vec::new(),
             proxy_synced: false,
             proxy_fp: 0,
+            proxy_listed: None,
             conn: ApiConn::new(true),
             lease_failures: 0,
             kube_api: 0,
@@ -242,6 +245,7 @@ impl Kubelet {
         self.conntrack.clear();
         self.relayed.clear();
         self.proxy_synced = false;
+        self.proxy_listed = None;
         if !self.proxy.is_empty() {
             self.proxy.clear();
             out.push(Out::Trace(TraceKind::ProxyEndpoints {
@@ -516,7 +520,18 @@ impl Kubelet {
         }
         if req == Req::Endpoints {
             if let Some(KvResult::Values(eps)) = result {
+                // The same shared answer as last time (no write landed in the range since, so
+                // etcd handed out the same list): nothing to compare or program.
+                if self.proxy_synced
+                    && self
+                        .proxy_listed
+                        .as_ref()
+                        .is_some_and(|l| std::sync::Arc::ptr_eq(l, &eps))
+                {
+                    return;
+                }
                 self.program_proxy(ctx, &eps);
+                self.proxy_listed = Some(eps);
             }
             return;
         }
@@ -528,7 +543,7 @@ impl Kubelet {
         };
         let me = self.cfg.node;
         let mut desired: BTreeMap<u64, (u16, bool, u64, u64)> = BTreeMap::new();
-        for kv in pods {
+        for kv in pods.iter() {
             let p = Pod::unpack(kv.value);
             if p.node == Some(me) {
                 let uid = keys::id_of(kv.key);

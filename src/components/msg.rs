@@ -102,8 +102,9 @@ pub enum KvResult {
     Written { index: u64, term: u64, rev: u64 },
     /// One key (None: absent).
     Value(Option<KeyValue>),
-    /// A range.
-    Values(Vec<KeyValue>),
+    /// A range. Shared: an etcd member hands the same answer to every reader until a write lands
+    /// in the range, so a thousand kube-proxies listing one table hold one copy.
+    Values(std::sync::Arc<[KeyValue]>),
 }
 
 /// etcd errors, as etcd names them.

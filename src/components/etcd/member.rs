@@ -125,7 +125,7 @@ struct Volatile {
     /// Ranges answered since the last write into them, with their answer: a thousand kube-proxies
     /// list the same endpoints every 2 s, and walking the store for each was a fifth of such a
     /// run. Dropped by a write into the range and by a snapshot install.
-    ranges: Vec<(Key, Key, Vec<KeyValue>)>,
+    ranges: Vec<(Key, Key, std::sync::Arc<[KeyValue]>)>,
     /// Ticks (by number, from..to) that fell due while the process was stalled and were dropped.
     dropped_ticks: (u64, u64),
     /// Per peer, since when its connection has been active and when it last sent anything
@@ -1210,11 +1210,11 @@ impl EtcdMember {
 
 impl Volatile {
     /// Keys in `[start, end)`: the store's answer, from `ranges` while no write landed there.
-    fn range(&mut self, start: Key, end: Key) -> Vec<KeyValue> {
+    fn range(&mut self, start: Key, end: Key) -> std::sync::Arc<[KeyValue]> {
         if let Some((_, _, kvs)) = self.ranges.iter().find(|r| r.0 == start && r.1 == end) {
             return kvs.clone();
         }
-        let kvs = self.kv.range(start, end);
+        let kvs: std::sync::Arc<[KeyValue]> = self.kv.range(start, end).into();
         // A handful of kinds are listed (pods, endpoints, leases); keep the latest few.
         if self.ranges.len() >= 8 {
             self.ranges.remove(0);
