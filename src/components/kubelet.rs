@@ -186,16 +186,12 @@ impl Kubelet {
 
     /// Whether the pod with this uid runs here and is ready at `now`.
     pub fn serves(&self, uid: u64, now: Nanos) -> bool {
-        self.running.get(&uid).is_some_and(|p| p.ready_at_ns <= now)
+        self.ready_at(uid).is_some_and(|at| at <= now)
     }
 
-    /// When the pod with this uid, running here but not ready at `now`, becomes ready (None: it
-    /// is not running here, or is ready already).
-    pub fn ready_later(&self, uid: u64, now: Nanos) -> Option<Nanos> {
-        self.running
-            .get(&uid)
-            .map(|p| p.ready_at_ns)
-            .filter(|&at| at > now)
+    /// When the pod with this uid, if it runs here, is (or becomes) ready.
+    pub fn ready_at(&self, uid: u64) -> Option<Nanos> {
+        self.running.get(&uid).map(|p| p.ready_at_ns)
     }
 
     /// Ready pods per workload at `now`.
@@ -520,18 +516,7 @@ impl Kubelet {
         }
         if req == Req::Endpoints {
             if let Some(KvResult::Values(eps)) = result {
-                // The same shared answer as last time (no write landed in the range since, so
-                // etcd handed out the same list): nothing to compare or program.
-                if self.proxy_synced
-                    && self
-                        .proxy_listed
-                        .as_ref()
-                        .is_some_and(|l| std::sync::Arc::ptr_eq(l, &eps))
-                {
-                    return;
-                }
-                self.program_proxy(ctx, &eps);
-                self.proxy_listed = Some(eps);
+                self.program_proxy(ctx, eps);
             }
             return;
         }
@@ -698,7 +683,22 @@ impl Kubelet {
     }
 
     /// kube-proxy: programs the listed endpoints as its rules.
-    fn program_proxy(&mut self, ctx: &mut Ctx, listed: &[crate::components::msg::KeyValue]) {
+    fn program_proxy(
+        &mut self,
+        ctx: &mut Ctx,
+        shared: std::sync::Arc<[crate::components::msg::KeyValue]>,
+    ) {
+        // The same shared answer as last time (no write landed in the range since, so etcd handed
+        // out the same list): nothing to compare or program.
+        if self.proxy_synced
+            && self
+                .proxy_listed
+                .as_ref()
+                .is_some_and(|l| std::sync::Arc::ptr_eq(l, &shared))
+        {
+            return;
+        }
+        let listed = &*shared;
         self.kube_api = listed
             .iter()
             .rev()
@@ -732,5 +732,6 @@ impl Kubelet {
                 endpoints,
             });
         }
+        self.proxy_listed = Some(shared);
     }
 }

@@ -288,7 +288,7 @@ struct Summary {
 /// earliest such moment is `valid_until`). The observer runs after every state change, and with a
 /// thousand workers rebuilding the summaries of 5000 endpoints each time was most of the run.
 #[derive(Default)]
-pub struct TableCache {
+struct TableCache {
     key: Vec<(u64, bool)>,
     valid_until: Nanos,
     summaries: std::collections::BTreeMap<u64, Summary>,
@@ -303,8 +303,7 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
         .iter()
         .position(|n| n.kind == crate::topology::NodeKind::Client)
         .map(id16);
-    // Indexed by node: this pass runs after every state change, so with a thousand nodes a map
-    // rebuilt and searched here was most of the run.
+    // Indexed by node (this runs after every state change).
     let mut kubelets: Vec<Option<&crate::components::kubelet::Kubelet>> = vec![None; nodes];
     for p in &w.procs {
         if let Component::Kubelet(k) = &p.comp {
@@ -357,12 +356,15 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
                 }
                 s.total[i] += 1;
                 let node = ep.node as usize;
-                let host = kubelets.get(node).copied().flatten();
+                let ready_at = kubelets
+                    .get(node)
+                    .copied()
+                    .flatten()
+                    .and_then(|pk| pk.ready_at(uid));
                 let local_now = w.clocks[node].local(w.now);
-                let serves =
-                    w.net.host_up(ep.node) && host.is_some_and(|pk| pk.serves(uid, local_now));
+                let serves = w.net.host_up(ep.node) && ready_at.is_some_and(|at| at <= local_now);
                 // A listed pod that turns ready later changes this summary then.
-                if let Some(at) = host.and_then(|pk| pk.ready_later(uid, local_now)) {
+                if let Some(at) = ready_at.filter(|&at| at > local_now) {
                     *valid_until = (*valid_until).min(at);
                 }
                 if serves {

@@ -320,12 +320,16 @@ pub mod reference {
         /// `node.run` hands out the next Ready only after `Advance`, so a reply stepped during the
         /// fsync waits for it. A leader sends before its own write.
         fn send(&mut self, from: usize, to: usize, kind: Kind, term: u64, reject: bool) {
-            let hold = if self.m[from].role == Role::Leader {
+            self.send_after(self.hold(from), from, to, kind, term, reject);
+        }
+
+        /// How long what `from` steps now waits for its fsync in flight (none for a leader).
+        fn hold(&self, from: usize) -> u64 {
+            if self.m[from].role == Role::Leader {
                 0
             } else {
                 self.m[from].busy_until.saturating_sub(self.now)
-            };
-            self.send_after(hold, from, to, kind, term, reject);
+            }
         }
 
         /// Starts a WAL fsync of a new term or vote on member `i` (after the one in flight, if any);
@@ -406,16 +410,14 @@ pub mod reference {
             };
             self.m[i].granted = 1;
             self.m[i].rejected = 0;
+            // A pre-vote changes nothing durable; a vote request waits for the new term and vote.
+            let (kind, after) = if pre {
+                (Kind::PreVote, self.hold(i))
+            } else {
+                (Kind::Vote, self.fsync(i))
+            };
             for j in self.others(i) {
-                if pre {
-                    self.send(i, j, Kind::PreVote, term, false);
-                }
-            }
-            if !pre {
-                let fsync = self.fsync(i);
-                for j in self.others(i) {
-                    self.send_after(fsync, i, j, Kind::Vote, term, false);
-                }
+                self.send_after(after, i, j, kind, term, false);
             }
         }
 
