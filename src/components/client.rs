@@ -10,7 +10,7 @@ use rand::Rng as _;
 use std::collections::BTreeMap;
 
 /// The load generator's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ClientTimer {
     /// Time to send the next request.
     Send,
@@ -161,7 +161,7 @@ impl LoadClient {
             value: id,
         };
         self.pending.insert(id, p);
-        ctx.timer(self.cfg.timeout_ns, ClientTimer::Timeout { id });
+        ctx.deadline(self.cfg.timeout_ns, ClientTimer::Timeout { id });
         self.transmit(ctx, id, p);
     }
 
@@ -223,6 +223,7 @@ impl LoadClient {
                     ctx.timer(RETRY_AFTER_NS, ClientTimer::Retry { id });
                     return;
                 }
+                ctx.cancel(ClientTimer::Timeout { id });
                 let ok = match result {
                     Ok(r) => {
                         self.ack(ctx, id, &r);
@@ -238,6 +239,7 @@ impl LoadClient {
                 let Some(p) = self.pending.remove(&id) else {
                     return;
                 };
+                ctx.cancel(ClientTimer::Timeout { id });
                 match result {
                     Ok(r) => {
                         self.ack(ctx, id, &r);

@@ -15,7 +15,7 @@ use crate::scenario::model::Spread;
 use std::collections::BTreeMap;
 
 /// The controllers' timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ControllerTimer {
     /// The next run of loop `which`, if `generation` is still the current one (every start of the
     /// controllers begins a new generation, so that an earlier leadership's timers are ignored).
@@ -271,7 +271,7 @@ impl Controllers {
                 user: super::elector::lease_user(self.lease),
             },
         );
-        ctx.timer(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });
+        ctx.deadline(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });
     }
 
     fn write_id(&mut self, ctx: &Ctx) -> u64 {
@@ -380,6 +380,7 @@ impl Controllers {
         let Some(p) = self.pending.remove(&id) else {
             return;
         };
+        ctx.cancel(ControllerTimer::Timeout { id });
         match p {
             Pending::Read(l, kind) => match result {
                 Some(KvResult::Values(v)) => {

@@ -24,7 +24,7 @@ pub const VIP: ProcId = u16::MAX;
 /// A timer a machine set for itself: one variant per machine (component or sub-machine), each wrapping
 /// that machine's own timer enum with its own fields. `Component::on_timer` hands each variant to the
 /// machine that set it; a parent forwards its sub-machine's variant by matching it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
     Etcd(EtcdTimer),
     /// The etcd client inside kube-apiserver.
@@ -185,6 +185,13 @@ pub enum Out {
         at: Nanos,
         timer: Timer,
     },
+    /// A timer the component may cancel ([`Ctx::deadline`]).
+    Deadline {
+        at: Nanos,
+        timer: Timer,
+    },
+    /// The pending deadline with this value will not fire ([`Ctx::cancel`]).
+    Cancel(Timer),
     Trace(TraceKind),
     Obs(Obs),
     Request(RequestRecord),
@@ -227,6 +234,27 @@ impl Ctx<'_> {
             at: at.max(self.now),
             timer: timer.into(),
         });
+    }
+
+    /// Sets a deadline: a timer guarding something the component expects to finish first (a request's
+    /// timeout, a retry of a request still unanswered), which it [`Ctx::cancel`]s when that finishes.
+    /// Until cancelled it is exactly [`Ctx::timer`]: same moment, same place among events at that
+    /// moment.
+    ///
+    /// Cancelling is an engine shortcut (issue 12: most request timeouts fire after the answer came,
+    /// and did nothing but cost an event), so the contract is the component's: a deadline is cancelled
+    /// only once its firing would do nothing. The plain engine (`settings.engine.shortcuts: false`)
+    /// ignores the cancel and fires it, and the run must come out byte-identical.
+    pub fn deadline(&mut self, after: Nanos, timer: impl Into<Timer>) {
+        self.out.push(Out::Deadline {
+            at: self.now.saturating_add(after),
+            timer: timer.into(),
+        });
+    }
+
+    /// Cancels the pending deadline with this value (see [`Ctx::deadline`]); nothing if there is none.
+    pub fn cancel(&mut self, timer: impl Into<Timer>) {
+        self.out.push(Out::Cancel(timer.into()));
     }
 
     /// Records a state change.

@@ -16,7 +16,7 @@ use crate::observe::{ProcState, TraceKind};
 use rand::Rng as _;
 
 /// Leader election's timers (the controllers it runs have their own, [`ControllerTimer`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ElectorTimer {
     /// A candidate's next acquire attempt.
     Try,
@@ -326,7 +326,7 @@ impl Elector {
         };
         self.api_send(ctx, id, op);
         // KCM and the scheduler set the leader-election client's timeout to RenewDeadline.
-        ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
+        ctx.deadline(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
 
     fn send_put(&mut self, ctx: &mut Ctx, expected_rev: u64) {
@@ -353,7 +353,7 @@ impl Elector {
             write_id: self.write_id(id),
         };
         self.api_send(ctx, id, op);
-        ctx.timer(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
+        ctx.deadline(self.cfg.renew_deadline_ns, ElectorTimer::ReqTimeout { id });
     }
 
     /// Leader election's timers.
@@ -546,6 +546,7 @@ impl Elector {
         match self.pending {
             Pending::Get(pid) if pid == id => {
                 self.pending = Pending::None;
+                ctx.cancel(ElectorTimer::ReqTimeout { id });
                 let Ok(KvResult::Value(kv)) = result else {
                     self.attempt_failed(ctx);
                     return;
@@ -572,6 +573,7 @@ impl Elector {
             }
             Pending::Put(pid, value) if pid == id => {
                 self.pending = Pending::None;
+                ctx.cancel(ElectorTimer::ReqTimeout { id });
                 match result {
                     Ok(KvResult::Written { rev, .. }) => {
                         self.observed = Some((value, rev));

@@ -49,7 +49,7 @@ const MIN_CONNECT_TIMEOUT_NS: Nanos = 20 * SEC;
 const SYN_RTO_INIT_NS: Nanos = SEC;
 
 /// The client's timers; its owner hands them back through [`EtcdClient::on_timer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EtcdClientTimer {
     /// Request `id` timed out.
     OpTimeout { id: u64 },
@@ -348,7 +348,7 @@ impl EtcdClient {
             },
         );
         self.send_op(ctx, id);
-        ctx.timer(timeout_ns, EtcdClientTimer::OpTimeout { id });
+        ctx.deadline(timeout_ns, EtcdClientTimer::OpTimeout { id });
         None
     }
 
@@ -374,6 +374,7 @@ impl EtcdClient {
             return None;
         }
         let op = self.ops.remove(&id)?;
+        ctx.cancel(EtcdClientTimer::OpTimeout { id });
         Some(Event::Done((op.owner_tag, Err(err))))
     }
 
@@ -390,6 +391,7 @@ impl EtcdClient {
                 match result {
                     Ok(r) => {
                         let op = self.ops.remove(id)?;
+                        ctx.cancel(EtcdClientTimer::OpTimeout { id: *id });
                         Some(Event::Done((op.owner_tag, Ok(r.clone()))))
                     }
                     Err(e) => self.answered_error(ctx, *id, *e),
@@ -397,6 +399,7 @@ impl EtcdClient {
             }
             Msg::ConnRefused { id } | Msg::TlsFailed { id } => {
                 if let Some(p) = self.pings.remove(id) {
+                    ctx.cancel(EtcdClientTimer::KeepaliveDeadline { id: *id });
                     self.ping_failed(ctx, p);
                     return None;
                 }
@@ -412,7 +415,9 @@ impl EtcdClient {
                 None
             }
             Msg::EtcdPong { id } => {
-                let i = match self.pings.remove(id)? {
+                let ping = self.pings.remove(id)?;
+                ctx.cancel(EtcdClientTimer::KeepaliveDeadline { id: *id });
+                let i = match ping {
                     Ping::Dial(i) if self.healthy[i] => return None,
                     Ping::Dial(i) => i,
                     // A keepalive answer changes nothing: the connection was ready.
@@ -525,7 +530,7 @@ impl EtcdClient {
         let id = self.ids.next_id();
         self.pings.insert(id, Ping::Keepalive(i));
         ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
-        ctx.timer(deadline, EtcdClientTimer::KeepaliveDeadline { id });
+        ctx.deadline(deadline, EtcdClientTimer::KeepaliveDeadline { id });
     }
 
     /// The endpoints.

@@ -25,7 +25,7 @@ use crate::observe::TraceKind;
 use std::collections::BTreeMap;
 
 /// The kubelet's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KubeletTimer {
     /// The next node Lease renewal.
     Lease,
@@ -277,7 +277,7 @@ impl Kubelet {
                 user: ApiUser::Node,
             },
         );
-        ctx.timer(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
+        ctx.deadline(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
     }
 
     fn renew(&mut self, ctx: &mut Ctx) {
@@ -494,6 +494,7 @@ impl Kubelet {
             self.close_connection(ctx);
             return;
         }
+        ctx.cancel(KubeletTimer::Timeout { id });
         let result = answer.and_then(Result::ok);
         if req == Req::Status {
             if result.is_some() {

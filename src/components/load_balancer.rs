@@ -15,7 +15,7 @@ use crate::observe::TraceKind;
 use std::collections::BTreeMap;
 
 /// HAProxy's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HaproxyTimer {
     /// The next health check of backend `server` (index into the backends).
     Check { server: usize },
@@ -214,7 +214,7 @@ impl Haproxy {
         // With `timeout check` set, the connect phase of a check is bounded by
         // min(timeout connect, inter) (HAProxy configuration manual, "timeout check").
         let connect = self.cfg.connect_timeout_ns.min(self.cfg.inter_ns);
-        ctx.timer(connect, HaproxyTimer::CheckTimeout { id });
+        ctx.deadline(connect, HaproxyTimer::CheckTimeout { id });
     }
 
     fn check_timeout(&mut self, ctx: &mut Ctx, arg: u64) {
@@ -245,6 +245,7 @@ impl Haproxy {
 
     fn check_result(&mut self, ctx: &mut Ctx, i: usize, id: u64, ok: bool, reason: &str) {
         self.checks.remove(&id);
+        ctx.cancel(HaproxyTimer::CheckTimeout { id });
         let dur = ctx.now - self.servers[i].check_started;
         let s = &mut self.servers[i];
         s.check = None;
@@ -330,7 +331,7 @@ impl Haproxy {
                 origin: s.client,
             },
         );
-        ctx.timer(
+        ctx.deadline(
             self.cfg.connect_timeout_ns,
             HaproxyTimer::ConnectTimeout { id },
         );
@@ -377,7 +378,7 @@ impl Haproxy {
                         origin: from,
                     },
                 );
-                ctx.timer(
+                ctx.deadline(
                     self.cfg.connect_timeout_ns,
                     HaproxyTimer::ConnectTimeout { id: sid },
                 );
@@ -426,7 +427,9 @@ impl Haproxy {
             }
             Msg::ProxyAccepted { id } => {
                 if let Some(s) = self.sessions.get_mut(&id) {
+                    // The connect timeout checks only for a session still connecting.
                     s.connected = true;
+                    ctx.cancel(HaproxyTimer::ConnectTimeout { id });
                 } else if let Some(&i) = self.checks.get(&id) {
                     if let Some((cid, _)) = self.servers[i].check {
                         if cid == id {

@@ -238,6 +238,12 @@ docs/ha-considerations.md)
                                           is off the network this long before its processes
                                           start (EC2: ~28 s to sshd); 0 to 1h
 
+[settings.engine]  how the run is computed, not what it models
+  shortcuts                      true     the engine's shortcuts for speed: a request's timeout
+                                          that is cancelled (answered first) leaves the queue;
+                                          false fires every timer as set; the report is
+                                          byte-identical either way but for `events`
+
 [load]  the clients' requests
   requests_per_second            10       0 to 100000; 0 is no load: `api` is then judged from
                                           the cluster's state along the endpoint path

@@ -80,6 +80,8 @@ impl World {
             clocks: vec![Default::default(); hosts],
             certs: super::tls::Certs::new(hosts),
             queue: EventQueue::new(),
+            deadlines: Default::default(),
+            shortcuts: s.engine.shortcuts,
             slab: Vec::new(),
             free: Vec::new(),
             out: Vec::new(),

@@ -272,6 +272,7 @@ impl World {
             );
             let client = crate::engine::id16(self.procs.len() - 1);
             self.record(TraceKind::Log { proc: client, text });
+            self.retime_timers(n);
         }
         if step_ns != 0 {
             self.certs.watch = true;

@@ -358,3 +358,32 @@ fn a_fast_clock_on_the_leaders_node_renews_more_often_and_never_overlaps() {
     assert_eq!(metric(&quiet, "controller_manager.leader_changes"), 0.0);
     assert_eq!(metric(&quiet, "scheduler.leader_changes"), 0.0);
 }
+
+/// A Go timer fires when the monotonic clock reaches it, so a timer set before its node's clock sped
+/// up fires sooner in true time. An etcd-only cluster with no clients and its leader paused at 59.5 s:
+/// nothing reaches the followers, and only their election timers can wake them, set for 1-1.9 s after
+/// the last heartbeat. The follower whose clock runs 20 times fast from 60 s campaigns within
+/// 1.9 s / 20 = 95 ms of the change; had its election timer kept the true time it was set for, the
+/// first campaign would come at 60.5 s or later (seed 2: at 61 s, by the other follower).
+#[test]
+fn a_timer_set_before_the_clock_sped_up_fires_when_the_fast_clock_reaches_it() {
+    let text = r#"{"name":"t","duration":"75s",
+        "topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":3,"zones":["a","b","c"],"load_balancers":1},
+        "settings":{"etcd":{"pre_vote":false}},
+        "load":{"requests_per_second":0,"target":"etcd"},
+        "faults":[{"at":"59.5s","kind":"pause","target":"leader:etcd","for":"10s"},
+                  {"at":"60s","kind":"clock-skew","target":"follower:etcd","rate":20,"for":"10s"}]}"#;
+    for seed in [1, 2, 3] {
+        let o = run_json(text, seed);
+        let first = logs(&o, &["became candidate"])
+            .into_iter()
+            .find(|&t| t >= 59 * S + S / 2)
+            .expect("a follower campaigns while the leader is paused");
+        assert!(
+            (60 * S..=60 * S + S / 10).contains(&first),
+            "seed {seed}: first campaign at {} ms; the fast clock reaches its election timeout \
+             within 100 ms of the change",
+            first / 1_000_000
+        );
+    }
+}

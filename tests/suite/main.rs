@@ -13,6 +13,7 @@ mod cli_bad_input;
 mod clocks;
 mod connections;
 mod control_plane;
+mod engine_shortcuts;
 mod etcd_behaviour;
 mod etcd_request_semantics;
 mod etcd_snapshots;

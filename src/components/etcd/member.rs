@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// An etcd member's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EtcdTimer {
     /// The first tick that can do anything is due, if `token` is still the armed wake-up.
     Tick { token: u64 },
@@ -603,7 +603,7 @@ impl EtcdMember {
                 let v = self.v.as_mut().unwrap();
                 if v.reads.contains_key(&read_ctx) {
                     v.raft.read_index(read_ctx);
-                    ctx.timer(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx });
+                    ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx });
                 }
             }
             EtcdTimer::TransferPoll => {
@@ -619,6 +619,7 @@ impl EtcdMember {
                 timed_out(ctx, w);
             }
             EtcdTimer::ReadTimeout { read_ctx } => {
+                ctx.cancel(EtcdTimer::ReadRetry { read_ctx });
                 let w = v.take_read(read_ctx);
                 timed_out(ctx, w);
             }
@@ -727,7 +728,7 @@ impl EtcdMember {
                 let seq = v.next_ctx;
                 v.next_ctx += 1;
                 v.writes.insert(write_id, (seq, waiting));
-                ctx.timer(timeout, EtcdTimer::WriteTimeout { write_id });
+                ctx.deadline(timeout, EtcdTimer::WriteTimeout { write_id });
             }
             KvOp::Get {
                 key,
@@ -747,8 +748,8 @@ impl EtcdMember {
                 v.next_ctx += 1;
                 v.reads.insert(rctx, (rctx, waiting));
                 v.raft.read_index(rctx);
-                ctx.timer(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
-                ctx.timer(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
+                ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
+                ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
             }
         }
     }
@@ -797,6 +798,10 @@ impl EtcdMember {
         for rs in rd.read_states {
             let v = self.v.as_mut().unwrap();
             if let Some((_, w)) = v.reads.remove(&rs.context) {
+                // Its read index came: no more retries (the retry asks only for reads in `reads`).
+                ctx.cancel(EtcdTimer::ReadRetry {
+                    read_ctx: rs.context,
+                });
                 v.ready_reads.push((rs.index, rs.context, w));
             }
         }
@@ -1005,6 +1010,9 @@ impl EtcdMember {
             v.backend
                 .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
             if let Some((_, w)) = v.writes.remove(write_id) {
+                ctx.cancel(EtcdTimer::WriteTimeout {
+                    write_id: *write_id,
+                });
                 let result = match outcome {
                     PutOutcome::Written(rev) => Ok(KvResult::Written {
                         index: e.index,
@@ -1033,7 +1041,8 @@ impl EtcdMember {
         let mut i = 0;
         while i < v.ready_reads.len() {
             if v.ready_reads[i].0 <= applied {
-                let (_, _, w) = v.ready_reads.remove(i);
+                let (_, read_ctx, w) = v.ready_reads.remove(i);
+                ctx.cancel(EtcdTimer::ReadTimeout { read_ctx });
                 let result = match w.op {
                     KvOp::Get { key, .. } => KvResult::Value(v.kv.get(key)),
                     KvOp::Range { start, end } => KvResult::Values(v.range(start, end)),
@@ -1146,6 +1155,7 @@ impl EtcdMember {
                 let pending: Vec<u64> = v.writes.keys().copied().collect();
                 for wid in pending {
                     if let Some((_, w)) = v.writes.remove(&wid) {
+                        ctx.cancel(EtcdTimer::WriteTimeout { write_id: wid });
                         ctx.send(
                             w.client,
                             Msg::EtcdResp {
