@@ -5,6 +5,7 @@
 pub mod build;
 pub mod clock;
 pub mod faults;
+mod fork;
 pub mod invariants;
 mod membership;
 pub mod observer;
@@ -21,6 +22,7 @@ use crate::scenario::plan::FaultAction;
 use crate::scenario::Plan;
 use crate::topology::Layout;
 use faults::ResolvedFault;
+pub use fork::ForkError;
 use invariants::Invariants;
 use observer::Observer;
 
@@ -37,6 +39,7 @@ fn draw_below(rng: &mut Rng, bound: Nanos) -> Nanos {
 }
 
 /// One modelled process.
+#[derive(Clone)]
 pub struct Proc {
     pub id: ProcId,
     pub node: NodeId,
@@ -68,7 +71,7 @@ impl Proc {
 }
 
 /// What the queue holds.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Event {
     Deliver {
         from: ProcId,
@@ -158,9 +161,12 @@ impl std::fmt::Display for RunError {
 }
 
 /// The simulated world.
+#[derive(Clone)]
 pub struct World {
     pub(crate) now: Nanos,
     pub(crate) end_ns: Nanos,
+    /// The root of all the run's randomness (kept for a fork's outcome, which reports it).
+    pub(crate) seed: u64,
     pub(crate) scenario: Plan,
     pub(crate) layout: Layout,
     pub(crate) procs: Vec<Proc>,
@@ -194,7 +200,20 @@ pub struct World {
 
 impl World {
     fn push(&mut self, at: Nanos, ev: Event) {
-        let idx = match self.free.pop() {
+        let idx = self.slot(ev);
+        self.queue.push(at, idx);
+    }
+
+    /// Queues a scripted event (the initial boot, a fault): see [`EventQueue::push_script`] for why
+    /// these sort apart.
+    fn push_script(&mut self, at: Nanos, ev: Event) {
+        let idx = self.slot(ev);
+        self.queue.push_script(at, idx);
+    }
+
+    /// Stores a pending event in the slab and returns its index.
+    fn slot(&mut self, ev: Event) -> u32 {
+        match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(ev);
                 i
@@ -203,8 +222,7 @@ impl World {
                 self.slab.push(Some(ev));
                 u32::try_from(self.slab.len() - 1).expect("fewer than 4 billion events pending (the run's event ceiling is checked first)")
             }
-        };
-        self.queue.push(at, idx);
+        }
     }
 
     /// Lowers the bound on processed events past which a run counts as running away (tests of the
@@ -232,6 +250,16 @@ impl World {
     /// Events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events_processed
+    }
+
+    /// The time the world has run to.
+    pub fn now_ns(&self) -> Nanos {
+        self.now
+    }
+
+    /// The seed the world was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Runs the scenario to its end.
@@ -264,13 +292,7 @@ impl World {
     fn run_events(&mut self, until_ns: Nanos) -> Result<(), RunError> {
         if !std::mem::replace(&mut self.started, true) {
             self.schedule_initial_boot();
-            for i in 0..self.faults.len() {
-                if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
-                    self.push(snapshot_at_ns, Event::Snapshot(id16(i)));
-                }
-                let at = self.faults[i].at_ns;
-                self.push(at, Event::FaultStart(id16(i)));
-            }
+            self.schedule_faults(0);
             self.observe_now();
         }
         while let Some(t) = self.queue.peek_time() {
@@ -304,6 +326,18 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Queues the faults from index `first` on (with a `restore`'s snapshot before its fault), in the
+    /// script band: all of them at the start of a run, the ones a fork added when it is made.
+    fn schedule_faults(&mut self, first: usize) {
+        for i in first..self.faults.len() {
+            if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
+                self.push_script(snapshot_at_ns, Event::Snapshot(id16(i)));
+            }
+            let at = self.faults[i].at_ns;
+            self.push_script(at, Event::FaultStart(id16(i)));
+        }
     }
 
     fn handle(&mut self, ev: Event) {
@@ -670,7 +704,7 @@ impl World {
         let spread_ns = self.scenario.settings.nodes.boot_spread.ns();
         for n in 0..self.net.hosts() {
             let at = self.now + draw_below(&mut self.boot_rng[n], spread_ns + 1);
-            self.schedule_starts(id16(n), at);
+            self.queue_starts(id16(n), at, true);
         }
     }
 
@@ -679,13 +713,24 @@ impl World {
     /// container start taking a fraction of a second. Assumption (not a measured figure): uniform in
     /// [0, 1 s), drawn from the node's own boot stream.
     pub(crate) fn schedule_starts(&mut self, n: NodeId, booted_ns: Nanos) {
+        self.queue_starts(n, booted_ns, false);
+    }
+
+    /// [`World::schedule_starts`], in the script band for the run's initial boot (it is scheduled
+    /// before the faults, so it keeps its place ahead of them).
+    fn queue_starts(&mut self, n: NodeId, booted_ns: Nanos, script: bool) {
         for p in 0..self.procs.len() {
             if self.procs[p].node != n {
                 continue;
             }
             let jitter = draw_below(&mut self.boot_rng[n as usize], PROCESS_START_JITTER_NS);
             let inc = self.procs[p].incarnation;
-            self.push(booted_ns + jitter, Event::Start { proc: id16(p), inc });
+            let ev = Event::Start { proc: id16(p), inc };
+            if script {
+                self.push_script(booted_ns + jitter, ev);
+            } else {
+                self.push(booted_ns + jitter, ev);
+            }
         }
     }
 
