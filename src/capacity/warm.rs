@@ -22,6 +22,12 @@ use crate::world::World;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// What runs share: (design, sample) their warm-up, and with the mode they leave, their settling.
+type GroupKey = (usize, u32, usize);
+
+/// The runs (task indices) of each group.
+type Groups = BTreeMap<GroupKey, Vec<usize>>;
+
 /// The earliest moment a fault from index `kept` on acts (a `restore` acts at its snapshot), if any.
 fn first_fault_ns(plan: &Plan, kept: usize) -> Option<Nanos> {
     plan.faults
@@ -63,7 +69,7 @@ impl Work {
         debug_assert_eq!(self.warmups, Warmups::Shared { fork: true });
         // The runs grouped by what they share: (design, sample) their warm-up, then the mode they
         // leave their settling. A BTreeMap, so the groups come in one order on every machine.
-        let mut groups: BTreeMap<(usize, u32, usize), Vec<usize>> = BTreeMap::new();
+        let mut groups = Groups::new();
         for &k in which {
             let t = &self.tasks[k];
             let (from, _) = self.staged[t.design].1.interner.transitions[t.transition];
@@ -80,7 +86,7 @@ impl Work {
             |&(d, s)| self.warm_up(&groups, d, s),
             |_, _| {},
         );
-        let units: Vec<(&(usize, u32, usize), &Vec<usize>)> = groups.iter().collect();
+        let units: Vec<(&GroupKey, &Vec<usize>)> = groups.iter().collect();
         let done = AtomicUsize::new(0);
         let per_unit = parallel_map(
             &units,
@@ -109,12 +115,7 @@ impl Work {
 
     /// The warm-up of sample `s` of design `d`: its runs' cluster with no faults, run to just before
     /// the first of their faults.
-    fn warm_up(
-        &self,
-        groups: &BTreeMap<(usize, u32, usize), Vec<usize>>,
-        d: usize,
-        s: u32,
-    ) -> Result<World, String> {
+    fn warm_up(&self, groups: &Groups, d: usize, s: u32) -> Result<World, String> {
         let tasks: Vec<&super::Task> = groups
             .range((d, s, 0)..=(d, s, usize::MAX))
             .flat_map(|(_, ks)| ks.iter().map(|&k| &self.tasks[k]))
