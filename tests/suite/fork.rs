@@ -80,6 +80,22 @@ fn a_fork_after_some_faults_fired_adds_the_rest() {
     assert_eq!(forked(&warm, &full), plain(&full, 3));
 }
 
+/// A fault added by the fork at the very instant an earlier fault ends: a plain run applies the
+/// scripted fault first (it was queued at the start), then the end the run queued when the first fault
+/// fired. The fork must keep that order although it queues the new fault last.
+#[test]
+fn a_fault_added_at_the_instant_another_ends_keeps_the_plain_order() {
+    let first = r#"{"at":"40s","kind":"crash","target":"cp-1","for":"20s"}"#;
+    let full = plan(
+        "3m",
+        &format!(r#"{first}, {{"at":"60s","kind":"crash","target":"cp-1","for":"30s"}}"#),
+    );
+    let mut warm = World::build(&plan("3m", first), 5);
+    warm.run_until(50 * SEC).expect("first part");
+    let expected = plain(&full, 5);
+    assert_eq!(forked(&warm, &full), expected);
+}
+
 #[test]
 fn forking_does_not_disturb_the_original() {
     let full = plan("4m", CRASHES);
