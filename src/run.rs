@@ -160,7 +160,14 @@ impl Outcome {
 
 /// Runs a scenario with a seed.
 pub fn run(scenario: &Plan, seed: u64) -> Result<Outcome, RunError> {
-    let mut world = World::build(scenario, seed);
+    run_world(scenario, World::build(scenario, seed))
+}
+
+/// Runs `world`, built for `scenario` or forked into it ([`World::fork_with`]), possibly already run
+/// part of the way, to its end, and derives the outcome as [`run`] does: a fork of a world run to T
+/// gives the outcome of a plain run of `scenario` with the world's seed.
+pub fn run_world(scenario: &Plan, mut world: World) -> Result<Outcome, RunError> {
+    let seed = world.seed();
     world.run()?;
     let end_ns = world.end_ns;
     let tls = timelines(&world.trace, end_ns);

@@ -10,6 +10,7 @@ use super::modes::NodeTable;
 use crate::engine::{Nanos, MIN, SEC};
 use crate::scenario::model::Scenario;
 use crate::scenario::{plan_scenario, Plan};
+use crate::world::World;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -105,7 +106,20 @@ pub fn transition_scenario(
 /// Runs one transition scenario and reads its sample. Capabilities the design does not model are
 /// left up with no cost.
 pub fn measure(plan: &Plan, change_ns: Nanos, seed: u64, t: Timing) -> Result<Sample, String> {
-    let o = crate::run::run(plan, seed).map_err(|e| e.to_string())?;
+    measure_world(plan, World::build(plan, seed), change_ns, t)
+}
+
+/// [`measure`] on a world built for the transition scenario or forked into it
+/// ([`World::fork_with`]), possibly run part of the way: the same sample as a plain run with the
+/// world's seed.
+pub fn measure_world(
+    plan: &Plan,
+    world: World,
+    change_ns: Nanos,
+    t: Timing,
+) -> Result<Sample, String> {
+    let seed = world.seed();
+    let o = crate::run::run_world(plan, world).map_err(|e| e.to_string())?;
     match o.warmup_ns {
         Some(w) if w <= t.first_ns => {}
         _ => {

@@ -26,6 +26,7 @@ pub mod modes;
 pub mod process;
 pub mod report;
 pub mod shard;
+mod warm;
 
 use costs::{parallel_map, seed_of, transition_scenario, Sample, Timing};
 use episodes::{account, survey, Path, Totals};
@@ -55,6 +56,22 @@ pub trait Progress: Sync {
 pub struct Quiet;
 impl Progress for Quiet {}
 
+/// How the detailed runs of a plan get their steady state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Warmups {
+    /// Every run warms its cluster up with its own seed (derived from the plan seed, the design, the
+    /// transition and the sample): the samples of different transitions are independent. The
+    /// default, and what `reports/plans/` hold.
+    #[default]
+    PerRun,
+    /// Sample k of every transition of a design uses one seed (from the plan seed, the design and k),
+    /// so the runs share their warm-up, and the runs leaving the same mode share the crash into it
+    /// and the settling after it: the planner runs each shared part once and forks the world
+    /// ([`crate::world::World::fork_with`]) for each run (`plan --shared-warmups`). `fork: false`
+    /// runs every run from the start instead (`--no-fork`): the same samples, byte for byte, slower.
+    Shared { fork: bool },
+}
+
 /// One detailed run to do: (design, transition, sample).
 struct Task {
     design: usize,
@@ -74,13 +91,16 @@ pub struct Work {
     tasks: Vec<Task>,
     years: u64,
     seed: u64,
+    warmups: Warmups,
 }
 
-/// Surveys every design's failure process with `years` and `seed` and lists the detailed runs.
+/// Surveys every design's failure process with `years` and `seed` and lists the detailed runs, with
+/// their seeds as `warmups` says.
 pub fn prepare(
     plan: &CapacityPlan,
     years: u64,
     seed: u64,
+    warmups: Warmups,
     progress: &dyn Progress,
 ) -> Result<Work, String> {
     let mut staged = Vec::new();
@@ -105,13 +125,17 @@ pub fn prepare(
             for k in 0..plan.transition_samples {
                 let ks = k.to_string();
                 let ss = seed.to_string();
+                let seed = match warmups {
+                    Warmups::PerRun => seed_of(&[&ss, &design.name, &la, &lb, &ks]),
+                    Warmups::Shared { .. } => seed_of(&[&ss, &design.name, "shared warm-up", &ks]),
+                };
                 tasks.push(Task {
                     design: d,
                     transition: t,
                     sample: k,
                     scenario: scenario.clone(),
                     change_ns,
-                    seed: seed_of(&[&ss, &design.name, &la, &lb, &ks]),
+                    seed,
                 });
             }
         }
@@ -122,6 +146,7 @@ pub fn prepare(
         tasks,
         years,
         seed,
+        warmups,
     })
 }
 
@@ -165,6 +190,9 @@ impl Work {
         progress: &dyn Progress,
     ) -> Result<Vec<Sample>, String> {
         progress.stage(&format!("{} detailed runs of the transitions", which.len()));
+        if self.warmups == (Warmups::Shared { fork: true }) {
+            return self.measure_forked(which, jobs, progress);
+        }
         let results = parallel_map(
             which,
             jobs,
@@ -225,10 +253,11 @@ pub fn analyse(
     plan: &CapacityPlan,
     years: u64,
     seed: u64,
+    warmups: Warmups,
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<DesignAnalysis>, String> {
-    let work = prepare(plan, years, seed, progress)?;
+    let work = prepare(plan, years, seed, warmups, progress)?;
     let all: Vec<usize> = (0..work.tasks()).collect();
     let samples = work.measure(&all, jobs, progress)?;
     Ok(work.finish(plan, samples, progress))

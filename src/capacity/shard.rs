@@ -33,6 +33,10 @@ pub struct PlanIdentity {
     pub years: u64,
     /// `--brute-force RUNS` (0 without it).
     pub brute_force: usize,
+    /// `--shared-warmups`: the runs' seeds are shared per design and sample (absent in shard files
+    /// written before the option: false).
+    #[serde(default)]
+    pub shared_warmups: bool,
     /// How many detailed transition runs the plan has.
     pub transition_runs: usize,
     /// How many brute-force runs it has.

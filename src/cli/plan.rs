@@ -8,7 +8,7 @@ use crate::capacity::model::{load_plan, CapacityPlan};
 use crate::capacity::process::FailureModel;
 use crate::capacity::report::{self, design_result, judge};
 use crate::capacity::shard::{PlanIdentity, PlanShardFile};
-use crate::capacity::{analyse, prepare, DesignAnalysis, Progress, Quiet, Work};
+use crate::capacity::{analyse, prepare, DesignAnalysis, Progress, Quiet, Warmups, Work};
 use crate::check::shard::Shard;
 use crate::report::OutputDir;
 use std::io::{IsTerminal, Write};
@@ -42,6 +42,15 @@ pub struct PlanArgs {
     /// Where the shard's runs are written, for `kube-ha-sim merge`.
     #[arg(long, value_name = "FILE")]
     pub shard_out: Option<PathBuf>,
+    /// Sample k of every transition of a design starts from one warm-up (one seed per design and
+    /// sample), run once and forked for each run, with the settling in the mode a run leaves shared
+    /// the same way: faster, and the samples of different transitions share their steady state.
+    #[arg(long)]
+    pub shared_warmups: bool,
+    /// With --shared-warmups, run every detailed run from the start instead of forking the shared
+    /// parts: the same report, byte for byte, slower (a check of the forks, and their timing).
+    #[arg(long)]
+    pub no_fork: bool,
 }
 
 /// A progress line on stderr, redrawn in place; only on a terminal.
@@ -165,6 +174,7 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
         years,
         seed,
         brute_runs,
+        warmups: warmups(args.shared_warmups, !args.no_fork),
     };
     if let Some((shard, out)) = shard {
         return write_shard(&run, shard, &out, jobs, &line);
@@ -180,7 +190,7 @@ pub fn cmd_plan(args: PlanArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let analysed = analyse(&plan, years, seed, jobs, &line).and_then(|analyses| {
+    let analysed = analyse(&plan, years, seed, run.warmups, jobs, &line).and_then(|analyses| {
         let brute = match brute_runs {
             0 => None,
             runs => Some(run_all(&designs_of(&analyses), runs, seed, jobs, &line)?),
@@ -205,6 +215,18 @@ struct Run<'a> {
     seed: u64,
     /// `--brute-force RUNS`, 0 without it.
     brute_runs: usize,
+    /// `--shared-warmups` and `--no-fork`.
+    warmups: Warmups,
+}
+
+/// The warm-ups the options ask for. Without shared warm-ups every run has its own seed, so there
+/// is nothing to fork and `--no-fork` changes nothing.
+fn warmups(shared: bool, fork: bool) -> Warmups {
+    if shared {
+        Warmups::Shared { fork }
+    } else {
+        Warmups::PerRun
+    }
 }
 
 /// The designs and failure models the brute-force runs are made from.
@@ -226,7 +248,7 @@ struct Prepared {
 /// Surveys the failure processes and lists every run of the plan (transition runs, then brute-force
 /// runs), with the identity a shard file records.
 fn prepare_runs(run: &Run, line: &Line) -> Result<Prepared, String> {
-    let work = prepare(run.plan, run.years, run.seed, line)?;
+    let work = prepare(run.plan, run.years, run.seed, run.warmups, line)?;
     let brute_designs = work.brute_designs(run.plan);
     let brute = match run.brute_runs {
         0 => Vec::new(),
@@ -238,6 +260,7 @@ fn prepare_runs(run: &Run, line: &Line) -> Result<Prepared, String> {
         seed: run.seed,
         years: run.years,
         brute_force: run.brute_runs,
+        shared_warmups: run.warmups != Warmups::PerRun,
         transition_runs: work.tasks(),
         brute_force_runs: brute.len(),
         fingerprint: seed_of(&[
@@ -328,6 +351,8 @@ pub fn cmd_merge_plan(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
         years: c.identity.years,
         seed: c.identity.seed,
         brute_runs: c.identity.brute_force,
+        // The merge runs nothing it could fork: only the seeds matter.
+        warmups: warmups(c.identity.shared_warmups, true),
     };
     let line = Line {
         on: std::io::stderr().is_terminal(),
@@ -405,11 +430,15 @@ fn conclude(
         dir.join("plan.json").display()
     );
     outln!(
-        "replay: kube-ha-sim plan {} --years {years} --seed {seed}{}",
+        "replay: kube-ha-sim plan {} --years {years} --seed {seed}{}{}",
         run.file.display(),
         match run.brute_runs {
             0 => String::new(),
             n => format!(" --brute-force {n}"),
+        },
+        match run.warmups {
+            Warmups::PerRun => "",
+            Warmups::Shared { .. } => " --shared-warmups",
         }
     );
     if verdicts.iter().all(|v| v.passed) {

@@ -218,6 +218,7 @@ impl EtcdCheck {
 }
 
 /// The kube-apiserver process.
+#[derive(Clone)]
 pub struct ApiServer {
     cfg: ApiServerConfig,
     phase: Phase,

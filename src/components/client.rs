@@ -73,6 +73,7 @@ struct Pending {
 }
 
 /// The load generator process.
+#[derive(Clone)]
 pub struct LoadClient {
     cfg: ClientConfig,
     ids: IdGen,

@@ -95,7 +95,7 @@ pub enum Loop {
     Scheduler,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct LoopState {
     reads: BTreeMap<u64, std::sync::Arc<[KeyValue]>>,
     reads_wanted: usize,
@@ -155,6 +155,7 @@ enum ZoneState {
 }
 
 /// The controllers of one leader.
+#[derive(Clone)]
 pub struct Controllers {
     cfg: ControllerConfig,
     api: ProcId,

@@ -175,7 +175,7 @@ pub enum Obs {
 }
 
 /// Something a component asks the world to do.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Out {
     Send {
         to: ProcId,

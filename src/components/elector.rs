@@ -111,6 +111,7 @@ enum Pending {
 }
 
 /// A leader-elected controller process.
+#[derive(Clone)]
 pub struct Elector {
     cfg: ElectorConfig,
     identity: u32,

@@ -123,6 +123,7 @@ pub enum Event {
 }
 
 /// The client's volatile state.
+#[derive(Clone)]
 pub struct EtcdClient {
     cfg: EtcdClientConfig,
     healthy: Vec<bool>,

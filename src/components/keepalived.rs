@@ -45,6 +45,7 @@ enum State {
 }
 
 /// The keepalived process.
+#[derive(Clone)]
 pub struct Keepalived {
     cfg: KeepalivedConfig,
     state: State,

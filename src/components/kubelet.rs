@@ -99,6 +99,7 @@ pub struct RunningPod {
 }
 
 /// The kubelet process (and the node's container runtime).
+#[derive(Clone)]
 pub struct Kubelet {
     cfg: KubeletConfig,
     /// Survives a kubelet crash (containerd keeps the containers), not a node crash.

@@ -66,6 +66,7 @@ struct Session {
 }
 
 /// The HAProxy process.
+#[derive(Clone)]
 pub struct Haproxy {
     cfg: HaproxyConfig,
     servers: Vec<Server>,

@@ -39,6 +39,7 @@ pub enum Stopping {
 }
 
 /// Every kind of process.
+#[derive(Clone)]
 pub enum Component {
     Etcd(Box<EtcdMember>),
     Client(LoadClient),

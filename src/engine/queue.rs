@@ -11,6 +11,13 @@
 //!
 //! Keys are unique (the sequence number), so both give exactly the same pops: a different data
 //! structure, never a different schedule. The tests below check it against a plain binary heap.
+//!
+//! Sequence numbers come from two bands. The *script* band (the run's initial boot and its faults,
+//! known before the run) sorts before the *dynamic* band (everything the run itself schedules), and
+//! each band counts in push order. A run that schedules its script first and then runs gets the same
+//! order either way; the bands matter to a forked world ([`crate::world::World::fork_with`]) that
+//! adds faults after it has run a while: its new faults pop at their time before the events the run
+//! already scheduled for that same instant, exactly as they would had they been scheduled at the start.
 
 use super::time::Nanos;
 use std::collections::BinaryHeap;
@@ -19,6 +26,9 @@ use std::collections::BinaryHeap;
 const TO_RADIX: usize = 1024;
 /// Below this many it becomes a binary heap again.
 const TO_HEAP: usize = 256;
+
+/// Where the dynamic band of sequence numbers starts: above any script a run could push.
+const DYNAMIC_SEQ_BASE: u64 = 1 << 62;
 
 /// Bits of the (time, seq) key: a bucket per bit plus bucket 0 for the key equal to the last popped.
 const BUCKETS: usize = 129;
@@ -40,6 +50,7 @@ fn seq_of(k: u128) -> u64 {
     k as u64
 }
 
+#[derive(Clone)]
 struct Entry<E> {
     key: u128,
     event: E,
@@ -70,6 +81,7 @@ fn bucket(k: u128, last: u128) -> usize {
 }
 
 /// A radix heap over keys at least `last`.
+#[derive(Clone)]
 struct Radix<E> {
     buckets: Vec<Vec<Entry<E>>>,
     /// Bit `i - 1` set: bucket `i` (1 to 128) is not empty.
@@ -151,16 +163,21 @@ impl<E> Radix<E> {
     }
 }
 
+#[derive(Clone)]
 enum Imp<E> {
     Heap(BinaryHeap<Entry<E>>),
     Radix(Radix<E>),
 }
 
 /// A deterministic priority queue of events.
+#[derive(Clone)]
 pub struct EventQueue<E> {
     imp: Imp<E>,
     len: usize,
+    /// The next sequence number of the dynamic band.
     next_seq: u64,
+    /// The next sequence number of the script band.
+    next_script_seq: u64,
     /// The last key popped: a radix heap built now starts from it.
     last_popped: u128,
     to_radix: usize,
@@ -185,7 +202,8 @@ impl<E> EventQueue<E> {
         EventQueue {
             imp: Imp::Heap(BinaryHeap::with_capacity(1024)),
             len: 0,
-            next_seq: 0,
+            next_seq: DYNAMIC_SEQ_BASE,
+            next_script_seq: 0,
             last_popped: 0,
             to_radix,
             to_heap,
@@ -195,6 +213,18 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`; events at equal times pop in the order they were pushed.
     pub fn push(&mut self, time: Nanos, event: E) {
         let seq = self.reserve_seq();
+        self.push_reserved(time, seq, event);
+    }
+
+    /// Schedules a scripted `event` (the run's boot or a fault) at `time`: it pops before every
+    /// [`EventQueue::push`]ed event at the same time, and after the scripted events pushed before it.
+    pub fn push_script(&mut self, time: Nanos, event: E) {
+        let seq = self.next_script_seq;
+        self.next_script_seq += 1;
+        debug_assert!(
+            seq < DYNAMIC_SEQ_BASE,
+            "the script band stays below the dynamic one"
+        );
         self.push_reserved(time, seq, event);
     }
 
@@ -315,6 +345,27 @@ mod tests {
         assert_eq!(q.pop(), Some((7, "reserved first")));
         assert_eq!(q.pop(), Some((7, "pushed after the reservation")));
         assert!(q.pop().is_none() && q.is_empty());
+    }
+
+    #[test]
+    fn scripted_events_pop_before_dynamic_ones_at_the_same_time() {
+        let mut q = EventQueue::new();
+        q.push(5, "dynamic");
+        q.push_script(5, "script-1");
+        q.push(4, "early");
+        q.push_script(5, "script-2");
+        q.push_script(6, "late script");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            vec![
+                (4, "early"),
+                (5, "script-1"),
+                (5, "script-2"),
+                (5, "dynamic"),
+                (6, "late script")
+            ]
+        );
     }
 
     proptest! {

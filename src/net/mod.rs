@@ -113,6 +113,7 @@ impl Held {
 }
 
 /// The network between hosts.
+#[derive(Clone)]
 pub struct Network {
     zone_of: Vec<u16>,
     host_up: Vec<bool>,

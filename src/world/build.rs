@@ -57,6 +57,7 @@ impl World {
         World {
             now: 0,
             end_ns,
+            seed,
             scenario: scenario.clone(),
             layout,
             procs,

@@ -47,11 +47,7 @@ impl Deadlines {
         let moved: Vec<((Nanos, u64), Nanos)> = self
             .pending
             .iter()
-            .filter_map(|(&k, p)| {
-                due(p.proc, p.local_at)
-                    .filter(|&t| t < k.0)
-                    .map(|t| (k, t))
-            })
+            .filter_map(|(&k, p)| due(p.proc, p.local_at).filter(|&t| t < k.0).map(|t| (k, t)))
             .collect();
         for (k, t) in moved {
             let p = self.pending.remove(&k).expect("collected from pending");
@@ -66,7 +62,13 @@ impl Deadlines {
 
 impl World {
     /// Sets a deadline of `proc` due at `true_at` (its node clock's `local_at`).
-    pub(crate) fn add_deadline(&mut self, proc: ProcId, true_at: Nanos, local_at: Nanos, timer: Timer) {
+    pub(crate) fn add_deadline(
+        &mut self,
+        proc: ProcId,
+        true_at: Nanos,
+        local_at: Nanos,
+        timer: Timer,
+    ) {
         let inc = self.procs[proc as usize].incarnation;
         let key = (true_at, self.queue.reserve_seq());
         let d = &mut self.deadlines;

@@ -72,7 +72,7 @@ impl CommittedTerms {
 }
 
 /// The checker's bookkeeping.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Invariants {
     leaders_by_term: BTreeMap<u64, ProcId>,
     /// Terms of the committed entries.

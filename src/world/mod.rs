@@ -6,6 +6,7 @@ pub mod build;
 pub mod clock;
 mod deadlines;
 pub mod faults;
+mod fork;
 pub mod invariants;
 mod membership;
 pub mod observer;
@@ -22,6 +23,7 @@ use crate::scenario::plan::FaultAction;
 use crate::scenario::Plan;
 use crate::topology::Layout;
 use faults::ResolvedFault;
+pub use fork::ForkError;
 use invariants::Invariants;
 use observer::Observer;
 
@@ -38,6 +40,7 @@ fn draw_below(rng: &mut Rng, bound: Nanos) -> Nanos {
 }
 
 /// One modelled process.
+#[derive(Clone)]
 pub struct Proc {
     pub id: ProcId,
     pub node: NodeId,
@@ -69,7 +72,7 @@ impl Proc {
 }
 
 /// What the queue holds.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Event {
     Deliver {
         from: ProcId,
@@ -167,9 +170,12 @@ impl std::fmt::Display for RunError {
 }
 
 /// The simulated world.
+#[derive(Clone)]
 pub struct World {
     pub(crate) now: Nanos,
     pub(crate) end_ns: Nanos,
+    /// The root of all the run's randomness (kept for a fork's outcome, which reports it).
+    pub(crate) seed: u64,
     pub(crate) scenario: Plan,
     pub(crate) layout: Layout,
     pub(crate) procs: Vec<Proc>,
@@ -209,6 +215,13 @@ impl World {
     fn push(&mut self, at: Nanos, ev: Event) {
         let idx = self.store(ev);
         self.queue.push(at, idx);
+    }
+
+    /// Queues a scripted event (the initial boot, a fault): see [`EventQueue::push_script`] for why
+    /// these sort apart.
+    fn push_script(&mut self, at: Nanos, ev: Event) {
+        let idx = self.store(ev);
+        self.queue.push_script(at, idx);
     }
 
     /// Puts `ev` into the slab; its index goes into the queue.
@@ -252,6 +265,16 @@ impl World {
         self.events_processed
     }
 
+    /// The time the world has run to.
+    pub fn now_ns(&self) -> Nanos {
+        self.now
+    }
+
+    /// The seed the world was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Runs the scenario to its end.
     pub fn run(&mut self) -> Result<(), RunError> {
         self.run_events(self.end_ns)?;
@@ -282,13 +305,7 @@ impl World {
     fn run_events(&mut self, until_ns: Nanos) -> Result<(), RunError> {
         if !std::mem::replace(&mut self.started, true) {
             self.schedule_initial_boot();
-            for i in 0..self.faults.len() {
-                if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
-                    self.push(snapshot_at_ns, Event::Snapshot(id16(i)));
-                }
-                let at = self.faults[i].at_ns;
-                self.push(at, Event::FaultStart(id16(i)));
-            }
+            self.schedule_faults(0);
             self.observe_now();
         }
         while let Some((t, next)) = self.next_due(until_ns) {
@@ -333,10 +350,11 @@ impl World {
             (procs[proc as usize].node == n).then(|| clock.true_of(local_at).max(now))
         };
         let slab = &self.slab;
-        self.queue.move_earlier(|_, &idx| match &slab[idx as usize] {
-            Some(Event::Timer { proc, local_at, .. }) => due(*proc, *local_at),
-            _ => None,
-        });
+        self.queue
+            .move_earlier(|_, &idx| match &slab[idx as usize] {
+                Some(Event::Timer { proc, local_at, .. }) => due(*proc, *local_at),
+                _ => None,
+            });
         self.deadlines.move_earlier(due);
     }
 
@@ -378,6 +396,18 @@ impl World {
         }
         let (t, idx) = self.queue.pop()?;
         Some((t, Next::Slot(idx)))
+    }
+
+    /// Queues the faults from index `first` on (with a `restore`'s snapshot before its fault), in the
+    /// script band: all of them at the start of a run, the ones a fork added when it is made.
+    fn schedule_faults(&mut self, first: usize) {
+        for i in first..self.faults.len() {
+            if let FaultAction::Restore { snapshot_at_ns } = self.faults[i].plan.action {
+                self.push_script(snapshot_at_ns, Event::Snapshot(id16(i)));
+            }
+            let at = self.faults[i].at_ns;
+            self.push_script(at, Event::FaultStart(id16(i)));
+        }
     }
 
     fn handle(&mut self, ev: Event) {
@@ -769,7 +799,7 @@ impl World {
         let spread_ns = self.scenario.settings.nodes.boot_spread.ns();
         for n in 0..self.net.hosts() {
             let at = self.now + draw_below(&mut self.boot_rng[n], spread_ns + 1);
-            self.schedule_starts(id16(n), at);
+            self.queue_starts(id16(n), at, true);
         }
     }
 
@@ -778,13 +808,24 @@ impl World {
     /// container start taking a fraction of a second. Assumption (not a measured figure): uniform in
     /// [0, 1 s), drawn from the node's own boot stream.
     pub(crate) fn schedule_starts(&mut self, n: NodeId, booted_ns: Nanos) {
+        self.queue_starts(n, booted_ns, false);
+    }
+
+    /// [`World::schedule_starts`], in the script band for the run's initial boot (it is scheduled
+    /// before the faults, so it keeps its place ahead of them).
+    fn queue_starts(&mut self, n: NodeId, booted_ns: Nanos, script: bool) {
         for p in 0..self.procs.len() {
             if self.procs[p].node != n {
                 continue;
             }
             let jitter = draw_below(&mut self.boot_rng[n as usize], PROCESS_START_JITTER_NS);
             let inc = self.procs[p].incarnation;
-            self.push(booted_ns + jitter, Event::Start { proc: id16(p), inc });
+            let ev = Event::Start { proc: id16(p), inc };
+            if script {
+                self.push_script(booted_ns + jitter, ev);
+            } else {
+                self.push(booted_ns + jitter, ev);
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use crate::observe::{Capability, TraceKind};
 use crate::topology::ProcKind;
 
 /// Capability states last traced.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Observer {
     state: [Option<bool>; 5],
     ready: Vec<(u32, u32)>,
@@ -273,6 +273,7 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
 
 /// A proxy table summarised: its endpoints per workload and, per node hosting them, those whose pod
 /// serves.
+#[derive(Clone)]
 struct Summary {
     total: Vec<u32>,
     /// Serving endpoints per (node, workload), `nodes x n`, and the nodes with any.
@@ -287,7 +288,7 @@ struct Summary {
 /// power are as they were, every clock is perfect, and no listed pod has become ready since (the
 /// earliest such moment is `valid_until`). The observer runs after every state change, and with a
 /// thousand workers rebuilding the summaries of 5000 endpoints each time was most of the run.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct TableCache {
     key: Vec<(u64, bool)>,
     valid_until: Nanos,

@@ -20,6 +20,7 @@ mod etcd_snapshots;
 mod exercises;
 mod expectations;
 mod failover_and_vip;
+mod fork;
 mod hardening;
 mod import;
 mod inspect;

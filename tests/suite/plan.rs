@@ -3,7 +3,7 @@
 
 use kube_ha_sim::capacity::model::parse_plan;
 use kube_ha_sim::capacity::report::{design_result, DesignResult};
-use kube_ha_sim::capacity::{analyse, Quiet};
+use kube_ha_sim::capacity::{analyse, Quiet, Warmups};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -30,7 +30,7 @@ fn etcd_plan(n: u32, crews: &str, years: u64) -> String {
 
 fn analyse_text(text: &str, years: u64) -> Vec<DesignResult> {
     let plan = parse_plan(text, "t.json", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
-    let a = analyse(&plan, years, plan.seed, 2, &Quiet).unwrap();
+    let a = analyse(&plan, years, plan.seed, Warmups::PerRun, 2, &Quiet).unwrap();
     a.iter().map(|d| design_result(d, years as f64)).collect()
 }
 
@@ -313,7 +313,7 @@ fn plan_agrees_with_brute_force_runs_when_failures_are_frequent() {
         "failures": [{"class": "control-plane", "mttf": "6h", "mttr": "1h"},
                      {"class": "load-balancer", "mttf": "12h", "mttr": "1h"}]}"#;
     let plan = parse_plan(text, "t.json", Path::new(".")).unwrap();
-    let a = analyse(&plan, plan.years, plan.seed, 2, &Quiet).unwrap();
+    let a = analyse(&plan, plan.years, plan.seed, Warmups::PerRun, 2, &Quiet).unwrap();
     let r = design_result(&a[0], plan.years as f64);
     let designs = vec![(a[0].design.scenario.clone(), a[0].model.clone())];
     let b = kube_ha_sim::capacity::brute::run_all(&designs, 6, plan.seed, 2, &Quiet).unwrap();
@@ -562,4 +562,80 @@ fn plan_shards_refuse_bad_input_with_exit_2() {
         "{err}"
     );
     assert!(!d.join("out").exists(), "nothing written on bad input");
+}
+
+/// `--shared-warmups` forks one warm-up per design and sample (and the settling in each mode left)
+/// for every transition run; `--no-fork` runs each from the start. The two give the same report and
+/// summary, byte for byte, and so do shards of it merged; the shared seeds are other samples than
+/// the default's per-run seeds, so that report differs.
+#[test]
+fn shared_warmups_give_the_same_plan_forked_or_not() {
+    let d = temp("forks");
+    std::fs::write(d.join("p.json"), SHARD_PLAN).unwrap();
+    let per_run = khs_in(&d, &["plan", "p.json", "--out", "r0"]);
+    let forked = khs_in(&d, &["plan", "p.json", "--shared-warmups", "--out", "r1"]);
+    let plain = khs_in(
+        &d,
+        &[
+            "plan",
+            "p.json",
+            "--shared-warmups",
+            "--no-fork",
+            "--out",
+            "r2",
+        ],
+    );
+    assert_eq!(
+        forked.0, 1,
+        "design b misses its bound: {}{}",
+        forked.1, forked.2
+    );
+    assert_eq!(
+        (plain.0, plain.1.replace("r2/", "r1/")),
+        (forked.0, forked.1.clone()),
+        "{}",
+        plain.2
+    );
+    assert!(
+        forked.1.contains("--seed 3 --shared-warmups"),
+        "the replay line keeps the option: {}",
+        forked.1
+    );
+    let want = folder_bytes(&d.join("r1"));
+    assert_eq!(
+        folder_bytes(&d.join("r2")),
+        want,
+        "forked and plain reports differ"
+    );
+    assert_eq!(want.len(), 6);
+    assert_ne!(
+        std::fs::read(d.join("r0/plan.json")).unwrap(),
+        want["plan.json"],
+        "shared warm-ups are other samples than per-run ones ({})",
+        per_run.2
+    );
+    // Shards record the option, so their merge is the same plan again.
+    for i in 1..=2 {
+        let (code, out, err) = khs_in(
+            &d,
+            &[
+                "plan",
+                "p.json",
+                "--shared-warmups",
+                "--shard",
+                &format!("{i}/2"),
+                "--shard-out",
+                &format!("s{i}.json"),
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let merged = khs_in(&d, &["merge", "s2.json", "s1.json", "--out", "r3"]);
+    assert_eq!(
+        (merged.0, merged.1.replace("r3/", "r1/")),
+        (forked.0, forked.1),
+        "{}",
+        merged.2
+    );
+    assert_eq!(folder_bytes(&d.join("r3")), want, "merged shards differ");
 }

@@ -91,7 +91,7 @@ struct Waiting {
 }
 
 /// A batch of WAL writes and the messages that must wait for them.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Batch {
     hard: Option<HardState>,
     snapshot: Option<Snapshot>,
@@ -100,6 +100,7 @@ struct Batch {
 }
 
 /// What is lost in a crash.
+#[derive(Clone)]
 struct Volatile {
     raft: Raft,
     kv: Kv,
@@ -156,6 +157,7 @@ struct Volatile {
 pub type Membership = (Vec<super::kv::MemberRecord>, Vec<(MemberId, ProcId)>);
 
 /// An etcd member.
+#[derive(Clone)]
 pub struct EtcdMember {
     cfg: EtcdConfig,
     /// The data directory while the process is down; while it runs, its Raft core holds it as the
