@@ -428,7 +428,7 @@ impl Elector {
         if self.round_start.is_none() {
             self.round_start = Some(ctx.now);
             self.round_renewed = false;
-            ctx.timer(
+            ctx.deadline(
                 self.cfg.renew_deadline_ns,
                 ElectorTimer::Deadline {
                     round_start_ns: ctx.now,
@@ -490,7 +490,10 @@ impl Elector {
 
     fn attempt_succeeded(&mut self, ctx: &mut Ctx) {
         if self.leader {
-            self.round_start = None;
+            // The round renewed: its RenewDeadline checks for a round still open.
+            if let Some(round_start_ns) = self.round_start.take() {
+                ctx.cancel(ElectorTimer::Deadline { round_start_ns });
+            }
             self.round_renewed = true;
             self.last_renew_ns = ctx.now;
             if let Some(c) = self.controllers.as_mut() {
