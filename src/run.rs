@@ -119,6 +119,8 @@ fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
         lease_overrun_allowed: crate::scenario::cert_clock::lease_overrun_possible(scenario),
         api_servers: crate::engine::count32(layout.procs_of(ProcKind::ApiServer).count()),
         api_cores: scenario.settings.kube_apiserver.cores,
+        etcd_members: crate::engine::count32(layout.procs_of(ProcKind::Etcd).count()),
+        etcd_cores: scenario.settings.etcd.cores,
         load_timeout_ns: scenario.load.timeout.ns(),
     });
     let (w, end) = window.unwrap_or_else(|| {

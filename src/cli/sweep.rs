@@ -337,25 +337,27 @@ fn table(figs: &[Figures], path: &str) -> String {
     eprintln!();
     let _ = writeln!(
         s,
-        "{:>12}  {:>9}  {:>14}  {:>10}  {:>10}  {:>11}  SLO",
+        "{:>12}  {:>9}  {:>14}  {:>10}  {:>10}  {:>11}  {:>11}  SLO",
         path.rsplit('.').next().unwrap_or(path),
         "cp lost",
         "mutating p99",
         "429s",
         "saturated",
-        "api util"
+        "api util",
+        "etcd util"
     );
     for f in figs {
         let g = |m: Metric| f.metric(m.key()).unwrap_or(f64::NAN);
         let _ = writeln!(
             s,
-            "{:>12}  {:>9}  {:>11.1} ms  {:>10.0}  {:>8.0} s  {:>10.0}%  {}",
+            "{:>12}  {:>9}  {:>11.1} ms  {:>10.0}  {:>8.0} s  {:>10.0}%  {:>10.0}%  {}",
             f.value,
             if f.lost { "1" } else { "0" },
             g(Metric::ApiMutatingLatencyP99),
             g(Metric::ApiThrottled),
             g(Metric::ApiSaturated),
             100.0 * g(Metric::ApiServerUtilization),
+            100.0 * g(Metric::EtcdUtilization),
             match (&f.error, f.slo()) {
                 (Some(e), _) => format!("error: {e}"),
                 (None, true) => "met".into(),

@@ -104,6 +104,13 @@ fn etcd_member(plan: &Plan, id: ProcId) -> EtcdMember {
             quota_backend_bytes: s.etcd.quota_backend_bytes,
             bytes_per_revision: s.etcd.bytes_per_revision,
         },
+        capacity: crate::components::etcd::capacity::EtcdCapacity {
+            cores: s.etcd.cores,
+            read_cpu_ns: s.etcd.cpu_per_read.ns(),
+            write_cpu_ns: s.etcd.cpu_per_write.ns(),
+            peer_bytes_per_s: s.etcd.peer_bandwidth_bytes_per_s,
+            entry_bytes: s.etcd.bytes_per_revision,
+        },
     })
 }
 

@@ -199,6 +199,11 @@ pub enum Out {
     Served(crate::observe::trace::ServedRecord),
     /// An API server's 429s of one second.
     Throttled(crate::observe::trace::ThrottleRecord),
+    /// An etcd member ran `cpu_ns` of work on one of its cores from `start_ns`.
+    EtcdBusy {
+        start_ns: Nanos,
+        cpu_ns: Nanos,
+    },
     /// keepalived takes (true) or drops (false) the VIP on its node (gratuitous ARP).
     Vip(bool),
     /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet

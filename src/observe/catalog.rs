@@ -211,6 +211,7 @@ pub enum Metric {
     ApiThrottled,
     ApiSaturated,
     ApiServerUtilization,
+    EtcdUtilization,
     LevelLatencyP99,
     LevelThrottled,
     EtcdLeaderChanges,
@@ -279,6 +280,7 @@ impl Metric {
         Metric::ApiThrottled,
         Metric::ApiSaturated,
         Metric::ApiServerUtilization,
+        Metric::EtcdUtilization,
         Metric::LevelLatencyP99,
         Metric::LevelThrottled,
         Metric::EtcdLeaderChanges,
@@ -331,6 +333,8 @@ impl Metric {
                 "seconds in which an API server queued or rejected a request for want of a seat"),
             M::ApiServerUtilization => row!(M::ApiServerUtilization, Run, "apiserver.utilization", Ratio, Higher,
                 "CPU the API servers spent serving, as a fraction of all their cores"),
+            M::EtcdUtilization => row!(M::EtcdUtilization, Run, "etcd.utilization", Ratio, Higher,
+                "CPU the etcd members spent on reads and applied writes, as a fraction of all their cores (with client load)"),
             M::LevelLatencyP99 => row!(M::LevelLatencyP99, PerLevel, "latency_p99_ms", Millis, Higher,
                 "99th percentile server-side latency (queue, etcd, CPU) of one APF priority level's requests"),
             M::LevelThrottled => row!(M::LevelThrottled, PerLevel, "throttled_requests", Count, Higher,
@@ -648,7 +652,7 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 20);
+        assert_eq!(RUN_METRIC_NAMES.len(), 21);
         for (i, l) in LEVEL_NAMES.iter().enumerate() {
             assert_eq!(crate::components::apf::PriorityLevel::ALL[i + 1].name(), *l);
         }
@@ -663,7 +667,7 @@ mod tests {
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 27);
+        assert_eq!(rows.len(), 5 + 5 + 28);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

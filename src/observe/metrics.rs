@@ -68,6 +68,9 @@ pub struct MetricInputs<'a> {
     /// The API servers and the cores of each, for `apiserver.utilization`.
     pub api_servers: u32,
     pub api_cores: u32,
+    /// The etcd members and the cores of each, for `etcd.utilization`.
+    pub etcd_members: u32,
+    pub etcd_cores: u32,
     /// The load's client timeout: a failed write counts this long in `api.mutating_latency_p99_ms`.
     pub load_timeout_ns: Nanos,
 }
@@ -184,6 +187,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
         None => {}
     }
     capacity_metrics(inp, w, end, &mut m);
+    etcd_capacity_metrics(inp, w, end, &mut m);
     leader_metrics(inp, w, end, &mut m);
     workload_metrics(inp, w, end, &mut m);
     m.insert(
@@ -367,6 +371,23 @@ fn capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
             per_level[i] as f64,
         );
     }
+}
+
+/// etcd's CPU utilisation over `[w, end)`: the members' busy time (kept under client load only) over
+/// their cores, by whole seconds of the window.
+fn etcd_capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    let busy = &inp.trace.etcd_busy_ns;
+    if busy.is_empty() || end <= w {
+        return;
+    }
+    let (from, to) = (w.div_ceil(SEC), end / SEC);
+    if to <= from {
+        return;
+    }
+    let cpu: u64 = busy.range(from..to).map(|(_, ns)| *ns).sum();
+    let capacity =
+        ((to - from) * SEC) as f64 * inp.etcd_members.max(1) as f64 * inp.etcd_cores.max(1) as f64;
+    m.insert(Metric::EtcdUtilization.key().into(), cpu as f64 / capacity);
 }
 
 /// Time with two or more instances acting on one lease at once, within `[w, end]`.

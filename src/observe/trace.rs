@@ -169,6 +169,9 @@ pub struct Trace {
     pub requests: Vec<RequestRecord>,
     pub served: Vec<ServedRecord>,
     pub throttled: Vec<ThrottleRecord>,
+    /// etcd's CPU work, all members together: nanoseconds busy per second of the run (by the second
+    /// the work started in).
+    pub etcd_busy_ns: std::collections::BTreeMap<u64, u64>,
     hash: u64,
 }
 
@@ -180,6 +183,7 @@ impl Trace {
             requests: Vec::new(),
             served: Vec::new(),
             throttled: Vec::new(),
+            etcd_busy_ns: std::collections::BTreeMap::new(),
             hash: 0xcbf2_9ce4_8422_2325,
         }
     }
@@ -215,6 +219,16 @@ impl Trace {
         buf[23] = (r.write as u8) | ((r.queued as u8) << 1);
         self.fold(&buf);
         self.served.push(r);
+    }
+
+    /// Records `cpu_ns` of an etcd member's work started at `start_ns`.
+    pub fn etcd_busy(&mut self, start_ns: Nanos, cpu_ns: Nanos) {
+        self.fold(&start_ns.to_le_bytes());
+        self.fold(&cpu_ns.to_le_bytes());
+        *self
+            .etcd_busy_ns
+            .entry(start_ns / crate::engine::SEC)
+            .or_default() += cpu_ns;
     }
 
     /// Records an API server's 429s of one second.

@@ -130,7 +130,19 @@ NAMES
                                           space exceeded"), reads and deletes go on; 1024 to 2^40
   bytes_per_revision             1024     what a revision adds to the database (live keys and
                                           5-10 min of history, kube-apiserver compacting every
-                                          5 m); 1 to 1572864
+                                          5 m); 1 to 1572864; also a write's Raft entry size
+  cores                          4        the member's cores (etcd op-guide/hardware.md: "two to
+                                          four cores"); 1 to 1024
+  cpu_per_read                   "40us"   CPU a Get or Range takes on the member serving it (a
+                                          modelling choice under etcd's 185,000 reads/s on 8
+                                          vCPUs); 0s (free) to 1s
+  cpu_per_write                  "150us"  CPU applying a write takes on every member (under
+                                          etcd's 50,000 writes/s on 8 vCPUs); 0s to 1s. Writes
+                                          saturate at cores / cpu_per_write (26,667/s)
+  peer_bandwidth_bytes_per_s     125000000  the leader's bandwidth to each follower (1 Gbit/s,
+                                          hardware.md: "1GbE is sufficient"): an append takes
+                                          bytes_per_revision a write over it; 0 (off) or 1000
+                                          to 2^40
 
 [settings.kube_apiserver]  (kubernetes/website command-line-tools-reference/kube-apiserver.md)
   request_timeout                "1m"     --request-timeout; more than 0

@@ -187,7 +187,24 @@ pub struct EtcdSettings {
     pub quota_backend_bytes: u64,
     /// What one revision of an object adds to the database: 1 KiB, a modelling choice (a Lease is about
     /// 300 bytes, a Pod a few KiB); with 5-10 minutes of history kept by kube-apiserver's compaction.
+    /// Also the size of a write's Raft entry, for `peer_bandwidth_bytes_per_s`.
     pub bytes_per_revision: u64,
+    /// The member's cores: 4, the top of "typical clusters need two to four cores to run smoothly"
+    /// (etcd op-guide/hardware.md, "CPUs"), the same node size as the API server's default.
+    pub cores: u32,
+    /// CPU a linearizable or serializable read (a Get or a Range, whatever its size) takes on the
+    /// member that serves it: 40 us, a modelling choice bounded by etcd's benchmark, 185,000
+    /// serializable reads a second on 8 vCPUs (op-guide/performance.md) being at most 43 us a read.
+    pub cpu_per_read: Dur,
+    /// CPU applying a write takes on every member (the leader's proposal and replication and the
+    /// client's gRPC handling folded in): 150 us, a modelling choice bounded by the same benchmark,
+    /// 44,000-50,000 writes a second on 8 vCPUs being at most 160 us a write.
+    pub cpu_per_write: Dur,
+    /// The leader's bandwidth to each follower: append entries take their size
+    /// (`bytes_per_revision` a write) over this, one after another per link. 125,000,000 (1 Gbit/s):
+    /// "1GbE is sufficient for common etcd deployments" (op-guide/hardware.md, "Network"). A modelling choice for the link; snapshots stream at
+    /// their own 10 MB/s.
+    pub peer_bandwidth_bytes_per_s: u64,
 }
 
 impl Default for EtcdSettings {
@@ -204,6 +221,10 @@ impl Default for EtcdSettings {
             snapshot_catchup_entries: 5_000,
             quota_backend_bytes: 2 << 30,
             bytes_per_revision: 1024,
+            cores: 4,
+            cpu_per_read: Dur(40 * crate::engine::US),
+            cpu_per_write: Dur(150 * crate::engine::US),
+            peer_bandwidth_bytes_per_s: 125_000_000,
         }
     }
 }

@@ -639,6 +639,40 @@ impl Validator<'_> {
                 "0 is out of range; etcd snapshots after at least 1 applied entry (allowed: 1 or more)",
             ));
         }
+        self.etcd_capacity()
+    }
+
+    /// etcd's capacity: cores in range, CPU times from 0 (free) to 1s, a bandwidth of 0 (off) or
+    /// from 1 KB/s.
+    fn etcd_capacity(&self) -> Check {
+        let e = &self.s.settings.etcd;
+        if !(1..=1024).contains(&e.cores) {
+            return Err(self.err(
+                "settings.etcd.cores",
+                format!("{} is out of range; allowed: 1 to 1024", e.cores),
+            ));
+        }
+        for (field, d) in [
+            ("cpu_per_read", e.cpu_per_read),
+            ("cpu_per_write", e.cpu_per_write),
+        ] {
+            if d.ns() > crate::engine::SEC {
+                return Err(self.err(
+                    &format!("settings.etcd.{field}"),
+                    format!(
+                        "{} is out of range; allowed: 0s (free) to 1s of CPU per request",
+                        crate::engine::fmt_duration_exact(d.ns())
+                    ),
+                ));
+            }
+        }
+        let bw = e.peer_bandwidth_bytes_per_s;
+        if bw != 0 && !(1_000..=1u64 << 40).contains(&bw) {
+            return Err(self.err(
+                "settings.etcd.peer_bandwidth_bytes_per_s",
+                format!("{bw} is out of range; allowed: 0 (no transfer time) or 1000 to 2^40 bytes a second"),
+            ));
+        }
         Ok(())
     }
 

@@ -660,6 +660,13 @@ impl World {
                     self.trace.served(r)
                 }
                 Out::Served(_) => {}
+                // Kept under client load only, as the served requests are.
+                Out::EtcdBusy { start_ns, cpu_ns }
+                    if self.scenario.load.requests_per_second > 0.0 =>
+                {
+                    self.trace.etcd_busy(start_ns, cpu_ns)
+                }
+                Out::EtcdBusy { .. } => {}
                 Out::Throttled(r) => self.trace.throttled(r),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
@@ -683,6 +690,7 @@ impl World {
                 r.at_ns = clock.true_of(r.at_ns);
             }
             Out::Throttled(r) => r.at_ns = clock.true_of(r.at_ns),
+            Out::EtcdBusy { start_ns, .. } => *start_ns = clock.true_of(*start_ns),
             Out::Obs(Obs::LeaderAction { last_renew_ns, .. }) => {
                 *last_renew_ns = clock.true_of(*last_renew_ns)
             }

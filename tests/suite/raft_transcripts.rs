@@ -101,6 +101,7 @@ fn fmt_entry(e: &Entry) -> String {
             write_id,
             expected_rev,
         } => format!("put(key={key},value={value},write={write_id},rev={expected_rev:?})"),
+        EntryData::Alarm { member } => format!("alarm(NOSPACE,from={member})"),
     };
     format!("{}/{} {data}", e.term, e.index)
 }

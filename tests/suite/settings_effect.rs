@@ -332,6 +332,16 @@ fn table() -> Vec<Row> {
             json!({"etcd": {"quota_backend_bytes": 10_485_760}}),
             json!(102_400),
         ),
+        // etcd's capacity: one core is busier only when requests overlap, so with a slow write.
+        row_with(
+            "etcd.cores",
+            ApiCrash,
+            json!({"etcd": {"cpu_per_write": "5ms"}}),
+            json!(1),
+        ),
+        row("etcd.cpu_per_read", ApiCrash, json!("1ms")),
+        row("etcd.cpu_per_write", ApiCrash, json!("1ms")),
+        row("etcd.peer_bandwidth_bytes_per_s", ApiCrash, json!(100_000)),
         // capacity: one seat per level leaves requests queueing now and then even at the base load;
         // without APF one read and one write in flight means 429s.
         row_with(

@@ -14,6 +14,10 @@ pub struct Kv {
     /// bucket (so snapshots carry it): None until the first change, meaning the initial cluster of
     /// `--initial-cluster`.
     pub members: Option<Vec<MemberRecord>>,
+    /// The members with an active NOSPACE alarm, in id order: etcd keeps alarms in its backend's
+    /// `alarm` bucket (server/etcdserver/api/v3alarm), so they survive a restart and travel in
+    /// snapshots. While any is active, the store refuses Puts (etcd's `applierV3Capped`).
+    pub nospace: Vec<crate::components::etcd::types::MemberId>,
 }
 
 /// One member of the cluster's membership.
@@ -77,11 +81,18 @@ pub enum PutOutcome {
     Written(u64),
     /// The compare-and-swap precondition failed.
     Conflict,
+    /// A NOSPACE alarm is active: `etcdserver: mvcc: database space exceeded`.
+    NoSpace,
 }
 
 impl Kv {
     /// Applies a put (a value of 0 deletes), checking `expected_rev` (0: the key must not exist).
+    /// With a NOSPACE alarm active only deletes apply (etcd's `applierV3Capped` refuses Put and
+    /// Txns with writes; DeleteRange goes on).
     pub fn put(&mut self, key: Key, value: u64, expected_rev: Option<u64>) -> PutOutcome {
+        if value != 0 && !self.nospace.is_empty() {
+            return PutOutcome::NoSpace;
+        }
         if let Some(expected) = expected_rev {
             let current = self.data.get(&key).map(|(_, r)| *r).unwrap_or(0);
             if current != expected {
@@ -95,6 +106,18 @@ impl Kv {
             self.data.insert(key, (value, self.rev));
         }
         PutOutcome::Written(self.rev)
+    }
+
+    /// Activates `member`'s NOSPACE alarm (etcd's `alarmStore.Activate`); true when it was not yet
+    /// active.
+    pub fn activate_nospace(&mut self, member: crate::components::etcd::types::MemberId) -> bool {
+        match self.nospace.binary_search(&member) {
+            Ok(_) => false,
+            Err(at) => {
+                self.nospace.insert(at, member);
+                true
+            }
+        }
     }
 
     /// One key.
@@ -142,5 +165,16 @@ mod tests {
         assert_eq!(kv.get(1).unwrap().value, 11);
         assert_eq!(kv.put(1, 0, None), PutOutcome::Written(3));
         assert_eq!(kv.get(1), None);
+    }
+
+    #[test]
+    fn an_active_nospace_alarm_refuses_puts_but_not_deletes() {
+        let mut kv = Kv::default();
+        assert_eq!(kv.put(1, 10, None), PutOutcome::Written(1));
+        assert!(kv.activate_nospace(3));
+        assert!(!kv.activate_nospace(3), "activated once");
+        assert_eq!(kv.put(2, 10, None), PutOutcome::NoSpace);
+        assert_eq!(kv.put(1, 0, None), PutOutcome::Written(2));
+        assert_eq!(kv.rev, 2);
     }
 }

@@ -1,6 +1,7 @@
 //! An etcd member process: the Raft core driven by a tick clock, a WAL with fsync latency, the key-value
 //! store, and the client API (puts proposed through Raft, linearizable reads through ReadIndex).
 
+use super::capacity::{EtcdCapacity, Links};
 use super::kv::{Kv, PutOutcome};
 use super::raft::{Config as RaftConfig, Raft, Ready};
 use super::types::{
@@ -34,6 +35,10 @@ pub enum EtcdTimer {
     TransferPoll,
     /// The snapshot stream numbered `token` has been sent in full.
     SnapshotSent { token: u64 },
+    /// The CPU work of the answer numbered `token` is done: it goes out.
+    CpuDone { token: u64 },
+    /// The Raft message numbered `token` has left on its link to the follower.
+    LinkSent { token: u64 },
 }
 
 /// etcd re-sends a ReadIndex that got no answer every 500 ms (`readIndexRetryTime`,
@@ -80,6 +85,8 @@ pub struct EtcdConfig {
     pub snapshot_catchup_entries: u64,
     /// `--quota-backend-bytes` and the size the model gives a revision.
     pub quota: super::quota::QuotaConfig,
+    /// Its cores, the CPU per request, the bandwidth to each peer.
+    pub capacity: EtcdCapacity,
 }
 
 /// A client request waiting for its entry to apply or its read index to be reached.
@@ -104,8 +111,16 @@ struct Batch {
 struct Volatile {
     raft: Raft,
     kv: Kv,
-    /// The backend's size against its quota, and the NOSPACE alarm.
+    /// The backend's size against its quota.
     backend: super::quota::Backend,
+    /// The member's cores: reads and applied writes take their CPU on them.
+    cores: crate::components::apf::Cores,
+    /// Answers waiting for their CPU work, by token: the client, its request id, the answer.
+    answers: BTreeMap<u64, (ProcId, u64, Result<KvResult, EtcdError>)>,
+    /// The links to the followers, and the messages on them, by token.
+    links: Links,
+    link_sends: BTreeMap<u64, RaftMsg>,
+    next_token: u64,
     /// When the ticker first fires; tick k (from 0) fires at `first_tick_ns + k x heartbeat`.
     first_tick_ns: Nanos,
     ticks_done: u64,
@@ -413,6 +428,11 @@ impl EtcdMember {
             raft,
             kv,
             backend,
+            cores: crate::components::apf::Cores::new(self.cfg.capacity.cores),
+            answers: BTreeMap::new(),
+            links: Links::default(),
+            link_sends: BTreeMap::new(),
+            next_token: 1,
             first_tick_ns,
             ticks_done: 0,
             wake_at: u64::MAX,
@@ -616,6 +636,16 @@ impl EtcdMember {
                 self.catch_up(ctx.now);
                 self.snapshot_sent(ctx, token);
             }
+            EtcdTimer::CpuDone { token } => {
+                if let Some((client, id, result)) = v.answers.remove(&token) {
+                    ctx.send(client, Msg::EtcdResp { id, result });
+                }
+            }
+            EtcdTimer::LinkSent { token } => {
+                if let Some(m) = v.link_sends.remove(&token) {
+                    send_raft(ctx, &self.cfg, m);
+                }
+            }
             EtcdTimer::WriteTimeout { write_id } => {
                 let w = v.writes.remove(&write_id).map(|(_, w)| w);
                 timed_out(ctx, w);
@@ -695,14 +725,25 @@ impl EtcdMember {
                 expected_rev,
                 write_id,
             } => {
-                let (admitted, raised) = v.backend.admit_put(self.cfg.quota, value);
-                if raised {
+                let (admitted, newly_full) = v.backend.admit_put(self.cfg.quota, value);
+                if newly_full {
                     ctx.log(format!(
-                        "etcdserver: \"alarm raised\" alarm=NOSPACE from={:x} (database size {} bytes, quota {} bytes); \"etcdserver: mvcc: database space exceeded\" for every Put until the alarm is disarmed",
+                        "etcdserver: {:x} database size {} bytes would pass --quota-backend-bytes {}: \"etcdserver: mvcc: database space exceeded\"; proposing alarm NOSPACE",
                         self.cfg.member_id, v.backend.high_water_bytes, self.cfg.quota.quota_backend_bytes
                     ));
                 }
                 if !admitted {
+                    // quotaKVServer proposes the alarm for every refused request until its own
+                    // alarm is in the store (server/etcdserver/api/v3rpc/quota.go `check`).
+                    let me = self.cfg.member_id;
+                    if v.kv.nospace.binary_search(&me).is_err() {
+                        let alarm = EntryData::Alarm { member: me };
+                        if v.raft.role() == Role::Leader {
+                            v.raft.propose(alarm);
+                        } else if let Some(lp) = leader_proc {
+                            ctx.send(lp, Msg::Forward(alarm));
+                        }
+                    }
                     ctx.send(
                         from,
                         Msg::EtcdResp {
@@ -737,13 +778,8 @@ impl EtcdMember {
                 linearizable: false,
             } => {
                 let kv = v.kv.get(key);
-                ctx.send(
-                    from,
-                    Msg::EtcdResp {
-                        id,
-                        result: Ok(KvResult::Value(kv)),
-                    },
-                );
+                let cpu = self.cfg.capacity.read_cpu_ns;
+                v.answer_after(ctx, cpu, from, id, Ok(KvResult::Value(kv)));
             }
             KvOp::Get { .. } | KvOp::Range { .. } => {
                 let rctx = v.next_ctx;
@@ -931,7 +967,7 @@ impl EtcdMember {
     /// (etcd's rafthttp `snapshotSender`), and only then arrives.
     fn send_raft(&mut self, ctx: &mut Ctx, m: RaftMsg) {
         if m.kind != MsgType::Snap {
-            send_raft(ctx, &self.cfg, m);
+            self.send_on_link(ctx, m);
             return;
         }
         let Some(s) = m.snapshot.as_deref() else {
@@ -953,6 +989,23 @@ impl EtcdMember {
         v.next_snapshot_token += 1;
         v.snapshot_sends.insert(token, m);
         ctx.timer(took, EtcdTimer::SnapshotSent { token });
+    }
+
+    /// Sends a Raft message over its link to the peer: an append takes the size of its writes over
+    /// the peer bandwidth, and a message behind one on the same link waits for it.
+    fn send_on_link(&mut self, ctx: &mut Ctx, m: RaftMsg) {
+        let cap = self.cfg.capacity;
+        let v = self.v.as_mut().unwrap();
+        let took = cap.transfer_ns(cap.wire_bytes(&m));
+        let at = v.links.send(m.to, ctx.now, took);
+        if at <= ctx.now {
+            send_raft(ctx, &self.cfg, m);
+            return;
+        }
+        let token = v.next_token;
+        v.next_token += 1;
+        v.link_sends.insert(token, m);
+        ctx.timer_at(at, EtcdTimer::LinkSent { token });
     }
 
     /// The snapshot stream ended: the message goes out and the leader probes on from past it
@@ -1005,31 +1058,45 @@ impl EtcdMember {
             self.apply_conf(ctx, *cc);
             return;
         }
+        if let EntryData::Alarm { member } = e.data {
+            if v.kv.activate_nospace(member) {
+                // etcd's applyAlarm: `lg.Warn("alarm raised", zap.String("alarm", ...),
+                // zap.String("from", types.ID(m.MemberID).String()))`, on every member.
+                ctx.log(format!(
+                    "etcdserver: {:x} \"alarm raised\" alarm=NOSPACE from={member:x}; \"etcdserver: mvcc: database space exceeded\" for every Put until the alarm is disarmed",
+                    self.cfg.member_id
+                ));
+            }
+            return;
+        }
         if let EntryData::Put { write_id, key, .. } = &e.data {
             let outcome = put(&mut v.kv, &e.data, &self.cfg.peers);
             v.ranges
                 .retain(|(start, end, _)| !(*start..*end).contains(key));
             v.backend
                 .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
-            if let Some((_, w)) = v.writes.remove(write_id) {
-                ctx.cancel(EtcdTimer::WriteTimeout {
-                    write_id: *write_id,
-                });
-                let result = match outcome {
-                    PutOutcome::Written(rev) => Ok(KvResult::Written {
-                        index: e.index,
-                        term: e.term,
-                        rev,
-                    }),
-                    PutOutcome::Conflict => Err(EtcdError::Conflict),
-                };
-                ctx.send(
-                    w.client,
-                    Msg::EtcdResp {
-                        id: w.req_id,
-                        result,
-                    },
-                );
+            let result = match outcome {
+                PutOutcome::Written(rev) => Ok(KvResult::Written {
+                    index: e.index,
+                    term: e.term,
+                    rev,
+                }),
+                PutOutcome::Conflict => Err(EtcdError::Conflict),
+                PutOutcome::NoSpace => Err(EtcdError::NoSpace),
+            };
+            // Every member applies the write on its cores; the member the client asked answers
+            // when that is done.
+            let cpu = self.cfg.capacity.write_cpu_ns;
+            match v.writes.remove(write_id) {
+                Some((_, w)) => {
+                    ctx.cancel(EtcdTimer::WriteTimeout {
+                        write_id: *write_id,
+                    });
+                    v.answer_after(ctx, cpu, w.client, w.req_id, result)
+                }
+                None => {
+                    v.charge(ctx, cpu);
+                }
             }
         }
     }
@@ -1040,6 +1107,7 @@ impl EtcdMember {
             return;
         }
         let applied = v.applied;
+        let read_cpu_ns = self.cfg.capacity.read_cpu_ns;
         let mut i = 0;
         while i < v.ready_reads.len() {
             if v.ready_reads[i].0 <= applied {
@@ -1050,13 +1118,7 @@ impl EtcdMember {
                     KvOp::Range { start, end } => KvResult::Values(v.range(start, end)),
                     KvOp::Put { .. } => continue,
                 };
-                ctx.send(
-                    w.client,
-                    Msg::EtcdResp {
-                        id: w.req_id,
-                        result: Ok(result),
-                    },
-                );
+                v.answer_after(ctx, read_cpu_ns, w.client, w.req_id, Ok(result));
             } else {
                 i += 1;
             }
@@ -1221,6 +1283,41 @@ impl EtcdMember {
 }
 
 impl Volatile {
+    /// Runs `cpu_ns` of work on the first free core and sends the answer when it is done (at once
+    /// when the work is free).
+    fn answer_after(
+        &mut self,
+        ctx: &mut Ctx,
+        cpu_ns: Nanos,
+        client: ProcId,
+        id: u64,
+        result: Result<KvResult, EtcdError>,
+    ) {
+        if cpu_ns == 0 {
+            ctx.send(client, Msg::EtcdResp { id, result });
+            return;
+        }
+        let done = self.charge(ctx, cpu_ns);
+        let token = self.next_token;
+        self.next_token += 1;
+        self.answers.insert(token, (client, id, result));
+        ctx.timer_at(done, EtcdTimer::CpuDone { token });
+    }
+
+    /// Runs `cpu_ns` of work on the first free core; returns when it is done. The busy time goes
+    /// to the world for `etcd.utilization`.
+    fn charge(&mut self, ctx: &mut Ctx, cpu_ns: Nanos) -> Nanos {
+        if cpu_ns == 0 {
+            return ctx.now;
+        }
+        let done = self.cores.run(ctx.now, cpu_ns);
+        ctx.out.push(crate::components::ctx::Out::EtcdBusy {
+            start_ns: done - cpu_ns,
+            cpu_ns,
+        });
+        done
+    }
+
     /// Keys in `[start, end)`: the store's answer, from `ranges` while no write landed there.
     fn range(&mut self, start: Key, end: Key) -> std::sync::Arc<[KeyValue]> {
         if let Some((_, _, kvs)) = self.ranges.iter().find(|r| r.0 == start && r.1 == end) {
@@ -1262,6 +1359,10 @@ fn put(kv: &mut Kv, data: &EntryData, initial: &[(MemberId, ProcId)]) -> PutOutc
             expected_rev,
             ..
         } => kv.put(*key, *value, *expected_rev),
+        EntryData::Alarm { member } => {
+            kv.activate_nospace(*member);
+            PutOutcome::Written(kv.rev)
+        }
         EntryData::Empty => PutOutcome::Written(kv.rev),
     }
 }

@@ -7,14 +7,18 @@
 //! previous round (`--etcd-compaction-interval` 5m; k8s.io/apiserver storage/etcd3/compact.go), so it
 //! keeps 5 to 10 minutes of history; the database size is the largest this ever was.
 //!
-//! NOSPACE: a Put that would take the size past the quota is refused with `etcdserver: mvcc: database
-//! space exceeded` and raises the alarm (server/etcdserver/api/v3rpc/quota.go, `quotaKVServer`;
-//! rpctypes `ErrGRPCNoSpace`); while it is raised every Put is refused, reads and deletes go on
-//! (FACTS.md "Capacity"). etcd keeps it until an operator compacts, defragments and runs `etcdctl
-//! alarm disarm`; the model has no operator, so it lasts to the end of the run. Simplified: each member
-//! judges its own size (they apply the same entries, so they raise it within one apply of each other)
-//! instead of replicating the AlarmRequest through Raft; a restarted member starts from its store's
-//! current size.
+//! NOSPACE, as etcd does it: a member whose own database would pass the quota with a Put refuses
+//! that Put with `etcdserver: mvcc: database space exceeded` and proposes an
+//! `AlarmRequest{ACTIVATE, NOSPACE}` for itself through Raft (server/etcdserver/api/v3rpc/quota.go,
+//! `quotaKVServer`; rpctypes `ErrGRPCNoSpace`). Every member applies the alarm (logging `"alarm
+//! raised"` the first time it sees that member's alarm, server/etcdserver/apply.go `applyAlarm`) and
+//! from then on refuses every Put at apply (`applierV3Capped`), also a Put a member with room
+//! proposed, while reads and deletes go on (FACTS.md "Capacity"). The alarm is part of the store
+//! (etcd's `alarm` bucket), so it survives restarts and leader changes and travels in snapshots. etcd
+//! keeps it until an operator compacts, defragments and runs `etcdctl alarm disarm`; the model has
+//! no disarm, so it lasts to the end of the run. Where etcd proposes an AlarmRequest for every
+//! refused request (the store keeps one per member), the model proposes once per start of the
+//! member; the outcome is the same. A restarted member starts from its store's current size.
 
 use crate::engine::{Nanos, MIN};
 
@@ -35,7 +39,8 @@ pub struct Backend {
     compacted_rev: u64,
     mark_rev: u64,
     next_compaction_ns: Nanos,
-    pub nospace: bool,
+    /// This member found its database full (and proposed the alarm).
+    pub full: bool,
 }
 
 impl Backend {
@@ -46,7 +51,7 @@ impl Backend {
             compacted_rev: rev,
             mark_rev: rev,
             next_compaction_ns: now + COMPACTION_INTERVAL_NS,
-            nospace: false,
+            full: false,
         }
     }
 
@@ -73,18 +78,18 @@ impl Backend {
         before
     }
 
-    /// Whether a Put of `value` may be proposed (a deletion always may). Raises the alarm when it may
-    /// not; returns (admitted, alarm newly raised).
+    /// Whether a Put of `value` may be proposed by this member, judged by its own size (a deletion
+    /// always may); returns (admitted, newly full: the member should propose the alarm).
     pub fn admit_put(&mut self, cfg: QuotaConfig, value: u64) -> (bool, bool) {
         if value == 0 {
             return (true, false);
         }
-        let full = self.nospace
+        let full = self.full
             || self.high_water_bytes.saturating_add(cfg.bytes_per_revision)
                 > cfg.quota_backend_bytes;
-        let raised = full && !self.nospace;
-        self.nospace |= full;
-        (!full, raised)
+        let newly = full && !self.full;
+        self.full |= full;
+        (!full, newly)
     }
 }
 
@@ -93,7 +98,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_alarm_rises_at_the_quota_and_lets_deletes_through() {
+    fn a_member_finds_its_database_full_at_the_quota_and_lets_deletes_through() {
         let cfg = QuotaConfig {
             quota_backend_bytes: 10 * 1024,
             bytes_per_revision: 1024,
@@ -104,7 +109,7 @@ mod tests {
             rev += 1;
             b.applied(cfg, 1, 1, rev);
         }
-        assert!(b.nospace);
+        assert!(b.full);
         assert_eq!(rev, 9, "one live key and 9 revisions fill 10 KiB");
         assert_eq!(b.admit_put(cfg, 0), (true, false));
         assert_eq!(b.admit_put(cfg, 7), (false, false));

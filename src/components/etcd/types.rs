@@ -22,6 +22,10 @@ pub enum EntryData {
         write_id: u64,
         expected_rev: Option<u64>,
     },
+    /// An `AlarmRequest{Action: ACTIVATE, Alarm: NOSPACE}` from `member`, the member whose database
+    /// reached its quota (etcd server/etcdserver/api/v3rpc/quota.go proposes it through Raft); every
+    /// member that applies it refuses writes from then on.
+    Alarm { member: MemberId },
 }
 
 /// A membership change, one at a time (etcd `etcdctl member add --learner` / `promote` / `remove`).
