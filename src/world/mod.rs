@@ -613,25 +613,12 @@ impl World {
             }
             match o {
                 Out::Send { to, msg } => self.send_raw(proc, to, msg),
-                Out::Timer { at, timer } => {
-                    let inc = self.procs[proc as usize].incarnation;
-                    let true_at = self.clocks[node].true_of(at).max(self.now);
-                    self.push(
-                        true_at,
-                        Event::Timer {
-                            proc,
-                            inc,
-                            timer,
-                            local_at: at,
-                        },
-                    );
-                }
                 Out::Deadline { at, timer } if self.shortcuts => {
                     let true_at = self.clocks[node].true_of(at).max(self.now);
                     self.add_deadline(proc, true_at, at, timer);
                 }
                 // The plain engine: a deadline is a timer, and fires even when cancelled.
-                Out::Deadline { at, timer } => {
+                Out::Timer { at, timer } | Out::Deadline { at, timer } => {
                     let inc = self.procs[proc as usize].incarnation;
                     let true_at = self.clocks[node].true_of(at).max(self.now);
                     self.push(
