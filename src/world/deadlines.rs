@@ -38,9 +38,7 @@ impl Deadlines {
     pub(crate) fn first(&self) -> Option<(Nanos, u64)> {
         self.pending.keys().next().copied()
     }
-}
 
-impl Deadlines {
     /// Moves deadlines earlier: each for which `due(proc, local_at)` gives a time before its own
     /// is re-keyed to that time with its own sequence number (see [`World::retime_timers`]).
     pub(crate) fn move_earlier(&mut self, due: impl Fn(ProcId, Nanos) -> Option<Nanos>) {

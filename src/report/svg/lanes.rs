@@ -300,17 +300,22 @@ fn draw_leader_marks(
         let label = format!("t{term}");
         if x - last_label >= 30.0 && x + 3.0 + text_width(&label, 9.0) <= WIDTH {
             last_label = x;
-            scene.front.push(Prim::Text {
-                x: x + 4.0,
-                y: y + LANE_H - 3.0,
-                text: label,
-                size: 9.0,
-                color: (255, 255, 255),
-                anchor: Anchor::Start,
-                bold: true,
-            });
+            lane_label(scene, x + 4.0, y, label);
         }
     }
+}
+
+/// A white bold label inside the lane at `y`, starting at `x` (a term, a node's name, a count).
+pub(super) fn lane_label(scene: &mut Scene, x: f64, y: f64, text: String) {
+    scene.front.push(Prim::Text {
+        x,
+        y: y + LANE_H - 3.0,
+        text,
+        size: 9.0,
+        color: (255, 255, 255),
+        anchor: Anchor::Start,
+        bold: true,
+    });
 }
 
 /// Capability bands under the lanes (when the run has timelines), the VIP holder when keepalived
@@ -381,15 +386,7 @@ fn draw_vip_band(
         let x = frame.x(t);
         if x - last_label >= 40.0 && x + 3.0 + text_width(name, 9.0) <= WIDTH {
             last_label = x;
-            scene.front.push(Prim::Text {
-                x: x + 3.0,
-                y: y + LANE_H - 3.0,
-                text: name.clone(),
-                size: 9.0,
-                color: (255, 255, 255),
-                anchor: Anchor::Start,
-                bold: true,
-            });
+            lane_label(scene, x + 3.0, y, name.clone());
         }
     }
 }

@@ -167,15 +167,7 @@ fn draw_step_labels(scene: &mut Scene, frame: &Frame, labels: &[(Nanos, String)]
         if x + 3.0 + text_width(text, 9.0) > WIDTH {
             continue;
         }
-        scene.front.push(Prim::Text {
-            x: x + 3.0,
-            y: y + LANE_H - 3.0,
-            text: text.to_string(),
-            size: 9.0,
-            color: (255, 255, 255),
-            anchor: Anchor::Start,
-            bold: true,
-        });
+        super::lanes::lane_label(scene, x + 3.0, y, text.to_string());
     }
 }
 
