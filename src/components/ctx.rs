@@ -209,6 +209,29 @@ pub enum Out {
     /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet
     /// restarts it with back-off.
     Exit,
+    /// An etcd leader's quiet stream to a follower started or ended (lazy heartbeats, the engine's
+    /// shortcut: see [`crate::components::etcd::raft::Raft::set_quiet_allowed`]).
+    Quiet(QuietChange),
+}
+
+/// A quiet stream's start or end, as an etcd leader reports it to the world.
+#[derive(Clone, Copy, Debug)]
+pub struct QuietChange {
+    /// The follower's process.
+    pub peer: ProcId,
+    /// The leader's and the follower's member ids.
+    pub from: u64,
+    pub to: u64,
+    /// The leader's term and commit index (what each stood-in heartbeat carries).
+    pub term: u64,
+    pub commit: u64,
+    /// Started (the first stood-in heartbeat is the one of the tick at `at`) or ended (nothing
+    /// after `at` is stood in for).
+    pub start: bool,
+    /// The tick's time (a start) or the moment it ended, on the leader's clock.
+    pub at: Nanos,
+    /// The leader's tick (one stood-in heartbeat per tick).
+    pub tick_ns: Nanos,
 }
 
 /// The handle a component gets for one event.
@@ -217,6 +240,9 @@ pub struct Ctx<'a> {
     pub me: ProcId,
     pub rng: &'a mut Rng,
     pub out: &'a mut Vec<Out>,
+    /// The engine stands in for an etcd leader's empty heartbeats to caught-up followers (lazy
+    /// heartbeats: on, and nothing in the world that a heartbeat could reveal, such as a fault).
+    pub quiet_ok: bool,
 }
 
 impl Ctx<'_> {

@@ -251,7 +251,16 @@ pub fn stops(o: &Outcome) -> Vec<(Nanos, String)> {
             why.entry(t).or_default().push(text);
         }
     }
-    why.into_iter()
+    // The page names a moment by its millisecond: changes within one are one moment, at the
+    // latest of them (what a reader picking that millisecond would see).
+    let mut merged: BTreeMap<Nanos, (Nanos, Vec<String>)> = BTreeMap::new();
+    for (t, w) in why {
+        let e = merged.entry(t / MS).or_insert((t, Vec::new()));
+        e.0 = t;
+        e.1.extend(w);
+    }
+    merged
+        .into_values()
         .map(|(t, mut w)| {
             w.dedup();
             let more = w.len().saturating_sub(3);

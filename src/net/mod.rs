@@ -218,6 +218,18 @@ impl Network {
         self.partitions.is_empty() && self.isolated.iter().all(|&n| n == 0)
     }
 
+    /// Whether nothing on the network loses, degrades, holds back or cuts a message: every message
+    /// between up hosts arrives after one latency draw.
+    pub fn quiet(&self) -> bool {
+        self.loss == 0.0 && self.degrades.is_empty() && self.held.is_empty() && self.unpartitioned()
+    }
+
+    /// The mean one-way delay from `a` to `b` on a quiet network: latency plus half the jitter.
+    pub fn mean_latency_ns(&self, a: NodeId, b: NodeId) -> Nanos {
+        let base = self.base_latency_ns(a, b);
+        base.saturating_add(crate::engine::ns_from_f64(self.jitter * base as f64 / 2.0))
+    }
+
     /// Whether a message can currently pass from `a` to `b`.
     pub fn reachable(&self, a: NodeId, b: NodeId) -> bool {
         self.host_up(a) && self.host_up(b) && !self.blocked(a, b)

@@ -255,6 +255,11 @@ docs/ha-considerations.md)
                                           that is cancelled (answered first) leaves the queue;
                                           false fires every timer as set; the report is
                                           byte-identical either way but for `events`
+  lazy_heartbeats                true     while no fault is in force, an etcd leader's empty
+                                          heartbeats to caught-up followers are stood in for,
+                                          not sent (an idle cluster: a tenth of the events);
+                                          same outcomes in distribution over seeds, not byte
+                                          for byte; needs shortcuts
 
 [load]  the clients' requests
   requests_per_second            10       0 to 100000; 0 is no load: `api` is then judged from

@@ -10,6 +10,7 @@ mod fork;
 pub mod invariants;
 mod membership;
 pub mod observer;
+pub(crate) mod quiet;
 pub mod tls;
 
 use crate::components::ctx::{Ctx, Obs, Out, ProcId, Timer, VIP};
@@ -202,6 +203,12 @@ pub struct World {
     deadlines: deadlines::Deadlines,
     /// The engine's shortcuts are on (`settings.engine.shortcuts`): deadlines can be cancelled.
     shortcuts: bool,
+    /// Lazy heartbeats are on (`settings.engine.shortcuts` and `lazy_heartbeats`): see [`quiet`].
+    lazy_heartbeats: bool,
+    /// The world allows quiet streams now (see [`quiet`]).
+    quiet_ok: bool,
+    /// The quiet streams.
+    quiet: quiet::QuietStreams,
     slab: Vec<Option<Event>>,
     free: Vec<u32>,
     out: Vec<Out>,
@@ -456,12 +463,26 @@ impl World {
                 }
                 self.dispatch(proc, |comp, ctx| comp.on_timer(ctx, timer));
             }
-            Event::FaultStart(i) => self.fault_start(i),
+            Event::FaultStart(i) => {
+                self.quiet_world_changed();
+                self.fault_start(i);
+                self.quiet_world_changed();
+            }
             Event::Snapshot(i) => self.take_snapshot(i),
-            Event::FaultEnd(i) => self.fault_end(i),
-            Event::Boot { node, gen } => self.boot_done(node, gen),
+            Event::FaultEnd(i) => {
+                self.quiet_world_changed();
+                self.fault_end(i);
+                self.quiet_world_changed();
+            }
+            Event::Boot { node, gen } => {
+                self.boot_done(node, gen);
+                self.quiet_world_changed();
+            }
             Event::DefragDone { proc, inc } => self.defrag_done(proc, inc),
-            Event::Promote(i) => self.promote_poll(i),
+            Event::Promote(i) => {
+                self.promote_poll(i);
+                self.quiet_world_changed();
+            }
             Event::Restart { proc, inc } | Event::Start { proc, inc } => {
                 let p = &self.procs[proc as usize];
                 if p.alive || p.incarnation != inc || p.held_down > 0 {
@@ -590,6 +611,9 @@ impl World {
 
     /// Runs a component handler and applies what it asked for.
     pub(crate) fn dispatch(&mut self, proc: ProcId, f: impl FnOnce(&mut Component, &mut Ctx)) {
+        if self.quiet.any() {
+            self.quiet_hear(proc);
+        }
         let mut out = std::mem::take(&mut self.out);
         {
             let p = &mut self.procs[proc as usize];
@@ -598,6 +622,7 @@ impl World {
                 me: proc,
                 rng: &mut p.rng,
                 out: &mut out,
+                quiet_ok: self.quiet_ok,
             };
             f(&mut p.comp, &mut ctx);
         }
@@ -657,6 +682,7 @@ impl World {
                 Out::Throttled(r) => self.trace.throttled(r),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
+                Out::Quiet(c) => self.quiet_change(proc, c),
             }
         }
     }
@@ -694,6 +720,7 @@ impl World {
             | Out::Cancel(_)
             | Out::Trace(_)
             | Out::Vip(_)
+            | Out::Quiet(_)
             | Out::Exit => {}
         }
     }
@@ -852,14 +879,16 @@ impl World {
                 state: ProcState::Down,
             });
         }
+        self.quiet_world_changed();
     }
 
     /// Crashes a process: volatile state, timers and connections are gone.
     pub fn crash_proc(&mut self, proc: ProcId) {
-        let p = &mut self.procs[proc as usize];
-        if !p.alive {
+        if !self.procs[proc as usize].alive {
             return;
         }
+        self.quiet_world_changed();
+        let p = &mut self.procs[proc as usize];
         p.alive = false;
         p.incarnation += 1;
         // SIGKILL ends a stall too: what waited for the process dies with it.
@@ -867,6 +896,7 @@ impl World {
         p.defragging = false;
         p.held.clear();
         p.comp.crash();
+        self.quiet_world_changed();
         // A crashed keepalived leaves the VIP configured on the interface: the node keeps answering for
         // it until the host goes down or a backup claims it with a gratuitous ARP.
         self.record(TraceKind::Proc {

@@ -1,6 +1,7 @@
-//! The engine's shortcuts (issue 12, `settings.engine.shortcuts`) change how a run is computed, never
-//! what it computes: with them on and off, a scenario gives the same report (outcomes, timelines,
-//! trace hash) but for the count of events processed.
+//! The engine's exact shortcuts (issue 12, `settings.engine.shortcuts`) change how a run is computed,
+//! never what it computes: with them on and off, a scenario gives the same report (outcomes,
+//! timelines, trace hash) but for the count of events processed. Lazy heartbeats, the one shortcut
+//! that is only the same in distribution, are off here (tests/suite/lazy_heartbeats.rs).
 
 use kube_ha_sim::report::json::report;
 use kube_ha_sim::run::run;
@@ -10,7 +11,7 @@ use serde_json::Value;
 /// The report of `text` with the shortcuts set to `on`, and its event count.
 fn report_with(text: &str, on: bool, seed: u64) -> (Value, u64) {
     let mut v: Value = serde_json::from_str(text).expect("test scenario is JSON");
-    v["settings"]["engine"] = serde_json::json!({ "shortcuts": on });
+    v["settings"]["engine"] = serde_json::json!({ "shortcuts": on, "lazy_heartbeats": false });
     let s = parse_scenario(&v.to_string(), "shortcuts.json")
         .unwrap_or_else(|e| panic!("bad test scenario: {e}"));
     let o = run(&s, seed).unwrap_or_else(|e| panic!("run failed: {e}"));

@@ -160,6 +160,7 @@ mod renew {
             me: 1,
             rng,
             out: &mut out,
+            quiet_ok: false,
         };
         f(e, &mut ctx);
         out

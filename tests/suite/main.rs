@@ -27,6 +27,7 @@ mod inspect;
 mod invariants_prop;
 mod junit_schema;
 mod lab;
+mod lazy_heartbeats;
 mod load_off;
 mod loader_fuzz;
 mod membership;

@@ -498,7 +498,9 @@ fn table() -> Vec<Row> {
 }
 
 /// Settings of how a run is computed, not of what it models: by design they leave the trace as it
-/// is. Their effect is tested where they are (`engine_shortcuts`: fewer events, same report).
+/// is (lazy heartbeats: the same in distribution). Their effect is tested where they are
+/// (`engine_shortcuts`: fewer events, same report; `lazy_heartbeats`: a tenth of an idle
+/// cluster's events, the same failure outcomes over seeds).
 const NOT_IN_THE_TRACE: [&str; 1] = ["engine"];
 
 /// Every `section.field` of the settings that models something, from the defaults.

@@ -144,6 +144,9 @@ struct Volatile {
     ranges: Vec<(Key, Key, std::sync::Arc<[KeyValue]>)>,
     /// Ticks (by number, from..to) that fell due while the process was stalled and were dropped.
     dropped_ticks: (u64, u64),
+    /// Quiet streams that started or ended in ticks run since the last event, with the tick's time,
+    /// for the world (see [`Out::Quiet`](crate::components::ctx::Out::Quiet)).
+    quiet_ticks: Vec<QuietTick>,
     /// Per peer, since when its connection has been active and when it last sent anything
     /// (etcd's rafthttp `ActiveSince`, used by `longestConnected`).
     peer_seen: BTreeMap<MemberId, (Nanos, Nanos)>,
@@ -445,6 +448,7 @@ impl EtcdMember {
             tick_buffered: false,
             ranges: Vec::new(),
             dropped_ticks: (0, 0),
+            quiet_ticks: Vec::new(),
             peer_seen: BTreeMap::new(),
             stopping: None,
             next_ctx: 1,
@@ -563,7 +567,7 @@ impl EtcdMember {
         if self.v.is_none() {
             return;
         }
-        self.catch_up(ctx.now);
+        self.begin_event(ctx);
         match msg {
             Msg::Raft(m) => {
                 let v = self.v.as_mut().unwrap();
@@ -608,6 +612,7 @@ impl EtcdMember {
     /// Handles a timer.
     pub fn on_timer(&mut self, ctx: &mut Ctx, t: EtcdTimer) {
         let Some(v) = self.v.as_mut() else { return };
+        v.raft.set_quiet_allowed(ctx.quiet_ok);
         match t {
             EtcdTimer::Tick { token } => {
                 if token != v.wake_token {
@@ -680,6 +685,60 @@ impl EtcdMember {
         self.after_event(ctx);
     }
 
+    /// What every message's handling starts with: the ticks due, and the quiet followers counted
+    /// as heard from now (their stood-in answers).
+    fn begin_event(&mut self, ctx: &mut Ctx) {
+        self.v
+            .as_mut()
+            .unwrap()
+            .raft
+            .set_quiet_allowed(ctx.quiet_ok);
+        self.catch_up(ctx.now);
+    }
+
+    /// The world ended this leader's quiet streams (a fault, a process stopping): heartbeats are
+    /// sent again from the next tick.
+    pub fn quiet_off(&mut self, ctx: &mut Ctx) {
+        let Some(v) = self.v.as_mut() else { return };
+        v.raft.set_quiet_allowed(false);
+        self.catch_up(ctx.now);
+        let v = self.v.as_mut().unwrap();
+        v.raft.end_quiet();
+        self.after_event(ctx);
+    }
+
+    /// The stood-in heartbeats of a quiet stream from `leader` reached this follower, the last at
+    /// `at` (no later than now): it heard from its leader then. Run by the world before this
+    /// member's next event; it sends nothing. The ticks up to the previous stood-in heartbeat
+    /// (one tick earlier) each did nothing, since a heartbeat came every tick; the ones after run
+    /// as usual.
+    pub fn heard_quietly(&mut self, at: Nanos, leader: MemberId, term: u64, commit: u64) {
+        let tick = self.cfg.tick_ns;
+        let Some(v) = self.v.as_mut() else { return };
+        if v.raft.role() != Role::Follower
+            || v.raft.term() != term
+            || v.raft.leader() != Some(leader)
+        {
+            return;
+        }
+        let due_before = match at.saturating_sub(tick).checked_sub(v.first_tick_ns) {
+            Some(since) => since / tick + 1,
+            None => 0,
+        };
+        if v.ticks_done < due_before {
+            if v.inflight.is_some() {
+                v.tick_buffered = true;
+            }
+            v.ticks_done = due_before;
+            v.raft.heard_quietly(leader, term, commit);
+        }
+        self.catch_up(at);
+        let v = self.v.as_mut().unwrap();
+        v.raft.heard_quietly(leader, term, commit);
+        let e = v.peer_seen.entry(leader).or_insert((at, at));
+        e.1 = e.1.max(at);
+    }
+
     /// Runs the ticks that fell due since the last event. Ticks before now are no-ops by construction:
     /// the wake timer is set at the first tick that can do anything.
     fn catch_up(&mut self, now: Nanos) {
@@ -701,8 +760,27 @@ impl EtcdMember {
                 v.tick_buffered = true;
             } else {
                 v.raft.tick();
+                if v.raft.has_quiet_changes() {
+                    let at = v.first_tick_ns + v.ticks_done * tick;
+                    let Volatile {
+                        raft, quiet_ticks, ..
+                    } = v;
+                    let (term, commit) = (raft.term(), raft.commit());
+                    quiet_ticks.extend(
+                        raft.take_quiet_changes()
+                            .map(|(m, s)| (m, s, at, term, commit)),
+                    );
+                }
             }
             v.ticks_done += 1;
+        }
+        if v.raft.any_quiet() {
+            // The quiet followers' stood-in answers keep their connections active.
+            for m in v.raft.quiet_peers() {
+                if let Some(e) = v.peer_seen.get_mut(&m) {
+                    e.1 = e.1.max(now);
+                }
+            }
         }
     }
 
@@ -803,7 +881,44 @@ impl EtcdMember {
         // A new leader may have taken proposals that waited for one: hand them to the loop now.
         self.drain_ready(ctx);
         self.serve_reads(ctx);
+        self.report_quiet(ctx);
         self.arm_tick(ctx);
+    }
+
+    /// Hands the world the quiet streams that started or ended (in ticks, or since).
+    fn report_quiet(&mut self, ctx: &mut Ctx) {
+        let tick_ns = self.cfg.tick_ns;
+        let from = self.cfg.member_id;
+        let v = self.v.as_mut().unwrap();
+        if v.quiet_ticks.is_empty() && !v.raft.has_quiet_changes() {
+            return;
+        }
+        let now = ctx.now;
+        let (term, commit) = (v.raft.term(), v.raft.commit());
+        let mut changes = std::mem::take(&mut v.quiet_ticks);
+        changes.extend(
+            v.raft
+                .take_quiet_changes()
+                .map(|(m, s)| (m, s, now, term, commit)),
+        );
+        for &(to, start, at, term, commit) in &changes {
+            if let Some(peer) = self.proc_of(to) {
+                ctx.out.push(crate::components::ctx::Out::Quiet(
+                    crate::components::ctx::QuietChange {
+                        peer,
+                        from,
+                        to,
+                        term,
+                        commit,
+                        start,
+                        at,
+                        tick_ns,
+                    },
+                ));
+            }
+        }
+        changes.clear();
+        self.v.as_mut().unwrap().quiet_ticks = changes;
     }
 
     fn drain_ready(&mut self, ctx: &mut Ctx) {
@@ -1382,6 +1497,9 @@ fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
 
 /// Notes that `peer` sent something now: its connection is active since now unless it already was
 /// (heard from within an election timeout).
+/// A quiet stream's start or end in a tick: (follower, started, the tick's time, term, commit).
+type QuietTick = (MemberId, bool, Nanos, u64, u64);
+
 fn note_peer(
     seen: &mut BTreeMap<MemberId, (Nanos, Nanos)>,
     peer: MemberId,

@@ -150,6 +150,10 @@ struct Progress {
     pending_snapshot: u64,
     /// A learner (etcd v3.4+): replicated to, but neither votes nor counts towards any quorum.
     learner: bool,
+    /// Lazy heartbeats (the engine's shortcut, not etcd's): the follower is caught up, so its empty
+    /// heartbeats are not sent but stand for themselves in the world's quiet stream (see
+    /// [`Raft::set_quiet_allowed`]). Counts as active for check-quorum.
+    quiet: bool,
 }
 
 impl Progress {
@@ -166,6 +170,7 @@ impl Progress {
             vote: None,
             pending_snapshot: 0,
             learner: false,
+            quiet: false,
         }
     }
 
@@ -362,6 +367,12 @@ pub struct Raft {
     lead_transferee: MemberId,
     /// Reused buffer for the commit computation.
     scratch: Vec<u64>,
+    /// Leader: caught-up followers may stop getting empty heartbeats (the world's quiet streams).
+    quiet_allowed: bool,
+    /// Followers whose quiet stream started (true) or ended (false) since the caller last took them.
+    quiet_changes: Vec<(MemberId, bool)>,
+    /// How many followers are quiet now.
+    quiet_count: u32,
 }
 
 impl Raft {
@@ -447,6 +458,9 @@ impl Raft {
             postponed_reads: Vec::new(),
             next_read_seq: 1,
             scratch: Vec::new(),
+            quiet_allowed: false,
+            quiet_changes: Vec::new(),
+            quiet_count: 0,
         };
         // Same term, so the persisted vote survives the reset.
         r.become_follower(r.term, NONE);
@@ -577,6 +591,7 @@ impl Raft {
     /// is kept. A leader that is no longer a voter steps down; pending read confirmations, counted
     /// by voter position, are dropped to be retried.
     pub fn set_members(&mut self, voters: &[MemberId], learners: &[MemberId]) {
+        self.end_quiet();
         let next = self.last_index() + 1;
         let mut prs: Vec<Progress> = Vec::with_capacity(voters.len() + learners.len());
         for (&id, learner) in voters
@@ -914,6 +929,20 @@ impl Raft {
     /// (call `tick()` for it) before stepping a message, as the lease depends on the count.
     pub fn ticks_until_event(&self) -> u32 {
         match self.role {
+            Role::Leader
+                if self.lead_transferee == NONE
+                    && self.read_queue.is_empty()
+                    && self.all_followers_quiet() =>
+            {
+                // No heartbeat to send: only check-quorum acts.
+                if self.check_quorum {
+                    self.election_tick
+                        .saturating_sub(self.election_elapsed)
+                        .max(1)
+                } else {
+                    u32::MAX
+                }
+            }
             Role::Leader => {
                 let heartbeat = self.heartbeat_tick.saturating_sub(self.heartbeat_elapsed);
                 let n = if self.check_quorum {
@@ -932,6 +961,13 @@ impl Raft {
                 .saturating_sub(self.election_elapsed)
                 .max(1),
         }
+    }
+
+    /// Every member but this one is quiet (so a heartbeat tick sends nothing).
+    fn all_followers_quiet(&self) -> bool {
+        self.quiet_count > 0
+            && self.quiet_count as usize + 1 == self.prs.len()
+            && self.self_pos.is_some()
     }
 
     // ----------------------------------------------------------------------------------------
@@ -1059,6 +1095,7 @@ impl Raft {
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         self.reset_randomized_election_timeout();
+        self.end_quiet();
         self.hard_reset_progress();
         self.abandon_reads();
     }
@@ -1230,6 +1267,81 @@ impl Raft {
         self.prs.iter().filter(|p| !p.learner).count()
     }
 
+    /// Lazy heartbeats, the engine's shortcut (issue 12): while `allowed`, a leader stops sending
+    /// empty heartbeats to a follower that has every entry and knows the commit index, and reports
+    /// it in [`Raft::take_quiet_changes`]; the world then stands in for those heartbeats (the
+    /// follower hears from the leader every tick, the leader counts the follower active). The
+    /// stream ends, and real heartbeats resume, on anything else sent to that follower, on a role
+    /// or membership change, or on [`Raft::end_quiet`]. Set before every event.
+    pub fn set_quiet_allowed(&mut self, allowed: bool) {
+        self.quiet_allowed = allowed;
+    }
+
+    /// Ends every quiet stream (the world ended them: a fault, a process stopping).
+    pub fn end_quiet(&mut self) {
+        for pos in 0..self.prs.len() {
+            self.end_quiet_at(pos);
+        }
+    }
+
+    /// Whether any follower is quiet.
+    pub fn any_quiet(&self) -> bool {
+        self.quiet_count > 0
+    }
+
+    /// The quiet followers.
+    pub fn quiet_peers(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.prs.iter().filter(|p| p.quiet).map(|p| p.id)
+    }
+
+    /// Followers whose quiet stream started (true) or ended (false) since the last call, in order.
+    pub fn take_quiet_changes(&mut self) -> std::vec::Drain<'_, (MemberId, bool)> {
+        self.quiet_changes.drain(..)
+    }
+
+    /// Whether quiet streams started or ended since [`Raft::take_quiet_changes`].
+    pub fn has_quiet_changes(&self) -> bool {
+        !self.quiet_changes.is_empty()
+    }
+
+    /// As [`Raft::step`] for the empty heartbeats of a quiet stream the world stands in for: the
+    /// last one reached this follower now, so it heard from its leader (of `term`, with `commit`).
+    /// Nothing is sent back (the leader counts the stream's follower active). Ignored unless this
+    /// member still follows `leader` in `term`.
+    pub fn heard_quietly(&mut self, leader: MemberId, term: u64, commit: u64) {
+        if self.role != Role::Follower || self.term != term || self.lead != leader {
+            return;
+        }
+        self.election_elapsed = 0;
+        self.commit_to(commit.min(self.last_index()));
+    }
+
+    /// The follower at `pos` has every entry, knows the commit index, and nothing else is under way
+    /// with it: its empty heartbeats would change nothing but its election timer.
+    fn quiet_eligible(&self, pos: usize) -> bool {
+        let pr = &self.prs[pos];
+        let last = self.last_index();
+        self.quiet_allowed
+            && self.role == Role::Leader
+            && self.lead_transferee == NONE
+            && pr.state == ProgressState::Replicate
+            && pr.matched == last
+            && self.commit == last
+            && pr.pending_commit >= self.commit
+            && pr.inflight.is_empty()
+    }
+
+    fn end_quiet_at(&mut self, pos: usize) {
+        let pr = &mut self.prs[pos];
+        if pr.quiet {
+            pr.quiet = false;
+            // The stream's virtual answers kept it active until now.
+            pr.recent_active = true;
+            self.quiet_count -= 1;
+            self.quiet_changes.push((pr.id, false));
+        }
+    }
+
     /// Heard from a leader within the minimum election timeout (check-quorum's lease).
     fn in_lease(&self) -> bool {
         self.check_quorum && self.lead != NONE && self.election_elapsed < self.election_tick
@@ -1273,7 +1385,7 @@ impl Raft {
         let active = self
             .prs
             .iter()
-            .filter(|p| !p.learner && (p.id == self.id || p.recent_active))
+            .filter(|p| !p.learner && (p.id == self.id || p.recent_active || p.quiet))
             .count();
         if active < self.quorum() {
             self.become_follower(self.term, NONE);
@@ -1288,6 +1400,13 @@ impl Raft {
     // Message handling.
 
     fn send(&mut self, m: RaftMsg) {
+        if self.quiet_count > 0
+            && matches!(m.kind, MsgType::App | MsgType::Snap | MsgType::TimeoutNow)
+        {
+            if let Some(pos) = self.prs.iter().position(|p| p.id == m.to) {
+                self.end_quiet_at(pos);
+            }
+        }
         self.msgs.push(m);
     }
 
@@ -1681,6 +1800,17 @@ impl Raft {
         for pos in 0..self.prs.len() {
             if Some(pos) == self.self_pos {
                 continue;
+            }
+            if ctx == 0 {
+                if self.prs[pos].quiet {
+                    continue;
+                }
+                if self.quiet_eligible(pos) {
+                    self.prs[pos].quiet = true;
+                    self.quiet_count += 1;
+                    self.quiet_changes.push((self.prs[pos].id, true));
+                    continue;
+                }
             }
             let pr = &self.prs[pos];
             // Never let the heartbeat commit entries the follower is not known to match.
