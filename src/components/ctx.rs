@@ -283,6 +283,14 @@ impl Ctx<'_> {
         });
     }
 
+    /// [`Ctx::deadline`] at a time (not before now).
+    pub fn deadline_at(&mut self, at: Nanos, timer: impl Into<Timer>) {
+        self.out.push(Out::Deadline {
+            at: at.max(self.now),
+            timer: timer.into(),
+        });
+    }
+
     /// Cancels the pending deadline with this value (see [`Ctx::deadline`]); nothing if there is none.
     pub fn cancel(&mut self, timer: impl Into<Timer>) {
         self.out.push(Out::Cancel(timer.into()));

@@ -1384,10 +1384,19 @@ impl EtcdMember {
         let v = self.v.as_mut().unwrap();
         let n = v.raft.ticks_until_event().max(1) as u64;
         let at = v.first_tick_ns + (v.ticks_done + n - 1) * tick;
+        // The wake moves earlier when a tick may act sooner; the old one's token is void, so it
+        // is cancelled (it would fire and do nothing). A wake that could move later stays put and
+        // re-arms when it fires: moving a leader's later (after a read is answered, to its next
+        // check-quorum) was tried and changed the member-replacement runs, unexplained.
         if at < v.wake_at {
+            if v.wake_at != u64::MAX {
+                ctx.cancel(EtcdTimer::Tick {
+                    token: v.wake_token,
+                });
+            }
             v.wake_at = at;
             v.wake_token += 1;
-            ctx.timer_at(
+            ctx.deadline_at(
                 at,
                 EtcdTimer::Tick {
                     token: v.wake_token,
