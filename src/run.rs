@@ -96,7 +96,8 @@ fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
                 | ProcKind::Kubelet
                 | ProcKind::Haproxy
                 | ProcKind::Keepalived
-                | ProcKind::Client,
+                | ProcKind::Client
+                | ProcKind::Informers,
             )
             | None => None,
         }

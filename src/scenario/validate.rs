@@ -207,7 +207,10 @@ impl Validator<'_> {
     pub(crate) fn run(&self) -> Result<Plan, ScenarioError> {
         self.top()?;
         let topology = self.topology()?;
-        let layout = Layout::new(&topology);
+        let mut layout = Layout::new(&topology);
+        if self.s.load.informers.count > 0 {
+            layout = layout.with_informers();
+        }
         self.settings(&layout)?;
         self.load()?;
         self.workloads()?;

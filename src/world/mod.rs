@@ -655,6 +655,7 @@ impl World {
                 }
                 Out::EtcdBusy { .. } => {}
                 Out::Throttled(r) => self.trace.throttled(r),
+                Out::Relist => self.trace.relist(self.now),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
             }
@@ -694,6 +695,7 @@ impl World {
             | Out::Cancel(_)
             | Out::Trace(_)
             | Out::Vip(_)
+            | Out::Relist
             | Out::Exit => {}
         }
     }
@@ -856,10 +858,19 @@ impl World {
 
     /// Crashes a process: volatile state, timers and connections are gone.
     pub fn crash_proc(&mut self, proc: ProcId) {
-        let p = &mut self.procs[proc as usize];
+        let p = &self.procs[proc as usize];
         if !p.alive {
             return;
         }
+        // A process that dies on a live host (killed, crashed, exited) has its connections closed
+        // by the kernel: a peer with a request held open on one (a watch) gets the reset at once.
+        // A host that lost its power sends nothing: its peers find out by their own timeouts.
+        let resets = if self.net.host_up(p.node) {
+            p.comp.held_requests()
+        } else {
+            Vec::new()
+        };
+        let p = &mut self.procs[proc as usize];
         p.alive = false;
         p.incarnation += 1;
         // SIGKILL ends a stall too: what waited for the process dies with it.
@@ -873,6 +884,9 @@ impl World {
             proc,
             state: ProcState::Down,
         });
+        for (peer, id) in resets {
+            self.send_raw(proc, peer, Msg::ConnRefused { id });
+        }
     }
 
     fn exit_proc(&mut self, proc: ProcId) {
