@@ -183,7 +183,13 @@ impl ApiConn {
                 }
                 let id = ids.next_id();
                 self.ping = Some(id);
-                ctx.send(to, Msg::ApiPing { id, conn: self.id() });
+                ctx.send(
+                    to,
+                    Msg::ApiPing {
+                        id,
+                        conn: self.id(),
+                    },
+                );
                 ctx.timer(PING_TIMEOUT_NS, wrap(ConnTimer::Ping { id }));
                 ctx.timer(READ_IDLE_NS, wrap(ConnTimer::ReadIdle { generation }));
                 ConnEvent::None

@@ -358,9 +358,14 @@ impl Informers {
                 }
             }
             // The server closes the connection after this answer: the next request opens another.
+            // On a watch it is the server's clean end of the watch (a graceful stop).
             Msg::GoAway { id } => {
                 if let Some(&i) = self.by_id.get(&id) {
                     self.informers[i as usize].conn.close();
+                    if matches!(self.informers[i as usize].phase, Phase::Watching { id: w, .. } if w == id)
+                    {
+                        self.ended(ctx, i, Ending::Ok);
+                    }
                 }
             }
             // Not its protocol: it only sends API requests, and nothing sends these to it.

@@ -318,7 +318,11 @@ impl Haproxy {
         };
         s.server = next;
         let key = (s.client, s.conn.stream);
-        if self.conns.get(&key).is_some_and(|c| c.0 == s.conn.generation) {
+        if self
+            .conns
+            .get(&key)
+            .is_some_and(|c| c.0 == s.conn.generation)
+        {
             self.conns.insert(key, (s.conn.generation, next));
         }
         let id = self.ids.next_id();
