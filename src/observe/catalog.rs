@@ -660,7 +660,7 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 21);
+        assert_eq!(RUN_METRIC_NAMES.len(), 23);
         for (i, l) in LEVEL_NAMES.iter().enumerate() {
             assert_eq!(crate::components::apf::PriorityLevel::ALL[i + 1].name(), *l);
         }
@@ -675,7 +675,7 @@ mod tests {
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 28);
+        assert_eq!(rows.len(), 5 + 5 + 30);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));
