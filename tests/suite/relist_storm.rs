@@ -18,7 +18,7 @@ fn storm(target: &str, kind: &str, informers: &str) -> String {
     format!(
         r#"{{"name":"storm","duration":"4m",
             "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
-            "load":{{"requests_per_second":5,"start":"30s","informers":{{{informers}}}}},
+            "load":{{"requests_per_second":5,"start":"45s","informers":{{{informers}}}}},
             "faults":[{{"at":"2m","kind":"{kind}","target":"{target}"}}]}}"#
     )
 }
