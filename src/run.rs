@@ -96,7 +96,8 @@ fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
                 | ProcKind::Kubelet
                 | ProcKind::Haproxy
                 | ProcKind::Keepalived
-                | ProcKind::Client,
+                | ProcKind::Client
+                | ProcKind::Informers,
             )
             | None => None,
         }
@@ -122,6 +123,7 @@ fn metrics_of(f: &Finished, window: Option<(Nanos, Nanos)>) -> Metrics {
         etcd_members: crate::engine::count32(layout.procs_of(ProcKind::Etcd).count()),
         etcd_cores: scenario.settings.etcd.cores,
         load_timeout_ns: scenario.load.timeout.ns(),
+        informers: scenario.load.informers.count > 0,
     });
     let (w, end) = window.unwrap_or_else(|| {
         let warm = metrics::warmup(tls, trace, &fault_spans).unwrap_or(end_ns);

@@ -150,7 +150,7 @@ impl PriorityLevel {
 pub fn classify(user: ApiUser, op: &KvOp) -> PriorityLevel {
     let kind = match op {
         KvOp::Put { key, .. } | KvOp::Get { key, .. } => keys::kind_of(*key),
-        KvOp::Range { start, .. } => keys::kind_of(*start),
+        KvOp::Range { start, .. } | KvOp::Watch { start, .. } => keys::kind_of(*start),
     };
     match user {
         ApiUser::ControllerManager | ApiUser::Scheduler if kind == keys::LEADER_LEASE => {

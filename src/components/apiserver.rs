@@ -67,6 +67,9 @@ pub struct ApiCapacity {
     pub write_cpu_ns: Nanos,
     /// A LIST costs a GET plus this per object returned.
     pub list_object_cpu_ns: Nanos,
+    /// How many objects the informers' resource holds (`load.informers.objects`): a LIST of it
+    /// costs as if etcd had returned that many (the model's etcd does not store them).
+    pub informed_objects: u32,
 }
 
 impl ApiCapacity {
@@ -79,6 +82,9 @@ impl ApiCapacity {
                 self.get_cpu_ns + self.list_object_cpu_ns * v.len() as Nanos
             }
             (OpKind::List, _) => self.get_cpu_ns,
+            (OpKind::InformedList, _) => {
+                self.get_cpu_ns + self.list_object_cpu_ns * Nanos::from(self.informed_objects)
+            }
         }
     }
 }
@@ -88,6 +94,8 @@ impl ApiCapacity {
 enum OpKind {
     Get,
     List,
+    /// A LIST of the informers' resource (its size is the server's `informed_objects`).
+    InformedList,
     Write,
 }
 
@@ -95,7 +103,12 @@ impl OpKind {
     fn of(op: &KvOp) -> OpKind {
         match op {
             KvOp::Put { .. } => OpKind::Write,
-            KvOp::Get { .. } => OpKind::Get,
+            // A watch is held, not served (`ApiServer::api_request`); should one be costed, it
+            // costs what its initial GET from the watch cache would.
+            KvOp::Get { .. } | KvOp::Watch { .. } => OpKind::Get,
+            KvOp::Range { start, .. } if keys::kind_of(*start) == keys::INFORMED => {
+                OpKind::InformedList
+            }
             KvOp::Range { .. } => OpKind::List,
         }
     }
@@ -241,6 +254,9 @@ pub struct ApiServer {
     expiry_armed: Option<Nanos>,
     /// 429s of the current second, per priority level, and when that second began.
     throttled: Option<(Nanos, [u32; 8])>,
+    /// Watches held open: (the peer the connection comes from, its request id). The peer is the
+    /// client, or HAProxy relaying it.
+    watches: std::collections::BTreeSet<(ProcId, u64)>,
 }
 
 /// A request whose answer waits for its CPU work.
@@ -269,6 +285,7 @@ impl ApiServer {
             cores: Cores::new(cfg_cores),
             expiry_armed: None,
             throttled: None,
+            watches: std::collections::BTreeSet::new(),
         }
     }
 
@@ -280,6 +297,15 @@ impl ApiServer {
         self.cores.reset();
         self.expiry_armed = None;
         self.throttled = None;
+        self.watches.clear();
+    }
+
+    /// The requests held open on their connections (watches), as (peer, request id): when the
+    /// process dies on a live host, its kernel resets these connections and the peers learn it at
+    /// once (a connection with nothing in flight is reset too, but its client sees that only on
+    /// its next request, as the model has it).
+    pub fn held_requests(&self) -> Vec<(ProcId, u64)> {
+        self.watches.iter().copied().collect()
     }
 
     /// Whether it serves requests: started, and its listener not yet closed by a graceful stop.
@@ -365,10 +391,21 @@ impl ApiServer {
         ctx.log(
             "\"[graceful-termination] shutdown event\" name=\"HTTPServerStoppedListening\"".into(),
         );
+        self.end_watches(ctx);
         if self.drained() {
             self.exit_drained(ctx);
         } else {
             ctx.timer(self.cfg.request_timeout_ns, ApiServerTimer::ShutdownTimeout);
+        }
+    }
+
+    /// A graceful stop ends the watches cleanly (the HTTP/2 server's GOAWAY, which also ends each
+    /// watch's stream; `--shutdown-watch-termination-grace-period` defaults to 0, k8s.io/apiserver
+    /// pkg/server/options/server_run_options.go): their clients watch again elsewhere, without a
+    /// LIST. One message, so that nothing can overtake the GOAWAY on the way.
+    fn end_watches(&mut self, ctx: &mut Ctx) {
+        for (client, id) in std::mem::take(&mut self.watches) {
+            ctx.send(client, Msg::GoAway { id });
         }
     }
 
@@ -544,6 +581,14 @@ impl ApiServer {
         }
         if proxied {
             ctx.send(from, Msg::ProxyAccepted { id });
+        }
+        if let KvOp::Watch { .. } = op {
+            // Served from the watch cache and held open until the connection breaks or the server
+            // stops. Not modelled: the seats APF gives a watch while it initializes, its events
+            // and bookmarks, and the server closing it after its timeoutSeconds (5-10 min from
+            // client-go's reflector, which then watches again without a LIST).
+            self.watches.insert((from, id));
+            return;
         }
         let tag = OwnerTag(self.tags.next_id());
         // The filter draws for every request it serves (only when the chance is set, so that runs

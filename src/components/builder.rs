@@ -9,6 +9,7 @@ use super::ctx::{ProcId, VIP};
 use super::elector::{Elector, ElectorConfig};
 use super::etcd::member::{EtcdConfig, EtcdMember};
 use super::etcd_client::EtcdClientConfig;
+use super::informers::{Informers, InformersConfig};
 use super::keepalived::{Keepalived, KeepalivedConfig};
 use super::kubelet::{Kubelet, KubeletConfig};
 use super::load_balancer::{Haproxy, HaproxyConfig};
@@ -33,6 +34,12 @@ pub fn build(plan: &Plan, id: ProcId, kind: ProcKind) -> Component {
         ProcKind::Haproxy => Component::Haproxy(Box::new(haproxy(plan))),
         ProcKind::Keepalived => Component::Keepalived(keepalived(plan, id)),
         ProcKind::Client => Component::Client(load_client(plan)),
+        ProcKind::Informers => Component::Informers(Box::new(Informers::new(InformersConfig {
+            api: endpoint_proc(plan),
+            count: plan.load.informers.count,
+            start_ns: plan.load.start.ns(),
+            after_broken_watch: plan.load.informers.after_broken_watch,
+        }))),
     }
 }
 
@@ -182,6 +189,7 @@ fn api_server(plan: &Plan, id: ProcId) -> ApiServer {
             get_cpu_ns: s.kube_apiserver.cpu_per_get.ns(),
             write_cpu_ns: s.kube_apiserver.cpu_per_write.ns(),
             list_object_cpu_ns: s.kube_apiserver.cpu_per_list_object.ns(),
+            informed_objects: plan.load.informers.objects,
         },
         ordinal: procs_of(layout, ProcKind::ApiServer)
             .iter()

@@ -15,8 +15,8 @@
 //! A request that times out does not close the connection: a client pinned to a silently dead
 //! backend fails until the health check gives up on it, about 45 s.
 
-use crate::components::ctx::{Ctx, IdGen};
-use crate::components::msg::Msg;
+use crate::components::ctx::{Ctx, IdGen, Timer};
+use crate::components::msg::{ConnId, Msg};
 use crate::engine::{Nanos, SEC};
 
 /// `ReadIdleTimeout` of client-go's HTTP/2 transport (k/k PR #95981).
@@ -46,6 +46,8 @@ pub enum ConnEvent {
 #[derive(Clone, Debug)]
 pub struct ApiConn {
     long_lived: bool,
+    /// Which of the owner's concurrent connections this is (0 unless it holds several).
+    stream: u16,
     /// The connection's number: the next request opens connection `generation + 1` if this one closed.
     generation: u32,
     /// When a frame was last read on the connection.
@@ -59,8 +61,14 @@ pub struct ApiConn {
 impl ApiConn {
     /// A connection of the given kind (none opened yet).
     pub fn new(long_lived: bool) -> ApiConn {
+        ApiConn::with_stream(long_lived, 0)
+    }
+
+    /// One of several concurrent connections of one owner (an informer's, among its process's).
+    pub fn with_stream(long_lived: bool, stream: u16) -> ApiConn {
         ApiConn {
             long_lived,
+            stream,
             generation: 0,
             last_read_ns: 0,
             ping: None,
@@ -82,13 +90,16 @@ impl ApiConn {
 
     /// The connection a request goes on: a new one per request unless long-lived. Arms the health
     /// check of a long-lived connection.
-    pub fn for_request<T: From<ConnTimer> + Into<crate::components::ctx::Timer>>(
-        &mut self,
-        ctx: &mut Ctx,
-    ) -> u32 {
+    pub fn for_request<T: From<ConnTimer> + Into<Timer>>(&mut self, ctx: &mut Ctx) -> ConnId {
+        self.for_request_with(ctx, |t| T::from(t).into())
+    }
+
+    /// [`ApiConn::for_request`] for an owner whose timer names the connection (`wrap` turns the
+    /// connection's timer into the owner's).
+    pub fn for_request_with(&mut self, ctx: &mut Ctx, wrap: impl Fn(ConnTimer) -> Timer) -> ConnId {
         if !self.long_lived {
             self.generation = self.generation.wrapping_add(1);
-            return self.generation;
+            return self.id();
         }
         if self.armed != Some(self.generation) {
             // A new connection: nothing read on it yet, so its idle clock starts now.
@@ -96,12 +107,25 @@ impl ApiConn {
             self.last_read_ns = ctx.now;
             ctx.timer(
                 READ_IDLE_NS,
-                T::from(ConnTimer::ReadIdle {
+                wrap(ConnTimer::ReadIdle {
                     generation: self.generation,
                 }),
             );
         }
-        self.generation
+        self.id()
+    }
+
+    /// The current connection's id.
+    pub fn id(&self) -> ConnId {
+        ConnId {
+            stream: self.stream,
+            generation: self.generation,
+        }
+    }
+
+    /// The id of the PING in flight, if one is.
+    pub fn ping_in_flight(&self) -> Option<u64> {
+        self.ping
     }
 
     /// A frame arrived on the connection (any answer, including an error status).
@@ -128,12 +152,24 @@ impl ApiConn {
 
     /// The health check's timers: sends the PING to `to` when the connection has been read-idle for
     /// 30 s, closes it when the PING goes unanswered for 15 s.
-    pub fn on_timer<T: From<ConnTimer> + Into<crate::components::ctx::Timer>>(
+    pub fn on_timer<T: From<ConnTimer> + Into<Timer>>(
         &mut self,
         ctx: &mut Ctx,
         ids: &mut IdGen,
         to: crate::components::ctx::ProcId,
         t: ConnTimer,
+    ) -> ConnEvent {
+        self.on_timer_with(ctx, ids, to, t, |t| T::from(t).into())
+    }
+
+    /// [`ApiConn::on_timer`] for an owner whose timer names the connection.
+    pub fn on_timer_with(
+        &mut self,
+        ctx: &mut Ctx,
+        ids: &mut IdGen,
+        to: crate::components::ctx::ProcId,
+        t: ConnTimer,
+        wrap: impl Fn(ConnTimer) -> Timer,
     ) -> ConnEvent {
         match t {
             ConnTimer::ReadIdle { generation } => {
@@ -142,7 +178,7 @@ impl ApiConn {
                 }
                 let idle_until = self.last_read_ns + READ_IDLE_NS;
                 if ctx.now < idle_until {
-                    ctx.timer_at(idle_until, T::from(ConnTimer::ReadIdle { generation }));
+                    ctx.timer_at(idle_until, wrap(ConnTimer::ReadIdle { generation }));
                     return ConnEvent::None;
                 }
                 let id = ids.next_id();
@@ -151,11 +187,11 @@ impl ApiConn {
                     to,
                     Msg::ApiPing {
                         id,
-                        conn: self.generation,
+                        conn: self.id(),
                     },
                 );
-                ctx.timer(PING_TIMEOUT_NS, T::from(ConnTimer::Ping { id }));
-                ctx.timer(READ_IDLE_NS, T::from(ConnTimer::ReadIdle { generation }));
+                ctx.timer(PING_TIMEOUT_NS, wrap(ConnTimer::Ping { id }));
+                ctx.timer(READ_IDLE_NS, wrap(ConnTimer::ReadIdle { generation }));
                 ConnEvent::None
             }
             ConnTimer::Ping { id } => {

@@ -183,7 +183,7 @@ pub struct Controllers {
     /// Node lifecycle: nodes whose pods must be marked not ready again (a marking write failed).
     mark_retry: std::collections::BTreeSet<u16>,
     /// The process's API connection number, kept current by the elector that owns the connection.
-    pub conn: u32,
+    pub conn: crate::components::msg::ConnId,
 }
 
 impl Controllers {
@@ -206,7 +206,7 @@ impl Controllers {
             evict_at: None,
             taint_seen: BTreeMap::new(),
             mark_retry: std::collections::BTreeSet::new(),
-            conn: 0,
+            conn: crate::components::msg::ConnId::default(),
         }
     }
 

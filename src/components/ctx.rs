@@ -38,6 +38,8 @@ pub enum Timer {
     Controllers(ControllerTimer),
     Kubelet(KubeletTimer),
     Client(ClientTimer),
+    /// The informers (`load.informers`).
+    Informers(crate::components::informers::InformerTimer),
 }
 
 macro_rules! timer_from {
@@ -58,6 +60,7 @@ timer_from!(
     Keepalived(KeepalivedTimer),
     Elector(ElectorTimer),
     Controllers(ControllerTimer),
+    Informers(crate::components::informers::InformerTimer),
     Kubelet(KubeletTimer),
     Client(ClientTimer),
 );
@@ -204,6 +207,8 @@ pub enum Out {
         start_ns: Nanos,
         cpu_ns: Nanos,
     },
+    /// An informer sent a relist (a LIST after its first successful one), now.
+    Relist,
     /// keepalived takes (true) or drops (false) the VIP on its node (gratuitous ARP).
     Vip(bool),
     /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet

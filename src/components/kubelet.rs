@@ -140,9 +140,9 @@ pub struct Kubelet {
     pub kube_api: u64,
     /// Connections of in-cluster clients to the `kubernetes` Service (conntrack): client -> (its
     /// connection number, the API server it was DNATed to).
-    conntrack: BTreeMap<ProcId, (u32, ProcId)>,
+    conntrack: BTreeMap<ProcId, (crate::components::msg::ConnId, ProcId)>,
     /// Relayed requests and PINGs: relay id -> (client, the client's id, its connection).
-    relayed: BTreeMap<u64, (ProcId, u64, u32)>,
+    relayed: BTreeMap<u64, (ProcId, u64, crate::components::msg::ConnId)>,
     /// Relay ids (kept apart from the kubelet's own request ids).
     relay_ids: IdGen,
 }
@@ -642,7 +642,7 @@ impl Kubelet {
         client: ProcId,
         id: u64,
         op: Option<(KvOp, ApiUser)>,
-        conn: u32,
+        conn: crate::components::msg::ConnId,
     ) {
         let to = match self.conntrack.get(&client) {
             Some(&(open, to)) if open == conn => Some(to),

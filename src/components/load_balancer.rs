@@ -9,7 +9,7 @@
 //! shutdown-sessions` in kubeadm's configuration); a reset from the backend's host does.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
-use crate::components::msg::{ApiError, ApiUser, HealthPath, KvOp, Msg};
+use crate::components::msg::{ApiError, ApiUser, ConnId, HealthPath, KvOp, Msg};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
 use std::collections::BTreeMap;
@@ -59,8 +59,8 @@ struct Session {
     server: usize,
     retries_left: u32,
     connected: bool,
-    /// The client's connection number.
-    conn: u32,
+    /// The client's connection.
+    conn: ConnId,
     /// Relayed on an established connection: no connect phase, no retries.
     established: bool,
 }
@@ -78,8 +78,9 @@ pub struct Haproxy {
     reusing: std::collections::BTreeSet<ProcId>,
     /// Check id -> server.
     checks: BTreeMap<u64, usize>,
-    /// Each client's open connection: (its number, the backend it was balanced to).
-    conns: BTreeMap<ProcId, (u32, usize)>,
+    /// Each client connection's open generation and the backend it was balanced to, by (client,
+    /// stream): a client with several concurrent connections (informers) has one entry for each.
+    conns: BTreeMap<(ProcId, u16), (u32, usize)>,
 }
 
 impl Haproxy {
@@ -292,8 +293,8 @@ impl Haproxy {
         if s.established || s.retries_left == 0 {
             // Connection to the server failed and no retries are left (or an established connection
             // was reset): the client's connection closes.
-            if self.conns.get(&s.client) == Some(&(s.conn, s.server)) {
-                self.conns.remove(&s.client);
+            if self.conns.get(&(s.client, s.conn.stream)) == Some(&(s.conn.generation, s.server)) {
+                self.conns.remove(&(s.client, s.conn.stream));
             }
             if s.established {
                 ctx.send(s.client, Msg::ConnRefused { id: s.client_id });
@@ -316,8 +317,13 @@ impl Haproxy {
             s.server
         };
         s.server = next;
-        if self.conns.get(&s.client).is_some_and(|c| c.0 == s.conn) {
-            self.conns.insert(s.client, (s.conn, next));
+        let key = (s.client, s.conn.stream);
+        if self
+            .conns
+            .get(&key)
+            .is_some_and(|c| c.0 == s.conn.generation)
+        {
+            self.conns.insert(key, (s.conn.generation, next));
         }
         let id = self.ids.next_id();
         let Some((op, user)) = s.op.clone() else {
@@ -343,8 +349,8 @@ impl Haproxy {
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
             Msg::ApiReq { id, op, conn, user } => {
-                if let Some(&(open, server)) = self.conns.get(&from) {
-                    if open == conn {
+                if let Some(&(open, server)) = self.conns.get(&(from, conn.stream)) {
+                    if open == conn.generation {
                         self.relay(ctx, from, id, Some((op, user)), conn, server);
                         return;
                     }
@@ -353,8 +359,12 @@ impl Haproxy {
                     // such requests; skipping the scan for the others keeps a request a connection
                     // (thousands a second) from costing a pass over every session.
                     if self.reusing.contains(&from) {
-                        self.sessions
-                            .retain(|_, s| !(s.client == from && s.established && s.conn != conn));
+                        self.sessions.retain(|_, s| {
+                            !(s.client == from
+                                && s.established
+                                && s.conn.stream == conn.stream
+                                && s.conn != conn)
+                        });
                     }
                 }
                 let Some(i) = self.pick(None) else {
@@ -368,7 +378,7 @@ impl Haproxy {
                     );
                     return;
                 };
-                self.conns.insert(from, (conn, i));
+                self.conns.insert((from, conn.stream), (conn.generation, i));
                 let sid = self.ids.next_id();
                 ctx.send(
                     self.cfg.backends[i],
@@ -397,8 +407,8 @@ impl Haproxy {
                     },
                 );
             }
-            Msg::ApiPing { id, conn } => match self.conns.get(&from) {
-                Some(&(open, server)) if open == conn => {
+            Msg::ApiPing { id, conn } => match self.conns.get(&(from, conn.stream)) {
+                Some(&(open, server)) if open == conn.generation => {
                     self.relay(ctx, from, id, None, conn, server)
                 }
                 // A segment for a connection this HAProxy does not have (it restarted, or the VIP
@@ -415,8 +425,12 @@ impl Haproxy {
             Msg::GoAway { id } => {
                 if let Some(s) = self.sessions.get(&id) {
                     let (client, client_id, conn) = (s.client, s.client_id, s.conn);
-                    if self.conns.get(&client).is_some_and(|c| c.0 == conn) {
-                        self.conns.remove(&client);
+                    if self
+                        .conns
+                        .get(&(client, conn.stream))
+                        .is_some_and(|c| c.0 == conn.generation)
+                    {
+                        self.conns.remove(&(client, conn.stream));
                     }
                     ctx.send(client, Msg::GoAway { id: client_id });
                 }
@@ -455,8 +469,9 @@ impl Haproxy {
             // connection to the server was made.
             Msg::TlsFailed { id } => {
                 if let Some(s) = self.sessions.remove(&id) {
-                    if self.conns.get(&s.client) == Some(&(s.conn, s.server)) {
-                        self.conns.remove(&s.client);
+                    let key = (s.client, s.conn.stream);
+                    if self.conns.get(&key) == Some(&(s.conn.generation, s.server)) {
+                        self.conns.remove(&key);
                     }
                     ctx.send(s.client, Msg::TlsFailed { id: s.client_id });
                 }
@@ -498,7 +513,7 @@ impl Haproxy {
         client: ProcId,
         client_id: u64,
         op: Option<(KvOp, ApiUser)>,
-        conn: u32,
+        conn: ConnId,
         server: usize,
     ) {
         let sid = self.ids.next_id();
@@ -509,7 +524,10 @@ impl Haproxy {
                 user: *user,
                 origin: client,
             },
-            None => Msg::ApiPing { id: sid, conn: 0 },
+            None => Msg::ApiPing {
+                id: sid,
+                conn: ConnId::default(),
+            },
         };
         ctx.send(self.cfg.backends[server], msg);
         self.reusing.insert(client);

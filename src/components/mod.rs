@@ -11,6 +11,7 @@ pub mod ctx;
 pub mod elector;
 pub mod etcd;
 pub mod etcd_client;
+pub mod informers;
 pub mod keepalived;
 pub mod kubelet;
 pub mod load_balancer;
@@ -48,6 +49,8 @@ pub enum Component {
     Keepalived(Keepalived),
     Elector(Box<Elector>),
     Kubelet(Box<Kubelet>),
+    /// The informers (`load.informers`), all in one process.
+    Informers(Box<informers::Informers>),
 }
 
 impl Component {
@@ -61,6 +64,7 @@ impl Component {
             Component::Keepalived(k) => k.start(ctx),
             Component::Elector(e) => e.start(ctx),
             Component::Kubelet(k) => k.start(ctx),
+            Component::Informers(i) => i.start(ctx),
         }
         true
     }
@@ -75,6 +79,7 @@ impl Component {
             Component::Keepalived(k) => k.on_msg(ctx, from, msg),
             Component::Elector(e) => e.on_msg(ctx, from, msg),
             Component::Kubelet(k) => k.on_msg(ctx, from, msg),
+            Component::Informers(i) => i.on_msg(ctx, from, msg),
         }
     }
 
@@ -90,6 +95,7 @@ impl Component {
             (Component::Elector(e), Timer::Elector(t)) => e.on_timer(ctx, t),
             (Component::Elector(e), Timer::Controllers(t)) => e.on_controllers_timer(ctx, t),
             (Component::Kubelet(k), Timer::Kubelet(t)) => k.on_timer(ctx, t),
+            (Component::Informers(i), Timer::Informers(t)) => i.on_timer(ctx, t),
             // Invariant violation: a machine sets only its own timers, and the world hands a timer
             // back only to the process (of fixed kind) that set it. Every other pair is impossible.
             (_, t) => debug_assert!(
@@ -135,6 +141,8 @@ impl Component {
             Component::Kubelet(_) => Stopping::Now,
             // The load generator stands for the users outside the cluster; stopping it just ends it.
             Component::Client(_) => Stopping::Now,
+            // Operators' informers have nothing to hand over: their watches end with them.
+            Component::Informers(_) => Stopping::Now,
         }
     }
 
@@ -148,6 +156,22 @@ impl Component {
             Component::Keepalived(k) => k.crash(),
             Component::Elector(e) => e.crash(),
             Component::Kubelet(k) => k.crash(),
+            Component::Informers(i) => i.crash(),
+        }
+    }
+
+    /// The requests it holds open on their connections (an API server's watches), as (peer,
+    /// request id): a process that dies on a live host has these connections reset by its kernel.
+    pub fn held_requests(&self) -> Vec<(ProcId, u64)> {
+        match self {
+            Component::ApiServer(a) => a.held_requests(),
+            Component::Etcd(_)
+            | Component::Client(_)
+            | Component::Haproxy(_)
+            | Component::Keepalived(_)
+            | Component::Elector(_)
+            | Component::Kubelet(_)
+            | Component::Informers(_) => Vec::new(),
         }
     }
 
@@ -167,7 +191,8 @@ impl Component {
             | Component::Haproxy(_)
             | Component::Keepalived(_)
             | Component::Etcd(_)
-            | Component::Kubelet(_) => None,
+            | Component::Kubelet(_)
+            | Component::Informers(_) => None,
         }
     }
 
@@ -180,7 +205,8 @@ impl Component {
             | Component::Haproxy(_)
             | Component::Keepalived(_)
             | Component::Elector(_)
-            | Component::Kubelet(_) => None,
+            | Component::Kubelet(_)
+            | Component::Informers(_) => None,
         }
     }
 
@@ -193,7 +219,8 @@ impl Component {
             | Component::Haproxy(_)
             | Component::Keepalived(_)
             | Component::Elector(_)
-            | Component::Kubelet(_) => None,
+            | Component::Kubelet(_)
+            | Component::Informers(_) => None,
         }
     }
 
@@ -222,7 +249,8 @@ impl Component {
             | Component::Haproxy(_)
             | Component::Keepalived(_)
             | Component::Elector(_)
-            | Component::Kubelet(_) => &[],
+            | Component::Kubelet(_)
+            | Component::Informers(_) => &[],
         }
     }
 
@@ -236,7 +264,8 @@ impl Component {
             | Component::Client(_)
             | Component::ApiServer(_)
             | Component::Haproxy(_)
-            | Component::Keepalived(_) => None,
+            | Component::Keepalived(_)
+            | Component::Informers(_) => None,
         }
     }
 }

@@ -41,6 +41,10 @@ pub mod keys {
     /// The `kubernetes` Service's Endpoints in `default` (id 0): a bit per API server ordinal, plus
     /// bit 63 so that an empty set is still a stored value.
     pub const API_ENDPOINTS: u64 = 9;
+    /// The objects the scenario's informers list and watch (`load.informers`: an operator's custom
+    /// resources, say). The model's etcd holds none of them; the API server knows their number
+    /// (`load.informers.objects`) and charges a LIST of them as if it returned that many.
+    pub const INFORMED: u64 = 10;
     /// The key of object `id` of `kind`.
     pub fn key(kind: u64, id: u64) -> Key {
         (kind << 56) | (id & ((1 << 56) - 1))
@@ -78,6 +82,10 @@ pub enum KvOp {
     Get { key: Key, linearizable: bool },
     /// A linearizable read of a key range `[start, end)`.
     Range { start: Key, end: Key },
+    /// A Kubernetes WATCH of a key range `[start, end)`: the API server serves it from its watch
+    /// cache and holds it open until the connection breaks or the server stops; it never reaches
+    /// etcd.
+    Watch { start: Key, end: Key },
 }
 
 impl KvOp {
@@ -138,6 +146,16 @@ impl EtcdError {
     }
 }
 
+/// One of a client's API connections: which of its concurrent connections (`stream`; an informers
+/// process holds one per informer, every other client one, stream 0) and that connection's number
+/// (`generation`: a closed connection's successor has the next number). HAProxy in `mode tcp` keeps
+/// one backend per (client, stream) and sends every request of a generation there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ConnId {
+    pub stream: u16,
+    pub generation: u32,
+}
+
 /// The answer an API request gets (an HTTP status in the real system).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiError {
@@ -181,11 +199,11 @@ pub enum Msg {
     ApiReq {
         id: u64,
         op: KvOp,
-        conn: u32,
+        conn: ConnId,
         user: ApiUser,
     },
     /// An HTTP/2 PING on the client's connection `conn` (client-go's connection health check).
-    ApiPing { id: u64, conn: u32 },
+    ApiPing { id: u64, conn: ConnId },
     /// The PING's answer.
     ApiPong { id: u64 },
     /// HTTP/2 GOAWAY sent with the answer to request `id` (`--goaway-chance`): the client finishes

@@ -135,7 +135,8 @@ pub fn api_answer(w: &World) -> (ApiAnswer, Nanos) {
         | Component::Client(_)
         | Component::Keepalived(_)
         | Component::Elector(_)
-        | Component::Kubelet(_) => (ApiAnswer::Refused { addr }, 0),
+        | Component::Kubelet(_)
+        | Component::Informers(_) => (ApiAnswer::Refused { addr }, 0),
     }
 }
 
@@ -312,7 +313,7 @@ fn static_pod_row(w: &World, kv: &Kv, i: usize) -> Option<Vec<String>> {
             | ProcKind::Scheduler
             | ProcKind::Haproxy
             | ProcKind::Keepalived => true,
-            ProcKind::Kubelet | ProcKind::Client => false,
+            ProcKind::Kubelet | ProcKind::Client | ProcKind::Informers => false,
         };
     if !static_pod {
         return None;

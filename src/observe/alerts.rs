@@ -226,7 +226,7 @@ pub fn scraped(kind: ProcKind) -> bool {
         | ProcKind::Scheduler
         | ProcKind::ControllerManager
         | ProcKind::Kubelet => true,
-        ProcKind::Haproxy | ProcKind::Keepalived | ProcKind::Client => false,
+        ProcKind::Haproxy | ProcKind::Keepalived | ProcKind::Client | ProcKind::Informers => false,
     }
 }
 
@@ -238,7 +238,7 @@ fn job(kind: ProcKind) -> &'static str {
         ProcKind::Scheduler => "kube-scheduler",
         ProcKind::ControllerManager => "kube-controller-manager",
         ProcKind::Kubelet => "kubelet",
-        ProcKind::Haproxy | ProcKind::Keepalived | ProcKind::Client => "",
+        ProcKind::Haproxy | ProcKind::Keepalived | ProcKind::Client | ProcKind::Informers => "",
     }
 }
 

@@ -210,6 +210,8 @@ pub enum Metric {
     ApiMutatingLatencyP99,
     ApiThrottled,
     ApiSaturated,
+    ApiRelists,
+    ApiRelistsPeak,
     ApiServerUtilization,
     EtcdUtilization,
     LevelLatencyP99,
@@ -279,6 +281,8 @@ impl Metric {
         Metric::ApiMutatingLatencyP99,
         Metric::ApiThrottled,
         Metric::ApiSaturated,
+        Metric::ApiRelists,
+        Metric::ApiRelistsPeak,
         Metric::ApiServerUtilization,
         Metric::EtcdUtilization,
         Metric::LevelLatencyP99,
@@ -331,6 +335,10 @@ impl Metric {
                 "429 Too Many Requests answers of the API servers (APF or max-in-flight), every client"),
             M::ApiSaturated => row!(M::ApiSaturated, Run, "api.saturated_s", Seconds, Higher,
                 "seconds in which an API server queued or rejected a request for want of a seat"),
+            M::ApiRelists => row!(M::ApiRelists, Run, "api.relists", Count, Higher,
+                "LISTs the informers sent after their first successful one (after a broken watch; with load.informers)"),
+            M::ApiRelistsPeak => row!(M::ApiRelistsPeak, Run, "api.relists_peak_per_s", Count, Higher,
+                "the most informer relists begun in one second of the run: the storm's peak (with load.informers)"),
             M::ApiServerUtilization => row!(M::ApiServerUtilization, Run, "apiserver.utilization", Ratio, Higher,
                 "CPU the API servers spent serving, as a fraction of all their cores"),
             M::EtcdUtilization => row!(M::EtcdUtilization, Run, "etcd.utilization", Ratio, Higher,
@@ -652,7 +660,7 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 21);
+        assert_eq!(RUN_METRIC_NAMES.len(), 23);
         for (i, l) in LEVEL_NAMES.iter().enumerate() {
             assert_eq!(crate::components::apf::PriorityLevel::ALL[i + 1].name(), *l);
         }
@@ -667,7 +675,7 @@ mod tests {
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 28);
+        assert_eq!(rows.len(), 5 + 5 + 30);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

@@ -73,6 +73,9 @@ pub struct MetricInputs<'a> {
     pub etcd_cores: u32,
     /// The load's client timeout: a failed write counts this long in `api.mutating_latency_p99_ms`.
     pub load_timeout_ns: Nanos,
+    /// Whether the scenario has informers (`load.informers.count` > 0): then the relists are
+    /// measured.
+    pub informers: bool,
 }
 
 /// A fault as the recovery metric sees it.
@@ -188,6 +191,7 @@ pub fn compute(inp: &MetricInputs) -> Metrics {
     }
     capacity_metrics(inp, w, end, &mut m);
     etcd_capacity_metrics(inp, w, end, &mut m);
+    relist_metrics(inp, w, end, &mut m);
     leader_metrics(inp, w, end, &mut m);
     workload_metrics(inp, w, end, &mut m);
     m.insert(
@@ -371,6 +375,26 @@ fn capacity_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
             per_level[i] as f64,
         );
     }
+}
+
+/// The informers' relists over `[w, end)`: how many, and the most begun in one second of the run
+/// (the storm's peak). Only with informers.
+fn relist_metrics(inp: &MetricInputs, w: Nanos, end: Nanos, m: &mut Metrics) {
+    if !inp.informers {
+        return;
+    }
+    let mut per_second: std::collections::BTreeMap<Nanos, u64> = std::collections::BTreeMap::new();
+    for &t in inp.trace.relists.iter().filter(|&&t| t >= w && t < end) {
+        *per_second.entry(t / SEC).or_default() += 1;
+    }
+    m.insert(
+        Metric::ApiRelists.key().into(),
+        per_second.values().sum::<u64>() as f64,
+    );
+    m.insert(
+        Metric::ApiRelistsPeak.key().into(),
+        per_second.values().copied().max().unwrap_or(0) as f64,
+    );
 }
 
 /// etcd's CPU utilisation over `[w, end)`: the members' busy time (kept under client load only) over

@@ -169,6 +169,8 @@ pub struct Trace {
     pub requests: Vec<RequestRecord>,
     pub served: Vec<ServedRecord>,
     pub throttled: Vec<ThrottleRecord>,
+    /// When informers sent a relist (a LIST after their first successful one).
+    pub relists: Vec<Nanos>,
     /// etcd's CPU work, all members together: nanoseconds busy per second of the run (by the second
     /// the work started in).
     pub etcd_busy_ns: std::collections::BTreeMap<u64, u64>,
@@ -183,6 +185,7 @@ impl Trace {
             requests: Vec::new(),
             served: Vec::new(),
             throttled: Vec::new(),
+            relists: Vec::new(),
             etcd_busy_ns: std::collections::BTreeMap::new(),
             hash: 0xcbf2_9ce4_8422_2325,
         }
@@ -239,6 +242,12 @@ impl Trace {
             self.fold(&c.to_le_bytes());
         }
         self.throttled.push(r);
+    }
+
+    /// Records an informer's relist at `at_ns`.
+    pub fn relist(&mut self, at_ns: Nanos) {
+        self.fold(&at_ns.to_le_bytes());
+        self.relists.push(at_ns);
     }
 
     fn fold(&mut self, bytes: &[u8]) {

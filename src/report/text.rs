@@ -151,7 +151,7 @@ fn restores(o: &Outcome, cap: Capability, e: &TraceEvent) -> Option<u8> {
             },
             k @ (ProcKind::Scheduler | ProcKind::ControllerManager) => leader_cap(k).then_some(2),
             ProcKind::Kubelet => (cap == C::Workloads).then_some(1),
-            ProcKind::Client => None,
+            ProcKind::Client | ProcKind::Informers => None,
         },
         TraceKind::Acting { proc, acting: true } => {
             kind(proc).filter(|k| leader_cap(*k)).map(|_| 3)

@@ -284,7 +284,22 @@ docs/ha-considerations.md)
   identity                       "user"   whose credentials the requests carry: "user" (a
                                           kubeconfig; APF level global-default, 49 seats) or
                                           "service-account" (a pod; workload-low, 245 seats)
-  start                          "0s"     when the load begins; before the end of the run
+  start                          "0s"     when the load begins (and the informers start);
+                                          before the end of the run
+
+[load.informers]  watch clients (operators' informers): LIST, then WATCH on the same
+                  long-lived connection; a broken watch relists after client-go's reflector
+                  back-off (0.8-1.6 s, doubling to 30 s, [30, 60) s at the cap, reset after
+                  2 quiet minutes); an API server's host resets its watches when the process
+                  dies (not when the node loses power); service account, APF workload-low
+  count                          0        0 to 20000 informers, each its own connection
+  objects                        500      0 to 1000000 objects each LIST returns; the API
+                                          server's CPU for it is cpu_per_get + objects x
+                                          cpu_per_list_object
+  after_broken_watch             "relist" "relist": the back-off, then LIST and WATCH (the
+                                          survivor lacks the resourceVersion, 410 Gone: the
+                                          storm's upper bound); "rewatch": WATCH again at
+                                          once from the resourceVersion, no LIST
 
 [workloads[]]  Deployments whose pods the scheduler places and the controllers keep running
   name                           required; not empty, unique

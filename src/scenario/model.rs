@@ -673,7 +673,63 @@ pub struct Load {
     pub identity: LoadIdentity,
     /// When the load begins (0s: at once, while the cluster boots). A capacity study starts it after
     /// the warm-up, so that the requests the booting cluster could not serve do not pile up first.
+    /// The informers start then too.
     pub start: Dur,
+    /// Watch clients (operators' and controllers' informers): none by default.
+    #[serde(skip_serializing_if = "Informers::is_none")]
+    pub informers: Informers,
+}
+
+/// What an informer does when its watch breaks (its connection reset, or closed by the HTTP/2
+/// health check).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterBrokenWatch {
+    /// LIST again after the reflector's back-off, then watch: what client-go's reflector does when
+    /// the server it reaches no longer holds its resourceVersion (410 Gone, "too old resource
+    /// version": `ListAndWatch` returns and `wait.BackoffUntil` runs it again after the back-off
+    /// manager's wait, k8s.io/client-go tools/cache/reflector.go). Every broken watch relisting is
+    /// the upper bound of a restart storm.
+    Relist,
+    /// Watch again at once from its resourceVersion, no LIST: what the reflector does when the
+    /// watch simply closed and the survivor's watch cache still holds that resourceVersion (the
+    /// common case with bookmarks); a failed watch request waits the back-off and tries again.
+    Rewatch,
+}
+
+/// Informer clients: each LISTs `objects` objects through `topology.endpoint` on its own long-lived
+/// connection, then WATCHes on it (client-go's reflector, `ListAndWatch`), as a service account
+/// (APF level `workload-low`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Informers {
+    /// How many informers (0: none).
+    pub count: u32,
+    /// Objects each LIST returns; the API server's CPU for it is `cpu_per_get + objects x
+    /// cpu_per_list_object`.
+    pub objects: u32,
+    /// What a broken watch leads to.
+    pub after_broken_watch: AfterBrokenWatch,
+}
+
+impl Informers {
+    /// No informers (then the field is left out of a written scenario).
+    pub fn is_none(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl Default for Informers {
+    fn default() -> Self {
+        Informers {
+            count: 0,
+            // One page of client-go's pager (`defaultPageSize` 500, k8s.io/client-go tools/pager/
+            // pager.go): a modest custom resource; a modelling choice, set it to the resource's size.
+            objects: 500,
+            // The upper bound (see `AfterBrokenWatch::Relist`).
+            after_broken_watch: AfterBrokenWatch::Relist,
+        }
+    }
 }
 
 impl Default for Load {
@@ -687,6 +743,7 @@ impl Default for Load {
             api_via: LoadApiVia::Endpoint,
             identity: LoadIdentity::User,
             start: Dur(0),
+            informers: Informers::default(),
         }
     }
 }

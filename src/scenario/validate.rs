@@ -31,6 +31,10 @@ pub const MAX_WORKERS: u32 = 5000;
 pub const MAX_REPLICAS: u32 = 100_000;
 /// Highest client request rate.
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
+/// The most informers a scenario may declare (each holds its own connection, a `u16` stream).
+const MAX_INFORMERS: u32 = 20_000;
+/// The most objects an informer's LIST may return.
+const MAX_INFORMER_OBJECTS: u32 = 1_000_000;
 /// etcd's upper limit on `--election-timeout` (50000 ms).
 pub const MAX_ELECTION_TIMEOUT: Nanos = 50 * SEC;
 /// Most workloads one scenario may declare (they are indexed by u16).
@@ -207,7 +211,10 @@ impl Validator<'_> {
     pub(crate) fn run(&self) -> Result<Plan, ScenarioError> {
         self.top()?;
         let topology = self.topology()?;
-        let layout = Layout::new(&topology);
+        let mut layout = Layout::new(&topology);
+        if self.s.load.informers.count > 0 {
+            layout = layout.with_informers();
+        }
         self.settings(&layout)?;
         self.load()?;
         self.workloads()?;
@@ -952,6 +959,10 @@ impl Validator<'_> {
     }
 
     fn load(&self) -> Check {
+        const _: () = assert!(
+            MAX_INFORMERS <= u16::MAX as u32,
+            "an informer's stream is a u16"
+        );
         let l = &self.s.load;
         let rps = l.requests_per_second;
         if !(0.0..=MAX_REQUESTS_PER_SECOND).contains(&rps) {
@@ -993,7 +1004,33 @@ impl Validator<'_> {
                 ),
             ));
         }
+        self.informers()?;
         self.positive("load.timeout", l.timeout)
+    }
+
+    /// `load.informers`: bounded so that a run stays in its event budget (each informer PINGs its
+    /// connection every 30 s) and a LIST's CPU stays within a request timeout at the defaults.
+    fn informers(&self) -> Check {
+        let i = &self.s.load.informers;
+        if i.count > MAX_INFORMERS {
+            return Err(self.err(
+                "load.informers.count",
+                format!(
+                    "{} is out of range; allowed: 0 (no informers) to {MAX_INFORMERS}",
+                    i.count
+                ),
+            ));
+        }
+        if i.objects > MAX_INFORMER_OBJECTS {
+            return Err(self.err(
+                "load.informers.objects",
+                format!(
+                    "{} is out of range; allowed: 0 to {MAX_INFORMER_OBJECTS} objects a LIST",
+                    i.objects
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The run's cost, estimated before it starts, against the engine's event bound for a run that long,

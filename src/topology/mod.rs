@@ -113,6 +113,8 @@ pub enum ProcKind {
     Keepalived,
     /// The scenario's load generator.
     Client,
+    /// The scenario's informers (`load.informers`), all in one process on the client node.
+    Informers,
 }
 
 impl ProcKind {
@@ -127,6 +129,7 @@ impl ProcKind {
             ProcKind::Haproxy => "haproxy",
             ProcKind::Keepalived => "keepalived",
             ProcKind::Client => "client",
+            ProcKind::Informers => "informers",
         }
     }
 
@@ -137,7 +140,7 @@ impl ProcKind {
 }
 
 /// Every process kind, in a fixed order.
-pub const ALL_PROC_KINDS: [ProcKind; 8] = [
+pub const ALL_PROC_KINDS: [ProcKind; 9] = [
     ProcKind::Etcd,
     ProcKind::ApiServer,
     ProcKind::ControllerManager,
@@ -146,6 +149,7 @@ pub const ALL_PROC_KINDS: [ProcKind; 8] = [
     ProcKind::Haproxy,
     ProcKind::Keepalived,
     ProcKind::Client,
+    ProcKind::Informers,
 ];
 
 /// A node of the layout.
@@ -258,6 +262,22 @@ impl Layout {
                 vec![ProcKind::Kubelet],
             ),
         ]
+    }
+
+    /// Adds the informers' process to the client node (`load.informers.count` > 0). It comes last,
+    /// so that every other process keeps the id it has without informers.
+    pub fn with_informers(mut self) -> Layout {
+        let node = self
+            .nodes
+            .iter()
+            .position(|n| n.kind == NodeKind::Client)
+            .expect("every layout has the client node");
+        self.procs.push(ProcSpec {
+            name: format!("{}/{}", self.nodes[node].name, ProcKind::Informers.name()),
+            kind: ProcKind::Informers,
+            node,
+        });
+        self
     }
 
     /// Adds one node and its processes, so that a process's `node` index and `NODE/PROCESS` name always

@@ -680,6 +680,7 @@ impl World {
                 }
                 Out::EtcdBusy { .. } => {}
                 Out::Throttled(r) => self.trace.throttled(r),
+                Out::Relist => self.trace.relist(self.now),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
                 Out::Quiet(c) => self.quiet_change(proc, c),
@@ -721,6 +722,7 @@ impl World {
             | Out::Trace(_)
             | Out::Vip(_)
             | Out::Quiet(_)
+            | Out::Relist
             | Out::Exit => {}
         }
     }
@@ -888,6 +890,15 @@ impl World {
             return;
         }
         self.quiet_world_changed();
+        let p = &self.procs[proc as usize];
+        // A process that dies on a live host (killed, crashed, exited) has its connections closed
+        // by the kernel: a peer with a request held open on one (a watch) gets the reset at once.
+        // A host that lost its power sends nothing: its peers find out by their own timeouts.
+        let resets = if self.net.host_up(p.node) {
+            p.comp.held_requests()
+        } else {
+            Vec::new()
+        };
         let p = &mut self.procs[proc as usize];
         p.alive = false;
         p.incarnation += 1;
@@ -903,6 +914,9 @@ impl World {
             proc,
             state: ProcState::Down,
         });
+        for (peer, id) in resets {
+            self.send_raw(proc, peer, Msg::ConnRefused { id });
+        }
     }
 
     fn exit_proc(&mut self, proc: ProcId) {

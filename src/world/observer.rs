@@ -251,7 +251,8 @@ pub fn api_reachable(w: &World, leader: Option<ProcId>) -> bool {
         | Component::Client(_)
         | Component::Keepalived(_)
         | Component::Elector(_)
-        | Component::Kubelet(_) => false,
+        | Component::Kubelet(_)
+        | Component::Informers(_) => false,
     }
 }
 

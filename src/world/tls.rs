@@ -110,7 +110,8 @@ impl World {
             | ProcKind::ApiServer
             | ProcKind::Haproxy
             | ProcKind::Keepalived
-            | ProcKind::Client => None,
+            | ProcKind::Client
+            | ProcKind::Informers => None,
         }
     }
 
@@ -264,6 +265,7 @@ impl World {
                 "leaderelection.go: error retrieving resource lock kube-system/kube-scheduler: {err}"
             ),
             ProcKind::Client => format!("Unable to connect to the server: {err}"),
+            ProcKind::Informers => format!("reflector.go: failed to list: {err}"),
             ProcKind::Haproxy | ProcKind::Etcd | ProcKind::ApiServer | ProcKind::Keepalived => {
                 return None
             }

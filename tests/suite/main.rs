@@ -33,6 +33,7 @@ mod loader_fuzz;
 mod membership;
 mod plan;
 mod raft_core;
+mod relist_storm;
 mod report_render;
 mod scenario_validation;
 mod service_endpoints;
