@@ -218,48 +218,40 @@ impl Informers {
 
     /// Sends informer `i`'s LIST (after `tries` 429s).
     fn list(&mut self, ctx: &mut Ctx, i: u32, tries: u32) {
-        let id = self.ids.next_id();
-        let inf = &mut self.informers[i as usize];
-        if let Some(old) = inf.request() {
-            self.by_id.remove(&old);
-        }
-        if inf.synced && tries == 0 {
+        if self.informers[i as usize].synced && tries == 0 {
             ctx.out.push(Out::Relist);
         }
-        inf.phase = Phase::Listing { id, tries };
-        let conn = inf.conn.for_request_with(ctx, Self::wrap(i));
         let (start, end) = keys::range(keys::INFORMED);
-        self.by_id.insert(id, i);
-        ctx.send(
-            self.cfg.api,
-            Msg::ApiReq {
-                id,
-                op: KvOp::Range { start, end },
-                conn,
-                user: ApiUser::ServiceAccount,
-            },
-        );
+        self.send(ctx, i, KvOp::Range { start, end }, |id, _| Phase::Listing {
+            id,
+            tries,
+        });
     }
 
     /// Sends informer `i`'s WATCH on its connection.
     fn watch(&mut self, ctx: &mut Ctx, i: u32) {
+        let (start, end) = keys::range(keys::INFORMED);
+        self.send(ctx, i, KvOp::Watch { start, end }, |id, since_ns| {
+            Phase::Watching { id, since_ns }
+        });
+    }
+
+    /// Sends informer `i`'s next request on its connection, in place of the one before, and enters
+    /// the phase `phase(id, now)` makes.
+    fn send(&mut self, ctx: &mut Ctx, i: u32, op: KvOp, phase: impl FnOnce(u64, Nanos) -> Phase) {
         let id = self.ids.next_id();
         let inf = &mut self.informers[i as usize];
         if let Some(old) = inf.request() {
             self.by_id.remove(&old);
         }
-        inf.phase = Phase::Watching {
-            id,
-            since_ns: ctx.now,
-        };
+        inf.phase = phase(id, ctx.now);
         let conn = inf.conn.for_request_with(ctx, Self::wrap(i));
-        let (start, end) = keys::range(keys::INFORMED);
         self.by_id.insert(id, i);
         ctx.send(
             self.cfg.api,
             Msg::ApiReq {
                 id,
-                op: KvOp::Watch { start, end },
+                op,
                 conn,
                 user: ApiUser::ServiceAccount,
             },
