@@ -16,9 +16,12 @@
 //! - Simplified here, and said so: the hand of a flow is fixed by a deterministic hash of (flow, level)
 //!   instead of the shuffle-sharding dealer's draw (the same flow always gets the same hand, as
 //!   upstream); dispatch takes the non-empty queues in round-robin order instead of fair queuing's
-//!   virtual finish times (equal for one-seat requests of equal duration); every request takes one seat
-//!   (the work estimator's width for LISTs is not modelled); a flow is the sending process (upstream:
-//!   the user or namespace, by the schema's distinguisher method).
+//!   virtual finish times (equal for one-seat requests of equal duration); a flow is the sending
+//!   process (upstream: the user or namespace, by the schema's distinguisher method).
+//! - A request takes the seats its work estimate gives ([`list_seats`] for an informer's LIST, one for
+//!   anything else): it is dispatched only when that many are free, and a queue's head that does not
+//!   fit holds the queues behind it until enough seats are freed, as queueset.go `dispatchLocked`
+//!   does (a wide request is not starved by narrow ones).
 //! - With `--enable-priority-and-fairness=false`, the max-in-flight filter: at most 400 read-only and
 //!   200 mutating requests in flight, anything more 429 at once, no queues (pkg/server/filters/
 //!   maxinflight.go `WithMaxInFlightLimit`).
@@ -202,8 +205,8 @@ pub enum Class {
 struct LevelState<T> {
     seats: u32,
     in_use: u32,
-    /// Each queue's waiting requests with their arrival times.
-    queues: Vec<VecDeque<(Nanos, T)>>,
+    /// Each queue's waiting requests with their arrival times and seats.
+    queues: Vec<VecDeque<(Nanos, T, u32)>>,
     queued: u32,
     /// The queue dispatched from last (round robin).
     next: usize,
@@ -249,15 +252,16 @@ impl<T: Copy> Admission<T> {
         }
     }
 
-    /// A request of `class` from `flow` arrives at `now`.
-    pub fn arrive(&mut self, now: Nanos, class: Class, flow: u64, item: T) -> Admit {
+    /// A request of `class` from `flow` taking `seats` (its work estimate; the max-in-flight filter
+    /// counts requests, not seats) arrives at `now`.
+    pub fn arrive(&mut self, now: Nanos, class: Class, flow: u64, item: T, seats: u32) -> Admit {
         let (used, limit) = match class {
             Class::ReadOnly => (&mut self.readonly_in_use, self.cfg.max_requests_inflight),
             Class::Mutating => (
                 &mut self.mutating_in_use,
                 self.cfg.max_mutating_requests_inflight,
             ),
-            Class::Level(level) => return self.arrive_apf(now, level, flow, item),
+            Class::Level(level) => return self.arrive_apf(now, level, flow, item, seats),
         };
         if *used >= limit {
             return Admit::Reject;
@@ -266,11 +270,20 @@ impl<T: Copy> Admission<T> {
         Admit::Dispatch
     }
 
-    fn arrive_apf(&mut self, now: Nanos, level: PriorityLevel, flow: u64, item: T) -> Admit {
+    fn arrive_apf(
+        &mut self,
+        now: Nanos,
+        level: PriorityLevel,
+        flow: u64,
+        item: T,
+        seats: u32,
+    ) -> Admit {
         let spec = level.spec();
         let st = &mut self.levels[level.index()];
-        if st.in_use < st.seats && st.queued == 0 {
-            st.in_use += 1;
+        // Never wider than the level (upstream caps the estimate at the level's seats too).
+        let seats = seats.clamp(1, st.seats);
+        if st.in_use + seats <= st.seats && st.queued == 0 {
+            st.in_use += seats;
             return Admit::Dispatch;
         }
         if spec.queues == 0 {
@@ -291,42 +304,48 @@ impl<T: Copy> Admission<T> {
         if crate::engine::count32(st.queues[q].len()) >= spec.queue_length_limit {
             return Admit::Reject;
         }
-        st.queues[q].push_back((now, item));
+        st.queues[q].push_back((now, item, seats));
         st.queued += 1;
         Admit::Queued
     }
 
-    /// A request of `class` finished: its seat goes to the next queued request of the level, returned
-    /// to be served.
-    pub fn finish(&mut self, class: Class) -> Option<T> {
+    /// A request of `class` that took `seats` finished: its seats go to the next queued requests of
+    /// the level that fit, in round-robin order, which are put in `out` to be served.
+    pub fn finish(&mut self, class: Class, seats: u32, out: &mut Vec<T>) {
         let level = match class {
             Class::ReadOnly => {
                 self.readonly_in_use = self.readonly_in_use.saturating_sub(1);
-                return None;
+                return;
             }
             Class::Mutating => {
                 self.mutating_in_use = self.mutating_in_use.saturating_sub(1);
-                return None;
+                return;
             }
             Class::Level(l) => l,
         };
         let st = &mut self.levels[level.index()];
-        debug_assert!(st.in_use > 0, "a seat freed that was not taken");
-        st.in_use = st.in_use.saturating_sub(1);
-        if st.queued == 0 {
-            return None;
-        }
+        let seats = seats.clamp(1, st.seats);
+        debug_assert!(st.in_use >= seats, "seats freed that were not taken");
+        st.in_use = st.in_use.saturating_sub(seats);
         let n = st.queues.len();
-        for k in 0..n {
-            let q = (st.next + k) % n;
-            if let Some((_, item)) = st.queues[q].pop_front() {
+        while st.queued > 0 {
+            let Some(q) = (0..n)
+                .map(|k| (st.next + k) % n)
+                .find(|&q| !st.queues[q].is_empty())
+            else {
+                break;
+            };
+            let width = st.queues[q].front().map_or(1, |e| e.2);
+            if st.in_use + width > st.seats {
+                break;
+            }
+            if let Some((_, item, _)) = st.queues[q].pop_front() {
                 st.next = (q + 1) % n;
                 st.queued -= 1;
-                st.in_use += 1;
-                return Some(item);
+                st.in_use += width;
+                out.push(item);
             }
         }
-        None
     }
 
     /// Takes out the requests that have waited the request wait limit by `now` (to be answered 429).
@@ -337,8 +356,8 @@ impl<T: Copy> Admission<T> {
                 continue;
             }
             for q in &mut st.queues {
-                while q.front().is_some_and(|(t, _)| t + limit <= now) {
-                    if let Some((_, item)) = q.pop_front() {
+                while q.front().is_some_and(|(t, _, _)| t + limit <= now) {
+                    if let Some((_, item, _)) = q.pop_front() {
                         out.push(item);
                         st.queued -= 1;
                     }
@@ -352,7 +371,11 @@ impl<T: Copy> Admission<T> {
         self.levels
             .iter()
             .filter(|st| st.queued > 0)
-            .flat_map(|st| st.queues.iter().filter_map(|q| q.front().map(|(t, _)| *t)))
+            .flat_map(|st| {
+                st.queues
+                    .iter()
+                    .filter_map(|q| q.front().map(|(t, _, _)| *t))
+            })
             .min()
             .map(|t| t + self.cfg.queue_wait_limit_ns)
     }
@@ -364,6 +387,24 @@ impl<T: Copy> Admission<T> {
 }
 
 /// SplitMix64's output function: a fixed, seedless mix for the hand of a flow.
+/// The seats of a LIST of `objects` objects served from the watch cache: APF's list work
+/// estimator allocates one seat per 100 objects processed, at least 1 and at most 10
+/// (k8s.io/apiserver pkg/util/flowcontrol/request/list_work_estimator.go `estimate`:
+/// `ceil(estimatedObjectsToBeProcessed / ObjectsPerSeat)`; config.go: `minimumSeats = 1`,
+/// `maximumSeats = 10`, `objectsPerSeat = 100.0`). From the cache the objects processed are the
+/// stored count; a paged LIST from etcd (a relist with a resourceVersion and `limit=500`) counts
+/// twice the limit, which is 10 seats from 500 objects up, as from the cache.
+pub fn list_seats(objects: u32) -> u32 {
+    objects
+        .div_ceil(LIST_OBJECTS_PER_SEAT)
+        .clamp(1, LIST_MAX_SEATS)
+}
+
+/// `objectsPerSeat` (list_work_estimator's config.go).
+const LIST_OBJECTS_PER_SEAT: u32 = 100;
+/// `maximumSeats` (list_work_estimator's config.go).
+const LIST_MAX_SEATS: u32 = 10;
+
 fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -433,13 +474,13 @@ mod tests {
         let c = a.class(PriorityLevel::LeaderElection, true);
         let seats = PriorityLevel::LeaderElection.seats(4);
         for i in 0..seats {
-            assert_eq!(a.arrive(0, c, 1, i), Admit::Dispatch);
+            assert_eq!(a.arrive(0, c, 1, i, 1), Admit::Dispatch);
         }
         let limit = PriorityLevel::LeaderElection.spec().queue_length_limit;
         let mut queued = 0;
         let mut rejected = 0;
         for i in 0..(4 * limit) {
-            match a.arrive(1, c, 1, 100 + i) {
+            match a.arrive(1, c, 1, 100 + i, 1) {
                 Admit::Queued => queued += 1,
                 Admit::Reject => rejected += 1,
                 Admit::Dispatch => panic!("no seat is free"),
@@ -448,10 +489,57 @@ mod tests {
         // One flow fills at most its hand's queues.
         assert!(queued <= limit * PriorityLevel::LeaderElection.spec().hand_size);
         assert!(rejected > 0);
-        assert!(a.finish(c).is_some_and(|t| t >= 100));
         let mut out = Vec::new();
+        a.finish(c, 1, &mut out);
+        assert!(out.len() == 1 && out[0] >= 100);
+        out.clear();
         a.expire(16, &mut out);
         assert_eq!(crate::engine::count32(out.len()), queued - 1);
+        assert_eq!(a.queued(), 0);
+    }
+
+    #[test]
+    fn list_seats_follow_the_work_estimator() {
+        assert_eq!(list_seats(0), 1);
+        assert_eq!(list_seats(100), 1);
+        assert_eq!(list_seats(101), 2);
+        assert_eq!(list_seats(950), 10);
+        assert_eq!(list_seats(2000), 10);
+    }
+
+    #[test]
+    fn a_wide_request_waits_for_its_seats_and_frees_them_all_at_once() {
+        let cfg = AdmissionConfig {
+            apf: true,
+            max_requests_inflight: 600,
+            max_mutating_requests_inflight: 0,
+            queue_wait_limit_ns: 1_000,
+        };
+        let mut a: Admission<u32> = Admission::new(cfg);
+        let level = PriorityLevel::LeaderElection;
+        let c = a.class(level, false);
+        let seats = level.seats(600);
+        // Fill all but 5 seats with one-seat requests.
+        for i in 0..seats - 5 {
+            assert_eq!(a.arrive(0, c, 1, i, 1), Admit::Dispatch);
+        }
+        // A 10-seat request does not fit in 5: it waits until 10 are free.
+        assert_eq!(a.arrive(1, c, 1, 1000, 10), Admit::Queued);
+        let mut out = Vec::new();
+        for i in 0..4 {
+            a.finish(c, 1, &mut out);
+            assert!(out.is_empty(), "dispatched with {} free seats", 6 + i);
+        }
+        a.finish(c, 1, &mut out);
+        assert_eq!(out, vec![1000]);
+        out.clear();
+        // Every seat is taken: three one-seat requests queue, and the wide one's end lets all in.
+        for i in 0..3 {
+            assert_eq!(a.arrive(2, c, 2, 2000 + i, 1), Admit::Queued);
+        }
+        a.finish(c, 10, &mut out);
+        out.sort_unstable();
+        assert_eq!(out, vec![2000, 2001, 2002]);
         assert_eq!(a.queued(), 0);
     }
 

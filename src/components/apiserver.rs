@@ -180,6 +180,8 @@ struct ApiWaiter {
     class: Class,
     level: PriorityLevel,
     kind: OpKind,
+    /// The APF seats it takes (its work estimate).
+    seats: u32,
     arrived_ns: Nanos,
     queued: bool,
 }
@@ -597,18 +599,32 @@ impl ApiServer {
             self.cfg.goaway_chance > 0.0 && rand::Rng::gen::<f64>(ctx.rng) < self.cfg.goaway_chance;
         let level = classify(user, &op);
         let class = self.admission.class(level, op.is_write());
+        let kind = OpKind::of(&op);
+        // Only an informer's LIST is estimated wider than one seat: the model's other LISTs (a
+        // kubelet's pods, a kube-proxy's endpoints every 2 s) stand in for watches, which a
+        // LIST's width would overcharge.
+        let seats = match kind {
+            OpKind::InformedList => {
+                crate::components::apf::list_seats(self.cfg.capacity.informed_objects)
+            }
+            OpKind::Get | OpKind::List | OpKind::Write => 1,
+        };
         let w = ApiWaiter {
             client: from,
             id,
             goaway,
             class,
             level,
-            kind: OpKind::of(&op),
+            kind,
+            seats,
             arrived_ns: ctx.now,
             queued: false,
         };
         // The flow: the user (all the model's clients of one kind share credentials).
-        match self.admission.arrive(ctx.now, class, user as u64, tag) {
+        match self
+            .admission
+            .arrive(ctx.now, class, user as u64, tag, seats)
+        {
             Admit::Dispatch => {
                 self.waiters.insert(tag, Waiter::Api(w));
                 self.dispatch(ctx, tag, op);
@@ -724,9 +740,11 @@ impl ApiServer {
                 queued: w.queued,
             },
         ));
-        if let Some(next) = self.admission.finish(w.class) {
-            if let Some(op) = self.parked.remove(&next) {
-                self.dispatch(ctx, next, op);
+        let mut next = Vec::new();
+        self.admission.finish(w.class, w.seats, &mut next);
+        for tag in next {
+            if let Some(op) = self.parked.remove(&tag) {
+                self.dispatch(ctx, tag, op);
             }
         }
         if self.phase == Phase::Draining && self.drained() {
