@@ -295,7 +295,8 @@ docs/ha-considerations.md)
   count                          0        0 to 20000 informers, each its own connection
   objects                        500      0 to 1000000 objects each LIST returns; the API
                                           server's CPU for it is cpu_per_get + objects x
-                                          cpu_per_list_object
+                                          cpu_per_list_object, its APF seats one per 100
+                                          objects, 1 to 10 (the list work estimator)
   after_broken_watch             "relist" "relist": the back-off, then LIST and WATCH (the
                                           survivor lacks the resourceVersion, 410 Gone: the
                                           storm's upper bound); "rewatch": WATCH again at
