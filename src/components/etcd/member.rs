@@ -126,6 +126,8 @@ struct Volatile {
     ticks_done: u64,
     wake_at: Nanos,
     wake_token: u64,
+    /// The pending wake is a deadline (see `arm_tick`).
+    wake_cancellable: bool,
     inflight: Option<Vec<Batch>>,
     /// Writes proposed on behalf of clients, by write id.
     writes: BTreeMap<u64, (u64, Waiting)>,
@@ -439,6 +441,7 @@ impl EtcdMember {
             first_tick_ns,
             ticks_done: 0,
             wake_at: u64::MAX,
+            wake_cancellable: false,
             wake_token: 0,
             inflight: None,
             writes: BTreeMap::new(),
@@ -1407,24 +1410,30 @@ impl EtcdMember {
         let v = self.v.as_mut().unwrap();
         let n = v.raft.ticks_until_event().max(1) as u64;
         let at = v.first_tick_ns + (v.ticks_done + n - 1) * tick;
-        // The wake moves earlier when a tick may act sooner; the old one's token is void, so it
-        // is cancelled (it would fire and do nothing). A wake that could move later stays put and
-        // re-arms when it fires: moving a leader's later (after a read is answered, to its next
-        // check-quorum) was tried and changed the member-replacement runs, unexplained.
+        // The wake moves earlier when a tick may act sooner; the old one's token is void. A
+        // leader's wakes move often (every read and write wakes it for the next tick while its
+        // followers are quiet), so they are deadlines and a void one is cancelled rather than fired
+        // to do nothing; a follower's seldom move, and a plain timer is cheaper to set. A wake that
+        // could move later stays put and re-arms when it fires: moving a leader's later (after a
+        // read is answered, to its next check-quorum) was tried and changed the member-replacement
+        // runs, unexplained.
         if at < v.wake_at {
-            if v.wake_at != u64::MAX {
+            if v.wake_at != u64::MAX && v.wake_cancellable {
                 ctx.cancel(EtcdTimer::Tick {
                     token: v.wake_token,
                 });
             }
             v.wake_at = at;
             v.wake_token += 1;
-            ctx.deadline_at(
-                at,
-                EtcdTimer::Tick {
-                    token: v.wake_token,
-                },
-            );
+            let wake = EtcdTimer::Tick {
+                token: v.wake_token,
+            };
+            v.wake_cancellable = v.raft.role() == Role::Leader;
+            if v.wake_cancellable {
+                ctx.deadline_at(at, wake);
+            } else {
+                ctx.timer_at(at, wake);
+            }
         }
     }
 }
