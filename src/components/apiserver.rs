@@ -122,7 +122,7 @@ pub const ENDPOINT_RECONCILER_TTL_NS: Nanos = 15 * crate::engine::SEC;
 pub const API_ENDPOINTS_PRESENT: u64 = 1 << 63;
 
 /// The API server's own timers (its etcd client has its own, [`EtcdClientTimer`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ApiServerTimer {
     /// The start-up time has passed (static pod start, post-start hooks).
     Booted,

@@ -10,7 +10,7 @@ use rand::Rng as _;
 use std::collections::BTreeMap;
 
 /// The load generator's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientTimer {
     /// Time to send the next request.
     Send,

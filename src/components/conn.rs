@@ -25,7 +25,7 @@ pub const READ_IDLE_NS: Nanos = 30 * SEC;
 pub const PING_TIMEOUT_NS: Nanos = 15 * SEC;
 
 /// The connection's timers, wrapped in the owner's timer enum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConnTimer {
     /// Time to check whether the connection has been read-idle for `READ_IDLE_NS`.
     ReadIdle { generation: u32 },

@@ -15,7 +15,7 @@ use crate::scenario::model::Spread;
 use std::collections::BTreeMap;
 
 /// The controllers' timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ControllerTimer {
     /// The next run of loop `which`, if `generation` is still the current one (every start of the
     /// controllers begins a new generation, so that an earlier leadership's timers are ignored).
@@ -83,7 +83,7 @@ pub struct ControllerConfig {
 }
 
 /// A control loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Loop {
     ReplicaSet,
     NodeLifecycle,

@@ -24,7 +24,7 @@ pub const VIP: ProcId = u16::MAX;
 /// A timer a machine set for itself: one variant per machine (component or sub-machine), each wrapping
 /// that machine's own timer enum with its own fields. `Component::on_timer` hands each variant to the
 /// machine that set it; a parent forwards its sub-machine's variant by matching it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     Etcd(EtcdTimer),
     /// The etcd client inside kube-apiserver.

@@ -16,7 +16,7 @@ use crate::observe::{ProcState, TraceKind};
 use rand::Rng as _;
 
 /// Leader election's timers (the controllers it runs have their own, [`ControllerTimer`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ElectorTimer {
     /// A candidate's next acquire attempt.
     Try,

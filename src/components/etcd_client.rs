@@ -49,7 +49,7 @@ const MIN_CONNECT_TIMEOUT_NS: Nanos = 20 * SEC;
 const SYN_RTO_INIT_NS: Nanos = SEC;
 
 /// The client's timers; its owner hands them back through [`EtcdClient::on_timer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EtcdClientTimer {
     /// Request `id` timed out.
     OpTimeout { id: u64 },
@@ -107,7 +107,7 @@ enum Ping {
 }
 
 /// The owner's name for a request, handed back with its completion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OwnerTag(pub u64);
 
 /// A finished request: the owner's tag and the result.

@@ -78,7 +78,7 @@ impl ReflectorBackoff {
 }
 
 /// The informers' timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InformerTimer {
     /// Informer `i` (re)starts `ListAndWatch`: its first start, or the back-off is over.
     ListAndWatch { i: u32 },

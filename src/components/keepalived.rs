@@ -9,7 +9,7 @@ use crate::engine::{Nanos, SEC};
 use crate::observe::{ProcState, TraceKind};
 
 /// keepalived's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeepalivedTimer {
     /// The master's next advertisement.
     Advert,

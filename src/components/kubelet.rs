@@ -25,7 +25,7 @@ use crate::observe::TraceKind;
 use std::collections::BTreeMap;
 
 /// The kubelet's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KubeletTimer {
     /// The next node Lease renewal.
     Lease,

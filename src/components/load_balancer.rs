@@ -15,7 +15,7 @@ use crate::observe::TraceKind;
 use std::collections::BTreeMap;
 
 /// HAProxy's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HaproxyTimer {
     /// The next health check of backend `server` (index into the backends).
     Check { server: usize },

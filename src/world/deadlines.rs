@@ -11,7 +11,40 @@
 use super::{Event, World};
 use crate::components::ctx::{ProcId, Timer};
 use crate::engine::Nanos;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The multiply-rotate hash of rustc's `FxHasher`: a timer key is a few small integers, for which
+/// SipHash's flood resistance buys nothing and costs most of a lookup. The map it keys is only
+/// looked up, never iterated, so its order cannot reach a result.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// One pending deadline.
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +63,7 @@ pub(crate) struct Deadlines {
     pending: BTreeMap<(Nanos, u64), Pending>,
     /// Where each process's timer value is, for a cancel. A value set again while pending points to
     /// the latest; the earlier one fires (as it would have in the plain engine).
-    by_timer: BTreeMap<(ProcId, Timer), (Nanos, u64)>,
+    by_timer: HashMap<(ProcId, Timer), (Nanos, u64), BuildHasherDefault<FxHasher>>,
 }
 
 impl Deadlines {
