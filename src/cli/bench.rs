@@ -15,7 +15,7 @@ struct Case {
     json: &'static str,
 }
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     Case {
         name: "idle 5-member etcd, load off, 1 day",
         json: r#"{"name":"bench-idle","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0,"target":"etcd"}}"#,
@@ -43,6 +43,13 @@ const CASES: [Case; 7] = [
     Case {
         name: "1000 workers, 5000 pods, 10 req/s, 1 h",
         json: r#"{"name":"bench-workers-1000","duration":"1h","topology":{"etcd":"stacked","control_plane_nodes":3,"workers":1000,"zones":["a","b","c"],"load_balancers":2},"load":{"requests_per_second":10},"workloads":[{"name":"web","replicas":3000,"spread":"zones"},{"name":"api","replicas":2000}]}"#,
+    },
+    // The first case on the plain engine: every heartbeat an event, so its events/s is the engine's
+    // cost per event on the cheapest traffic there is (issue 12's 20 M events/s target), which lazy
+    // heartbeats hide by leaving only the costlier events.
+    Case {
+        name: "idle 5-member etcd, lazy heartbeats off, 1 day",
+        json: r#"{"name":"bench-idle-plain","duration":"24h","topology":{"etcd":"external","control_plane_nodes":0,"etcd_nodes":5,"zones":["a","b","c"],"load_balancers":1},"load":{"requests_per_second":0,"target":"etcd"},"settings":{"engine":{"lazy_heartbeats":false}}}"#,
     },
 ];
 

@@ -32,7 +32,10 @@ use super::etcd_client::{
 };
 use super::Stopping;
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
-use crate::components::msg::{keys, ApiError, EtcdError, HealthPath, KvOp, KvResult, Msg};
+use crate::components::msg::{
+    keys, ApiError, EtcdError, HealthPath, KeyValue, KvOp, KvResult, Msg,
+};
+use crate::components::objects::Pod;
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
 use std::collections::BTreeMap;
@@ -184,6 +187,8 @@ struct ApiWaiter {
     seats: u32,
     arrived_ns: Nanos,
     queued: bool,
+    /// A pod LIST's field selector `spec.nodeName` (see [`KvOp::Range`]).
+    node: Option<u16>,
 }
 
 /// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
@@ -259,6 +264,19 @@ pub struct ApiServer {
     /// Watches held open: (the peer the connection comes from, its request id). The peer is the
     /// client, or HAProxy relaying it.
     watches: std::collections::BTreeSet<(ProcId, u64)>,
+    /// The pods of the last range etcd answered, split by the node they are bound to, for the
+    /// kubelets' field-selected LISTs: rebuilt only when etcd answers a different range (it shares
+    /// one answer until a write lands in it), so each kubelet's LIST costs its own pods, not the
+    /// cluster's.
+    pods_by_node: Option<PodsByNode>,
+}
+
+/// A range answer and its pods by node (see [`ApiServer::pods_on`]).
+#[derive(Clone)]
+struct PodsByNode {
+    of: std::sync::Arc<[KeyValue]>,
+    nodes: BTreeMap<u16, std::sync::Arc<[KeyValue]>>,
+    none: std::sync::Arc<[KeyValue]>,
 }
 
 /// A request whose answer waits for its CPU work.
@@ -288,7 +306,36 @@ impl ApiServer {
             expiry_armed: None,
             throttled: None,
             watches: std::collections::BTreeSet::new(),
+            pods_by_node: None,
         }
+    }
+
+    /// The pods of `all` bound to `node`, in key order: what a LIST with the field selector
+    /// `spec.nodeName=<node>` answers.
+    fn pods_on(
+        &mut self,
+        node: u16,
+        all: &std::sync::Arc<[KeyValue]>,
+    ) -> std::sync::Arc<[KeyValue]> {
+        let stale = self
+            .pods_by_node
+            .as_ref()
+            .is_none_or(|c| !std::sync::Arc::ptr_eq(&c.of, all));
+        if stale {
+            let mut split: BTreeMap<u16, Vec<KeyValue>> = BTreeMap::new();
+            for kv in all.iter() {
+                if let Some(n) = Pod::unpack(kv.value).node {
+                    split.entry(n).or_default().push(*kv);
+                }
+            }
+            self.pods_by_node = Some(PodsByNode {
+                of: all.clone(),
+                nodes: split.into_iter().map(|(n, v)| (n, v.into())).collect(),
+                none: std::sync::Arc::from(Vec::new()),
+            });
+        }
+        let c = self.pods_by_node.as_ref().expect("built above");
+        c.nodes.get(&node).unwrap_or(&c.none).clone()
     }
 
     /// Forgets everything in flight (a crash or a restart).
@@ -592,6 +639,22 @@ impl ApiServer {
             self.watches.insert((from, id));
             return;
         }
+        // The field selector stays here: etcd reads the whole range.
+        let (op, node) = match op {
+            KvOp::Range {
+                start,
+                end,
+                node: Some(n),
+            } => (
+                KvOp::Range {
+                    start,
+                    end,
+                    node: None,
+                },
+                Some(n),
+            ),
+            op => (op, None),
+        };
         let tag = OwnerTag(self.tags.next_id());
         // The filter draws for every request it serves (only when the chance is set, so that runs
         // without it keep their random streams).
@@ -619,6 +682,7 @@ impl ApiServer {
             seats,
             arrived_ns: ctx.now,
             queued: false,
+            node,
         };
         // The flow: the user (all the model's clients of one kind share credentials).
         match self
@@ -712,7 +776,15 @@ impl ApiServer {
             | EtcdError::Unavailable
             | EtcdError::NoSpace) => ApiError::Storage(e),
         });
+        // A field-selected LIST costs every object etcd returned: without a watch cache the
+        // server decodes each one to test the selector.
         let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
+        let result = match (w.node, result) {
+            (Some(node), Ok(KvResult::Values(all))) => {
+                Ok(KvResult::Values(self.pods_on(node, &all)))
+            }
+            (_, r) => r,
+        };
         let done = self.cores.run(ctx.now, cpu_ns);
         self.answering.insert(tag, (w, result, cpu_ns));
         ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });
@@ -832,6 +904,7 @@ impl ApiServer {
                 let op = KvOp::Range {
                     start: keys::key(keys::MASTER_LEASE, 0),
                     end: keys::key(keys::API_ENDPOINTS + 1, 0),
+                    node: None,
                 };
                 self.reconcile_request(ctx, ReconcileStep::List { removing }, op);
             }

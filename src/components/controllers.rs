@@ -301,7 +301,15 @@ impl Controllers {
         st.failed = false;
         for k in kinds {
             let (start, end) = keys::range(*k);
-            self.send(ctx, Pending::Read(l, *k), KvOp::Range { start, end });
+            self.send(
+                ctx,
+                Pending::Read(l, *k),
+                KvOp::Range {
+                    start,
+                    end,
+                    node: None,
+                },
+            );
         }
     }
 

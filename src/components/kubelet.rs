@@ -380,14 +380,25 @@ impl Kubelet {
             KubeletTimer::Sync => {
                 if !self.pending.values().any(|r| *r == Req::List) {
                     let (start, end) = keys::range(keys::POD);
-                    self.send(ctx, Req::List, KvOp::Range { start, end });
+                    // Only its own pods, as the kubelet's field-selected watch of them
+                    // (`spec.nodeName=<node>`, k/k pkg/kubelet/config/apiserver.go).
+                    let node = Some(self.cfg.node);
+                    self.send(ctx, Req::List, KvOp::Range { start, end, node });
                 }
                 if !self.pending.values().any(|r| *r == Req::Endpoints) {
                     // The workloads' endpoints, the API servers' leases (skipped) and the
                     // `kubernetes` Service's endpoints, which are adjacent kinds.
                     let start = keys::range(keys::ENDPOINT).0;
                     let end = keys::range(keys::API_ENDPOINTS).1;
-                    self.send(ctx, Req::Endpoints, KvOp::Range { start, end });
+                    self.send(
+                        ctx,
+                        Req::Endpoints,
+                        KvOp::Range {
+                            start,
+                            end,
+                            node: None,
+                        },
+                    );
                 }
                 ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
             }

@@ -80,8 +80,14 @@ pub enum KvOp {
     },
     /// A linearizable (or serializable) read of one key.
     Get { key: Key, linearizable: bool },
-    /// A linearizable read of a key range `[start, end)`.
-    Range { start: Key, end: Key },
+    /// A linearizable read of a key range `[start, end)`. `node` is the field selector
+    /// `spec.nodeName=<node>` of a kubelet's pod LIST: etcd has no field selectors, so the API
+    /// server reads the whole range and answers only the pods bound to that node (etcd ignores it).
+    Range {
+        start: Key,
+        end: Key,
+        node: Option<u16>,
+    },
     /// A Kubernetes WATCH of a key range `[start, end)`: the API server serves it from its watch
     /// cache and holds it open until the connection breaks or the server stops; it never reaches
     /// etcd.

@@ -1256,7 +1256,7 @@ impl EtcdMember {
                 ctx.cancel(EtcdTimer::ReadTimeout { read_ctx });
                 let result = match w.op {
                     KvOp::Get { key, .. } => KvResult::Value(v.kv.get(key)),
-                    KvOp::Range { start, end } => KvResult::Values(v.range(start, end)),
+                    KvOp::Range { start, end, .. } => KvResult::Values(v.range(start, end)),
                     KvOp::Put { .. } | KvOp::Watch { .. } => continue,
                 };
                 v.answer_after(ctx, read_cpu_ns, w.client, w.req_id, Ok(result));
