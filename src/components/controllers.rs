@@ -308,6 +308,7 @@ impl Controllers {
                     start,
                     end,
                     node: None,
+                    since: None,
                 },
             );
         }

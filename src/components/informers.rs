@@ -229,6 +229,7 @@ impl Informers {
                 start,
                 end,
                 node: None,
+                since: None,
             },
             |id, _| Phase::Listing { id, tries },
         );

@@ -145,6 +145,11 @@ pub struct Kubelet {
     relayed: BTreeMap<u64, (ProcId, u64, crate::components::msg::ConnId)>,
     /// Relay ids (kept apart from the kubelet's own request ids).
     relay_ids: IdGen,
+    /// The newest revision among its pods as last listed, and among the endpoints: its 2 s LISTs
+    /// stand in for watches, which deliver only what changed since (see [`KvOp::Range`]). None
+    /// until the process's first list, which a real kubelet makes in full.
+    pods_seen_rev: Option<u64>,
+    eps_seen_rev: Option<u64>,
 }
 
 impl Kubelet {
@@ -172,6 +177,8 @@ impl Kubelet {
             conntrack: BTreeMap::new(),
             relayed: BTreeMap::new(),
             relay_ids: IdGen::new(IdSpace::Controllers),
+            pods_seen_rev: None,
+            eps_seen_rev: None,
         }
     }
 
@@ -214,6 +221,8 @@ impl Kubelet {
         self.lease_phase_pending = self.renew_seq == 0;
         self.pending.clear();
         self.status_posted_ns = None;
+        self.pods_seen_rev = None;
+        self.eps_seen_rev = None;
         self.conn.restart();
         self.lease_failures = 0;
         self.renew(ctx);
@@ -382,8 +391,17 @@ impl Kubelet {
                     let (start, end) = keys::range(keys::POD);
                     // Only its own pods, as the kubelet's field-selected watch of them
                     // (`spec.nodeName=<node>`, k/k pkg/kubelet/config/apiserver.go).
-                    let node = Some(self.cfg.node);
-                    self.send(ctx, Req::List, KvOp::Range { start, end, node });
+                    let (node, since) = (Some(self.cfg.node), self.pods_seen_rev);
+                    self.send(
+                        ctx,
+                        Req::List,
+                        KvOp::Range {
+                            start,
+                            end,
+                            node,
+                            since,
+                        },
+                    );
                 }
                 if !self.pending.values().any(|r| *r == Req::Endpoints) {
                     // The workloads' endpoints, the API servers' leases (skipped) and the
@@ -397,6 +415,7 @@ impl Kubelet {
                             start,
                             end,
                             node: None,
+                            since: self.eps_seen_rev,
                         },
                     );
                 }
@@ -540,6 +559,7 @@ impl Kubelet {
             return;
         };
         let me = self.cfg.node;
+        self.pods_seen_rev = Some(pods.iter().map(|kv| kv.mod_rev).max().unwrap_or(0));
         let mut desired: BTreeMap<u64, (u16, bool, u64, u64)> = BTreeMap::new();
         for kv in pods.iter() {
             let p = Pod::unpack(kv.value);
@@ -712,6 +732,7 @@ impl Kubelet {
             return;
         }
         let listed = &*shared;
+        self.eps_seen_rev = Some(listed.iter().map(|kv| kv.mod_rev).max().unwrap_or(0));
         self.kube_api = listed
             .iter()
             .rev()

@@ -83,10 +83,14 @@ pub enum KvOp {
     /// A linearizable read of a key range `[start, end)`. `node` is the field selector
     /// `spec.nodeName=<node>` of a kubelet's pod LIST: etcd has no field selectors, so the API
     /// server reads the whole range and answers only the pods bound to that node (etcd ignores it).
+    /// `since` marks a periodic LIST that stands in for a watch (a kubelet's pods, a kube-proxy's
+    /// endpoints): the revision its client had already seen. The API server then costs only the
+    /// objects modified after it, as a watch served from its cache would deliver only those.
     Range {
         start: Key,
         end: Key,
         node: Option<u16>,
+        since: Option<u64>,
     },
     /// A Kubernetes WATCH of a key range `[start, end)`: the API server serves it from its watch
     /// cache and holds it open until the connection breaks or the server stops; it never reaches
