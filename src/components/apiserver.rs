@@ -81,15 +81,18 @@ impl ApiCapacity {
     /// a watch served from the cache delivers those and nothing else. Without this, a thousand
     /// kubelets polling 5,000 pods and their endpoints every 2 s asked each API server for 17
     /// CPU-seconds a second, which real kubelets and kube-proxies, watching, never do.
-    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>, since: Option<u64>) -> Nanos {
+    /// `changed` is that count for such a LIST ([`ApiServer::changed_since`]).
+    fn cpu_ns(
+        &self,
+        op: OpKind,
+        result: &Result<KvResult, ApiError>,
+        changed: Option<usize>,
+    ) -> Nanos {
         match (op, result) {
             (OpKind::Write, _) => self.write_cpu_ns,
             (OpKind::Get, _) => self.get_cpu_ns,
             (OpKind::List, Ok(KvResult::Values(v))) => {
-                let objects = match since {
-                    Some(rev) => v.iter().filter(|kv| kv.mod_rev > rev).count(),
-                    None => v.len(),
-                };
+                let objects = changed.unwrap_or(v.len());
                 self.get_cpu_ns + self.list_object_cpu_ns * objects as Nanos
             }
             (OpKind::List, _) => self.get_cpu_ns,
@@ -279,6 +282,9 @@ pub struct ApiServer {
     /// one answer until a write lands in it), so each kubelet's LIST costs its own pods, not the
     /// cluster's.
     pods_by_node: Option<PodsByNode>,
+    /// The modification revisions, sorted, of the last large answer a watch stand-in was costed
+    /// on (see [`ApiServer::changed_since`]).
+    revs_of: Option<(std::sync::Arc<[KeyValue]>, Vec<u64>)>,
 }
 
 /// A range answer and its pods by node (see [`ApiServer::pods_on`]).
@@ -316,6 +322,7 @@ impl ApiServer {
             expiry_armed: None,
             throttled: None,
             watches: std::collections::BTreeSet::new(),
+            revs_of: None,
             pods_by_node: None,
         }
     }
@@ -346,6 +353,29 @@ impl ApiServer {
         }
         let c = self.pods_by_node.as_ref().expect("built above");
         c.nodes.get(&node).unwrap_or(&c.none).clone()
+    }
+
+    /// How many objects of an answer were modified after revision `since`. Every kube-proxy's
+    /// endpoints poll gets the same shared answer from etcd (until a write lands in its range), so
+    /// its revisions are sorted once and each poll costs a binary search, not a pass over the
+    /// cluster's endpoints; small answers (a node's pods) are counted directly. A cache of a pure
+    /// function of the answer: the count is the same either way.
+    fn changed_since(&mut self, v: &std::sync::Arc<[KeyValue]>, since: u64) -> usize {
+        const SMALL: usize = 64;
+        if v.len() < SMALL {
+            return v.iter().filter(|kv| kv.mod_rev > since).count();
+        }
+        if !self
+            .revs_of
+            .as_ref()
+            .is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, v))
+        {
+            let mut revs: Vec<u64> = v.iter().map(|kv| kv.mod_rev).collect();
+            revs.sort_unstable();
+            self.revs_of = Some((v.clone(), revs));
+        }
+        let revs = &self.revs_of.as_ref().expect("set above").1;
+        revs.len() - revs.partition_point(|&r| r <= since)
     }
 
     /// Forgets everything in flight (a crash or a restart).
@@ -783,7 +813,11 @@ impl ApiServer {
             }
             (_, r) => r,
         };
-        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, w.since);
+        let changed = match (&result, w.since) {
+            (Ok(KvResult::Values(v)), Some(rev)) => Some(self.changed_since(v, rev)),
+            _ => None,
+        };
+        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, changed);
         let done = self.cores.run(ctx.now, cpu_ns);
         self.answering.insert(tag, (w, result, cpu_ns));
         ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });

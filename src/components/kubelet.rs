@@ -122,7 +122,7 @@ pub struct Kubelet {
     /// kube-proxy's programmed rules: the Service endpoints it last listed, by pod uid. Kept in the
     /// kernel, so they survive a kubelet crash, not a node crash.
     /// In uid order, as the list returns them.
-    pub proxy: Vec<(u64, EndpointObj)>,
+    pub proxy: std::sync::Arc<[(u64, EndpointObj)]>,
     /// kube-proxy has programmed its rules since the node booted: until then its health check
     /// (`/healthz` on port 10256, k/k pkg/proxy/healthcheck/proxier_health.go) fails, so load
     /// balancers in front of the nodes send no users to it.
@@ -167,7 +167,7 @@ impl Kubelet {
             status_seq: 0,
             lease_backoff_ns: 0,
             lease_phase_pending: false,
-            proxy: Vec::new(),
+            proxy: std::sync::Arc::from(Vec::new()),
             proxy_synced: false,
             proxy_fp: 0,
             proxy_listed: None,
@@ -253,7 +253,7 @@ impl Kubelet {
         self.proxy_synced = false;
         self.proxy_listed = None;
         if !self.proxy.is_empty() {
-            self.proxy.clear();
+            self.proxy = std::sync::Arc::from(Vec::new());
             out.push(Out::Trace(TraceKind::ProxyEndpoints {
                 proc: ctx_me,
                 endpoints: 0,
@@ -731,9 +731,66 @@ impl Kubelet {
         {
             return;
         }
-        let listed = &*shared;
-        self.eps_seen_rev = Some(listed.iter().map(|kv| kv.mod_rev).max().unwrap_or(0));
-        self.kube_api = listed
+        let view = proxy_view(&shared);
+        self.eps_seen_rev = Some(view.max_rev);
+        self.kube_api = view.kube_api;
+        // Compared before anything is programmed: most lists return what is already programmed,
+        // and then, in steady state, as the very table this kube-proxy holds.
+        let same = std::sync::Arc::ptr_eq(&view.table, &self.proxy) || view.table == self.proxy;
+        if !same || !self.proxy_synced {
+            let table = view.table.clone();
+            self.proxy_synced = true;
+            self.proxy_fp = view.fp;
+            let endpoints = crate::engine::count32(table.len());
+            self.proxy = table;
+            ctx.trace(TraceKind::ProxyEndpoints {
+                proc: ctx.me,
+                endpoints,
+            });
+        } else {
+            // The same rules under another name: hold the shared table, so that the next
+            // comparison is of pointers.
+            self.proxy = view.table.clone();
+        }
+        self.proxy_listed = Some(shared);
+    }
+}
+
+/// What kube-proxy derives from one endpoints answer: the `kubernetes` Service's API servers, the
+/// workloads' endpoint table and its fingerprint, and the newest revision listed.
+struct ProxyView {
+    kube_api: u64,
+    table: std::sync::Arc<[(u64, EndpointObj)]>,
+    fp: u64,
+    max_rev: u64,
+}
+
+thread_local! {
+    /// The last few answers [`proxy_view`] derived from (newest last), and what it derived. Each
+    /// etcd member shares one answer until a write lands in its range, so a thousand workers derive
+    /// it once instead of a thousand times; and an answer whose table equals the previous one
+    /// (only an API server's lease moved) shares that table, so each kube-proxy compares a
+    /// pointer. A cache of a pure function of the answer, holding the answer so that its address
+    /// is not reused: what each kube-proxy programs is the same with or without it.
+    static PROXY_VIEW: std::cell::RefCell<Vec<(std::sync::Arc<[crate::components::msg::KeyValue]>, std::sync::Arc<ProxyView>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`ProxyView`] of an endpoints answer (see [`PROXY_VIEW`]).
+fn proxy_view(
+    shared: &std::sync::Arc<[crate::components::msg::KeyValue]>,
+) -> std::sync::Arc<ProxyView> {
+    PROXY_VIEW.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if let Some((_, view)) = memo
+            .iter()
+            .find(|(of, _)| std::sync::Arc::ptr_eq(of, shared))
+        {
+            return view.clone();
+        }
+        let listed = &**shared;
+        let max_rev = listed.iter().map(|kv| kv.mod_rev).max().unwrap_or(0);
+        let kube_api = listed
             .iter()
             .rev()
             .find(|kv| keys::kind_of(kv.key) == keys::API_ENDPOINTS)
@@ -742,30 +799,47 @@ impl Kubelet {
             });
         let split = listed.partition_point(|kv| keys::kind_of(kv.key) == keys::ENDPOINT);
         let eps = &listed[..split];
-        // Compared before anything is built: most lists return what is already programmed.
-        let same = eps.len() == self.proxy.len()
-            && eps
-                .iter()
-                .zip(&self.proxy)
-                .all(|(kv, (uid, e))| keys::id_of(kv.key) == *uid && kv.value == e.pack());
-        if !same || !self.proxy_synced {
-            let table: Vec<(u64, EndpointObj)> = eps
-                .iter()
-                .map(|kv| (keys::id_of(kv.key), EndpointObj::unpack(kv.value)))
-                .collect();
-            self.proxy_synced = true;
-            self.proxy_fp = table.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (uid, e)| {
-                [*uid, e.pack()]
+        let previous = memo.last().map(|(_, v)| v.clone());
+        let view = match previous {
+            Some(p)
+                if p.table.len() == eps.len()
+                    && eps.iter().zip(p.table.iter()).all(|(kv, (uid, e))| {
+                        keys::id_of(kv.key) == *uid && kv.value == e.pack()
+                    }) =>
+            {
+                ProxyView {
+                    kube_api,
+                    table: p.table.clone(),
+                    fp: p.fp,
+                    max_rev,
+                }
+            }
+            _ => {
+                let table: std::sync::Arc<[(u64, EndpointObj)]> = eps
                     .iter()
-                    .fold(h, |h, x| (h ^ x).wrapping_mul(0x0100_0000_01b3))
-            });
-            let endpoints = crate::engine::count32(table.len());
-            self.proxy = table;
-            ctx.trace(TraceKind::ProxyEndpoints {
-                proc: ctx.me,
-                endpoints,
-            });
+                    .map(|kv| (keys::id_of(kv.key), EndpointObj::unpack(kv.value)))
+                    .collect();
+                let fp = table.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (uid, e)| {
+                    [*uid, e.pack()]
+                        .iter()
+                        .fold(h, |h, x| (h ^ x).wrapping_mul(0x0100_0000_01b3))
+                });
+                ProxyView {
+                    kube_api,
+                    table,
+                    fp,
+                    max_rev,
+                }
+            }
+        };
+        let view = std::sync::Arc::new(view);
+        // One answer per etcd member is current at a time; a few more cover the moments when
+        // a write has reached some members and not others.
+        const KEPT: usize = 8;
+        if memo.len() == KEPT {
+            memo.remove(0);
         }
-        self.proxy_listed = Some(shared);
-    }
+        memo.push((shared.clone(), view.clone()));
+        view
+    })
 }

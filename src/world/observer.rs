@@ -351,7 +351,7 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
                 hosts: Vec::new(),
                 all: vec![0; n],
             };
-            for &(uid, ep) in &k.proxy {
+            for &(uid, ep) in k.proxy.iter() {
                 let i = ep.workload as usize;
                 if i >= n {
                     continue;
