@@ -772,9 +772,12 @@ thread_local! {
     /// (only an API server's lease moved) shares that table, so each kube-proxy compares a
     /// pointer. A cache of a pure function of the answer, holding the answer so that its address
     /// is not reused: what each kube-proxy programs is the same with or without it.
-    static PROXY_VIEW: std::cell::RefCell<Vec<(std::sync::Arc<[crate::components::msg::KeyValue]>, std::sync::Arc<ProxyView>)>> =
+    static PROXY_VIEW: std::cell::RefCell<Vec<(SharedAnswer, std::sync::Arc<ProxyView>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
+
+/// An answer as etcd shares it among its readers.
+type SharedAnswer = std::sync::Arc<[crate::components::msg::KeyValue]>;
 
 /// [`ProxyView`] of an endpoints answer (see [`PROXY_VIEW`]).
 fn proxy_view(
