@@ -276,6 +276,9 @@ pub fn ready_replicas(w: &World) -> Vec<(u32, u32)> {
 /// serves.
 #[derive(Clone)]
 struct Summary {
+    /// The table summarised, when in uid order: a change to a running pod outside it leaves the
+    /// summary as it is.
+    table: Option<std::sync::Arc<[(u64, crate::components::objects::EndpointObj)]>>,
     total: Vec<u32>,
     /// Serving endpoints per (node, workload), `nodes x n`, and the nodes with any.
     serving: Vec<u32>,
@@ -294,6 +297,35 @@ struct TableCache {
     key: Vec<(u64, bool)>,
     valid_until: Nanos,
     summaries: std::collections::BTreeMap<u64, Summary>,
+    /// Every running pod as (uid, node, ready at), sorted: what the summaries look endpoints up
+    /// in. It changes only with a kubelet's `serving_version` (part of `key`); while a thousand
+    /// workers start their pods, the kube-proxies hold dozens of table versions, and looking each
+    /// endpoint up in its node's kubelet made the summaries most of the warm-up.
+    running: Vec<(u64, u16, Nanos)>,
+}
+
+/// The uids of the entries in one sorted list and not in the other.
+fn symmetric_difference(a: &[(u64, u16, Nanos)], b: &[(u64, u16, Nanos)]) -> Vec<u64> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), Some(y)) if x < y => {
+                out.push(x.0);
+                i += 1;
+            }
+            (Some(_), Some(y)) | (None, Some(y)) => {
+                out.push(y.0);
+                j += 1;
+            }
+            (Some(x), None) => {
+                out.push(x.0);
+                i += 1;
+            }
+            (None, None) => unreachable!("the loop's condition"),
+        }
+    }
+    out
 }
 
 fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
@@ -332,11 +364,42 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
         })
         .collect();
     let clocks_perfect = w.clocks.iter().all(|c| c.is_perfect());
-    if !clocks_perfect || key != cache.key || w.now >= cache.valid_until {
+    if key != cache.key {
+        let mut running = Vec::with_capacity(cache.running.len());
+        for (node, k) in kubelets.iter().enumerate() {
+            if let Some(k) = k {
+                running.extend(
+                    k.running
+                        .iter()
+                        .map(|(&uid, p)| (uid, id16(node), p.ready_at_ns)),
+                );
+            }
+        }
+        running.sort_unstable();
+        let hosts_changed =
+            key.len() != cache.key.len() || key.iter().zip(&cache.key).any(|(a, b)| a.1 != b.1);
+        if hosts_changed {
+            cache.summaries.clear();
+        } else {
+            // Only summaries whose tables list a pod that started, stopped or moved are stale:
+            // while pods start, none is listed yet (endpoints are published once ready).
+            let changed = symmetric_difference(&cache.running, &running);
+            cache.summaries.retain(|_, s| {
+                s.table.as_ref().is_some_and(|t| {
+                    !changed
+                        .iter()
+                        .any(|u| t.binary_search_by_key(u, |e| e.0).is_ok())
+                })
+            });
+        }
+        cache.running = running;
         cache.key = key;
+    }
+    if !clocks_perfect || w.now >= cache.valid_until {
         cache.valid_until = Nanos::MAX;
         cache.summaries.clear();
     }
+    let running = &cache.running;
     let mut ready = vec![u32::MAX; n];
     let mut reach = vec![0f64; n];
     let mut count = 0u32;
@@ -345,12 +408,17 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
         count += 1;
         let valid_until = &mut cache.valid_until;
         let sum = cache.summaries.entry(k.proxy_fp).or_insert_with(|| {
+            let sorted = k.proxy.windows(2).all(|p| p[0].0 < p[1].0);
             let mut s = Summary {
+                table: sorted.then(|| k.proxy.clone()),
                 total: vec![0; n],
                 serving: vec![0; nodes * n],
                 hosts: Vec::new(),
                 all: vec![0; n],
             };
+            // The table is in uid order (etcd's key order), as is `running`: a merge, with a
+            // search when the order breaks.
+            let mut at = 0usize;
             for &(uid, ep) in k.proxy.iter() {
                 let i = ep.workload as usize;
                 if i >= n {
@@ -358,11 +426,18 @@ fn ready_replicas_cached(w: &World, cache: &mut TableCache) -> Vec<(u32, u32)> {
                 }
                 s.total[i] += 1;
                 let node = ep.node as usize;
-                let ready_at = kubelets
-                    .get(node)
-                    .copied()
-                    .flatten()
-                    .and_then(|pk| pk.ready_at(uid));
+                if at > 0 && running[at - 1].0 >= uid {
+                    at = running.partition_point(|r| r.0 < uid);
+                }
+                while at < running.len() && running[at].0 < uid {
+                    at += 1;
+                }
+                // The pod as the kubelet of the node it is bound to runs it.
+                let ready_at = running[at..]
+                    .iter()
+                    .take_while(|r| r.0 == uid)
+                    .find(|r| usize::from(r.1) == node)
+                    .map(|r| r.2);
                 let local_now = w.clocks[node].local(w.now);
                 let serves = w.net.host_up(ep.node) && ready_at.is_some_and(|at| at <= local_now);
                 // A listed pod that turns ready later changes this summary then.
@@ -459,4 +534,19 @@ pub fn etcd_logs(w: &World) -> Vec<EtcdLogView> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::symmetric_difference;
+
+    #[test]
+    fn symmetric_difference_names_pods_started_stopped_or_changed() {
+        let before = [(1, 0, 5), (2, 0, 5), (4, 1, 7)];
+        let after = [(2, 0, 5), (3, 1, 9), (4, 1, 8)];
+        // 1 stopped, 3 started, 4 restarted (ready at another moment); 2 is as it was.
+        assert_eq!(symmetric_difference(&before, &after), vec![1, 3, 4, 4]);
+        assert!(symmetric_difference(&after, &after).is_empty());
+        assert_eq!(symmetric_difference(&[], &after), vec![2, 3, 4]);
+    }
 }
