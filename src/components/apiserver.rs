@@ -81,7 +81,7 @@ impl ApiCapacity {
     /// a watch served from the cache delivers those and nothing else. Without this, a thousand
     /// kubelets polling 5,000 pods and their endpoints every 2 s asked each API server for 17
     /// CPU-seconds a second, which real kubelets and kube-proxies, watching, never do.
-    /// `changed` is that count for such a LIST ([`ApiServer::changed_since`]).
+    /// `changed` is that count for such a LIST ([`changed_since`]).
     fn cpu_ns(
         &self,
         op: OpKind,
@@ -283,8 +283,8 @@ pub struct ApiServer {
     /// cluster's.
     pods_by_node: Option<PodsByNode>,
     /// The modification revisions, sorted, of the last large answer a watch stand-in was costed
-    /// on (see [`ApiServer::changed_since`]).
-    revs_of: Option<(std::sync::Arc<[KeyValue]>, Vec<u64>)>,
+    /// on (see [`changed_since`]).
+    revs_of: Option<RevIndex>,
 }
 
 /// A range answer and its pods by node (see [`ApiServer::pods_on`]).
@@ -293,6 +293,35 @@ struct PodsByNode {
     of: std::sync::Arc<[KeyValue]>,
     nodes: BTreeMap<u16, std::sync::Arc<[KeyValue]>>,
     none: std::sync::Arc<[KeyValue]>,
+}
+
+/// An answer and its modification revisions, sorted (see [`changed_since`]).
+type RevIndex = (std::sync::Arc<[KeyValue]>, Vec<u64>);
+
+/// How many objects of an answer were modified after revision `since`. Every kube-proxy's
+/// endpoints poll gets the same shared answer from etcd (until a write lands in its range), so
+/// its revisions are sorted once and each poll costs a binary search, not a pass over the
+/// cluster's endpoints; small answers (a node's pods) are counted directly. A cache of a pure
+/// function of the answer: the count is the same either way. `cache` is the server's `revs_of`.
+fn changed_since(
+    cache: &mut Option<RevIndex>,
+    v: &std::sync::Arc<[KeyValue]>,
+    since: u64,
+) -> usize {
+    const SMALL: usize = 64;
+    if v.len() < SMALL {
+        return v.iter().filter(|kv| kv.mod_rev > since).count();
+    }
+    if !cache
+        .as_ref()
+        .is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, v))
+    {
+        let mut revs: Vec<u64> = v.iter().map(|kv| kv.mod_rev).collect();
+        revs.sort_unstable();
+        *cache = Some((v.clone(), revs));
+    }
+    let revs = &cache.as_ref().expect("set above").1;
+    revs.len() - revs.partition_point(|&r| r <= since)
 }
 
 /// A request whose answer waits for its CPU work.
@@ -353,29 +382,6 @@ impl ApiServer {
         }
         let c = self.pods_by_node.as_ref().expect("built above");
         c.nodes.get(&node).unwrap_or(&c.none).clone()
-    }
-
-    /// How many objects of an answer were modified after revision `since`. Every kube-proxy's
-    /// endpoints poll gets the same shared answer from etcd (until a write lands in its range), so
-    /// its revisions are sorted once and each poll costs a binary search, not a pass over the
-    /// cluster's endpoints; small answers (a node's pods) are counted directly. A cache of a pure
-    /// function of the answer: the count is the same either way.
-    fn changed_since(&mut self, v: &std::sync::Arc<[KeyValue]>, since: u64) -> usize {
-        const SMALL: usize = 64;
-        if v.len() < SMALL {
-            return v.iter().filter(|kv| kv.mod_rev > since).count();
-        }
-        if !self
-            .revs_of
-            .as_ref()
-            .is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, v))
-        {
-            let mut revs: Vec<u64> = v.iter().map(|kv| kv.mod_rev).collect();
-            revs.sort_unstable();
-            self.revs_of = Some((v.clone(), revs));
-        }
-        let revs = &self.revs_of.as_ref().expect("set above").1;
-        revs.len() - revs.partition_point(|&r| r <= since)
     }
 
     /// Forgets everything in flight (a crash or a restart).
@@ -814,7 +820,7 @@ impl ApiServer {
             (_, r) => r,
         };
         let changed = match (&result, w.since) {
-            (Ok(KvResult::Values(v)), Some(rev)) => Some(self.changed_since(v, rev)),
+            (Ok(KvResult::Values(v)), Some(rev)) => Some(changed_since(&mut self.revs_of, v, rev)),
             _ => None,
         };
         let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, changed);
@@ -1031,6 +1037,39 @@ impl ApiServer {
         }
         if self.phase == Phase::Draining && self.drained() {
             self.exit_drained(ctx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{changed_since, KeyValue};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The cached count is the plain count, for small and large answers, whether the cache
+        /// holds this answer, another or none.
+        #[test]
+        fn changed_since_counts_as_a_pass_over_the_answer(
+            revs in proptest::collection::vec(1u64..500, 0..200),
+            other in proptest::collection::vec(1u64..500, 64..100),
+            sinces in proptest::collection::vec(0u64..520, 1..6),
+        ) {
+            let answer = |revs: &[u64]| -> std::sync::Arc<[KeyValue]> {
+                revs.iter()
+                    .enumerate()
+                    .map(|(i, &mod_rev)| KeyValue { key: i as u64, value: 1, mod_rev })
+                    .collect()
+            };
+            let (a, b) = (answer(&revs), answer(&other));
+            let mut cache = None;
+            for since in sinces {
+                let plain = revs.iter().filter(|&&r| r > since).count();
+                prop_assert_eq!(changed_since(&mut cache, &a, since), plain);
+                let plain_b = other.iter().filter(|&&r| r > since).count();
+                prop_assert_eq!(changed_since(&mut cache, &b, since), plain_b);
+                prop_assert_eq!(changed_since(&mut cache, &a, since), plain);
+            }
         }
     }
 }

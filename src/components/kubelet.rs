@@ -846,3 +846,58 @@ fn proxy_view(
         view
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{proxy_view, SharedAnswer};
+    use crate::components::apiserver::API_ENDPOINTS_PRESENT;
+    use crate::components::msg::{keys, KeyValue};
+    use crate::components::objects::EndpointObj;
+
+    fn answer(eps: &[(u64, u16, u64)], lease_rev: u64, api: u64) -> SharedAnswer {
+        let mut v: Vec<KeyValue> = eps
+            .iter()
+            .map(|&(uid, node, mod_rev)| KeyValue {
+                key: keys::key(keys::ENDPOINT, uid),
+                value: EndpointObj { workload: 0, node }.pack(),
+                mod_rev,
+            })
+            .collect();
+        v.push(KeyValue {
+            key: keys::key(keys::MASTER_LEASE, 0),
+            value: 1,
+            mod_rev: lease_rev,
+        });
+        v.push(KeyValue {
+            key: keys::key(keys::API_ENDPOINTS, 0),
+            value: api | API_ENDPOINTS_PRESENT,
+            mod_rev: 3,
+        });
+        v.into()
+    }
+
+    #[test]
+    fn proxy_view_derives_the_answer_and_shares_unchanged_tables() {
+        let a = answer(&[(1, 4, 10), (2, 5, 11)], 20, 0b101);
+        let va = proxy_view(&a);
+        assert_eq!(va.kube_api, 0b101);
+        assert_eq!(va.max_rev, 20);
+        let uids: Vec<(u64, u16)> = va.table.iter().map(|(u, e)| (*u, e.node)).collect();
+        assert_eq!(uids, vec![(1, 4), (2, 5)]);
+        // The same answer again: the very view.
+        assert!(std::sync::Arc::ptr_eq(&proxy_view(&a), &va));
+        // Only the API server's lease moved: another answer, the same table.
+        let b = answer(&[(1, 4, 10), (2, 5, 11)], 30, 0b101);
+        let vb = proxy_view(&b);
+        assert!(std::sync::Arc::ptr_eq(&vb.table, &va.table));
+        assert_eq!((vb.max_rev, vb.fp), (30, va.fp));
+        // An endpoint moved: a new table and fingerprint.
+        let c = answer(&[(1, 4, 10), (2, 6, 31)], 30, 0b101);
+        let vc = proxy_view(&c);
+        assert!(!std::sync::Arc::ptr_eq(&vc.table, &va.table));
+        assert_eq!(vc.table[1].1.node, 6);
+        assert_ne!(vc.fp, va.fp);
+        // The older answer is still remembered, with its own table.
+        assert!(std::sync::Arc::ptr_eq(&proxy_view(&a).table, &va.table));
+    }
+}
