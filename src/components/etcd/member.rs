@@ -135,6 +135,12 @@ struct Volatile {
     reads: BTreeMap<u64, (u64, Waiting)>,
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
+    /// The ReadIndex round in flight (etcd's `linearizableReadLoop` runs one at a time): its
+    /// context, the reads it serves, and its read index once known (the round ends when the member
+    /// has applied up to it).
+    read_round: Option<(u64, Vec<u64>, Option<u64>)>,
+    /// Reads that came while a round was in flight: they wait for the next one.
+    read_next: Vec<u64>,
     /// Proposals waiting for a leader, by write id (etcd-io/raft node.go `run`: `propc = nil` while
     /// there is no leader, so `Propose` blocks until one is known or its context times out).
     blocked: Vec<(u64, EntryData)>,
@@ -447,6 +453,8 @@ impl EtcdMember {
             writes: BTreeMap::new(),
             reads: BTreeMap::new(),
             ready_reads: Vec::new(),
+            read_round: None,
+            read_next: Vec::new(),
             blocked: Vec::new(),
             tick_buffered: false,
             ranges: Vec::new(),
@@ -631,7 +639,10 @@ impl EtcdMember {
             EtcdTimer::ReadRetry { read_ctx } => {
                 self.catch_up(ctx.now);
                 let v = self.v.as_mut().unwrap();
-                if v.reads.contains_key(&read_ctx) {
+                if v.read_round
+                    .as_ref()
+                    .is_some_and(|(c, _, index)| *c == read_ctx && index.is_none())
+                {
                     v.raft.read_index(read_ctx);
                     ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx });
                 }
@@ -863,12 +874,14 @@ impl EtcdMember {
                 v.answer_after(ctx, cpu, from, id, Ok(KvResult::Value(kv)));
             }
             KvOp::Get { .. } | KvOp::Range { .. } => {
+                // The read waits for the next ReadIndex round (`linearizableReadNotify` signals
+                // `readwaitc` and waits on the current notifier); the round starts now if none is
+                // in flight (`after_event`).
                 let rctx = v.next_ctx;
                 v.next_ctx += 1;
                 v.reads.insert(rctx, (rctx, waiting));
-                v.raft.read_index(rctx);
+                v.read_next.push(rctx);
                 ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
-                ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
             }
             // The API server serves watches from its watch cache; none reaches etcd. Answered as
             // an empty read rather than left to time out, should one ever come.
@@ -895,7 +908,13 @@ impl EtcdMember {
         self.note_role(ctx);
         // A new leader may have taken proposals that waited for one: hand them to the loop now.
         self.drain_ready(ctx);
-        self.serve_reads(ctx);
+        loop {
+            self.serve_reads(ctx);
+            if !self.start_read_round(ctx) {
+                break;
+            }
+            self.drain_ready(ctx);
+        }
         self.report_quiet(ctx);
         self.arm_tick(ctx);
     }
@@ -965,12 +984,21 @@ impl EtcdMember {
         let _ = rd.dropped_reads;
         for rs in rd.read_states {
             let v = self.v.as_mut().unwrap();
-            if let Some((_, w)) = v.reads.remove(&rs.context) {
-                // Its read index came: no more retries (the retry asks only for reads in `reads`).
-                ctx.cancel(EtcdTimer::ReadRetry {
-                    read_ctx: rs.context,
-                });
-                v.ready_reads.push((rs.index, rs.context, w));
+            let Some((c, rids, index)) = v.read_round.as_mut() else {
+                continue;
+            };
+            if *c != rs.context || index.is_some() {
+                continue;
+            }
+            // The round's read index came: no more retries; its reads wait for apply.
+            *index = Some(rs.index);
+            ctx.cancel(EtcdTimer::ReadRetry {
+                read_ctx: rs.context,
+            });
+            for rid in std::mem::take(rids) {
+                if let Some((_, w)) = v.reads.remove(&rid) {
+                    v.ready_reads.push((rs.index, rid, w));
+                }
             }
         }
         if let Some(first) = rd.entries.first() {
@@ -1242,8 +1270,44 @@ impl EtcdMember {
         }
     }
 
+    /// Starts a ReadIndex round for the reads waiting for one, unless a round is in flight:
+    /// etcd's `linearizableReadLoop` takes every read that came since its last round
+    /// (`s.readNotifier`), sends one ReadIndex for them all (`requestCurrentIndex`, re-sent every
+    /// `readIndexRetryTime`), waits for its ReadState and for apply to reach its index, notifies
+    /// them, and only then loops. So concurrent reads share one round of heartbeats, and a read
+    /// that comes during a round waits for the next. Whether a round started.
+    fn start_read_round(&mut self, ctx: &mut Ctx) -> bool {
+        let v = self.v.as_mut().unwrap();
+        if let Some((_, rids, index)) = &v.read_round {
+            // A round whose reads have all gone (timed out) and whose index has not come ends:
+            // the loop's own wait is bounded by the request timeout too.
+            if index.is_some() || rids.iter().any(|r| v.reads.contains_key(r)) {
+                return false;
+            }
+            let (c, _, _) = v.read_round.take().expect("checked");
+            ctx.cancel(EtcdTimer::ReadRetry { read_ctx: c });
+        }
+        v.read_next.retain(|r| v.reads.contains_key(r));
+        if v.read_next.is_empty() {
+            return false;
+        }
+        let rctx = v.next_ctx;
+        v.next_ctx += 1;
+        v.read_round = Some((rctx, std::mem::take(&mut v.read_next), None));
+        v.raft.read_index(rctx);
+        ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
+        true
+    }
+
     fn serve_reads(&mut self, ctx: &mut Ctx) {
         let v = self.v.as_mut().unwrap();
+        // The round ends once applied up to its index: the loop may start the next.
+        if v.read_round
+            .as_ref()
+            .is_some_and(|(_, _, index)| index.is_some_and(|i| i <= v.applied))
+        {
+            v.read_round = None;
+        }
         if v.ready_reads.is_empty() {
             return;
         }
@@ -1374,24 +1438,31 @@ impl EtcdMember {
         }
     }
 
-    /// A new leader is known. Reads still waiting for their read index get the retryable "leader
-    /// changed" (etcd `requestCurrentIndex` returns `ErrLeaderChanged` on `leaderChangedNotifier`,
-    /// which fires whenever the Ready's SoftState names a new, non-empty leader); proposals blocked
-    /// for want of a leader go on to it.
+    /// A new leader is known. The reads of the ReadIndex round still waiting for its index get the
+    /// retryable "leader changed" (etcd `requestCurrentIndex` returns `ErrLeaderChanged` on
+    /// `leaderChangedNotifier`, which fires whenever the Ready's SoftState names a new, non-empty
+    /// leader, and the loop notifies that round's reads of the error); reads queued for the next
+    /// round go on to it; proposals blocked for want of a leader go on to the new leader.
     fn leader_changed(&mut self, ctx: &mut Ctx) {
         let leader_proc = {
             let v = self.v.as_ref().unwrap();
             v.raft.leader().and_then(|l| self.proc_of(l))
         };
         let v = self.v.as_mut().unwrap();
-        for (_, (_, w)) in std::mem::take(&mut v.reads) {
-            ctx.send(
-                w.client,
-                Msg::EtcdResp {
-                    id: w.req_id,
-                    result: Err(EtcdError::LeaderChanged),
-                },
-            );
+        // The round waiting for its read index fails; reads queued for the next round go on to it.
+        if let Some((c, rids, None)) = v.read_round.take_if(|(_, _, index)| index.is_none()) {
+            ctx.cancel(EtcdTimer::ReadRetry { read_ctx: c });
+            for rid in rids {
+                if let Some((_, w)) = v.reads.remove(&rid) {
+                    ctx.send(
+                        w.client,
+                        Msg::EtcdResp {
+                            id: w.req_id,
+                            result: Err(EtcdError::LeaderChanged),
+                        },
+                    );
+                }
+            }
         }
         for (write_id, data) in std::mem::take(&mut v.blocked) {
             if !v.writes.contains_key(&write_id) {
