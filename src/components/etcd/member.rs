@@ -41,6 +41,17 @@ pub enum EtcdTimer {
     LinkSent { token: u64 },
 }
 
+/// One ReadIndex round (see `EtcdMember::start_read_round`).
+#[derive(Clone, Debug)]
+struct ReadRound {
+    /// The context its ReadIndex carries.
+    ctx: u64,
+    /// The reads it serves, until its read index comes.
+    reads: Vec<u64>,
+    /// Its read index, once known: the round ends when the member has applied up to it.
+    index: Option<u64>,
+}
+
 /// etcd re-sends a ReadIndex that got no answer every 500 ms (`readIndexRetryTime`,
 /// etcd server/etcdserver/v3_server.go, `requestCurrentIndex`): a ReadIndex dropped by a member
 /// without a leader, or forwarded to a leader that died, is sent again until a leader answers or the
@@ -135,10 +146,8 @@ struct Volatile {
     reads: BTreeMap<u64, (u64, Waiting)>,
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
-    /// The ReadIndex round in flight (etcd's `linearizableReadLoop` runs one at a time): its
-    /// context, the reads it serves, and its read index once known (the round ends when the member
-    /// has applied up to it).
-    read_round: Option<(u64, Vec<u64>, Option<u64>)>,
+    /// The ReadIndex round in flight (etcd's `linearizableReadLoop` runs one at a time).
+    read_round: Option<ReadRound>,
     /// Reads that came while a round was in flight: they wait for the next one.
     read_next: Vec<u64>,
     /// Proposals waiting for a leader, by write id (etcd-io/raft node.go `run`: `propc = nil` while
@@ -641,7 +650,7 @@ impl EtcdMember {
                 let v = self.v.as_mut().unwrap();
                 if v.read_round
                     .as_ref()
-                    .is_some_and(|(c, _, index)| *c == read_ctx && index.is_none())
+                    .is_some_and(|r| r.ctx == read_ctx && r.index.is_none())
                 {
                     v.raft.read_index(read_ctx);
                     ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx });
@@ -984,18 +993,18 @@ impl EtcdMember {
         let _ = rd.dropped_reads;
         for rs in rd.read_states {
             let v = self.v.as_mut().unwrap();
-            let Some((c, rids, index)) = v.read_round.as_mut() else {
+            let Some(round) = v.read_round.as_mut() else {
                 continue;
             };
-            if *c != rs.context || index.is_some() {
+            if round.ctx != rs.context || round.index.is_some() {
                 continue;
             }
             // The round's read index came: no more retries; its reads wait for apply.
-            *index = Some(rs.index);
+            round.index = Some(rs.index);
             ctx.cancel(EtcdTimer::ReadRetry {
                 read_ctx: rs.context,
             });
-            for rid in std::mem::take(rids) {
+            for rid in std::mem::take(&mut round.reads) {
                 if let Some((_, w)) = v.reads.remove(&rid) {
                     v.ready_reads.push((rs.index, rid, w));
                 }
@@ -1278,14 +1287,16 @@ impl EtcdMember {
     /// that comes during a round waits for the next. Whether a round started.
     fn start_read_round(&mut self, ctx: &mut Ctx) -> bool {
         let v = self.v.as_mut().unwrap();
-        if let Some((_, rids, index)) = &v.read_round {
+        if let Some(round) = &v.read_round {
             // A round whose reads have all gone (timed out) and whose index has not come ends:
             // the loop's own wait is bounded by the request timeout too.
-            if index.is_some() || rids.iter().any(|r| v.reads.contains_key(r)) {
+            if round.index.is_some() || round.reads.iter().any(|r| v.reads.contains_key(r)) {
                 return false;
             }
-            let (c, _, _) = v.read_round.take().expect("checked");
-            ctx.cancel(EtcdTimer::ReadRetry { read_ctx: c });
+            let round = v.read_round.take().expect("checked");
+            ctx.cancel(EtcdTimer::ReadRetry {
+                read_ctx: round.ctx,
+            });
         }
         v.read_next.retain(|r| v.reads.contains_key(r));
         if v.read_next.is_empty() {
@@ -1293,7 +1304,11 @@ impl EtcdMember {
         }
         let rctx = v.next_ctx;
         v.next_ctx += 1;
-        v.read_round = Some((rctx, std::mem::take(&mut v.read_next), None));
+        v.read_round = Some(ReadRound {
+            ctx: rctx,
+            reads: std::mem::take(&mut v.read_next),
+            index: None,
+        });
         v.raft.read_index(rctx);
         ctx.deadline(READ_INDEX_RETRY_NS, EtcdTimer::ReadRetry { read_ctx: rctx });
         true
@@ -1304,7 +1319,7 @@ impl EtcdMember {
         // The round ends once applied up to its index: the loop may start the next.
         if v.read_round
             .as_ref()
-            .is_some_and(|(_, _, index)| index.is_some_and(|i| i <= v.applied))
+            .is_some_and(|r| r.index.is_some_and(|i| i <= v.applied))
         {
             v.read_round = None;
         }
@@ -1450,9 +1465,11 @@ impl EtcdMember {
         };
         let v = self.v.as_mut().unwrap();
         // The round waiting for its read index fails; reads queued for the next round go on to it.
-        if let Some((c, rids, None)) = v.read_round.take_if(|(_, _, index)| index.is_none()) {
-            ctx.cancel(EtcdTimer::ReadRetry { read_ctx: c });
-            for rid in rids {
+        if let Some(round) = v.read_round.take_if(|r| r.index.is_none()) {
+            ctx.cancel(EtcdTimer::ReadRetry {
+                read_ctx: round.ctx,
+            });
+            for rid in round.reads {
                 if let Some((_, w)) = v.reads.remove(&rid) {
                     ctx.send(
                         w.client,
