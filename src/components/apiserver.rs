@@ -287,12 +287,40 @@ pub struct ApiServer {
     revs_of: Option<RevIndex>,
 }
 
-/// A range answer and its pods by node (see [`ApiServer::pods_on`]).
+/// A range answer and its pods by node (see [`pods_on`]).
 #[derive(Clone)]
 struct PodsByNode {
     of: std::sync::Arc<[KeyValue]>,
     nodes: BTreeMap<u16, std::sync::Arc<[KeyValue]>>,
     none: std::sync::Arc<[KeyValue]>,
+}
+
+/// The pods of `all` bound to `node`, in key order: what a LIST with the field selector
+/// `spec.nodeName=<node>` answers. `cache` is the server's `pods_by_node`, rebuilt only when etcd's
+/// answer is another.
+fn pods_on(
+    cache: &mut Option<PodsByNode>,
+    node: u16,
+    all: &std::sync::Arc<[KeyValue]>,
+) -> std::sync::Arc<[KeyValue]> {
+    let stale = cache
+        .as_ref()
+        .is_none_or(|c| !std::sync::Arc::ptr_eq(&c.of, all));
+    if stale {
+        let mut split: BTreeMap<u16, Vec<KeyValue>> = BTreeMap::new();
+        for kv in all.iter() {
+            if let Some(n) = Pod::unpack(kv.value).node {
+                split.entry(n).or_default().push(*kv);
+            }
+        }
+        *cache = Some(PodsByNode {
+            of: all.clone(),
+            nodes: split.into_iter().map(|(n, v)| (n, v.into())).collect(),
+            none: std::sync::Arc::from(Vec::new()),
+        });
+    }
+    let c = cache.as_ref().expect("built above");
+    c.nodes.get(&node).unwrap_or(&c.none).clone()
 }
 
 /// An answer and its modification revisions, sorted (see [`changed_since`]).
@@ -354,34 +382,6 @@ impl ApiServer {
             revs_of: None,
             pods_by_node: None,
         }
-    }
-
-    /// The pods of `all` bound to `node`, in key order: what a LIST with the field selector
-    /// `spec.nodeName=<node>` answers.
-    fn pods_on(
-        &mut self,
-        node: u16,
-        all: &std::sync::Arc<[KeyValue]>,
-    ) -> std::sync::Arc<[KeyValue]> {
-        let stale = self
-            .pods_by_node
-            .as_ref()
-            .is_none_or(|c| !std::sync::Arc::ptr_eq(&c.of, all));
-        if stale {
-            let mut split: BTreeMap<u16, Vec<KeyValue>> = BTreeMap::new();
-            for kv in all.iter() {
-                if let Some(n) = Pod::unpack(kv.value).node {
-                    split.entry(n).or_default().push(*kv);
-                }
-            }
-            self.pods_by_node = Some(PodsByNode {
-                of: all.clone(),
-                nodes: split.into_iter().map(|(n, v)| (n, v.into())).collect(),
-                none: std::sync::Arc::from(Vec::new()),
-            });
-        }
-        let c = self.pods_by_node.as_ref().expect("built above");
-        c.nodes.get(&node).unwrap_or(&c.none).clone()
     }
 
     /// Forgets everything in flight (a crash or a restart).
@@ -814,9 +814,11 @@ impl ApiServer {
             | EtcdError::NoSpace) => ApiError::Storage(e),
         });
         let result = match (w.node, result) {
-            (Some(node), Ok(KvResult::Values(all))) => {
-                Ok(KvResult::Values(self.pods_on(node, &all)))
-            }
+            (Some(node), Ok(KvResult::Values(all))) => Ok(KvResult::Values(pods_on(
+                &mut self.pods_by_node,
+                node,
+                &all,
+            ))),
             (_, r) => r,
         };
         let changed = match (&result, w.since) {
@@ -1043,7 +1045,8 @@ impl ApiServer {
 
 #[cfg(test)]
 mod tests {
-    use super::{changed_since, KeyValue};
+    use super::{changed_since, pods_on, KeyValue};
+    use crate::components::objects::Pod;
     use proptest::prelude::*;
 
     proptest! {
@@ -1069,6 +1072,43 @@ mod tests {
                 let plain_b = other.iter().filter(|&&r| r > since).count();
                 prop_assert_eq!(changed_since(&mut cache, &b, since), plain_b);
                 prop_assert_eq!(changed_since(&mut cache, &a, since), plain);
+            }
+        }
+    }
+
+    /// A node's pods from the shared split are the plain filter of etcd's answer, for each node,
+    /// with the split kept or rebuilt as the answer changes.
+    #[test]
+    fn pods_on_is_the_field_selectors_filter() {
+        let answer = |nodes: &[Option<u16>]| -> std::sync::Arc<[KeyValue]> {
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, &node)| KeyValue {
+                    key: i as u64,
+                    value: Pod {
+                        node,
+                        ..Pod::unpack(0)
+                    }
+                    .pack(),
+                    mod_rev: i as u64 + 1,
+                })
+                .collect()
+        };
+        let plain = |all: &[KeyValue], node: u16| -> Vec<KeyValue> {
+            all.iter()
+                .filter(|kv| Pod::unpack(kv.value).node == Some(node))
+                .copied()
+                .collect()
+        };
+        let mut cache = None;
+        for all in [
+            answer(&[Some(1), None, Some(2), Some(1), Some(3)]),
+            answer(&[Some(2), Some(2), None]),
+            answer(&[]),
+        ] {
+            for node in 0..5 {
+                assert_eq!(*pods_on(&mut cache, node, &all), *plain(&all, node));
             }
         }
     }
