@@ -281,50 +281,56 @@ pub struct ApiServer {
     /// kubelets' field-selected LISTs: rebuilt only when etcd answers a different range (it shares
     /// one answer until a write lands in it), so each kubelet's LIST costs its own pods, not the
     /// cluster's.
-    pods_by_node: Option<PodsByNode>,
+    pods_by_node: Derived<PodsByNode>,
     /// The modification revisions, sorted, of the last large answer a watch stand-in was costed
     /// on (see [`changed_since`]).
-    revs_of: Option<RevIndex>,
+    revs_of: Derived<Vec<u64>>,
 }
 
-/// A range answer and its pods by node (see [`pods_on`]).
-#[derive(Clone)]
-struct PodsByNode {
-    of: std::sync::Arc<[KeyValue]>,
-    nodes: BTreeMap<u16, std::sync::Arc<[KeyValue]>>,
-    none: std::sync::Arc<[KeyValue]>,
+/// What is derived from one shared answer, with the answer it was derived from: rebuilt only when
+/// etcd hands out another (it shares one answer until a write lands in the range). The answer is
+/// held, so that its address cannot be reused while the pointer comparison relies on it.
+type Derived<T> = Option<(std::sync::Arc<[KeyValue]>, T)>;
+
+/// `build(answer)`, from `cache` when it was derived from this very answer.
+fn derived<'a, T>(
+    cache: &'a mut Derived<T>,
+    answer: &std::sync::Arc<[KeyValue]>,
+    build: impl FnOnce(&[KeyValue]) -> T,
+) -> &'a T {
+    if !cache
+        .as_ref()
+        .is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, answer))
+    {
+        *cache = Some((answer.clone(), build(answer)));
+    }
+    &cache.as_ref().expect("set above").1
 }
+
+/// An answer's pods by the node they are bound to (see [`pods_on`]).
+type PodsByNode = BTreeMap<u16, std::sync::Arc<[KeyValue]>>;
 
 /// The pods of `all` bound to `node`, in key order: what a LIST with the field selector
-/// `spec.nodeName=<node>` answers. `cache` is the server's `pods_by_node`, rebuilt only when etcd's
-/// answer is another.
+/// `spec.nodeName=<node>` answers. `cache` is the server's `pods_by_node`.
 fn pods_on(
-    cache: &mut Option<PodsByNode>,
+    cache: &mut Derived<PodsByNode>,
     node: u16,
     all: &std::sync::Arc<[KeyValue]>,
 ) -> std::sync::Arc<[KeyValue]> {
-    let stale = cache
-        .as_ref()
-        .is_none_or(|c| !std::sync::Arc::ptr_eq(&c.of, all));
-    if stale {
+    let nodes = derived(cache, all, |all| {
         let mut split: BTreeMap<u16, Vec<KeyValue>> = BTreeMap::new();
-        for kv in all.iter() {
+        for kv in all {
             if let Some(n) = Pod::unpack(kv.value).node {
                 split.entry(n).or_default().push(*kv);
             }
         }
-        *cache = Some(PodsByNode {
-            of: all.clone(),
-            nodes: split.into_iter().map(|(n, v)| (n, v.into())).collect(),
-            none: std::sync::Arc::from(Vec::new()),
-        });
-    }
-    let c = cache.as_ref().expect("built above");
-    c.nodes.get(&node).unwrap_or(&c.none).clone()
+        split.into_iter().map(|(n, v)| (n, v.into())).collect()
+    });
+    // One empty answer for every node without pods, not an allocation per poll.
+    static NONE: std::sync::LazyLock<std::sync::Arc<[KeyValue]>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::from([]));
+    nodes.get(&node).unwrap_or(&NONE).clone()
 }
-
-/// An answer and its modification revisions, sorted (see [`changed_since`]).
-type RevIndex = (std::sync::Arc<[KeyValue]>, Vec<u64>);
 
 /// How many objects of an answer were modified after revision `since`. Every kube-proxy's
 /// endpoints poll gets the same shared answer from etcd (until a write lands in its range), so
@@ -332,7 +338,7 @@ type RevIndex = (std::sync::Arc<[KeyValue]>, Vec<u64>);
 /// cluster's endpoints; small answers (a node's pods) are counted directly. A cache of a pure
 /// function of the answer: the count is the same either way. `cache` is the server's `revs_of`.
 fn changed_since(
-    cache: &mut Option<RevIndex>,
+    cache: &mut Derived<Vec<u64>>,
     v: &std::sync::Arc<[KeyValue]>,
     since: u64,
 ) -> usize {
@@ -340,15 +346,11 @@ fn changed_since(
     if v.len() < SMALL {
         return v.iter().filter(|kv| kv.mod_rev > since).count();
     }
-    if !cache
-        .as_ref()
-        .is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, v))
-    {
+    let revs = derived(cache, v, |v| {
         let mut revs: Vec<u64> = v.iter().map(|kv| kv.mod_rev).collect();
         revs.sort_unstable();
-        *cache = Some((v.clone(), revs));
-    }
-    let revs = &cache.as_ref().expect("set above").1;
+        revs
+    });
     revs.len() - revs.partition_point(|&r| r <= since)
 }
 

@@ -737,20 +737,16 @@ impl Kubelet {
         // Compared before anything is programmed: most lists return what is already programmed,
         // and then, in steady state, as the very table this kube-proxy holds.
         let same = std::sync::Arc::ptr_eq(&view.table, &self.proxy) || view.table == self.proxy;
+        // The same rules under another name are held as the shared table, so that the next
+        // comparison is of pointers.
+        self.proxy = view.table.clone();
         if !same || !self.proxy_synced {
-            let table = view.table.clone();
             self.proxy_synced = true;
             self.proxy_fp = view.fp;
-            let endpoints = crate::engine::count32(table.len());
-            self.proxy = table;
             ctx.trace(TraceKind::ProxyEndpoints {
                 proc: ctx.me,
-                endpoints,
+                endpoints: crate::engine::count32(self.proxy.len()),
             });
-        } else {
-            // The same rules under another name: hold the shared table, so that the next
-            // comparison is of pointers.
-            self.proxy = view.table.clone();
         }
         self.proxy_listed = Some(shared);
     }
