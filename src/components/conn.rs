@@ -101,7 +101,8 @@ impl ApiConn {
             self.generation = self.generation.wrapping_add(1);
             return self.id();
         }
-        if self.armed != Some(self.generation) {
+        let continues = self.armed == Some(self.generation);
+        if !continues {
             // A new connection: nothing read on it yet, so its idle clock starts now.
             self.armed = Some(self.generation);
             self.last_read_ns = ctx.now;
@@ -112,7 +113,10 @@ impl ApiConn {
                 }),
             );
         }
-        self.id()
+        ConnId {
+            continues,
+            ..self.id()
+        }
     }
 
     /// The current connection's id.
@@ -120,6 +124,7 @@ impl ApiConn {
         ConnId {
             stream: self.stream,
             generation: self.generation,
+            continues: false,
         }
     }
 

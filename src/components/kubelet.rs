@@ -463,7 +463,7 @@ impl Kubelet {
             }
             Msg::GoAway { id } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some(&(client, cid, conn)) = self.relayed.get(&id) {
-                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0.same(&conn)) {
                         self.conntrack.remove(&client);
                     }
                     ctx.send(client, Msg::GoAway { id: cid });
@@ -488,7 +488,7 @@ impl Kubelet {
             Msg::ConnRefused { id } if IdSpace::of(id) == IdSpace::Controllers => {
                 // The API server's host reset the connection: so does the client's.
                 if let Some((client, cid, conn)) = self.relayed.remove(&id) {
-                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0.same(&conn)) {
                         self.conntrack.remove(&client);
                     }
                     ctx.send(client, Msg::ConnRefused { id: cid });
@@ -498,7 +498,7 @@ impl Kubelet {
             // kube-proxy only translates addresses: the TLS session is the pod's own.
             Msg::TlsFailed { id } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some((client, cid, conn)) = self.relayed.remove(&id) {
-                    if self.conntrack.get(&client).is_some_and(|c| c.0 == conn) {
+                    if self.conntrack.get(&client).is_some_and(|c| c.0.same(&conn)) {
                         self.conntrack.remove(&client);
                     }
                     ctx.send(client, Msg::TlsFailed { id: cid });
@@ -676,10 +676,10 @@ impl Kubelet {
         conn: crate::components::msg::ConnId,
     ) {
         let to = match self.conntrack.get(&client) {
-            Some(&(open, to)) if open == conn => Some(to),
+            Some(&(open, to)) if open.same(&conn) => Some(to),
             _ => {
                 // A new connection: the old one's relayed requests are gone with it.
-                self.relayed.retain(|_, r| r.0 != client || r.2 == conn);
+                self.relayed.retain(|_, r| r.0 != client || r.2.same(&conn));
                 let live: Vec<ProcId> = self
                     .cfg
                     .apiservers

@@ -300,6 +300,8 @@ impl Haproxy {
                 ctx.send(s.client, Msg::ConnRefused { id: s.client_id });
                 return;
             }
+            // The 503 closes the connection: the client's next request opens another.
+            ctx.send(s.client, Msg::GoAway { id: s.client_id });
             ctx.send(
                 s.client,
                 Msg::ApiResp {
@@ -363,12 +365,19 @@ impl Haproxy {
                             !(s.client == from
                                 && s.established
                                 && s.conn.stream == conn.stream
-                                && s.conn != conn)
+                                && s.conn.generation != conn.generation)
                         });
                     }
                 }
+                if conn.continues {
+                    // A segment of a connection this HAProxy does not have (it restarted, or the
+                    // VIP moved to it from another one): its kernel resets it.
+                    ctx.send(from, Msg::ConnRefused { id });
+                    return;
+                }
                 let Some(i) = self.pick(None) else {
                     // No server available: HAProxy closes the connection (503 in HTTP mode).
+                    ctx.send(from, Msg::GoAway { id });
                     ctx.send(
                         from,
                         Msg::ApiResp {
@@ -544,5 +553,105 @@ impl Haproxy {
                 established: true,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Haproxy, HaproxyConfig};
+    use crate::components::ctx::{Ctx, Out, ProcId};
+    use crate::components::msg::{ApiError, ApiUser, ConnId, HealthPath, KvOp, Msg};
+    use crate::engine::rng::stream;
+
+    const CLIENT: ProcId = 7;
+    const BACKEND: ProcId = 3;
+
+    fn haproxy(backends: Vec<ProcId>) -> Haproxy {
+        Haproxy::new(HaproxyConfig {
+            backend_names: backends.iter().map(|b| format!("cp-{b}")).collect(),
+            backends,
+            check_path: HealthPath::Readyz,
+            inter_ns: 2_000_000_000,
+            fall: 3,
+            rise: 2,
+            connect_timeout_ns: 5_000_000_000,
+            check_timeout_ns: 2_000_000_000,
+            retries: 3,
+            redispatch: true,
+        })
+    }
+
+    /// What HAProxy sends for request `id` on connection `conn` (generation 1): (to, message).
+    fn request(h: &mut Haproxy, id: u64, continues: bool) -> Vec<(ProcId, Msg)> {
+        let mut rng = stream(1, 1);
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now: 1,
+            me: 20,
+            rng: &mut rng,
+            out: &mut out,
+            quiet_ok: false,
+        };
+        let conn = ConnId {
+            stream: 0,
+            generation: 1,
+            continues,
+        };
+        let op = KvOp::Get {
+            key: 1,
+            linearizable: true,
+        };
+        h.on_msg(
+            &mut ctx,
+            CLIENT,
+            Msg::ApiReq {
+                id,
+                op,
+                conn,
+                user: ApiUser::Node,
+            },
+        );
+        out.into_iter()
+            .filter_map(|o| match o {
+                Out::Send { to, msg } => Some((to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A request on a connection this HAProxy has is relayed; one on a connection made to another
+    /// HAProxy (the VIP moved here) is reset, as the new holder's kernel resets a segment of a
+    /// connection it does not have; the request that opens a connection is balanced.
+    #[test]
+    fn a_request_on_a_connection_opened_elsewhere_is_reset() {
+        let mut old = haproxy(vec![BACKEND]);
+        let opened = request(&mut old, 1, false);
+        assert!(matches!(opened[..], [(BACKEND, Msg::ProxyReq { .. })]));
+        let next = request(&mut old, 2, true);
+        assert!(matches!(next[..], [(BACKEND, Msg::ProxyReq { .. })]));
+        let mut new_holder = haproxy(vec![BACKEND]);
+        let moved = request(&mut new_holder, 3, true);
+        assert!(matches!(moved[..], [(CLIENT, Msg::ConnRefused { id: 3 })]));
+    }
+
+    /// With no server to send it to, HAProxy answers and closes the connection (GOAWAY before the
+    /// 503), so the client's next request opens a new one rather than meeting a reset.
+    #[test]
+    fn no_backend_closes_the_clients_connection() {
+        let mut h = haproxy(Vec::new());
+        let sent = request(&mut h, 1, false);
+        assert!(matches!(
+            sent[..],
+            [
+                (CLIENT, Msg::GoAway { id: 1 }),
+                (
+                    CLIENT,
+                    Msg::ApiResp {
+                        id: 1,
+                        result: Err(ApiError::NoBackend)
+                    }
+                )
+            ]
+        ));
     }
 }

@@ -164,6 +164,17 @@ impl EtcdError {
 pub struct ConnId {
     pub stream: u16,
     pub generation: u32,
+    /// The connection was already open when this request was sent on it (it is not the request
+    /// that opened it): a host that does not have the connection answers it with a reset, as the
+    /// new VIP holder's kernel answers a segment of a connection made to the old one.
+    pub continues: bool,
+}
+
+impl ConnId {
+    /// Whether two requests ride the same connection.
+    pub fn same(&self, other: &ConnId) -> bool {
+        self.stream == other.stream && self.generation == other.generation
+    }
 }
 
 /// The answer an API request gets (an HTTP status in the real system).
