@@ -196,7 +196,7 @@ impl LoadClient {
                     return;
                 }
                 let to = members[self.current % members.len()];
-                ctx.send(to, Msg::EtcdReq { id, op });
+                ctx.send(to, Msg::EtcdReq { id, op, conn: 0 });
             }
         }
     }

@@ -218,7 +218,14 @@ impl EtcdClient {
     fn syn(&mut self, ctx: &mut Ctx, i: usize) {
         let id = self.ids.next_id();
         self.pings.insert(id, Ping::Dial(i));
-        ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
+        ctx.send(
+            self.cfg.endpoints[i],
+            Msg::EtcdPing {
+                id,
+                conn: self.attempt[i],
+                syn: true,
+            },
+        );
     }
 
     /// The current attempt on endpoint `i` failed (refused, or no answer by its deadline): the next
@@ -305,6 +312,7 @@ impl EtcdClient {
             Msg::EtcdReq {
                 id,
                 op: op.op.clone(),
+                conn: self.attempt[e],
             },
         );
     }
@@ -530,7 +538,14 @@ impl EtcdClient {
     fn keepalive(&mut self, ctx: &mut Ctx, i: usize, deadline: Nanos) {
         let id = self.ids.next_id();
         self.pings.insert(id, Ping::Keepalive(i));
-        ctx.send(self.cfg.endpoints[i], Msg::EtcdPing { id });
+        ctx.send(
+            self.cfg.endpoints[i],
+            Msg::EtcdPing {
+                id,
+                conn: self.attempt[i],
+                syn: false,
+            },
+        );
         ctx.deadline(deadline, EtcdClientTimer::KeepaliveDeadline { id });
     }
 

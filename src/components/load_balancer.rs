@@ -338,6 +338,7 @@ impl Haproxy {
                 op,
                 user,
                 origin: s.client,
+                conn: s.conn,
             },
         );
         ctx.deadline(
@@ -396,6 +397,7 @@ impl Haproxy {
                         op: op.clone(),
                         user,
                         origin: from,
+                        conn,
                     },
                 );
                 ctx.deadline(
@@ -532,6 +534,7 @@ impl Haproxy {
                 op: op.clone(),
                 user: *user,
                 origin: client,
+                conn,
             },
             None => Msg::ApiPing {
                 id: sid,

@@ -6,6 +6,10 @@ use super::etcd::types::{EntryData, RaftMsg};
 use crate::engine::{Nanos, SEC};
 use crate::net::Transport;
 
+/// client-go's dial timeout (`net.Dialer{Timeout: 30 * time.Second}`, k8s.io/client-go/transport/
+/// cache.go): a connection whose handshake has not completed by then fails.
+pub const CLIENT_GO_DIAL_TIMEOUT_NS: Nanos = 30 * SEC;
+
 /// etcd's peer streams (rafthttp) give up on a connection that carried nothing for
 /// `ConnReadTimeout` = 5 s ("good enough for recycling bad connections", server/etcdserver/api/
 /// rafthttp/peer.go): the stream round tripper and the peer listener set it as a read deadline
@@ -203,15 +207,17 @@ pub enum Msg {
     Raft(RaftMsg),
     /// A follower forwards a proposal to the leader (etcd's MsgProp).
     Forward(EntryData),
-    /// An etcd client request (client port 2379).
-    EtcdReq { id: u64, op: KvOp },
+    /// An etcd client request (client port 2379), on the client's connection number `conn` to that
+    /// member.
+    EtcdReq { id: u64, op: KvOp, conn: u32 },
     /// The answer to an etcd request.
     EtcdResp {
         id: u64,
         result: Result<KvResult, EtcdError>,
     },
-    /// An etcd client keepalive ping (gRPC HTTP/2 PING).
-    EtcdPing { id: u64 },
+    /// An etcd client keepalive ping (gRPC HTTP/2 PING) on connection `conn`, or (`syn`) a
+    /// connection attempt's handshake, whose SYN retransmissions the sender times itself.
+    EtcdPing { id: u64, conn: u32, syn: bool },
     /// The ping's answer.
     EtcdPong { id: u64 },
     /// A Kubernetes API request (port 6443), directly or through a load balancer, on the client's
@@ -241,6 +247,9 @@ pub enum Msg {
         /// carry it). In `mode tcp` the TLS session is that client's with the backend; only the
         /// world's TLS layer reads it, to judge the backend's certificate on the client's clock.
         origin: ProcId,
+        /// The client's connection: HAProxy in `mode tcp` opens one server-side connection per
+        /// client connection, so the network keeps each its own TCP stream.
+        conn: ConnId,
     },
     /// The TCP handshake of a relayed request completed.
     ProxyAccepted { id: u64 },
@@ -292,7 +301,7 @@ impl Msg {
     pub fn request_id(&self) -> Option<u64> {
         match self {
             Msg::EtcdReq { id, .. }
-            | Msg::EtcdPing { id }
+            | Msg::EtcdPing { id, .. }
             | Msg::ApiReq { id, .. }
             | Msg::ApiPing { id, .. }
             | Msg::ProxyReq { id, .. }
@@ -336,6 +345,35 @@ impl Msg {
         }
     }
 
+    /// Which of the TCP connections between two process lives carries this message, for the
+    /// network's in-order delivery ([`crate::net::StreamId::conn`]): a client's API connection as the
+    /// request names it (and, relayed by HAProxy, that client's server-side connection), so a
+    /// connection the client closed and replaced does not hold up the new one. 0 for everything else:
+    /// one connection per pair of process lives (etcd peers and clients, health checks, answers).
+    pub fn conn_key(&self) -> u64 {
+        let key = |c: &ConnId| (u64::from(c.stream) << 32) | u64::from(c.generation);
+        match self {
+            Msg::ApiReq { conn, .. } | Msg::ApiPing { conn, .. } => 1 + key(conn),
+            Msg::ProxyReq { origin, conn, .. } => {
+                (1 << 63) | (u64::from(*origin) << 48) | key(conn)
+            }
+            Msg::EtcdReq { conn, .. } | Msg::EtcdPing { conn, .. } => 1 + u64::from(*conn),
+            Msg::Raft(_)
+            | Msg::Forward(_)
+            | Msg::EtcdResp { .. }
+            | Msg::EtcdPong { .. }
+            | Msg::ApiPong { .. }
+            | Msg::GoAway { .. }
+            | Msg::ProxyAccepted { .. }
+            | Msg::ApiResp { .. }
+            | Msg::HealthReq { .. }
+            | Msg::HealthResp { .. }
+            | Msg::ConnRefused { .. }
+            | Msg::TlsFailed { .. }
+            | Msg::Vrrp { .. } => 0,
+        }
+    }
+
     /// How the message travels, which decides what loss does to it (see `net`): everything rides a
     /// TCP connection (etcd's peer streams, gRPC and HTTP/2 clients, HAProxy's proxied connections and
     /// health checks, and the RST that refuses one) except keepalived's VRRP adverts, which are IP
@@ -345,6 +383,13 @@ impl Msg {
             Msg::Raft(_) | Msg::Forward(_) => Transport::Tcp {
                 read_timeout_ns: Some(RAFTHTTP_CONN_READ_TIMEOUT_NS),
             },
+            // A client's request on a connection it has not used yet opens it (client-go's dialer:
+            // `net.Dialer{Timeout: 30 * time.Second}`, k8s.io/client-go/transport/cache.go).
+            Msg::ApiReq { conn, .. } if !conn.continues => Transport::Dial {
+                timeout_ns: CLIENT_GO_DIAL_TIMEOUT_NS,
+            },
+            // A handshake the sender retransmits itself: one that is lost is gone.
+            Msg::EtcdPing { syn: true, .. } => Transport::Datagram,
             Msg::EtcdReq { .. }
             | Msg::EtcdResp { .. }
             | Msg::EtcdPing { .. }

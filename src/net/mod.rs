@@ -6,8 +6,10 @@
 //! the sender retransmits it after a retransmission timeout that doubles on every consecutive loss,
 //! and the receiver hands nothing sent later on that connection to the application before it
 //! (in-order delivery, so head-of-line blocking). See [`Network::transmit`]. Only VRRP adverts are
-//! datagrams, lost outright. A message is lost only when a host is down or a partition or isolation
-//! cuts the link when it arrives (the world's check), or when TCP gives up on the connection.
+//! datagrams, lost outright. A partition or an isolation is loss until it heals: what crosses it is
+//! retransmitted and gets through at the first retransmission after the heal. A message is lost only
+//! when a host is down (the world's check), when TCP gives up on the connection, or when the
+//! connection closes first (a read deadline, a dial timeout).
 
 use crate::engine::rng::{stream, Rng};
 use crate::engine::{Nanos, MS, SEC};
@@ -32,6 +34,10 @@ pub const TCP_RTO_MAX_NS: Nanos = 120 * SEC;
 /// 15 times and kills the connection at the 16th timeout (924.6 s after the send with a 200 ms RTO).
 pub const TCP_RETRIES2: u32 = 15;
 
+/// TCP's initial retransmission timeout, for a SYN: 1 s (RFC 6298 section 2.1; Linux
+/// `TCP_TIMEOUT_INIT`, include/net/tcp.h). A SYN goes at 0, 1, 3, 7, 15, 31 s, ... (doubling).
+pub const TCP_TIMEOUT_INIT_NS: Nanos = SEC;
+
 /// Index of a node (host).
 pub type NodeId = u16;
 
@@ -44,6 +50,11 @@ pub enum Transport {
     /// retransmission): what was sent on it until then is lost, and later messages go over a new
     /// connection (see [`Network::in_order`]).
     Tcp { read_timeout_ns: Option<Nanos> },
+    /// The first message of a new TCP connection, which rides its handshake: the SYN is retransmitted
+    /// from TCP's initial RTO ([`TCP_TIMEOUT_INIT_NS`]), and the client gives the connection up after
+    /// its dial timeout `timeout_ns`. Then the message is lost, and so is whatever the client sends on
+    /// that connection until then (it learns of the failure only then).
+    Dial { timeout_ns: Nanos },
     /// A datagram (VRRP, IP protocol 112, RFC 5798 section 5.1): a lost one is gone.
     Datagram,
 }
@@ -57,6 +68,9 @@ pub struct StreamId {
     pub from_life: u32,
     pub to: u32,
     pub to_life: u32,
+    /// Which connection between the two lives ([`crate::components::msg::Msg::conn_key`]): a
+    /// client that closes a stalled connection sends its next request over a new one.
+    pub conn: u64,
 }
 
 /// An active partition: the group of each node (`None`: in no group, unaffected).
@@ -64,6 +78,14 @@ pub struct StreamId {
 struct Partition {
     fault: u16,
     group_of: Vec<Option<u16>>,
+    /// When the fault ends (`Nanos::MAX`: never), so TCP knows which retransmission gets through.
+    until_ns: Nanos,
+}
+
+impl Partition {
+    fn cuts(&self, a: NodeId, b: NodeId) -> bool {
+        matches!((self.group_of[a as usize], self.group_of[b as usize]), (Some(x), Some(y)) if x != y)
+    }
 }
 
 /// An active degraded link between two sets of nodes.
@@ -118,6 +140,8 @@ pub struct Network {
     zone_of: Vec<u16>,
     host_up: Vec<bool>,
     isolated: Vec<u32>,
+    /// Per host, when the last isolation in force on it ends (`Nanos::MAX`: never).
+    isolated_until: Vec<Nanos>,
     partitions: Vec<Partition>,
     degrades: Vec<Degrade>,
     local_latency_ns: Nanos,
@@ -164,6 +188,7 @@ impl Network {
             zone_of,
             host_up: vec![true; n],
             isolated: vec![0; n],
+            isolated_until: vec![0; n],
             partitions: Vec::new(),
             degrades: Vec::new(),
             local_latency_ns: settings.local_latency_ns,
@@ -207,9 +232,23 @@ impl Network {
         if self.isolated[a as usize] > 0 || self.isolated[b as usize] > 0 {
             return true;
         }
-        self.partitions.iter().any(|p| {
-            matches!((p.group_of[a as usize], p.group_of[b as usize]), (Some(x), Some(y)) if x != y)
-        })
+        self.partitions.iter().any(|p| p.cuts(a, b))
+    }
+
+    /// Whether a partition or an isolation in force now still cuts `a` from `b` at `t` (each ends
+    /// when its fault does; one that starts later is not known yet).
+    fn cut_at(&self, a: NodeId, b: NodeId, t: Nanos) -> bool {
+        if a == b {
+            return false;
+        }
+        let isolated =
+            |n: NodeId| self.isolated[n as usize] > 0 && self.isolated_until[n as usize] > t;
+        isolated(a)
+            || isolated(b)
+            || self
+                .partitions
+                .iter()
+                .any(|p| p.until_ns > t && p.cuts(a, b))
     }
 
     /// Whether no partition or isolation cuts any pair of hosts: then two hosts reach each other
@@ -252,7 +291,11 @@ impl Network {
         b: NodeId,
         route: impl FnOnce() -> (Transport, StreamId),
     ) -> Option<Nanos> {
-        if self.loss == 0.0 && self.degrades.is_empty() && self.held.is_empty() {
+        if self.loss == 0.0
+            && self.degrades.is_empty()
+            && self.held.is_empty()
+            && self.unpartitioned()
+        {
             // Nothing lossy, degraded or held back anywhere: the cost of the network before loss
             // was modelled as TCP (the idle cluster's hot path).
             return Some(now.saturating_add(self.draw_latency(a, b, 0)));
@@ -261,9 +304,31 @@ impl Network {
         let (extra_ns, loss) = self.link_at(a, b, now);
         let sent_ns = if loss > 0.0 {
             match transport {
-                Transport::Datagram if self.rngs[a as usize].gen::<f64>() < loss => return None,
+                Transport::Datagram if loss >= 1.0 || self.rngs[a as usize].gen::<f64>() < loss => {
+                    return None
+                }
                 Transport::Datagram => now,
-                Transport::Tcp { .. } => self.retransmit(a, b, now, extra_ns, loss)?,
+                Transport::Tcp { .. } => match self.held.get(&stream) {
+                    // Behind a segment held back by a cut (or a handshake not yet through), TCP
+                    // sends nothing new: what was queued goes once that one is acknowledged, about
+                    // when it arrives, so it does not back off on its own.
+                    Some(Held::Until(until)) if *until > now && self.cut_at(a, b, now) => {
+                        let until = *until;
+                        let loss = self.link_at(a, b, until).1;
+                        self.retransmit(a, b, until, extra_ns, loss)?
+                    }
+                    _ => self.retransmit(a, b, now, extra_ns, loss)?,
+                },
+                Transport::Dial { timeout_ns } => {
+                    let Some(t) = self.retransmit_syn(a, b, now, loss, timeout_ns) else {
+                        // The dial failed: what the client sends on the connection meanwhile is
+                        // lost with it.
+                        let closing = Held::Closing(now.saturating_add(timeout_ns));
+                        self.hold(stream, closing, now);
+                        return None;
+                    };
+                    t
+                }
             }
         } else {
             now
@@ -276,6 +341,15 @@ impl Network {
         let latency_ns = self.draw_latency(a, b, extra_ns);
         let arrive_ns = sent_ns.saturating_add(latency_ns);
         match transport {
+            Transport::Dial { .. } => {
+                let sent = Sent {
+                    now,
+                    arrive_ns,
+                    latency_ns,
+                    retransmitted: sent_ns > now,
+                };
+                self.in_order(stream, sent, None)
+            }
             Transport::Tcp { read_timeout_ns } => {
                 let sent = Sent {
                     now,
@@ -306,6 +380,10 @@ impl Network {
     fn link_at(&self, a: NodeId, b: NodeId, t: Nanos) -> (Nanos, f64) {
         let mut extra = 0;
         let mut loss = if a == b { 0.0 } else { self.loss };
+        if self.cut_at(a, b, t) {
+            // A cut link loses everything until it heals; TCP retransmits across it.
+            loss = 1.0;
+        }
         let (ai, bi) = (a as usize, b as usize);
         for d in &self.degrades {
             if d.until_ns > t && ((d.side_a[ai] && d.side_b[bi]) || (d.side_b[ai] && d.side_a[bi]))
@@ -353,7 +431,7 @@ impl Network {
         let mut rto = self.rto_ns(a, b, extra_ns);
         let mut t = now;
         let mut retries = 0;
-        while loss > 0.0 && self.rngs[a as usize].gen::<f64>() < loss {
+        while loss > 0.0 && (loss >= 1.0 || self.rngs[a as usize].gen::<f64>() < loss) {
             if retries == TCP_RETRIES2 {
                 return None;
             }
@@ -363,6 +441,31 @@ impl Network {
             loss = self.link_at(a, b, t).1;
         }
         debug_assert!(retries <= TCP_RETRIES2 && t >= now);
+        Some(t)
+    }
+
+    /// When the SYN of a connection opened at `now` that gets through leaves the client, or None if
+    /// none does before the client's dial timeout: SYNs at 0, 1, 3, 7, 15 s, ... (the RTO starts at
+    /// [`TCP_TIMEOUT_INIT_NS`] and doubles; Linux `tcp_syn_retries` = 6 ends it at 127 s, later than
+    /// any client's dial timeout modelled here). Each is lost with the link's loss at its moment.
+    fn retransmit_syn(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        now: Nanos,
+        mut loss: f64,
+        timeout_ns: Nanos,
+    ) -> Option<Nanos> {
+        let mut rto = TCP_TIMEOUT_INIT_NS;
+        let mut t = now;
+        while loss > 0.0 && (loss >= 1.0 || self.rngs[a as usize].gen::<f64>() < loss) {
+            t = t.saturating_add(rto);
+            if t >= now.saturating_add(timeout_ns) {
+                return None;
+            }
+            rto = rto.saturating_mul(2).min(TCP_RTO_MAX_NS);
+            loss = self.link_at(a, b, t).1;
+        }
         Some(t)
     }
 
@@ -445,23 +548,33 @@ impl Network {
     }
 
     /// Starts a partition between groups of hosts (hosts in no group are unaffected).
-    pub fn add_partition(&mut self, fault: u16, groups: &[Vec<NodeId>]) {
+    /// It lasts until `until_ns` (`Nanos::MAX`: to the end), when the world heals it.
+    pub fn add_partition(&mut self, fault: u16, groups: &[Vec<NodeId>], until_ns: Nanos) {
         let mut group_of = vec![None; self.hosts()];
         for (g, nodes) in groups.iter().enumerate() {
             for n in nodes {
                 group_of[*n as usize] = Some(crate::engine::id16(g));
             }
         }
-        self.partitions.push(Partition { fault, group_of });
+        self.partitions.push(Partition {
+            fault,
+            group_of,
+            until_ns,
+        });
     }
 
-    /// Cuts a host off from every other.
-    pub fn isolate(&mut self, node: NodeId, on: bool) {
-        let c = &mut self.isolated[node as usize];
+    /// Cuts a host off from every other (`on`) until `until_ns` (`Nanos::MAX`: to the end), or ends
+    /// one such cut (`!on`).
+    pub fn isolate(&mut self, node: NodeId, on: bool, until_ns: Nanos) {
+        let n = node as usize;
         if on {
-            *c += 1;
+            self.isolated[n] += 1;
+            self.isolated_until[n] = self.isolated_until[n].max(until_ns);
         } else {
-            *c = c.saturating_sub(1);
+            self.isolated[n] = self.isolated[n].saturating_sub(1);
+            if self.isolated[n] == 0 {
+                self.isolated_until[n] = 0;
+            }
         }
     }
 
@@ -535,6 +648,7 @@ mod tests {
             from_life: 1,
             to,
             to_life: 1,
+            conn: 0,
         }
     }
 
@@ -546,7 +660,7 @@ mod tests {
     #[test]
     fn partitions_cut_only_across_groups() {
         let mut n = net();
-        n.add_partition(0, &[vec![0, 2], vec![1]]);
+        n.add_partition(0, &[vec![0, 2], vec![1]], Nanos::MAX);
         assert!(n.blocked(0, 1));
         assert!(!n.blocked(0, 2));
         assert!(!n.blocked(0, 3), "a host in no group is unaffected");
@@ -554,12 +668,75 @@ mod tests {
         assert!(!n.blocked(0, 1));
     }
 
+    /// The first message of a new connection.
+    const DIAL: Transport = Transport::Dial {
+        timeout_ns: 30 * SEC,
+    };
+
+    #[test]
+    fn tcp_resends_across_a_partition_until_it_heals() {
+        // Cross-zone, no jitter: latency 1 ms, RTO 200 ms + 2 ms round trip. Retransmissions at
+        // 202, 606, 1414 ms: the first after a heal at 1 s gets through.
+        let mut n = still_net();
+        n.add_partition(0, &[vec![0], vec![1]], SEC);
+        assert_eq!(delay(&mut n, 0, 1), Some(1_415_000_000));
+        // The reverse direction is a stream of its own and resends on its own.
+        assert_eq!(delay(&mut n, 1, 0), Some(1_415_000_000));
+        let datagram = n.transmit(0, 0, 1, || (Transport::Datagram, stream(0, 1)));
+        assert_eq!(datagram, None, "a datagram is lost");
+        // An isolation too, and one that never heals loses the message when TCP gives up.
+        let mut n = still_net();
+        n.isolate(1, true, Nanos::MAX);
+        assert_eq!(delay(&mut n, 0, 1), None);
+        assert_eq!(
+            delay(&mut n, 0, 2),
+            Some(250_000),
+            "other hosts are not cut"
+        );
+    }
+
+    #[test]
+    fn a_connection_opened_across_a_partition_waits_for_its_handshake() {
+        // SYNs at 0, 1, 3, 7, 15 s: after a heal at 10 s the fifth gets through, and what the
+        // client queued on the connection meanwhile follows it rather than backing off on its own.
+        let mut n = still_net();
+        n.add_partition(0, &[vec![0], vec![1]], 10 * SEC);
+        let conn = stream(5, 6);
+        assert_eq!(n.transmit(0, 0, 1, || (DIAL, conn)), Some(15_001_000_000));
+        let queued = n.transmit(2 * SEC, 0, 1, || (TCP, conn));
+        assert_eq!(queued, Some(15_002_000_000));
+        // Past the 30 s dial timeout the connection fails: its first message and what follows it
+        // until the client gives up are lost.
+        let mut n = still_net();
+        n.add_partition(0, &[vec![0], vec![1]], 40 * SEC);
+        assert_eq!(n.transmit(0, 0, 1, || (DIAL, conn)), None);
+        assert_eq!(n.transmit(5 * SEC, 0, 1, || (TCP, conn)), None);
+        // A SYN lost to plain loss is resent after 1 s, not after the data RTO of 202 ms.
+        let mut n = Network::new(
+            vec![0, 1],
+            &LinkConfig {
+                loss: 0.5,
+                ..links(0.0)
+            },
+            3,
+        );
+        let times: Vec<Nanos> = (0..200u32)
+            .filter_map(|i| n.transmit(0, 0, 1, || (DIAL, stream(i, 1000))))
+            .collect();
+        let syns = [0, 1, 3, 7, 15].map(|s| s * SEC + 1_000_000);
+        assert!(times.iter().all(|t| syns.contains(t)), "{times:?}");
+        assert!(
+            times.contains(&(SEC + 1_000_000)),
+            "some SYN is resent once"
+        );
+    }
+
     #[test]
     fn isolation_and_down_hosts() {
         let mut n = net();
-        n.isolate(1, true);
+        n.isolate(1, true, Nanos::MAX);
         assert!(!n.reachable(0, 1));
-        n.isolate(1, false);
+        n.isolate(1, false, 0);
         assert!(n.reachable(0, 1));
         n.set_host_up(2, false);
         assert!(!n.reachable(0, 2));
@@ -665,7 +842,12 @@ mod tests {
             ..stream(5, 6)
         };
         let fresh = n.transmit(50_000_000, 0, 1, || (TCP, restarted));
-        for at in [other, reverse, fresh] {
+        let reconnected = StreamId {
+            conn: 1,
+            ..stream(5, 6)
+        };
+        let new_conn = n.transmit(50_000_000, 0, 1, || (TCP, reconnected));
+        for at in [other, reverse, fresh, new_conn] {
             assert_eq!(at, Some(51_000_000));
         }
         // Once the first is delivered, the stream runs free and the bookkeeping is gone.

@@ -218,9 +218,11 @@ impl FaultKind {
             }
             FaultKind::Restart => "starts what was crashed or stopped",
             FaultKind::Partition => {
-                "no traffic between nodes of different groups; a node may be in only one group"
+                "no traffic between nodes of different groups; a node may be in only one group. \
+                 TCP resends what crosses it: it gets through at the first retransmission after \
+                 the heal (unless the connection was closed meanwhile)"
             }
-            FaultKind::Isolate => "no traffic to or from the node",
+            FaultKind::Isolate => "no traffic to or from the node (TCP resends after the heal, as for a partition)",
             FaultKind::DegradeLink => {
                 "slower or lossy links between a and b; needs at least one of latency and loss. \
                  Loss is per packet, as TCP sees it: a lost message is retransmitted after \

@@ -62,6 +62,7 @@ impl World {
             layout,
             procs,
             net,
+            reply_conn: std::collections::BTreeMap::new(),
             trace: Trace::new(),
             faults,
             vip_holder: None,

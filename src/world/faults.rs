@@ -427,13 +427,15 @@ impl World {
             FaultAction::Restart { target } => self.bring_up(*target, &mut hit),
             FaultAction::Partition { groups } => {
                 let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| self.nodes_of(g)).collect();
-                self.net.add_partition(i, &groups);
+                let until_ns = self.faults[i as usize].end_ns.unwrap_or(Nanos::MAX);
+                self.net.add_partition(i, &groups, until_ns);
                 self.dirty = true;
             }
             FaultAction::Isolate { target } => {
                 hit.nodes = self.nodes_of(&[*target]);
+                let until_ns = self.faults[i as usize].end_ns.unwrap_or(Nanos::MAX);
                 for &n in &hit.nodes {
-                    self.net.isolate(n, true);
+                    self.net.isolate(n, true, until_ns);
                 }
                 self.dirty = true;
             }
@@ -663,7 +665,7 @@ impl World {
             }
             FaultAction::Isolate { .. } => {
                 for &n in &f.nodes {
-                    self.net.isolate(n, false);
+                    self.net.isolate(n, false, 0);
                 }
                 self.dirty = true;
             }

@@ -181,6 +181,10 @@ pub struct World {
     pub(crate) layout: Layout,
     pub(crate) procs: Vec<Proc>,
     pub(crate) net: Network,
+    /// Per (process, peer): the connection the peer last sent it a request on
+    /// ([`Msg::conn_key`]). The process answers on that connection, so an answer that a cut holds
+    /// back does not hold up the answers on the connection the peer opened after it.
+    pub(crate) reply_conn: std::collections::BTreeMap<(ProcId, ProcId), u64>,
     pub(crate) trace: Trace,
     pub(crate) faults: Vec<ResolvedFault>,
     pub(crate) vip_holder: Option<NodeId>,
@@ -497,8 +501,15 @@ impl World {
 
     fn deliver(&mut self, from: ProcId, from_inc: u32, to: ProcId, to_inc: u32, msg: Msg) {
         let (from_node, to_node) = (self.procs[from as usize].node, self.procs[to as usize].node);
-        // A partition or a host going down while the message was in flight drops it.
-        if !self.net.reachable(from_node, to_node) {
+        // A host going down while the message was in flight drops it.
+        if !(self.net.host_up(from_node) && self.net.host_up(to_node)) {
+            return;
+        }
+        if self.net.blocked(from_node, to_node) {
+            // A partition cut the link while it was in flight: the segment is lost, and TCP
+            // retransmits it (the first retransmission an RTO after this lost copy; the world does not
+            // keep when it left, a latency earlier) until the cut heals or TCP gives up.
+            self.send_on(from, from_inc, to, to_inc, msg);
             return;
         }
         let target = &self.procs[to as usize];
@@ -529,6 +540,10 @@ impl World {
         // socket. A defragmenting etcd member's Raft messages go on; its clients' requests wait for
         // the backend (etcd-io/etcd#15477: no election during a leader's defrag, its health check
         // fails).
+        let conn = msg.conn_key();
+        if conn != 0 {
+            self.reply_conn.insert((to, from), conn);
+        }
         if self.holds(to, from) {
             self.procs[to as usize].held.push(Event::Deliver {
                 from,
@@ -759,13 +774,21 @@ impl World {
         } else {
             to
         };
-        let from_node = self.procs[from as usize].node;
-        let to_node = self.procs[to as usize].node;
-        if !self.net.reachable(from_node, to_node) {
-            return;
-        }
         let from_inc = self.procs[from as usize].incarnation;
         let to_inc = self.procs[to as usize].incarnation;
+        self.send_on(from, from_inc, to, to_inc, msg);
+    }
+
+    /// Sends a message over the connection between two process lives. A partition or an isolation
+    /// is loss to TCP (see [`Network::transmit`]): a segment that meets one is retransmitted and gets
+    /// through at the first retransmission after the heal, or is lost when TCP gives up; a datagram is
+    /// lost.
+    fn send_on(&mut self, from: ProcId, from_inc: u32, to: ProcId, to_inc: u32, msg: Msg) {
+        let from_node = self.procs[from as usize].node;
+        let to_node = self.procs[to as usize].node;
+        if !(self.net.host_up(from_node) && self.net.host_up(to_node)) {
+            return;
+        }
         // One connection per pair of processes and their lives, as a TCP connection between them.
         let route = || {
             let stream = StreamId {
@@ -773,6 +796,10 @@ impl World {
                 from_life: from_inc,
                 to: to.into(),
                 to_life: to_inc,
+                conn: match msg.conn_key() {
+                    0 => self.reply_conn.get(&(from, to)).copied().unwrap_or(0),
+                    key => key,
+                },
             };
             (msg.transport(), stream)
         };

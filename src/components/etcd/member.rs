@@ -497,7 +497,15 @@ impl EtcdMember {
             if *m != self.cfg.member_id {
                 let id = self.ids.next_id();
                 probes.insert(id, *m);
-                ctx.send(*p, Msg::EtcdPing { id });
+                // A probe stands for opening the peer connection, polled for by the prober.
+                ctx.send(
+                    *p,
+                    Msg::EtcdPing {
+                        id,
+                        conn: 0,
+                        syn: true,
+                    },
+                );
             }
         }
         ctx.timer(50 * crate::engine::MS, EtcdTimer::AdjustTicks { poll: 1 });
@@ -602,8 +610,8 @@ impl EtcdMember {
                     v.raft.propose(data);
                 }
             }
-            Msg::EtcdReq { id, op } => self.client_request(ctx, from, id, op),
-            Msg::EtcdPing { id } => ctx.send(from, Msg::EtcdPong { id }),
+            Msg::EtcdReq { id, op, .. } => self.client_request(ctx, from, id, op),
+            Msg::EtcdPing { id, .. } => ctx.send(from, Msg::EtcdPong { id }),
             Msg::EtcdPong { id } => {
                 let v = self.v.as_mut().unwrap();
                 if let Some(m) = v.probes.get(&id) {
