@@ -140,6 +140,9 @@ pub struct Network {
     zone_of: Vec<u16>,
     host_up: Vec<bool>,
     isolated: Vec<u32>,
+    /// The isolations in force (the sum of `isolated`), so that [`Network::unpartitioned`], asked on
+    /// every send, does not scan every host.
+    isolations: u32,
     /// Per host, when the last isolation in force on it ends (`Nanos::MAX`: never).
     isolated_until: Vec<Nanos>,
     partitions: Vec<Partition>,
@@ -188,6 +191,7 @@ impl Network {
             zone_of,
             host_up: vec![true; n],
             isolated: vec![0; n],
+            isolations: 0,
             isolated_until: vec![0; n],
             partitions: Vec::new(),
             degrades: Vec::new(),
@@ -254,7 +258,7 @@ impl Network {
     /// Whether no partition or isolation cuts any pair of hosts: then two hosts reach each other
     /// exactly when both are up.
     pub fn unpartitioned(&self) -> bool {
-        self.partitions.is_empty() && self.isolated.iter().all(|&n| n == 0)
+        self.partitions.is_empty() && self.isolations == 0
     }
 
     /// Whether nothing on the network loses, degrades, holds back or cuts a message: every message
@@ -569,9 +573,13 @@ impl Network {
         let n = node as usize;
         if on {
             self.isolated[n] += 1;
+            self.isolations += 1;
             self.isolated_until[n] = self.isolated_until[n].max(until_ns);
         } else {
-            self.isolated[n] = self.isolated[n].saturating_sub(1);
+            if self.isolated[n] > 0 {
+                self.isolated[n] -= 1;
+                self.isolations -= 1;
+            }
             if self.isolated[n] == 0 {
                 self.isolated_until[n] = 0;
             }
