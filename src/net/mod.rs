@@ -38,6 +38,10 @@ pub const TCP_RETRIES2: u32 = 15;
 /// `TCP_TIMEOUT_INIT`, include/net/tcp.h). A SYN goes at 0, 1, 3, 7, 15, 31 s, ... (doubling).
 pub const TCP_TIMEOUT_INIT_NS: Nanos = SEC;
 
+/// `net.ipv4.tcp_syn_retries` = 6 (Documentation/networking/ip-sysctl.rst): a SYN is retransmitted 6
+/// times, so a connection attempt fails after 127 s unless the client's dial timeout ends it first.
+pub const TCP_SYN_RETRIES: u32 = 6;
+
 /// Index of a node (host).
 pub type NodeId = u16;
 
@@ -344,27 +348,18 @@ impl Network {
         };
         let latency_ns = self.draw_latency(a, b, extra_ns);
         let arrive_ns = sent_ns.saturating_add(latency_ns);
-        match transport {
-            Transport::Dial { .. } => {
-                let sent = Sent {
-                    now,
-                    arrive_ns,
-                    latency_ns,
-                    retransmitted: sent_ns > now,
-                };
-                self.in_order(stream, sent, None)
-            }
-            Transport::Tcp { read_timeout_ns } => {
-                let sent = Sent {
-                    now,
-                    arrive_ns,
-                    latency_ns,
-                    retransmitted: sent_ns > now,
-                };
-                self.in_order(stream, sent, read_timeout_ns)
-            }
-            Transport::Datagram => Some(arrive_ns),
-        }
+        let read_timeout_ns = match transport {
+            Transport::Tcp { read_timeout_ns } => read_timeout_ns,
+            Transport::Dial { .. } => None,
+            Transport::Datagram => return Some(arrive_ns),
+        };
+        let sent = Sent {
+            now,
+            arrive_ns,
+            latency_ns,
+            retransmitted: sent_ns > now,
+        };
+        self.in_order(stream, sent, read_timeout_ns)
     }
 
     /// The one-way latency between two hosts before jitter and degradation.
@@ -430,46 +425,67 @@ impl Network {
         b: NodeId,
         now: Nanos,
         extra_ns: Nanos,
-        mut loss: f64,
+        loss: f64,
     ) -> Option<Nanos> {
-        let mut rto = self.rto_ns(a, b, extra_ns);
-        let mut t = now;
-        let mut retries = 0;
-        while loss > 0.0 && (loss >= 1.0 || self.rngs[a as usize].gen::<f64>() < loss) {
-            if retries == TCP_RETRIES2 {
-                return None;
-            }
-            retries += 1;
-            t = t.saturating_add(rto);
-            rto = rto.saturating_mul(2).min(TCP_RTO_MAX_NS);
-            loss = self.link_at(a, b, t).1;
-        }
-        debug_assert!(retries <= TCP_RETRIES2 && t >= now);
-        Some(t)
+        let rto = self.rto_ns(a, b, extra_ns);
+        self.resend(a, b, now, loss, rto, TCP_RETRIES2, Nanos::MAX)
     }
 
     /// When the SYN of a connection opened at `now` that gets through leaves the client, or None if
     /// none does before the client's dial timeout: SYNs at 0, 1, 3, 7, 15 s, ... (the RTO starts at
-    /// [`TCP_TIMEOUT_INIT_NS`] and doubles; Linux `tcp_syn_retries` = 6 ends it at 127 s, later than
-    /// any client's dial timeout modelled here). Each is lost with the link's loss at its moment.
+    /// [`TCP_TIMEOUT_INIT_NS`] and doubles, [`TCP_SYN_RETRIES`] times). Each is lost with the link's
+    /// loss at its moment.
     fn retransmit_syn(
         &mut self,
         a: NodeId,
         b: NodeId,
         now: Nanos,
-        mut loss: f64,
+        loss: f64,
         timeout_ns: Nanos,
     ) -> Option<Nanos> {
-        let mut rto = TCP_TIMEOUT_INIT_NS;
+        let deadline = now.saturating_add(timeout_ns);
+        self.resend(
+            a,
+            b,
+            now,
+            loss,
+            TCP_TIMEOUT_INIT_NS,
+            TCP_SYN_RETRIES,
+            deadline,
+        )
+    }
+
+    /// When the copy of a segment first sent at `now` that gets through leaves the sender, or None
+    /// when `retries` retransmissions were lost or the next would leave at or after `deadline`. The
+    /// first retransmission follows `rto` after the send, each later one twice the previous wait
+    /// (at most [`TCP_RTO_MAX_NS`]); each sees the link's loss at its moment.
+    #[allow(clippy::too_many_arguments)]
+    fn resend(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        now: Nanos,
+        mut loss: f64,
+        mut rto: Nanos,
+        retries: u32,
+        deadline: Nanos,
+    ) -> Option<Nanos> {
         let mut t = now;
+        let mut sent = 0;
+        // A cut loses every copy until it heals: no draw decides it.
         while loss > 0.0 && (loss >= 1.0 || self.rngs[a as usize].gen::<f64>() < loss) {
+            if sent == retries {
+                return None;
+            }
+            sent += 1;
             t = t.saturating_add(rto);
-            if t >= now.saturating_add(timeout_ns) {
+            if t >= deadline {
                 return None;
             }
             rto = rto.saturating_mul(2).min(TCP_RTO_MAX_NS);
             loss = self.link_at(a, b, t).1;
         }
+        debug_assert!(sent <= retries && t >= now);
         Some(t)
     }
 
