@@ -33,7 +33,7 @@ use super::etcd_client::{
 use super::Stopping;
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{
-    keys, ApiError, EtcdError, HealthPath, KeyValue, KvOp, KvResult, Msg,
+    keys, ApiError, EtcdError, HealthPath, Key, KeyValue, KvOp, KvResult, Msg,
 };
 use crate::components::objects::Pod;
 use crate::engine::{fmt_duration, Nanos};
@@ -277,6 +277,12 @@ pub struct ApiServer {
     /// Watches held open: (the peer the connection comes from, its request id). The peer is the
     /// client, or HAProxy relaying it.
     watches: std::collections::BTreeSet<(ProcId, u64)>,
+    /// The watch cache: each of [`WATCHED`] as etcd last sent it (None until its watch's first
+    /// event), and a fingerprint of what its watchers are shown of it.
+    cache: [Option<(std::sync::Arc<[KeyValue]>, Fingerprint)>; 2],
+    /// The held watches of a cached range (kubelets' pods, kube-proxies' endpoints), by (peer,
+    /// request id), with what each was last sent.
+    pushing: BTreeMap<(ProcId, u64), PushWatch>,
     /// The pods of the last range etcd answered, split by the node they are bound to, for the
     /// kubelets' field-selected LISTs: rebuilt only when etcd answers a different range (it shares
     /// one answer until a write lands in it), so each kubelet's LIST costs its own pods, not the
@@ -354,6 +360,44 @@ fn changed_since(
     revs.len() - revs.partition_point(|&r| r <= since)
 }
 
+/// The ranges the watch cache holds, each filled by its own etcd watch: the pods, and the
+/// Services' endpoints with the API servers' leases and the `kubernetes` Service's endpoints
+/// (adjacent kinds, as a kube-proxy watches them).
+const WATCHED: [(Key, Key); 2] = [
+    keys::range(keys::POD),
+    (
+        keys::range(keys::ENDPOINT).0,
+        keys::range(keys::API_ENDPOINTS).1,
+    ),
+];
+
+/// What a watcher is shown of a range, up to equality: how many objects and the newest
+/// modification. A write raises the newest revision and a deletion lowers the count, so two views
+/// of one range with the same fingerprint hold the same objects.
+type Fingerprint = (usize, u64);
+
+/// The fingerprint of a view, leaving out the API servers' leases: no watcher is shown them
+/// (kube-proxy watches EndpointSlices, not the leases the endpoint reconciler keeps).
+fn fingerprint(v: &[KeyValue]) -> Fingerprint {
+    v.iter()
+        .filter(|kv| keys::kind_of(kv.key) != keys::MASTER_LEASE)
+        .fold((0, 0), |(n, rev), kv| (n + 1, rev.max(kv.mod_rev)))
+}
+
+/// A held watch that the cache feeds.
+#[derive(Clone, Debug)]
+struct PushWatch {
+    /// Which of [`WATCHED`].
+    stream: usize,
+    /// The pods' field selector.
+    node: Option<u16>,
+    /// The client (not the HAProxy relaying it): a client watches each range once, so a watch it
+    /// opens replaces the one it left behind on a broken connection.
+    origin: ProcId,
+    /// What it was last sent.
+    sent: Option<Fingerprint>,
+}
+
 /// A request whose answer waits for its CPU work.
 type Answer = (ApiWaiter, Result<KvResult, ApiError>, Nanos);
 
@@ -381,6 +425,8 @@ impl ApiServer {
             expiry_armed: None,
             throttled: None,
             watches: std::collections::BTreeSet::new(),
+            cache: [None, None],
+            pushing: BTreeMap::new(),
             revs_of: None,
             pods_by_node: None,
         }
@@ -395,6 +441,7 @@ impl ApiServer {
         self.expiry_armed = None;
         self.throttled = None;
         self.watches.clear();
+        self.pushing.clear();
     }
 
     /// The requests held open on their connections (watches), as (peer, request id): when the
@@ -429,6 +476,11 @@ impl ApiServer {
         self.health_check = EtcdCheck::default();
         self.ready_check = EtcdCheck::default();
         self.etcd.start(ctx);
+        // The watch cache's reflectors: one etcd watch per cached resource.
+        self.cache = [None, None];
+        for (start, end) in WATCHED {
+            self.etcd.watch(ctx, start, end);
+        }
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
             state: ProcState::Unready,
@@ -501,6 +553,7 @@ impl ApiServer {
     /// pkg/server/options/server_run_options.go): their clients watch again elsewhere, without a
     /// LIST. One message, so that nothing can overtake the GOAWAY on the way.
     fn end_watches(&mut self, ctx: &mut Ctx) {
+        self.pushing.clear();
         for (client, id) in std::mem::take(&mut self.watches) {
             ctx.send(client, Msg::GoAway { id });
         }
@@ -608,6 +661,19 @@ impl ApiServer {
     fn etcd_event(&mut self, ctx: &mut Ctx, ev: Event) {
         match ev {
             Event::Done(done) => self.complete(ctx, done),
+            Event::Watched { stream, values } => {
+                let fp = fingerprint(&values);
+                self.cache[stream] = Some((values, fp));
+                let keys: Vec<(ProcId, u64)> = self
+                    .pushing
+                    .iter()
+                    .filter(|(_, w)| w.stream == stream)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in keys {
+                    self.push(ctx, k);
+                }
+            }
             Event::Connected => {
                 if let Phase::Starting { booted, .. } = self.phase {
                     self.phase = Phase::Starting {
@@ -623,7 +689,9 @@ impl ApiServer {
     /// Messages: client requests, probes, and etcd answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
-            Msg::ApiReq { id, op, user, .. } => self.api_request(ctx, from, id, (op, user), false),
+            Msg::ApiReq { id, op, user, .. } => {
+                self.api_request(ctx, (from, from), id, (op, user), false)
+            }
             // The HTTP/2 layer answers PINGs while the port is open, whatever the server's health.
             Msg::ApiPing { id, .. } => {
                 let answer = if self.serving() {
@@ -633,10 +701,16 @@ impl ApiServer {
                 };
                 ctx.send(from, answer);
             }
-            Msg::ProxyReq { id, op, user, .. } => self.api_request(ctx, from, id, (op, user), true),
+            Msg::ProxyReq {
+                id,
+                op,
+                user,
+                origin,
+            } => self.api_request(ctx, (from, origin), id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             Msg::EtcdResp { .. }
             | Msg::EtcdPong { .. }
+            | Msg::WatchEvent { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. } => {
                 if let Some(ev) = self.etcd.on_msg(ctx, from, &msg) {
@@ -657,6 +731,34 @@ impl ApiServer {
         }
     }
 
+    /// Sends held watch `key` its view of the cache, if it changed since it was last sent.
+    /// Not charged to the server's cores: the watch cache encodes an event once for all its
+    /// watchers, and the model does not cost that.
+    fn push(&mut self, ctx: &mut Ctx, key: (ProcId, u64)) {
+        let Some(w) = self.pushing.get(&key) else {
+            return;
+        };
+        // Not filled yet: the watch waits for the cache, as a watch on an unready cache does.
+        let Some((all, all_fp)) = &self.cache[w.stream] else {
+            return;
+        };
+        let (values, fp) = match w.node {
+            Some(node) => {
+                let v = pods_on(&mut self.pods_by_node, node, all);
+                let fp = fingerprint(&v);
+                (v, fp)
+            }
+            None => (all.clone(), *all_fp),
+        };
+        if w.sent == Some(fp) {
+            return;
+        }
+        if let Some(w) = self.pushing.get_mut(&key) {
+            w.sent = Some(fp);
+        }
+        ctx.send(key.0, Msg::WatchEvent { id: key.1, values });
+    }
+
     /// Nothing in flight: no request waits for etcd, a seat, or its CPU.
     fn drained(&self) -> bool {
         self.waiters.is_empty() && self.answering.is_empty()
@@ -665,7 +767,7 @@ impl ApiServer {
     fn api_request(
         &mut self,
         ctx: &mut Ctx,
-        from: ProcId,
+        (from, origin): (ProcId, ProcId),
         id: u64,
         (op, user): (KvOp, ApiUser),
         proxied: bool,
@@ -679,12 +781,36 @@ impl ApiServer {
         if proxied {
             ctx.send(from, Msg::ProxyAccepted { id });
         }
-        if let KvOp::Watch { .. } = op {
+        if let KvOp::Watch { start, end, node } = op {
             // Served from the watch cache and held open until the connection breaks or the server
-            // stops. Not modelled: the seats APF gives a watch while it initializes, its events
-            // and bookmarks, and the server closing it after its timeoutSeconds (5-10 min from
-            // client-go's reflector, which then watches again without a LIST).
+            // stops. Not modelled: the seats APF gives a watch while it initializes, its bookmarks,
+            // and the server closing it after its timeoutSeconds (5-10 min from client-go's
+            // reflector, which then watches again without a LIST). A watch of a range the cache
+            // holds is sent the range at once (its initial list; a client that watches again
+            // after a broken connection is sent it too, and compares) and then every change.
             self.watches.insert((from, id));
+            if let Some(stream) = WATCHED.iter().position(|r| *r == (start, end)) {
+                let stale: Vec<(ProcId, u64)> = self
+                    .pushing
+                    .iter()
+                    .filter(|(_, w)| w.origin == origin && w.stream == stream)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in stale {
+                    self.pushing.remove(&k);
+                    self.watches.remove(&k);
+                }
+                self.pushing.insert(
+                    (from, id),
+                    PushWatch {
+                        stream,
+                        node,
+                        origin,
+                        sent: None,
+                    },
+                );
+                self.push(ctx, (from, id));
+            }
             return;
         }
         // The field selector and the watch stand-in's revision stay here: etcd reads the range.

@@ -247,7 +247,6 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         api,
         // The lease is renewed every 0.25 x its duration (k/k pkg/kubelet/nodelease).
         lease_renew_ns: k.node_lease_duration.ns() / 4,
-        sync_ns: 2 * crate::engine::SEC,
         pod_startup_ns: k.pod_startup_time.ns(),
         request_timeout_ns: 10 * crate::engine::SEC,
         status_update_ns: k.node_status_update_frequency.ns(),

@@ -293,6 +293,7 @@ impl LoadClient {
             | Msg::ProxyAccepted { .. }
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => {}
         }
     }

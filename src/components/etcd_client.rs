@@ -25,7 +25,7 @@
 //! refused connection (RST) fails the attempt at once.
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
-use crate::components::msg::{EtcdError, KvOp, KvResult, Msg};
+use crate::components::msg::{EtcdError, Key, KeyValue, KvOp, KvResult, Msg};
 use crate::engine::{Nanos, MS, SEC};
 use rand::Rng as _;
 use std::collections::BTreeMap;
@@ -120,6 +120,21 @@ pub enum Event {
     Done(Completion),
     /// The first connection to an endpoint came up: a blocking dial returns.
     Connected,
+    /// Watch `stream` (as [`EtcdClient::watch`] numbered it) saw its range change: the range now.
+    Watched {
+        stream: usize,
+        values: std::sync::Arc<[KeyValue]>,
+    },
+}
+
+/// A watch the owner keeps open: clientv3's watcher re-opens it on another connection when the
+/// one it rides closes (`watchGrpcStream` resumes on a new stream).
+#[derive(Clone, Debug)]
+struct WatchStream {
+    start: Key,
+    end: Key,
+    /// The endpoint and request id it is open on.
+    on: Option<(usize, u64)>,
 }
 
 /// The client's volatile state.
@@ -142,6 +157,8 @@ pub struct EtcdClient {
     pings: BTreeMap<u64, Ping>,
     /// Whether a connection to any endpoint has come up since start.
     connected: bool,
+    /// The owner's watches.
+    watches: Vec<WatchStream>,
 }
 
 impl EtcdClient {
@@ -160,6 +177,7 @@ impl EtcdClient {
             ops: BTreeMap::new(),
             pings: BTreeMap::new(),
             connected: false,
+            watches: Vec::new(),
         }
     }
 
@@ -246,6 +264,12 @@ impl EtcdClient {
     /// grpc-go's back-off (`addrConn.resetTransport`).
     fn lost(&mut self, ctx: &mut Ctx, i: usize, attempt_failed: bool) {
         self.healthy[i] = false;
+        for w in 0..self.watches.len() {
+            if self.watches[w].on.is_some_and(|(e, _)| e == i) {
+                self.watches[w].on = None;
+                self.open_watch(ctx, w);
+            }
+        }
         if !attempt_failed {
             self.retry_reads_on(ctx, i);
             if !self.dialing[i] {
@@ -293,6 +317,52 @@ impl EtcdClient {
         for id in parked {
             self.send_op(ctx, id);
         }
+        for w in 0..self.watches.len() {
+            if self.watches[w].on.is_none() {
+                self.open_watch(ctx, w);
+            }
+        }
+    }
+
+    /// Keeps a watch of `[start, end)` open from now on, on whichever connection is ready; its
+    /// changes come back as [`Event::Watched`] with the number returned.
+    pub fn watch(&mut self, ctx: &mut Ctx, start: Key, end: Key) -> usize {
+        self.watches.push(WatchStream {
+            start,
+            end,
+            on: None,
+        });
+        let w = self.watches.len() - 1;
+        self.open_watch(ctx, w);
+        w
+    }
+
+    /// Opens watch `w` on the next ready connection, or leaves it for the next one that comes up.
+    fn open_watch(&mut self, ctx: &mut Ctx, w: usize) {
+        let Some(e) = self.pick() else {
+            return;
+        };
+        let id = self.ids.next_id();
+        let (start, end) = (self.watches[w].start, self.watches[w].end);
+        self.watches[w].on = Some((e, id));
+        ctx.send(
+            self.cfg.endpoints[e],
+            Msg::EtcdReq {
+                id,
+                op: KvOp::Watch {
+                    start,
+                    end,
+                    node: None,
+                },
+            },
+        );
+    }
+
+    /// The watch open on endpoint `from` as request `id`.
+    fn watch_of(&self, from: ProcId, id: u64) -> Option<usize> {
+        self.watches.iter().position(|w| {
+            w.on.is_some_and(|(e, wid)| wid == id && self.cfg.endpoints.get(e) == Some(&from))
+        })
     }
 
     /// Sends op `id` on the next ready connection, or leaves it waiting for one (`WaitForReady`).
@@ -406,7 +476,25 @@ impl EtcdClient {
                     Err(e) => self.answered_error(ctx, *id, *e),
                 }
             }
+            Msg::WatchEvent { id, values } => {
+                let stream = self.watch_of(from, *id)?;
+                Some(Event::Watched {
+                    stream,
+                    values: values.clone(),
+                })
+            }
             Msg::ConnRefused { id } | Msg::TlsFailed { id } => {
+                if let Some(w) = self.watch_of(from, *id) {
+                    // The member's process is gone: so is the connection, and the watch moves.
+                    let (e, _) = self.watches[w].on.take()?;
+                    if self.healthy[e] {
+                        self.lost(ctx, e, false);
+                    }
+                    if self.watches[w].on.is_none() {
+                        self.open_watch(ctx, w);
+                    }
+                    return None;
+                }
                 if let Some(p) = self.pings.remove(id) {
                     ctx.cancel(EtcdClientTimer::KeepaliveDeadline { id: *id });
                     self.ping_failed(ctx, p);

@@ -238,9 +238,16 @@ impl Informers {
     /// Sends informer `i`'s WATCH on its connection.
     fn watch(&mut self, ctx: &mut Ctx, i: u32) {
         let (start, end) = keys::range(keys::INFORMED);
-        self.send(ctx, i, KvOp::Watch { start, end }, |id, since_ns| {
-            Phase::Watching { id, since_ns }
-        });
+        self.send(
+            ctx,
+            i,
+            KvOp::Watch {
+                start,
+                end,
+                node: None,
+            },
+            |id, since_ns| Phase::Watching { id, since_ns },
+        );
     }
 
     /// Sends informer `i`'s next request on its connection, in place of the one before, and enters
@@ -380,6 +387,7 @@ impl Informers {
             | Msg::ProxyAccepted { .. }
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => {}
         }
     }

@@ -289,7 +289,8 @@ impl Keepalived {
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
-            | Msg::HealthReq { .. } => {}
+            | Msg::HealthReq { .. }
+            | Msg::WatchEvent { .. } => {}
         }
     }
 

@@ -1,7 +1,13 @@
 //! The kubelet: renews its node Lease every 0.25 x nodeLeaseDurationSeconds (10 s; k/k
-//! pkg/kubelet/apis/config/v1beta1/defaults.go), learns the pods bound to its node from the API, starts
-//! them (ready after the pod start-up time), reports their Ready condition and stops those marked for
-//! deletion. Containers belong to the container runtime: they keep running while the kubelet cannot
+//! pkg/kubelet/apis/config/v1beta1/defaults.go), watches the pods bound to its node (the field
+//! selector `spec.nodeName`, k/k pkg/kubelet/config/apiserver.go), starts them (ready after the pod
+//! start-up time), reports their Ready condition and stops those marked for deletion.
+//!
+//! Its watches (and its kube-proxy's) are client-go reflectors: the API server sends the current
+//! list when the watch opens and every change after. A watch that ends (a reset, the HTTP/2 health
+//! check closing the connection, the kubelet closing its connections after failed lease updates,
+//! an error answer) is opened again after the reflector's back-off (800 ms doubling to 30 s,
+//! jittered, see `informers`); one the server ended cleanly (a graceful stop) at once. Containers belong to the container runtime: they keep running while the kubelet cannot
 //! reach the API, and even while the kubelet process is down; they die with the node.
 //!
 //! The node's kube-proxy rides along: it lists the Services' endpoints with the kubelet's sync and
@@ -29,8 +35,8 @@ use std::collections::BTreeMap;
 pub enum KubeletTimer {
     /// The next node Lease renewal.
     Lease,
-    /// The next re-list of its pods.
-    Sync,
+    /// Open the watches that are not open (after the reflector's back-off).
+    Watch,
     /// A pod may have become ready.
     Ready,
     /// API request `id` got no answer in time.
@@ -62,8 +68,6 @@ pub struct KubeletConfig {
     /// Where API requests go.
     pub api: ProcId,
     pub lease_renew_ns: Nanos,
-    /// How often it re-lists its pods (the model's stand-in for the pod watch).
-    pub sync_ns: Nanos,
     pub pod_startup_ns: Nanos,
     pub request_timeout_ns: Nanos,
     /// nodeStatusUpdateFrequency (10 s): how often the kubelet computes its node status.
@@ -78,11 +82,12 @@ pub struct KubeletConfig {
 enum Req {
     Status,
     Lease,
-    List,
+    /// The watch of its pods.
+    Pods,
     Delete,
     /// The Ready condition of the pod with this uid.
     PodStatus(u64),
-    /// kube-proxy's list of Service endpoints.
+    /// kube-proxy's watch of the Service endpoints.
     Endpoints,
 }
 
@@ -145,11 +150,10 @@ pub struct Kubelet {
     relayed: BTreeMap<u64, (ProcId, u64, crate::components::msg::ConnId)>,
     /// Relay ids (kept apart from the kubelet's own request ids).
     relay_ids: IdGen,
-    /// The newest revision among its pods as last listed, and among the endpoints: its 2 s LISTs
-    /// stand in for watches, which deliver only what changed since (see [`KvOp::Range`]). None
-    /// until the process's first list, which a real kubelet makes in full.
-    pods_seen_rev: Option<u64>,
-    eps_seen_rev: Option<u64>,
+    /// The reflectors' back-off before a watch is opened again.
+    watch_backoff: crate::components::informers::ReflectorBackoff,
+    /// A [`KubeletTimer::Watch`] is armed.
+    watch_armed: bool,
 }
 
 impl Kubelet {
@@ -177,8 +181,8 @@ impl Kubelet {
             conntrack: BTreeMap::new(),
             relayed: BTreeMap::new(),
             relay_ids: IdGen::new(IdSpace::Controllers),
-            pods_seen_rev: None,
-            eps_seen_rev: None,
+            watch_backoff: Default::default(),
+            watch_armed: false,
         }
     }
 
@@ -221,14 +225,13 @@ impl Kubelet {
         self.lease_phase_pending = self.renew_seq == 0;
         self.pending.clear();
         self.status_posted_ns = None;
-        self.pods_seen_rev = None;
-        self.eps_seen_rev = None;
+        self.watch_armed = false;
         self.conn.restart();
         self.lease_failures = 0;
         self.renew(ctx);
         self.post_status(ctx);
         ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
-        ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
+        self.open_watches(ctx);
         // The status manager's ticker starts with the process: its phase is the start time.
         ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
         for p in self.running.values() {
@@ -274,6 +277,9 @@ impl Kubelet {
         ((ctx.me as u64 + 1) << 40) | (self.ids.peek_seq() & 0xff_ffff_ffff)
     }
 
+    /// Sends a request with the request timeout. A watch's timeout is for its first event (the
+    /// initial list, which the API server sends at once): a watch that got none in time (its
+    /// request went nowhere) is opened again.
     fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
         let id = self.ids.next_id();
         self.pending.insert(id, req);
@@ -288,6 +294,41 @@ impl Kubelet {
             },
         );
         ctx.deadline(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
+    }
+
+    /// Opens the pod watch and kube-proxy's endpoints watch, whichever is not open.
+    fn open_watches(&mut self, ctx: &mut Ctx) {
+        if !self.pending.values().any(|r| *r == Req::Pods) {
+            let (start, end) = keys::range(keys::POD);
+            let node = Some(self.cfg.node);
+            self.send(ctx, Req::Pods, KvOp::Watch { start, end, node });
+        }
+        if !self.pending.values().any(|r| *r == Req::Endpoints) {
+            // The workloads' endpoints, the API servers' leases (not shown) and the `kubernetes`
+            // Service's endpoints, which are adjacent kinds.
+            let start = keys::range(keys::ENDPOINT).0;
+            let end = keys::range(keys::API_ENDPOINTS).1;
+            self.send(
+                ctx,
+                Req::Endpoints,
+                KvOp::Watch {
+                    start,
+                    end,
+                    node: None,
+                },
+            );
+        }
+    }
+
+    /// A watch ended with an error: it is opened again after the reflector's back-off
+    /// (`wait.BackoffUntil` around `ListAndWatch`).
+    fn rewatch_later(&mut self, ctx: &mut Ctx) {
+        if std::mem::replace(&mut self.watch_armed, true) {
+            return;
+        }
+        let unit = rand::Rng::gen::<f64>(ctx.rng);
+        let wait = self.watch_backoff.next(ctx.now, unit);
+        ctx.timer(wait, KubeletTimer::Watch);
     }
 
     fn renew(&mut self, ctx: &mut Ctx) {
@@ -386,40 +427,9 @@ impl Kubelet {
                 }
                 ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
             }
-            KubeletTimer::Sync => {
-                if !self.pending.values().any(|r| *r == Req::List) {
-                    let (start, end) = keys::range(keys::POD);
-                    // Only its own pods, as the kubelet's field-selected watch of them
-                    // (`spec.nodeName=<node>`, k/k pkg/kubelet/config/apiserver.go).
-                    let (node, since) = (Some(self.cfg.node), self.pods_seen_rev);
-                    self.send(
-                        ctx,
-                        Req::List,
-                        KvOp::Range {
-                            start,
-                            end,
-                            node,
-                            since,
-                        },
-                    );
-                }
-                if !self.pending.values().any(|r| *r == Req::Endpoints) {
-                    // The workloads' endpoints, the API servers' leases (skipped) and the
-                    // `kubernetes` Service's endpoints, which are adjacent kinds.
-                    let start = keys::range(keys::ENDPOINT).0;
-                    let end = keys::range(keys::API_ENDPOINTS).1;
-                    self.send(
-                        ctx,
-                        Req::Endpoints,
-                        KvOp::Range {
-                            start,
-                            end,
-                            node: None,
-                            since: self.eps_seen_rev,
-                        },
-                    );
-                }
-                ctx.timer(self.cfg.sync_ns, KubeletTimer::Sync);
+            KubeletTimer::Watch => {
+                self.watch_armed = false;
+                self.open_watches(ctx);
             }
             KubeletTimer::Conn(t) => {
                 let api = self.cfg.api;
@@ -439,12 +449,13 @@ impl Kubelet {
                 // The prober's result reaches the status manager at once, which writes it.
                 self.report_ready(ctx, false);
             }
-            // The timed-out request is dropped whatever it was; only a lease renewal retries.
-            KubeletTimer::Timeout { id } => {
-                if self.pending.remove(&id) == Some(Req::Lease) {
-                    self.lease_done(ctx, false);
-                }
-            }
+            // The timed-out request is dropped whatever it was; a lease renewal retries, and a
+            // watch is opened again after the back-off.
+            KubeletTimer::Timeout { id } => match self.pending.remove(&id) {
+                Some(Req::Lease) => self.lease_done(ctx, false),
+                Some(Req::Pods | Req::Endpoints) => self.rewatch_later(ctx),
+                _ => {}
+            },
         }
     }
 
@@ -470,9 +481,33 @@ impl Kubelet {
                 }
                 return;
             }
-            // Its own connection: the next request opens a new one.
-            Msg::GoAway { .. } => {
+            // Its own connection: the next request opens a new one. On a watch it is the
+            // server's clean end of it (a graceful stop): the watch opens again at once.
+            Msg::GoAway { id } => {
                 self.conn.close();
+                if matches!(self.pending.get(&id), Some(Req::Pods | Req::Endpoints)) {
+                    self.pending.remove(&id);
+                    self.open_watches(ctx);
+                }
+                return;
+            }
+            Msg::WatchEvent { id, values } if IdSpace::of(id) == IdSpace::Controllers => {
+                if let Some(&(client, cid, _)) = self.relayed.get(&id) {
+                    ctx.send(client, Msg::WatchEvent { id: cid, values });
+                }
+                return;
+            }
+            Msg::WatchEvent { id, values } => {
+                self.conn.read(ctx.now);
+                let req = self.pending.get(&id).copied();
+                if req.is_some() {
+                    ctx.cancel(KubeletTimer::Timeout { id });
+                }
+                match req {
+                    Some(Req::Pods) => self.pods_listed(ctx, &values),
+                    Some(Req::Endpoints) => self.program_proxy(ctx, values),
+                    _ => {}
+                }
                 return;
             }
             Msg::ApiPong { id } => {
@@ -546,20 +581,19 @@ impl Kubelet {
             }
             return;
         }
-        if req == Req::Endpoints {
-            if let Some(KvResult::Values(eps)) = result {
-                self.program_proxy(ctx, eps);
+        if matches!(req, Req::Pods | Req::Endpoints) {
+            // A watch answered: an error (no backend, a failed server), or its clean end.
+            if result.is_some() {
+                self.open_watches(ctx);
+            } else {
+                self.rewatch_later(ctx);
             }
-            return;
         }
-        if req != Req::List {
-            return;
-        }
-        let Some(KvResult::Values(pods)) = result else {
-            return;
-        };
+    }
+
+    /// Its pods as the watch now shows them: start the new, stop the gone and terminating.
+    fn pods_listed(&mut self, ctx: &mut Ctx, pods: &[crate::components::msg::KeyValue]) {
         let me = self.cfg.node;
-        self.pods_seen_rev = Some(pods.iter().map(|kv| kv.mod_rev).max().unwrap_or(0));
         let mut desired: BTreeMap<u64, (u16, bool, u64, u64)> = BTreeMap::new();
         for kv in pods.iter() {
             let p = Pod::unpack(kv.value);
@@ -663,6 +697,7 @@ impl Kubelet {
         if lease {
             self.lease_done(ctx, false);
         }
+        self.rewatch_later(ctx);
     }
 
     /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established
@@ -732,7 +767,6 @@ impl Kubelet {
             return;
         }
         let view = proxy_view(&shared);
-        self.eps_seen_rev = Some(view.max_rev);
         self.kube_api = view.kube_api;
         // Compared before anything is programmed: most lists return what is already programmed,
         // and then, in steady state, as the very table this kube-proxy holds.
@@ -753,12 +787,11 @@ impl Kubelet {
 }
 
 /// What kube-proxy derives from one endpoints answer: the `kubernetes` Service's API servers, the
-/// workloads' endpoint table and its fingerprint, and the newest revision listed.
+/// workloads' endpoint table and its fingerprint.
 struct ProxyView {
     kube_api: u64,
     table: std::sync::Arc<[(u64, EndpointObj)]>,
     fp: u64,
-    max_rev: u64,
 }
 
 thread_local! {
@@ -788,7 +821,6 @@ fn proxy_view(
             return view.clone();
         }
         let listed = &**shared;
-        let max_rev = listed.iter().map(|kv| kv.mod_rev).max().unwrap_or(0);
         let kube_api = listed
             .iter()
             .rev()
@@ -810,7 +842,6 @@ fn proxy_view(
                     kube_api,
                     table: p.table.clone(),
                     fp: p.fp,
-                    max_rev,
                 }
             }
             _ => {
@@ -827,7 +858,6 @@ fn proxy_view(
                     kube_api,
                     table,
                     fp,
-                    max_rev,
                 }
             }
         };
@@ -877,7 +907,6 @@ mod tests {
         let a = answer(&[(1, 4, 10), (2, 5, 11)], 20, 0b101);
         let va = proxy_view(&a);
         assert_eq!(va.kube_api, 0b101);
-        assert_eq!(va.max_rev, 20);
         let uids: Vec<(u64, u16)> = va.table.iter().map(|(u, e)| (*u, e.node)).collect();
         assert_eq!(uids, vec![(1, 4), (2, 5)]);
         // The same answer again: the very view.
@@ -886,7 +915,7 @@ mod tests {
         let b = answer(&[(1, 4, 10), (2, 5, 11)], 30, 0b101);
         let vb = proxy_view(&b);
         assert!(std::sync::Arc::ptr_eq(&vb.table, &va.table));
-        assert_eq!((vb.max_rev, vb.fp), (30, va.fp));
+        assert_eq!(vb.fp, va.fp);
         // An endpoint moved: a new table and fingerprint.
         let c = answer(&[(1, 4, 10), (2, 6, 31)], 30, 0b101);
         let vc = proxy_view(&c);

@@ -464,6 +464,18 @@ impl Haproxy {
                     }
                 }
             }
+            // A watch's event: the session stays open for the next.
+            Msg::WatchEvent { id, values } => {
+                if let Some(s) = self.sessions.get(&id) {
+                    ctx.send(
+                        s.client,
+                        Msg::WatchEvent {
+                            id: s.client_id,
+                            values,
+                        },
+                    );
+                }
+            }
             Msg::ApiResp { id, result } => {
                 if let Some(s) = self.sessions.remove(&id) {
                     ctx.send(

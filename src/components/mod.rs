@@ -165,8 +165,8 @@ impl Component {
     pub fn held_requests(&self) -> Vec<(ProcId, u64)> {
         match self {
             Component::ApiServer(a) => a.held_requests(),
-            Component::Etcd(_)
-            | Component::Client(_)
+            Component::Etcd(e) => e.held_requests(),
+            Component::Client(_)
             | Component::Haproxy(_)
             | Component::Keepalived(_)
             | Component::Elector(_)

@@ -66,7 +66,7 @@ pub mod keys {
         crate::engine::id16(crate::engine::usize_from(id_of(k)))
     }
     /// The key range `[start, end)` of one kind.
-    pub fn range(kind: u64) -> (Key, Key) {
+    pub const fn range(kind: u64) -> (Key, Key) {
         (kind << 56, (kind + 1) << 56)
     }
 }
@@ -96,10 +96,15 @@ pub enum KvOp {
         node: Option<u16>,
         since: Option<u64>,
     },
-    /// A Kubernetes WATCH of a key range `[start, end)`: the API server serves it from its watch
-    /// cache and holds it open until the connection breaks or the server stops; it never reaches
-    /// etcd.
-    Watch { start: Key, end: Key },
+    /// A WATCH of a key range `[start, end)`, held open until the connection breaks or the server
+    /// stops. To the API server: a Kubernetes watch, served from its watch cache; `node` is a
+    /// kubelet's field selector (`spec.nodeName`) on pods. To an etcd member: the API server's
+    /// own watch that fills that cache (`node` is then None). Changes come as [`Msg::WatchEvent`].
+    Watch {
+        start: Key,
+        end: Key,
+        node: Option<u16>,
+    },
 }
 
 impl KvOp {
@@ -270,6 +275,14 @@ pub enum Msg {
     TlsFailed { id: u64 },
     /// A VRRP advertisement from a keepalived instance.
     Vrrp { priority: u32 },
+    /// Watch `id` saw its range change: from an etcd member to the API server that watches it, and
+    /// from the API server to its watchers (relayed by HAProxy like any frame of the connection).
+    /// It carries the whole current range, as the member shares it; what a real watch sends is
+    /// only the changed objects, and that is what a receiver derives and is charged for.
+    WatchEvent {
+        id: u64,
+        values: std::sync::Arc<[KeyValue]>,
+    },
 }
 
 impl Msg {
@@ -292,6 +305,7 @@ impl Msg {
             | Msg::ProxyAccepted { .. }
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => None,
         }
     }
@@ -317,6 +331,7 @@ impl Msg {
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => None,
         }
     }
@@ -332,6 +347,7 @@ impl Msg {
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
+            | Msg::WatchEvent { .. }
             | Msg::ProxyAccepted { .. } => true,
             Msg::Raft(_)
             | Msg::Forward(_)
@@ -404,6 +420,7 @@ impl Msg {
             | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
+            | Msg::WatchEvent { .. }
             | Msg::TlsFailed { .. } => Transport::Tcp {
                 read_timeout_ns: None,
             },

@@ -173,6 +173,7 @@ impl World {
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => None,
         }
     }
@@ -342,6 +343,7 @@ fn tls_client(from: ProcId, msg: &Msg) -> ProcId {
         | Msg::HealthResp { .. }
         | Msg::ConnRefused { .. }
         | Msg::TlsFailed { .. }
+        | Msg::WatchEvent { .. }
         | Msg::Vrrp { .. } => from,
     }
 }

@@ -108,6 +108,17 @@ struct Waiting {
     op: KvOp,
 }
 
+/// A client's watch of a key range: what changed is sent after the event that applied it.
+#[derive(Clone, Debug)]
+struct Watcher {
+    client: ProcId,
+    id: u64,
+    start: Key,
+    end: Key,
+    /// A write landed in the range (or the watch is new) since the last event was sent.
+    dirty: bool,
+}
+
 /// A batch of WAL writes and the messages that must wait for them.
 #[derive(Clone, Debug, Default)]
 struct Batch {
@@ -159,6 +170,10 @@ struct Volatile {
     /// list the same endpoints every 2 s, and walking the store for each was a fifth of such a
     /// run. Dropped by a write into the range and by a snapshot install.
     ranges: Vec<(Key, Key, std::sync::Arc<[KeyValue]>)>,
+    /// The clients' watches (the API servers' watch caches), served by this member from what it has
+    /// applied, as etcd's watchable store serves them (not linearizable: a member cut off from the
+    /// leader sends nothing new).
+    watchers: Vec<Watcher>,
     /// Ticks (by number, from..to) that fell due while the process was stalled and were dropped.
     dropped_ticks: (u64, u64),
     /// Quiet streams that started or ended in ticks run since the last event, with the tick's time,
@@ -467,6 +482,7 @@ impl EtcdMember {
             blocked: Vec::new(),
             tick_buffered: false,
             ranges: Vec::new(),
+            watchers: Vec::new(),
             dropped_ticks: (0, 0),
             quiet_ticks: Vec::new(),
             peer_seen: BTreeMap::new(),
@@ -632,6 +648,7 @@ impl EtcdMember {
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => {}
         }
         self.after_event(ctx);
@@ -900,17 +917,19 @@ impl EtcdMember {
                 v.read_next.push(rctx);
                 ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
             }
-            // The API server serves watches from its watch cache; none reaches etcd. Answered as
-            // an empty read rather than left to time out, should one ever come.
-            KvOp::Watch { .. } => {
-                debug_assert!(false, "a Kubernetes watch reached etcd");
-                ctx.send(
-                    from,
-                    Msg::EtcdResp {
-                        id,
-                        result: Ok(KvResult::Value(None)),
-                    },
-                );
+            // The API server's watch (its watch cache's reflector): held, and sent the range now
+            // (the cache's initial list) and after every change. A client watches a range once
+            // per member: a watch it opens again replaces the one it left behind.
+            KvOp::Watch { start, end, .. } => {
+                v.watchers
+                    .retain(|w| !(w.client == from && w.start == start && w.end == end));
+                v.watchers.push(Watcher {
+                    client: from,
+                    id,
+                    start,
+                    end,
+                    dirty: true,
+                });
             }
         }
     }
@@ -932,8 +951,32 @@ impl EtcdMember {
             }
             self.drain_ready(ctx);
         }
+        self.send_watch_events(ctx);
         self.report_quiet(ctx);
         self.arm_tick(ctx);
+    }
+
+    /// Sends each watch whose range changed during this event the range as it now is.
+    fn send_watch_events(&mut self, ctx: &mut Ctx) {
+        let v = self.v.as_mut().unwrap();
+        for i in 0..v.watchers.len() {
+            if !std::mem::take(&mut v.watchers[i].dirty) {
+                continue;
+            }
+            let (client, id, start, end) = {
+                let w = &v.watchers[i];
+                (w.client, w.id, w.start, w.end)
+            };
+            let values = v.range(start, end);
+            ctx.send(client, Msg::WatchEvent { id, values });
+        }
+    }
+
+    /// The watches it holds open, as (client, request id): its kernel resets them when it dies.
+    pub fn held_requests(&self) -> Vec<(ProcId, u64)> {
+        self.v.as_ref().map_or_else(Vec::new, |v| {
+            v.watchers.iter().map(|w| (w.client, w.id)).collect()
+        })
     }
 
     /// Hands the world the quiet streams that started or ended (in ticks, or since).
@@ -1110,6 +1153,9 @@ impl EtcdMember {
         let v = self.v.as_mut().unwrap();
         v.kv = (*s.data).clone();
         v.ranges.clear();
+        for w in &mut v.watchers {
+            w.dirty = true;
+        }
         v.applied = s.index;
         v.snapshot_index = s.index;
         // The snapshot carries the membership as of its index.
@@ -1259,6 +1305,9 @@ impl EtcdMember {
             let outcome = put(&mut v.kv, &e.data, &self.cfg.peers);
             v.ranges
                 .retain(|(start, end, _)| !(*start..*end).contains(key));
+            for w in &mut v.watchers {
+                w.dirty |= (w.start..w.end).contains(key);
+            }
             v.backend
                 .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
             let result = match outcome {
