@@ -280,6 +280,8 @@ pub struct ApiServer {
     /// The watch cache: each of [`WATCHED`] as etcd last sent it (None until its watch's first
     /// event), and a fingerprint of what its watchers are shown of it.
     cache: [Option<(std::sync::Arc<[KeyValue]>, Fingerprint)>; 2],
+    /// The store revision each was sent at.
+    cache_rev: [u64; 2],
     /// The held watches of a cached range (kubelets' pods, kube-proxies' endpoints), by (peer,
     /// request id), with what each was last sent.
     pushing: BTreeMap<(ProcId, u64), PushWatch>,
@@ -426,6 +428,7 @@ impl ApiServer {
             throttled: None,
             watches: std::collections::BTreeSet::new(),
             cache: [None, None],
+            cache_rev: [0, 0],
             pushing: BTreeMap::new(),
             revs_of: None,
             pods_by_node: None,
@@ -478,6 +481,7 @@ impl ApiServer {
         self.etcd.start(ctx);
         // The watch cache's reflectors: one etcd watch per cached resource.
         self.cache = [None, None];
+        self.cache_rev = [0, 0];
         for (start, end) in WATCHED {
             self.etcd.watch(ctx, start, end);
         }
@@ -661,7 +665,16 @@ impl ApiServer {
     fn etcd_event(&mut self, ctx: &mut Ctx, ev: Event) {
         match ev {
             Event::Done(done) => self.complete(ctx, done),
-            Event::Watched { stream, values } => {
+            Event::Watched {
+                stream,
+                values,
+                rev,
+            } => {
+                if self.cache_rev[stream] > rev {
+                    // From a member that has applied less than the one the watch left.
+                    return;
+                }
+                self.cache_rev[stream] = rev;
                 let fp = fingerprint(&values);
                 self.cache[stream] = Some((values, fp));
                 let keys: Vec<(ProcId, u64)> = self
@@ -742,6 +755,7 @@ impl ApiServer {
         let Some((all, all_fp)) = &self.cache[w.stream] else {
             return;
         };
+        let w_stream = w.stream;
         let (values, fp) = match w.node {
             Some(node) => {
                 let v = pods_on(&mut self.pods_by_node, node, all);
@@ -756,7 +770,15 @@ impl ApiServer {
         if let Some(w) = self.pushing.get_mut(&key) {
             w.sent = Some(fp);
         }
-        ctx.send(key.0, Msg::WatchEvent { id: key.1, values });
+        let rev = self.cache_rev[w_stream];
+        ctx.send(
+            key.0,
+            Msg::WatchEvent {
+                id: key.1,
+                values,
+                rev,
+            },
+        );
     }
 
     /// Nothing in flight: no request waits for etcd, a seat, or its CPU.

@@ -124,6 +124,8 @@ pub enum Event {
     Watched {
         stream: usize,
         values: std::sync::Arc<[KeyValue]>,
+        /// The member's store revision when it sent them.
+        rev: u64,
     },
 }
 
@@ -476,11 +478,12 @@ impl EtcdClient {
                     Err(e) => self.answered_error(ctx, *id, *e),
                 }
             }
-            Msg::WatchEvent { id, values } => {
+            Msg::WatchEvent { id, values, rev } => {
                 let stream = self.watch_of(from, *id)?;
                 Some(Event::Watched {
                     stream,
                     values: values.clone(),
+                    rev: *rev,
                 })
             }
             Msg::ConnRefused { id } | Msg::TlsFailed { id } => {

@@ -491,13 +491,20 @@ impl Kubelet {
                 }
                 return;
             }
-            Msg::WatchEvent { id, values } if IdSpace::of(id) == IdSpace::Controllers => {
+            Msg::WatchEvent { id, values, rev } if IdSpace::of(id) == IdSpace::Controllers => {
                 if let Some(&(client, cid, _)) = self.relayed.get(&id) {
-                    ctx.send(client, Msg::WatchEvent { id: cid, values });
+                    ctx.send(
+                        client,
+                        Msg::WatchEvent {
+                            id: cid,
+                            values,
+                            rev,
+                        },
+                    );
                 }
                 return;
             }
-            Msg::WatchEvent { id, values } => {
+            Msg::WatchEvent { id, values, .. } => {
                 self.conn.read(ctx.now);
                 let req = self.pending.get(&id).copied();
                 if req.is_some() {

@@ -465,13 +465,14 @@ impl Haproxy {
                 }
             }
             // A watch's event: the session stays open for the next.
-            Msg::WatchEvent { id, values } => {
+            Msg::WatchEvent { id, values, rev } => {
                 if let Some(s) = self.sessions.get(&id) {
                     ctx.send(
                         s.client,
                         Msg::WatchEvent {
                             id: s.client_id,
                             values,
+                            rev,
                         },
                     );
                 }

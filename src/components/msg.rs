@@ -282,6 +282,10 @@ pub enum Msg {
     WatchEvent {
         id: u64,
         values: std::sync::Arc<[KeyValue]>,
+        /// The sender's store revision when it sent the range: a cache that moves its watch to
+        /// another member (which may have applied less) keeps the newer view, as etcd's watch
+        /// resumes from the revision after the last one it delivered.
+        rev: u64,
     },
 }
 

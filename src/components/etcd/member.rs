@@ -968,7 +968,8 @@ impl EtcdMember {
                 (w.client, w.id, w.start, w.end)
             };
             let values = v.range(start, end);
-            ctx.send(client, Msg::WatchEvent { id, values });
+            let rev = v.kv.rev;
+            ctx.send(client, Msg::WatchEvent { id, values, rev });
         }
     }
 
