@@ -154,6 +154,10 @@ pub struct Kubelet {
     watch_backoff: crate::components::informers::ReflectorBackoff,
     /// A [`KubeletTimer::Watch`] is armed.
     watch_armed: bool,
+    /// The newest event of each watch (pods, endpoints) as (watch id, revision): the network may
+    /// deliver two events of one watch out of order (its latencies are drawn per message), where
+    /// the real watch stream is one TCP connection and the reflector keeps its resourceVersion.
+    watch_rev: [(u64, u64); 2],
 }
 
 impl Kubelet {
@@ -183,6 +187,7 @@ impl Kubelet {
             relay_ids: IdGen::new(IdSpace::Controllers),
             watch_backoff: Default::default(),
             watch_armed: false,
+            watch_rev: [(0, 0); 2],
         }
     }
 
@@ -504,12 +509,20 @@ impl Kubelet {
                 }
                 return;
             }
-            Msg::WatchEvent { id, values, .. } => {
+            Msg::WatchEvent { id, values, rev } => {
                 self.conn.read(ctx.now);
                 let req = self.pending.get(&id).copied();
-                if req.is_some() {
-                    ctx.cancel(KubeletTimer::Timeout { id });
+                let slot = match req {
+                    Some(Req::Pods) => 0,
+                    Some(Req::Endpoints) => 1,
+                    _ => return,
+                };
+                ctx.cancel(KubeletTimer::Timeout { id });
+                let seen = &mut self.watch_rev[slot];
+                if seen.0 == id && seen.1 > rev {
+                    return;
                 }
+                *seen = (id, rev);
                 match req {
                     Some(Req::Pods) => self.pods_listed(ctx, &values),
                     Some(Req::Endpoints) => self.program_proxy(ctx, values),
