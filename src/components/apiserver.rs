@@ -719,6 +719,7 @@ impl ApiServer {
                 op,
                 user,
                 origin,
+                ..
             } => self.api_request(ctx, (from, origin), id, (op, user), true),
             Msg::HealthReq { id, path } => self.health_request(ctx, from, id, path),
             Msg::EtcdResp { .. }

@@ -356,6 +356,7 @@ impl EtcdClient {
                     end,
                     node: None,
                 },
+                conn: self.attempt[e],
             },
         );
     }

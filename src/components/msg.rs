@@ -390,6 +390,7 @@ impl Msg {
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
+            | Msg::WatchEvent { .. }
             | Msg::Vrrp { .. } => 0,
         }
     }
