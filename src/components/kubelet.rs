@@ -37,6 +37,8 @@ pub enum KubeletTimer {
     Lease,
     /// Open the watches that are not open (after the reflector's back-off).
     Watch,
+    /// Watch `id` has had no event `rto_ns` after it was last sent: send it again.
+    WatchResend { id: u64, rto_ns: Nanos },
     /// A pod may have become ready.
     Ready,
     /// API request `id` got no answer in time.
@@ -54,6 +56,18 @@ impl From<ConnTimer> for KubeletTimer {
         KubeletTimer::Conn(t)
     }
 }
+
+/// How long a watch waits for its first event (the initial list) before the reflector gives up on
+/// it: client-go's dialer timeout, `net.Dialer{Timeout: 30 * time.Second}`
+/// (k8s.io/apimachinery pkg/util/net/http.go `SetTransportDefaults`), since what holds a watch up
+/// is most often a connection that cannot be opened.
+const WATCH_FIRST_EVENT_NS: Nanos = 30 * crate::engine::SEC;
+/// The first resend of a watch without its first event, doubling after: the kernel's SYN
+/// retransmissions (Linux `TCP_TIMEOUT_INIT` 1 s, doubled per retransmission, so at 1, 3, 7 and 15 s)
+/// or TCP's retransmission of the request on an established connection. The model drops what a
+/// partition cuts where TCP would send it again; so a watch sent into a partition that heals gets
+/// through at the next retransmission, not only after the reflector's back-off.
+const WATCH_RESEND_NS: Nanos = crate::engine::SEC;
 
 /// The status manager's reconcile period: pods whose stored status differs from the kubelet's are
 /// written again (`syncPeriod = 10 * time.Second`, k/k pkg/kubelet/status/status_manager.go). This is
@@ -303,26 +317,50 @@ impl Kubelet {
 
     /// Opens the pod watch and kube-proxy's endpoints watch, whichever is not open.
     fn open_watches(&mut self, ctx: &mut Ctx) {
-        if !self.pending.values().any(|r| *r == Req::Pods) {
-            let (start, end) = keys::range(keys::POD);
-            let node = Some(self.cfg.node);
-            self.send(ctx, Req::Pods, KvOp::Watch { start, end, node });
-        }
-        if !self.pending.values().any(|r| *r == Req::Endpoints) {
-            // The workloads' endpoints, the API servers' leases (not shown) and the `kubernetes`
-            // Service's endpoints, which are adjacent kinds.
-            let start = keys::range(keys::ENDPOINT).0;
-            let end = keys::range(keys::API_ENDPOINTS).1;
-            self.send(
-                ctx,
-                Req::Endpoints,
-                KvOp::Watch {
-                    start,
-                    end,
-                    node: None,
+        for req in [Req::Pods, Req::Endpoints] {
+            if self.pending.values().any(|r| *r == req) {
+                continue;
+            }
+            let id = self.ids.next_id();
+            self.pending.insert(id, req);
+            self.send_watch(ctx, id, req);
+            ctx.deadline(WATCH_FIRST_EVENT_NS, KubeletTimer::Timeout { id });
+            ctx.timer(
+                WATCH_RESEND_NS,
+                KubeletTimer::WatchResend {
+                    id,
+                    rto_ns: WATCH_RESEND_NS,
                 },
             );
         }
+    }
+
+    /// Sends watch `id` of `req` (its pods, or kube-proxy's endpoints).
+    fn send_watch(&mut self, ctx: &mut Ctx, id: u64, req: Req) {
+        let (start, end, node) = if req == Req::Pods {
+            let (start, end) = keys::range(keys::POD);
+            (start, end, Some(self.cfg.node))
+        } else {
+            // The workloads' endpoints, the API servers' leases (not shown) and the `kubernetes`
+            // Service's endpoints, which are adjacent kinds.
+            let start = keys::range(keys::ENDPOINT).0;
+            (start, keys::range(keys::API_ENDPOINTS).1, None)
+        };
+        let conn = self.conn.for_request::<KubeletTimer>(ctx);
+        ctx.send(
+            self.cfg.api,
+            Msg::ApiReq {
+                id,
+                op: KvOp::Watch { start, end, node },
+                conn,
+                user: ApiUser::Node,
+            },
+        );
+    }
+
+    /// Whether watch `id` has had its first event (it is established).
+    fn watching(&self, id: u64) -> bool {
+        self.watch_rev.iter().any(|(seen, _)| *seen == id)
     }
 
     /// A watch ended with an error: it is opened again after the reflector's back-off
@@ -435,6 +473,20 @@ impl Kubelet {
             KubeletTimer::Watch => {
                 self.watch_armed = false;
                 self.open_watches(ctx);
+            }
+            KubeletTimer::WatchResend { id, rto_ns } => {
+                let Some(&req) = self.pending.get(&id) else {
+                    return;
+                };
+                if self.watching(id) {
+                    return;
+                }
+                self.send_watch(ctx, id, req);
+                let rto_ns = rto_ns * 2;
+                // SYNs at 1, 3, 7 and 15 s; the dial gives up at 30 s (the first-event timeout).
+                if rto_ns <= 8 * WATCH_RESEND_NS {
+                    ctx.timer(rto_ns, KubeletTimer::WatchResend { id, rto_ns });
+                }
             }
             KubeletTimer::Conn(t) => {
                 let api = self.cfg.api;
@@ -575,8 +627,13 @@ impl Kubelet {
             return;
         };
         if answer.is_none() {
-            // A reset: the connection is gone, and every request on it with it.
-            self.pending.insert(id, req);
+            // A reset: the connection is gone, and every request on it with it (a watch that
+            // was refused fails too).
+            if matches!(req, Req::Pods | Req::Endpoints) {
+                self.rewatch_later(ctx);
+            } else {
+                self.pending.insert(id, req);
+            }
             self.close_connection(ctx);
             return;
         }
@@ -710,14 +767,30 @@ impl Kubelet {
 
     /// Closes the API connection: the requests waiting on it fail at once (a lease renewal is then
     /// retried with its back-off; the periodic ones go again on their next tick).
+    /// An established watch fails with it and is opened again after the back-off; one still
+    /// waiting for its first event is a dial in progress on another connection, which closing this
+    /// one does not touch (its resends go out on the next).
     fn close_connection(&mut self, ctx: &mut Ctx) {
         self.conn.close();
         let lease = self.pending.values().any(|r| *r == Req::Lease);
+        let dialing: Vec<(u64, Req)> = self
+            .pending
+            .iter()
+            .filter(|(id, r)| matches!(r, Req::Pods | Req::Endpoints) && !self.watching(**id))
+            .map(|(id, r)| (*id, *r))
+            .collect();
+        let established = self
+            .pending
+            .iter()
+            .any(|(id, r)| matches!(r, Req::Pods | Req::Endpoints) && self.watching(*id));
         self.pending.clear();
+        self.pending.extend(dialing);
         if lease {
             self.lease_done(ctx, false);
         }
-        self.rewatch_later(ctx);
+        if established {
+            self.rewatch_later(ctx);
+        }
     }
 
     /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established

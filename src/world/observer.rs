@@ -65,7 +65,6 @@ impl Observer {
             self.ready.resize(ready.len(), (u32::MAX, u32::MAX));
             for (i, r) in ready.iter().enumerate() {
                 if self.ready[i] != *r {
-                    if std::env::var("DBG").is_ok() { eprintln!("{} ready {:?}", w.now/1000000, r); }
                     self.ready[i] = *r;
                     out.push(TraceKind::WorkloadReady {
                         workload: id16(i),
