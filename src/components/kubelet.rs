@@ -37,8 +37,6 @@ pub enum KubeletTimer {
     Lease,
     /// Open the watches that are not open (after the reflector's back-off).
     Watch,
-    /// Watch `id` has had no event `rto_ns` after it was last sent: send it again.
-    WatchResend { id: u64, rto_ns: Nanos },
     /// A pod may have become ready.
     Ready,
     /// API request `id` got no answer in time.
@@ -58,16 +56,11 @@ impl From<ConnTimer> for KubeletTimer {
 }
 
 /// How long a watch waits for its first event (the initial list) before the reflector gives up on
-/// it: client-go's dialer timeout, `net.Dialer{Timeout: 30 * time.Second}`
-/// (k8s.io/apimachinery pkg/util/net/http.go `SetTransportDefaults`), since what holds a watch up
-/// is most often a connection that cannot be opened.
-const WATCH_FIRST_EVENT_NS: Nanos = 30 * crate::engine::SEC;
-/// The first resend of a watch without its first event, doubling after: the kernel's SYN
-/// retransmissions (Linux `TCP_TIMEOUT_INIT` 1 s, doubled per retransmission, so at 1, 3, 7 and 15 s)
-/// or TCP's retransmission of the request on an established connection. The model drops what a
-/// partition cuts where TCP would send it again; so a watch sent into a partition that heals gets
-/// through at the next retransmission, not only after the reflector's back-off.
-const WATCH_RESEND_NS: Nanos = crate::engine::SEC;
+/// it: client-go's dial timeout, `net.Dialer{Timeout: 30 * time.Second}`
+/// (k8s.io/client-go/transport/cache.go), since what holds a watch up is a connection that cannot be
+/// opened (the kubelet's main client sets no request timeout). The network resends the request
+/// meanwhile, as TCP does (`net`: a SYN at 1, 3, 7 and 15 s, or the RTO on an open connection).
+const WATCH_FIRST_EVENT_NS: Nanos = crate::components::msg::CLIENT_GO_DIAL_TIMEOUT_NS;
 
 /// The status manager's reconcile period: pods whose stored status differs from the kubelet's are
 /// written again (`syncPeriod = 10 * time.Second`, k/k pkg/kubelet/status/status_manager.go). This is
@@ -325,13 +318,6 @@ impl Kubelet {
             self.pending.insert(id, req);
             self.send_watch(ctx, id, req);
             ctx.deadline(WATCH_FIRST_EVENT_NS, KubeletTimer::Timeout { id });
-            ctx.timer(
-                WATCH_RESEND_NS,
-                KubeletTimer::WatchResend {
-                    id,
-                    rto_ns: WATCH_RESEND_NS,
-                },
-            );
         }
     }
 
@@ -359,6 +345,7 @@ impl Kubelet {
     }
 
     /// Whether watch `id` has had its first event (it is established).
+    #[allow(dead_code)]
     fn watching(&self, id: u64) -> bool {
         self.watch_rev.iter().any(|(seen, _)| *seen == id)
     }
@@ -473,20 +460,6 @@ impl Kubelet {
             KubeletTimer::Watch => {
                 self.watch_armed = false;
                 self.open_watches(ctx);
-            }
-            KubeletTimer::WatchResend { id, rto_ns } => {
-                let Some(&req) = self.pending.get(&id) else {
-                    return;
-                };
-                if self.watching(id) {
-                    return;
-                }
-                self.send_watch(ctx, id, req);
-                let rto_ns = rto_ns * 2;
-                // SYNs at 1, 3, 7 and 15 s; the dial gives up at 30 s (the first-event timeout).
-                if rto_ns <= 8 * WATCH_RESEND_NS {
-                    ctx.timer(rto_ns, KubeletTimer::WatchResend { id, rto_ns });
-                }
             }
             KubeletTimer::Conn(t) => {
                 let api = self.cfg.api;
@@ -767,30 +740,15 @@ impl Kubelet {
 
     /// Closes the API connection: the requests waiting on it fail at once (a lease renewal is then
     /// retried with its back-off; the periodic ones go again on their next tick).
-    /// An established watch fails with it and is opened again after the back-off; one still
-    /// waiting for its first event is a dial in progress on another connection, which closing this
-    /// one does not touch (its resends go out on the next).
+    /// The watches fail with it and are opened again after the reflector's back-off.
     fn close_connection(&mut self, ctx: &mut Ctx) {
         self.conn.close();
         let lease = self.pending.values().any(|r| *r == Req::Lease);
-        let dialing: Vec<(u64, Req)> = self
-            .pending
-            .iter()
-            .filter(|(id, r)| matches!(r, Req::Pods | Req::Endpoints) && !self.watching(**id))
-            .map(|(id, r)| (*id, *r))
-            .collect();
-        let established = self
-            .pending
-            .iter()
-            .any(|(id, r)| matches!(r, Req::Pods | Req::Endpoints) && self.watching(*id));
         self.pending.clear();
-        self.pending.extend(dialing);
         if lease {
             self.lease_done(ctx, false);
         }
-        if established {
-            self.rewatch_later(ctx);
-        }
+        self.rewatch_later(ctx);
     }
 
     /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established
