@@ -238,6 +238,7 @@ impl Kubelet {
         self.pending.clear();
         self.status_posted_ns = None;
         self.watch_armed = false;
+        self.watch_rev = [(0, 0); 2];
         self.conn.restart();
         self.lease_failures = 0;
         self.renew(ctx);
@@ -345,7 +346,6 @@ impl Kubelet {
     }
 
     /// Whether watch `id` has had its first event (it is established).
-    #[allow(dead_code)]
     fn watching(&self, id: u64) -> bool {
         self.watch_rev.iter().any(|(seen, _)| *seen == id)
     }
@@ -481,6 +481,9 @@ impl Kubelet {
             }
             // The timed-out request is dropped whatever it was; a lease renewal retries, and a
             // watch is opened again after the back-off.
+            // An established watch's first-event deadline was cancelled; the plain engine still
+            // fires it.
+            KubeletTimer::Timeout { id } if self.watching(id) => {}
             KubeletTimer::Timeout { id } => match self.pending.remove(&id) {
                 Some(Req::Lease) => self.lease_done(ctx, false),
                 Some(Req::Pods | Req::Endpoints) => self.rewatch_later(ctx),
@@ -740,15 +743,29 @@ impl Kubelet {
 
     /// Closes the API connection: the requests waiting on it fail at once (a lease renewal is then
     /// retried with its back-off; the periodic ones go again on their next tick).
-    /// The watches fail with it and are opened again after the reflector's back-off.
+    /// The established watches fail with it and are opened again after the reflector's back-off. A
+    /// watch still waiting for its first event is still dialling its own connection, which
+    /// `closeAllConns` does not know yet (client-go's `connrotation.Dialer` tracks a connection
+    /// once its dial returns), so it carries on.
     fn close_connection(&mut self, ctx: &mut Ctx) {
         self.conn.close();
         let lease = self.pending.values().any(|r| *r == Req::Lease);
-        self.pending.clear();
+        let established = self.watch_rev.map(|(id, _)| id);
+        let mut watch_failed = false;
+        self.pending.retain(|id, r| match r {
+            Req::Pods | Req::Endpoints if !established.contains(id) => true,
+            Req::Pods | Req::Endpoints => {
+                watch_failed = true;
+                false
+            }
+            _ => false,
+        });
         if lease {
             self.lease_done(ctx, false);
         }
-        self.rewatch_later(ctx);
+        if watch_failed {
+            self.rewatch_later(ctx);
+        }
     }
 
     /// kube-proxy's DNAT of an in-cluster client's packet to the `kubernetes` Service: an established

@@ -352,25 +352,44 @@ impl Haproxy {
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
             Msg::ApiReq { id, op, conn, user } => {
+                let mut replaces = true;
                 if let Some(&(open, server)) = self.conns.get(&(from, conn.stream)) {
                     if open == conn.generation {
                         self.relay(ctx, from, id, Some((op, user)), conn, server);
                         return;
                     }
+                    // An older connection's opening request, held up (a dial across a cut) while
+                    // the client opened a newer one: a connection of its own beside the newer.
+                    replaces = (conn.generation.wrapping_sub(open) as i32) > 0;
                     // A new connection from this client: the old one is gone, and so are the
                     // requests still waiting on it. Only a client that reused a connection can have
                     // such requests; skipping the scan for the others keeps a request a connection
                     // (thousands a second) from costing a pass over every session.
-                    if self.reusing.contains(&from) {
+                    if replaces && self.reusing.contains(&from) {
+                        // Not a watch: the client's dialler keeps a watch still dialling when it
+                        // closes its connections (see the kubelet), and one it gave up on is
+                        // replaced at the server by its next watch.
                         self.sessions.retain(|_, s| {
                             !(s.client == from
                                 && s.established
                                 && s.conn.stream == conn.stream
-                                && s.conn.generation != conn.generation)
+                                && s.conn.generation != conn.generation
+                                && !matches!(s.op, Some((KvOp::Watch { .. }, _))))
                         });
                     }
                 }
                 if conn.continues {
+                    // A later request of an older connection that opened beside a newer one
+                    // (above) goes where that connection's first went.
+                    let beside = self.sessions.values().find(|s| {
+                        s.client == from
+                            && s.conn.stream == conn.stream
+                            && s.conn.generation == conn.generation
+                    });
+                    if let Some(server) = beside.map(|s| s.server) {
+                        self.relay(ctx, from, id, Some((op, user)), conn, server);
+                        return;
+                    }
                     // A segment of a connection this HAProxy does not have (it restarted, or the
                     // VIP moved to it from another one): its kernel resets it.
                     ctx.send(from, Msg::ConnRefused { id });
@@ -388,7 +407,9 @@ impl Haproxy {
                     );
                     return;
                 };
-                self.conns.insert((from, conn.stream), (conn.generation, i));
+                if replaces {
+                    self.conns.insert((from, conn.stream), (conn.generation, i));
+                }
                 let sid = self.ids.next_id();
                 ctx.send(
                     self.cfg.backends[i],

@@ -63,6 +63,7 @@ impl World {
             procs,
             net,
             reply_conn: std::collections::BTreeMap::new(),
+            last_sent: Vec::new(),
             trace: Trace::new(),
             faults,
             vip_holder: None,

@@ -18,7 +18,7 @@ use crate::components::msg::Msg;
 use crate::components::Component;
 use crate::engine::rng::Rng;
 use crate::engine::{fmt_duration, id16, EventQueue, Nanos};
-use crate::net::{Network, NodeId, StreamId};
+use crate::net::{Network, NodeId, StreamId, Transport};
 use crate::observe::{ProcState, Trace, TraceKind};
 use crate::scenario::plan::FaultAction;
 use crate::scenario::Plan;
@@ -185,6 +185,8 @@ pub struct World {
     /// ([`Msg::conn_key`]). The process answers on that connection, so an answer that a cut holds
     /// back does not hold up the answers on the connection the peer opened after it.
     pub(crate) reply_conn: std::collections::BTreeMap<(ProcId, ProcId), u64>,
+    /// Per process, its last TCP send: (to, connection key, arrival), to keep a stream in order.
+    pub(crate) last_sent: Vec<(ProcId, u64, Nanos)>,
     pub(crate) trace: Trace,
     pub(crate) faults: Vec<ResolvedFault>,
     pub(crate) vip_holder: Option<NodeId>,
@@ -803,9 +805,25 @@ impl World {
             };
             (msg.transport(), stream)
         };
-        let Some(at) = self.net.transmit(self.now, from_node, to_node, route) else {
+        let Some(mut at) = self.net.transmit(self.now, from_node, to_node, route) else {
             return;
         };
+        // A TCP stream delivers in order. The network draws each message's latency on its own, so
+        // a message sent right behind another on the same connection could overtake it (a request
+        // continuing a connection ahead of the one opening it, which the far end then resets).
+        // Each process's last send is kept: the next one on the same connection arrives no
+        // earlier. (The network's slow path orders a stream held back by loss or a cut.)
+        if msg.transport() != Transport::Datagram {
+            let key = msg.conn_key();
+            if self.last_sent.len() <= from as usize {
+                self.last_sent.resize(self.procs.len(), (0, 0, 0));
+            }
+            let last = &mut self.last_sent[from as usize];
+            if last.0 == to && last.1 == key && at < last.2 {
+                at = last.2;
+            }
+            *last = (to, key, at);
+        }
         self.push(
             at,
             Event::Deliver {

@@ -181,14 +181,16 @@ fn full_disruption_of_every_zone_evicts_nothing() {
     assert!(log_time(&o, "Deleting pod").is_none());
     // The workers' kube-proxies keep routing by their rules all through the partition; the only dip
     // comes after it heals, when they learn that every pod was marked not ready, until the kubelets
-    // report them Ready again (status manager reconcile, 10 s).
+    // report them Ready again (status manager reconcile, 10 s). A kubelet learns it from its pod
+    // watch, which its reflector opens again after a back-off grown to [30, 60) s over the
+    // partition, or a dial that can miss the heal by up to 15 s before it: at most about 85 s.
     let tl = o
         .timelines
         .iter()
         .find(|t| t.capability == kube_ha_sim::observe::Capability::Workloads)
         .expect("workloads timeline");
     assert!(tl.up_at(599 * S), "served through the partition");
-    assert!(metric(&o, "workloads.longest_outage_s") <= 25.0);
+    assert!(metric(&o, "workloads.longest_outage_s") <= 90.0);
     // Without the label, the ready control-plane nodes keep every zone Normal: evictions proceed.
     let o = run_json(
         &cluster(
@@ -329,13 +331,16 @@ fn the_observers_cached_readiness_equals_a_fresh_computation_at_every_moment() {
     }
 }
 
-/// A kubelet's and a kube-proxy's 2 s LISTs stand in for their watches, which deliver only what
-/// changed: once the pods run, the API servers' work does not grow with the number of pods they
-/// list. Costed as full LISTs, ten times the pods made it about seven times the work (and 1000
-/// workers with 5000 pods saturated the API servers).
+/// The kubelets and kube-proxies watch their pods and endpoints: once the pods run, the API
+/// servers' work for them does not grow with the number of pods. (When 2 s LISTs costed as full
+/// LISTs stood in for the watches, ten times the pods made about seven times the work, and 1000
+/// workers with 5000 pods saturated the API servers.) Measured as the CPU of the nodes' requests
+/// (APF levels node-high and system) from minute 5, when the pods have started; the controllers'
+/// own LISTs, which do grow with the pods, are at workload-high.
 #[test]
 fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
-    let utilization = |pods: u32| {
+    use kube_ha_sim::components::apf::PriorityLevel;
+    let node_cpu = |pods: u32| {
         let o = run_json(
             &format!(
                 r#"{{"name":"t","duration":"20m",
@@ -345,10 +350,15 @@ fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
             ),
             1,
         );
-        metric(&o, "apiserver.utilization")
+        let levels = [PriorityLevel::NodeHigh.index(), PriorityLevel::System.index()];
+        o.trace
+            .served
+            .iter()
+            .filter(|r| r.at_ns >= 300 * S && levels.contains(&usize::from(r.level)))
+            .map(|r| f64::from(r.cpu_ns))
+            .sum::<f64>()
     };
-    let (few, many) = (utilization(100), utilization(1000));
+    let (few, many) = (node_cpu(100), node_cpu(1000));
     assert!(few > 0.0, "{few}");
-    // What grows is the pods' creation and first start, in the first minute.
-    assert!(many < 1.8 * few, "100 pods: {few}, 1000 pods: {many}");
+    assert!(many < 1.2 * few, "100 pods: {few} ns, 1000 pods: {many} ns");
 }
