@@ -45,6 +45,8 @@ pub enum KubeletTimer {
     Status,
     /// The status manager's periodic reconcile of pod statuses.
     Reconcile,
+    /// kube-proxy may sync its rules again (its minimum sync period is over).
+    ProxySync,
     /// The API connection's health check.
     Conn(ConnTimer),
 }
@@ -61,6 +63,14 @@ impl From<ConnTimer> for KubeletTimer {
 /// opened (the kubelet's main client sets no request timeout). The network resends the request
 /// meanwhile, as TCP does (`net`: a SYN at 1, 3, 7 and 15 s, or the RTO on an open connection).
 const WATCH_FIRST_EVENT_NS: Nanos = crate::components::msg::CLIENT_GO_DIAL_TIMEOUT_NS;
+
+/// kube-proxy's `iptables.minSyncPeriod` (1 s; k/k pkg/proxy/apis/config/v1alpha1/defaults.go): its
+/// sync runner (`async.NewBoundedFrequencyRunner`, pkg/proxy/iptables/proxier.go) syncs the rules at
+/// most once per period, with a burst of [`PROXY_BURST`], so a stream of endpoint changes reaches
+/// the rules in batches.
+const PROXY_MIN_SYNC_NS: Nanos = crate::engine::SEC;
+/// The sync runner's burst (`burstSyncs = 2`, pkg/proxy/iptables/proxier.go).
+const PROXY_BURST: Nanos = 2;
 
 /// The status manager's reconcile period: pods whose stored status differs from the kubelet's are
 /// written again (`syncPeriod = 10 * time.Second`, k/k pkg/kubelet/status/status_manager.go). This is
@@ -144,6 +154,14 @@ pub struct Kubelet {
     pub proxy_fp: u64,
     /// The list `proxy` was last programmed from, as etcd shared it.
     proxy_listed: Option<std::sync::Arc<[crate::components::msg::KeyValue]>>,
+    /// The endpoints kube-proxy has been sent but not yet synced into its rules.
+    proxy_pending: Option<std::sync::Arc<[crate::components::msg::KeyValue]>>,
+    /// kube-proxy's sync runner's token bucket, in nanoseconds of [`PROXY_MIN_SYNC_NS`] (one token
+    /// each), as of `proxy_budget_at`.
+    proxy_budget_ns: Nanos,
+    proxy_budget_at: Nanos,
+    /// A [`KubeletTimer::ProxySync`] is armed.
+    proxy_sync_armed: bool,
     /// The kubelet's API connection.
     conn: ApiConn,
     /// Lease updates that failed in a row.
@@ -186,6 +204,10 @@ impl Kubelet {
             proxy_synced: false,
             proxy_fp: 0,
             proxy_listed: None,
+            proxy_pending: None,
+            proxy_budget_ns: PROXY_BURST * PROXY_MIN_SYNC_NS,
+            proxy_budget_at: 0,
+            proxy_sync_armed: false,
             conn: ApiConn::new(true),
             lease_failures: 0,
             kube_api: 0,
@@ -239,6 +261,8 @@ impl Kubelet {
         self.status_posted_ns = None;
         self.watch_armed = false;
         self.watch_rev = [(0, 0); 2];
+        self.proxy_pending = None;
+        self.proxy_sync_armed = false;
         self.conn.restart();
         self.lease_failures = 0;
         self.renew(ctx);
@@ -470,6 +494,10 @@ impl Kubelet {
                     self.close_connection(ctx);
                 }
             }
+            KubeletTimer::ProxySync => {
+                self.proxy_sync_armed = false;
+                self.proxy_try_sync(ctx);
+            }
             KubeletTimer::Reconcile => {
                 self.report_ready(ctx, true);
                 ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
@@ -553,7 +581,7 @@ impl Kubelet {
                 *seen = (id, rev);
                 match req {
                     Some(Req::Pods) => self.pods_listed(ctx, &values),
-                    Some(Req::Endpoints) => self.program_proxy(ctx, values),
+                    Some(Req::Endpoints) => self.proxy_update(ctx, values),
                     _ => {}
                 }
                 return;
@@ -819,6 +847,41 @@ impl Kubelet {
     }
 
     /// kube-proxy: programs the listed endpoints as its rules.
+    /// kube-proxy's endpoints watch sent a change: its sync runner applies it now, or at its next
+    /// token, with every change that arrives meanwhile.
+    fn proxy_update(
+        &mut self,
+        ctx: &mut Ctx,
+        values: std::sync::Arc<[crate::components::msg::KeyValue]>,
+    ) {
+        self.proxy_pending = Some(values);
+        if !self.proxy_sync_armed {
+            self.proxy_try_sync(ctx);
+        }
+    }
+
+    /// Syncs the pending endpoints if the token bucket has a token, or arms the timer for the next.
+    fn proxy_try_sync(&mut self, ctx: &mut Ctx) {
+        let refill = ctx.now.saturating_sub(self.proxy_budget_at);
+        self.proxy_budget_ns = (self.proxy_budget_ns + refill).min(PROXY_BURST * PROXY_MIN_SYNC_NS);
+        self.proxy_budget_at = ctx.now;
+        if self.proxy_pending.is_none() {
+            return;
+        }
+        if self.proxy_budget_ns < PROXY_MIN_SYNC_NS {
+            self.proxy_sync_armed = true;
+            ctx.timer(
+                PROXY_MIN_SYNC_NS - self.proxy_budget_ns,
+                KubeletTimer::ProxySync,
+            );
+            return;
+        }
+        self.proxy_budget_ns -= PROXY_MIN_SYNC_NS;
+        if let Some(values) = self.proxy_pending.take() {
+            self.program_proxy(ctx, values);
+        }
+    }
+
     fn program_proxy(
         &mut self,
         ctx: &mut Ctx,

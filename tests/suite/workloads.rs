@@ -350,7 +350,10 @@ fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
             ),
             1,
         );
-        let levels = [PriorityLevel::NodeHigh.index(), PriorityLevel::System.index()];
+        let levels = [
+            PriorityLevel::NodeHigh.index(),
+            PriorityLevel::System.index(),
+        ];
         o.trace
             .served
             .iter()
