@@ -542,13 +542,19 @@ impl Kubelet {
                 }
                 return;
             }
-            // Its own connection: the next request opens a new one. On a watch it is the
-            // server's clean end of it (a graceful stop): the watch opens again at once.
+            // Its own connection: the next request opens a new one. On an established watch it is
+            // the server's clean end of it (a graceful stop): the watch opens again at once. A
+            // watch that ends before its first event (HAProxy closing the connection for want of a
+            // backend) is the reflector's "very short watch", an error: again after the back-off.
             Msg::GoAway { id } => {
                 self.conn.close();
                 if matches!(self.pending.get(&id), Some(Req::Pods | Req::Endpoints)) {
                     self.pending.remove(&id);
-                    self.open_watches(ctx);
+                    if self.watching(id) {
+                        self.open_watches(ctx);
+                    } else {
+                        self.rewatch_later(ctx);
+                    }
                 }
                 return;
             }

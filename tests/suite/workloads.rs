@@ -365,3 +365,28 @@ fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
     assert!(few > 0.0, "{few}");
     assert!(many < 1.2 * few, "100 pods: {few} ns, 1000 pods: {many} ns");
 }
+
+/// With two of three stacked control-plane nodes down for 20 minutes, etcd has no quorum, every API
+/// server fails its readiness, and HAProxy closes each connection for want of a backend. A kubelet's
+/// watch that ends so, before its first event, is the reflector's "very short watch": it is opened
+/// again after the back-off, not at once. (Re-watching at once made 5.4 M watch requests in this
+/// run, 90 times its events.)
+#[test]
+fn kubelets_back_off_their_watches_while_no_api_server_serves() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/alerts-etcd-quorum-lost.json"),
+    )
+    .expect("library scenario");
+    let broken = run_json(&text, 3);
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    v["faults"] = serde_json::json!([]);
+    v["expect"] = serde_json::json!([]);
+    let healthy = run_json(&v.to_string(), 3);
+    assert!(
+        broken.events < 2 * healthy.events,
+        "{} events with the API down, {} healthy",
+        broken.events,
+        healthy.events
+    );
+}
