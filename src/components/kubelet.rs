@@ -6,13 +6,17 @@
 //! Its watches (and its kube-proxy's) are client-go reflectors: the API server sends the current
 //! list when the watch opens and every change after. A watch that ends (a reset, the HTTP/2 health
 //! check closing the connection, the kubelet closing its connections after failed lease updates,
-//! an error answer) is opened again after the reflector's back-off (800 ms doubling to 30 s,
-//! jittered, see `informers`); one the server ended cleanly (a graceful stop) at once. Containers belong to the container runtime: they keep running while the kubelet cannot
-//! reach the API, and even while the kubelet process is down; they die with the node.
+//! an error answer, an end before its first event) is opened again after the reflector's back-off
+//! (800 ms doubling to 30 s, jittered, see `informers`); an established one the server ended
+//! cleanly (a graceful stop) at once. A watch still dialling outlives `closeAllConns`, which closes
+//! only connections whose dial has returned.
 //!
-//! The node's kube-proxy rides along: it lists the Services' endpoints with the kubelet's sync and
-//! keeps the rules it last programmed (iptables rules live in the kernel: they outlast both processes
-//! and a lost API connection, and go with the node). The model folds the two DaemonSets into one
+//! Containers belong to the container runtime: they keep running while the kubelet cannot reach the
+//! API, and even while the kubelet process is down; they die with the node.
+//!
+//! The node's kube-proxy rides along: it watches the Services' endpoints, syncs them into its rules
+//! at most once a second (burst 2) and keeps the rules it last programmed (iptables rules live in
+//! the kernel: they outlast both processes and a lost API connection, and go with the node). The model folds the two DaemonSets into one
 //! process; a crashed kubelet therefore also stops the node's endpoint updates.
 //!
 //! kube-proxy also carries the node's pods' connections to the `kubernetes` Service (in-cluster
