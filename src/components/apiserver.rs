@@ -76,24 +76,13 @@ pub struct ApiCapacity {
 }
 
 impl ApiCapacity {
-    /// The CPU a request takes, given what it answers. A LIST standing in for a watch (`since`, see
-    /// [`KvOp::Range`]) costs only the objects modified after the revision its client had seen:
-    /// a watch served from the cache delivers those and nothing else. Without this, a thousand
-    /// kubelets polling 5,000 pods and their endpoints every 2 s asked each API server for 17
-    /// CPU-seconds a second, which real kubelets and kube-proxies, watching, never do.
-    /// `changed` is that count for such a LIST ([`changed_since`]).
-    fn cpu_ns(
-        &self,
-        op: OpKind,
-        result: &Result<KvResult, ApiError>,
-        changed: Option<usize>,
-    ) -> Nanos {
+    /// The CPU a request takes, given what it answers.
+    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>) -> Nanos {
         match (op, result) {
             (OpKind::Write, _) => self.write_cpu_ns,
             (OpKind::Get, _) => self.get_cpu_ns,
             (OpKind::List, Ok(KvResult::Values(v))) => {
-                let objects = changed.unwrap_or(v.len());
-                self.get_cpu_ns + self.list_object_cpu_ns * objects as Nanos
+                self.get_cpu_ns + self.list_object_cpu_ns * v.len() as Nanos
             }
             (OpKind::List, _) => self.get_cpu_ns,
             (OpKind::InformedList, _) => {
@@ -198,10 +187,6 @@ struct ApiWaiter {
     seats: u32,
     arrived_ns: Nanos,
     queued: bool,
-    /// A pod LIST's field selector `spec.nodeName` (see [`KvOp::Range`]).
-    node: Option<u16>,
-    /// A watch stand-in's revision already seen (see [`KvOp::Range`]).
-    since: Option<u64>,
 }
 
 /// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
@@ -285,14 +270,10 @@ pub struct ApiServer {
     /// The held watches of a cached range (kubelets' pods, kube-proxies' endpoints), by (peer,
     /// request id), with what each was last sent.
     pushing: BTreeMap<(ProcId, u64), PushWatch>,
-    /// The pods of the last range etcd answered, split by the node they are bound to, for the
-    /// kubelets' field-selected LISTs: rebuilt only when etcd answers a different range (it shares
-    /// one answer until a write lands in it), so each kubelet's LIST costs its own pods, not the
-    /// cluster's.
+    /// The watch cache's pods split by the node they are bound to, for the kubelets'
+    /// field-selected watches: rebuilt only when the cache's pods change, so a kubelet's watch event
+    /// costs its own pods, not the cluster's.
     pods_by_node: Derived<PodsByNode>,
-    /// The modification revisions, sorted, of the last large answer a watch stand-in was costed
-    /// on (see [`changed_since`]).
-    revs_of: Derived<Vec<u64>>,
 }
 
 /// What is derived from one shared answer, with the answer it was derived from: rebuilt only when
@@ -318,8 +299,8 @@ fn derived<'a, T>(
 /// An answer's pods by the node they are bound to (see [`pods_on`]).
 type PodsByNode = BTreeMap<u16, std::sync::Arc<[KeyValue]>>;
 
-/// The pods of `all` bound to `node`, in key order: what a LIST with the field selector
-/// `spec.nodeName=<node>` answers. `cache` is the server's `pods_by_node`.
+/// The pods of `all` bound to `node`, in key order: what a watch with the field selector
+/// `spec.nodeName=<node>` is shown. `cache` is the server's `pods_by_node`.
 fn pods_on(
     cache: &mut Derived<PodsByNode>,
     node: u16,
@@ -338,28 +319,6 @@ fn pods_on(
     static NONE: std::sync::LazyLock<std::sync::Arc<[KeyValue]>> =
         std::sync::LazyLock::new(|| std::sync::Arc::from([]));
     nodes.get(&node).unwrap_or(&NONE).clone()
-}
-
-/// How many objects of an answer were modified after revision `since`. Every kube-proxy's
-/// endpoints poll gets the same shared answer from etcd (until a write lands in its range), so
-/// its revisions are sorted once and each poll costs a binary search, not a pass over the
-/// cluster's endpoints; small answers (a node's pods) are counted directly. A cache of a pure
-/// function of the answer: the count is the same either way. `cache` is the server's `revs_of`.
-fn changed_since(
-    cache: &mut Derived<Vec<u64>>,
-    v: &std::sync::Arc<[KeyValue]>,
-    since: u64,
-) -> usize {
-    const SMALL: usize = 64;
-    if v.len() < SMALL {
-        return v.iter().filter(|kv| kv.mod_rev > since).count();
-    }
-    let revs = derived(cache, v, |v| {
-        let mut revs: Vec<u64> = v.iter().map(|kv| kv.mod_rev).collect();
-        revs.sort_unstable();
-        revs
-    });
-    revs.len() - revs.partition_point(|&r| r <= since)
 }
 
 /// The ranges the watch cache holds, each filled by its own etcd watch: the pods, and the
@@ -430,7 +389,6 @@ impl ApiServer {
             cache: [None, None],
             cache_rev: [0, 0],
             pushing: BTreeMap::new(),
-            revs_of: None,
             pods_by_node: None,
         }
     }
@@ -836,12 +794,6 @@ impl ApiServer {
             }
             return;
         }
-        // The field selector and the watch stand-in's revision stay here: etcd reads the range.
-        let mut op = op;
-        let (node, since) = match &mut op {
-            KvOp::Range { node, since, .. } => (node.take(), since.take()),
-            _ => (None, None),
-        };
         let tag = OwnerTag(self.tags.next_id());
         // The filter draws for every request it serves (only when the chance is set, so that runs
         // without it keep their random streams).
@@ -850,9 +802,8 @@ impl ApiServer {
         let level = classify(user, &op);
         let class = self.admission.class(level, op.is_write());
         let kind = OpKind::of(&op);
-        // Only an informer's LIST is estimated wider than one seat: the model's other LISTs (a
-        // kubelet's pods, a kube-proxy's endpoints every 2 s) stand in for watches, which a
-        // LIST's width would overcharge.
+        // Only an informer's LIST is estimated wider than one seat: the controllers' LISTs stand
+        // in for their informers' caches, which a LIST's width would overcharge.
         let seats = match kind {
             OpKind::InformedList => {
                 crate::components::apf::list_seats(self.cfg.capacity.informed_objects)
@@ -869,8 +820,6 @@ impl ApiServer {
             seats,
             arrived_ns: ctx.now,
             queued: false,
-            node,
-            since,
         };
         // The flow: the user (all the model's clients of one kind share credentials).
         match self
@@ -964,19 +913,7 @@ impl ApiServer {
             | EtcdError::Unavailable
             | EtcdError::NoSpace) => ApiError::Storage(e),
         });
-        let result = match (w.node, result) {
-            (Some(node), Ok(KvResult::Values(all))) => Ok(KvResult::Values(pods_on(
-                &mut self.pods_by_node,
-                node,
-                &all,
-            ))),
-            (_, r) => r,
-        };
-        let changed = match (&result, w.since) {
-            (Ok(KvResult::Values(v)), Some(rev)) => Some(changed_since(&mut self.revs_of, v, rev)),
-            _ => None,
-        };
-        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, changed);
+        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
         let done = self.cores.run(ctx.now, cpu_ns);
         self.answering.insert(tag, (w, result, cpu_ns));
         ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });
@@ -1096,8 +1033,6 @@ impl ApiServer {
                 let op = KvOp::Range {
                     start: keys::key(keys::MASTER_LEASE, 0),
                     end: keys::key(keys::API_ENDPOINTS + 1, 0),
-                    node: None,
-                    since: None,
                 };
                 self.reconcile_request(ctx, ReconcileStep::List { removing }, op);
             }
@@ -1196,36 +1131,8 @@ impl ApiServer {
 
 #[cfg(test)]
 mod tests {
-    use super::{changed_since, pods_on, KeyValue};
+    use super::{pods_on, KeyValue};
     use crate::components::objects::Pod;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The cached count is the plain count, for small and large answers, whether the cache
-        /// holds this answer, another or none.
-        #[test]
-        fn changed_since_counts_as_a_pass_over_the_answer(
-            revs in proptest::collection::vec(1u64..500, 0..200),
-            other in proptest::collection::vec(1u64..500, 64..100),
-            sinces in proptest::collection::vec(0u64..520, 1..6),
-        ) {
-            let answer = |revs: &[u64]| -> std::sync::Arc<[KeyValue]> {
-                revs.iter()
-                    .enumerate()
-                    .map(|(i, &mod_rev)| KeyValue { key: i as u64, value: 1, mod_rev })
-                    .collect()
-            };
-            let (a, b) = (answer(&revs), answer(&other));
-            let mut cache = None;
-            for since in sinces {
-                let plain = revs.iter().filter(|&&r| r > since).count();
-                prop_assert_eq!(changed_since(&mut cache, &a, since), plain);
-                let plain_b = other.iter().filter(|&&r| r > since).count();
-                prop_assert_eq!(changed_since(&mut cache, &b, since), plain_b);
-                prop_assert_eq!(changed_since(&mut cache, &a, since), plain);
-            }
-        }
-    }
 
     /// A node's pods from the shared split are the plain filter of etcd's answer, for each node,
     /// with the split kept or rebuilt as the answer changes.

@@ -301,16 +301,7 @@ impl Controllers {
         st.failed = false;
         for k in kinds {
             let (start, end) = keys::range(*k);
-            self.send(
-                ctx,
-                Pending::Read(l, *k),
-                KvOp::Range {
-                    start,
-                    end,
-                    node: None,
-                    since: None,
-                },
-            );
+            self.send(ctx, Pending::Read(l, *k), KvOp::Range { start, end });
         }
     }
 

@@ -222,17 +222,10 @@ impl Informers {
             ctx.out.push(Out::Relist);
         }
         let (start, end) = keys::range(keys::INFORMED);
-        self.send(
-            ctx,
-            i,
-            KvOp::Range {
-                start,
-                end,
-                node: None,
-                since: None,
-            },
-            |id, _| Phase::Listing { id, tries },
-        );
+        self.send(ctx, i, KvOp::Range { start, end }, |id, _| Phase::Listing {
+            id,
+            tries,
+        });
     }
 
     /// Sends informer `i`'s WATCH on its connection.

@@ -84,18 +84,8 @@ pub enum KvOp {
     },
     /// A linearizable (or serializable) read of one key.
     Get { key: Key, linearizable: bool },
-    /// A linearizable read of a key range `[start, end)`. `node` is the field selector
-    /// `spec.nodeName=<node>` of a kubelet's pod LIST: etcd has no field selectors, so the API
-    /// server reads the whole range and answers only the pods bound to that node (etcd ignores it).
-    /// `since` marks a periodic LIST that stands in for a watch (a kubelet's pods, a kube-proxy's
-    /// endpoints): the revision its client had already seen. The API server then costs only the
-    /// objects modified after it, as a watch served from its cache would deliver only those.
-    Range {
-        start: Key,
-        end: Key,
-        node: Option<u16>,
-        since: Option<u64>,
-    },
+    /// A linearizable read of a key range `[start, end)`.
+    Range { start: Key, end: Key },
     /// A WATCH of a key range `[start, end)`, held open until the connection breaks or the server
     /// stops. To the API server: a Kubernetes watch, served from its watch cache; `node` is a
     /// kubelet's field selector (`spec.nodeName`) on pods. To an etcd member: the API server's
