@@ -352,6 +352,19 @@ impl Haproxy {
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
         match msg {
             Msg::ApiReq { id, op, conn, user } => {
+                if let KvOp::Watch { start, end, node } = &op {
+                    // A client's stream watches each range once (an informer process holds one
+                    // stream per informer): a watch it opens replaces the one it left behind on a
+                    // connection it gave up on (the server replaces it too), so that one's session
+                    // does not linger here.
+                    let range = (*start, *end, *node);
+                    self.sessions.retain(|_, s| {
+                        !(s.client == from
+                            && s.conn.stream == conn.stream
+                            && matches!(&s.op, Some((KvOp::Watch { start, end, node }, _))
+                                if (*start, *end, *node) == range))
+                    });
+                }
                 let mut replaces = true;
                 if let Some(&(open, server)) = self.conns.get(&(from, conn.stream)) {
                     if open == conn.generation {
@@ -620,6 +633,22 @@ mod tests {
 
     /// What HAProxy sends for request `id` on connection `conn` (generation 1): (to, message).
     fn request(h: &mut Haproxy, id: u64, continues: bool) -> Vec<(ProcId, Msg)> {
+        let op = KvOp::Get {
+            key: 1,
+            linearizable: true,
+        };
+        send(h, id, op, (0, 1), continues)
+    }
+
+    /// What HAProxy sends for request `id` of `op` on the client's connection (stream,
+    /// generation).
+    fn send(
+        h: &mut Haproxy,
+        id: u64,
+        op: KvOp,
+        (conn_stream, generation): (u16, u32),
+        continues: bool,
+    ) -> Vec<(ProcId, Msg)> {
         let mut rng = stream(1, 1);
         let mut out = Vec::new();
         let mut ctx = Ctx {
@@ -630,13 +659,9 @@ mod tests {
             quiet_ok: false,
         };
         let conn = ConnId {
-            stream: 0,
-            generation: 1,
+            stream: conn_stream,
+            generation,
             continues,
-        };
-        let op = KvOp::Get {
-            key: 1,
-            linearizable: true,
         };
         h.on_msg(
             &mut ctx,
@@ -669,6 +694,59 @@ mod tests {
         let mut new_holder = haproxy(vec![BACKEND]);
         let moved = request(&mut new_holder, 3, true);
         assert!(matches!(moved[..], [(CLIENT, Msg::ConnRefused { id: 3 })]));
+    }
+
+    /// A client's dial held up (across a cut) while it opened a newer connection: the older
+    /// connection's opening request, arriving late, is a connection of its own beside the newer
+    /// (not a reset, and the newer stays), and a later request on it goes to the same server.
+    #[test]
+    fn an_older_connection_that_opens_late_stands_beside_the_newer() {
+        let mut h = haproxy(vec![BACKEND, BACKEND + 1]);
+        let get = KvOp::Get {
+            key: 1,
+            linearizable: true,
+        };
+        let newer = send(&mut h, 1, get.clone(), (0, 5), false);
+        let Some((newer_server, Msg::ProxyReq { .. })) = newer.first().cloned() else {
+            panic!("{newer:?}")
+        };
+        let late = send(&mut h, 2, get.clone(), (0, 4), false);
+        let Some((late_server, Msg::ProxyReq { .. })) = late.first().cloned() else {
+            panic!("{late:?}")
+        };
+        let after_late = send(&mut h, 3, get.clone(), (0, 4), true);
+        assert!(
+            matches!(after_late[..], [(to, Msg::ProxyReq { .. })] if to == late_server),
+            "{after_late:?}"
+        );
+        let on_newer = send(&mut h, 4, get, (0, 5), true);
+        assert!(
+            matches!(on_newer[..], [(to, Msg::ProxyReq { .. })] if to == newer_server),
+            "{on_newer:?}"
+        );
+    }
+
+    /// A client's new watch of a range replaces its old one here, as at the server: the session of
+    /// a watch it gave up on does not linger. Another range's watch stays, and so does another
+    /// stream's watch of the same range.
+    #[test]
+    fn a_new_watch_of_a_range_replaces_the_clients_old_one() {
+        let mut h = haproxy(vec![BACKEND]);
+        let watch = |start| KvOp::Watch {
+            start,
+            end: start + 10,
+            node: Some(1),
+        };
+        send(&mut h, 1, watch(100), (0, 1), false);
+        send(&mut h, 2, watch(500), (0, 1), true);
+        // Another stream of the same process (an informer among many) watching the same range.
+        send(&mut h, 4, watch(100), (1, 1), false);
+        assert_eq!(h.sessions.len(), 3);
+        // The connection closed (the client gave up on the watches); a new one re-watches 100.
+        send(&mut h, 3, watch(100), (0, 2), false);
+        let mut clients: Vec<u64> = h.sessions.values().map(|s| s.client_id).collect();
+        clients.sort_unstable();
+        assert_eq!(clients, vec![2, 3, 4]);
     }
 
     /// With no server to send it to, HAProxy answers and closes the connection (GOAWAY before the
