@@ -324,13 +324,7 @@ fn pods_on(
 /// The ranges the watch cache holds, each filled by its own etcd watch: the pods, and the
 /// Services' endpoints with the API servers' leases and the `kubernetes` Service's endpoints
 /// (adjacent kinds, as a kube-proxy watches them).
-const WATCHED: [(Key, Key); 2] = [
-    keys::range(keys::POD),
-    (
-        keys::range(keys::ENDPOINT).0,
-        keys::range(keys::API_ENDPOINTS).1,
-    ),
-];
+const WATCHED: [(Key, Key); 2] = [keys::range(keys::POD), keys::PROXY_WATCHED];
 
 /// What a watcher is shown of a range, up to equality: how many objects and the newest
 /// modification. A write raises the newest revision and a deletion lowers the count, so two views

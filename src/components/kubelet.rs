@@ -322,6 +322,11 @@ impl Kubelet {
     /// initial list, which the API server sends at once): a watch that got none in time (its
     /// request went nowhere) is opened again.
     fn send(&mut self, ctx: &mut Ctx, req: Req, op: KvOp) {
+        self.send_within(ctx, req, op, self.cfg.request_timeout_ns);
+    }
+
+    /// Sends a request that is given up after `timeout_ns`.
+    fn send_within(&mut self, ctx: &mut Ctx, req: Req, op: KvOp, timeout_ns: Nanos) {
         let id = self.ids.next_id();
         self.pending.insert(id, req);
         let conn = self.conn.for_request::<KubeletTimer>(ctx);
@@ -334,43 +339,24 @@ impl Kubelet {
                 user: ApiUser::Node,
             },
         );
-        ctx.deadline(self.cfg.request_timeout_ns, KubeletTimer::Timeout { id });
+        ctx.deadline(timeout_ns, KubeletTimer::Timeout { id });
     }
 
     /// Opens the pod watch and kube-proxy's endpoints watch, whichever is not open.
+    /// (The pods: only its node's; the endpoints: see [`keys::PROXY_WATCHED`].)
     fn open_watches(&mut self, ctx: &mut Ctx) {
         for req in [Req::Pods, Req::Endpoints] {
             if self.pending.values().any(|r| *r == req) {
                 continue;
             }
-            let id = self.ids.next_id();
-            self.pending.insert(id, req);
-            self.send_watch(ctx, id, req);
-            ctx.deadline(WATCH_FIRST_EVENT_NS, KubeletTimer::Timeout { id });
+            let ((start, end), node) = if req == Req::Pods {
+                (keys::range(keys::POD), Some(self.cfg.node))
+            } else {
+                (keys::PROXY_WATCHED, None)
+            };
+            let op = KvOp::Watch { start, end, node };
+            self.send_within(ctx, req, op, WATCH_FIRST_EVENT_NS);
         }
-    }
-
-    /// Sends watch `id` of `req` (its pods, or kube-proxy's endpoints).
-    fn send_watch(&mut self, ctx: &mut Ctx, id: u64, req: Req) {
-        let (start, end, node) = if req == Req::Pods {
-            let (start, end) = keys::range(keys::POD);
-            (start, end, Some(self.cfg.node))
-        } else {
-            // The workloads' endpoints, the API servers' leases (not shown) and the `kubernetes`
-            // Service's endpoints, which are adjacent kinds.
-            let start = keys::range(keys::ENDPOINT).0;
-            (start, keys::range(keys::API_ENDPOINTS).1, None)
-        };
-        let conn = self.conn.for_request::<KubeletTimer>(ctx);
-        ctx.send(
-            self.cfg.api,
-            Msg::ApiReq {
-                id,
-                op: KvOp::Watch { start, end, node },
-                conn,
-                user: ApiUser::Node,
-            },
-        );
     }
 
     /// Whether watch `id` has had its first event (it is established).

@@ -65,6 +65,10 @@ pub mod keys {
     pub fn id16_of(k: Key) -> u16 {
         crate::engine::id16(crate::engine::usize_from(id_of(k)))
     }
+    /// What a kube-proxy watches: the workloads' endpoints, the API servers' leases (which it is
+    /// not shown) and the `kubernetes` Service's endpoints, adjacent kinds. The API server's watch
+    /// cache holds this range.
+    pub const PROXY_WATCHED: (Key, Key) = (range(ENDPOINT).0, range(API_ENDPOINTS).1);
     /// The key range `[start, end)` of one kind.
     pub const fn range(kind: u64) -> (Key, Key) {
         (kind << 56, (kind + 1) << 56)
