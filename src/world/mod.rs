@@ -118,6 +118,9 @@ pub enum Event {
         node: NodeId,
         gen: u32,
     },
+    /// A quiet follower's stood-in answer to a read's heartbeat arrives at its leader (see
+    /// [`quiet`]).
+    QuietAnswer(u64),
 }
 
 /// Where the next event is (see [`World::next_due`]).
@@ -485,6 +488,7 @@ impl World {
                 self.quiet_world_changed();
             }
             Event::DefragDone { proc, inc } => self.defrag_done(proc, inc),
+            Event::QuietAnswer(token) => self.quiet_answer(token),
             Event::Promote(i) => {
                 self.promote_poll(i);
                 self.quiet_world_changed();
@@ -617,6 +621,7 @@ impl World {
                 | Event::FaultEnd(_)
                 | Event::DefragDone { .. }
                 | Event::Promote(_)
+                | Event::QuietAnswer(_)
                 | Event::Snapshot(_)
                 | Event::Restart { .. }
                 | Event::Start { .. }
@@ -790,6 +795,13 @@ impl World {
         let to_node = self.procs[to as usize].node;
         if !(self.net.host_up(from_node) && self.net.host_up(to_node)) {
             return;
+        }
+        if self.quiet_ok && self.quiet.any() {
+            if let Msg::Raft(m) = &msg {
+                if self.quiet_read_heartbeat((from, from_inc), (to, to_inc), m) {
+                    return;
+                }
+            }
         }
         // One connection per pair of processes and their lives, as a TCP connection between them.
         let route = || {
