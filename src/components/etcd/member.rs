@@ -1023,6 +1023,17 @@ impl EtcdMember {
                 if v.inflight.is_some() || !v.raft.has_ready() {
                     break;
                 }
+                if v.raft.only_messages() {
+                    // What `handle_ready` does with a Ready of messages alone (nothing to persist,
+                    // so a follower sends at once too), without building one: most of an idle
+                    // cluster's Readies are a heartbeat or its answer.
+                    let mut msgs = v.raft.take_messages();
+                    for m in msgs.drain(..) {
+                        self.send_raft(ctx, m);
+                    }
+                    self.v.as_mut().unwrap().raft.recycle(msgs);
+                    continue;
+                }
                 v.raft.ready()
             };
             self.handle_ready(ctx, rd);

@@ -682,6 +682,24 @@ impl Raft {
             || !self.dropped_reads.is_empty()
     }
 
+    /// Whether messages are all a [`Raft::ready`] would hold now: no entries, snapshot, hard state
+    /// change, commit to apply or read state (a heartbeat, its answer, an empty append). The caller
+    /// then takes them with [`Raft::take_messages`] and skips building a `Ready`.
+    pub fn only_messages(&self) -> bool {
+        self.unstable_from.is_none()
+            && !self.snapshot_unsent
+            && self.commit <= self.applied
+            && self.read_states.is_empty()
+            && self.dropped_reads.is_empty()
+            && self.hard_state() == self.prev_hard
+    }
+
+    /// The messages to send (see [`Raft::only_messages`]); hand the buffer back with
+    /// [`Raft::recycle`].
+    pub fn take_messages(&mut self) -> Vec<RaftMsg> {
+        std::mem::take(&mut self.msgs)
+    }
+
     /// Hands back an emptied message buffer from an earlier [`Ready`], so that steady-state message
     /// traffic allocates nothing.
     pub fn recycle(&mut self, mut buf: Vec<RaftMsg>) {
