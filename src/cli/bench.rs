@@ -56,8 +56,18 @@ const CASES: [Case; 8] = [
 /// Cases of the quick subset: the two idle clusters.
 const QUICK: usize = 2;
 
-/// Runs the benchmark suite, each case in a child process, and prints its figures.
-pub fn run(quick: bool) -> i32 {
+/// The SimPy twin's cluster: the idle 5-member etcd cluster of case 0, for its simulated day.
+const SIMPY_ARGS: [&str; 3] = ["5", "86400", "callback"];
+
+/// Runs the benchmark suite, each case in a child process, and prints its figures; with `simpy`,
+/// the SimPy twin too (checked first, so that a missing script or module fails before the cases).
+pub fn run(quick: bool, simpy: Option<&std::path::Path>) -> i32 {
+    if let Some(script) = simpy {
+        if let Err(e) = simpy_ready(script) {
+            eprintln!("error: bench --simpy {}: {e}", script.display());
+            return super::EXIT_BAD_INPUT;
+        }
+    }
     outln!(
         "{:<52} {:>12} {:>9} {:>12} {:>15} {:>9}",
         "case",
@@ -68,6 +78,8 @@ pub fn run(quick: bool) -> i32 {
         "peak MiB"
     );
     let exe = std::env::current_exe();
+    // Simulated seconds per wall second of case 0 (lazy heartbeats) and case 7 (plain engine).
+    let mut idle_etcd: [Option<f64>; 2] = [None, None];
     for (i, case) in CASES
         .iter()
         .enumerate()
@@ -88,6 +100,11 @@ pub fn run(quick: bool) -> i32 {
             eprintln!("{}: the case did not run", case.name);
             return super::EXIT_BAD_INPUT;
         };
+        match i {
+            0 => idle_etcd[0] = Some(f.sim_s / f.wall_s),
+            7 => idle_etcd[1] = Some(f.sim_s / f.wall_s),
+            _ => {}
+        }
         outln!(
             "{:<52} {:>12} {:>9.3} {:>12.0} {:>15.0} {:>9}",
             case.name,
@@ -103,7 +120,100 @@ pub fn run(quick: bool) -> i32 {
     if !quick {
         render_bench();
     }
+    if let Some(script) = simpy {
+        return simpy_side_by_side(script, idle_etcd);
+    }
     EXIT_OK
+}
+
+/// Whether the twin can run: the script is a file, and `python3` imports `simpy`.
+fn simpy_ready(script: &std::path::Path) -> Result<(), String> {
+    if !script.is_file() {
+        return Err("no such file; the twin is ../shared/anchors/simpy_etcd_idle.py".into());
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import simpy"])
+        .output()
+        .map_err(|e| {
+            format!("python3 did not start ({e}); install Python 3 and `pip install simpy`")
+        })?;
+    if !out.status.success() {
+        return Err("python3 cannot import simpy; `pip install simpy`".into());
+    }
+    Ok(())
+}
+
+/// Runs the SimPy twin and prints its figures beside the engine's idle etcd day: `idle_etcd` is
+/// case 0's and case 7's simulated seconds per wall second, as measured above in this run.
+fn simpy_side_by_side(script: &std::path::Path, idle_etcd: [Option<f64>; 2]) -> i32 {
+    let out = match std::process::Command::new("python3")
+        .arg(script)
+        .args(SIMPY_ARGS)
+        .output()
+    {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            eprintln!(
+                "error: the SimPy twin failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return super::EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: python3 did not start: {e}");
+            return super::EXIT_BAD_INPUT;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(twin) = TwinFigures::parse(&text) else {
+        eprintln!("error: the SimPy twin printed no `events=... wall_s=...` line: {text}");
+        return super::EXIT_BAD_INPUT;
+    };
+    let twin_rate = twin.sim_s / twin.wall_s;
+    outln!(
+        "SimPy twin (python3 {} {}): {} events, {:.3} s wall, {:.0} sim s / wall s",
+        script.display(),
+        SIMPY_ARGS.join(" "),
+        twin.events,
+        twin.wall_s,
+        twin_rate
+    );
+    let names = [
+        "idle 5-member etcd (case 0)",
+        "idle 5-member etcd, lazy heartbeats off (case 7)",
+    ];
+    for (name, rate) in names.iter().zip(idle_etcd) {
+        if let Some(rate) = rate {
+            outln!(
+                "  {name}: {rate:.0} sim s / wall s, {:.1} times the twin",
+                rate / twin_rate
+            );
+        }
+    }
+    EXIT_OK
+}
+
+/// What the SimPy twin prints: `... events=N wall_s=W ...` for its simulated day.
+struct TwinFigures {
+    events: u64,
+    wall_s: f64,
+    sim_s: f64,
+}
+
+impl TwinFigures {
+    fn parse(text: &str) -> Option<TwinFigures> {
+        let field = |name: &str| {
+            text.split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        };
+        let wall_s: f64 = field("wall_s")?.parse().ok()?;
+        (wall_s > 0.0).then_some(())?;
+        Some(TwinFigures {
+            events: field("events")?.parse().ok()?,
+            wall_s,
+            sim_s: SIMPY_ARGS[1].parse().ok()?,
+        })
+    }
 }
 
 /// What one case measured.
@@ -193,4 +303,32 @@ fn peak_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The twin's line as `simpy_etcd_idle.py` prints it is read; a line without its figures, or
+    /// with a zero wall time, is not.
+    #[test]
+    fn the_twins_figures_are_read_from_its_line() {
+        let line =
+            "simpy etcd idle twin (callback, 5 members, 86400 s): events=8053177 wall_s=9.250 \
+                    ev_per_s=870614 sim_per_wall=9341 ev_per_sim_s=93.2";
+        let f = TwinFigures::parse(line).expect("parsed");
+        assert_eq!(f.events, 8_053_177);
+        assert!((f.wall_s - 9.25).abs() < 1e-9);
+        assert!((f.sim_s - 86_400.0).abs() < 1e-9);
+        assert!(TwinFigures::parse("simpy etcd idle twin: nothing").is_none());
+        assert!(TwinFigures::parse("events=1 wall_s=0").is_none());
+    }
+
+    /// A script that is not there is refused before any case runs.
+    #[test]
+    fn a_missing_twin_script_is_refused() {
+        let e = simpy_ready(std::path::Path::new("/nonexistent/simpy_etcd_idle.py"))
+            .expect_err("refused");
+        assert!(e.contains("no such file"), "{e}");
+    }
 }

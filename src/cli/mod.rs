@@ -133,6 +133,11 @@ enum Command {
         /// so that its peak memory is its own).
         #[arg(long, hide = true)]
         case: Option<usize>,
+        /// Also run the SimPy twin of the idle etcd cluster (`../shared/anchors/simpy_etcd_idle.py`,
+        /// `pip install simpy`) with `python3` for the same simulated day, and print the ratio of
+        /// simulated seconds per wall second side by side.
+        #[arg(long, value_name = "SCRIPT")]
+        simpy: Option<std::path::PathBuf>,
     },
     /// Reference documentation (`help scenario`).
     Docs {
@@ -177,9 +182,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             clap_complete::generate(shell, &mut cmd, "kube-ha-sim", &mut std::io::stdout());
             EXIT_OK
         }
-        Command::Bench { quick, case } => match case {
+        Command::Bench { quick, case, simpy } => match case {
             Some(i) => bench::run_case(i),
-            None => bench::run(quick),
+            None => bench::run(quick, simpy.as_deref()),
         },
         Command::Plan(args) => plan::cmd_plan(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),

@@ -438,3 +438,22 @@ fn a_name_that_escapes_the_output_folder_writes_nothing_with_run_render_or_check
     assert!(!out.exists(), "nothing written at all");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `bench --simpy` with a twin script that is not there is refused with exit 2 and the path, before
+/// any case runs (so it returns at once, with nothing on stdout).
+#[test]
+fn bench_with_a_missing_simpy_twin_is_bad_input_before_any_case() {
+    let out = bin()
+        .args([
+            "bench",
+            "--quick",
+            "--simpy",
+            "/nonexistent/simpy_etcd_idle.py",
+        ])
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/simpy_etcd_idle.py"), "{err}");
+    assert!(out.stdout.is_empty(), "no case ran");
+}
