@@ -166,11 +166,36 @@ enum Waiter {
         client: ProcId,
         id: u64,
         path: HealthPath,
+        /// Which of the endpoint's etcd checks this probe runs.
+        check: EtcdCheckName,
+        /// Whether the endpoint's earlier checks passed.
+        passed: bool,
         /// When its etcd probe was sent.
         sent_ns: Nanos,
     },
     /// A step of the endpoint reconciler.
     Reconcile(ReconcileStep),
+}
+
+/// The API server's two etcd health checks (k8s.io/apiserver pkg/server/options/etcd.go
+/// `addEtcdHealthEndpoint`): `etcd` is added with `AddHealthChecks`, so `/healthz`, `/livez` and
+/// `/readyz` all run it; `etcd-readiness` with `AddReadyzChecks`, so only `/readyz` runs it, after
+/// `etcd` (the handler runs every check in order, even after one failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EtcdCheckName {
+    /// `etcd`: `--etcd-healthcheck-timeout`, its own rate limiter.
+    Etcd,
+    /// `etcd-readiness`: `--etcd-readycheck-timeout`, its own rate limiter.
+    Readiness,
+}
+
+impl EtcdCheckName {
+    fn name(self) -> &'static str {
+        match self {
+            EtcdCheckName::Etcd => "etcd",
+            EtcdCheckName::Readiness => "etcd-readiness",
+        }
+    }
 }
 
 /// An admitted (or queued) client request.
@@ -954,27 +979,37 @@ impl ApiServer {
         }
         // The TCP handshake completes before the probe is answered.
         ctx.send(from, Msg::ProxyAccepted { id });
-        let (timeout, check) = match path {
-            // /livez does not depend on etcd (k/k PR #111399 keeps etcd out of liveness).
-            HealthPath::Livez => {
-                ctx.send(from, Msg::HealthResp { id, ok: true });
-                return;
-            }
-            HealthPath::Readyz => (self.cfg.readycheck_timeout_ns, &mut self.ready_check),
-            HealthPath::Healthz => (self.cfg.healthcheck_timeout_ns, &mut self.health_check),
+        // Every endpoint runs the `etcd` check first (see `EtcdCheckName`).
+        self.run_etcd_check(ctx, (from, id, path), EtcdCheckName::Etcd, true);
+    }
+
+    /// Runs etcd check `check` of health request `id` from `client` on `path`; `passed` is what
+    /// the endpoint's earlier checks gave.
+    fn run_etcd_check(
+        &mut self,
+        ctx: &mut Ctx,
+        (client, id, path): (ProcId, u64, HealthPath),
+        check: EtcdCheckName,
+        passed: bool,
+    ) {
+        let (timeout, state) = match check {
+            EtcdCheckName::Etcd => (self.cfg.healthcheck_timeout_ns, &mut self.health_check),
+            EtcdCheckName::Readiness => (self.cfg.readycheck_timeout_ns, &mut self.ready_check),
         };
-        if !check.allow(ctx.now, timeout) {
-            let ok = check.last_ok() && !(path == HealthPath::Readyz && self.shutting_down());
-            ctx.send(from, Msg::HealthResp { id, ok });
+        if !state.allow(ctx.now, timeout) {
+            let ok = state.last_ok();
+            self.etcd_check_done(ctx, (client, id, path), check, passed && ok);
             return;
         }
         let tag = OwnerTag(self.tags.next_id());
         self.waiters.insert(
             tag,
             Waiter::Health {
-                client: from,
+                client,
                 id,
                 path,
+                check,
+                passed,
                 sent_ns: ctx.now,
             },
         );
@@ -987,6 +1022,24 @@ impl ApiServer {
         if let Some(ev) = self.etcd.request(ctx, tag, op, timeout) {
             self.etcd_event(ctx, ev);
         }
+    }
+
+    /// Etcd check `check` of a health request is done (`passed`: it and the checks before it
+    /// passed): `/readyz` goes on to `etcd-readiness`, then fails during a shutdown (its `shutdown`
+    /// check); the endpoint answers.
+    fn etcd_check_done(
+        &mut self,
+        ctx: &mut Ctx,
+        (client, id, path): (ProcId, u64, HealthPath),
+        check: EtcdCheckName,
+        passed: bool,
+    ) {
+        if path == HealthPath::Readyz && check == EtcdCheckName::Etcd {
+            self.run_etcd_check(ctx, (client, id, path), EtcdCheckName::Readiness, passed);
+            return;
+        }
+        let ok = passed && !(path == HealthPath::Readyz && self.shutting_down());
+        ctx.send(client, Msg::HealthResp { id, ok });
     }
 
     /// First step of the endpoint reconciler: renew its lease, or delete it when stopping.
@@ -1088,13 +1141,14 @@ impl ApiServer {
                 client,
                 id,
                 path,
+                check,
+                passed,
                 sent_ns,
             } => {
                 let etcd_ok = result.is_ok();
-                match path {
-                    HealthPath::Healthz => self.health_check.store(sent_ns, etcd_ok),
-                    HealthPath::Readyz => self.ready_check.store(sent_ns, etcd_ok),
-                    HealthPath::Livez => {}
+                match check {
+                    EtcdCheckName::Etcd => self.health_check.store(sent_ns, etcd_ok),
+                    EtcdCheckName::Readiness => self.ready_check.store(sent_ns, etcd_ok),
                 }
                 if self.phase == Phase::Serving && self.last_ready != Some(etcd_ok) {
                     self.last_ready = Some(etcd_ok);
@@ -1108,13 +1162,13 @@ impl ApiServer {
                     });
                     if !etcd_ok {
                         ctx.log(format!(
-                            "[-]etcd failed: {}",
+                            "[-]{} failed: {}",
+                            check.name(),
                             result.err().map(|e| e.text()).unwrap_or("error")
                         ));
                     }
                 }
-                let ok = etcd_ok && !(path == HealthPath::Readyz && self.shutting_down());
-                ctx.send(client, Msg::HealthResp { id, ok });
+                self.etcd_check_done(ctx, (client, id, path), check, passed && etcd_ok);
             }
         }
         if self.phase == Phase::Draining && self.drained() {

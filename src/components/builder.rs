@@ -248,7 +248,13 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         // The lease is renewed every 0.25 x its duration (k/k pkg/kubelet/nodelease).
         lease_renew_ns: k.node_lease_duration.ns() / 4,
         pod_startup_ns: k.pod_startup_time.ns(),
-        request_timeout_ns: 10 * crate::engine::SEC,
+        // The heartbeat client's timeout: nodeStatusUpdateFrequency, at most the lease duration
+        // (k/k cmd/kubelet/app/server.go, "The timeout is the minimum of the lease duration and
+        // status update frequency"): 10 s at the defaults.
+        request_timeout_ns: k
+            .node_status_update_frequency
+            .ns()
+            .min(k.node_lease_duration.ns()),
         status_update_ns: k.node_status_update_frequency.ns(),
         // nodeStatusReportFrequency default 5m (k/k pkg/kubelet/apis/config/v1beta1/defaults.go).
         status_report_ns: 300 * crate::engine::SEC,

@@ -205,7 +205,8 @@ docs/ha-considerations.md)
   vrrp_script_weight             -2       kubeadm's script weight; -253 to 253
 
 [settings.kubelet]  (k/k pkg/kubelet/apis/config/v1beta1/defaults.go)
-  node_status_update_frequency   "10s"    nodeStatusUpdateFrequency; more than 0
+  node_status_update_frequency   "10s"    nodeStatusUpdateFrequency; more than 0; with the lease
+                                          duration, the heartbeats' timeout is the smaller
   node_lease_duration            "40s"    nodeLeaseDurationSeconds, at least 1s; renewed every 1/4
   max_pods                       110      maxPods; at least 1
   pod_startup_time               "5s"     from binding to ready (image present, start, probe)

@@ -365,11 +365,14 @@ pub enum HealthPath {
     /// health checks, without the shutdown check.
     #[serde(rename = "/healthz")]
     Healthz,
-    /// `/livez`: liveness; passes while the process runs and serves, also during a graceful shutdown.
+    /// `/livez`: liveness: the health checks (the `etcd` check among them, as in `/healthz`: k8s.io/apiserver
+    /// options/etcd.go adds it with `AddHealthChecks`), without the shutdown check, so it passes during a
+    /// graceful shutdown.
     #[serde(rename = "/livez")]
     Livez,
-    /// `/readyz`: readiness: the health checks plus `shutdown`, which fails from SIGTERM on
-    /// (k8s.io/apiserver pkg/server/healthz.go addReadyzShutdownCheck).
+    /// `/readyz`: readiness: the health checks, then `etcd-readiness` (`--etcd-readycheck-timeout`,
+    /// k/k PR #111399), then `shutdown`, which fails from SIGTERM on (k8s.io/apiserver
+    /// pkg/server/healthz.go addReadyzShutdownCheck).
     #[serde(rename = "/readyz")]
     Readyz,
 }

@@ -382,7 +382,14 @@ fn table() -> Vec<Row> {
             json!(false),
         ),
         // load balancers
-        row("load_balancer.check_path", ApiPartition, json!("/livez")),
+        // /readyz fails from SIGTERM on; /healthz (the default) keeps passing until the listener
+        // closes at the end of the shutdown delay. (/livez runs the same etcd check as /healthz.)
+        row_with(
+            "load_balancer.check_path",
+            ApiStop,
+            json!({"kube_apiserver": {"shutdown_delay_duration": "20s"}}),
+            json!("/readyz"),
+        ),
         row("load_balancer.check_interval", ApiCrash, json!("1s")),
         row("load_balancer.fall", ApiCrash, json!(2)),
         row("load_balancer.rise", ApiCrash, json!(4)),
@@ -658,18 +665,19 @@ fn a_graceful_api_server_stop_drains_what_a_crash_fails() {
 
 #[test]
 fn with_a_shutdown_delay_readyz_takes_a_stopping_api_server_out_before_it_exits() {
-    let settings = r#","load_balancer":{"check_path":"/readyz"},"kube_apiserver":{"shutdown_delay_duration":"10s"}"#;
+    let settings = r#","load_balancer":{"check_path":"/readyz"},"kube_apiserver":{"shutdown_delay_duration":"15s"}"#;
     let stop = run_json(&slow_writes("stop", settings), 1);
     assert_eq!(metric(&stop, "api.failed_requests"), 0.0);
     let api = proc_id(&stop, "cp-1/kube-apiserver");
     let down = backend_down_times(&stop, api, 60)[0];
     let exit = state_times(&stop, api, ProcState::Down)[0];
     // /readyz fails at once: fall (3) checks, inter (2 s) apart after each ends, mark it DOWN; it
-    // keeps serving until the 10 s delay is over, then drains and exits. Each failing check takes
-    // about 1 s here (slow fsync), and the first one comes 0-3 s after the stop depending on the
-    // check schedule's phase: 60 + [0, 3) + 2 x (2 + 1) + 1 s.
-    assert!((64.0..70.0).contains(&down), "marked down at {down}s");
-    assert!((70.0..72.5).contains(&exit), "exited at {exit}s");
+    // keeps serving until the 15 s delay is over, then drains and exits. Each failing check takes
+    // about 2 s here: its `etcd` and then its `etcd-readiness` read, about 1 s each behind the slow
+    // fsyncs. The first comes 0-3 s after the stop depending on the check schedule's phase:
+    // 60 + [0, 3) + 2 + 2 x (2 + 2) s.
+    assert!((68.0..74.0).contains(&down), "marked down at {down}s");
+    assert!((75.0..77.5).contains(&exit), "exited at {exit}s");
     assert!(down < exit);
 }
 
@@ -686,6 +694,36 @@ fn livez_keeps_passing_during_the_shutdown_delay() {
     assert!(
         down > closed,
         "marked down at {down}s, before the listener closed"
+    );
+}
+
+/// `/livez` runs the `etcd` check as `/healthz` does (k8s.io/apiserver options/etcd.go adds it with
+/// `AddHealthChecks`): an API server cut off from its etcd quorum fails it, and HAProxy checking
+/// `/livez` takes it out just as one checking `/healthz` does.
+#[test]
+fn livez_fails_without_etcd_quorum_as_healthz_does() {
+    let text = |path: &str| {
+        format!(
+            r#"{{"name":"t","duration":"2m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
+            "settings":{{"load_balancer":{{"check_path":"{path}"}}}},
+            "load":{{"requests_per_second":10}},
+            "faults":[{{"at":"60s","kind":"partition","groups":[["cp-1"],["cp-2","cp-3"]],"for":"40s"}}]}}"#
+        )
+    };
+    let down = |path: &str| {
+        let o = run_json(&text(path), 1);
+        let api = proc_id(&o, "cp-1/kube-apiserver");
+        backend_down_times(&o, api, 60)
+    };
+    let (livez, healthz) = (down("/livez"), down("/healthz"));
+    assert!(!healthz.is_empty(), "/healthz: cp-1's API server stays up");
+    assert!(!livez.is_empty(), "/livez: cp-1's API server stays up");
+    // Three failed checks, each waiting out the 2 s etcd check, 2 s apart: within about 15 s.
+    assert!(
+        (60.0..76.0).contains(&livez[0]),
+        "/livez: marked down at {}s",
+        livez[0]
     );
 }
 
@@ -800,4 +838,29 @@ fn a_check_path_that_is_not_a_health_endpoint_is_rejected() {
         kube_ha_sim::scenario::parse_scenario(&text, "t.json")
             .unwrap_or_else(|e| panic!("{ok} rejected: {e}"));
     }
+}
+
+/// The kubelet's heartbeat client times out at the smaller of `node_status_update_frequency` and
+/// `node_lease_duration` (k/k cmd/kubelet/app/server.go). With a 4 s lease (renewed every 1 s) and
+/// etcd's quorum lost at 60 s, a renewal's 4 s timeout comes before etcd's 7 s request timeout, so
+/// the second failure in a row (which closes the kubelet's connections) comes within
+/// 1 + 4 + 0.2 + 4 s; with the 10 s status frequency as the timeout it took 7 + 0.2 + 7 s at least.
+#[test]
+fn the_kubelets_heartbeat_timeout_is_at_most_its_lease_duration() {
+    let text = r#"{"name":"t","duration":"2m",
+        "topology":{"etcd":"stacked","control_plane_nodes":3,"workers":1,"zones":["a","b","c"],"load_balancers":1},
+        "settings":{"kubelet":{"node_lease_duration":"4s"}},
+        "faults":[{"at":"60s","kind":"crash","target":"cp-2/etcd"},{"at":"60s","kind":"crash","target":"cp-3/etcd"}]}"#;
+    let o = run_json(text, 1);
+    let kubelet = proc_id(&o, "worker-1/kubelet");
+    let closed: Vec<f64> = log_times(&o, kubelet, "onRepeatedHeartbeatFailure")
+        .into_iter()
+        .filter(|t| *t >= 60.0)
+        .collect();
+    assert!(!closed.is_empty(), "the kubelet's renewals kept succeeding");
+    assert!(
+        closed[0] < 60.0 + 1.0 + 4.0 + 0.2 + 4.0 + 0.5,
+        "second failed renewal at {}s",
+        closed[0]
+    );
 }
