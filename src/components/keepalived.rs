@@ -1,7 +1,11 @@
 //! keepalived (VRRP v2) moving the VIP between load-balancer nodes: advertisements every `advert_int`,
 //! master-down timer = 3 x advert + skew, skew = (256 - priority) / 256 s (acassen/keepalived
 //! keepalived/vrrp/vrrp.c), preemption by higher priority, and kubeadm's `vrrp_script check_apiserver`
-//! (interval 3 s, fall 10, rise 2, weight -2; kubeadm docs/ha-considerations.md).
+//! (interval 3 s, fall 10, rise 2, weight -2; kubeadm docs/ha-considerations.md). A script's weight
+//! works as keepalived.conf(5) has it: a negative one is added to the priority while the script
+//! fails, a positive one while it succeeds, and 0 puts the instance in FAULT while it fails (no
+//! adverts, no VIP; a master leaving for FAULT sends a priority-0 advert and drops the VIP, as on a
+//! stop), from which it returns to BACKUP once the script succeeds `rise` times.
 
 use crate::components::ctx::{Ctx, IdGen, Out, ProcId};
 use crate::components::msg::{HealthPath, Msg};
@@ -42,6 +46,8 @@ pub struct KeepalivedConfig {
 enum State {
     Backup,
     Master,
+    /// A tracked script with weight 0 fails: out of the election until it succeeds again.
+    Fault,
 }
 
 /// The keepalived process.
@@ -70,12 +76,16 @@ impl Keepalived {
         }
     }
 
+    /// The priority with the script's weight (keepalived.conf(5), `vrrp_script` `weight`: a
+    /// positive weight counts while the script succeeds, a negative one while it fails), kept in
+    /// 1..=254.
     fn effective_priority(&self) -> u32 {
-        if self.script_ok {
-            self.cfg.priority
-        } else {
-            (self.cfg.priority as i64 + self.cfg.script_weight as i64).clamp(1, 254) as u32
-        }
+        let w = self.cfg.script_weight as i64;
+        let applied = match (self.script_ok, w > 0) {
+            (true, true) | (false, false) => w,
+            (true, false) | (false, true) => 0,
+        };
+        (self.cfg.priority as i64 + applied).clamp(1, 254) as u32
     }
 
     fn master_down_ns(&self) -> Nanos {
@@ -106,13 +116,35 @@ impl Keepalived {
     /// over after its skew time instead of the full master-down interval (RFC 3768 6.4.3).
     pub fn stop(&mut self, ctx: &mut Ctx) {
         if self.state == State::Master {
-            for &p in &self.cfg.peers {
-                ctx.send(p, Msg::Vrrp { priority: 0 });
-            }
-            ctx.out.push(Out::Vip(false));
+            self.resign(ctx);
             ctx.log("Keepalived_vrrp: Stopping; (VI_1) sent 0 priority".into());
         }
         self.state = State::Backup;
+    }
+
+    /// A master leaving (a stop, or FAULT): a priority-0 advert, so that a backup takes over after
+    /// its skew time, and the VIP removed.
+    fn resign(&mut self, ctx: &mut Ctx) {
+        for &p in &self.cfg.peers {
+            ctx.send(p, Msg::Vrrp { priority: 0 });
+        }
+        ctx.out.push(Out::Vip(false));
+    }
+
+    /// The tracked script with weight 0 failed: FAULT (keepalived's `vrrp_state_leave_master` sends
+    /// the priority-0 advert when a master goes to FAULT).
+    fn enter_fault(&mut self, ctx: &mut Ctx) {
+        if self.state == State::Master {
+            self.resign(ctx);
+            ctx.trace(TraceKind::Proc {
+                proc: ctx.me,
+                state: ProcState::Standby,
+            });
+        }
+        self.state = State::Fault;
+        // No master-down timer runs in FAULT.
+        self.down_token += 1;
+        ctx.log("Keepalived_vrrp: (VI_1) Entering FAULT STATE".into());
     }
 
     /// Crash.
@@ -239,6 +271,15 @@ impl Keepalived {
                 if ok { 0 } else { 1 },
                 self.effective_priority()
             ));
+            if self.cfg.script_weight == 0 {
+                if !ok {
+                    self.enter_fault(ctx);
+                } else if self.state == State::Fault {
+                    ctx.log("Keepalived_vrrp: (VI_1) Entering BACKUP STATE (leaving FAULT)".into());
+                    self.state = State::Backup;
+                    self.arm_master_down(ctx);
+                }
+            }
         }
     }
 
@@ -250,6 +291,8 @@ impl Keepalived {
                 // Equal priorities: the higher primary IP wins; later nodes stand for higher IPs.
                 let theirs_wins = priority > mine || (priority == mine && from > ctx.me);
                 match self.state {
+                    // Out of the election: adverts are not answered.
+                    State::Fault => {}
                     State::Master => {
                         if theirs_wins {
                             self.become_backup(ctx, "received advert with higher priority");

@@ -302,6 +302,37 @@ pub fn read(text: &str, file: &str, imp: &mut Imported) -> Result<(), ScenarioEr
             r.imp.not_imported(&src, why);
         }
     }
+    // What the file leaves out runs at HAProxy's own defaults, not at kubeadm's example values the
+    // scenario defaults to (`retries 1`, `option redispatch`, `timeout connect 5s`, `timeout check
+    // 10s`; HAProxy configuration manual: `retries` 3, `option redispatch` off).
+    let read_path =
+        |imp: &Imported, p: &str| imp.settings.get(p).is_some_and(|st| st.from.file == file);
+    let defaults: [(&str, Value, &str); 2] = [
+        (
+            "settings.load_balancer.retries",
+            Value::from(3),
+            "no `retries`, HAProxy's default 3",
+        ),
+        (
+            "settings.load_balancer.redispatch",
+            Value::Bool(false),
+            "no `option redispatch`, HAProxy's default: off",
+        ),
+    ];
+    for (path, value, why) in defaults {
+        if !read_path(r.imp, path) {
+            let from = Source::new(file, Some(backend.line), why);
+            r.imp.set(path, value, from, Authority::Config);
+        }
+    }
+    if !read_path(r.imp, "settings.load_balancer.check_timeout") {
+        let src = Source::new(file, None, "no `timeout check`");
+        r.imp.not_imported(&src, "HAProxy then bounds a whole check by `inter`; the model bounds its connect by min(`timeout connect`, `inter`) and its answer by `check_timeout` (10s, kubeadm's example)");
+    }
+    if !read_path(r.imp, "settings.load_balancer.connect_timeout") {
+        let src = Source::new(file, None, "no `timeout connect`");
+        r.imp.not_imported(&src, "HAProxy then waits for a connection without limit (and warns); the model uses `connect_timeout` (5s, kubeadm's example)");
+    }
     let src = Source::new(
         file,
         Some(backend.line),

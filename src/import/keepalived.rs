@@ -161,7 +161,39 @@ fn int(s: &Stmt, file: &str) -> Result<i64, ScenarioError> {
     })
 }
 
+/// keepalived's own defaults for what a `vrrp_script` leaves out (keepalived.conf(5)): `interval`
+/// 1 s, `fall` 1, `rise` 1, `weight` 0 (FAULT while the script fails). The scenario's defaults are
+/// kubeadm's script's (3 s, 10, 2, -2), which a file without those lines does not run.
+const SCRIPT_DEFAULTS: [(&str, &str, &str); 4] = [
+    (
+        "interval",
+        "settings.load_balancer.vrrp_script_interval",
+        "1s",
+    ),
+    ("fall", "settings.load_balancer.vrrp_script_fall", "1"),
+    ("rise", "settings.load_balancer.vrrp_script_rise", "1"),
+    ("weight", "settings.load_balancer.vrrp_script_weight", "0"),
+];
+
 fn script(b: &Stmt, file: &str, imp: &mut Imported) -> Result<(), ScenarioError> {
+    for (word, path, default) in SCRIPT_DEFAULTS {
+        if b.body.iter().all(|s| s.words[0] != word) {
+            let value = if word == "interval" {
+                Value::from(default)
+            } else {
+                Value::from(default.parse::<i64>().expect("a whole number"))
+            };
+            let from = Source::new(
+                file,
+                Some(b.at(0).0),
+                format!(
+                    "{}: no `{word}`, keepalived's default {default}",
+                    b.words.join(" ")
+                ),
+            );
+            imp.set(path, value, from, Authority::Config);
+        }
+    }
     for s in &b.body {
         let path = match s.words[0].as_str() {
             "interval" => Some((

@@ -202,7 +202,8 @@ docs/ha-considerations.md)
   vrrp_script_interval           "3s"     kubeadm's check_apiserver script interval; more than 0
   vrrp_script_fall               10       kubeadm's script fall; at least 1
   vrrp_script_rise               2        kubeadm's script rise; at least 1
-  vrrp_script_weight             -2       kubeadm's script weight; -253 to 253
+  vrrp_script_weight             -2       kubeadm's script weight; -253 to 253; negative: counts
+                                          while failing, positive: while succeeding, 0: FAULT
 
 [settings.kubelet]  (k/k pkg/kubelet/apis/config/v1beta1/defaults.go)
   node_status_update_frequency   "10s"    nodeStatusUpdateFrequency; more than 0; with the lease

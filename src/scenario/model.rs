@@ -422,7 +422,8 @@ pub struct LoadBalancerSettings {
     pub vrrp_script_fall: u32,
     /// kubeadm's vrrp_script rise, 2.
     pub vrrp_script_rise: u32,
-    /// kubeadm's vrrp_script weight, -2.
+    /// kubeadm's vrrp_script weight, -2: added to the priority while the script fails (a positive
+    /// weight: while it succeeds); 0 puts the instance in FAULT while it fails (keepalived.conf(5)).
     pub vrrp_script_weight: i32,
 }
 

@@ -474,3 +474,59 @@ fn a_crashed_haproxy_on_the_vip_holder_moves_the_vip_after_the_check_script_fail
         );
     }
 }
+
+/// Two load balancers with keepalived; lb-1's HAProxy crashes at 60 s for 2 minutes, with the
+/// check script's `settings` (interval 1 s, fall 2, rise 2 and the weight given).
+fn lb_pair_haproxy_crash(weight: i32) -> Outcome {
+    run_json(
+        &format!(
+            r#"{{"name":"t","duration":"4m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":2}},
+            "settings":{{"load_balancer":{{"vrrp_script_interval":"1s","vrrp_script_fall":2,
+                "vrrp_script_rise":2,"vrrp_script_weight":{weight}}}}},
+            "faults":[{{"at":"60s","kind":"crash","target":"lb-1/haproxy","for":"2m"}}]}}"#
+        ),
+        1,
+    )
+}
+
+/// keepalived.conf(5): a script of weight 0 puts the instance in FAULT while it fails. lb-1 (the
+/// master) leaves for FAULT after two failed runs, sends a priority-0 advert and drops the VIP;
+/// lb-2 takes over after its skew time. Once HAProxy is back and the script succeeds twice, lb-1
+/// returns to BACKUP and, with the higher priority, preempts.
+#[test]
+fn a_failing_script_of_weight_zero_puts_keepalived_in_fault_and_moves_the_vip() {
+    let o = lb_pair_haproxy_crash(0);
+    assert_eq!(vip_holder_at(&o, 59 * S).as_deref(), Some("lb-1"));
+    let (at, to) = vip_moved_away(&o, 60 * S, "lb-1").expect("the VIP moves");
+    assert_eq!(to, "lb-2");
+    // Two failed runs 1 s apart (each curl gives up within 1 s), then lb-2's skew (< 1 s).
+    let after = (at - 60 * S) as f64 / 1e9;
+    assert!(
+        (1.0..5.0).contains(&after),
+        "VIP moved {after} s after the crash"
+    );
+    let kp = procs_named(&o, "lb-1/keepalived")[0];
+    let fault = o.trace.events.iter().any(|e| {
+        e.time_ns > 60 * S
+            && matches!(&e.kind, TraceKind::Log { proc, text } if *proc == kp && text.contains("Entering FAULT STATE"))
+    });
+    assert!(fault, "lb-1's keepalived entered FAULT");
+    // HAProxy is back at 180 s: two good runs, then a master-down interval (3 x 1 s + skew).
+    assert_eq!(
+        vip_holder_at(&o, 200 * S).as_deref(),
+        Some("lb-1"),
+        "lb-1 preempts once healthy"
+    );
+}
+
+/// A positive weight counts while the script succeeds (keepalived.conf(5)): priorities 101 and 100
+/// with weight +2 are 103 and 102 while both succeed, and lb-1's failing script leaves it at 101,
+/// below lb-2's 102, so the VIP moves. (Counted while failing, as a negative weight is, lb-1 would
+/// rise to 103 and keep the VIP in front of a dead HAProxy.)
+#[test]
+fn a_positive_script_weight_counts_while_the_script_succeeds() {
+    let o = lb_pair_haproxy_crash(2);
+    let (_, to) = vip_moved_away(&o, 60 * S, "lb-1").expect("the VIP moves");
+    assert_eq!(to, "lb-2");
+}

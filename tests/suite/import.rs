@@ -210,6 +210,53 @@ fn a_keepalived_pair_imports_as_two_load_balancers_with_their_priorities() {
     assert_eq!(lb.check_path, HealthPath::Readyz);
 }
 
+/// What a file leaves out runs at the real component's default, not at kubeadm's example values
+/// the scenario defaults to: a `vrrp_script` with only its `script` line is keepalived's interval
+/// 1 s, fall 1, rise 1, weight 0 (FAULT while it fails), and an haproxy.cfg without `retries` or
+/// `option redispatch` is HAProxy's retries 3 without redispatch.
+#[test]
+fn what_the_files_leave_out_is_the_real_components_default() {
+    let d = temp("bare-defaults");
+    let input = root().join("testdata/import/keepalived-pair");
+    for f in ["keepalived-lb1.conf", "keepalived-lb2.conf", "haproxy.cfg"] {
+        let text = std::fs::read_to_string(input.join(f)).unwrap();
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let w = l.split_whitespace().next().unwrap_or("");
+                !["interval", "weight", "fall", "rise", "retries", "option"].contains(&w)
+                    || l.contains("httpchk")
+            })
+            .collect();
+        std::fs::write(d.join(f), kept.join("\n")).unwrap();
+    }
+    let out = d.join("cluster.yaml");
+    let (code, _, err) = run_bin(
+        None,
+        &[
+            "import",
+            d.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let plan = load_scenario(&out).unwrap_or_else(|e| panic!("{e}"));
+    let lb = &plan.settings.load_balancer;
+    assert_eq!(
+        (
+            lb.vrrp_script_interval.ns(),
+            lb.vrrp_script_fall,
+            lb.vrrp_script_rise,
+            lb.vrrp_script_weight
+        ),
+        (SEC, 1, 1, 0)
+    );
+    assert_eq!((lb.retries, lb.redispatch), (3, false));
+    // The server lines' `inter 2s fall 3 rise 2` are still read.
+    assert_eq!((lb.check_interval.ns(), lb.fall, lb.rise), (2 * SEC, 3, 2));
+}
+
 /// A bad input: its case name, its files (name, text) and what stderr must contain.
 type Bad = (
     &'static str,
