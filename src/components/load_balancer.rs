@@ -300,7 +300,8 @@ impl Haproxy {
                 ctx.send(s.client, Msg::ConnRefused { id: s.client_id });
                 return;
             }
-            // The 503 closes the connection: the client's next request opens another.
+            // The connection is closed (`mode tcp`: the client reads EOF): the client's next
+            // request opens another.
             ctx.send(s.client, Msg::GoAway { id: s.client_id });
             ctx.send(
                 s.client,
@@ -409,7 +410,8 @@ impl Haproxy {
                     return;
                 }
                 let Some(i) = self.pick(None) else {
-                    // No server available: HAProxy closes the connection (503 in HTTP mode).
+                    // No server available: in `mode tcp` HAProxy closes the client's connection, which
+                    // the client reads as EOF.
                     ctx.send(from, Msg::GoAway { id });
                     ctx.send(
                         from,
@@ -749,8 +751,9 @@ mod tests {
         assert_eq!(clients, vec![2, 3, 4]);
     }
 
-    /// With no server to send it to, HAProxy answers and closes the connection (GOAWAY before the
-    /// 503), so the client's next request opens a new one rather than meeting a reset.
+    /// With no server to send it to, HAProxy closes the connection (`mode tcp`: the client reads
+    /// EOF; the model's GOAWAY before the failed answer), so the client's next request opens a new
+    /// one rather than meeting a reset.
     #[test]
     fn no_backend_closes_the_clients_connection() {
         let mut h = haproxy(Vec::new());

@@ -109,7 +109,8 @@ NAMES
   heartbeat_interval             "100ms"  --heartbeat-interval; more than 0
   election_timeout               "1s"     --election-timeout (1000ms); at least 5 x
                                           heartbeat_interval and at most 50s (etcd's own checks);
-                                          each election waits uniformly 1-2 x this (etcd-io/raft)
+                                          each election waits a whole number of ticks drawn
+                                          uniformly in [1, 2) x this (etcd-io/raft)
   pre_vote                       true     --pre-vote, default since v3.5 (etcd PR #12770)
   check_quorum                   true     a leader that loses a quorum steps down
                                           (server/etcdserver/bootstrap.go)
@@ -180,7 +181,8 @@ kube-scheduler (k/k staging/src/k8s.io/component-base/config/v1alpha1/defaults.g
                                           1.2 x retry_period (tools/leaderelection)
   api_endpoint                   "local"  "local": each talks to its own node's API server, as
                                           kubeadm sets it up; "load-balancer": the cluster endpoint
-  release_on_cancel              true     a graceful stop releases the lease (ReleaseOnCancel)
+  release_on_cancel              true     a graceful stop releases the lease (ReleaseOnCancel);
+                                          kube-scheduler only: kube-controller-manager never sets it
 
 [settings.load_balancer]  HAProxy and keepalived (haproxy include/haproxy/defaults.h; kubeadm
 docs/ha-considerations.md)
