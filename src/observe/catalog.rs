@@ -208,6 +208,7 @@ pub enum Metric {
     ApiLatencyP50,
     ApiLatencyP99,
     ApiMutatingLatencyP99,
+    ApiReadonlyLatencyP99,
     ApiThrottled,
     ApiSaturated,
     ApiRelists,
@@ -279,6 +280,7 @@ impl Metric {
         Metric::ApiLatencyP50,
         Metric::ApiLatencyP99,
         Metric::ApiMutatingLatencyP99,
+        Metric::ApiReadonlyLatencyP99,
         Metric::ApiThrottled,
         Metric::ApiSaturated,
         Metric::ApiRelists,
@@ -331,6 +333,8 @@ impl Metric {
                 "99th percentile latency of successful requests"),
             M::ApiMutatingLatencyP99 => row!(M::ApiMutatingLatencyP99, Run, "api.mutating_latency_p99_ms", Millis, Higher,
                 "99th percentile latency of the load's writes, retries included, a failed write counted as the load's timeout (the SLO: at most 1000)"),
+            M::ApiReadonlyLatencyP99 => row!(M::ApiReadonlyLatencyP99, Run, "api.readonly_latency_p99_ms", Millis, Higher,
+                "99th percentile latency of the load's reads (single-object GETs), retries included, a failed read counted as the load's timeout (the SLO: at most 1000)"),
             M::ApiThrottled => row!(M::ApiThrottled, Run, "api.throttled_requests", Count, Higher,
                 "429 Too Many Requests answers of the API servers (APF or max-in-flight), every client"),
             M::ApiSaturated => row!(M::ApiSaturated, Run, "api.saturated_s", Seconds, Higher,
@@ -660,7 +664,7 @@ mod tests {
             ]
         );
         assert_eq!(PER_CAPABILITY_SUFFIXES.len(), 5);
-        assert_eq!(RUN_METRIC_NAMES.len(), 23);
+        assert_eq!(RUN_METRIC_NAMES.len(), 24);
         for (i, l) in LEVEL_NAMES.iter().enumerate() {
             assert_eq!(crate::components::apf::PriorityLevel::ALL[i + 1].name(), *l);
         }
@@ -675,7 +679,7 @@ mod tests {
         assert!(all.contains("workload.NAME.ready_ratio"), "{all}");
         assert!(all.contains("workload.NAME.reachable_ratio"), "{all}");
         let rows = help_rows();
-        assert_eq!(rows.len(), 5 + 5 + 30);
+        assert_eq!(rows.len(), 5 + 5 + 31);
         assert!(rows
             .iter()
             .any(|(n, t)| n == "C.recovery_s" && t.ends_with("[s]")));

@@ -89,10 +89,14 @@ fn losing_one_of_three_api_servers_queues_throttles_and_recovers_when_it_returns
     assert!(between(&o, 75, 120, "api.throttled_requests") > 0.0);
     assert!(between(&o, 75, 120, "api.saturated_s") > 20.0);
     assert!(between(&o, 75, 120, "api.mutating_latency_p99_ms") > 1000.0);
+    // The reads queue behind the same seats: the read-only SLO is missed too, and held before.
+    assert!(between(&o, 30, 60, "api.readonly_latency_p99_ms") <= 1000.0);
+    assert!(between(&o, 75, 120, "api.readonly_latency_p99_ms") > 1000.0);
     // The node boots (30 s), its API server starts and HAProxy's checks take it back; then the
     // backlog drains.
     assert_eq!(between(&o, 200, 240, "api.throttled_requests"), 0.0);
     assert!(between(&o, 200, 240, "api.mutating_latency_p99_ms") <= 1000.0);
+    assert!(between(&o, 200, 240, "api.readonly_latency_p99_ms") <= 1000.0);
 }
 
 /// A service-account flood at three times the API servers' capacity. With APF the leader-election

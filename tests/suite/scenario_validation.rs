@@ -870,12 +870,13 @@ fn known_metrics_cover_the_contract() {
     ] {
         assert!(m.iter().any(|x| x == name), "missing {name}");
     }
-    // Five per-capability metrics (with recovery_s) for five capabilities, 23 others (with
+    // Five per-capability metrics (with recovery_s) for five capabilities, 24 others (with
     // leader_election.past_lease_actions, workloads.reachable_ratio, etcd.utilization,
-    // api.relists, api.relists_peak_per_s), 2 per workload, 2 per
+    // api.relists, api.relists_peak_per_s, api.readonly_latency_p99_ms), 2 per workload, 2 per
     // priority level but exempt, and 3 per alert rule (firings, firing_s, detect_s).
     let alerts = kube_ha_sim::observe::alerts::Alert::ALL.len();
-    assert_eq!(m.len(), 5 * 5 + 23 + 2 + 2 * 7 + 3 * alerts);
+    assert_eq!(m.len(), 5 * 5 + 24 + 2 + 2 * 7 + 3 * alerts);
+    assert!(m.iter().any(|x| x == "api.readonly_latency_p99_ms"));
     assert!(m.iter().any(|x| x == "alert.etcdNoLeader.detect_s"));
     assert!(m.iter().any(|x| x == "etcd_quorum.recovery_s"));
 }

@@ -179,6 +179,16 @@ fn sweep_loses_what_lose_names() {
         serde_json::from_slice(&std::fs::read(d.join("o/sweep.json")).unwrap()).unwrap();
     assert_eq!(report["lost"], "lb-1");
     assert_eq!(report["largest_within_slo"]["all_up"], 40.0);
+    // Both SLOs are judged: the read-only one's metric is named and measured at every point.
+    assert_eq!(
+        report["slo"]["readonly_metric"],
+        "api.readonly_latency_p99_ms"
+    );
+    assert!(report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["metrics"]["api.readonly_latency_p99_ms"].is_number()));
     let (code, _, err) = khs(&["sweep", "s.json", "--vary", vary, "--lose", "cp-9"], &d);
     assert_eq!(code, 2);
     assert!(err.contains("cp-9") && err.contains("--lose"), "{err}");
