@@ -123,6 +123,28 @@ pub enum Event {
     QuietAnswer(u64),
 }
 
+/// The connection `msg` from `from` to `to` (each with its life) rides, and how it travels: one
+/// connection per pair of process lives, as a TCP connection between them, told apart by the
+/// message's connection key (an answer takes the one its request came on, `reply_conn`).
+pub(crate) fn route(
+    reply_conn: &std::collections::BTreeMap<(ProcId, ProcId), u64>,
+    (from, from_inc): (ProcId, u32),
+    (to, to_inc): (ProcId, u32),
+    msg: &Msg,
+) -> (Transport, StreamId) {
+    let stream = StreamId {
+        from: from.into(),
+        from_life: from_inc,
+        to: to.into(),
+        to_life: to_inc,
+        conn: match msg.conn_key() {
+            0 => reply_conn.get(&(from, to)).copied().unwrap_or(0),
+            key => key,
+        },
+    };
+    (msg.transport(), stream)
+}
+
 /// Where the next event is (see [`World::next_due`]).
 enum Next {
     /// In the slab, at this index.
@@ -796,27 +818,15 @@ impl World {
         if !(self.net.host_up(from_node) && self.net.host_up(to_node)) {
             return;
         }
-        if self.quiet_ok && self.quiet.any() {
-            if let Msg::Raft(m) = &msg {
-                if self.quiet_read_heartbeat((from, from_inc), (to, to_inc), m) {
-                    return;
-                }
-            }
+        if self.quiet_ok
+            && self.quiet.any()
+            && matches!(msg, Msg::Raft(_))
+            && self.quiet_read_heartbeat((from, from_inc), (to, to_inc), &msg)
+        {
+            return;
         }
-        // One connection per pair of processes and their lives, as a TCP connection between them.
-        let route = || {
-            let stream = StreamId {
-                from: from.into(),
-                from_life: from_inc,
-                to: to.into(),
-                to_life: to_inc,
-                conn: match msg.conn_key() {
-                    0 => self.reply_conn.get(&(from, to)).copied().unwrap_or(0),
-                    key => key,
-                },
-            };
-            (msg.transport(), stream)
-        };
+        let reply_conn = &self.reply_conn;
+        let route = || route(reply_conn, (from, from_inc), (to, to_inc), &msg);
         let Some(mut at) = self.net.transmit(self.now, from_node, to_node, route) else {
             return;
         };

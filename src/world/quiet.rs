@@ -40,7 +40,6 @@ use crate::components::ctx::{ProcId, QuietChange};
 use crate::components::etcd::types::{MemberId, MsgType, RaftMsg};
 use crate::components::msg::Msg;
 use crate::engine::Nanos;
-use crate::net::StreamId;
 
 /// One leader's quiet stream to one follower.
 #[derive(Clone, Debug)]
@@ -318,15 +317,18 @@ impl World {
 }
 
 impl World {
-    /// A leader sends `m`: if it is a heartbeat with a read's context to a follower whose quiet
-    /// stream runs, the world stands in for the follower's half of the round (see the module doc)
-    /// and returns true; the caller then sends nothing.
+    /// `from` sends `msg`: if it is a leader's heartbeat with a read's context to a follower whose
+    /// quiet stream runs, the world stands in for the follower's half of the round (see the module
+    /// doc) and returns true; the caller then sends nothing.
     pub(crate) fn quiet_read_heartbeat(
         &mut self,
         (from, from_inc): (ProcId, u32),
         (to, to_inc): (ProcId, u32),
-        m: &RaftMsg,
+        msg: &Msg,
     ) -> bool {
+        let Msg::Raft(m) = msg else {
+            return false;
+        };
         if m.kind != MsgType::Heartbeat
             || m.context == 0
             || !self.quiet.running(from, from_inc, to, to_inc)
@@ -334,32 +336,15 @@ impl World {
             return false;
         }
         let (a, b) = (self.procs[from as usize].node, self.procs[to as usize].node);
-        // etcd's peer streams: one connection per pair of member lives (`Msg::conn_key` 0).
-        let route = |(from, from_life), (to, to_life)| {
-            let stream = StreamId {
-                from: u32::from(from),
-                from_life,
-                to: u32::from(to),
-                to_life,
-                conn: 0,
-            };
-            (
-                Msg::Raft(RaftMsg::new(MsgType::Heartbeat, 0, 0, 0)).transport(),
-                stream,
-            )
-        };
         // The world allows quiet streams only while the network loses and holds back nothing, so
         // both legs arrive: each a latency drawn as a real message's.
-        let Some(heard_ns) = self
-            .net
-            .transmit(self.now, a, b, || route((from, from_inc), (to, to_inc)))
-        else {
+        let reply_conn = &self.reply_conn;
+        let there = || super::route(reply_conn, (from, from_inc), (to, to_inc), msg);
+        let Some(heard_ns) = self.net.transmit(self.now, a, b, there) else {
             return false;
         };
-        let Some(answer_ns) = self
-            .net
-            .transmit(heard_ns, b, a, || route((to, to_inc), (from, from_inc)))
-        else {
+        let back = || super::route(reply_conn, (to, to_inc), (from, from_inc), msg);
+        let Some(answer_ns) = self.net.transmit(heard_ns, b, a, back) else {
             return false;
         };
         let token = self.quiet.next_token;
