@@ -116,8 +116,9 @@ NAMES
                                           (server/etcdserver/bootstrap.go)
   initial_election_tick_advance  true     --initial-election-tick-advance: a (re)started member
                                           fast-forwards its election ticks
-  fsync_latency                  "2ms"    WAL fsync time of a healthy disk (etcd asks for a p99
-                                          under 10ms; a local SSD is ~1-2ms)
+  fsync_latency                  "1ms"    WAL fsync time of a healthy disk (etcd op-guide
+                                          performance.md: an SSD's is often under 1ms; etcd
+                                          asks for a p99 under 10ms)
   request_timeout                unset    server-side request timeout; unset means
                                           5s + 2 x election_timeout = 7s (server/config/config.go)
   snapshot_count                 10000    --snapshot-count (kubeadm's; etcd's default since v3.6):
@@ -237,7 +238,8 @@ docs/ha-considerations.md)
 
 [settings.network]  the simulated links
   local_latency                  "50us"   one-way, between processes of one node
-  zone_latency                   "250us"  one-way, inside a zone
+  zone_latency                   "100us"  one-way, inside a zone (a 200us round trip; etcd
+                                          op-guide: "as long as several hundred microseconds")
   cross_zone_latency             "1ms"    one-way, between zones
   jitter                         0.2      extra delay drawn in [0, jitter x latency]; 0 to 1
   loss                           0        probability that a packet between two nodes is lost;

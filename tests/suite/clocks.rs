@@ -239,7 +239,7 @@ fn nodes_boot_within_the_boot_spread() {
 /// - a candidate at the same term rejects another's vote; a pre-candidate beaten by a quorum of
 ///   rejections falls back to follower (`stepCandidate`, `poll`); a heartbeat makes a candidate follow.
 ///
-/// One-way latency is the scenario's: 250 us in a zone, 1 ms across zones, plus a uniform 0-20 %
+/// One-way latency is the scenario's: 100 us in a zone, 1 ms across zones, plus a uniform 0-20 %
 /// jitter. Logs are equal (a quiet cluster), so every voter's log check passes.
 pub mod reference {
     use kube_ha_sim::engine::rng::stream;
@@ -249,7 +249,7 @@ pub mod reference {
 
     const TICK_NS: u64 = 100_000_000;
     const ELECTION_TICK: u32 = 10;
-    const FSYNC_NS: u64 = 2_000_000;
+    const FSYNC_NS: u64 = 1_000_000;
 
     #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
     enum Kind {
@@ -343,7 +343,7 @@ pub mod reference {
         /// A message that goes out `after_ns` from now: a candidate's vote requests and a voter's
         /// granted vote wait for the WAL fsync of the new term and vote (etcd
         /// server/etcdserver/raft.go: only a leader sends before `storage.Save`; the model's default
-        /// fsync is 2 ms).
+        /// fsync is 1 ms).
         fn send_after(
             &mut self,
             after_ns: u64,
@@ -354,7 +354,7 @@ pub mod reference {
             reject: bool,
         ) {
             let base = if self.zone_of[from] == self.zone_of[to] {
-                250_000.0
+                100_000.0
             } else {
                 1_000_000.0
             };

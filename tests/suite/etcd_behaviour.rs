@@ -364,3 +364,40 @@ fn half_loss_on_every_etcd_link_stalls_heartbeats_into_elections() {
         "only {with_elections} of 10 seeds had an etcd election"
     );
 }
+
+/// The default disk and network give etcd's published single-client figures (etcd
+/// op-guide/performance.md): 3 members in one zone, one client writing to the leader, 1.6 ms a
+/// write; a three-member cluster "finishes a request in less than one millisecond under light
+/// load" (a linearizable read here). A write sent to a follower is forwarded to the leader, one
+/// in-zone round trip more. The old defaults (2 ms fsync, 250 us one-way) gave 3.25 ms.
+#[test]
+fn light_load_latencies_are_etcds_published_benchmark_figures() {
+    let scenario = |write_ratio: f64| {
+        format!(
+            r#"{{"name":"t","duration":"2m",
+                "topology":{{"etcd":"external","control_plane_nodes":0,"etcd_nodes":3}},
+                "load":{{"target":"etcd","requests_per_second":50,"write_ratio":{write_ratio}}}}}"#
+        )
+    };
+    // The client holds to etcd-1; over these seeds it is the leader in some and a follower in
+    // others.
+    let writes: Vec<f64> = (1..=6)
+        .map(|seed| metric(&run_json(&scenario(1.0), seed), "api.latency_p50_ms"))
+        .collect();
+    let to_leader = writes.iter().cloned().fold(f64::MAX, f64::min);
+    let to_follower = writes.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        (1.3..=1.9).contains(&to_leader),
+        "write to the leader {to_leader} ms, published 1.6 ms ({writes:?})"
+    );
+    let forward = to_follower - to_leader;
+    assert!(
+        (0.15..=0.35).contains(&forward),
+        "a follower's forward costs {forward} ms, one 200 us round trip ({writes:?})"
+    );
+    for seed in 1..=2 {
+        let reads = run_json(&scenario(0.0), seed);
+        let p99 = metric(&reads, "api.readonly_latency_p99_ms");
+        assert!(p99 > 0.2 && p99 < 1.0, "seed {seed}: read p99 {p99} ms");
+    }
+}
