@@ -143,7 +143,19 @@ pub enum ApiServerTimer {
     QueueExpiry,
     /// The second of 429s that began at `at_ns` is over: report its counts.
     ThrottleFlush { at_ns: Nanos },
+    /// The `rbac/bootstrap-roles` post-start hook tries again.
+    BootstrapPoll,
 }
+
+/// The `rbac/bootstrap-roles` post-start hook polls every second for up to 30 s, and if it never
+/// gets through, fails, and kube-apiserver exits (`klog.Fatalf("PostStartHook %q failed")`): k/k
+/// pkg/registry/rbac/rest/storage_rbac.go `EnsureRBACPolicy` (v1.36.2 L162-181), `wait.Poll(1*time.Second,
+/// 30*time.Second, ...)` (the first try after one interval), k/k PR #39149 "retry RBAC initialization for up to 30 seconds, kill server
+/// on failure". So a server that starts while etcd has no quorum exits about 30 s later and the
+/// kubelet restarts it with its back-off. A try in progress is waited for (the poll checks its
+/// timeout between tries).
+const RBAC_BOOTSTRAP_POLL_NS: Nanos = crate::engine::SEC;
+const RBAC_BOOTSTRAP_TIMEOUT_NS: Nanos = 30 * crate::engine::SEC;
 
 /// Where the process is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +187,8 @@ enum Waiter {
     },
     /// A step of the endpoint reconciler.
     Reconcile(ReconcileStep),
+    /// A try of the `rbac/bootstrap-roles` post-start hook (its reads of the bootstrap roles).
+    Bootstrap,
 }
 
 /// The API server's two etcd health checks (k8s.io/apiserver pkg/server/options/etcd.go
@@ -299,6 +313,10 @@ pub struct ApiServer {
     /// field-selected watches: rebuilt only when the cache's pods change, so a kubelet's watch event
     /// costs its own pods, not the cluster's.
     pods_by_node: Derived<PodsByNode>,
+    /// The `rbac/bootstrap-roles` post-start hook has not finished: when it gives up. Until it
+    /// finishes, its health check (`poststarthook/rbac/bootstrap-roles`, in /healthz, /livez and
+    /// /readyz: `AddBootSequenceHealthChecks`) fails.
+    bootstrap_deadline: Option<Nanos>,
 }
 
 /// What is derived from one shared answer, with the answer it was derived from: rebuilt only when
@@ -409,6 +427,7 @@ impl ApiServer {
             cache_rev: [0, 0],
             pushing: BTreeMap::new(),
             pods_by_node: None,
+            bootstrap_deadline: None,
         }
     }
 
@@ -453,6 +472,7 @@ impl ApiServer {
         self.waiters.clear();
         self.reset_capacity();
         self.last_ready = None;
+        self.bootstrap_deadline = None;
         self.health_check = EtcdCheck::default();
         self.ready_check = EtcdCheck::default();
         self.etcd.start(ctx);
@@ -476,6 +496,7 @@ impl ApiServer {
             storage: false,
             booted: false,
         };
+        self.bootstrap_deadline = None;
         self.waiters.clear();
         self.reset_capacity();
     }
@@ -602,6 +623,25 @@ impl ApiServer {
                     }
                 }
             }
+            ApiServerTimer::BootstrapPoll => {
+                if self.bootstrap_deadline.is_some()
+                    && !self
+                        .waiters
+                        .values()
+                        .any(|w| matches!(w, Waiter::Bootstrap))
+                {
+                    let tag = OwnerTag(self.tags.next_id());
+                    self.waiters.insert(tag, Waiter::Bootstrap);
+                    // The hook's GETs of the bootstrap roles read through to etcd (quorum reads).
+                    let op = KvOp::Get {
+                        key: keys::key(keys::DATA, 0),
+                        linearizable: true,
+                    };
+                    if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
+                        self.etcd_event(ctx, ev);
+                    }
+                }
+            }
             ApiServerTimer::ShutdownTimeout => {
                 if self.phase == Phase::Draining {
                     ctx.log(
@@ -633,9 +673,13 @@ impl ApiServer {
         ctx.log("Serving securely on [::]:6443".into());
         // The reconciler starts with the server (a post-start hook) and runs at once.
         ctx.timer(1, ApiServerTimer::Reconcile);
+        self.bootstrap_deadline = Some(ctx.now + RBAC_BOOTSTRAP_TIMEOUT_NS);
+        ctx.timer(RBAC_BOOTSTRAP_POLL_NS, ApiServerTimer::BootstrapPoll);
+        // Serving, but its health endpoints fail until the post-start hook is done.
+        self.last_ready = Some(false);
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
-            state: ProcState::Up,
+            state: ProcState::Unready,
         });
     }
 
@@ -1038,7 +1082,9 @@ impl ApiServer {
             self.run_etcd_check(ctx, (client, id, path), EtcdCheckName::Readiness, passed);
             return;
         }
-        let ok = passed && !(path == HealthPath::Readyz && self.shutting_down());
+        let ok = passed
+            && self.bootstrap_deadline.is_none()
+            && !(path == HealthPath::Readyz && self.shutting_down());
         ctx.send(client, Msg::HealthResp { id, ok });
     }
 
@@ -1125,6 +1171,31 @@ impl ApiServer {
         }
     }
 
+    /// A try of the `rbac/bootstrap-roles` hook ended: done, again in a second, or (past its 30 s)
+    /// the hook fails and the process exits.
+    fn bootstrap_tried(&mut self, ctx: &mut Ctx, ok: bool) {
+        let Some(deadline) = self.bootstrap_deadline else {
+            return;
+        };
+        if ok {
+            self.bootstrap_deadline = None;
+            if self.phase == Phase::Serving {
+                self.last_ready = Some(true);
+                ctx.trace(TraceKind::Proc {
+                    proc: ctx.me,
+                    state: ProcState::Up,
+                });
+            }
+        } else if ctx.now >= deadline {
+            // klog.Fatalf in k8s.io/apiserver pkg/server/hooks.go: the process exits with status 255.
+            ctx.log("PostStartHook \"rbac/bootstrap-roles\" failed: unable to initialize roles: timed out waiting for the condition".into());
+            self.bootstrap_deadline = None;
+            ctx.out.push(Out::Exit);
+        } else {
+            ctx.timer(RBAC_BOOTSTRAP_POLL_NS, ApiServerTimer::BootstrapPoll);
+        }
+    }
+
     fn shutting_down(&self) -> bool {
         matches!(self.phase, Phase::ShutdownDelay | Phase::Draining)
     }
@@ -1137,6 +1208,7 @@ impl ApiServer {
         match w {
             Waiter::Api(w) => self.api_answered(ctx, tag, w, result),
             Waiter::Reconcile(step) => self.reconciled(ctx, step, result),
+            Waiter::Bootstrap => self.bootstrap_tried(ctx, result.is_ok()),
             Waiter::Health {
                 client,
                 id,
@@ -1150,11 +1222,12 @@ impl ApiServer {
                     EtcdCheckName::Etcd => self.health_check.store(sent_ns, etcd_ok),
                     EtcdCheckName::Readiness => self.ready_check.store(sent_ns, etcd_ok),
                 }
-                if self.phase == Phase::Serving && self.last_ready != Some(etcd_ok) {
-                    self.last_ready = Some(etcd_ok);
+                let ready = etcd_ok && self.bootstrap_deadline.is_none();
+                if self.phase == Phase::Serving && self.last_ready != Some(ready) {
+                    self.last_ready = Some(ready);
                     ctx.trace(TraceKind::Proc {
                         proc: ctx.me,
-                        state: if etcd_ok {
+                        state: if ready {
                             ProcState::Up
                         } else {
                             ProcState::Unready

@@ -214,6 +214,9 @@ pub enum Out {
     /// The process exits on its own (e.g. kube-controller-manager after losing its lease); the kubelet
     /// restarts it with back-off.
     Exit,
+    /// The kubelet kills this container of its node (a failed liveness or startup probe): SIGTERM,
+    /// SIGKILL after the grace period; restarted with the back-off.
+    Kill(ProcId),
     /// An etcd leader's quiet stream to a follower started or ended (lazy heartbeats, the engine's
     /// shortcut: see [`crate::components::etcd::raft::Raft::set_quiet_allowed`]).
     Quiet(QuietChange),

@@ -53,6 +53,42 @@ pub enum KubeletTimer {
     ProxySync,
     /// The API connection's health check.
     Conn(ConnTimer),
+    /// The prober's next probe of the API server container (its worker's ticker, of probe
+    /// generation `gen`).
+    Probe { gen: u64 },
+    /// Probe `id` got no answer within the probe's timeout.
+    ProbeTimeout { id: u64 },
+}
+
+/// kubeadm's probes of the kube-apiserver static pod (k/k cmd/kubeadm/app/util/staticpod/utils.go
+/// `LivenessProbe`/`StartupProbe`, used by phases/controlplane/manifests.go): an HTTPS GET of
+/// `/livez` on the advertise address, initialDelaySeconds 10, timeoutSeconds 15, periodSeconds 10,
+/// failureThreshold 8; the startup probe the same with failureThreshold 24 (kubeadm's
+/// `--startup-probe` period: 24 x 10 s = 4 minutes). Liveness probing starts once the startup probe
+/// has passed (k/k pkg/kubelet/prober/worker.go).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiServerProbe {
+    /// The node's kube-apiserver.
+    pub target: ProcId,
+    pub initial_delay_ns: Nanos,
+    pub period_ns: Nanos,
+    pub timeout_ns: Nanos,
+    pub failure_threshold: u32,
+    pub startup_failure_threshold: u32,
+}
+
+/// The prober's worker for the API server container: which container life it probes and how.
+#[derive(Clone, Copy, Debug, Default)]
+struct Prober {
+    /// Bumped when the container starts or stops, and when the kubelet kills it: a ticker of an
+    /// earlier generation stops.
+    gen: u64,
+    /// The startup probe has not passed yet.
+    startup: bool,
+    /// Consecutive failures.
+    failures: u32,
+    /// The probe in flight (one at a time: the worker runs it synchronously).
+    inflight: Option<u64>,
 }
 
 impl From<ConnTimer> for KubeletTimer {
@@ -97,6 +133,9 @@ pub struct KubeletConfig {
     pub status_report_ns: Nanos,
     /// The API servers by ordinal (the addresses behind the `kubernetes` Service's endpoints).
     pub apiservers: Vec<ProcId>,
+    /// On a control-plane node, the probes of its kube-apiserver static pod (None: no API server
+    /// here, or `settings.kubelet.apiserver_liveness_probe` is off).
+    pub apiserver_probe: Option<ApiServerProbe>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +226,8 @@ pub struct Kubelet {
     /// deliver two events of one watch out of order (its latencies are drawn per message), where
     /// the real watch stream is one TCP connection and the reflector keeps its resourceVersion.
     watch_rev: [(u64, u64); 2],
+    /// The prober's worker for the node's kube-apiserver.
+    prober: Prober,
 }
 
 impl Kubelet {
@@ -221,6 +262,7 @@ impl Kubelet {
             watch_backoff: Default::default(),
             watch_armed: false,
             watch_rev: [(0, 0); 2],
+            prober: Prober::default(),
         }
     }
 
@@ -269,6 +311,24 @@ impl Kubelet {
         self.proxy_sync_armed = false;
         self.conn.restart();
         self.lease_failures = 0;
+        // A restarted kubelet probes the containers it finds running as new workers do: startup
+        // probe first, its first probe one period in (the container's initial delay is long past;
+        // a container that is not running is refused, and the kubelet starts it anyway when the
+        // runtime reports it).
+        if let Some(p) = self.cfg.apiserver_probe {
+            self.prober = Prober {
+                gen: self.prober.gen + 1,
+                startup: true,
+                failures: 0,
+                inflight: None,
+            };
+            ctx.timer(
+                p.period_ns,
+                KubeletTimer::Probe {
+                    gen: self.prober.gen,
+                },
+            );
+        }
         self.renew(ctx);
         self.post_status(ctx);
         ctx.timer(self.cfg.status_update_ns, KubeletTimer::Status);
@@ -285,6 +345,97 @@ impl Kubelet {
     /// The kubelet process dies; its containers do not.
     pub fn crash(&mut self) {
         self.pending.clear();
+        self.prober.inflight = None;
+    }
+
+    /// The runtime reports the node's kube-apiserver container started (PLEG): a new probe worker,
+    /// startup probe first, after the initial delay.
+    pub fn apiserver_started(&mut self, ctx: &mut Ctx) {
+        if let Some(p) = self.cfg.apiserver_probe {
+            self.prober = Prober {
+                gen: self.prober.gen + 1,
+                startup: true,
+                failures: 0,
+                inflight: None,
+            };
+            ctx.timer(
+                p.initial_delay_ns,
+                KubeletTimer::Probe {
+                    gen: self.prober.gen,
+                },
+            );
+        }
+    }
+
+    /// The node's kube-apiserver container stopped: its probe worker stops.
+    pub fn apiserver_stopped(&mut self) {
+        self.prober.gen += 1;
+        self.prober.inflight = None;
+    }
+
+    /// The prober's ticker: a probe, unless the last one is still running.
+    fn probe(&mut self, ctx: &mut Ctx, gen: u64) {
+        let Some(p) = self.cfg.apiserver_probe else {
+            return;
+        };
+        if gen != self.prober.gen {
+            return;
+        }
+        ctx.timer(p.period_ns, KubeletTimer::Probe { gen });
+        if self.prober.inflight.is_some() {
+            return;
+        }
+        let id = self.ids.next_id();
+        self.prober.inflight = Some(id);
+        ctx.send(
+            p.target,
+            Msg::HealthReq {
+                id,
+                path: crate::scenario::model::HealthPath::Livez,
+            },
+        );
+        ctx.deadline(p.timeout_ns, KubeletTimer::ProbeTimeout { id });
+    }
+
+    /// Probe `id` ended: `ok`, or failed with `why` (the prober's output). Enough failures in a row
+    /// kill the container (SIGTERM, then SIGKILL after the grace period); the runtime restarts it
+    /// with the restart back-off.
+    fn probed(&mut self, ctx: &mut Ctx, id: u64, ok: bool, why: &str) {
+        let Some(p) = self.cfg.apiserver_probe else {
+            return;
+        };
+        if self.prober.inflight != Some(id) {
+            return;
+        }
+        self.prober.inflight = None;
+        ctx.cancel(KubeletTimer::ProbeTimeout { id });
+        let kind = if self.prober.startup {
+            "Startup"
+        } else {
+            "Liveness"
+        };
+        if ok {
+            self.prober.failures = 0;
+            self.prober.startup = false;
+            return;
+        }
+        self.prober.failures += 1;
+        ctx.log(format!(
+            "\"Probe failed\" probeType=\"{kind}\" containerName=\"kube-apiserver\" probeResult=\"failure\" output=\"{why}\""
+        ));
+        let threshold = if self.prober.startup {
+            p.startup_failure_threshold
+        } else {
+            p.failure_threshold
+        };
+        if self.prober.failures >= threshold {
+            ctx.log(format!(
+                "\"Container kube-apiserver failed {} probe, will be restarted\"",
+                kind.to_lowercase()
+            ));
+            self.prober.gen += 1;
+            ctx.out.push(Out::Kill(p.target));
+        }
     }
 
     /// The node dies: so do its containers, its kube-proxy rules and its connections.
@@ -488,6 +639,12 @@ impl Kubelet {
                 self.proxy_sync_armed = false;
                 self.proxy_try_sync(ctx);
             }
+            KubeletTimer::Probe { gen } => self.probe(ctx, gen),
+            KubeletTimer::ProbeTimeout { id } => {
+                let why =
+                    "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
+                self.probed(ctx, id, false, why)
+            }
             KubeletTimer::Reconcile => {
                 self.report_ready(ctx, true);
                 ctx.timer(STATUS_RECONCILE_NS, KubeletTimer::Reconcile);
@@ -512,6 +669,22 @@ impl Kubelet {
 
     /// API answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
+        if let Some(probe) = self.prober.inflight {
+            match msg {
+                Msg::HealthResp { id, ok } if id == probe => {
+                    return self.probed(ctx, id, ok, "HTTP probe failed with statuscode: 500");
+                }
+                Msg::ConnRefused { id } if id == probe => {
+                    let why = "dial tcp :6443: connect: connection refused";
+                    return self.probed(ctx, id, false, why);
+                }
+                Msg::TlsFailed { id } if id == probe => {
+                    return self.probed(ctx, id, false, "remote error: tls");
+                }
+                Msg::ProxyAccepted { id } if id == probe => return,
+                _ => {}
+            }
+        }
         match msg {
             Msg::ApiReq { id, op, conn, user } => {
                 return self.relay_out(ctx, from, id, Some((op, user)), conn)

@@ -72,6 +72,18 @@ impl Timeline {
         self.intervals.iter().find(|i| i.up).map(|i| i.start_ns)
     }
 
+    /// When the capability first came up to stay: the start of its first up interval that lasts
+    /// `settle_ns` or runs on to `until_ns` (the first fault, or the end), so that a flicker while
+    /// the cluster boots (a server answering before its post-start hooks let the load balancers
+    /// mark it up) does not count as steady. Without such an interval, the first time it is up.
+    pub fn first_steady_up(&self, settle_ns: Nanos, until_ns: Nanos) -> Option<Nanos> {
+        self.intervals
+            .iter()
+            .find(|i| i.up && (i.end_ns - i.start_ns >= settle_ns || i.end_ns >= until_ns))
+            .map(|i| i.start_ns)
+            .or_else(|| self.first_up())
+    }
+
     /// Whether it is up at `t`.
     pub fn up_at(&self, t: Nanos) -> bool {
         self.intervals

@@ -217,6 +217,13 @@ docs/ha-considerations.md)
   restart_backoff_initial        "10s"    container restart back-off start, doubling
                                           (k/k pkg/kubelet/kubelet.go)
   restart_backoff_max            "5m"     back-off cap; at least restart_backoff_initial
+  apiserver_liveness_probe       true     kubeadm's probes of kube-apiserver: GET /livez (which
+                                          runs the etcd check) every liveness_period, timeout
+                                          15s, first after 10s; a startup probe (24 failures)
+                                          until it passes, then liveness; the container is killed
+                                          (30s grace) and restarted with the back-off
+  liveness_period                "10s"    the probes' periodSeconds
+  liveness_failure_threshold     8        the liveness probe's failureThreshold; at least 1
   All durations must be more than 0.
 
 [settings.node_lifecycle]  kube-controller-manager's node lifecycle controller

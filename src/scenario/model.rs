@@ -467,6 +467,13 @@ pub struct KubeletSettings {
     pub restart_backoff_initial: Dur,
     /// Cap of the container restart back-off.
     pub restart_backoff_max: Dur,
+    /// kubeadm's liveness and startup probes of the kube-apiserver static pod (`/livez`, which
+    /// runs the `etcd` check): on. Off: the kubelet never restarts a running API server.
+    pub apiserver_liveness_probe: bool,
+    /// The probes' `periodSeconds`, 10s (kubeadm staticpod/utils.go `LivenessProbe`).
+    pub liveness_period: Dur,
+    /// The liveness probe's `failureThreshold`, 8 (same; the startup probe's is 24).
+    pub liveness_failure_threshold: u32,
 }
 
 impl Default for KubeletSettings {
@@ -478,6 +485,9 @@ impl Default for KubeletSettings {
             pod_startup_time: Dur(5 * SEC),
             restart_backoff_initial: Dur(10 * SEC),
             restart_backoff_max: Dur(300 * SEC),
+            apiserver_liveness_probe: true,
+            liveness_period: Dur(10 * SEC),
+            liveness_failure_threshold: 8,
         }
     }
 }

@@ -860,7 +860,12 @@ impl Validator<'_> {
                 ("pod_startup_time", k.pod_startup_time),
                 ("restart_backoff_initial", k.restart_backoff_initial),
                 ("restart_backoff_max", k.restart_backoff_max),
+                ("liveness_period", k.liveness_period),
             ],
+        )?;
+        self.at_least_one(
+            "settings.kubelet.liveness_failure_threshold",
+            k.liveness_failure_threshold,
         )?;
         if k.restart_backoff_max < k.restart_backoff_initial {
             return Err(self.err(

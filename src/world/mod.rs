@@ -99,6 +99,11 @@ pub enum Event {
         proc: ProcId,
         inc: u32,
     },
+    /// The grace period of a container the kubelet killed is over: SIGKILL if still running.
+    GraceOver {
+        proc: ProcId,
+        inc: u32,
+    },
     /// A process starts because its node has booted (at the start of the run or after the node came
     /// back); `inc` is its incarnation when the start was scheduled.
     Start {
@@ -515,6 +520,12 @@ impl World {
                 self.promote_poll(i);
                 self.quiet_world_changed();
             }
+            Event::GraceOver { proc, inc } => {
+                let p = &self.procs[proc as usize];
+                if p.alive && p.incarnation == inc {
+                    self.exit_proc(proc);
+                }
+            }
             Event::Restart { proc, inc } | Event::Start { proc, inc } => {
                 let p = &self.procs[proc as usize];
                 if p.alive || p.incarnation != inc || p.held_down > 0 {
@@ -646,6 +657,7 @@ impl World {
                 | Event::QuietAnswer(_)
                 | Event::Snapshot(_)
                 | Event::Restart { .. }
+                | Event::GraceOver { .. }
                 | Event::Start { .. }
                 | Event::Boot { .. } => unreachable!("only timers and deliveries are held"),
             }
@@ -727,6 +739,7 @@ impl World {
                 Out::Relist => self.trace.relist(self.now),
                 Out::Vip(claim) => self.set_vip(proc, claim),
                 Out::Exit => self.exit_proc(proc),
+                Out::Kill(target) => self.kill_container(target),
                 Out::Quiet(c) => self.quiet_change(proc, c),
             }
         }
@@ -767,6 +780,7 @@ impl World {
             | Out::Vip(_)
             | Out::Quiet(_)
             | Out::Relist
+            | Out::Kill(_)
             | Out::Exit => {}
         }
     }
@@ -947,6 +961,8 @@ impl World {
                 proc,
                 state: ProcState::Down,
             });
+        } else {
+            self.tell_kubelet(proc, true);
         }
         self.quiet_world_changed();
     }
@@ -975,6 +991,7 @@ impl World {
         p.held.clear();
         p.comp.crash();
         self.quiet_world_changed();
+        self.tell_kubelet(proc, false);
         // A crashed keepalived leaves the VIP configured on the interface: the node keeps answering for
         // it until the host goes down or a backup claims it with a gratuitous ARP.
         self.record(TraceKind::Proc {
@@ -984,6 +1001,56 @@ impl World {
         for (peer, id) in resets {
             self.send_raw(proc, peer, Msg::ConnRefused { id });
         }
+    }
+
+    /// The kubelet kills a container (a failed probe): SIGTERM, SIGKILL after the pod's
+    /// `terminationGracePeriodSeconds` (30 s: kubeadm's static pods leave the default), then the
+    /// restart back-off, as for an exit.
+    fn kill_container(&mut self, proc: ProcId) {
+        if !self.procs[proc as usize].alive {
+            return;
+        }
+        // A stopped process (a `pause`: SIGSTOP) leaves SIGTERM pending; SIGKILL ends it anyway.
+        let mut graceful = self.procs[proc as usize].paused > 0;
+        if !graceful {
+            self.dispatch(proc, |comp, ctx| {
+                graceful = comp.stop(ctx) == crate::components::Stopping::Graceful
+            });
+        }
+        if graceful {
+            let inc = self.procs[proc as usize].incarnation;
+            self.push(
+                self.now.saturating_add(30 * crate::engine::SEC),
+                Event::GraceOver { proc, inc },
+            );
+        } else {
+            self.exit_proc(proc);
+        }
+    }
+
+    /// The runtime's report to the node's kubelet (PLEG) that its kube-apiserver container started
+    /// or stopped: the kubelet's probe worker follows the container's life.
+    fn tell_kubelet(&mut self, proc: ProcId, started: bool) {
+        if !matches!(self.procs[proc as usize].comp, Component::ApiServer(_)) {
+            return;
+        }
+        let node = self.procs[proc as usize].node;
+        let Some(k) = self
+            .procs
+            .iter()
+            .position(|p| p.node == node && p.alive && matches!(p.comp, Component::Kubelet(_)))
+        else {
+            return;
+        };
+        self.dispatch(id16(k), |comp, ctx| {
+            if let Component::Kubelet(k) = comp {
+                if started {
+                    k.apiserver_started(ctx);
+                } else {
+                    k.apiserver_stopped();
+                }
+            }
+        });
     }
 
     fn exit_proc(&mut self, proc: ProcId) {

@@ -148,37 +148,65 @@ fn kubelets_close_their_connections_after_two_failed_lease_updates() {
 }
 
 /// Stacked etcd; cp-1's etcd member dies for 3 minutes, so cp-1's API server is alive but fails every
-/// request (its only etcd endpoint is its own member), after the request timeout.
-fn broken_but_alive(goaway: f64) -> String {
+/// request (its only etcd endpoint is its own member). `probe`: the
+/// kubelet's liveness probe of kube-apiserver (kubeadm's, on by default).
+fn broken_but_alive(goaway: f64, probe: bool) -> String {
     format!(
         r#"{{"name":"t","duration":"5m",
             "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":0,"zones":["a","b","c"],"load_balancers":1}},
-            "settings":{{"kube_apiserver":{{"goaway_chance":{goaway}}}}},
+            "settings":{{"kube_apiserver":{{"goaway_chance":{goaway}}},
+                        "kubelet":{{"apiserver_liveness_probe":{probe}}}}},
             "load":{{"requests_per_second":5,"connection":"long-lived"}},
             "faults":[{{"at":"60s","kind":"crash","target":"cp-1/etcd","for":"3m"}}]}}"#
     )
 }
 
+/// A long-lived client that HAProxy balanced to cp-1 fails every request while cp-1's API server
+/// answers errors: the HTTP/2 health check never fires, and HAProxy keeps the session although it
+/// marked cp-1 DOWN. Only the server can free it: by GOAWAY (`--goaway-chance`), or by dying. With
+/// kubeadm's liveness probe the kubelet kills it (its `/livez` runs the `etcd` check) after 8
+/// failed probes 10 s apart, about 80-100 s in, and the client reconnects elsewhere.
 #[test]
-fn a_client_pinned_to_a_broken_but_alive_api_server_is_freed_only_by_goaway() {
+fn a_client_pinned_to_a_broken_but_alive_api_server_is_freed_by_goaway_or_the_liveness_probe() {
     let mut compared = 0;
     for seed in 1..=10 {
-        let off = run_json(&broken_but_alive(0.0), seed);
+        let off = run_json(&broken_but_alive(0.0, false), seed);
         let out = metric(&off, "api.longest_outage_s");
         if out < 100.0 {
             continue;
         }
-        // Its answers are errors, so the HTTP/2 health check never fires and HAProxy keeps the
-        // session although it marked cp-1 DOWN: the client fails until the member is back.
+        // No probe, no GOAWAY: the client fails until the member is back.
         assert!(out > 170.0, "seed {seed}: pinned outage {out} s");
         assert!(logs(&off, "health check failed").is_empty(), "seed {seed}");
-        // With --goaway-chance 0.02 one response in 50 (answered after the 60 s request timeout)
-        // closes the connection, and the next one goes to a healthy server.
-        let on = run_json(&broken_but_alive(0.02), seed);
-        let freed = metric(&on, "api.longest_outage_s");
+        assert!(
+            logs(&off, "failed liveness probe").is_empty(),
+            "seed {seed}"
+        );
+        // With --goaway-chance 0.02 one response in 50 closes the connection, and the next request
+        // goes to a healthy server.
+        let goaway = run_json(&broken_but_alive(0.02, false), seed);
+        let freed = metric(&goaway, "api.longest_outage_s");
         assert!(
             freed < 130.0,
             "seed {seed}: {freed} s with GOAWAY, {out} s without"
+        );
+        // The liveness probe: killed once 8 probes failed; the SIGTERM closes the listener, what is
+        // in flight drains (or the SIGKILL 30 s later ends it), and the client is freed.
+        let probed = run_json(&broken_but_alive(0.0, true), seed);
+        let kills = logs(&probed, "failed liveness probe, will be restarted");
+        let first = kills
+            .first()
+            .expect("the kubelet kills the broken API server")
+            .0 as f64
+            / 1e9;
+        assert!(
+            (130.0..165.0).contains(&first),
+            "seed {seed}: killed at {first} s"
+        );
+        let freed = metric(&probed, "api.longest_outage_s");
+        assert!(
+            freed < first - 60.0 + 31.0,
+            "seed {seed}: {freed} s with the probe, killed at {first} s"
         );
         compared += 1;
     }

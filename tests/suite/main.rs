@@ -39,6 +39,7 @@ mod scenario_validation;
 mod service_endpoints;
 mod settings_effect;
 mod stalls;
+mod static_pod_probes;
 mod swarm;
 mod tools;
 mod workflow;

@@ -1,0 +1,158 @@
+//! The kubelet's probes of the kube-apiserver static pod (kubeadm's manifest: liveness and startup
+//! probes of `/livez`) and the API server's `rbac/bootstrap-roles` post-start hook: what keeps an
+//! API server without etcd quorum from simply waiting for it.
+
+use crate::common::run_json;
+use kube_ha_sim::observe::{ProcState, TraceKind};
+use kube_ha_sim::run::Outcome;
+
+const S: u64 = 1_000_000_000;
+
+/// External etcd (3 members); etcd-2 and etcd-3 die at 60 s for `outage`, so every API server
+/// loses quorum while its own process and host stay up.
+fn quorum_lost(outage: &str, duration: &str, probe: bool) -> String {
+    format!(
+        r#"{{"name":"t","duration":"{duration}",
+            "topology":{{"etcd":"external","control_plane_nodes":3,"etcd_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
+            "settings":{{"kubelet":{{"apiserver_liveness_probe":{probe}}}}},
+            "faults":[{{"at":"60s","kind":"crash","target":"etcd-2","for":"{outage}"}},
+                      {{"at":"60s","kind":"crash","target":"etcd-3","for":"{outage}"}}]}}"#
+    )
+}
+
+/// The times of `proc`'s log lines containing `needle`.
+fn logs(o: &Outcome, proc: &str, needle: &str) -> Vec<u64> {
+    let p = o.layout.proc_index(proc).expect("process") as u16;
+    o.trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Log { proc, text } if *proc == p && text.contains(needle) => Some(e.time_ns),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When `proc` went down.
+fn downs(o: &Outcome, proc: &str) -> Vec<u64> {
+    let p = o.layout.proc_index(proc).expect("process") as u16;
+    o.trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Proc {
+                proc,
+                state: ProcState::Down,
+            } if proc == p => Some(e.time_ns),
+            _ => None,
+        })
+        .collect()
+}
+
+/// /livez runs the `etcd` check, so without quorum every probe fails (a 500 after the check's 2 s
+/// timeout). The kubelet kills the container after 8 failed probes 10 s apart: the first failing
+/// probe comes within one period of the loss, so the kill comes 70-92 s after it. Its SIGTERM
+/// closes the listener; what is in flight drains, or the SIGKILL 30 s later ends it. With the
+/// probe off the server just waits.
+#[test]
+fn without_quorum_the_kubelet_kills_kube_apiserver_after_eight_failed_liveness_probes() {
+    for seed in 1..=3 {
+        let o = run_json(&quorum_lost("10m", "8m", true), seed);
+        for cp in ["cp-1", "cp-2", "cp-3"] {
+            let kubelet = format!("{cp}/kubelet");
+            let kills = logs(&o, &kubelet, "failed liveness probe, will be restarted");
+            let kill = *kills
+                .first()
+                .unwrap_or_else(|| panic!("seed {seed}: {cp} never killed"));
+            assert!(
+                (130 * S..=152 * S).contains(&kill),
+                "seed {seed}: {cp} killed at {} s",
+                kill as f64 / 1e9
+            );
+            let failed = logs(&o, &kubelet, "probeType=\"Liveness\"")
+                .into_iter()
+                .filter(|&t| t <= kill)
+                .count();
+            assert_eq!(
+                failed, 8,
+                "seed {seed}: {cp}: failed probes before the kill"
+            );
+            // Nothing failed before the fault: the probes pass on a healthy server.
+            assert!(logs(&o, &kubelet, "Probe failed")
+                .iter()
+                .all(|&t| t > 60 * S));
+            let api = format!("{cp}/kube-apiserver");
+            let down = downs(&o, &api);
+            let first_down = *down.first().expect("the API server went down");
+            assert!(
+                first_down >= kill && first_down <= kill + 31 * S,
+                "seed {seed}: {cp} down at {} s, killed at {} s",
+                first_down as f64 / 1e9,
+                kill as f64 / 1e9
+            );
+        }
+        let off = run_json(&quorum_lost("10m", "8m", false), seed);
+        for cp in ["cp-1", "cp-2", "cp-3"] {
+            assert!(logs(&off, &format!("{cp}/kubelet"), "Probe failed").is_empty());
+            assert!(
+                downs(&off, &format!("{cp}/kube-apiserver")).is_empty(),
+                "seed {seed}"
+            );
+        }
+    }
+}
+
+/// A restarted API server serves, but its `rbac/bootstrap-roles` post-start hook cannot read the
+/// bootstrap roles without quorum: after 30 s of polling (and the try in flight, a GET held up to
+/// the 60 s request timeout) the hook fails and the process exits, and the kubelet starts it again
+/// after its back-off (10 s, doubling). So through a long quorum loss the API servers crash-loop,
+/// and once quorum returns one that is in its back-off serves only when the back-off ends. With the
+/// probe off, nothing restarts them and they serve as soon as etcd does.
+#[test]
+fn through_a_long_quorum_loss_the_api_servers_crash_loop_on_their_bootstrap_hook() {
+    let on = run_json(&quorum_lost("20m", "25m", true), 1);
+    let back = 20 * 60 * S + 60 * S;
+    for cp in ["cp-1", "cp-2", "cp-3"] {
+        let api = format!("{cp}/kube-apiserver");
+        let served = logs(&on, &api, "Serving securely");
+        let hooks = logs(&on, &api, "PostStartHook \"rbac/bootstrap-roles\" failed");
+        assert!(hooks.len() >= 4, "{cp}: {} hook failures", hooks.len());
+        for &h in &hooks {
+            assert!(h > 60 * S && h < back + 60 * S, "{cp}: hook failed at {h}");
+            let start = served
+                .iter()
+                .copied()
+                .filter(|&s| s < h)
+                .max()
+                .expect("served before");
+            let after = (h - start) as f64 / 1e9;
+            assert!(
+                (31.0..=62.0).contains(&after),
+                "{cp}: hook failed {after} s after serving"
+            );
+        }
+        // Each exit is restarted after a longer back-off: the gaps between exits grow.
+        let gaps: Vec<u64> = hooks.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{cp}: gaps {gaps:?}");
+    }
+    // A healthy cluster's hooks finish at boot: no API server of the probe-off run ever exits.
+    let off = run_json(&quorum_lost("20m", "25m", false), 1);
+    for cp in ["cp-1", "cp-2", "cp-3"] {
+        let api = format!("{cp}/kube-apiserver");
+        assert!(logs(&off, &api, "PostStartHook").is_empty());
+        assert!(downs(&off, &api).is_empty());
+    }
+    // The back-off is capped at 5 minutes: the API is back at most that long after quorum (plus a
+    // start-up and HAProxy's rise), later than without the probe.
+    let recovery = |o: &Outcome| o.metrics["api.recovery_s"];
+    let quorum = |o: &Outcome| o.metrics["etcd_quorum.recovery_s"];
+    assert!(recovery(&off) - quorum(&off) < 10.0);
+    let late = recovery(&on) - quorum(&on);
+    assert!(late < 300.0 + 20.0, "API back {late} s after quorum");
+    assert!(
+        recovery(&on) > recovery(&off),
+        "{} {}",
+        recovery(&on),
+        recovery(&off)
+    );
+}
