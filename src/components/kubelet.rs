@@ -1176,6 +1176,128 @@ fn proxy_view(
 #[cfg(test)]
 mod tests {
     use super::{proxy_view, SharedAnswer};
+    use super::{ApiServerProbe, Kubelet, KubeletConfig, KubeletTimer};
+    use crate::components::ctx::{Ctx, Out, Timer};
+    use crate::components::msg::Msg;
+    use crate::engine::rng::stream;
+
+    const API: u16 = 7;
+
+    fn prober_kubelet() -> Kubelet {
+        Kubelet::new(KubeletConfig {
+            node: 0,
+            api: API,
+            lease_renew_ns: 10,
+            pod_startup_ns: 1,
+            request_timeout_ns: 10,
+            status_update_ns: 10,
+            status_report_ns: 10,
+            apiservers: vec![API],
+            apiserver_probe: Some(ApiServerProbe {
+                target: API,
+                initial_delay_ns: 10,
+                period_ns: 10,
+                timeout_ns: 15,
+                failure_threshold: 8,
+                startup_failure_threshold: 24,
+            }),
+        })
+    }
+
+    /// Runs one prober tick, answers its probe with `ok`, and returns the probe timer to fire next
+    /// and whether the kubelet asked for the container to be killed.
+    fn tick(k: &mut Kubelet, timer: KubeletTimer, ok: bool) -> (Option<KubeletTimer>, bool) {
+        let mut rng = stream(1, 1);
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now: 1,
+            me: 3,
+            rng: &mut rng,
+            out: &mut out,
+            quiet_ok: false,
+        };
+        k.on_timer(&mut ctx, timer);
+        let id = ctx.out.iter().find_map(|o| match o {
+            Out::Send {
+                to: API,
+                msg: Msg::HealthReq { id, .. },
+            } => Some(*id),
+            _ => None,
+        });
+        if let Some(id) = id {
+            k.on_msg(&mut ctx, API, Msg::HealthResp { id, ok });
+        }
+        let next = out.iter().find_map(|o| match o {
+            Out::Timer {
+                timer: Timer::Kubelet(t @ KubeletTimer::Probe { .. }),
+                ..
+            } => Some(*t),
+            _ => None,
+        });
+        let kill = out.iter().any(|o| matches!(o, Out::Kill(API)));
+        (next, kill)
+    }
+
+    /// Failures in a row until the kubelet kills the container, starting from `timer`.
+    fn failures_to_kill(k: &mut Kubelet, mut timer: KubeletTimer) -> u32 {
+        for n in 1..=100 {
+            let (next, kill) = tick(k, timer, false);
+            if kill {
+                return n;
+            }
+            timer = next.expect("the prober keeps ticking");
+        }
+        panic!("never killed");
+    }
+
+    /// kubeadm's probes: a started container gets the startup probe (24 failures) until one probe
+    /// passes, then the liveness probe (8); a kill stops the worker until the runtime reports the
+    /// container started again.
+    #[test]
+    fn the_startup_probe_allows_24_failures_and_liveness_8() {
+        let mut k = prober_kubelet();
+        let mut rng = stream(1, 1);
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now: 0,
+            me: 3,
+            rng: &mut rng,
+            out: &mut out,
+            quiet_ok: false,
+        };
+        k.apiserver_started(&mut ctx);
+        let first = match out[..] {
+            [Out::Timer {
+                timer: Timer::Kubelet(t @ KubeletTimer::Probe { .. }),
+                at: 10,
+            }] => t,
+            ref o => panic!("{o:?}"),
+        };
+        assert_eq!(failures_to_kill(&mut k, first), 24);
+        // The killed container's worker is stopped: its ticker does nothing.
+        assert_eq!(tick(&mut k, first, false), (None, false));
+        // Started again: one success ends the startup probe, then 8 failures kill.
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now: 0,
+            me: 3,
+            rng: &mut rng,
+            out: &mut out,
+            quiet_ok: false,
+        };
+        k.apiserver_started(&mut ctx);
+        let Some(Out::Timer {
+            timer: Timer::Kubelet(t),
+            ..
+        }) = out.pop()
+        else {
+            panic!("no probe timer");
+        };
+        let (next, kill) = tick(&mut k, t, true);
+        assert!(!kill);
+        assert_eq!(failures_to_kill(&mut k, next.unwrap()), 8);
+    }
+
     use crate::components::apiserver::API_ENDPOINTS_PRESENT;
     use crate::components::msg::{keys, KeyValue};
     use crate::components::objects::EndpointObj;
