@@ -91,6 +91,18 @@ struct Prober {
     inflight: Option<u64>,
 }
 
+impl Prober {
+    /// A new worker for a container that (re)started: startup probe first.
+    fn restart(&mut self) {
+        *self = Prober {
+            gen: self.gen + 1,
+            startup: true,
+            failures: 0,
+            inflight: None,
+        };
+    }
+}
+
 impl From<ConnTimer> for KubeletTimer {
     fn from(t: ConnTimer) -> KubeletTimer {
         KubeletTimer::Conn(t)
@@ -316,12 +328,7 @@ impl Kubelet {
         // a container that is not running is refused, and the kubelet starts it anyway when the
         // runtime reports it).
         if let Some(p) = self.cfg.apiserver_probe {
-            self.prober = Prober {
-                gen: self.prober.gen + 1,
-                startup: true,
-                failures: 0,
-                inflight: None,
-            };
+            self.prober.restart();
             ctx.timer(
                 p.period_ns,
                 KubeletTimer::Probe {
@@ -352,12 +359,7 @@ impl Kubelet {
     /// startup probe first, after the initial delay.
     pub fn apiserver_started(&mut self, ctx: &mut Ctx) {
         if let Some(p) = self.cfg.apiserver_probe {
-            self.prober = Prober {
-                gen: self.prober.gen + 1,
-                startup: true,
-                failures: 0,
-                inflight: None,
-            };
+            self.prober.restart();
             ctx.timer(
                 p.initial_delay_ns,
                 KubeletTimer::Probe {
@@ -1204,38 +1206,49 @@ mod tests {
         })
     }
 
-    /// Runs one prober tick, answers its probe with `ok`, and returns the probe timer to fire next
-    /// and whether the kubelet asked for the container to be killed.
-    fn tick(k: &mut Kubelet, timer: KubeletTimer, ok: bool) -> (Option<KubeletTimer>, bool) {
+    /// What `f` hands the world, run on a context at time 1.
+    fn outputs(f: impl FnOnce(&mut Ctx)) -> Vec<Out> {
         let mut rng = stream(1, 1);
         let mut out = Vec::new();
-        let mut ctx = Ctx {
+        f(&mut Ctx {
             now: 1,
             me: 3,
             rng: &mut rng,
             out: &mut out,
             quiet_ok: false,
-        };
-        k.on_timer(&mut ctx, timer);
-        let id = ctx.out.iter().find_map(|o| match o {
-            Out::Send {
-                to: API,
-                msg: Msg::HealthReq { id, .. },
-            } => Some(*id),
-            _ => None,
         });
-        if let Some(id) = id {
-            k.on_msg(&mut ctx, API, Msg::HealthResp { id, ok });
-        }
-        let next = out.iter().find_map(|o| match o {
+        out
+    }
+
+    /// The probe timer among `out`.
+    fn probe_timer(out: &[Out]) -> Option<KubeletTimer> {
+        out.iter().find_map(|o| match o {
             Out::Timer {
                 timer: Timer::Kubelet(t @ KubeletTimer::Probe { .. }),
                 ..
             } => Some(*t),
             _ => None,
+        })
+    }
+
+    /// Runs one prober tick, answers its probe with `ok`, and returns the probe timer to fire next
+    /// and whether the kubelet asked for the container to be killed.
+    fn tick(k: &mut Kubelet, timer: KubeletTimer, ok: bool) -> (Option<KubeletTimer>, bool) {
+        let out = outputs(|ctx| {
+            k.on_timer(ctx, timer);
+            let id = ctx.out.iter().find_map(|o| match o {
+                Out::Send {
+                    to: API,
+                    msg: Msg::HealthReq { id, .. },
+                } => Some(*id),
+                _ => None,
+            });
+            if let Some(id) = id {
+                k.on_msg(ctx, API, Msg::HealthResp { id, ok });
+            }
         });
         let kill = out.iter().any(|o| matches!(o, Out::Kill(API)));
-        (next, kill)
+        (probe_timer(&out), kill)
     }
 
     /// Failures in a row until the kubelet kills the container, starting from `timer`.
@@ -1256,46 +1269,18 @@ mod tests {
     #[test]
     fn the_startup_probe_allows_24_failures_and_liveness_8() {
         let mut k = prober_kubelet();
-        let mut rng = stream(1, 1);
-        let mut out = Vec::new();
-        let mut ctx = Ctx {
-            now: 0,
-            me: 3,
-            rng: &mut rng,
-            out: &mut out,
-            quiet_ok: false,
-        };
-        k.apiserver_started(&mut ctx);
-        let first = match out[..] {
-            [Out::Timer {
-                timer: Timer::Kubelet(t @ KubeletTimer::Probe { .. }),
-                at: 10,
-            }] => t,
-            ref o => panic!("{o:?}"),
-        };
+        let out = outputs(|ctx| k.apiserver_started(ctx));
+        // The first probe comes the initial delay after the start.
+        assert!(matches!(out[..], [Out::Timer { at: 11, .. }]), "{out:?}");
+        let first = probe_timer(&out).expect("a probe timer");
         assert_eq!(failures_to_kill(&mut k, first), 24);
         // The killed container's worker is stopped: its ticker does nothing.
         assert_eq!(tick(&mut k, first, false), (None, false));
         // Started again: one success ends the startup probe, then 8 failures kill.
-        let mut out = Vec::new();
-        let mut ctx = Ctx {
-            now: 0,
-            me: 3,
-            rng: &mut rng,
-            out: &mut out,
-            quiet_ok: false,
-        };
-        k.apiserver_started(&mut ctx);
-        let Some(Out::Timer {
-            timer: Timer::Kubelet(t),
-            ..
-        }) = out.pop()
-        else {
-            panic!("no probe timer");
-        };
-        let (next, kill) = tick(&mut k, t, true);
+        let again = probe_timer(&outputs(|ctx| k.apiserver_started(ctx))).expect("a probe timer");
+        let (next, kill) = tick(&mut k, again, true);
         assert!(!kill);
-        assert_eq!(failures_to_kill(&mut k, next.unwrap()), 8);
+        assert_eq!(failures_to_kill(&mut k, next.expect("ticking")), 8);
     }
 
     use crate::components::apiserver::API_ENDPOINTS_PRESENT;
