@@ -1080,6 +1080,26 @@ impl World {
             self.now.saturating_add(backoff),
             Event::Restart { proc, inc },
         );
+        // The node's kubelet says so in its own words (kuberuntime's CrashLoopBackOff error from
+        // `SyncPod`, logged by the pod workers), as `journalctl -u kubelet` shows it.
+        if backoff > crate::engine::SEC {
+            let node = self.procs[proc as usize].node;
+            let kubelet = self
+                .procs
+                .iter()
+                .position(|k| k.node == node && k.alive && matches!(k.comp, Component::Kubelet(_)));
+            if let Some(k) = kubelet {
+                let name = self.layout.procs[proc as usize].kind.name();
+                let pod = format!("{name}-{}", self.layout.nodes[node as usize].name);
+                self.record(TraceKind::Log {
+                    proc: id16(k),
+                    text: format!(
+                        "\"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"{name}\\\" with CrashLoopBackOff: \\\"back-off {} restarting failed container={name} pod={pod}_kube-system\\\"\" pod=\"kube-system/{pod}\"",
+                        go_duration(backoff)
+                    ),
+                });
+            }
+        }
     }
 
     /// Re-evaluates the capabilities after a state change.
@@ -1090,6 +1110,16 @@ impl World {
         for kind in changes {
             self.trace.push(self.now, kind);
         }
+    }
+}
+
+/// A duration as Go's `time.Duration.String` prints whole seconds: `10s`, `1m20s`, `5m0s`.
+fn go_duration(ns: Nanos) -> String {
+    let s = ns / crate::engine::SEC;
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
     }
 }
 

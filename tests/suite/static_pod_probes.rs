@@ -131,9 +131,28 @@ fn through_a_long_quorum_loss_the_api_servers_crash_loop_on_their_bootstrap_hook
                 "{cp}: hook failed {after} s after serving"
             );
         }
-        // Each exit is restarted after a longer back-off: the gaps between exits grow.
+        // Each exit is restarted after a longer back-off: the gaps between exits grow, and the
+        // kubelet says which back-off it waits out (10 s doubling, Go's duration format).
         let gaps: Vec<u64> = hooks.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{cp}: gaps {gaps:?}");
+        let kubelet = on.layout.proc_index(&format!("{cp}/kubelet")).unwrap() as u16;
+        let backoffs: Vec<String> = on
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Log { proc, text }
+                    if *proc == kubelet && text.contains("CrashLoopBackOff") =>
+                {
+                    text.split("back-off ")
+                        .nth(1)
+                        .and_then(|t| t.split(' ').next())
+                        .map(String::from)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(backoffs[..4], ["10s", "20s", "40s", "1m20s"], "{cp}");
     }
     // A healthy cluster's hooks finish at boot: no API server of the probe-off run ever exits.
     let off = run_json(&quorum_lost("20m", "25m", false), 1);
