@@ -456,6 +456,12 @@ impl ApiServer {
         matches!(self.phase, Phase::Serving | Phase::ShutdownDelay)
     }
 
+    /// Serving, and ready as its last health check found it (kubeadm's readiness probe, `/readyz`
+    /// every second, sees the same checks).
+    pub fn ready(&self) -> bool {
+        self.serving() && self.last_ready == Some(true)
+    }
+
     /// The etcd members it uses.
     pub fn etcd_endpoints(&self) -> &[ProcId] {
         self.etcd.endpoints()

@@ -240,6 +240,12 @@ impl Component {
         matches!(self, Component::ApiServer(a) if a.serving())
     }
 
+    /// For API servers: whether its readiness probe would pass: serving, and its last health check
+    /// (the `etcd` check, then the post-start hook and the shutdown) passed.
+    pub fn ready(&self) -> bool {
+        matches!(self, Component::ApiServer(a) if a.ready())
+    }
+
     /// For API servers: the etcd members it may use.
     pub fn etcd_endpoints(&self) -> &[ProcId] {
         match self {

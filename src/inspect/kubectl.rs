@@ -324,7 +324,8 @@ fn static_pod_row(w: &World, kv: &Kv, i: usize) -> Option<Vec<String>> {
         .get(keys::key(keys::NODE, spec.node as u64))
         .is_none_or(|o| NodeObj::unpack(o.value).ready);
     let p = &w.procs[i];
-    let ready = node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.serving());
+    // kube-apiserver's READY is its readiness probe (kubeadm: `/readyz`), which fails without etcd.
+    let ready = node_ready && p.alive && (spec.kind != ProcKind::ApiServer || p.comp.ready());
     let status = if p.alive || !node_ready {
         "Running"
     } else if p.exits > 0 {

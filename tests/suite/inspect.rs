@@ -486,3 +486,22 @@ fn describe_lease_without_quorum_times_out_like_any_get() {
         vec!["Error from server (Timeout): the server was unable to return a response in the time allotted, but may still be processing the request (get leases.coordination.k8s.io kube-controller-manager)"]
     );
 }
+
+/// kube-apiserver's READY column is its readiness probe (`/readyz`, which runs the `etcd` check):
+/// a stacked node whose etcd member died still runs its API server, but not ready. The library's
+/// `stacked-etcd-leader-crash` kills cp-3's member at 2 m (seed 7).
+#[test]
+fn an_api_server_whose_etcd_member_died_runs_but_is_not_ready() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = load_scenario(&root.join("scenarios/stacked-etcd-leader-crash.json")).unwrap();
+    let at = |t: &str| Moment::at(&plan, plan.seed, parse_duration(t).unwrap()).unwrap();
+    let before = print(View::Pods, &at("1m50s"));
+    assert_eq!(
+        row(&before, "kube-apiserver-cp-3")[1..3],
+        ["1/1", "Running"]
+    );
+    let after = print(View::Pods, &at("2m30s"));
+    assert_eq!(row(&after, "etcd-cp-3")[1], "0/1");
+    assert_eq!(row(&after, "kube-apiserver-cp-3")[1..3], ["0/1", "Running"]);
+    assert_eq!(row(&after, "kube-apiserver-cp-1")[1..3], ["1/1", "Running"]);
+}
