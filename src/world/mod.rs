@@ -1028,21 +1028,24 @@ impl World {
         }
     }
 
+    /// The running kubelet of `node`, if it has one.
+    fn node_kubelet(&self, node: NodeId) -> Option<ProcId> {
+        self.procs
+            .iter()
+            .position(|p| p.node == node && p.alive && matches!(p.comp, Component::Kubelet(_)))
+            .map(id16)
+    }
+
     /// The runtime's report to the node's kubelet (PLEG) that its kube-apiserver container started
     /// or stopped: the kubelet's probe worker follows the container's life.
     fn tell_kubelet(&mut self, proc: ProcId, started: bool) {
         if !matches!(self.procs[proc as usize].comp, Component::ApiServer(_)) {
             return;
         }
-        let node = self.procs[proc as usize].node;
-        let Some(k) = self
-            .procs
-            .iter()
-            .position(|p| p.node == node && p.alive && matches!(p.comp, Component::Kubelet(_)))
-        else {
+        let Some(k) = self.node_kubelet(self.procs[proc as usize].node) else {
             return;
         };
-        self.dispatch(id16(k), |comp, ctx| {
+        self.dispatch(k, |comp, ctx| {
             if let Component::Kubelet(k) = comp {
                 if started {
                     k.apiserver_started(ctx);
@@ -1084,15 +1087,11 @@ impl World {
         // `SyncPod`, logged by the pod workers), as `journalctl -u kubelet` shows it.
         if backoff > crate::engine::SEC {
             let node = self.procs[proc as usize].node;
-            let kubelet = self
-                .procs
-                .iter()
-                .position(|k| k.node == node && k.alive && matches!(k.comp, Component::Kubelet(_)));
-            if let Some(k) = kubelet {
+            if let Some(k) = self.node_kubelet(node) {
                 let name = self.layout.procs[proc as usize].kind.name();
                 let pod = format!("{name}-{}", self.layout.nodes[node as usize].name);
                 self.record(TraceKind::Log {
-                    proc: id16(k),
+                    proc: k,
                     text: format!(
                         "\"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"{name}\\\" with CrashLoopBackOff: \\\"back-off {} restarting failed container={name} pod={pod}_kube-system\\\"\" pod=\"kube-system/{pod}\"",
                         go_duration(backoff)
