@@ -157,6 +157,15 @@ pub enum ApiServerTimer {
 const RBAC_BOOTSTRAP_POLL_NS: Nanos = crate::engine::SEC;
 const RBAC_BOOTSTRAP_TIMEOUT_NS: Nanos = 30 * crate::engine::SEC;
 
+/// The read the etcd health checks and the bootstrap hook send: a linearizable GET, which fails
+/// without quorum.
+fn quorum_read() -> KvOp {
+    KvOp::Get {
+        key: keys::key(keys::DATA, 0),
+        linearizable: true,
+    }
+}
+
 /// Where the process is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -629,20 +638,13 @@ impl ApiServer {
                     }
                 }
             }
+            // Armed only when the port opens and after a failed try: no try is in flight.
             ApiServerTimer::BootstrapPoll => {
-                if self.bootstrap_deadline.is_some()
-                    && !self
-                        .waiters
-                        .values()
-                        .any(|w| matches!(w, Waiter::Bootstrap))
-                {
+                if self.bootstrap_deadline.is_some() {
                     let tag = OwnerTag(self.tags.next_id());
                     self.waiters.insert(tag, Waiter::Bootstrap);
-                    // The hook's GETs of the bootstrap roles read through to etcd (quorum reads).
-                    let op = KvOp::Get {
-                        key: keys::key(keys::DATA, 0),
-                        linearizable: true,
-                    };
+                    // The hook's GETs of the bootstrap roles read through to etcd.
+                    let op = quorum_read();
                     if let Some(ev) = self.etcd.request(ctx, tag, op, self.cfg.request_timeout_ns) {
                         self.etcd_event(ctx, ev);
                     }
@@ -682,11 +684,25 @@ impl ApiServer {
         self.bootstrap_deadline = Some(ctx.now + RBAC_BOOTSTRAP_TIMEOUT_NS);
         ctx.timer(RBAC_BOOTSTRAP_POLL_NS, ApiServerTimer::BootstrapPoll);
         // Serving, but its health endpoints fail until the post-start hook is done.
-        self.last_ready = Some(false);
+        self.note_ready(ctx, false);
+    }
+
+    /// Records a change of readiness (what its health checks last found) in the trace; says whether
+    /// it changed.
+    fn note_ready(&mut self, ctx: &mut Ctx, ready: bool) -> bool {
+        if self.last_ready == Some(ready) {
+            return false;
+        }
+        self.last_ready = Some(ready);
         ctx.trace(TraceKind::Proc {
             proc: ctx.me,
-            state: ProcState::Unready,
+            state: if ready {
+                ProcState::Up
+            } else {
+                ProcState::Unready
+            },
         });
+        true
     }
 
     fn etcd_event(&mut self, ctx: &mut Ctx, ev: Event) {
@@ -1065,11 +1081,7 @@ impl ApiServer {
         );
         // The etcd check is a linearizable read: it fails without quorum. During a graceful stop the
         // checks still run (readyz runs all its checks), and `shutdown` fails /readyz.
-        let op = KvOp::Get {
-            key: keys::key(keys::DATA, 0),
-            linearizable: true,
-        };
-        if let Some(ev) = self.etcd.request(ctx, tag, op, timeout) {
+        if let Some(ev) = self.etcd.request(ctx, tag, quorum_read(), timeout) {
             self.etcd_event(ctx, ev);
         }
     }
@@ -1186,11 +1198,7 @@ impl ApiServer {
         if ok {
             self.bootstrap_deadline = None;
             if self.phase == Phase::Serving {
-                self.last_ready = Some(true);
-                ctx.trace(TraceKind::Proc {
-                    proc: ctx.me,
-                    state: ProcState::Up,
-                });
+                self.note_ready(ctx, true);
             }
         } else if ctx.now >= deadline {
             // klog.Fatalf in k8s.io/apiserver pkg/server/hooks.go: the process exits with status 255.
@@ -1229,23 +1237,13 @@ impl ApiServer {
                     EtcdCheckName::Readiness => self.ready_check.store(sent_ns, etcd_ok),
                 }
                 let ready = etcd_ok && self.bootstrap_deadline.is_none();
-                if self.phase == Phase::Serving && self.last_ready != Some(ready) {
-                    self.last_ready = Some(ready);
-                    ctx.trace(TraceKind::Proc {
-                        proc: ctx.me,
-                        state: if ready {
-                            ProcState::Up
-                        } else {
-                            ProcState::Unready
-                        },
-                    });
-                    if !etcd_ok {
-                        ctx.log(format!(
-                            "[-]{} failed: {}",
-                            check.name(),
-                            result.err().map(|e| e.text()).unwrap_or("error")
-                        ));
-                    }
+                // The failure is logged when it makes the server unready.
+                if self.phase == Phase::Serving && self.note_ready(ctx, ready) && !etcd_ok {
+                    ctx.log(format!(
+                        "[-]{} failed: {}",
+                        check.name(),
+                        result.err().map(|e| e.text()).unwrap_or("error")
+                    ));
                 }
                 self.etcd_check_done(ctx, (client, id, path), check, passed && etcd_ok);
             }

@@ -15,11 +15,11 @@ pub type Metrics = BTreeMap<String, f64>;
 const STEADY_SETTLE_NS: Nanos = 10 * SEC;
 
 /// The end of the warm-up: the first moment at which every capability is up to stay (see
-/// `Timeline::first_steady_up`) and every process has
-/// come up once (None: a capability never came up). Nodes boot at independent times, so a capability
-/// can be up while a late node's API server is still starting behind the load balancer; the run is
-/// measured from when the whole cluster has started. Processes that first come up only after the first
-/// fault (say, held down by it) do not delay the warm-up past it.
+/// `Timeline::first_steady_up`) and every process has come up once (None: a capability never came
+/// up). Nodes boot at independent times, so a capability can be up while a late node's API server is
+/// still starting behind the load balancer; the run is measured from when the whole cluster has
+/// started. Processes that first come up only after the first fault (say, held down by it) do not
+/// delay the warm-up past it.
 pub fn warmup(timelines: &[Timeline], trace: &Trace, faults: &[FaultSpan]) -> Option<Nanos> {
     // When each process last became fully up (serving, for an API server) before the first fault.
     let first_fault = faults
@@ -29,7 +29,6 @@ pub fn warmup(timelines: &[Timeline], trace: &Trace, faults: &[FaultSpan]) -> Op
         .unwrap_or(Nanos::MAX);
     let mut w = 0;
     for t in timelines {
-        t.first_up()?;
         w = w.max(t.first_steady_up(STEADY_SETTLE_NS, first_fault)?);
     }
     let mut up_since: std::collections::BTreeMap<u16, Option<Nanos>> = Default::default();

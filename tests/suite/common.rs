@@ -1,6 +1,7 @@
 //! Helpers shared by the test modules.
 #![allow(dead_code)]
 
+use kube_ha_sim::observe::{ProcState, TraceKind};
 use kube_ha_sim::run::{run, Outcome};
 use kube_ha_sim::scenario::parse_scenario;
 
@@ -45,4 +46,35 @@ pub fn run_bin(cwd: Option<&std::path::Path>, args: &[&str]) -> (i32, String, St
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// The id of the process named `name` (`cp-1/kube-apiserver`).
+pub fn proc_id(o: &Outcome, name: &str) -> u16 {
+    o.layout
+        .procs
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no process {name}")) as u16
+}
+
+/// Times (s) at which `proc` entered `state`.
+pub fn state_times(o: &Outcome, proc: u16, state: ProcState) -> Vec<f64> {
+    o.trace
+        .events
+        .iter()
+        .filter(
+            |e| matches!(e.kind, TraceKind::Proc { proc: p, state: s } if p == proc && s == state),
+        )
+        .map(|e| e.time_ns as f64 / 1e9)
+        .collect()
+}
+
+/// Times (s) of log lines of `proc` containing `needle`.
+pub fn log_times(o: &Outcome, proc: u16, needle: &str) -> Vec<f64> {
+    o.trace
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, TraceKind::Log { proc: p, text } if *p == proc && text.contains(needle)))
+        .map(|e| e.time_ns as f64 / 1e9)
+        .collect()
 }

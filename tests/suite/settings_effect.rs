@@ -4,7 +4,7 @@
 //! the behaviours these settings drive: the graceful kube-apiserver stop, its shutdown delay, the etcd
 //! dial timeout at start-up, and the node startup grace period.
 
-use crate::common::{metric, run_json};
+use crate::common::{log_times, metric, proc_id, run_json, state_times};
 use kube_ha_sim::observe::{ProcState, TraceKind};
 use kube_ha_sim::run::Outcome;
 use kube_ha_sim::scenario::model::Settings;
@@ -597,36 +597,6 @@ fn changing_any_setting_from_its_default_changes_the_trace() {
 }
 
 // ---- named behaviours ----
-
-fn proc_id(o: &Outcome, name: &str) -> u16 {
-    o.layout
-        .procs
-        .iter()
-        .position(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no process {name}")) as u16
-}
-
-/// Times (s) at which `proc` entered `state`.
-fn state_times(o: &Outcome, proc: u16, state: ProcState) -> Vec<f64> {
-    o.trace
-        .events
-        .iter()
-        .filter(
-            |e| matches!(e.kind, TraceKind::Proc { proc: p, state: s } if p == proc && s == state),
-        )
-        .map(|e| e.time_ns as f64 / S as f64)
-        .collect()
-}
-
-/// Times (s) of log lines of `proc` containing `needle`.
-fn log_times(o: &Outcome, proc: u16, needle: &str) -> Vec<f64> {
-    o.trace
-        .events
-        .iter()
-        .filter(|e| matches!(&e.kind, TraceKind::Log { proc: p, text } if *p == proc && text.contains(needle)))
-        .map(|e| e.time_ns as f64 / S as f64)
-        .collect()
-}
 
 /// Times (s) at which a load balancer marked `backend` down after `from_s`.
 fn backend_down_times(o: &Outcome, backend: u16, from_s: u64) -> Vec<f64> {

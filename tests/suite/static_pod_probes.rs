@@ -2,11 +2,9 @@
 //! probes of `/livez`) and the API server's `rbac/bootstrap-roles` post-start hook: what keeps an
 //! API server without etcd quorum from simply waiting for it.
 
-use crate::common::run_json;
+use crate::common::{log_times, proc_id, run_json, state_times};
 use kube_ha_sim::observe::{ProcState, TraceKind};
 use kube_ha_sim::run::Outcome;
-
-const S: u64 = 1_000_000_000;
 
 /// External etcd (3 members); etcd-2 and etcd-3 die at 60 s for `outage`, so every API server
 /// loses quorum while its own process and host stay up.
@@ -20,33 +18,14 @@ fn quorum_lost(outage: &str, duration: &str, probe: bool) -> String {
     )
 }
 
-/// The times of `proc`'s log lines containing `needle`.
-fn logs(o: &Outcome, proc: &str, needle: &str) -> Vec<u64> {
-    let p = o.layout.proc_index(proc).expect("process") as u16;
-    o.trace
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            TraceKind::Log { proc, text } if *proc == p && text.contains(needle) => Some(e.time_ns),
-            _ => None,
-        })
-        .collect()
+/// The times (s) of the log lines of the process named `proc` containing `needle`.
+fn logs(o: &Outcome, proc: &str, needle: &str) -> Vec<f64> {
+    log_times(o, proc_id(o, proc), needle)
 }
 
-/// When `proc` went down.
-fn downs(o: &Outcome, proc: &str) -> Vec<u64> {
-    let p = o.layout.proc_index(proc).expect("process") as u16;
-    o.trace
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            TraceKind::Proc {
-                proc,
-                state: ProcState::Down,
-            } if proc == p => Some(e.time_ns),
-            _ => None,
-        })
-        .collect()
+/// When (s) the process named `proc` went down.
+fn downs(o: &Outcome, proc: &str) -> Vec<f64> {
+    state_times(o, proc_id(o, proc), ProcState::Down)
 }
 
 /// /livez runs the `etcd` check, so without quorum every probe fails (a 500 after the check's 2 s
@@ -65,9 +44,8 @@ fn without_quorum_the_kubelet_kills_kube_apiserver_after_eight_failed_liveness_p
                 .first()
                 .unwrap_or_else(|| panic!("seed {seed}: {cp} never killed"));
             assert!(
-                (130 * S..=152 * S).contains(&kill),
-                "seed {seed}: {cp} killed at {} s",
-                kill as f64 / 1e9
+                (130.0..=152.0).contains(&kill),
+                "seed {seed}: {cp} killed at {kill} s"
             );
             let failed = logs(&o, &kubelet, "probeType=\"Liveness\"")
                 .into_iter()
@@ -78,17 +56,13 @@ fn without_quorum_the_kubelet_kills_kube_apiserver_after_eight_failed_liveness_p
                 "seed {seed}: {cp}: failed probes before the kill"
             );
             // Nothing failed before the fault: the probes pass on a healthy server.
-            assert!(logs(&o, &kubelet, "Probe failed")
-                .iter()
-                .all(|&t| t > 60 * S));
+            assert!(logs(&o, &kubelet, "Probe failed").iter().all(|&t| t > 60.0));
             let api = format!("{cp}/kube-apiserver");
             let down = downs(&o, &api);
             let first_down = *down.first().expect("the API server went down");
             assert!(
-                first_down >= kill && first_down <= kill + 31 * S,
-                "seed {seed}: {cp} down at {} s, killed at {} s",
-                first_down as f64 / 1e9,
-                kill as f64 / 1e9
+                first_down >= kill && first_down <= kill + 31.0,
+                "seed {seed}: {cp} down at {first_down} s, killed at {kill} s"
             );
         }
         let off = run_json(&quorum_lost("10m", "8m", false), seed);
@@ -111,21 +85,21 @@ fn without_quorum_the_kubelet_kills_kube_apiserver_after_eight_failed_liveness_p
 #[test]
 fn through_a_long_quorum_loss_the_api_servers_crash_loop_on_their_bootstrap_hook() {
     let on = run_json(&quorum_lost("20m", "25m", true), 1);
-    let back = 20 * 60 * S + 60 * S;
+    let back = 20.0 * 60.0 + 60.0;
     for cp in ["cp-1", "cp-2", "cp-3"] {
         let api = format!("{cp}/kube-apiserver");
         let served = logs(&on, &api, "Serving securely");
         let hooks = logs(&on, &api, "PostStartHook \"rbac/bootstrap-roles\" failed");
         assert!(hooks.len() >= 4, "{cp}: {} hook failures", hooks.len());
         for &h in &hooks {
-            assert!(h > 60 * S && h < back + 60 * S, "{cp}: hook failed at {h}");
+            assert!(h > 60.0 && h < back + 60.0, "{cp}: hook failed at {h} s");
             let start = served
                 .iter()
                 .copied()
                 .filter(|&s| s < h)
-                .max()
+                .max_by(f64::total_cmp)
                 .expect("served before");
-            let after = (h - start) as f64 / 1e9;
+            let after = h - start;
             assert!(
                 (31.0..=62.0).contains(&after),
                 "{cp}: hook failed {after} s after serving"
@@ -133,9 +107,9 @@ fn through_a_long_quorum_loss_the_api_servers_crash_loop_on_their_bootstrap_hook
         }
         // Each exit is restarted after a longer back-off: the gaps between exits grow, and the
         // kubelet says which back-off it waits out (10 s doubling, Go's duration format).
-        let gaps: Vec<u64> = hooks.windows(2).map(|w| w[1] - w[0]).collect();
+        let gaps: Vec<f64> = hooks.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{cp}: gaps {gaps:?}");
-        let kubelet = on.layout.proc_index(&format!("{cp}/kubelet")).unwrap() as u16;
+        let kubelet = proc_id(&on, &format!("{cp}/kubelet"));
         let backoffs: Vec<String> = on
             .trace
             .events
