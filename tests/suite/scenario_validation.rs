@@ -571,6 +571,8 @@ fn component_settings_ranges() {
         set("node_lifecycle", json!({"unhealthy_zone_threshold": 0.0})),
         set("kubelet", json!({"max_pods": 0})),
         set("kubelet", json!({"node_lease_duration": "0s"})),
+        set("kubelet", json!({"liveness_period": "0s"})),
+        set("kubelet", json!({"liveness_failure_threshold": 0})),
         set("kube_apiserver", json!({"request_timeout": "0s"})),
     ];
     let paths = [
@@ -585,6 +587,8 @@ fn component_settings_ranges() {
         "settings.node_lifecycle.unhealthy_zone_threshold",
         "settings.kubelet.max_pods",
         "settings.kubelet.node_lease_duration",
+        "settings.kubelet.liveness_period",
+        "settings.kubelet.liveness_failure_threshold",
         "settings.kube_apiserver.request_timeout",
     ];
     for (text, path) in cases.iter().zip(paths) {
