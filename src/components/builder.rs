@@ -11,7 +11,7 @@ use super::etcd::member::{EtcdConfig, EtcdMember};
 use super::etcd_client::EtcdClientConfig;
 use super::informers::{Informers, InformersConfig};
 use super::keepalived::{Keepalived, KeepalivedConfig};
-use super::kubelet::{ApiServerProbe, Kubelet, KubeletConfig};
+use super::kubelet::{ContainerProbe, Kubelet, KubeletConfig, ProbedContainer};
 use super::load_balancer::{Haproxy, HaproxyConfig};
 use super::Component;
 use crate::components::apf::{AdmissionConfig, ApiUser};
@@ -259,20 +259,33 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         // nodeStatusReportFrequency default 5m (k/k pkg/kubelet/apis/config/v1beta1/defaults.go).
         status_report_ns: 300 * crate::engine::SEC,
         apiservers: procs_of(&plan.layout, ProcKind::ApiServer),
-        // kubeadm's kube-apiserver manifest (k/k cmd/kubeadm/app/util/staticpod/utils.go
-        // `LivenessProbe(host, "/livez", 6443, HTTPS)` and `StartupProbe(..., 10s, 24)`):
-        // initialDelaySeconds 10, timeoutSeconds 15, periodSeconds 10, failureThreshold 8 (startup
-        // 24).
-        apiserver_probe: local(&plan.layout, id, ProcKind::ApiServer)
-            .filter(|_| k.apiserver_liveness_probe)
-            .map(|target| ApiServerProbe {
+        // kubeadm's manifests (k/k cmd/kubeadm/app/util/staticpod/utils.go `LivenessProbe` and
+        // `StartupProbe(..., 10s, 24)`): initialDelaySeconds 10, timeoutSeconds 15, periodSeconds
+        // 10, failureThreshold 8 (startup 24), for kube-apiserver (phases/controlplane/
+        // manifests.go) and a stacked etcd member (phases/etcd/local.go). External etcd hosts run
+        // no kubelet here: their etcd is a service without probes.
+        probes: [
+            (
+                ProbedContainer::ApiServer,
+                ProcKind::ApiServer,
+                k.apiserver_liveness_probe,
+            ),
+            (ProbedContainer::Etcd, ProcKind::Etcd, k.etcd_probes),
+        ]
+        .into_iter()
+        .filter(|&(_, _, on)| on)
+        .filter_map(|(container, kind, _)| {
+            local(&plan.layout, id, kind).map(|target| ContainerProbe {
+                container,
                 target,
                 initial_delay_ns: 10 * crate::engine::SEC,
                 period_ns: k.liveness_period.ns(),
                 timeout_ns: 15 * crate::engine::SEC,
                 failure_threshold: k.liveness_failure_threshold,
                 startup_failure_threshold: 24,
-            }),
+            })
+        })
+        .collect(),
     })
 }
 

@@ -32,6 +32,7 @@ use crate::components::msg::{keys, ApiUser, KvOp, KvResult, Msg};
 use crate::components::objects::{EndpointObj, Pod};
 use crate::engine::Nanos;
 use crate::observe::TraceKind;
+use crate::scenario::model::HealthPath;
 use std::collections::BTreeMap;
 
 /// The kubelet's timers.
@@ -53,22 +54,60 @@ pub enum KubeletTimer {
     ProxySync,
     /// The API connection's health check.
     Conn(ConnTimer),
-    /// The prober's next probe of the API server container (its worker's ticker, of probe
-    /// generation `gen`).
-    Probe { gen: u64 },
+    /// The prober's next probe of probed container `c` (an index into the kubelet's probes; its
+    /// worker's ticker, of probe generation `gen`).
+    Probe { c: u8, gen: u64 },
     /// Probe `id` got no answer within the probe's timeout.
     ProbeTimeout { id: u64 },
 }
 
-/// kubeadm's probes of the kube-apiserver static pod (k/k cmd/kubeadm/app/util/staticpod/utils.go
-/// `LivenessProbe`/`StartupProbe`, used by phases/controlplane/manifests.go): an HTTPS GET of
-/// `/livez` on the advertise address, initialDelaySeconds 10, timeoutSeconds 15, periodSeconds 10,
+/// A static pod kubeadm writes with probes (k/k cmd/kubeadm/app/util/staticpod/utils.go
+/// `LivenessProbe`/`StartupProbe`): initialDelaySeconds 10, timeoutSeconds 15, periodSeconds 10,
 /// failureThreshold 8; the startup probe the same with failureThreshold 24 (kubeadm's
-/// `--startup-probe` period: 24 x 10 s = 4 minutes). Liveness probing starts once the startup probe
-/// has passed (k/k pkg/kubelet/prober/worker.go).
+/// `ControlPlaneComponentHealthCheck` timeout, 4 minutes, over the 10 s period). Liveness probing
+/// starts once the startup probe has passed (k/k pkg/kubelet/prober/worker.go).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbedContainer {
+    /// kube-apiserver (phases/controlplane/manifests.go): both probes GET `/livez` on 6443, which
+    /// runs the etcd check.
+    ApiServer,
+    /// etcd (phases/etcd/local.go `GetEtcdPodSpec`, kubeadm#3039): liveness GET `/livez` on the
+    /// metrics port 2381, which needs no quorum (a serializable read); startup GET `/readyz`, a
+    /// linearizable read, which does.
+    Etcd,
+}
+
+impl ProbedContainer {
+    /// The container's name, as the kubelet logs it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbedContainer::ApiServer => "kube-apiserver",
+            ProbedContainer::Etcd => "etcd",
+        }
+    }
+
+    /// The path the startup probe (`startup`) or the liveness probe GETs.
+    fn path(self, startup: bool) -> HealthPath {
+        match self {
+            ProbedContainer::Etcd if startup => HealthPath::Readyz,
+            ProbedContainer::ApiServer | ProbedContainer::Etcd => HealthPath::Livez,
+        }
+    }
+
+    /// The port the probes dial, for the prober's "connection refused" output.
+    fn port(self) -> u16 {
+        match self {
+            ProbedContainer::ApiServer => 6443,
+            ProbedContainer::Etcd => 2381,
+        }
+    }
+}
+
+/// kubeadm's probes of one static pod on this node (see [`ProbedContainer`]).
 #[derive(Clone, Copy, Debug)]
-pub struct ApiServerProbe {
-    /// The node's kube-apiserver.
+pub struct ContainerProbe {
+    pub container: ProbedContainer,
+    /// The node's process in that container.
     pub target: ProcId,
     pub initial_delay_ns: Nanos,
     pub period_ns: Nanos,
@@ -77,7 +116,12 @@ pub struct ApiServerProbe {
     pub startup_failure_threshold: u32,
 }
 
-/// The prober's worker for the API server container: which container life it probes and how.
+/// A probe worker's index as its timer carries it (a kubelet probes at most two containers).
+fn probe_index(c: usize) -> u8 {
+    u8::try_from(c).expect("a kubelet probes at most two containers")
+}
+
+/// The prober's worker for one container: which container life it probes and how.
 #[derive(Clone, Copy, Debug, Default)]
 struct Prober {
     /// Bumped when the container starts or stops, and when the kubelet kills it: a ticker of an
@@ -145,9 +189,10 @@ pub struct KubeletConfig {
     pub status_report_ns: Nanos,
     /// The API servers by ordinal (the addresses behind the `kubernetes` Service's endpoints).
     pub apiservers: Vec<ProcId>,
-    /// On a control-plane node, the probes of its kube-apiserver static pod (None: no API server
-    /// here, or `settings.kubelet.apiserver_liveness_probe` is off).
-    pub apiserver_probe: Option<ApiServerProbe>,
+    /// On a control-plane node, the probes of its static pods: kube-apiserver unless
+    /// `settings.kubelet.apiserver_liveness_probe` is off, then a stacked etcd member unless
+    /// `settings.kubelet.etcd_probes` is off.
+    pub probes: Vec<ContainerProbe>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,13 +283,14 @@ pub struct Kubelet {
     /// deliver two events of one watch out of order (its latencies are drawn per message), where
     /// the real watch stream is one TCP connection and the reflector keeps its resourceVersion.
     watch_rev: [(u64, u64); 2],
-    /// The prober's worker for the node's kube-apiserver.
-    prober: Prober,
+    /// The prober's worker for each of `cfg.probes`, by index.
+    probers: Vec<Prober>,
 }
 
 impl Kubelet {
     /// A stopped kubelet.
     pub fn new(cfg: KubeletConfig) -> Kubelet {
+        let probes = cfg.probes.len();
         Kubelet {
             cfg,
             running: BTreeMap::new(),
@@ -274,7 +320,7 @@ impl Kubelet {
             watch_backoff: Default::default(),
             watch_armed: false,
             watch_rev: [(0, 0); 2],
-            prober: Prober::default(),
+            probers: vec![Prober::default(); probes],
         }
     }
 
@@ -327,12 +373,13 @@ impl Kubelet {
         // probe first, its first probe one period in (the container's initial delay is long past;
         // a container that is not running is refused, and the kubelet starts it anyway when the
         // runtime reports it).
-        if let Some(p) = self.cfg.apiserver_probe {
-            self.prober.restart();
+        for c in 0..self.probers.len() {
+            self.probers[c].restart();
             ctx.timer(
-                p.period_ns,
+                self.cfg.probes[c].period_ns,
                 KubeletTimer::Probe {
-                    gen: self.prober.gen,
+                    c: probe_index(c),
+                    gen: self.probers[c].gen,
                 },
             );
         }
@@ -352,48 +399,61 @@ impl Kubelet {
     /// The kubelet process dies; its containers do not.
     pub fn crash(&mut self) {
         self.pending.clear();
-        self.prober.inflight = None;
-    }
-
-    /// The runtime reports the node's kube-apiserver container started (PLEG): a new probe worker,
-    /// startup probe first, after the initial delay.
-    pub fn apiserver_started(&mut self, ctx: &mut Ctx) {
-        if let Some(p) = self.cfg.apiserver_probe {
-            self.prober.restart();
-            ctx.timer(
-                p.initial_delay_ns,
-                KubeletTimer::Probe {
-                    gen: self.prober.gen,
-                },
-            );
+        for p in &mut self.probers {
+            p.inflight = None;
         }
     }
 
-    /// The node's kube-apiserver container stopped: its probe worker stops.
-    pub fn apiserver_stopped(&mut self) {
-        self.prober.gen += 1;
-        self.prober.inflight = None;
-    }
-
-    /// The prober's ticker: a probe, unless the last one is still running.
-    fn probe(&mut self, ctx: &mut Ctx, gen: u64) {
-        let Some(p) = self.cfg.apiserver_probe else {
+    /// The runtime reports that the container of process `target` started (PLEG): a new probe
+    /// worker, startup probe first, after the initial delay.
+    pub fn container_started(&mut self, ctx: &mut Ctx, target: ProcId) {
+        let Some(c) = self.cfg.probes.iter().position(|p| p.target == target) else {
             return;
         };
-        if gen != self.prober.gen {
+        self.probers[c].restart();
+        ctx.timer(
+            self.cfg.probes[c].initial_delay_ns,
+            KubeletTimer::Probe {
+                c: probe_index(c),
+                gen: self.probers[c].gen,
+            },
+        );
+    }
+
+    /// The container of process `target` stopped: its probe worker stops.
+    pub fn container_stopped(&mut self, target: ProcId) {
+        if let Some(c) = self.cfg.probes.iter().position(|p| p.target == target) {
+            self.probers[c].gen += 1;
+            self.probers[c].inflight = None;
+        }
+    }
+
+    /// Probe worker `c`'s ticker: a probe, unless the last one is still running.
+    fn probe(&mut self, ctx: &mut Ctx, c: usize, gen: u64) {
+        let (Some(p), Some(w)) = (self.cfg.probes.get(c).copied(), self.probers.get(c)) else {
+            return;
+        };
+        if gen != w.gen {
             return;
         }
-        ctx.timer(p.period_ns, KubeletTimer::Probe { gen });
-        if self.prober.inflight.is_some() {
+        ctx.timer(
+            p.period_ns,
+            KubeletTimer::Probe {
+                c: probe_index(c),
+                gen,
+            },
+        );
+        if w.inflight.is_some() {
             return;
         }
         let id = self.ids.next_id();
-        self.prober.inflight = Some(id);
+        let startup = w.startup;
+        self.probers[c].inflight = Some(id);
         ctx.send(
             p.target,
             Msg::HealthReq {
                 id,
-                path: crate::scenario::model::HealthPath::Livez,
+                path: p.container.path(startup),
             },
         );
         ctx.deadline(p.timeout_ns, KubeletTimer::ProbeTimeout { id });
@@ -403,39 +463,35 @@ impl Kubelet {
     /// kill the container (SIGTERM, then SIGKILL after the grace period); the runtime restarts it
     /// with the restart back-off.
     fn probed(&mut self, ctx: &mut Ctx, id: u64, ok: bool, why: &str) {
-        let Some(p) = self.cfg.apiserver_probe else {
+        let Some(c) = self.probers.iter().position(|w| w.inflight == Some(id)) else {
             return;
         };
-        if self.prober.inflight != Some(id) {
-            return;
-        }
-        self.prober.inflight = None;
+        let p = self.cfg.probes[c];
+        let w = &mut self.probers[c];
+        w.inflight = None;
         ctx.cancel(KubeletTimer::ProbeTimeout { id });
-        let kind = if self.prober.startup {
-            "Startup"
-        } else {
-            "Liveness"
-        };
+        let kind = if w.startup { "Startup" } else { "Liveness" };
         if ok {
-            self.prober.failures = 0;
-            self.prober.startup = false;
+            w.failures = 0;
+            w.startup = false;
             return;
         }
-        self.prober.failures += 1;
+        w.failures += 1;
+        let name = p.container.name();
         ctx.log(format!(
-            "\"Probe failed\" probeType=\"{kind}\" containerName=\"kube-apiserver\" probeResult=\"failure\" output=\"{why}\""
+            "\"Probe failed\" probeType=\"{kind}\" containerName=\"{name}\" probeResult=\"failure\" output=\"{why}\""
         ));
-        let threshold = if self.prober.startup {
+        let threshold = if w.startup {
             p.startup_failure_threshold
         } else {
             p.failure_threshold
         };
-        if self.prober.failures >= threshold {
+        if w.failures >= threshold {
             ctx.log(format!(
-                "\"Container kube-apiserver failed {} probe, will be restarted\"",
+                "\"Container {name} failed {} probe, will be restarted\"",
                 kind.to_lowercase()
             ));
-            self.prober.gen += 1;
+            w.gen += 1;
             ctx.out.push(Out::Kill(p.target));
         }
     }
@@ -641,7 +697,7 @@ impl Kubelet {
                 self.proxy_sync_armed = false;
                 self.proxy_try_sync(ctx);
             }
-            KubeletTimer::Probe { gen } => self.probe(ctx, gen),
+            KubeletTimer::Probe { c, gen } => self.probe(ctx, usize::from(c), gen),
             KubeletTimer::ProbeTimeout { id } => {
                 let why =
                     "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
@@ -671,19 +727,35 @@ impl Kubelet {
 
     /// API answers.
     pub fn on_msg(&mut self, ctx: &mut Ctx, from: ProcId, msg: Msg) {
-        if let Some(probe) = self.prober.inflight {
+        let answer = match &msg {
+            Msg::HealthResp { id, .. }
+            | Msg::ConnRefused { id }
+            | Msg::TlsFailed { id }
+            | Msg::ProxyAccepted { id } => Some(*id),
+            _ => None,
+        };
+        if let Some(c) =
+            answer.and_then(|a| self.probers.iter().position(|w| w.inflight == Some(a)))
+        {
+            let port = self.cfg.probes[c].container.port();
             match msg {
-                Msg::HealthResp { id, ok } if id == probe => {
-                    return self.probed(ctx, id, ok, "HTTP probe failed with statuscode: 500");
+                Msg::HealthResp { id, ok } => {
+                    // etcd's health handler answers 503 (`http.StatusServiceUnavailable`); the API
+                    // server's /livez 500.
+                    let why = match self.cfg.probes[c].container {
+                        ProbedContainer::ApiServer => "HTTP probe failed with statuscode: 500",
+                        ProbedContainer::Etcd => "HTTP probe failed with statuscode: 503",
+                    };
+                    return self.probed(ctx, id, ok, why);
                 }
-                Msg::ConnRefused { id } if id == probe => {
-                    let why = "dial tcp :6443: connect: connection refused";
-                    return self.probed(ctx, id, false, why);
+                Msg::ConnRefused { id } => {
+                    let why = format!("dial tcp :{port}: connect: connection refused");
+                    return self.probed(ctx, id, false, &why);
                 }
-                Msg::TlsFailed { id } if id == probe => {
+                Msg::TlsFailed { id } => {
                     return self.probed(ctx, id, false, "remote error: tls");
                 }
-                Msg::ProxyAccepted { id } if id == probe => return,
+                Msg::ProxyAccepted { .. } => return,
                 _ => {}
             }
         }
@@ -1178,10 +1250,11 @@ fn proxy_view(
 #[cfg(test)]
 mod tests {
     use super::{proxy_view, SharedAnswer};
-    use super::{ApiServerProbe, Kubelet, KubeletConfig, KubeletTimer};
+    use super::{ContainerProbe, Kubelet, KubeletConfig, KubeletTimer, ProbedContainer};
     use crate::components::ctx::{Ctx, Out, Timer};
     use crate::components::msg::Msg;
     use crate::engine::rng::stream;
+    use crate::scenario::model::HealthPath;
 
     const API: u16 = 7;
 
@@ -1195,14 +1268,15 @@ mod tests {
             status_update_ns: 10,
             status_report_ns: 10,
             apiservers: vec![API],
-            apiserver_probe: Some(ApiServerProbe {
+            probes: vec![ContainerProbe {
+                container: ProbedContainer::ApiServer,
                 target: API,
                 initial_delay_ns: 10,
                 period_ns: 10,
                 timeout_ns: 15,
                 failure_threshold: 8,
                 startup_failure_threshold: 24,
-            }),
+            }],
         })
     }
 
@@ -1269,7 +1343,7 @@ mod tests {
     #[test]
     fn the_startup_probe_allows_24_failures_and_liveness_8() {
         let mut k = prober_kubelet();
-        let out = outputs(|ctx| k.apiserver_started(ctx));
+        let out = outputs(|ctx| k.container_started(ctx, API));
         // The first probe comes the initial delay after the start.
         assert!(matches!(out[..], [Out::Timer { at: 11, .. }]), "{out:?}");
         let first = probe_timer(&out).expect("a probe timer");
@@ -1277,10 +1351,60 @@ mod tests {
         // The killed container's worker is stopped: its ticker does nothing.
         assert_eq!(tick(&mut k, first, false), (None, false));
         // Started again: one success ends the startup probe, then 8 failures kill.
-        let again = probe_timer(&outputs(|ctx| k.apiserver_started(ctx))).expect("a probe timer");
+        let again =
+            probe_timer(&outputs(|ctx| k.container_started(ctx, API))).expect("a probe timer");
         let (next, kill) = tick(&mut k, again, true);
         assert!(!kill);
         assert_eq!(failures_to_kill(&mut k, next.expect("ticking")), 8);
+    }
+
+    /// The probe the kubelet sends to `to` when `timer` fires, with its id and path.
+    fn probe_sent(k: &mut Kubelet, timer: KubeletTimer, to: u16) -> (u64, HealthPath, Vec<Out>) {
+        let out = outputs(|ctx| k.on_timer(ctx, timer));
+        let (id, path) = out
+            .iter()
+            .find_map(|o| match o {
+                Out::Send {
+                    to: t,
+                    msg: Msg::HealthReq { id, path },
+                } if *t == to => Some((*id, *path)),
+                _ => None,
+            })
+            .expect("a probe sent");
+        (id, path, out)
+    }
+
+    /// kubeadm's etcd manifest: the startup probe GETs `/readyz` (which needs quorum), liveness
+    /// `/livez` (which does not); the API server's probes beside it keep their own worker.
+    #[test]
+    fn the_etcd_startup_probe_gets_readyz_and_liveness_livez() {
+        const ETCD: u16 = 5;
+        let mut k = prober_kubelet();
+        let api = k.cfg.probes[0];
+        k.cfg.probes.push(ContainerProbe {
+            container: ProbedContainer::Etcd,
+            target: ETCD,
+            ..api
+        });
+        k.probers.push(super::Prober::default());
+        let first =
+            probe_timer(&outputs(|ctx| k.container_started(ctx, ETCD))).expect("a probe timer");
+        assert!(
+            matches!(first, KubeletTimer::Probe { c: 1, .. }),
+            "{first:?}"
+        );
+        let (id, path, out) = probe_sent(&mut k, first, ETCD);
+        assert_eq!(path, HealthPath::Readyz);
+        let next = probe_timer(&out).expect("ticking");
+        // A failure counts against etcd's worker only; a pass ends its startup probe.
+        let failed = outputs(|ctx| k.on_msg(ctx, ETCD, Msg::HealthResp { id, ok: false }));
+        assert!(failed.iter().any(|o| matches!(o, Out::Trace(crate::observe::TraceKind::Log { text, .. }) if text.contains("containerName=\"etcd\"") && text.contains("statuscode: 503"))), "{failed:?}");
+        assert_eq!((k.probers[1].failures, k.probers[0].failures), (1, 0));
+        let (id, path, out) = probe_sent(&mut k, next, ETCD);
+        assert_eq!(path, HealthPath::Readyz);
+        outputs(|ctx| k.on_msg(ctx, ETCD, Msg::HealthResp { id, ok: true }));
+        let (_, path, _) = probe_sent(&mut k, probe_timer(&out).expect("ticking"), ETCD);
+        assert_eq!(path, HealthPath::Livez);
     }
 
     use crate::components::apiserver::API_ENDPOINTS_PRESENT;

@@ -222,6 +222,11 @@ docs/ha-considerations.md)
                                           15s, first after 10s; a startup probe (24 failures)
                                           until it passes, then liveness; the container is killed
                                           (30s grace) and restarted with the back-off
+  etcd_probes                    true     kubeadm's probes of a stacked etcd member: liveness
+                                          GET /livez (a serializable read: passes without
+                                          quorum), startup GET /readyz (a linearizable read:
+                                          a member started without quorum is killed after 24
+                                          failures and crash-loops); same period and timeouts
   liveness_period                "10s"    the probes' periodSeconds
   liveness_failure_threshold     8        the liveness probe's failureThreshold; at least 1
   All durations must be more than 0.

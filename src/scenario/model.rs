@@ -470,6 +470,10 @@ pub struct KubeletSettings {
     /// kubeadm's liveness and startup probes of the kube-apiserver static pod (`/livez`, which
     /// runs the `etcd` check): on. Off: the kubelet never restarts a running API server.
     pub apiserver_liveness_probe: bool,
+    /// kubeadm's probes of a stacked etcd member's static pod (k/k cmd/kubeadm/app/phases/etcd/
+    /// local.go): liveness `/livez` (a serializable read: no quorum needed), startup `/readyz` (a
+    /// linearizable read: a member started without quorum is killed after 24 failures). On.
+    pub etcd_probes: bool,
     /// The probes' `periodSeconds`, 10s (kubeadm staticpod/utils.go `LivenessProbe`).
     pub liveness_period: Dur,
     /// The liveness probe's `failureThreshold`, 8 (same; the startup probe's is 24).
@@ -486,6 +490,7 @@ impl Default for KubeletSettings {
             restart_backoff_initial: Dur(10 * SEC),
             restart_backoff_max: Dur(300 * SEC),
             apiserver_liveness_probe: true,
+            etcd_probes: true,
             liveness_period: Dur(10 * SEC),
             liveness_failure_threshold: 8,
         }

@@ -77,6 +77,12 @@ pub struct Invariants {
     leaders_by_term: BTreeMap<u64, ProcId>,
     /// Terms of the committed entries.
     committed: CommittedTerms,
+    /// The highest leader term seen so far (since the last restore).
+    max_leader_term: u64,
+    /// For the committed entries, an upper bound of the term in which each was committed: the
+    /// highest leader term seen when it was first applied. As (first index, bound) runs; the bound
+    /// never falls with the index, and an entry before the first run has bound 0.
+    commit_bounds: Vec<(u64, u64)>,
     /// Acknowledged writes: (write id, index, term).
     acked: Vec<(u64, u64, u64)>,
     lost_ids: BTreeSet<u64>,
@@ -102,6 +108,10 @@ impl Invariants {
     pub fn restored(&mut self, snapshot_terms: CommittedTerms) {
         self.committed = snapshot_terms;
         self.leaders_by_term.clear();
+        // A new logical cluster: its terms start again, and what the snapshot holds was committed
+        // before any of its leaders.
+        self.max_leader_term = 0;
+        self.commit_bounds.clear();
         self.data_loss_declared = true;
     }
 
@@ -132,7 +142,8 @@ impl Invariants {
                 } else {
                     self.leaders_by_term.insert(term, proc);
                 }
-                self.check_leader_log(now, proc, procs, &mut out);
+                self.check_leader_log(now, proc, term, procs, &mut out);
+                self.max_leader_term = self.max_leader_term.max(term);
             }
             Obs::Applied { index, term } => {
                 if let Some(before) = self.committed.term(index) {
@@ -143,6 +154,9 @@ impl Invariants {
                     }
                 } else if index == self.committed.len() + 1 {
                     self.committed.push(term);
+                    if self.commit_bounds.last().map_or(0, |r| r.1) != self.max_leader_term {
+                        self.commit_bounds.push((index, self.max_leader_term));
+                    }
                 } else {
                     // Applied beyond what anyone applied before: entries in between are unknown here
                     // only if the applying member skipped them, which the Raft core never does.
@@ -197,21 +211,37 @@ impl Invariants {
         }
     }
 
+    /// The committed entries a leader of `term` must hold: Raft's leader completeness is about
+    /// entries committed in earlier terms. A candidate's vote can arrive late (a lossy link's
+    /// retransmissions), so a leader of an old term can be elected after a newer leader committed
+    /// entries it never had; it is deposed as soon as it hears of the newer term. The entries
+    /// whose commit-term bound is below `term` form a prefix: its length.
+    fn required_len(&self, term: u64) -> u64 {
+        let first_later = self
+            .commit_bounds
+            .iter()
+            .find(|&&(_, bound)| bound >= term)
+            .map_or(u64::MAX, |&(first, _)| first);
+        self.committed.len().min(first_later.saturating_sub(1))
+    }
+
     fn check_leader_log(
         &mut self,
         now: Nanos,
         proc: ProcId,
+        term: u64,
         procs: &[Proc],
         out: &mut Vec<String>,
     ) {
         let Some(raft) = procs[proc as usize].comp.raft() else {
             return;
         };
+        let required = self.required_len(term);
         if !self.data_loss_declared {
             // What the leader compacted it applied (or installed as a snapshot) and the checker
             // compared then, so completeness is checked from its compaction point on.
             let from = raft.first_index().saturating_sub(1).max(1);
-            for index in from..=self.committed.len() {
+            for index in from..=required {
                 if raft.log_term(index) != self.committed.term(index) {
                     out.push(format!(
                         "leader completeness: new leader (process {proc}) at {} lacks committed entry {index}",
@@ -221,7 +251,7 @@ impl Invariants {
                 }
             }
         }
-        self.check_acked(now, proc, raft, out);
+        self.check_acked(now, proc, raft, required, out);
     }
 
     /// Every acknowledged write is in the leader's log; below its compaction point the log is the
@@ -231,10 +261,15 @@ impl Invariants {
         now: Nanos,
         proc: ProcId,
         raft: &crate::components::etcd::raft::Raft,
+        required: u64,
         out: &mut Vec<String>,
     ) {
         let compacted = raft.first_index().saturating_sub(1);
         for (write_id, index, term) in &self.acked {
+            if *index > required {
+                // Perhaps committed in the new leader's term or later (see `required_len`).
+                continue;
+            }
             let held = if *index < compacted {
                 self.committed.term(*index)
             } else {
@@ -277,12 +312,47 @@ impl Invariants {
             let mut out = Vec::new();
             // The completeness part was checked at election; only the acknowledged writes here.
             if let Some(raft) = procs[proc as usize].comp.raft() {
-                self.check_acked(now, proc, raft, &mut out);
+                self.check_acked(now, proc, raft, u64::MAX, &mut out);
             }
             self.violations += out.len() as u64;
             for text in out {
                 trace.push(now, crate::observe::TraceKind::Violation { text });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies the next `n` entries of `term` as the checker sees them.
+    fn apply(inv: &mut Invariants, n: u64, term: u64) {
+        for _ in 0..n {
+            let index = inv.committed.len() + 1;
+            let found = inv.observe(0, 0, Obs::Applied { index, term }, &[]);
+            assert!(found.violations.is_empty(), "{:?}", found.violations);
+        }
+    }
+
+    /// A leader must hold what was committed in earlier terms; what was applied after a leader of
+    /// its term or a later one was seen may have been committed in a later term (a late vote made
+    /// an old term's leader after a newer leader committed), and is not required of it.
+    #[test]
+    fn a_leader_is_held_to_the_entries_committed_before_its_term() {
+        let mut inv = Invariants {
+            max_leader_term: 12,
+            ..Invariants::default()
+        };
+        apply(&mut inv, 10, 12);
+        inv.max_leader_term = 14;
+        apply(&mut inv, 2, 14);
+        assert_eq!(inv.required_len(13), 10);
+        assert_eq!(inv.required_len(14), 10);
+        assert_eq!(inv.required_len(15), 12);
+        assert_eq!(inv.required_len(1), 0);
+        // A restore starts a new logical cluster: everything in its snapshot is required.
+        inv.restored(inv.committed.prefix(11));
+        assert_eq!(inv.required_len(1), 11);
     }
 }

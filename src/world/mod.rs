@@ -1036,10 +1036,13 @@ impl World {
             .map(id16)
     }
 
-    /// The runtime's report to the node's kubelet (PLEG) that its kube-apiserver container started
-    /// or stopped: the kubelet's probe worker follows the container's life.
+    /// The runtime's report to the node's kubelet (PLEG) that a probed container (kube-apiserver, a
+    /// stacked etcd member) started or stopped: the kubelet's probe worker follows its life.
     fn tell_kubelet(&mut self, proc: ProcId, started: bool) {
-        if !matches!(self.procs[proc as usize].comp, Component::ApiServer(_)) {
+        if !matches!(
+            self.procs[proc as usize].comp,
+            Component::ApiServer(_) | Component::Etcd(_)
+        ) {
             return;
         }
         let Some(k) = self.node_kubelet(self.procs[proc as usize].node) else {
@@ -1048,9 +1051,9 @@ impl World {
         self.dispatch(k, |comp, ctx| {
             if let Component::Kubelet(k) = comp {
                 if started {
-                    k.apiserver_started(ctx);
+                    k.container_started(ctx, proc);
                 } else {
-                    k.apiserver_stopped();
+                    k.container_stopped(proc);
                 }
             }
         });

@@ -450,6 +450,7 @@ fn table() -> Vec<Row> {
             ApiPartition,
             json!(false),
         ),
+        row("kubelet.etcd_probes", ApiDial, json!(false)),
         row("kubelet.liveness_period", ApiPartition, json!("3s")),
         row("kubelet.liveness_failure_threshold", ApiPartition, json!(2)),
         // node lifecycle

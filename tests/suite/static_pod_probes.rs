@@ -149,3 +149,113 @@ fn through_a_long_quorum_loss_the_api_servers_crash_loop_on_their_bootstrap_hook
         recovery(&off)
     );
 }
+
+/// Stacked etcd: cp-2 and cp-3 die at 60 s (cp-2 for `outage`, cp-3 for good), so cp-1's member
+/// has no quorum; with `restart`, it also crashes at 120 s and is back 5 s later.
+fn member_alone(outage: &str, duration: &str, restart: bool, probes: bool) -> String {
+    let restart = if restart {
+        r#",{"at":"120s","kind":"crash","target":"cp-1/etcd","for":"5s"}"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"name":"t","duration":"{duration}",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"],"load_balancers":1}},
+            "settings":{{"kubelet":{{"etcd_probes":{probes}}}}},
+            "faults":[{{"at":"60s","kind":"crash","target":"cp-2","for":"{outage}"}},
+                      {{"at":"60s","kind":"crash","target":"cp-3"}}{restart}]}}"#
+    )
+}
+
+/// etcd's `/livez` (kubeadm's liveness probe) is a serializable read: a member that lost quorum
+/// but runs passes it, and its kubelet leaves it alone however long the loss lasts.
+#[test]
+fn a_running_etcd_member_without_quorum_passes_its_liveness_probe() {
+    for seed in 1..=2 {
+        let o = run_json(&member_alone("20m", "15m", false, true), seed);
+        assert!(
+            logs(&o, "cp-1/kubelet", "containerName=\"etcd\"").is_empty(),
+            "seed {seed}: an etcd probe failed"
+        );
+        assert!(downs(&o, "cp-1/etcd").is_empty(), "seed {seed}");
+    }
+}
+
+/// A started container gets a startup probe first, and etcd's is `/readyz`: a linearizable read,
+/// which without quorum fails (a 503 when etcd's 7 s request timeout ends). The member restarted
+/// without quorum at 125 s is killed after 24 failed startup probes 10 s apart, the first 10 s
+/// after it started: about 247 s later. Then it crash-loops, each life as long, with the restart
+/// back-off between. With `etcd_probes` off it just waits.
+#[test]
+fn an_etcd_member_started_without_quorum_is_killed_after_24_failed_startup_probes() {
+    for seed in 1..=3 {
+        let o = run_json(&member_alone("30m", "20m", true, true), seed);
+        let kills = logs(
+            &o,
+            "cp-1/kubelet",
+            "Container etcd failed startup probe, will be restarted",
+        );
+        assert!(kills.len() >= 3, "seed {seed}: kills at {kills:?}");
+        let first = kills[0];
+        assert!(
+            (125.0 + 240.0..=125.0 + 262.0).contains(&first),
+            "seed {seed}: first kill at {first} s"
+        );
+        let failed = logs(
+            &o,
+            "cp-1/kubelet",
+            "probeType=\"Startup\" containerName=\"etcd\"",
+        );
+        assert_eq!(
+            failed.iter().filter(|&&t| t <= first).count(),
+            24,
+            "seed {seed}: failed startup probes before the kill"
+        );
+        assert!(
+            failed.iter().all(|&t| t > 125.0),
+            "seed {seed}: a startup probe failed before the restart"
+        );
+        // Every life lasts the startup probe's 4 minutes; the gaps between kills grow by the
+        // doubling back-off.
+        let gaps: Vec<f64> = kills.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.windows(2).all(|g| g[1] > g[0]),
+            "seed {seed}: {gaps:?}"
+        );
+        assert!(
+            gaps.iter().all(|&g| g > 240.0),
+            "seed {seed}: gaps {gaps:?}"
+        );
+        let off = run_json(&member_alone("30m", "20m", true, false), seed);
+        assert!(logs(&off, "cp-1/kubelet", "containerName=\"etcd\"").is_empty());
+        assert_eq!(
+            downs(&off, "cp-1/etcd").len(),
+            1,
+            "seed {seed}: only the crash"
+        );
+    }
+}
+
+/// When cp-2 returns, quorum needs cp-1's member: if it is waiting out its back-off, etcd commits
+/// only when it starts. Later than with the probes off, by at most the 5-minute cap (plus a
+/// start). cp-2 is back about 1440 s in, just after cp-1's member is killed the fifth time (about
+/// 1431 s: lives of 247 s from 125 s, with back-offs of 1, 10, 20 and 40 s between), so it waits
+/// out the next back-off, 80 s.
+#[test]
+fn an_etcd_member_in_its_crash_loop_back_off_holds_quorum_back() {
+    let back = |o: &Outcome| o.metrics["etcd_quorum.longest_outage_s"];
+    let mut later = 0;
+    for seed in 1..=3 {
+        let on = run_json(&member_alone("22m30s", "30m", true, true), seed);
+        let off = run_json(&member_alone("22m30s", "30m", true, false), seed);
+        let delay = back(&on) - back(&off);
+        assert!(
+            (-1.0..=300.0 + 15.0).contains(&delay),
+            "seed {seed}: quorum back {delay} s later"
+        );
+        if delay > 10.0 {
+            later += 1;
+        }
+    }
+    assert!(later > 0, "the back-off never held quorum back");
+}

@@ -12,6 +12,7 @@ use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, Key, KeyValue, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
 use crate::observe::{ProcState, TraceKind};
+use crate::scenario::model::HealthPath;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -106,6 +107,26 @@ struct Waiting {
     client: ProcId,
     req_id: u64,
     op: KvOp,
+    /// A `/readyz` check's linearizable read: its answer is the endpoint's status, not a range.
+    health: bool,
+}
+
+impl Waiting {
+    /// Answers a read that failed: the client gets `err`, a health check a 503.
+    fn fail(self, ctx: &mut Ctx, err: EtcdError) {
+        let msg = if self.health {
+            Msg::HealthResp {
+                id: self.req_id,
+                ok: false,
+            }
+        } else {
+            Msg::EtcdResp {
+                id: self.req_id,
+                result: Err(err),
+            }
+        };
+        ctx.send(self.client, msg);
+    }
 }
 
 /// A client's watch of a key range: what changed is sent after the event that applied it.
@@ -628,6 +649,7 @@ impl EtcdMember {
             }
             Msg::EtcdReq { id, op, .. } => self.client_request(ctx, from, id, op),
             Msg::EtcdPing { id, .. } => ctx.send(from, Msg::EtcdPong { id }),
+            Msg::HealthReq { id, path } => self.health_check(ctx, from, id, path),
             Msg::EtcdPong { id } => {
                 let v = self.v.as_mut().unwrap();
                 if let Some(m) = v.probes.get(&id) {
@@ -644,7 +666,6 @@ impl EtcdMember {
             | Msg::ProxyReq { .. }
             | Msg::ProxyAccepted { .. }
             | Msg::ApiResp { .. }
-            | Msg::HealthReq { .. }
             | Msg::HealthResp { .. }
             | Msg::ConnRefused { .. }
             | Msg::TlsFailed { .. }
@@ -832,6 +853,39 @@ impl EtcdMember {
         }
     }
 
+    /// The metrics listener's health endpoints (`--listen-metrics-urls`, port 2381, which kubeadm's
+    /// probes GET; etcd server/etcdserver/api/etcdhttp/health.go). `/livez` checks the alarms but
+    /// NOSPACE, then a serializable range: it passes without a leader or quorum. `/readyz` and
+    /// `/health` check every alarm, then a linearizable range (`checkAPI` with the request timeout),
+    /// which waits for a ReadIndex round like a client's read: without quorum it fails when the
+    /// timeout ends, with a 503.
+    fn health_check(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, path: HealthPath) {
+        let timeout = self.cfg.request_timeout_ns;
+        let v = self.v.as_mut().unwrap();
+        if path == HealthPath::Livez {
+            ctx.send(from, Msg::HealthResp { id, ok: true });
+            return;
+        }
+        if !v.kv.nospace.is_empty() {
+            ctx.send(from, Msg::HealthResp { id, ok: false });
+            return;
+        }
+        let rctx = v.next_ctx;
+        v.next_ctx += 1;
+        let waiting = Waiting {
+            client: from,
+            req_id: id,
+            op: KvOp::Get {
+                key: 0,
+                linearizable: true,
+            },
+            health: true,
+        };
+        v.reads.insert(rctx, (rctx, waiting));
+        v.read_next.push(rctx);
+        ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
+    }
+
     fn client_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, op: KvOp) {
         let timeout = self.cfg.request_timeout_ns;
         let leader_proc = {
@@ -843,6 +897,7 @@ impl EtcdMember {
             client: from,
             req_id: id,
             op: op.clone(),
+            health: false,
         };
         match op {
             KvOp::Put {
@@ -1404,6 +1459,16 @@ impl EtcdMember {
             if v.ready_reads[i].0 <= applied {
                 let (_, read_ctx, w) = v.ready_reads.remove(i);
                 ctx.cancel(EtcdTimer::ReadTimeout { read_ctx });
+                if w.health {
+                    ctx.send(
+                        w.client,
+                        Msg::HealthResp {
+                            id: w.req_id,
+                            ok: true,
+                        },
+                    );
+                    continue;
+                }
                 let result = match w.op {
                     KvOp::Get { key, .. } => KvResult::Value(v.kv.get(key)),
                     KvOp::Range { start, end, .. } => KvResult::Values(v.range(start, end)),
@@ -1544,13 +1609,7 @@ impl EtcdMember {
             });
             for rid in round.reads {
                 if let Some((_, w)) = v.reads.remove(&rid) {
-                    ctx.send(
-                        w.client,
-                        Msg::EtcdResp {
-                            id: w.req_id,
-                            result: Err(EtcdError::LeaderChanged),
-                        },
-                    );
+                    w.fail(ctx, EtcdError::LeaderChanged);
                 }
             }
         }
@@ -1687,13 +1746,7 @@ fn put(kv: &mut Kv, data: &EntryData, initial: &[(MemberId, ProcId)]) -> PutOutc
 /// Answers a client request that timed out (if it still waited).
 fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
     if let Some(w) = w {
-        ctx.send(
-            w.client,
-            Msg::EtcdResp {
-                id: w.req_id,
-                result: Err(EtcdError::Timeout),
-            },
-        );
+        w.fail(ctx, EtcdError::Timeout);
     }
 }
 
