@@ -432,12 +432,21 @@ fn exercise_help() -> String {
          \x20                       from the simulated one (default 5s)\n\
          QUESTIONS\n",
     );
+    // One column for both lists, two spaces past the longest name (a view named after a lease is
+    // longer than the questions).
+    let w = Question::ALL
+        .iter()
+        .map(|q| q.name().len())
+        .chain(View::ALL.iter().map(|v| v.name().len()))
+        .max()
+        .unwrap_or(0)
+        + 2;
     for q in Question::ALL {
-        out.push_str(&format!("  {:<28}{}\n", q.name(), q.prompt()));
+        out.push_str(&format!("  {:<w$}{}\n", q.name(), q.prompt()));
     }
     out.push_str("VIEWS\n");
     for v in View::ALL {
-        out.push_str(&format!("  {:<28}{}\n", v.name(), v.command()));
+        out.push_str(&format!("  {:<w$}{}\n", v.name(), v.command()));
     }
     out
 }
@@ -481,4 +490,28 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::training::{Question, View};
+
+    /// Every question and view name is set off from its text by at least two spaces, so the name
+    /// can be read (and copied) whole.
+    #[test]
+    fn exercise_names_are_apart_from_their_text() {
+        let help = exercise_help();
+        let names = Question::ALL
+            .iter()
+            .map(|q| q.name())
+            .chain(View::ALL.iter().map(|v| v.name()));
+        for name in names {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().split("  ").next() == Some(name))
+                .unwrap_or_else(|| panic!("no line names {name} apart from its text:\n{help}"));
+            assert!(line.starts_with(&format!("  {name}  ")), "{line}");
+        }
+    }
 }
