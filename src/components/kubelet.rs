@@ -101,6 +101,15 @@ impl ProbedContainer {
             ProbedContainer::Etcd => 2381,
         }
     }
+
+    /// The prober's output for a failing answer: the API server's /livez answers 500, etcd's
+    /// health handler 503 (`http.StatusServiceUnavailable`).
+    fn failed_status(self) -> &'static str {
+        match self {
+            ProbedContainer::ApiServer => "HTTP probe failed with statuscode: 500",
+            ProbedContainer::Etcd => "HTTP probe failed with statuscode: 503",
+        }
+    }
 }
 
 /// kubeadm's probes of one static pod on this node (see [`ProbedContainer`]).
@@ -407,7 +416,7 @@ impl Kubelet {
     /// The runtime reports that the container of process `target` started (PLEG): a new probe
     /// worker, startup probe first, after the initial delay.
     pub fn container_started(&mut self, ctx: &mut Ctx, target: ProcId) {
-        let Some(c) = self.cfg.probes.iter().position(|p| p.target == target) else {
+        let Some(c) = self.worker_of(target) else {
             return;
         };
         self.probers[c].restart();
@@ -422,10 +431,20 @@ impl Kubelet {
 
     /// The container of process `target` stopped: its probe worker stops.
     pub fn container_stopped(&mut self, target: ProcId) {
-        if let Some(c) = self.cfg.probes.iter().position(|p| p.target == target) {
+        if let Some(c) = self.worker_of(target) {
             self.probers[c].gen += 1;
             self.probers[c].inflight = None;
         }
+    }
+
+    /// The probe worker of process `target`'s container.
+    fn worker_of(&self, target: ProcId) -> Option<usize> {
+        self.cfg.probes.iter().position(|p| p.target == target)
+    }
+
+    /// The probe worker whose probe in flight is `id`.
+    fn worker_probing(&self, id: u64) -> Option<usize> {
+        self.probers.iter().position(|w| w.inflight == Some(id))
     }
 
     /// Probe worker `c`'s ticker: a probe, unless the last one is still running.
@@ -459,13 +478,10 @@ impl Kubelet {
         ctx.deadline(p.timeout_ns, KubeletTimer::ProbeTimeout { id });
     }
 
-    /// Probe `id` ended: `ok`, or failed with `why` (the prober's output). Enough failures in a row
-    /// kill the container (SIGTERM, then SIGKILL after the grace period); the runtime restarts it
-    /// with the restart back-off.
-    fn probed(&mut self, ctx: &mut Ctx, id: u64, ok: bool, why: &str) {
-        let Some(c) = self.probers.iter().position(|w| w.inflight == Some(id)) else {
-            return;
-        };
+    /// Probe `id` of worker `c` ended: `ok`, or failed with `why` (the prober's output). Enough
+    /// failures in a row kill the container (SIGTERM, then SIGKILL after the grace period); the
+    /// runtime restarts it with the restart back-off.
+    fn probed(&mut self, ctx: &mut Ctx, c: usize, id: u64, ok: bool, why: &str) {
         let p = self.cfg.probes[c];
         let w = &mut self.probers[c];
         w.inflight = None;
@@ -699,9 +715,11 @@ impl Kubelet {
             }
             KubeletTimer::Probe { c, gen } => self.probe(ctx, usize::from(c), gen),
             KubeletTimer::ProbeTimeout { id } => {
-                let why =
-                    "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
-                self.probed(ctx, id, false, why)
+                if let Some(c) = self.worker_probing(id) {
+                    let why =
+                        "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
+                    self.probed(ctx, c, id, false, why);
+                }
             }
             KubeletTimer::Reconcile => {
                 self.report_ready(ctx, true);
@@ -734,26 +752,19 @@ impl Kubelet {
             | Msg::ProxyAccepted { id } => Some(*id),
             _ => None,
         };
-        if let Some(c) =
-            answer.and_then(|a| self.probers.iter().position(|w| w.inflight == Some(a)))
-        {
-            let port = self.cfg.probes[c].container.port();
+        if let Some(c) = answer.and_then(|a| self.worker_probing(a)) {
+            let container = self.cfg.probes[c].container;
             match msg {
                 Msg::HealthResp { id, ok } => {
-                    // etcd's health handler answers 503 (`http.StatusServiceUnavailable`); the API
-                    // server's /livez 500.
-                    let why = match self.cfg.probes[c].container {
-                        ProbedContainer::ApiServer => "HTTP probe failed with statuscode: 500",
-                        ProbedContainer::Etcd => "HTTP probe failed with statuscode: 503",
-                    };
-                    return self.probed(ctx, id, ok, why);
+                    return self.probed(ctx, c, id, ok, container.failed_status());
                 }
                 Msg::ConnRefused { id } => {
+                    let port = container.port();
                     let why = format!("dial tcp :{port}: connect: connection refused");
-                    return self.probed(ctx, id, false, &why);
+                    return self.probed(ctx, c, id, false, &why);
                 }
                 Msg::TlsFailed { id } => {
-                    return self.probed(ctx, id, false, "remote error: tls");
+                    return self.probed(ctx, c, id, false, "remote error: tls");
                 }
                 Msg::ProxyAccepted { .. } => return,
                 _ => {}

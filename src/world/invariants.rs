@@ -217,11 +217,11 @@ impl Invariants {
     /// entries it never had; it is deposed as soon as it hears of the newer term. The entries
     /// whose commit-term bound is below `term` form a prefix: its length.
     fn required_len(&self, term: u64) -> u64 {
-        let first_later = self
+        // The bounds never fall: the runs whose bound is below `term` come first.
+        let later = self
             .commit_bounds
-            .iter()
-            .find(|&&(_, bound)| bound >= term)
-            .map_or(u64::MAX, |&(first, _)| first);
+            .partition_point(|&(_, bound)| bound < term);
+        let first_later = self.commit_bounds.get(later).map_or(u64::MAX, |r| r.0);
         self.committed.len().min(first_later.saturating_sub(1))
     }
 

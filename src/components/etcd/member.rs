@@ -870,8 +870,6 @@ impl EtcdMember {
             ctx.send(from, Msg::HealthResp { id, ok: false });
             return;
         }
-        let rctx = v.next_ctx;
-        v.next_ctx += 1;
         let waiting = Waiting {
             client: from,
             req_id: id,
@@ -881,9 +879,7 @@ impl EtcdMember {
             },
             health: true,
         };
-        v.reads.insert(rctx, (rctx, waiting));
-        v.read_next.push(rctx);
-        ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
+        v.queue_read(ctx, waiting, timeout);
     }
 
     fn client_request(&mut self, ctx: &mut Ctx, from: ProcId, id: u64, op: KvOp) {
@@ -966,11 +962,7 @@ impl EtcdMember {
                 // The read waits for the next ReadIndex round (`linearizableReadNotify` signals
                 // `readwaitc` and waits on the current notifier); the round starts now if none is
                 // in flight (`after_event`).
-                let rctx = v.next_ctx;
-                v.next_ctx += 1;
-                v.reads.insert(rctx, (rctx, waiting));
-                v.read_next.push(rctx);
-                ctx.deadline(timeout, EtcdTimer::ReadTimeout { read_ctx: rctx });
+                v.queue_read(ctx, waiting, timeout);
             }
             // The API server's watch (its watch cache's reflector): held, and sent the range now
             // (the cache's initial list) and after every change. A client watches a range once
@@ -1659,6 +1651,16 @@ impl EtcdMember {
 }
 
 impl Volatile {
+    /// Queues a linearizable read for the next ReadIndex round, answered or failed by
+    /// `timeout_ns` at the latest.
+    fn queue_read(&mut self, ctx: &mut Ctx, waiting: Waiting, timeout_ns: Nanos) {
+        let rctx = self.next_ctx;
+        self.next_ctx += 1;
+        self.reads.insert(rctx, (rctx, waiting));
+        self.read_next.push(rctx);
+        ctx.deadline(timeout_ns, EtcdTimer::ReadTimeout { read_ctx: rctx });
+    }
+
     /// Runs `cpu_ns` of work on the first free core and sends the answer when it is done (at once
     /// when the work is free).
     fn answer_after(
