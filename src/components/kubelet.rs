@@ -383,14 +383,7 @@ impl Kubelet {
         // a container that is not running is refused, and the kubelet starts it anyway when the
         // runtime reports it).
         for c in 0..self.probers.len() {
-            self.probers[c].restart();
-            ctx.timer(
-                self.cfg.probes[c].period_ns,
-                KubeletTimer::Probe {
-                    c: probe_index(c),
-                    gen: self.probers[c].gen,
-                },
-            );
+            self.new_worker(ctx, c, self.cfg.probes[c].period_ns);
         }
         self.renew(ctx);
         self.post_status(ctx);
@@ -416,12 +409,16 @@ impl Kubelet {
     /// The runtime reports that the container of process `target` started (PLEG): a new probe
     /// worker, startup probe first, after the initial delay.
     pub fn container_started(&mut self, ctx: &mut Ctx, target: ProcId) {
-        let Some(c) = self.worker_of(target) else {
-            return;
-        };
+        if let Some(c) = self.worker_of(target) {
+            self.new_worker(ctx, c, self.cfg.probes[c].initial_delay_ns);
+        }
+    }
+
+    /// A new probe worker `c` (startup probe first), its first probe `after_ns` from now.
+    fn new_worker(&mut self, ctx: &mut Ctx, c: usize, after_ns: Nanos) {
         self.probers[c].restart();
         ctx.timer(
-            self.cfg.probes[c].initial_delay_ns,
+            after_ns,
             KubeletTimer::Probe {
                 c: probe_index(c),
                 gen: self.probers[c].gen,
