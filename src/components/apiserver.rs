@@ -76,13 +76,20 @@ pub struct ApiCapacity {
 }
 
 impl ApiCapacity {
-    /// The CPU a request takes, given what it answers.
-    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>) -> Nanos {
+    /// The CPU a request takes, given what it answers. A LIST standing in for an informer's watch
+    /// (`since`, see [`KvOp::Range`]) costs only the objects modified after the revision its client
+    /// had seen: a watch served from the cache delivers those and nothing else, and a controller's
+    /// informer answers its LISTs from its own cache.
+    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>, since: Option<u64>) -> Nanos {
         match (op, result) {
             (OpKind::Write, _) => self.write_cpu_ns,
             (OpKind::Get, _) => self.get_cpu_ns,
             (OpKind::List, Ok(KvResult::Values(v))) => {
-                self.get_cpu_ns + self.list_object_cpu_ns * v.len() as Nanos
+                let objects = match since {
+                    Some(rev) => v.iter().filter(|kv| kv.mod_rev > rev).count(),
+                    None => v.len(),
+                };
+                self.get_cpu_ns + self.list_object_cpu_ns * objects as Nanos
             }
             (OpKind::List, _) => self.get_cpu_ns,
             (OpKind::InformedList, _) => {
@@ -235,6 +242,8 @@ struct ApiWaiter {
     seats: u32,
     arrived_ns: Nanos,
     queued: bool,
+    /// An informer stand-in's revision already seen (see [`KvOp::Range`]).
+    since: Option<u64>,
 }
 
 /// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
@@ -879,6 +888,12 @@ impl ApiServer {
             }
             return;
         }
+        // The revision an informer stand-in has seen stays here: etcd reads the whole range.
+        let mut op = op;
+        let since = match &mut op {
+            KvOp::Range { since, .. } => since.take(),
+            _ => None,
+        };
         let tag = OwnerTag(self.tags.next_id());
         // The filter draws for every request it serves (only when the chance is set, so that runs
         // without it keep their random streams).
@@ -905,6 +920,7 @@ impl ApiServer {
             seats,
             arrived_ns: ctx.now,
             queued: false,
+            since,
         };
         // The flow: the user (all the model's clients of one kind share credentials).
         match self
@@ -998,7 +1014,7 @@ impl ApiServer {
             | EtcdError::Unavailable
             | EtcdError::NoSpace) => ApiError::Storage(e),
         });
-        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
+        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, w.since);
         let done = self.cores.run(ctx.now, cpu_ns);
         self.answering.insert(tag, (w, result, cpu_ns));
         ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });
@@ -1144,6 +1160,7 @@ impl ApiServer {
                 let op = KvOp::Range {
                     start: keys::key(keys::MASTER_LEASE, 0),
                     end: keys::key(keys::API_ENDPOINTS + 1, 0),
+                    since: None,
                 };
                 self.reconcile_request(ctx, ReconcileStep::List { removing }, op);
             }

@@ -222,10 +222,12 @@ impl Informers {
             ctx.out.push(Out::Relist);
         }
         let (start, end) = keys::range(keys::INFORMED);
-        self.send(ctx, i, KvOp::Range { start, end }, |id, _| Phase::Listing {
-            id,
-            tries,
-        });
+        let op = KvOp::Range {
+            start,
+            end,
+            since: None,
+        };
+        self.send(ctx, i, op, |id, _| Phase::Listing { id, tries });
     }
 
     /// Sends informer `i`'s WATCH on its connection.
