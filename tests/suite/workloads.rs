@@ -331,36 +331,45 @@ fn the_observers_cached_readiness_equals_a_fresh_computation_at_every_moment() {
     }
 }
 
+/// The API CPU of the requests at APF levels `levels` from minute 5 (when the pods have started) of a
+/// stacked cluster of `workers` workers running `pods` pods for `minutes` minutes, beside a light
+/// client load (its requests are at global-default).
+fn steady_cpu_at_levels(
+    workers: u32,
+    pods: u32,
+    minutes: u32,
+    seed: u64,
+    levels: &[kube_ha_sim::components::apf::PriorityLevel],
+) -> f64 {
+    let o = run_json(
+        &format!(
+            r#"{{"name":"t","duration":"{minutes}m",
+                "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":{workers},"zones":["a","b","c"]}},
+                "load":{{"requests_per_second":5}},
+                "workloads":[{{"name":"web","replicas":{pods}}}]}}"#
+        ),
+        seed,
+    );
+    assert!(o.metrics["workloads.ready_ratio"] > 0.9, "{pods} pods");
+    let levels: Vec<usize> = levels.iter().map(|l| l.index()).collect();
+    o.trace
+        .served
+        .iter()
+        .filter(|r| r.at_ns >= 300 * S && levels.contains(&usize::from(r.level)))
+        .map(|r| f64::from(r.cpu_ns))
+        .sum::<f64>()
+}
+
 /// The kubelets and kube-proxies watch their pods and endpoints: once the pods run, the API
 /// servers' work for them does not grow with the number of pods. (When 2 s LISTs costed as full
 /// LISTs stood in for the watches, ten times the pods made about seven times the work, and 1000
 /// workers with 5000 pods saturated the API servers.) Measured as the CPU of the nodes' requests
-/// (APF levels node-high and system) from minute 5, when the pods have started; the controllers'
-/// own requests are at workload-high (see the next test).
+/// (APF levels node-high and system); the controllers' own requests are at workload-high (see the
+/// next test).
 #[test]
 fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
-    use kube_ha_sim::components::apf::PriorityLevel;
-    let node_cpu = |pods: u32| {
-        let o = run_json(
-            &format!(
-                r#"{{"name":"t","duration":"20m",
-                    "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":100,"zones":["a","b","c"]}},
-                    "load":{{"requests_per_second":5}},
-                    "workloads":[{{"name":"web","replicas":{pods}}}]}}"#
-            ),
-            1,
-        );
-        let levels = [
-            PriorityLevel::NodeHigh.index(),
-            PriorityLevel::System.index(),
-        ];
-        o.trace
-            .served
-            .iter()
-            .filter(|r| r.at_ns >= 300 * S && levels.contains(&usize::from(r.level)))
-            .map(|r| f64::from(r.cpu_ns))
-            .sum::<f64>()
-    };
+    use kube_ha_sim::components::apf::PriorityLevel::{NodeHigh, System};
+    let node_cpu = |pods| steady_cpu_at_levels(100, pods, 20, 1, &[NodeHigh, System]);
     let (few, many) = (node_cpu(100), node_cpu(1000));
     assert!(few > 0.0, "{few}");
     assert!(many < 1.2 * few, "100 pods: {few} ns, 1000 pods: {many} ns");
@@ -369,31 +378,12 @@ fn steady_api_work_does_not_grow_with_the_pods_the_kubelets_watch() {
 /// The controllers' periodic LISTs stand in for the shared informers a leading kube-controller-manager
 /// and kube-scheduler keep: after its first LIST an informer is sent only what changes, so in a steady
 /// cluster their API work does not grow with the pods they hold in cache. Measured as the CPU of their
-/// requests (APF level workload-high: their LISTs and writes; their lease traffic is leader-election)
-/// from minute 5, when the pods have started. (Costed as full LISTs, ten times the pods made about six
-/// times the work.)
+/// requests (APF level workload-high: their LISTs and writes; their lease traffic is leader-election).
+/// (Costed as full LISTs, twenty times the pods made about six times the work.)
 #[test]
 fn steady_controller_work_does_not_grow_with_the_pods_their_informers_hold() {
-    use kube_ha_sim::components::apf::PriorityLevel;
-    let controller_cpu = |pods: u32| {
-        let o = run_json(
-            &format!(
-                r#"{{"name":"t","duration":"15m",
-                    "topology":{{"etcd":"stacked","control_plane_nodes":3,"workers":50,"zones":["a","b","c"]}},
-                    "load":{{"requests_per_second":5}},
-                    "workloads":[{{"name":"web","replicas":{pods}}}]}}"#
-            ),
-            2,
-        );
-        assert!(o.metrics["workloads.ready_ratio"] > 0.9, "{pods} pods");
-        let level = PriorityLevel::WorkloadHigh.index();
-        o.trace
-            .served
-            .iter()
-            .filter(|r| r.at_ns >= 300 * S && usize::from(r.level) == level)
-            .map(|r| f64::from(r.cpu_ns))
-            .sum::<f64>()
-    };
+    use kube_ha_sim::components::apf::PriorityLevel::WorkloadHigh;
+    let controller_cpu = |pods| steady_cpu_at_levels(50, pods, 15, 2, &[WorkloadHigh]);
     let (few, many) = (controller_cpu(50), controller_cpu(1000));
     assert!(few > 0.0, "{few}");
     assert!(many < 1.3 * few, "50 pods: {few} ns, 1000 pods: {many} ns");
