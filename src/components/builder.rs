@@ -261,8 +261,9 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
         apiservers: procs_of(&plan.layout, ProcKind::ApiServer),
         // kubeadm's manifests (k/k cmd/kubeadm/app/util/staticpod/utils.go `LivenessProbe` and
         // `StartupProbe(..., 10s, 24)`): initialDelaySeconds 10, timeoutSeconds 15, periodSeconds
-        // 10, failureThreshold 8 (startup 24), for kube-apiserver (phases/controlplane/
-        // manifests.go) and a stacked etcd member (phases/etcd/local.go). External etcd hosts run
+        // 10, failureThreshold 8 (startup 24), for kube-apiserver, kube-controller-manager and
+        // kube-scheduler (phases/controlplane/manifests.go) and a stacked etcd member
+        // (phases/etcd/local.go). External etcd hosts run
         // no kubelet here: their etcd is a service without probes.
         probes: [
             (
@@ -271,6 +272,16 @@ fn kubelet(plan: &Plan, id: ProcId) -> Kubelet {
                 k.apiserver_liveness_probe,
             ),
             (ProbedContainer::Etcd, ProcKind::Etcd, k.etcd_probes),
+            (
+                ProbedContainer::ControllerManager,
+                ProcKind::ControllerManager,
+                k.controller_probes,
+            ),
+            (
+                ProbedContainer::Scheduler,
+                ProcKind::Scheduler,
+                k.controller_probes,
+            ),
         ]
         .into_iter()
         .filter(|&(_, _, on)| on)

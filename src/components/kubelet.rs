@@ -75,6 +75,15 @@ pub enum ProbedContainer {
     /// metrics port 2381, which needs no quorum (a serializable read); startup GET `/readyz`, a
     /// linearizable read, which does.
     Etcd,
+    /// kube-controller-manager (phases/controlplane/manifests.go): both probes GET `/healthz` on its
+    /// secure port 10257. Its checks are the leader-election watchdog
+    /// (`leaderelection.NewLeaderHealthzAdaptor(20s)`: a leader that has not renewed for its lease
+    /// duration plus 20 s) and the controllers' own; a running process passes them, since it exits
+    /// on a lease it could not renew well before the watchdog would fail. A paused (SIGSTOPped) one
+    /// answers nothing, and is killed after the failure threshold.
+    ControllerManager,
+    /// kube-scheduler (same file): both probes GET `/healthz` on 10259, with the same watchdog.
+    Scheduler,
 }
 
 impl ProbedContainer {
@@ -83,6 +92,8 @@ impl ProbedContainer {
         match self {
             ProbedContainer::ApiServer => "kube-apiserver",
             ProbedContainer::Etcd => "etcd",
+            ProbedContainer::ControllerManager => "kube-controller-manager",
+            ProbedContainer::Scheduler => "kube-scheduler",
         }
     }
 
@@ -91,6 +102,7 @@ impl ProbedContainer {
         match self {
             ProbedContainer::Etcd if startup => HealthPath::Readyz,
             ProbedContainer::ApiServer | ProbedContainer::Etcd => HealthPath::Livez,
+            ProbedContainer::ControllerManager | ProbedContainer::Scheduler => HealthPath::Healthz,
         }
     }
 
@@ -99,14 +111,18 @@ impl ProbedContainer {
         match self {
             ProbedContainer::ApiServer => 6443,
             ProbedContainer::Etcd => 2381,
+            ProbedContainer::ControllerManager => 10257,
+            ProbedContainer::Scheduler => 10259,
         }
     }
 
     /// The prober's output for a failing answer: the API server's /livez answers 500, etcd's
-    /// health handler 503 (`http.StatusServiceUnavailable`).
+    /// health handler 503 (`http.StatusServiceUnavailable`), a controller's /healthz 500.
     fn failed_status(self) -> &'static str {
         match self {
-            ProbedContainer::ApiServer => "HTTP probe failed with statuscode: 500",
+            ProbedContainer::ApiServer
+            | ProbedContainer::ControllerManager
+            | ProbedContainer::Scheduler => "HTTP probe failed with statuscode: 500",
             ProbedContainer::Etcd => "HTTP probe failed with statuscode: 503",
         }
     }
@@ -125,9 +141,9 @@ pub struct ContainerProbe {
     pub startup_failure_threshold: u32,
 }
 
-/// A probe worker's index as its timer carries it (a kubelet probes at most two containers).
+/// A probe worker's index as its timer carries it (a kubelet probes at most four containers).
 fn probe_index(c: usize) -> u8 {
-    u8::try_from(c).expect("a kubelet probes at most two containers")
+    u8::try_from(c).expect("a kubelet probes at most four containers")
 }
 
 /// The prober's worker for one container: which container life it probes and how.
@@ -142,6 +158,12 @@ struct Prober {
     failures: u32,
     /// The probe in flight (one at a time: the worker runs it synchronously).
     inflight: Option<u64>,
+    /// A tick of the worker's ticker fell due while a probe was in flight. Go's `time.Ticker`
+    /// holds one tick in its channel, so the worker's loop (k/k pkg/kubelet/prober/worker.go
+    /// `run`: `for w.doProbe(ctx) { select { ... case <-probeTicker.C: } }`) probes again as soon
+    /// as the slow probe returns: probes that time out after 15 s follow each other every 15 s,
+    /// not every second period.
+    tick_buffered: bool,
 }
 
 impl Prober {
@@ -152,6 +174,7 @@ impl Prober {
             startup: true,
             failures: 0,
             inflight: None,
+            tick_buffered: false,
         };
     }
 }
@@ -200,7 +223,8 @@ pub struct KubeletConfig {
     pub apiservers: Vec<ProcId>,
     /// On a control-plane node, the probes of its static pods: kube-apiserver unless
     /// `settings.kubelet.apiserver_liveness_probe` is off, then a stacked etcd member unless
-    /// `settings.kubelet.etcd_probes` is off.
+    /// `settings.kubelet.etcd_probes` is off, then kube-controller-manager and kube-scheduler unless
+    /// `settings.kubelet.controller_probes` is off.
     pub probes: Vec<ContainerProbe>,
 }
 
@@ -460,10 +484,17 @@ impl Kubelet {
             },
         );
         if w.inflight.is_some() {
+            self.probers[c].tick_buffered = true;
             return;
         }
+        self.send_probe(ctx, c);
+    }
+
+    /// Worker `c` sends its probe.
+    fn send_probe(&mut self, ctx: &mut Ctx, c: usize) {
+        let p = self.cfg.probes[c];
         let id = self.ids.next_id();
-        let startup = w.startup;
+        let startup = self.probers[c].startup;
         self.probers[c].inflight = Some(id);
         ctx.send(
             p.target,
@@ -484,9 +515,14 @@ impl Kubelet {
         w.inflight = None;
         ctx.cancel(KubeletTimer::ProbeTimeout { id });
         let kind = if w.startup { "Startup" } else { "Liveness" };
+        // The tick that fell due meanwhile: the next probe goes now (unless this one kills).
+        let again = std::mem::take(&mut w.tick_buffered);
         if ok {
             w.failures = 0;
             w.startup = false;
+            if again {
+                self.send_probe(ctx, c);
+            }
             return;
         }
         w.failures += 1;
@@ -506,6 +542,8 @@ impl Kubelet {
             ));
             w.gen += 1;
             ctx.out.push(Out::Kill(p.target));
+        } else if again {
+            self.send_probe(ctx, c);
         }
     }
 

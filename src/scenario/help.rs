@@ -227,6 +227,10 @@ docs/ha-considerations.md)
                                           quorum), startup GET /readyz (a linearizable read:
                                           a member started without quorum is killed after 24
                                           failures and crash-loops); same period and timeouts
+  controller_probes              true     kubeadm's probes of kube-controller-manager and
+                                          kube-scheduler: GET /healthz (10257, 10259), which a
+                                          running process passes; one paused past the failure
+                                          threshold is killed and restarted
   liveness_period                "10s"    the probes' periodSeconds
   liveness_failure_threshold     8        the liveness probe's failureThreshold; at least 1
   All durations must be more than 0.

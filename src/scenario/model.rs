@@ -474,6 +474,10 @@ pub struct KubeletSettings {
     /// local.go): liveness `/livez` (a serializable read: no quorum needed), startup `/readyz` (a
     /// linearizable read: a member started without quorum is killed after 24 failures). On.
     pub etcd_probes: bool,
+    /// kubeadm's liveness and startup probes of kube-controller-manager and kube-scheduler
+    /// (`/healthz` on 10257 and 10259): a process paused past the failure threshold is killed and
+    /// restarted. On.
+    pub controller_probes: bool,
     /// The probes' `periodSeconds`, 10s (kubeadm staticpod/utils.go `LivenessProbe`).
     pub liveness_period: Dur,
     /// The liveness probe's `failureThreshold`, 8 (same; the startup probe's is 24).
@@ -491,6 +495,7 @@ impl Default for KubeletSettings {
             restart_backoff_max: Dur(300 * SEC),
             apiserver_liveness_probe: true,
             etcd_probes: true,
+            controller_probes: true,
             liveness_period: Dur(10 * SEC),
             liveness_failure_threshold: 8,
         }

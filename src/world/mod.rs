@@ -1037,11 +1037,11 @@ impl World {
     }
 
     /// The runtime's report to the node's kubelet (PLEG) that a probed container (kube-apiserver, a
-    /// stacked etcd member) started or stopped: the kubelet's probe worker follows its life.
+    /// stacked etcd member, kube-controller-manager, kube-scheduler) started or stopped: the kubelet's probe worker follows its life.
     fn tell_kubelet(&mut self, proc: ProcId, started: bool) {
         if !matches!(
             self.procs[proc as usize].comp,
-            Component::ApiServer(_) | Component::Etcd(_)
+            Component::ApiServer(_) | Component::Etcd(_) | Component::Elector(_)
         ) {
             return;
         }

@@ -451,6 +451,7 @@ fn table() -> Vec<Row> {
             json!(false),
         ),
         row("kubelet.etcd_probes", ApiDial, json!(false)),
+        row("kubelet.controller_probes", KcmCrash, json!(false)),
         row("kubelet.liveness_period", ApiPartition, json!("3s")),
         row("kubelet.liveness_failure_threshold", ApiPartition, json!(2)),
         // node lifecycle

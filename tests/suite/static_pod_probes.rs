@@ -259,3 +259,88 @@ fn an_etcd_member_in_its_crash_loop_back_off_holds_quorum_back() {
     }
     assert!(later > 0, "the back-off never held quorum back");
 }
+
+/// cp-1's kube-controller-manager and cp-2's kube-scheduler are paused (SIGSTOP) from 60 s for 5
+/// minutes, with `controller_probes` on or off.
+fn controllers_paused(probes: bool) -> String {
+    format!(
+        r#"{{"name":"t","duration":"7m",
+            "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
+            "settings":{{"kubelet":{{"controller_probes":{probes}}}}},
+            "faults":[{{"at":"60s","kind":"pause","target":"cp-1/kube-controller-manager","for":"5m"}},
+                      {{"at":"60s","kind":"pause","target":"cp-2/kube-scheduler","for":"5m"}}]}}"#
+    )
+}
+
+/// kubeadm probes kube-controller-manager's and kube-scheduler's `/healthz`: a paused process answers
+/// nothing, so each probe fails on its 15 s timeout. The worker's ticker (10 s) holds the tick that
+/// fell due meanwhile, so the next probe goes as soon as one times out: failures 15 s apart, the
+/// first within 10 + 15 s of the pause, the container killed at the 8th (120-130 s after the
+/// pause), SIGKILLed after the 30 s grace period (a stopped process leaves SIGTERM pending), and
+/// started again. Running, they pass. With the probes off, the processes stay paused to the end
+/// of the fault.
+#[test]
+fn a_paused_controller_manager_or_scheduler_is_killed_after_eight_probe_timeouts() {
+    for seed in 1..=2 {
+        let on = run_json(&controllers_paused(true), seed);
+        for (kubelet, container, proc) in [
+            (
+                "cp-1/kubelet",
+                "kube-controller-manager",
+                "cp-1/kube-controller-manager",
+            ),
+            ("cp-2/kubelet", "kube-scheduler", "cp-2/kube-scheduler"),
+        ] {
+            let named = format!("containerName=\"{container}\"");
+            let failed = logs(&on, kubelet, &named);
+            assert!(
+                failed.iter().all(|&t| t > 60.0),
+                "seed {seed}: {container}: a probe failed before the pause: {failed:?}"
+            );
+            let kills = logs(
+                &on,
+                kubelet,
+                &format!("Container {container} failed liveness probe"),
+            );
+            assert_eq!(kills.len(), 1, "seed {seed}: {container}: kills {kills:?}");
+            let kill = kills[0];
+            assert!(
+                (60.0 + 120.0..=60.0 + 130.0).contains(&kill),
+                "seed {seed}: {container} killed at {kill} s"
+            );
+            let before: Vec<f64> = failed.into_iter().filter(|&t| t <= kill).collect();
+            assert_eq!(before.len(), 8, "seed {seed}: {container}: {before:?}");
+            assert!(
+                before[0] <= 60.0 + 25.0 + 0.01,
+                "seed {seed}: {container}: first failure at {}",
+                before[0]
+            );
+            for pair in before.windows(2) {
+                assert!(
+                    (pair[1] - pair[0] - 15.0).abs() < 0.01,
+                    "seed {seed}: {container}: failures {before:?}"
+                );
+            }
+            let down = downs(&on, proc);
+            assert!(
+                down.iter().any(|&t| (t - kill - 30.0).abs() < 0.5),
+                "seed {seed}: {container}: down at {down:?}, killed at {kill}"
+            );
+            let up = state_times(&on, proc_id(&on, proc), ProcState::Up);
+            assert!(
+                up.iter().any(|&t| t > kill + 30.0 && t < kill + 45.0),
+                "seed {seed}: {container}: up at {up:?}"
+            );
+        }
+        let off = run_json(&controllers_paused(false), seed);
+        for proc in ["cp-1/kube-controller-manager", "cp-2/kube-scheduler"] {
+            assert!(
+                downs(&off, proc)
+                    .iter()
+                    .all(|&t| !(60.0..360.0).contains(&t)),
+                "seed {seed}: {proc} went down with the probes off"
+            );
+        }
+        assert!(logs(&off, "cp-1/kubelet", "kube-controller-manager").is_empty());
+    }
+}
