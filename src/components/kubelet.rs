@@ -515,34 +515,35 @@ impl Kubelet {
         w.inflight = None;
         ctx.cancel(KubeletTimer::ProbeTimeout { id });
         let kind = if w.startup { "Startup" } else { "Liveness" };
-        // The tick that fell due meanwhile: the next probe goes now (unless this one kills).
+        // The tick that fell due meanwhile: the next probe goes now, unless this one kills.
         let again = std::mem::take(&mut w.tick_buffered);
-        if ok {
+        let killed = if ok {
             w.failures = 0;
             w.startup = false;
-            if again {
-                self.send_probe(ctx, c);
-            }
-            return;
-        }
-        w.failures += 1;
-        let name = p.container.name();
-        ctx.log(format!(
-            "\"Probe failed\" probeType=\"{kind}\" containerName=\"{name}\" probeResult=\"failure\" output=\"{why}\""
-        ));
-        let threshold = if w.startup {
-            p.startup_failure_threshold
+            false
         } else {
-            p.failure_threshold
-        };
-        if w.failures >= threshold {
+            w.failures += 1;
+            let name = p.container.name();
             ctx.log(format!(
-                "\"Container {name} failed {} probe, will be restarted\"",
-                kind.to_lowercase()
+                "\"Probe failed\" probeType=\"{kind}\" containerName=\"{name}\" probeResult=\"failure\" output=\"{why}\""
             ));
-            w.gen += 1;
-            ctx.out.push(Out::Kill(p.target));
-        } else if again {
+            let threshold = if w.startup {
+                p.startup_failure_threshold
+            } else {
+                p.failure_threshold
+            };
+            let kill = w.failures >= threshold;
+            if kill {
+                ctx.log(format!(
+                    "\"Container {name} failed {} probe, will be restarted\"",
+                    kind.to_lowercase()
+                ));
+                w.gen += 1;
+                ctx.out.push(Out::Kill(p.target));
+            }
+            kill
+        };
+        if again && !killed {
             self.send_probe(ctx, c);
         }
     }
