@@ -76,20 +76,13 @@ pub struct ApiCapacity {
 }
 
 impl ApiCapacity {
-    /// The CPU a request takes, given what it answers. A LIST standing in for an informer's watch
-    /// (`since`, see [`KvOp::Range`]) costs only the objects modified after the revision its client
-    /// had seen: a watch served from the cache delivers those and nothing else, and a controller's
-    /// informer answers its LISTs from its own cache.
-    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>, since: Option<u64>) -> Nanos {
+    /// The CPU a request takes, given what it answers.
+    fn cpu_ns(&self, op: OpKind, result: &Result<KvResult, ApiError>) -> Nanos {
         match (op, result) {
             (OpKind::Write, _) => self.write_cpu_ns,
             (OpKind::Get, _) => self.get_cpu_ns,
             (OpKind::List, Ok(KvResult::Values(v))) => {
-                let objects = match since {
-                    Some(rev) => v.iter().filter(|kv| kv.mod_rev > rev).count(),
-                    None => v.len(),
-                };
-                self.get_cpu_ns + self.list_object_cpu_ns * objects as Nanos
+                self.get_cpu_ns + self.list_object_cpu_ns * v.len() as Nanos
             }
             (OpKind::List, _) => self.get_cpu_ns,
             (OpKind::InformedList, _) => {
@@ -242,8 +235,6 @@ struct ApiWaiter {
     seats: u32,
     arrived_ns: Nanos,
     queued: bool,
-    /// An informer stand-in's revision already seen (see [`KvOp::Range`]).
-    since: Option<u64>,
 }
 
 /// The endpoint reconciler's requests: renew (or, stopping, delete) its lease, list the leases and
@@ -321,12 +312,15 @@ pub struct ApiServer {
     watches: std::collections::BTreeSet<(ProcId, u64)>,
     /// The watch cache: each of [`WATCHED`] as etcd last sent it (None until its watch's first
     /// event), and a fingerprint of what its watchers are shown of it.
-    cache: [Option<(std::sync::Arc<[KeyValue]>, Fingerprint)>; 2],
+    cache: [Option<(std::sync::Arc<[KeyValue]>, Fingerprint)>; WATCHED.len()],
     /// The store revision each was sent at.
-    cache_rev: [u64; 2],
+    cache_rev: [u64; WATCHED.len()],
     /// The held watches of a cached range (kubelets' pods, kube-proxies' endpoints), by (peer,
     /// request id), with what each was last sent.
     pushing: BTreeMap<(ProcId, u64), PushWatch>,
+    /// The keys of `pushing` by stream: a node lease's renewal is pushed to the few watchers of the
+    /// leases, not looked for among a thousand kubelets' watches.
+    pushing_by_stream: [std::collections::BTreeSet<(ProcId, u64)>; WATCHED.len()],
     /// The watch cache's pods split by the node they are bound to, for the kubelets'
     /// field-selected watches: rebuilt only when the cache's pods change, so a kubelet's watch event
     /// costs its own pods, not the cluster's.
@@ -382,10 +376,17 @@ fn pods_on(
     nodes.get(&node).unwrap_or(&NONE).clone()
 }
 
-/// The ranges the watch cache holds, each filled by its own etcd watch: the pods, and the
-/// Services' endpoints with the API servers' leases and the `kubernetes` Service's endpoints
-/// (adjacent kinds, as a kube-proxy watches them).
-const WATCHED: [(Key, Key); 2] = [keys::range(keys::POD), keys::PROXY_WATCHED];
+/// The ranges the watch cache holds, each filled by its own etcd watch (a cacher per resource,
+/// k8s.io/apiserver pkg/storage/cacher): the pods; the Services' endpoints with the API servers'
+/// leases and the `kubernetes` Service's endpoints (adjacent kinds, as a kube-proxy watches them);
+/// and the node leases, the Nodes and their status, which the controllers' informers watch.
+const WATCHED: [(Key, Key); 5] = [
+    keys::range(keys::POD),
+    keys::PROXY_WATCHED,
+    keys::range(keys::NODE_LEASE),
+    keys::range(keys::NODE),
+    keys::range(keys::NODE_STATUS),
+];
 
 /// What a watcher is shown of a range, up to equality: how many objects and the newest
 /// modification. A write raises the newest revision and a deletion lowers the count, so two views
@@ -441,9 +442,10 @@ impl ApiServer {
             expiry_armed: None,
             throttled: None,
             watches: std::collections::BTreeSet::new(),
-            cache: [None, None],
-            cache_rev: [0, 0],
+            cache: Default::default(),
+            cache_rev: [0; WATCHED.len()],
             pushing: BTreeMap::new(),
+            pushing_by_stream: Default::default(),
             pods_by_node: None,
             bootstrap_deadline: None,
         }
@@ -459,6 +461,7 @@ impl ApiServer {
         self.throttled = None;
         self.watches.clear();
         self.pushing.clear();
+        self.pushing_by_stream = Default::default();
     }
 
     /// The requests held open on their connections (watches), as (peer, request id): when the
@@ -501,8 +504,8 @@ impl ApiServer {
         self.ready_check = EtcdCheck::default();
         self.etcd.start(ctx);
         // The watch cache's reflectors: one etcd watch per cached resource.
-        self.cache = [None, None];
-        self.cache_rev = [0, 0];
+        self.cache = Default::default();
+        self.cache_rev = [0; WATCHED.len()];
         for (start, end) in WATCHED {
             self.etcd.watch(ctx, start, end);
         }
@@ -580,6 +583,7 @@ impl ApiServer {
     /// LIST. One message, so that nothing can overtake the GOAWAY on the way.
     fn end_watches(&mut self, ctx: &mut Ctx) {
         self.pushing.clear();
+        self.pushing_by_stream = Default::default();
         for (client, id) in std::mem::take(&mut self.watches) {
             ctx.send(client, Msg::GoAway { id });
         }
@@ -729,12 +733,8 @@ impl ApiServer {
                 self.cache_rev[stream] = rev;
                 let fp = fingerprint(&values);
                 self.cache[stream] = Some((values, fp));
-                let keys: Vec<(ProcId, u64)> = self
-                    .pushing
-                    .iter()
-                    .filter(|(_, w)| w.stream == stream)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let keys: Vec<(ProcId, u64)> =
+                    self.pushing_by_stream[stream].iter().copied().collect();
                 for k in keys {
                     self.push(ctx, k);
                 }
@@ -865,16 +865,17 @@ impl ApiServer {
             // after a broken connection is sent it too, and compares) and then every change.
             self.watches.insert((from, id));
             if let Some(stream) = WATCHED.iter().position(|r| *r == (start, end)) {
-                let stale: Vec<(ProcId, u64)> = self
-                    .pushing
+                let stale: Vec<(ProcId, u64)> = self.pushing_by_stream[stream]
                     .iter()
-                    .filter(|(_, w)| w.origin == origin && w.stream == stream)
-                    .map(|(k, _)| *k)
+                    .filter(|k| self.pushing.get(k).is_some_and(|w| w.origin == origin))
+                    .copied()
                     .collect();
                 for k in stale {
                     self.pushing.remove(&k);
+                    self.pushing_by_stream[stream].remove(&k);
                     self.watches.remove(&k);
                 }
+                self.pushing_by_stream[stream].insert((from, id));
                 self.pushing.insert(
                     (from, id),
                     PushWatch {
@@ -888,12 +889,6 @@ impl ApiServer {
             }
             return;
         }
-        // The revision an informer stand-in has seen stays here: etcd reads the whole range.
-        let mut op = op;
-        let since = match &mut op {
-            KvOp::Range { since, .. } => since.take(),
-            _ => None,
-        };
         let tag = OwnerTag(self.tags.next_id());
         // The filter draws for every request it serves (only when the chance is set, so that runs
         // without it keep their random streams).
@@ -902,8 +897,8 @@ impl ApiServer {
         let level = classify(user, &op);
         let class = self.admission.class(level, op.is_write());
         let kind = OpKind::of(&op);
-        // Only an informer's LIST is estimated wider than one seat: the controllers' LISTs stand
-        // in for their informers' caches, which a LIST's width would overcharge.
+        // Only an informer's LIST is estimated wider than one seat: the model's other LISTs (the
+        // endpoint reconciler's) return a handful of objects.
         let seats = match kind {
             OpKind::InformedList => {
                 crate::components::apf::list_seats(self.cfg.capacity.informed_objects)
@@ -920,7 +915,6 @@ impl ApiServer {
             seats,
             arrived_ns: ctx.now,
             queued: false,
-            since,
         };
         // The flow: the user (all the model's clients of one kind share credentials).
         match self
@@ -1014,7 +1008,7 @@ impl ApiServer {
             | EtcdError::Unavailable
             | EtcdError::NoSpace) => ApiError::Storage(e),
         });
-        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result, w.since);
+        let cpu_ns = self.cfg.capacity.cpu_ns(w.kind, &result);
         let done = self.cores.run(ctx.now, cpu_ns);
         self.answering.insert(tag, (w, result, cpu_ns));
         ctx.timer_at(done, ApiServerTimer::CpuDone { tag: tag.0 });
@@ -1160,7 +1154,6 @@ impl ApiServer {
                 let op = KvOp::Range {
                     start: keys::key(keys::MASTER_LEASE, 0),
                     end: keys::key(keys::API_ENDPOINTS + 1, 0),
-                    since: None,
                 };
                 self.reconcile_request(ctx, ReconcileStep::List { removing }, op);
             }

@@ -1,8 +1,20 @@
 //! The controllers the leader runs: in kube-controller-manager the ReplicaSet controller, the node
 //! lifecycle controller (with its taint-based eviction and `MarkPodsNotReady`) and the EndpointSlice
-//! controller, in kube-scheduler the scheduling loop. Each loop
-//! reads a snapshot through the API (a list, standing in for the informer cache fed by watches),
-//! decides, writes, and goes again. Node lifecycle defaults from k/k
+//! controller, in kube-scheduler the scheduling loop. Each loop reads the process's informer caches,
+//! decides, writes, and goes again: periodically, and at once when a watch shows a change it
+//! reacts to (a pod for the ReplicaSet, EndpointSlice and scheduling loops, a Node for the
+//! scheduler), as the real controllers' event handlers queue work.
+//!
+//! The informers are client-go reflectors (k8s.io/client-go tools/cache/reflector.go), one per
+//! resource, shared by the process's controllers and started when it begins leading (kube-controller-
+//! manager's `InformerFactory.Start` runs in its `OnStartedLeading`): a WATCH on the process's API
+//! connection, which the API server answers from its watch cache with the current list and then
+//! every change. A loop runs only once every cache it reads has synced (`WaitForCacheSync`). A watch
+//! that breaks (a reset, the connection's health check, no first event in time) is opened again
+//! after the reflector's back-off; the cache keeps serving meanwhile, stale, as a real informer's
+//! store does. The process's own writes overlay its caches until its watch shows them (the
+//! ReplicaSet controller's expectations, the scheduler's assumed pods), so a loop that runs again
+//! before its watch caught up does not create or bind twice. Node lifecycle defaults from k/k
 //! cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go; zone rules from k/k
 //! pkg/controller/nodelifecycle/node_lifecycle_controller.go (ComputeZoneState, handleDisruption,
 //! setLimiterInZone).
@@ -24,6 +36,8 @@ pub enum ControllerTimer {
     Timeout { id: u64 },
     /// A NoExecute toleration runs out at `at_ns`: the taint-eviction pass runs at that moment.
     Evict { at_ns: Nanos },
+    /// The reflector of resource `kind` (a kind of [`keys`]) watches again after its back-off.
+    Rewatch { generation: u64, kind: u64 },
 }
 /// When the scenario's Deployments are applied at the latest, even if some node never registered.
 const DEPLOY_DEADLINE_NS: Nanos = 60 * SEC;
@@ -97,20 +111,67 @@ pub enum Loop {
 
 #[derive(Clone, Default)]
 struct LoopState {
-    reads: BTreeMap<u64, std::sync::Arc<[KeyValue]>>,
-    reads_wanted: usize,
-    reads_done: usize,
     writes_out: usize,
-    failed: bool,
     running: bool,
-    /// This run was triggered out of the periodic schedule (an eviction deadline): finishing it does
-    /// not start another periodic chain.
+    /// This run was triggered out of the periodic schedule (a watch event, an eviction deadline):
+    /// finishing it does not start another periodic chain.
     extra: bool,
+    /// Something it reacts to changed while it ran: it runs again when it finishes.
+    again: bool,
+    /// Its periodic timer fired while it ran: the periodic run (which re-arms the chain) follows.
+    periodic_owed: bool,
+}
+
+/// One reflector of the process: the watch of one resource and the cache it fills.
+#[derive(Clone, Debug, Default)]
+struct Reflector {
+    /// The watch in flight or held (0: none).
+    id: u64,
+    /// The watch has had its first event.
+    established: bool,
+    /// The resource as the newest event showed it (None until the first: not synced).
+    cache: Option<std::sync::Arc<[KeyValue]>>,
+    /// The store revision of that event.
+    rev: u64,
+}
+
+/// How long a controllers' watch waits for its first event (the API server sends the current list
+/// at once) before the reflector gives up on it and watches again after its back-off.
+const WATCH_FIRST_EVENT_NS: Nanos = crate::components::msg::CLIENT_GO_DIAL_TIMEOUT_NS;
+
+/// The resources loop `l` reads.
+fn loop_kinds(l: Loop) -> &'static [u64] {
+    match l {
+        Loop::ReplicaSet => &[keys::NODE_LEASE, keys::POD],
+        Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD, keys::NODE_STATUS],
+        Loop::Endpoints => &[keys::POD, keys::ENDPOINT],
+        Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
+    }
+}
+
+/// The loops that react at once to a change of `kind` (their informers' event handlers).
+fn reacting(kind: u64) -> &'static [Loop] {
+    match kind {
+        keys::POD => &[Loop::ReplicaSet, Loop::Endpoints, Loop::Scheduler],
+        keys::NODE => &[Loop::Scheduler],
+        _ => &[],
+    }
+}
+
+/// The key range a process watches for `kind`: the endpoints come in kube-proxy's range, the one
+/// the API server caches them in.
+fn watched_range(kind: u64) -> (u64, u64) {
+    if kind == keys::ENDPOINT {
+        keys::PROXY_WATCHED
+    } else {
+        keys::range(kind)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Pending {
-    Read(Loop, u64),
+    /// The watch of a resource (a kind of [`keys`]).
+    Watch(u64),
     Write(Loop),
     /// A `MarkPodsNotReady` write for a pod on this node: a failure queues the node for a retry
     /// (`nodesToRetry` in node_lifecycle_controller.go).
@@ -122,11 +183,12 @@ enum Pending {
 }
 
 impl Pending {
-    /// The loop the request belongs to.
-    fn of(self) -> Loop {
+    /// The loop the request belongs to (None: a watch, which serves them all).
+    fn of(self) -> Option<Loop> {
         match self {
-            Pending::Read(l, _) | Pending::Write(l) => l,
-            Pending::MarkNotReady(_) | Pending::NodeStatus(..) => Loop::NodeLifecycle,
+            Pending::Watch(_) => None,
+            Pending::Write(l) => Some(l),
+            Pending::MarkNotReady(_) | Pending::NodeStatus(..) => Some(Loop::NodeLifecycle),
         }
     }
 }
@@ -184,15 +246,18 @@ pub struct Controllers {
     mark_retry: std::collections::BTreeSet<u16>,
     /// The process's API connection number, kept current by the elector that owns the connection.
     pub conn: crate::components::msg::ConnId,
-    /// The newest revision each kind's LIST has shown this process since it began leading. Its
-    /// periodic LISTs stand in for the shared informers a real kube-controller-manager or
-    /// kube-scheduler starts when it wins its lease (one per resource, shared by its controllers):
-    /// after the first full LIST, an informer is sent only the objects that change, and the
-    /// controllers read its cache, not the API server. So each LIST after the first is costed at the
-    /// API server as the changes since (see `KvOp::Range`). Without it a thousand workers' LISTs of
-    /// 5,000 pods every second cost each API server about a tenth of a core that a real control
-    /// plane does not spend.
-    seen_rev: BTreeMap<u64, u64>,
+    /// The informers, by resource.
+    reflectors: BTreeMap<u64, Reflector>,
+    /// The reflectors' back-off manager (one per process, as the kubelet's).
+    backoff: crate::components::informers::ReflectorBackoff,
+    /// A re-watch after the back-off is armed for these resources.
+    rewatch_armed: std::collections::BTreeSet<u64>,
+    /// This process's writes its caches do not show yet, by key: the value written, and the store
+    /// revision that wrote it once the answer came (None while in flight). Read over the caches;
+    /// dropped when the resource's watch reaches that revision, or when the write failed.
+    own: BTreeMap<u64, (u64, Option<u64>)>,
+    /// The in-flight writes' keys, by request id.
+    own_by_id: BTreeMap<u64, u64>,
 }
 
 impl Controllers {
@@ -216,7 +281,11 @@ impl Controllers {
             taint_seen: BTreeMap::new(),
             mark_retry: std::collections::BTreeSet::new(),
             conn: crate::components::msg::ConnId::default(),
-            seen_rev: BTreeMap::new(),
+            reflectors: BTreeMap::new(),
+            backoff: Default::default(),
+            rewatch_armed: std::collections::BTreeSet::new(),
+            own: BTreeMap::new(),
+            own_by_id: BTreeMap::new(),
         }
     }
 
@@ -233,7 +302,11 @@ impl Controllers {
         self.evict_at = None;
         self.taint_seen.clear();
         self.mark_retry.clear();
-        self.seen_rev.clear();
+        self.reflectors.clear();
+        self.backoff = Default::default();
+        self.rewatch_armed.clear();
+        self.own.clear();
+        self.own_by_id.clear();
         let loops: &[Loop] = match self.cfg.role {
             Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle, Loop::Endpoints],
             Role::Scheduler => &[Loop::Scheduler],
@@ -243,6 +316,9 @@ impl Controllers {
                 continue;
             }
             self.loops.insert(*l, LoopState::default());
+            for k in loop_kinds(*l) {
+                self.reflectors.entry(*k).or_default();
+            }
             ctx.timer(
                 1,
                 ControllerTimer::Loop {
@@ -251,12 +327,20 @@ impl Controllers {
                 },
             );
         }
+        let kinds: Vec<u64> = self.reflectors.keys().copied().collect();
+        for k in kinds {
+            self.watch(ctx, k);
+        }
     }
 
     /// Stops everything (leadership lost or process gone).
     pub fn stop(&mut self) {
         self.pending.clear();
         self.loops.clear();
+        self.reflectors.clear();
+        self.rewatch_armed.clear();
+        self.own.clear();
+        self.own_by_id.clear();
     }
 
     /// Records the elector's last successful renewal (reported with every leader-only action).
@@ -271,7 +355,12 @@ impl Controllers {
         }
     }
 
-    fn send(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp) {
+    fn send(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp) -> u64 {
+        self.send_within(ctx, p, op, self.cfg.request_timeout_ns)
+    }
+
+    /// Sends a request that is given up after `timeout_ns` (for a watch: without its first event).
+    fn send_within(&mut self, ctx: &mut Ctx, p: Pending, op: KvOp, timeout_ns: Nanos) -> u64 {
         let id = self.ids.next_id();
         self.pending.insert(id, p);
         ctx.send(
@@ -283,7 +372,176 @@ impl Controllers {
                 user: super::elector::lease_user(self.lease),
             },
         );
-        ctx.deadline(self.cfg.request_timeout_ns, ControllerTimer::Timeout { id });
+        ctx.deadline(timeout_ns, ControllerTimer::Timeout { id });
+        id
+    }
+
+    /// Opens the watch of `kind` (its reflector's `ListAndWatch`: the API server's first event is
+    /// the list).
+    fn watch(&mut self, ctx: &mut Ctx, kind: u64) {
+        let (start, end) = watched_range(kind);
+        let op = KvOp::Watch {
+            start,
+            end,
+            node: None,
+        };
+        let id = self.send_within(ctx, Pending::Watch(kind), op, WATCH_FIRST_EVENT_NS);
+        if let Some(r) = self.reflectors.get_mut(&kind) {
+            r.id = id;
+            r.established = false;
+        }
+    }
+
+    /// The watch of `kind` ended: at once again after a clean end of an established watch (the
+    /// server's graceful stop), after the reflector's back-off otherwise.
+    fn watch_ended(&mut self, ctx: &mut Ctx, kind: u64, clean: bool) {
+        let Some(r) = self.reflectors.get_mut(&kind) else {
+            return;
+        };
+        let established = r.established;
+        r.id = 0;
+        r.established = false;
+        if clean && established {
+            self.watch(ctx, kind);
+        } else if self.rewatch_armed.insert(kind) {
+            let unit = rand::Rng::gen::<f64>(ctx.rng);
+            let wait = self.backoff.next(ctx.now, unit);
+            ctx.timer(
+                wait,
+                ControllerTimer::Rewatch {
+                    generation: self.generation,
+                    kind,
+                },
+            );
+        }
+    }
+
+    /// The process's API connection closed (its HTTP/2 health check gave up on it): the watches on
+    /// it are broken.
+    pub fn conn_lost(&mut self, ctx: &mut Ctx) {
+        let open: Vec<(u64, u64)> = self
+            .reflectors
+            .iter()
+            .filter(|(_, r)| r.id != 0)
+            .map(|(k, r)| (*k, r.id))
+            .collect();
+        for (kind, id) in open {
+            self.pending.remove(&id);
+            ctx.cancel(ControllerTimer::Timeout { id });
+            self.watch_ended(ctx, kind, false);
+        }
+    }
+
+    /// An event of one of the process's watches: the resource as the API server's cache now holds
+    /// it, at store revision `rev`.
+    pub fn on_watch_event(
+        &mut self,
+        ctx: &mut Ctx,
+        id: u64,
+        values: std::sync::Arc<[KeyValue]>,
+        rev: u64,
+    ) {
+        let Some((&kind, r)) = self
+            .reflectors
+            .iter_mut()
+            .find(|(_, r)| r.id == id && id != 0)
+        else {
+            return;
+        };
+        if r.established && rev < r.rev {
+            // Two events of one watch crossed on the network; its stream keeps their order.
+            return;
+        }
+        if !r.established {
+            r.established = true;
+            ctx.cancel(ControllerTimer::Timeout { id });
+        }
+        r.rev = rev;
+        let values = if kind == keys::ENDPOINT {
+            values
+                .iter()
+                .filter(|kv| keys::kind_of(kv.key) == keys::ENDPOINT)
+                .copied()
+                .collect()
+        } else {
+            values
+        };
+        let synced = r.cache.is_none();
+        let changed = r.cache.as_deref() != Some(&*values);
+        r.cache = Some(values);
+        // Own writes the watch now shows are the cache's from here on.
+        self.own
+            .retain(|k, (_, at)| keys::kind_of(*k) != kind || at.is_none_or(|at| at > rev));
+        let mut kicks: Vec<Loop> = if changed {
+            reacting(kind).to_vec()
+        } else {
+            Vec::new()
+        };
+        if synced {
+            // A loop starts as soon as every cache it reads has synced (`WaitForCacheSync`, then
+            // its first pass), not at its next period: the taint-eviction clock, say, starts then.
+            kicks.extend(self.loops.keys().copied().filter(|&l| {
+                loop_kinds(l).contains(&kind)
+                    && loop_kinds(l)
+                        .iter()
+                        .all(|k| self.reflectors.get(k).is_some_and(|r| r.cache.is_some()))
+            }));
+        }
+        kicks.sort();
+        kicks.dedup();
+        for l in kicks {
+            self.kick(ctx, l);
+        }
+    }
+
+    /// Runs loop `l` now if it is idle (an out-of-schedule run), or again when it finishes.
+    fn kick(&mut self, ctx: &mut Ctx, l: Loop) {
+        let Some(st) = self.loops.get_mut(&l) else {
+            return;
+        };
+        if st.running {
+            st.again = true;
+        } else {
+            self.run(ctx, l, true);
+        }
+    }
+
+    /// What loop `l` reads: each resource's cache with this process's writes it does not show yet
+    /// laid over it. None until every one has synced.
+    fn reads(&self, l: Loop) -> Option<BTreeMap<u64, std::sync::Arc<[KeyValue]>>> {
+        let mut reads = BTreeMap::new();
+        for &kind in loop_kinds(l) {
+            let cache = self.reflectors.get(&kind)?.cache.clone()?;
+            let mut own = self
+                .own
+                .range(keys::range(kind).0..keys::range(kind).1)
+                .peekable();
+            if own.peek().is_none() {
+                reads.insert(kind, cache);
+                continue;
+            }
+            let mut view: BTreeMap<u64, KeyValue> = cache.iter().map(|kv| (kv.key, *kv)).collect();
+            for (&key, &(value, at)) in own {
+                if value == 0 {
+                    view.remove(&key);
+                } else {
+                    // In flight, its revision is not known: an update carries on from the cached
+                    // one (so a write that depends on it is refused if this one lands first).
+                    let old = view.get(&key).map_or(0, |kv| kv.mod_rev);
+                    let mod_rev = at.unwrap_or(old);
+                    view.insert(
+                        key,
+                        KeyValue {
+                            key,
+                            value,
+                            mod_rev,
+                        },
+                    );
+                }
+            }
+            reads.insert(kind, view.into_values().collect());
+        }
+        Some(reads)
     }
 
     fn write_id(&mut self, ctx: &Ctx) -> u64 {
@@ -291,50 +549,46 @@ impl Controllers {
         ((ctx.me as u64 + 1) << 48) | ((self.identity & 0xffff) << 32) | (id & 0xffff_ffff)
     }
 
-    fn begin(&mut self, ctx: &mut Ctx, l: Loop) {
-        let kinds: &[u64] = match l {
-            Loop::ReplicaSet => &[keys::NODE_LEASE, keys::POD],
-            Loop::NodeLifecycle => &[keys::NODE_LEASE, keys::NODE, keys::POD, keys::NODE_STATUS],
-            Loop::Endpoints => &[keys::POD, keys::ENDPOINT],
-            Loop::Scheduler => &[keys::NODE_LEASE, keys::NODE, keys::POD],
-        };
+    /// Runs loop `l` on the caches: periodic (`extra` false) or out of schedule. Not before every
+    /// cache it reads has synced; a periodic run then just keeps its schedule.
+    fn run(&mut self, ctx: &mut Ctx, l: Loop, extra: bool) {
+        let reads = self.reads(l);
         let Some(st) = self.loops.get_mut(&l) else {
             return;
         };
-        if st.running {
-            return;
-        }
+        debug_assert!(!st.running);
         st.running = true;
-        st.reads.clear();
-        st.reads_wanted = kinds.len();
-        st.reads_done = 0;
+        st.extra = extra;
         st.writes_out = 0;
-        st.failed = false;
-        for k in kinds {
-            let (start, end) = keys::range(*k);
-            // The process's informer of this kind has seen up to `since`; it is fed only what
-            // changed after (see `seen_rev`).
-            let since = self.seen_rev.get(k).copied();
-            self.send(ctx, Pending::Read(l, *k), KvOp::Range { start, end, since });
+        if let Some(reads) = reads {
+            self.decide(ctx, l, reads);
+        }
+        if self.loops.get(&l).is_some_and(|st| st.writes_out == 0) {
+            self.finish(ctx, l);
         }
     }
 
     fn finish(&mut self, ctx: &mut Ctx, l: Loop) {
         let period = self.period(l);
         let generation = self.generation;
-        if let Some(st) = self.loops.get_mut(&l) {
-            st.running = false;
-            if st.extra {
-                st.extra = false;
-            } else {
-                ctx.timer(
-                    period,
-                    ControllerTimer::Loop {
-                        generation,
-                        which: l,
-                    },
-                );
-            }
+        let Some(st) = self.loops.get_mut(&l) else {
+            return;
+        };
+        st.running = false;
+        if !std::mem::take(&mut st.extra) {
+            ctx.timer(
+                period,
+                ControllerTimer::Loop {
+                    generation,
+                    which: l,
+                },
+            );
+        }
+        if std::mem::take(&mut st.periodic_owed) {
+            st.again = false;
+            self.run(ctx, l, false);
+        } else if std::mem::take(&mut st.again) {
+            self.run(ctx, l, true);
         }
     }
 
@@ -342,51 +596,61 @@ impl Controllers {
     pub fn on_timer(&mut self, ctx: &mut Ctx, t: ControllerTimer) {
         match t {
             ControllerTimer::Loop { generation, which } => {
-                if generation == self.generation {
-                    self.begin(ctx, which);
+                if generation != self.generation {
+                    return;
+                }
+                match self.loops.get_mut(&which) {
+                    Some(st) if st.running => st.periodic_owed = true,
+                    Some(_) => self.run(ctx, which, false),
+                    None => {}
                 }
             }
             ControllerTimer::Evict { at_ns } => {
                 if self.evict_at == Some(at_ns) {
                     self.evict_at = None;
-                    if let Some(st) = self.loops.get_mut(&Loop::NodeLifecycle) {
-                        if !st.running {
-                            st.extra = true;
-                            self.begin(ctx, Loop::NodeLifecycle);
-                        }
-                    }
+                    self.kick(ctx, Loop::NodeLifecycle);
                 }
             }
+            ControllerTimer::Rewatch { generation, kind } => {
+                if generation == self.generation && self.rewatch_armed.remove(&kind) {
+                    self.watch(ctx, kind);
+                }
+            }
+            // An established watch's first-event deadline was cancelled; the plain engine still
+            // fires it.
+            ControllerTimer::Timeout { id }
+                if self
+                    .reflectors
+                    .values()
+                    .any(|r| r.id == id && r.established) => {}
             ControllerTimer::Timeout { id } => {
                 if let Some(p) = self.pending.remove(&id) {
-                    self.failed(ctx, p);
+                    self.failed(ctx, id, p);
                 }
             }
         }
     }
 
-    fn failed(&mut self, ctx: &mut Ctx, p: Pending) {
+    fn failed(&mut self, ctx: &mut Ctx, id: u64, p: Pending) {
         if let Pending::MarkNotReady(n) = p {
             self.mark_retry.insert(n);
         }
-        let l = p.of();
+        // A failed write changed nothing: the cache stands.
+        if let Some(key) = self.own_by_id.remove(&id) {
+            self.own.remove(&key);
+        }
+        let Some(l) = p.of() else {
+            if let Pending::Watch(kind) = p {
+                self.watch_ended(ctx, kind, false);
+            }
+            return;
+        };
         let Some(st) = self.loops.get_mut(&l) else {
             return;
         };
-        match p {
-            Pending::Read(..) => {
-                st.failed = true;
-                st.reads_done += 1;
-                if st.reads_done == st.reads_wanted {
-                    self.finish(ctx, l);
-                }
-            }
-            Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
-                st.writes_out = st.writes_out.saturating_sub(1);
-                if st.writes_out == 0 {
-                    self.finish(ctx, l);
-                }
-            }
+        st.writes_out = st.writes_out.saturating_sub(1);
+        if st.writes_out == 0 {
+            self.finish(ctx, l);
         }
     }
 
@@ -397,38 +661,30 @@ impl Controllers {
         };
         ctx.cancel(ControllerTimer::Timeout { id });
         match p {
-            Pending::Read(l, kind) => match result {
-                Some(KvResult::Values(v)) => {
-                    // The newest revision among the objects listed (as the kubelets' LISTs kept
-                    // it before they watched): a store that went back (a `restore`, a new logical
-                    // cluster) is followed back, as an informer relists after "too old resource
-                    // version".
-                    if let Some(newest) = v.iter().map(|kv| kv.mod_rev).max() {
-                        self.seen_rev.insert(kind, newest);
-                    }
-                    let Some(st) = self.loops.get_mut(&l) else {
-                        return;
-                    };
-                    st.reads.insert(kind, v);
-                    st.reads_done += 1;
-                    if st.reads_done == st.reads_wanted {
-                        if st.failed {
-                            self.finish(ctx, l);
-                        } else {
-                            let reads = std::mem::take(&mut st.reads);
-                            self.decide(ctx, l, reads);
-                            let st = self.loops.get_mut(&l).unwrap();
-                            if st.writes_out == 0 {
-                                self.finish(ctx, l);
+            // The server ended the watch: cleanly with an answer, or with an error or a reset.
+            Pending::Watch(kind) => self.watch_ended(ctx, kind, result.is_some()),
+            Pending::MarkNotReady(_) if result.is_none() => self.failed(ctx, id, p),
+            Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
+                match (&result, self.own_by_id.remove(&id)) {
+                    (Some(KvResult::Written { rev, .. }), Some(key)) => {
+                        // Shown over the cache until the watch reaches the revision it wrote.
+                        let seen = self
+                            .reflectors
+                            .get(&keys::kind_of(key))
+                            .map_or(0, |r| r.rev);
+                        match self.own.get_mut(&key) {
+                            Some(e) if *rev > seen => e.1 = Some(*rev),
+                            Some(_) => {
+                                self.own.remove(&key);
                             }
+                            None => {}
                         }
                     }
+                    (_, Some(key)) => {
+                        self.own.remove(&key);
+                    }
+                    (_, None) => {}
                 }
-                // A failed list, or an answer of the wrong shape.
-                Some(KvResult::Written { .. } | KvResult::Value(_)) | None => self.failed(ctx, p),
-            },
-            Pending::MarkNotReady(_) if result.is_none() => self.failed(ctx, p),
-            Pending::Write(_) | Pending::MarkNotReady(_) | Pending::NodeStatus(..) => {
                 if let (Pending::NodeStatus(node, ready, taint), Some(KvResult::Written { .. })) =
                     (p, &result)
                 {
@@ -437,7 +693,7 @@ impl Controllers {
                         ctx.trace(crate::observe::TraceKind::NodeTaint { node, tainted });
                     }
                 }
-                let l = p.of();
+                let Some(l) = p.of() else { return };
                 if let Some(st) = self.loops.get_mut(&l) {
                     st.writes_out = st.writes_out.saturating_sub(1);
                     if st.writes_out == 0 {
@@ -460,9 +716,9 @@ impl Controllers {
         value: u64,
         expected_rev: Option<u64>,
     ) {
-        let l = p.of();
+        let Some(l) = p.of() else { return };
         let write_id = self.write_id(ctx);
-        self.send(
+        let id = self.send(
             ctx,
             p,
             KvOp::Put {
@@ -472,6 +728,8 @@ impl Controllers {
                 write_id,
             },
         );
+        self.own.insert(key, (value, None));
+        self.own_by_id.insert(id, key);
         if let Some(st) = self.loops.get_mut(&l) {
             st.writes_out += 1;
         }

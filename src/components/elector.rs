@@ -395,9 +395,16 @@ impl Elector {
             }
             ElectorTimer::Conn(t) => {
                 let api = self.cfg.api;
-                // Requests on a closed connection fail by their own timeouts (RenewDeadline).
-                self.conn
+                // Requests on a closed connection fail by their own timeouts (RenewDeadline); the
+                // controllers' watches on it are broken.
+                let ev = self
+                    .conn
                     .on_timer::<ElectorTimer>(ctx, &mut self.ids, api, t);
+                if ev == crate::components::conn::ConnEvent::Closed && self.leader {
+                    if let Some(c) = self.controllers.as_mut() {
+                        c.conn_lost(ctx);
+                    }
+                }
             }
             ElectorTimer::Work => {
                 if self.leader {
@@ -532,6 +539,15 @@ impl Elector {
         }
         if let Msg::GoAway { .. } = msg {
             self.conn.close();
+            return;
+        }
+        if let Msg::WatchEvent { id, values, rev } = msg {
+            self.conn.read(ctx.now);
+            if self.leader && IdSpace::of(id) == IdSpace::Controllers {
+                if let Some(c) = self.controllers(ctx) {
+                    c.on_watch_event(ctx, id, values, rev);
+                }
+            }
             return;
         }
         let Some((id, answer)) = msg.into_api_answer() else {

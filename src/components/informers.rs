@@ -222,11 +222,7 @@ impl Informers {
             ctx.out.push(Out::Relist);
         }
         let (start, end) = keys::range(keys::INFORMED);
-        let op = KvOp::Range {
-            start,
-            end,
-            since: None,
-        };
+        let op = KvOp::Range { start, end };
         self.send(ctx, i, op, |id, _| Phase::Listing { id, tries });
     }
 

@@ -88,16 +88,8 @@ pub enum KvOp {
     },
     /// A linearizable (or serializable) read of one key.
     Get { key: Key, linearizable: bool },
-    /// A linearizable read of a key range `[start, end)`. `since` marks a LIST that stands in for
-    /// an informer's watch (the controllers' periodic LISTs): the newest revision its client has
-    /// already seen of that range. The API server answers the whole range and costs only the
-    /// objects modified after it, as a watch served from its cache would deliver only those (etcd
-    /// ignores it).
-    Range {
-        start: Key,
-        end: Key,
-        since: Option<u64>,
-    },
+    /// A linearizable read of a key range `[start, end)`.
+    Range { start: Key, end: Key },
     /// A WATCH of a key range `[start, end)`, held open until the connection breaks or the server
     /// stops. To the API server: a Kubernetes watch, served from its watch cache; `node` is a
     /// kubelet's field selector (`spec.nodeName`) on pods. To an etcd member: the API server's

@@ -530,3 +530,33 @@ fn a_positive_script_weight_counts_while_the_script_succeeds() {
     let (_, to) = vip_moved_away(&o, 60 * S, "lb-1").expect("the VIP moves");
     assert_eq!(to, "lb-2");
 }
+
+/// The controllers react to their watches: when the node lifecycle controller marks a dead node's
+/// pods not ready, the EndpointSlice controller drops them a watch round trip later, and when the
+/// taint-eviction controller deletes them, the ReplicaSet controller creates replacements as
+/// quickly, as their informers' event handlers queue the work. (When each loop listed every
+/// second, each waited up to a second.)
+#[test]
+fn the_controllers_react_to_pod_changes_within_a_watch_round_trip() {
+    for seed in 1..=3 {
+        let o = worker_crash_then_kcm_failover(seed);
+        let after = |cause: &str, effect: &str| -> f64 {
+            let c = *log_times(&o, cause).first().expect(cause);
+            let e = log_times(&o, effect)
+                .into_iter()
+                .find(|&t| t >= c)
+                .expect(effect);
+            (e - c) as f64 / 1e9
+        };
+        let dropped = after(
+            "\"Updating ready status of pod to false\"",
+            "\"Updating EndpointSlices\" removed=",
+        );
+        assert!(dropped < 0.1, "seed {seed}: endpoints {dropped} s after");
+        let replaced = after("\"Deleting pod\"", "\"Too few replicas\"");
+        assert!(
+            replaced < 0.1,
+            "seed {seed}: replacements {replaced} s after"
+        );
+    }
+}
