@@ -432,6 +432,17 @@ impl Controllers {
         }
     }
 
+    /// GOAWAY came with the answer to request `id`: on a watch, the server ended it cleanly (a
+    /// graceful stop): it is opened again at once (on a new connection), as client-go's reflector
+    /// watches again without a LIST.
+    pub fn on_goaway(&mut self, ctx: &mut Ctx, id: u64) {
+        if let Some(Pending::Watch(kind)) = self.pending.get(&id).copied() {
+            self.pending.remove(&id);
+            ctx.cancel(ControllerTimer::Timeout { id });
+            self.watch_ended(ctx, kind, true);
+        }
+    }
+
     /// An event of one of the process's watches: the resource as the API server's cache now holds
     /// it, at store revision `rev`.
     pub fn on_watch_event(

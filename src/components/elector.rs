@@ -537,8 +537,14 @@ impl Elector {
             self.conn.pong(id, ctx.now);
             return;
         }
-        if let Msg::GoAway { .. } = msg {
+        if let Msg::GoAway { id } = msg {
             self.conn.close();
+            // On a controllers' watch it is the server's clean end of it (a graceful stop).
+            if self.leader && IdSpace::of(id) == IdSpace::Controllers {
+                if let Some(c) = self.controllers(ctx) {
+                    c.on_goaway(ctx, id);
+                }
+            }
             return;
         }
         if let Msg::WatchEvent { id, values, rev } = msg {

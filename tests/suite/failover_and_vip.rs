@@ -560,3 +560,41 @@ fn the_controllers_react_to_pod_changes_within_a_watch_round_trip() {
         );
     }
 }
+
+/// The controllers reach the API servers through the load balancer, and each API server in turn is
+/// stopped gracefully: it ends the watches it serves with GOAWAY, and the controllers' reflectors
+/// watch again at once through another. So their caches stay current: when a worker then dies, only
+/// it goes Unknown, after the grace period. (Were a watch ended by GOAWAY left for dead, the node
+/// lifecycle controller would read leases frozen at the stop and take every node for dead.)
+#[test]
+fn controllers_watch_again_when_an_api_server_stops_gracefully() {
+    for seed in 1..=2 {
+        let o = run_json(
+            r#"{"name":"t","duration":"5m",
+                "topology":{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],"load_balancers":1},
+                "settings":{"leader_election":{"api_endpoint":"load-balancer"}},
+                "workloads":[{"name":"web","replicas":6}],
+                "faults":[{"at":"60s","kind":"stop","target":"cp-1/kube-apiserver","for":"20s"},
+                          {"at":"100s","kind":"stop","target":"cp-2/kube-apiserver","for":"20s"},
+                          {"at":"140s","kind":"stop","target":"cp-3/kube-apiserver","for":"20s"},
+                          {"at":"180s","kind":"crash","target":"worker-2"}]}"#,
+            seed,
+        );
+        let unknown: Vec<(u64, String)> = o
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Log { text, .. } if text.contains("Ready is now Unknown") => {
+                    Some((e.time_ns, text.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(unknown.len(), 1, "seed {seed}: {unknown:?}");
+        let (at, text) = &unknown[0];
+        assert!(text.contains("worker-2"), "seed {seed}: {text}");
+        let after_s = (at - 180 * S) as f64 / 1e9;
+        assert!((50.0..61.0).contains(&after_s), "seed {seed}: {after_s} s");
+    }
+}
