@@ -1374,9 +1374,11 @@ impl EtcdMember {
                         *kvs = patched(kvs, *key, now);
                     }
                 }
-            }
-            for w in &mut v.watchers {
-                w.dirty |= (w.start..w.end).contains(key);
+                // Only a write is a watch event: a transaction whose compare failed (a
+                // conflict) or that the quota refused changed nothing and bumped no revision.
+                for w in &mut v.watchers {
+                    w.dirty |= (w.start..w.end).contains(key);
+                }
             }
             v.backend
                 .applied(self.cfg.quota, ctx.now, v.kv.len() as u64, v.kv.rev);
