@@ -531,26 +531,32 @@ impl Controllers {
                 reads.insert(kind, cache);
                 continue;
             }
-            let mut view: BTreeMap<u64, KeyValue> = cache.iter().map(|kv| (kv.key, *kv)).collect();
+            // Both sorted by key: one merge, not a map of the whole cache (five thousand pods while
+            // the ReplicaSet controller's creations are in flight).
+            let mut view: Vec<KeyValue> = Vec::with_capacity(cache.len() + 8);
+            let mut cached = cache.iter().peekable();
             for (&key, &(value, at)) in own {
-                if value == 0 {
-                    view.remove(&key);
-                } else {
+                let mut old = None;
+                while let Some(kv) = cached.next_if(|kv| kv.key <= key) {
+                    if kv.key == key {
+                        old = Some(kv.mod_rev);
+                    } else {
+                        view.push(*kv);
+                    }
+                }
+                if value != 0 {
                     // In flight, its revision is not known: an update carries on from the cached
                     // one (so a write that depends on it is refused if this one lands first).
-                    let old = view.get(&key).map_or(0, |kv| kv.mod_rev);
-                    let mod_rev = at.unwrap_or(old);
-                    view.insert(
+                    let mod_rev = at.unwrap_or(old.unwrap_or(0));
+                    view.push(KeyValue {
                         key,
-                        KeyValue {
-                            key,
-                            value,
-                            mod_rev,
-                        },
-                    );
+                        value,
+                        mod_rev,
+                    });
                 }
             }
-            reads.insert(kind, view.into_values().collect());
+            view.extend(cached.copied());
+            reads.insert(kind, view.into());
         }
         Some(reads)
     }
