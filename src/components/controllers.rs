@@ -1289,3 +1289,84 @@ impl Controllers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scheduler() -> Controllers {
+        let cfg = ControllerConfig {
+            role: Role::Scheduler,
+            workloads: Vec::new(),
+            nodes: Vec::new(),
+            node_names: Vec::new(),
+            resync_ns: SEC,
+            node_monitor_period_ns: 5 * SEC,
+            grace_ns: 50 * SEC,
+            startup_grace_ns: 60 * SEC,
+            eviction_rate: 0.1,
+            secondary_eviction_rate: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
+            toleration_ns: 300 * SEC,
+            exclude_control_plane: false,
+            max_pods: 110,
+            request_timeout_ns: 60 * SEC,
+            leader_election: true,
+        };
+        Controllers::new(cfg, 0)
+    }
+
+    proptest! {
+        /// What a loop reads is its cache with the process's own writes laid over it, key by key:
+        /// a written value replaces or adds the key (with the revision it wrote, or the cached
+        /// one while in flight), a deletion removes it; every other key is the cache's.
+        #[test]
+        fn own_writes_read_over_the_cache(
+            cached in proptest::collection::btree_map(0u64..60, (1u64..9, 1u64..500), 0..40),
+            own in proptest::collection::btree_map(0u64..60, (0u64..9, proptest::option::of(500u64..900)), 0..20),
+        ) {
+            let mut c = scheduler();
+            let key = |id| keys::key(keys::POD, id);
+            let cache: std::sync::Arc<[KeyValue]> = cached
+                .iter()
+                .map(|(&id, &(value, mod_rev))| KeyValue { key: key(id), value, mod_rev })
+                .collect();
+            for kind in loop_kinds(Loop::Scheduler) {
+                c.reflectors.insert(
+                    *kind,
+                    Reflector { cache: Some(std::sync::Arc::from([])), ..Reflector::default() },
+                );
+            }
+            c.reflectors.get_mut(&keys::POD).unwrap().cache = Some(cache);
+            for (&id, &w) in &own {
+                c.own.insert(key(id), w);
+            }
+            let reads = c.reads(Loop::Scheduler).expect("every cache synced");
+            let mut want: BTreeMap<u64, (u64, u64)> =
+                cached.iter().map(|(&id, &v)| (key(id), v)).collect();
+            for (&id, &(value, at)) in &own {
+                if value == 0 {
+                    want.remove(&key(id));
+                } else {
+                    let rev = at.unwrap_or(want.get(&key(id)).map_or(0, |v| v.1));
+                    want.insert(key(id), (value, rev));
+                }
+            }
+            let got: BTreeMap<u64, (u64, u64)> = reads[&keys::POD]
+                .iter()
+                .map(|kv| (kv.key, (kv.value, kv.mod_rev)))
+                .collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(reads[&keys::POD].windows(2).all(|w| w[0].key < w[1].key));
+        }
+    }
+
+    #[test]
+    fn a_loop_does_not_read_before_every_cache_it_reads_has_synced() {
+        let mut c = scheduler();
+        c.reflectors.insert(keys::POD, Reflector::default());
+        assert!(c.reads(Loop::Scheduler).is_none());
+    }
+}
