@@ -460,8 +460,7 @@ impl ApiServer {
         self.expiry_armed = None;
         self.throttled = None;
         self.watches.clear();
-        self.pushing.clear();
-        self.pushing_by_stream = Default::default();
+        self.forget_pushed_watches();
     }
 
     /// The requests held open on their connections (watches), as (peer, request id): when the
@@ -582,8 +581,7 @@ impl ApiServer {
     /// pkg/server/options/server_run_options.go): their clients watch again elsewhere, without a
     /// LIST. One message, so that nothing can overtake the GOAWAY on the way.
     fn end_watches(&mut self, ctx: &mut Ctx) {
-        self.pushing.clear();
-        self.pushing_by_stream = Default::default();
+        self.forget_pushed_watches();
         for (client, id) in std::mem::take(&mut self.watches) {
             ctx.send(client, Msg::GoAway { id });
         }
@@ -795,6 +793,12 @@ impl ApiServer {
             | Msg::HealthResp { .. }
             | Msg::Vrrp { .. } => {}
         }
+    }
+
+    /// Forgets every watch the cache feeds, with its index by stream.
+    fn forget_pushed_watches(&mut self) {
+        self.pushing.clear();
+        self.pushing_by_stream = Default::default();
     }
 
     /// Sends held watch `key` its view of the cache, if it changed since it was last sent.

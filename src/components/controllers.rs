@@ -426,10 +426,16 @@ impl Controllers {
             .map(|(k, r)| (*k, r.id))
             .collect();
         for (kind, id) in open {
-            self.pending.remove(&id);
-            ctx.cancel(ControllerTimer::Timeout { id });
-            self.watch_ended(ctx, kind, false);
+            self.drop_watch(ctx, kind, id, false);
         }
+    }
+
+    /// Watch `id` of `kind` is over without an answer to wait for: forget the request, then
+    /// [`Controllers::watch_ended`].
+    fn drop_watch(&mut self, ctx: &mut Ctx, kind: u64, id: u64, clean: bool) {
+        self.pending.remove(&id);
+        ctx.cancel(ControllerTimer::Timeout { id });
+        self.watch_ended(ctx, kind, clean);
     }
 
     /// GOAWAY came with the answer to request `id`: on a watch, the server ended it cleanly (a
@@ -437,9 +443,7 @@ impl Controllers {
     /// watches again without a LIST.
     pub fn on_goaway(&mut self, ctx: &mut Ctx, id: u64) {
         if let Some(Pending::Watch(kind)) = self.pending.get(&id).copied() {
-            self.pending.remove(&id);
-            ctx.cancel(ControllerTimer::Timeout { id });
-            self.watch_ended(ctx, kind, true);
+            self.drop_watch(ctx, kind, id, true);
         }
     }
 
@@ -491,12 +495,12 @@ impl Controllers {
         if synced {
             // A loop starts as soon as every cache it reads has synced (`WaitForCacheSync`, then
             // its first pass), not at its next period: the taint-eviction clock, say, starts then.
-            kicks.extend(self.loops.keys().copied().filter(|&l| {
-                loop_kinds(l).contains(&kind)
-                    && loop_kinds(l)
-                        .iter()
-                        .all(|k| self.reflectors.get(k).is_some_and(|r| r.cache.is_some()))
-            }));
+            kicks.extend(
+                self.loops
+                    .keys()
+                    .copied()
+                    .filter(|&l| loop_kinds(l).contains(&kind) && self.synced(l)),
+            );
         }
         kicks.sort();
         kicks.dedup();
@@ -515,6 +519,13 @@ impl Controllers {
         } else {
             self.run(ctx, l, true);
         }
+    }
+
+    /// Every cache loop `l` reads has had its first event.
+    fn synced(&self, l: Loop) -> bool {
+        loop_kinds(l)
+            .iter()
+            .all(|k| self.reflectors.get(k).is_some_and(|r| r.cache.is_some()))
     }
 
     /// What loop `l` reads: each resource's cache with this process's writes it does not show yet
