@@ -133,6 +133,11 @@ struct Reflector {
     cache: Option<std::sync::Arc<[KeyValue]>>,
     /// The store revision of that event.
     rev: u64,
+    /// Its back-off before it watches again: each reflector has its own
+    /// (`backoffManager: wait.NewExponentialBackoffManager(800*time.Millisecond, 30*time.Second,
+    /// ...)` in client-go tools/cache/reflector.go `NewReflectorWithOptions`), so reflectors that
+    /// fail together each wait 0.8-1.6 s first, not a shared wait that doubles per reflector.
+    backoff: crate::components::informers::ReflectorBackoff,
 }
 
 /// How long a controllers' watch waits for its first event (the API server sends the current list
@@ -248,8 +253,6 @@ pub struct Controllers {
     pub conn: crate::components::msg::ConnId,
     /// The informers, by resource.
     reflectors: BTreeMap<u64, Reflector>,
-    /// The reflectors' back-off manager (one per process, as the kubelet's).
-    backoff: crate::components::informers::ReflectorBackoff,
     /// A re-watch after the back-off is armed for these resources.
     rewatch_armed: std::collections::BTreeSet<u64>,
     /// This process's writes its caches do not show yet, by key: the value written, and the store
@@ -258,6 +261,9 @@ pub struct Controllers {
     own: BTreeMap<u64, (u64, Option<u64>)>,
     /// The in-flight writes' keys, by request id.
     own_by_id: BTreeMap<u64, u64>,
+    /// The informers run before and regardless of leadership (kube-scheduler's, see
+    /// [`Controllers::start_informers`]); leading then starts only the loops.
+    early: bool,
 }
 
 impl Controllers {
@@ -282,54 +288,116 @@ impl Controllers {
             mark_retry: std::collections::BTreeSet::new(),
             conn: crate::components::msg::ConnId::default(),
             reflectors: BTreeMap::new(),
-            backoff: Default::default(),
             rewatch_armed: std::collections::BTreeSet::new(),
             own: BTreeMap::new(),
             own_by_id: BTreeMap::new(),
+            early: false,
         }
     }
 
-    /// Starts the loops of this role (on becoming leader).
-    pub fn start(&mut self, ctx: &mut Ctx, identity: u32, lease: u16) {
-        self.identity = identity as u64;
-        self.lease = lease;
-        self.pending.clear();
-        self.loops.clear();
-        self.probe.clear();
-        self.next_taint.clear();
-        self.master_disruption = false;
-        self.generation += 1;
-        self.evict_at = None;
-        self.taint_seen.clear();
-        self.mark_retry.clear();
-        self.reflectors.clear();
-        self.backoff = Default::default();
-        self.rewatch_armed.clear();
-        self.own.clear();
-        self.own_by_id.clear();
+    /// The loops this role runs while it leads (with workloads; the node lifecycle controller
+    /// always).
+    fn role_loops(&self) -> Vec<Loop> {
         let loops: &[Loop] = match self.cfg.role {
             Role::ControllerManager => &[Loop::ReplicaSet, Loop::NodeLifecycle, Loop::Endpoints],
             Role::Scheduler => &[Loop::Scheduler],
         };
-        for l in loops {
-            if *l != Loop::NodeLifecycle && self.cfg.workloads.is_empty() {
-                continue;
-            }
-            self.loops.insert(*l, LoopState::default());
-            for k in loop_kinds(*l) {
+        loops
+            .iter()
+            .copied()
+            .filter(|&l| l == Loop::NodeLifecycle || !self.cfg.workloads.is_empty())
+            .collect()
+    }
+
+    /// Everything but the informers' state back to a fresh process's, for `lease`.
+    fn reset_loops(&mut self, lease: u16) {
+        self.lease = lease;
+        self.loops.clear();
+        self.probe.clear();
+        self.next_taint.clear();
+        self.master_disruption = false;
+        self.evict_at = None;
+        self.taint_seen.clear();
+        self.mark_retry.clear();
+    }
+
+    /// A clean slate with an informer, not yet watching, for every resource the role's loops read;
+    /// timers of the previous slate are void.
+    fn reset_informers(&mut self) {
+        self.pending.clear();
+        self.generation += 1;
+        self.reflectors.clear();
+        self.rewatch_armed.clear();
+        self.own.clear();
+        self.own_by_id.clear();
+        for l in self.role_loops() {
+            for k in loop_kinds(l) {
                 self.reflectors.entry(*k).or_default();
             }
+        }
+    }
+
+    /// Opens every informer's watch.
+    fn open_watches(&mut self, ctx: &mut Ctx) {
+        let kinds: Vec<u64> = self.reflectors.keys().copied().collect();
+        for k in kinds {
+            self.watch(ctx, k);
+        }
+    }
+
+    /// kube-scheduler starts its informers and waits for their caches to sync before it runs leader
+    /// election at all (`cc.InformerFactory.Start`, then `WaitForCacheSync`, then
+    /// `leaderElector.Run`, k/k cmd/kube-scheduler/app/server.go), so a standby's caches are warm
+    /// when it takes over. kube-controller-manager builds its informers inside `OnStartedLeading`
+    /// (cmd/kube-controller-manager/app/controllermanager.go), as [`Controllers::start`] does.
+    /// The elector then waits for them to sync ([`Controllers::informers_synced`]) before it
+    /// campaigns. Nothing happens unless [`Controllers::informs_early`].
+    pub fn start_informers(&mut self, ctx: &mut Ctx, lease: u16) {
+        if !self.informs_early() {
+            return;
+        }
+        self.reset_loops(lease);
+        self.reset_informers();
+        self.open_watches(ctx);
+        self.early = true;
+    }
+
+    /// Whether its informers start with the process, before leader election: kube-scheduler's,
+    /// when it has loops to run (the model runs kube-scheduler's loop only with workloads).
+    pub fn informs_early(&self) -> bool {
+        self.cfg.role == Role::Scheduler && !self.role_loops().is_empty()
+    }
+
+    /// Every informer has had its first event (a process without informers: trivially).
+    pub fn informers_synced(&self) -> bool {
+        self.reflectors.values().all(|r| r.cache.is_some())
+    }
+
+    /// Whether its informers run while it does not lead (see [`Controllers::start_informers`]).
+    pub fn informing(&self) -> bool {
+        self.early
+    }
+
+    /// Starts the loops of this role (on becoming leader), and their informers unless they run
+    /// already.
+    pub fn start(&mut self, ctx: &mut Ctx, identity: u32, lease: u16) {
+        self.identity = identity as u64;
+        self.reset_loops(lease);
+        if !self.early {
+            self.reset_informers();
+        }
+        for l in self.role_loops() {
+            self.loops.insert(l, LoopState::default());
             ctx.timer(
                 1,
                 ControllerTimer::Loop {
                     generation: self.generation,
-                    which: *l,
+                    which: l,
                 },
             );
         }
-        let kinds: Vec<u64> = self.reflectors.keys().copied().collect();
-        for k in kinds {
-            self.watch(ctx, k);
+        if !self.early {
+            self.open_watches(ctx);
         }
     }
 
@@ -341,6 +409,7 @@ impl Controllers {
         self.rewatch_armed.clear();
         self.own.clear();
         self.own_by_id.clear();
+        self.early = false;
     }
 
     /// Records the elector's last successful renewal (reported with every leader-only action).
@@ -405,7 +474,7 @@ impl Controllers {
             self.watch(ctx, kind);
         } else if self.rewatch_armed.insert(kind) {
             let unit = rand::Rng::gen::<f64>(ctx.rng);
-            let wait = self.backoff.next(ctx.now, unit);
+            let wait = r.backoff.next(ctx.now, unit);
             ctx.timer(
                 wait,
                 ControllerTimer::Rewatch {
@@ -1372,6 +1441,75 @@ mod tests {
             prop_assert_eq!(got, want);
             prop_assert!(reads[&keys::POD].windows(2).all(|w| w[0].key < w[1].key));
         }
+    }
+
+    /// The watches a batch of outputs opens, as (request id, start of the watched range).
+    fn watches(out: &[crate::components::ctx::Out]) -> Vec<(u64, u64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                crate::components::ctx::Out::Send {
+                    msg:
+                        Msg::ApiReq {
+                            id,
+                            op: KvOp::Watch { start, .. },
+                            ..
+                        },
+                    ..
+                } => Some((*id, *start)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// kube-scheduler's informers start with the process and sync before it campaigns; leading
+    /// then runs its loop on the warm caches at once, without watching again. (The controller
+    /// manager's start only when it leads.)
+    #[test]
+    fn the_scheduler_informs_before_it_leads_and_leads_on_warm_caches() {
+        let mut c = scheduler();
+        c.cfg.workloads = vec![WorkloadSpec {
+            name: "web".into(),
+            replicas: 1,
+            spread: Spread::Zones,
+            on_control_plane: false,
+        }];
+        let mut rng = crate::engine::rng::stream(1, 1);
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            now: 1,
+            me: 7,
+            rng: &mut rng,
+            out: &mut out,
+            quiet_ok: false,
+        };
+        assert!(c.informs_early());
+        c.start_informers(&mut ctx, 0);
+        let opened = watches(ctx.out);
+        assert_eq!(opened.len(), loop_kinds(Loop::Scheduler).len());
+        assert!(c.informing() && !c.informers_synced());
+        for (i, (id, _)) in opened.iter().enumerate() {
+            assert!(
+                !c.informers_synced(),
+                "synced after {i} of the first events"
+            );
+            c.on_watch_event(&mut ctx, *id, std::sync::Arc::from([]), 5);
+        }
+        assert!(c.informers_synced());
+        assert!(c.loops.is_empty(), "no loop runs before it leads");
+        ctx.out.clear();
+        c.start(&mut ctx, 3, 0);
+        assert!(watches(ctx.out).is_empty(), "leading opens no watch");
+        assert!(c.reads(Loop::Scheduler).is_some(), "its caches are warm");
+        assert!(c.loops.contains_key(&Loop::Scheduler));
+        c.stop();
+        assert!(!c.informing() && c.reflectors.is_empty());
+
+        let mut kcm = scheduler();
+        kcm.cfg.role = Role::ControllerManager;
+        assert!(!kcm.informs_early());
+        ctx.out.clear();
+        kcm.start_informers(&mut ctx, 1);
+        assert!(ctx.out.is_empty() && !kcm.informing());
     }
 
     #[test]

@@ -133,6 +133,9 @@ pub struct Elector {
     conn: ApiConn,
     /// Its last Lease writes' times, oldest first (see [`LeaseStamp`]).
     stamps: std::collections::VecDeque<LeaseStamp>,
+    /// It campaigns once its informers have synced (kube-scheduler, see
+    /// [`Controllers::start_informers`]).
+    campaign_on_sync: bool,
 }
 
 impl Elector {
@@ -155,6 +158,7 @@ impl Elector {
             controllers,
             conn: ApiConn::new(true),
             stamps: std::collections::VecDeque::with_capacity(STAMPS_KEPT),
+            campaign_on_sync: false,
         }
     }
 
@@ -204,6 +208,7 @@ impl Elector {
         self.round_start = None;
         self.pending = Pending::None;
         self.stopping = false;
+        self.campaign_on_sync = false;
         if !self.cfg.enabled {
             // --leader-elect=false: every instance runs its controllers at once.
             self.set_leader(ctx, true);
@@ -213,11 +218,30 @@ impl Elector {
             proc: ctx.me,
             state: ProcState::Standby,
         });
+        let lease = self.cfg.lease;
+        if self.controllers.as_ref().is_some_and(|c| c.informs_early()) {
+            if let Some(c) = self.controllers(ctx) {
+                c.start_informers(ctx, lease);
+            }
+            self.campaign_on_sync = true;
+            return;
+        }
+        self.campaign(ctx);
+    }
+
+    /// `leaderElector.Run`: the first attempt at once, then every jittered retry period.
+    fn campaign(&mut self, ctx: &mut Ctx) {
         ctx.log(format!(
             "leaderelection.go: attempting to acquire leader lease kube-system/{}...",
             self.cfg.lease_name
         ));
         ctx.timer(1, ElectorTimer::Try);
+    }
+
+    /// Whether its controllers take API traffic now: while it leads, or while their informers run
+    /// regardless (kube-scheduler's).
+    fn controllers_live(&self) -> bool {
+        self.leader || self.controllers.as_ref().is_some_and(|c| c.informing())
     }
 
     /// Crash: nothing survives.
@@ -400,7 +424,7 @@ impl Elector {
                 let ev = self
                     .conn
                     .on_timer::<ElectorTimer>(ctx, &mut self.ids, api, t);
-                if ev == crate::components::conn::ConnEvent::Closed && self.leader {
+                if ev == crate::components::conn::ConnEvent::Closed && self.controllers_live() {
                     if let Some(c) = self.controllers.as_mut() {
                         c.conn_lost(ctx);
                     }
@@ -422,7 +446,7 @@ impl Elector {
 
     /// The controllers' timers: they run only while this process leads.
     pub fn on_controllers_timer(&mut self, ctx: &mut Ctx, t: ControllerTimer) {
-        if self.stopping || !self.leader {
+        if self.stopping || !self.controllers_live() {
             return;
         }
         if let Some(c) = self.controllers(ctx) {
@@ -540,7 +564,7 @@ impl Elector {
         if let Msg::GoAway { id } = msg {
             self.conn.close();
             // On a controllers' watch it is the server's clean end of it (a graceful stop).
-            if self.leader && IdSpace::of(id) == IdSpace::Controllers {
+            if self.controllers_live() && IdSpace::of(id) == IdSpace::Controllers {
                 if let Some(c) = self.controllers(ctx) {
                     c.on_goaway(ctx, id);
                 }
@@ -549,9 +573,19 @@ impl Elector {
         }
         if let Msg::WatchEvent { id, values, rev } = msg {
             self.conn.read(ctx.now);
-            if self.leader && IdSpace::of(id) == IdSpace::Controllers {
+            if self.controllers_live() && IdSpace::of(id) == IdSpace::Controllers {
                 if let Some(c) = self.controllers(ctx) {
                     c.on_watch_event(ctx, id, values, rev);
+                }
+                if self.campaign_on_sync
+                    && self
+                        .controllers
+                        .as_ref()
+                        .is_some_and(|c| c.informers_synced())
+                {
+                    // `WaitForCacheSync` returned: leader election starts.
+                    self.campaign_on_sync = false;
+                    self.campaign(ctx);
                 }
             }
             return;
@@ -567,7 +601,7 @@ impl Elector {
         let result = answer.map_or(Err(()), |r| r.map_err(|_| ()));
         match IdSpace::of(id) {
             IdSpace::Controllers => {
-                if self.leader {
+                if self.controllers_live() {
                     if let Some(c) = self.controllers(ctx) {
                         c.on_msg(ctx, id, result.ok());
                     }

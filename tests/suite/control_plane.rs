@@ -1,7 +1,7 @@
 //! The HA guidance table, pinned with the real timings: API server loss, scheduler and controller
 //! manager failover, load balancer loss, VIP failover, and stacked against external etcd.
 
-use crate::common::{metric, run_json};
+use crate::common::{log_times, metric, proc_id, run_json};
 use kube_ha_sim::observe::TraceKind;
 use kube_ha_sim::run::Outcome;
 
@@ -262,4 +262,38 @@ fn a_stopped_controller_manager_keeps_its_lease_until_it_expires() {
     // costs the lease duration.
     let t = takeover_after_crash("stop", "leader:kube-controller-manager", 2);
     assert!(t >= 12.0, "{t}s");
+}
+
+/// kube-scheduler starts its informers and waits for their caches to sync before it runs leader
+/// election (`WaitForCacheSync`, then `leaderElector.Run`, k/k cmd/kube-scheduler/app/server.go);
+/// kube-controller-manager builds its informers only once it leads. Both restarted while their
+/// API server is stopped: the controller manager campaigns at once ("attempting to acquire leader
+/// lease"), the scheduler only once that server is back and its reflectors, retrying after their
+/// back-off (at most 30 s), have had their first events.
+#[test]
+fn a_scheduler_campaigns_only_once_its_caches_have_synced() {
+    for seed in 1..=2 {
+        let o = run_json(
+            r#"{"name":"t","duration":"3m",
+                "topology":{"etcd":"stacked","control_plane_nodes":3,"workers":3,"zones":["a","b","c"],"load_balancers":1},
+                "workloads":[{"name":"web","replicas":6}],
+                "faults":[{"at":"60s","kind":"stop","target":"cp-1/kube-apiserver","for":"40s"},
+                          {"at":"70s","kind":"crash","target":"cp-1/kube-scheduler","for":"5s"},
+                          {"at":"70s","kind":"crash","target":"cp-1/kube-controller-manager","for":"5s"}]}"#,
+            seed,
+        );
+        let campaign = |name: &str| -> f64 {
+            log_times(&o, proc_id(&o, name), "attempting to acquire leader lease")
+                .into_iter()
+                .find(|&t| t > 74.0)
+                .unwrap_or_else(|| panic!("seed {seed}: {name} never campaigned after its restart"))
+        };
+        let kcm = campaign("cp-1/kube-controller-manager");
+        assert!((75.0..75.1).contains(&kcm), "seed {seed}: {kcm}");
+        let scheduler = campaign("cp-1/kube-scheduler");
+        assert!(
+            (100.0..131.0).contains(&scheduler),
+            "seed {seed}: the scheduler campaigned at {scheduler} s"
+        );
+    }
 }

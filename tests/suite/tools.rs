@@ -40,7 +40,11 @@ fn the_pgo_build_script_parses_names_real_files_and_refuses_without_llvm_profdat
         "{}",
         String::from_utf8_lossy(&syntax.stderr)
     );
-    for named in ["scenarios/plans/stacked-vs-external.json", "scenarios", "reports"] {
+    for named in [
+        "scenarios/plans/stacked-vs-external.json",
+        "scenarios",
+        "reports",
+    ] {
         assert!(text.contains(named), "the script no longer names {named}");
         assert!(root.join(named).exists(), "{named} is gone");
     }
