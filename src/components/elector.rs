@@ -444,7 +444,8 @@ impl Elector {
         }
     }
 
-    /// The controllers' timers: they run only while this process leads.
+    /// The controllers' timers: they run only while this process leads, or, for kube-scheduler's
+    /// informers, while it waits to lead.
     pub fn on_controllers_timer(&mut self, ctx: &mut Ctx, t: ControllerTimer) {
         if self.stopping || !self.controllers_live() {
             return;
