@@ -551,16 +551,20 @@ impl Controllers {
             values
         };
         let synced = r.cache.is_none();
-        let changed = r.cache.as_deref() != Some(&*values);
+        // Only the loops that run here react; a standby scheduler's informers run none, and the
+        // comparison is of the whole resource (five thousand pods in a large cluster).
+        let mut kicks: Vec<Loop> = reacting(kind)
+            .iter()
+            .copied()
+            .filter(|l| self.loops.contains_key(l))
+            .collect();
+        if !kicks.is_empty() && r.cache.as_deref() == Some(&*values) {
+            kicks.clear();
+        }
         r.cache = Some(values);
         // Own writes the watch now shows are the cache's from here on.
         self.own
             .retain(|k, (_, at)| keys::kind_of(*k) != kind || at.is_none_or(|at| at > rev));
-        let mut kicks: Vec<Loop> = if changed {
-            reacting(kind).to_vec()
-        } else {
-            Vec::new()
-        };
         if synced {
             // A loop starts as soon as every cache it reads has synced (`WaitForCacheSync`, then
             // its first pass), not at its next period: the taint-eviction clock, say, starts then.
