@@ -1292,6 +1292,14 @@ impl Controllers {
         nodes: &[KeyValue],
         pods: &[KeyValue],
     ) {
+        // Most passes during a rollout are kicked by pods already bound (their status, their
+        // readiness): with none pending the pass binds nothing, and its maps need not be built.
+        if !pods.iter().any(|kv| {
+            let p = Pod::unpack(kv.value);
+            p.node.is_none() && !p.terminating
+        }) {
+            return;
+        }
         let objs: BTreeMap<u16, NodeObj> = nodes
             .iter()
             .map(|kv| (keys::id16_of(kv.key), NodeObj::unpack(kv.value)))
