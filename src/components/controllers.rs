@@ -877,16 +877,17 @@ impl Controllers {
 
     fn replicaset(&mut self, ctx: &mut Ctx, pods: &[KeyValue]) {
         let n = self.cfg.workloads.len();
-        let mut active: Vec<Vec<(u64, u64, Pod)>> = vec![Vec::new(); n];
+        // Counted first: most passes find every workload at its count and write nothing, and the
+        // pods of a workload are gathered only to scale it down.
+        let mut counts = vec![0usize; n];
         for kv in pods {
             let p = Pod::unpack(kv.value);
             if !p.terminating && (p.workload as usize) < n {
-                active[p.workload as usize].push((kv.key, kv.mod_rev, p));
+                counts[p.workload as usize] += 1;
             }
         }
-        for (w, act) in active.iter_mut().enumerate() {
+        for (w, &have) in counts.iter().enumerate() {
             let want = self.cfg.workloads[w].replicas as usize;
-            let have = act.len();
             if have < want {
                 for _ in 0..(want - have) {
                     let uid = (self.identity << 24) | (self.next_uid & 0xff_ffff);
@@ -911,6 +912,14 @@ impl Controllers {
                     want - have
                 ));
             } else if have > want {
+                let mut act: Vec<(u64, u64, Pod)> = pods
+                    .iter()
+                    .filter_map(|kv| {
+                        let p = Pod::unpack(kv.value);
+                        (!p.terminating && p.workload as usize == w)
+                            .then_some((kv.key, kv.mod_rev, p))
+                    })
+                    .collect();
                 // Scale down the pending ones first.
                 act.sort_by_key(|(k, _, p)| (p.node.is_some(), *k));
                 for (key, rev, mut p) in act.iter().take(have - want).copied() {
@@ -926,26 +935,39 @@ impl Controllers {
     /// go only where the published entry differs (the controller compares desired and existing
     /// slices before it writes).
     fn endpoints(&mut self, ctx: &mut Ctx, pods: &[KeyValue], published: &[KeyValue]) {
-        let mut desired: BTreeMap<u64, EndpointObj> = BTreeMap::new();
-        for kv in pods {
+        // Both sides in uid order (a cache is sorted by key, and a key's low bits are its uid): one
+        // merge. The writes keep the order a map of the desired entries gave: the published
+        // entries' changes and removals in their order, then the new entries in uid order.
+        let mut desired = pods.iter().filter_map(|kv| {
             let p = Pod::unpack(kv.value);
-            if let (Some(node), true, false) = (p.node, p.ready, p.terminating) {
-                let e = EndpointObj {
-                    workload: p.workload,
-                    node,
-                };
-                desired.insert(keys::id_of(kv.key), e);
+            match (p.node, p.ready, p.terminating) {
+                (Some(node), true, false) => Some((
+                    keys::id_of(kv.key),
+                    EndpointObj {
+                        workload: p.workload,
+                        node,
+                    },
+                )),
+                _ => None,
             }
-        }
+        });
+        let mut new: Vec<(u64, EndpointObj)> = Vec::new();
+        let mut next = desired.next();
         let mut added = 0;
         let mut removed = 0;
         for kv in published {
             let uid = keys::id_of(kv.key);
-            match desired.remove(&uid) {
-                Some(e) if e.pack() == kv.value => {}
-                Some(e) => {
-                    self.put(ctx, Loop::Endpoints, kv.key, e.pack(), Some(kv.mod_rev));
-                    added += 1;
+            while let Some(d) = next.filter(|d| d.0 < uid) {
+                new.push(d);
+                next = desired.next();
+            }
+            match next.filter(|d| d.0 == uid) {
+                Some((_, e)) => {
+                    next = desired.next();
+                    if e.pack() != kv.value {
+                        self.put(ctx, Loop::Endpoints, kv.key, e.pack(), Some(kv.mod_rev));
+                        added += 1;
+                    }
                 }
                 None => {
                     self.put(ctx, Loop::Endpoints, kv.key, 0, Some(kv.mod_rev));
@@ -953,7 +975,9 @@ impl Controllers {
                 }
             }
         }
-        for (uid, e) in desired {
+        new.extend(next);
+        new.extend(desired);
+        for (uid, e) in new {
             let key = keys::key(keys::ENDPOINT, uid);
             self.put(ctx, Loop::Endpoints, key, e.pack(), Some(0));
             added += 1;
@@ -1522,6 +1546,84 @@ mod tests {
         ctx.out.clear();
         kcm.start_informers(&mut ctx, 1);
         assert!(ctx.out.is_empty() && !kcm.informing());
+    }
+
+    /// The (key, value, expected revision) of every Put a batch of outputs sends, in order.
+    fn puts(out: &[crate::components::ctx::Out]) -> Vec<(u64, u64, Option<u64>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                crate::components::ctx::Out::Send {
+                    msg:
+                        Msg::ApiReq {
+                            op:
+                                KvOp::Put {
+                                    key,
+                                    value,
+                                    expected_rev,
+                                    ..
+                                },
+                            ..
+                        },
+                    ..
+                } => Some((*key, *value, *expected_rev)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The EndpointSlice sync's merge of two sorted lists writes what a map of the desired
+        /// entries wrote, in the same order: changes and removals of published entries in their
+        /// order, then the new ones by uid.
+        #[test]
+        fn the_endpoint_sync_writes_what_a_map_of_desired_entries_wrote(
+            pods in proptest::collection::btree_map(0u64..80, (0u16..3, proptest::option::of(0u16..4), any::<bool>(), any::<bool>()), 0..50),
+            published in proptest::collection::btree_map(0u64..80, (0u16..3, 0u16..4), 0..40),
+        ) {
+            let pods: Vec<KeyValue> = pods
+                .iter()
+                .map(|(&uid, &(workload, node, terminating, ready))| KeyValue {
+                    key: keys::key(keys::POD, uid),
+                    value: Pod { workload, node, terminating, ready }.pack(),
+                    mod_rev: 1,
+                })
+                .collect();
+            let published: Vec<KeyValue> = published
+                .iter()
+                .map(|(&uid, &(workload, node))| KeyValue {
+                    key: keys::key(keys::ENDPOINT, uid),
+                    value: EndpointObj { workload, node }.pack(),
+                    mod_rev: 7 + uid,
+                })
+                .collect();
+            // The map-based sync this replaced.
+            let mut desired: BTreeMap<u64, EndpointObj> = BTreeMap::new();
+            for kv in &pods {
+                let p = Pod::unpack(kv.value);
+                if let (Some(node), true, false) = (p.node, p.ready, p.terminating) {
+                    desired.insert(keys::id_of(kv.key), EndpointObj { workload: p.workload, node });
+                }
+            }
+            let mut want = Vec::new();
+            for kv in &published {
+                match desired.remove(&keys::id_of(kv.key)) {
+                    Some(e) if e.pack() == kv.value => {}
+                    Some(e) => want.push((kv.key, e.pack(), Some(kv.mod_rev))),
+                    None => want.push((kv.key, 0, Some(kv.mod_rev))),
+                }
+            }
+            for (uid, e) in desired {
+                want.push((keys::key(keys::ENDPOINT, uid), e.pack(), Some(0)));
+            }
+            let mut c = scheduler();
+            c.cfg.role = Role::ControllerManager;
+            c.loops.insert(Loop::Endpoints, LoopState::default());
+            let mut rng = crate::engine::rng::stream(1, 1);
+            let mut out = Vec::new();
+            let mut ctx = Ctx { now: 1, me: 7, rng: &mut rng, out: &mut out, quiet_ok: false };
+            c.endpoints(&mut ctx, &pods, &published);
+            prop_assert_eq!(puts(ctx.out), want);
+        }
     }
 
     #[test]
