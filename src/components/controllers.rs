@@ -1481,20 +1481,23 @@ mod tests {
 
     /// The watches a batch of outputs opens, as (request id, start of the watched range).
     fn watches(out: &[crate::components::ctx::Out]) -> Vec<(u64, u64)> {
-        out.iter()
-            .filter_map(|o| match o {
-                crate::components::ctx::Out::Send {
-                    msg:
-                        Msg::ApiReq {
-                            id,
-                            op: KvOp::Watch { start, .. },
-                            ..
-                        },
-                    ..
-                } => Some((*id, *start)),
+        requests(out)
+            .filter_map(|(id, op)| match op {
+                KvOp::Watch { start, .. } => Some((id, *start)),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The API requests a batch of outputs sends, as (request id, operation), in order.
+    fn requests(out: &[crate::components::ctx::Out]) -> impl Iterator<Item = (u64, &KvOp)> {
+        out.iter().filter_map(|o| match o {
+            crate::components::ctx::Out::Send {
+                msg: Msg::ApiReq { id, op, .. },
+                ..
+            } => Some((*id, op)),
+            _ => None,
+        })
     }
 
     /// kube-scheduler's informers start with the process and sync before it campaigns; leading
@@ -1550,20 +1553,12 @@ mod tests {
 
     /// The (key, value, expected revision) of every Put a batch of outputs sends, in order.
     fn puts(out: &[crate::components::ctx::Out]) -> Vec<(u64, u64, Option<u64>)> {
-        out.iter()
-            .filter_map(|o| match o {
-                crate::components::ctx::Out::Send {
-                    msg:
-                        Msg::ApiReq {
-                            op:
-                                KvOp::Put {
-                                    key,
-                                    value,
-                                    expected_rev,
-                                    ..
-                                },
-                            ..
-                        },
+        requests(out)
+            .filter_map(|(_, op)| match op {
+                KvOp::Put {
+                    key,
+                    value,
+                    expected_rev,
                     ..
                 } => Some((*key, *value, *expected_rev)),
                 _ => None,
