@@ -321,6 +321,10 @@ pub struct ApiServer {
     /// The keys of `pushing` by stream: a node lease's renewal is pushed to the few watchers of the
     /// leases, not looked for among a thousand kubelets' watches.
     pushing_by_stream: [std::collections::BTreeSet<(ProcId, u64)>; WATCHED.len()],
+    /// The keys of the pods' watches by their field selector (`None`: all pods, the controllers'
+    /// informers): a pod's change is pushed to the kubelets of the nodes it changed, not looked
+    /// for among a thousand.
+    pod_watches_by_node: BTreeMap<Option<u16>, std::collections::BTreeSet<(ProcId, u64)>>,
     /// The watch cache's pods split by the node they are bound to, for the kubelets'
     /// field-selected watches: rebuilt only when the cache's pods change, so a kubelet's watch event
     /// costs its own pods, not the cluster's.
@@ -376,6 +380,80 @@ fn pods_on(
     nodes.get(&node).unwrap_or(&NONE).clone()
 }
 
+/// The nodes whose field-selected view of the pods differs between two answers, each in key order
+/// (as etcd returns a range): a pod added, removed or changed is a change to the node it was bound
+/// to and to the node it is bound to now. In node order, without repeats.
+fn nodes_changed(old: &[KeyValue], new: &[KeyValue]) -> Vec<u16> {
+    let mut nodes = Vec::new();
+    let mut note = |kv: &KeyValue| {
+        if let Some(n) = Pod::unpack(kv.value).node {
+            nodes.push(n);
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a.key == b.key => {
+                if a != b {
+                    note(a);
+                    note(b);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a.key < b.key => {
+                note(a);
+                i += 1;
+            }
+            (Some(a), None) => {
+                note(a);
+                i += 1;
+            }
+            (_, Some(b)) => {
+                note(b);
+                j += 1;
+            }
+            (None, None) => unreachable!("the loop runs while either has more"),
+        }
+    }
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}
+
+/// Moves `cache` (the split of `old`) to the split of `new`, rebuilding only the `changed` nodes'
+/// slices: a pod's binding changes a node or two, and rebuilding a thousand nodes' slices for it
+/// was most of a large cluster's API server cost. A split of another answer, or a change to many
+/// nodes, is left to be rebuilt whole when next read.
+fn patch_split(
+    cache: &mut Derived<PodsByNode>,
+    old: &std::sync::Arc<[KeyValue]>,
+    new: &std::sync::Arc<[KeyValue]>,
+    changed: &[u16],
+) {
+    const PATCH_AT_MOST: usize = 16;
+    let Some((of, split)) = cache else {
+        return;
+    };
+    if !std::sync::Arc::ptr_eq(of, old) || changed.len() > PATCH_AT_MOST {
+        *cache = None;
+        return;
+    }
+    for &n in changed {
+        let pods: std::sync::Arc<[KeyValue]> = new
+            .iter()
+            .filter(|kv| Pod::unpack(kv.value).node == Some(n))
+            .copied()
+            .collect();
+        if pods.is_empty() {
+            split.remove(&n);
+        } else {
+            split.insert(n, pods);
+        }
+    }
+    *of = new.clone();
+}
+
 /// The ranges the watch cache holds, each filled by its own etcd watch (a cacher per resource,
 /// k8s.io/apiserver pkg/storage/cacher): the pods; the Services' endpoints with the API servers'
 /// leases and the `kubernetes` Service's endpoints (adjacent kinds, as a kube-proxy watches them);
@@ -387,6 +465,9 @@ const WATCHED: [(Key, Key); 5] = [
     keys::range(keys::NODE),
     keys::range(keys::NODE_STATUS),
 ];
+
+/// The index of the pods in [`WATCHED`].
+const POD_STREAM: usize = 0;
 
 /// What a watcher is shown of a range, up to equality: how many objects and the newest
 /// modification. A write raises the newest revision and a deletion lowers the count, so two views
@@ -446,6 +527,7 @@ impl ApiServer {
             cache_rev: [0; WATCHED.len()],
             pushing: BTreeMap::new(),
             pushing_by_stream: Default::default(),
+            pod_watches_by_node: BTreeMap::new(),
             pods_by_node: None,
             bootstrap_deadline: None,
         }
@@ -730,9 +812,33 @@ impl ApiServer {
                 }
                 self.cache_rev[stream] = rev;
                 let fp = fingerprint(&values);
+                // The pods' watchers whose view can have changed: those of every pod and those of
+                // the nodes a pod changed on. Each other kubelet's view is what it was last sent
+                // (every watcher was pushed the previous answer), so visiting it sent nothing.
+                let changed = match &self.cache[stream] {
+                    Some((old, _)) if stream == POD_STREAM => {
+                        let nodes = nodes_changed(old, &values);
+                        patch_split(&mut self.pods_by_node, old, &values, &nodes);
+                        Some(nodes)
+                    }
+                    _ => None,
+                };
                 self.cache[stream] = Some((values, fp));
-                let keys: Vec<(ProcId, u64)> =
-                    self.pushing_by_stream[stream].iter().copied().collect();
+                let keys: Vec<(ProcId, u64)> = match changed {
+                    Some(nodes) => {
+                        let by_node = &self.pod_watches_by_node;
+                        let mut keys: Vec<(ProcId, u64)> = std::iter::once(None)
+                            .chain(nodes.into_iter().map(Some))
+                            .filter_map(|n| by_node.get(&n))
+                            .flatten()
+                            .copied()
+                            .collect();
+                        // In the order every watcher was visited in.
+                        keys.sort_unstable();
+                        keys
+                    }
+                    None => self.pushing_by_stream[stream].iter().copied().collect(),
+                };
                 for k in keys {
                     self.push(ctx, k);
                 }
@@ -799,6 +905,17 @@ impl ApiServer {
     fn forget_pushed_watches(&mut self) {
         self.pushing.clear();
         self.pushing_by_stream = Default::default();
+        self.pod_watches_by_node.clear();
+    }
+
+    /// Drops a pods' watch from the index by field selector.
+    fn unindex_pod_watch(&mut self, node: Option<u16>, key: (ProcId, u64)) {
+        if let Some(keys) = self.pod_watches_by_node.get_mut(&node) {
+            keys.remove(&key);
+            if keys.is_empty() {
+                self.pod_watches_by_node.remove(&node);
+            }
+        }
     }
 
     /// Sends held watch `key` its view of the cache, if it changed since it was last sent.
@@ -875,11 +992,21 @@ impl ApiServer {
                     .copied()
                     .collect();
                 for k in stale {
-                    self.pushing.remove(&k);
+                    if let Some(w) = self.pushing.remove(&k) {
+                        if stream == POD_STREAM {
+                            self.unindex_pod_watch(w.node, k);
+                        }
+                    }
                     self.pushing_by_stream[stream].remove(&k);
                     self.watches.remove(&k);
                 }
                 self.pushing_by_stream[stream].insert((from, id));
+                if stream == POD_STREAM {
+                    self.pod_watches_by_node
+                        .entry(node)
+                        .or_default()
+                        .insert((from, id));
+                }
                 self.pushing.insert(
                     (from, id),
                     PushWatch {
@@ -1270,8 +1397,80 @@ impl ApiServer {
 
 #[cfg(test)]
 mod tests {
-    use super::{pods_on, KeyValue};
+    use super::{nodes_changed, patch_split, pods_on, KeyValue};
     use crate::components::objects::Pod;
+    use proptest::prelude::*;
+
+    /// The plain field-selector filter: `all`'s pods bound to `node`, in key order.
+    fn plain(all: &[KeyValue], node: u16) -> Vec<KeyValue> {
+        all.iter()
+            .filter(|kv| Pod::unpack(kv.value).node == Some(node))
+            .copied()
+            .collect()
+    }
+
+    /// An answer in key order from (key, (node, ready, mod_rev)).
+    fn answer_of(
+        pods: &std::collections::BTreeMap<u64, (Option<u16>, bool, u64)>,
+    ) -> std::sync::Arc<[KeyValue]> {
+        pods.iter()
+            .map(|(&key, &(node, ready, mod_rev))| KeyValue {
+                key,
+                value: Pod {
+                    node,
+                    ready,
+                    ..Pod::unpack(0)
+                }
+                .pack(),
+                mod_rev,
+            })
+            .collect()
+    }
+
+    fn pods() -> impl Strategy<Value = std::collections::BTreeMap<u64, (Option<u16>, bool, u64)>> {
+        proptest::collection::btree_map(
+            0u64..30,
+            (proptest::option::of(0u16..6), any::<bool>(), 1u64..4),
+            0..25,
+        )
+    }
+
+    proptest! {
+        /// The nodes a change is pushed to are exactly those whose filtered view changed, and the
+        /// split patched for them is the plain filter of the new answer for every node, whether the
+        /// split was of the old answer, of another one, or not built.
+        #[test]
+        fn the_patched_split_and_its_changed_nodes_are_the_plain_filters(
+            old in pods(),
+            new in pods(),
+            built in 0u8..3,
+        ) {
+            let (old, new) = (answer_of(&old), answer_of(&new));
+            let changed = nodes_changed(&old, &new);
+            for node in 0..7 {
+                prop_assert_eq!(
+                    changed.contains(&node),
+                    plain(&old, node) != plain(&new, node),
+                    "node {}", node
+                );
+            }
+            let mut cache = None;
+            match built {
+                0 => {}
+                1 => {
+                    pods_on(&mut cache, 0, &old);
+                }
+                _ => {
+                    let other: std::sync::Arc<[KeyValue]> = old.iter().copied().collect();
+                    pods_on(&mut cache, 0, &other);
+                }
+            }
+            patch_split(&mut cache, &old, &new, &changed);
+            for node in 0..7 {
+                prop_assert_eq!(&*pods_on(&mut cache, node, &new), &*plain(&new, node));
+            }
+        }
+    }
 
     /// A node's pods from the shared split are the plain filter of etcd's answer, for each node,
     /// with the split kept or rebuilt as the answer changes.
@@ -1290,12 +1489,6 @@ mod tests {
                     .pack(),
                     mod_rev: i as u64 + 1,
                 })
-                .collect()
-        };
-        let plain = |all: &[KeyValue], node: u16| -> Vec<KeyValue> {
-            all.iter()
-                .filter(|kv| Pod::unpack(kv.value).node == Some(node))
-                .copied()
                 .collect()
         };
         let mut cache = None;
