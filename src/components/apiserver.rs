@@ -323,7 +323,11 @@ pub struct ApiServer {
     pushing_by_stream: [std::collections::BTreeSet<(ProcId, u64)>; WATCHED.len()],
     /// The keys of the pods' watches by their field selector (`None`: all pods, the controllers'
     /// informers): a pod's change is pushed to the kubelets of the nodes it changed, not looked
-    /// for among a thousand.
+    /// for among a thousand. The watch cache does the same: the pods' storage registers a trigger
+    /// on `spec.nodeName` (`NodeNameTriggerFunc`, k/k pkg/registry/core/pod/strategy.go), and the
+    /// cacher hands an event only to the watchers whose selector names the object's old or new
+    /// node, plus those without one (k8s.io/apiserver pkg/storage/cacher/cacher.go,
+    /// `triggerValuesThreadUnsafe`).
     pod_watches_by_node: BTreeMap<Option<u16>, std::collections::BTreeSet<(ProcId, u64)>>,
     /// The watch cache's pods split by the node they are bound to, for the kubelets'
     /// field-selected watches: rebuilt only when the cache's pods change, so a kubelet's watch event
