@@ -472,6 +472,7 @@ const WATCHED: [(Key, Key); 5] = [
 
 /// The index of the pods in [`WATCHED`].
 const POD_STREAM: usize = 0;
+const _: () = assert!(WATCHED[POD_STREAM].0 == keys::range(keys::POD).0);
 
 /// What a watcher is shown of a range, up to equality: how many objects and the newest
 /// modification. A write raises the newest revision and a deletion lowers the count, so two views
