@@ -48,11 +48,14 @@ pub enum FaultKind {
     /// `etcdctl member add --learner` with a fresh data directory on the target's node, the member
     /// started, then `etcdctl member promote` once it has caught up.
     MemberAdd,
+    /// `etcdctl alarm disarm`: every raised alarm is deactivated through Raft, and writes go on if the
+    /// database is below its quota again (after a compaction and a defrag).
+    AlarmDisarm,
 }
 
 impl FaultKind {
     /// Every fault kind, in the order help lists them.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::Crash,
         FaultKind::Stop,
         FaultKind::Restart,
@@ -69,11 +72,12 @@ impl FaultKind {
         FaultKind::ClockSkew,
         FaultKind::MemberRemove,
         FaultKind::MemberAdd,
+        FaultKind::AlarmDisarm,
     ];
 
     /// The names used in files, in the order of [`FaultKind::ALL`] (for "allowed: ..." lists).
-    pub const NAMES: [&'static str; 16] = {
-        let mut names = [""; 16];
+    pub const NAMES: [&'static str; 17] = {
+        let mut names = [""; 17];
         let mut i = 0;
         while i < names.len() {
             names[i] = Self::ALL[i].name();
@@ -101,6 +105,7 @@ impl FaultKind {
             FaultKind::ClockSkew => "clock-skew",
             FaultKind::MemberRemove => "member-remove",
             FaultKind::MemberAdd => "member-add",
+            FaultKind::AlarmDisarm => "alarm-disarm",
         }
     }
 
@@ -119,6 +124,7 @@ impl FaultKind {
             FaultKind::DegradeLink => &["between", "latency", "loss", "for"],
             FaultKind::SlowDisk => &["target", "fsync_latency", "for"],
             FaultKind::Restore => &["snapshot_at"],
+            FaultKind::AlarmDisarm => &[],
             FaultKind::ExpireCert => &["cert", "target", "for"],
             FaultKind::RenewCert => &["cert", "target"],
             FaultKind::ClockSkew => &["target", "offset", "rate", "for"],
@@ -145,6 +151,7 @@ impl FaultKind {
             | FaultKind::Defrag
             | FaultKind::MemberRemove
             | FaultKind::MemberAdd
+            | FaultKind::AlarmDisarm
             | FaultKind::RenewCert => false,
         }
     }
@@ -156,7 +163,8 @@ impl FaultKind {
             FaultKind::Restart
             | FaultKind::Restore
             | FaultKind::RenewCert
-            | FaultKind::MemberAdd => true,
+            | FaultKind::MemberAdd
+            | FaultKind::AlarmDisarm => true,
             FaultKind::MemberRemove => false,
             FaultKind::ExpireCert | FaultKind::ClockSkew => false,
             FaultKind::Crash
@@ -191,6 +199,7 @@ impl FaultKind {
             FaultKind::Pause => "target: as crash",
             FaultKind::Defrag | FaultKind::MemberRemove => "target: as slow-disk",
             FaultKind::MemberAdd => "target: a node whose etcd member was removed (or NODE/etcd)",
+            FaultKind::AlarmDisarm => "none",
             FaultKind::ExpireCert => {
                 "cert: apiserver, apiserver-etcd-client, etcd-server, etcd-peer, kubelet-client, \
                  controller-manager.conf, scheduler.conf or all; target: a node, process, zone or \
@@ -268,6 +277,13 @@ impl FaultKind {
                  --initial-cluster-state=existing; it catches up from the leader (a snapshot if \
                  the log it needs is compacted), and `etcdctl member promote` is retried every \
                  second until the learner is in sync (90 % of the leader's log)"
+            }
+            FaultKind::AlarmDisarm => {
+                "`etcdctl alarm disarm`, sent to the leader: each raised alarm is deactivated \
+                 through Raft (one request per alarm, as clientv3 lists them first); once no \
+                 NOSPACE alarm is left, members apply writes again and a member judges the quota \
+                 afresh, so a database still past it raises the alarm again at its next Put \
+                 (defragment first: `defrag` shrinks it to its live size)"
             }
             FaultKind::ExpireCert => {
                 "the certificate's notAfter is now: a TLS handshake that needs it fails (the client \
@@ -382,6 +398,8 @@ pub enum FaultAction {
     MemberAdd { target: Target },
     /// `etcdctl defrag` of the etcd member on the target's node.
     Defrag { target: Target },
+    /// `etcdctl alarm disarm`.
+    AlarmDisarm,
     /// The certificates expire on the target's nodes (None: every node).
     ExpireCert {
         certs: CertSet,
@@ -419,6 +437,7 @@ impl FaultAction {
             FaultAction::MemberRemove { .. } => FaultKind::MemberRemove,
             FaultAction::MemberAdd { .. } => FaultKind::MemberAdd,
             FaultAction::Defrag { .. } => FaultKind::Defrag,
+            FaultAction::AlarmDisarm => FaultKind::AlarmDisarm,
             FaultAction::ExpireCert { .. } => FaultKind::ExpireCert,
             FaultAction::RenewCert { .. } => FaultKind::RenewCert,
             FaultAction::ClockSkew { .. } => FaultKind::ClockSkew,
@@ -442,6 +461,7 @@ impl FaultAction {
             FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
                 *target
             }
+            FaultAction::AlarmDisarm => None,
             FaultAction::Partition { .. }
             | FaultAction::DegradeLink { .. }
             | FaultAction::Restore { .. } => None,
@@ -484,6 +504,7 @@ impl FaultAction {
             },
             FaultAction::Pause { target } => FaultAction::Pause { target: f(*target) },
             FaultAction::Defrag { target } => FaultAction::Defrag { target: f(*target) },
+            FaultAction::AlarmDisarm => FaultAction::AlarmDisarm,
             FaultAction::MemberRemove { target } => {
                 FaultAction::MemberRemove { target: f(*target) }
             }
@@ -540,7 +561,7 @@ impl FaultAction {
             FaultAction::ExpireCert { target, .. } | FaultAction::RenewCert { target, .. } => {
                 spec.target = target.map(|t| name(t, false))
             }
-            FaultAction::Restore { .. } => {}
+            FaultAction::Restore { .. } | FaultAction::AlarmDisarm => {}
         }
     }
 }
@@ -646,6 +667,7 @@ impl Validator<'_> {
             FaultKind::Defrag => FaultAction::Defrag {
                 target: self.etcd_target(layout, &p, f)?,
             },
+            FaultKind::AlarmDisarm => FaultAction::AlarmDisarm,
             FaultKind::MemberRemove => FaultAction::MemberRemove {
                 target: self.etcd_target(layout, &p, f)?,
             },
@@ -823,7 +845,9 @@ mod tests {
                 format!("\"{}\"", k.name())
             );
             assert!(!k.fields_help().is_empty() && !k.effect().is_empty());
-            assert!(k.lasts() || !k.fields().is_empty());
+            // A moment names what it acts on, but for the one operator command on the whole
+            // cluster (`etcdctl alarm disarm` goes to whichever member leads).
+            assert!(k.lasts() || !k.fields().is_empty() || k == FaultKind::AlarmDisarm);
         }
     }
 }

@@ -69,6 +69,7 @@ impl ResolvedFault {
     pub fn describe(&self) -> String {
         let s = &self.plan.spec;
         let what = match &self.plan.action {
+            FaultAction::AlarmDisarm => "alarm-disarm".to_string(),
             FaultAction::Partition { .. } => format!(
                 "partition {}",
                 s.groups
@@ -485,6 +486,11 @@ impl World {
                     hit.skipped = Some(why);
                 }
             }
+            FaultAction::AlarmDisarm => {
+                if let Err(why) = self.alarm_disarm() {
+                    hit.skipped = Some(why);
+                }
+            }
             FaultAction::ExpireCert { certs, target } => {
                 hit.nodes = self.cert_nodes(*target);
                 self.expire_certs(&hit.nodes, *certs);
@@ -686,6 +692,7 @@ impl World {
             | FaultAction::MemberRemove { .. }
             | FaultAction::MemberAdd { .. }
             | FaultAction::Restore { .. }
+            | FaultAction::AlarmDisarm
             | FaultAction::RenewCert { .. } => {}
         }
     }
@@ -800,10 +807,11 @@ impl World {
             if !self.procs[p as usize].running() || self.procs[p as usize].defragging {
                 continue;
             }
+            let local_now = self.clocks[n as usize].local(self.now);
             let Some(before) = self.procs[p as usize]
                 .comp
                 .etcd_mut()
-                .and_then(|m| m.defragment())
+                .and_then(|m| m.defragment(local_now))
             else {
                 continue;
             };

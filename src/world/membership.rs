@@ -66,6 +66,30 @@ impl World {
         result.map_err(str::to_string)
     }
 
+    /// `etcdctl alarm disarm`, sent to the leader: clientv3's `AlarmDisarm` with no member named
+    /// lists the alarms (`AlarmList`) and deactivates each with its own `AlarmRequest{DEACTIVATE}`,
+    /// each through Raft (etcd server/etcdserver/v3_server.go `Alarm`). It prints each alarm it
+    /// disarmed (`memberID:<id> alarm:NOSPACE`); with none raised it prints nothing.
+    pub(super) fn alarm_disarm(&mut self) -> Result<(), String> {
+        let (l, _) = self.leader_membership()?;
+        let mut result = Err("etcdserver: not leader");
+        self.dispatch(l, |comp, ctx| {
+            if let Some(m) = comp.etcd_mut() {
+                result = m.propose_disarm(ctx);
+            }
+        });
+        let members = result.map_err(str::to_string)?;
+        if members.is_empty() {
+            return Err("no alarm is raised".into());
+        }
+        for member in members {
+            self.etcdctl_log(format!(
+                "etcdctl alarm disarm: memberID:{member} alarm:NOSPACE"
+            ));
+        }
+        Ok(())
+    }
+
     /// `etcdctl member remove ID` of the member on `nodes`.
     pub(super) fn member_remove(&mut self, nodes: &[NodeId]) -> Result<(), String> {
         let p = nodes

@@ -320,3 +320,90 @@ fn three_api_servers_carry_three_quarters_of_their_predicted_load_at_the_default
     let util = between(&o, 22, 40, "apiserver.utilization");
     assert!((0.65..0.85).contains(&util), "utilisation {util}");
 }
+
+/// The operator's way out of NOSPACE: once kube-apiserver's compaction has dropped the history
+/// (it compacts every 5 minutes to the revision of the round before, so the history written before
+/// the alarm is gone at the second round after it), `defrag` shrinks each member's database to its
+/// live size and `alarm-disarm` deactivates the alarm through Raft: every member logs "alarm
+/// disarmed" in etcd's words and writes succeed again. A disarm with the database still past the
+/// quota (no defrag) raises the alarm again at the next write.
+#[test]
+fn alarm_disarm_after_compaction_and_defrag_lets_writes_through_again() {
+    use kube_ha_sim::observe::TraceKind;
+    let run = |faults: &str| {
+        run_json(
+            &format!(
+                r#"{{"name":"quota-disarm","duration":"12m",
+                "topology":{{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]}},
+                "settings":{{"etcd":{{"quota_backend_bytes":262144,"bytes_per_revision":1024}}}},
+                "load":{{"requests_per_second":20,"write_ratio":0.5}},
+                "faults":[{faults}]}}"#
+            ),
+            1,
+        )
+    };
+    let logs = |o: &Outcome, needle: &str| -> Vec<(u64, u16)> {
+        o.trace
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Log { proc, text } if text.contains(needle) => Some((e.time_ns, *proc)),
+                _ => None,
+            })
+            .collect()
+    };
+    let writes_ok = |o: &Outcome, from_s: u64, to_s: u64| {
+        o.trace
+            .requests
+            .iter()
+            .filter(|r| r.write && r.ok && r.sent_ns > from_s * S && r.sent_ns < to_s * S)
+            .count()
+    };
+    let disarm = r#"{"at":"11m","kind":"alarm-disarm"}"#;
+    let defrags = r#"{"at":"10m30s","kind":"defrag","target":"cp-1"},
+                     {"at":"10m31s","kind":"defrag","target":"cp-2"},
+                     {"at":"10m32s","kind":"defrag","target":"cp-3"}"#;
+
+    let o = run(&format!("{defrags},{disarm}"));
+    let raised = logs(&o, "\"alarm raised\" alarm=NOSPACE");
+    assert!(
+        raised.first().is_some_and(|r| r.0 < 120 * S),
+        "the quota should fill early"
+    );
+    assert_eq!(
+        writes_ok(&o, 180, 660),
+        0,
+        "no write gets through the alarm"
+    );
+    let disarmed = logs(&o, "\"alarm disarmed\" alarm=NOSPACE");
+    let members: std::collections::BTreeSet<u16> = disarmed.iter().map(|d| d.1).collect();
+    assert_eq!(
+        members.len(),
+        3,
+        "every member applies the disarm: {disarmed:?}"
+    );
+    assert!(disarmed.iter().all(|d| (660 * S..662 * S).contains(&d.0)));
+    assert!(
+        !logs(&o, "etcdctl alarm disarm: memberID:").is_empty(),
+        "etcdctl prints the alarm it disarmed"
+    );
+    assert!(
+        writes_ok(&o, 662, 690) > 20,
+        "writes go through after the disarm: {}",
+        writes_ok(&o, 662, 690)
+    );
+
+    // Without the defrags the database is still past the quota: the alarm comes back at once.
+    let o = run(disarm);
+    assert!(!logs(&o, "\"alarm disarmed\"").is_empty());
+    assert!(
+        logs(&o, "\"alarm raised\" alarm=NOSPACE")
+            .iter()
+            .any(|r| (660 * S..665 * S).contains(&r.0)),
+        "the alarm is raised again"
+    );
+    assert!(
+        writes_ok(&o, 665, 720) == 0,
+        "no write after the alarm came back"
+    );
+}

@@ -102,6 +102,7 @@ fn fmt_entry(e: &Entry) -> String {
             expected_rev,
         } => format!("put(key={key},value={value},write={write_id},rev={expected_rev:?})"),
         EntryData::Alarm { member } => format!("alarm(NOSPACE,from={member})"),
+        EntryData::Disarm { member } => format!("disarm(NOSPACE,from={member})"),
     };
     format!("{}/{} {data}", e.term, e.index)
 }

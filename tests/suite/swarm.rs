@@ -162,7 +162,8 @@ fn random_fault(rng: &mut ChaCha8Rng, shape: &Shape, duration_s: u32) -> Value {
         "expire-cert",
         "renew-cert",
         "clock-skew",
-    ][rng.gen_range(0..16)];
+        "alarm-disarm",
+    ][rng.gen_range(0..17)];
     f["kind"] = json!(kind);
     match kind {
         "crash" | "stop" | "restart" => f["target"] = json!(shape.any_target(rng)),
@@ -202,11 +203,12 @@ fn random_fault(rng: &mut ChaCha8Rng, shape: &Shape, duration_s: u32) -> Value {
             f["target"] = json!(nodes[rng.gen_range(0..nodes.len())]);
             f["rate"] = json!(f64::from(rng.gen_range(50..200u32)) / 100.0);
         }
+        "alarm-disarm" => {}
         _ => f["snapshot_at"] = json!(format!("{}s", rng.gen_range(1..=at))),
     }
     let undone = !matches!(
         kind,
-        "restore" | "defrag" | "member-remove" | "member-add" | "renew-cert"
+        "restore" | "defrag" | "member-remove" | "member-add" | "renew-cert" | "alarm-disarm"
     );
     if undone && rng.gen_bool(0.7) {
         f["for"] = json!(format!("{}s", rng.gen_range(1..90)));

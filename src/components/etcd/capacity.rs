@@ -50,7 +50,10 @@ impl EtcdCapacity {
             .iter()
             .filter(|e| match e.data {
                 EntryData::Put { .. } => true,
-                EntryData::Empty | EntryData::ConfChange(_) | EntryData::Alarm { .. } => false,
+                EntryData::Empty
+                | EntryData::ConfChange(_)
+                | EntryData::Alarm { .. }
+                | EntryData::Disarm { .. } => false,
             })
             .count() as u64;
         puts.saturating_mul(self.entry_bytes)

@@ -120,6 +120,18 @@ impl Kv {
         }
     }
 
+    /// Deactivates `member`'s NOSPACE alarm (etcd's `alarmStore.Deactivate`); true when it was
+    /// active.
+    pub fn deactivate_nospace(&mut self, member: crate::components::etcd::types::MemberId) -> bool {
+        match self.nospace.binary_search(&member) {
+            Ok(at) => {
+                self.nospace.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// One key.
     pub fn get(&self, key: Key) -> Option<KeyValue> {
         self.data.get(&key).map(|(v, r)| KeyValue {

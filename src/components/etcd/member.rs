@@ -329,6 +329,23 @@ impl EtcdMember {
         Ok(index)
     }
 
+    /// `etcdctl alarm disarm` at the leader: proposes the deactivation of every alarm its store
+    /// holds, one entry each; returns the members whose alarm it proposes to deactivate.
+    pub fn propose_disarm(&mut self, ctx: &mut Ctx) -> Result<Vec<MemberId>, &'static str> {
+        let v = self.v.as_mut().ok_or("etcdserver: request timed out")?;
+        if v.raft.role() != Role::Leader {
+            return Err("etcdserver: not leader");
+        }
+        let members = v.kv.nospace.clone();
+        for &member in &members {
+            v.raft
+                .propose(EntryData::Disarm { member })
+                .ok_or("etcdserver: leader changed")?;
+        }
+        self.after_event(ctx);
+        Ok(members)
+    }
+
     /// The process is set up as a new member joining an existing cluster (`etcdctl member add`,
     /// then etcd started with an empty data directory and `--initial-cluster-state=existing`): a new
     /// id, no data, and the membership it is told, itself a learner. Call while it is down.
@@ -374,13 +391,13 @@ impl EtcdMember {
         }
     }
 
-    /// `etcdctl defrag` of a running member: its database shrinks to its live size. Returns the size
-    /// before (None when the member is not running).
-    pub fn defragment(&mut self) -> Option<u64> {
+    /// `etcdctl defrag` of a running member at `now` on its clock: its database shrinks to its live
+    /// size. Returns the size before (None when the member is not running).
+    pub fn defragment(&mut self, now: Nanos) -> Option<u64> {
         let v = self.v.as_mut()?;
         Some(
             v.backend
-                .defragment(self.cfg.quota, v.kv.len() as u64, v.kv.rev),
+                .defragment(self.cfg.quota, now, v.kv.len() as u64, v.kv.rev),
         )
     }
 
@@ -1362,6 +1379,24 @@ impl EtcdMember {
             }
             return;
         }
+        if let EntryData::Disarm { member } = e.data {
+            if v.kv.deactivate_nospace(member) {
+                if member == self.cfg.member_id {
+                    // The member judges its quota afresh at its next Put (etcd checks it on every
+                    // request, `quotaKVServer`): a database still past it raises the alarm again.
+                    v.backend.full = false;
+                }
+                // etcd's applyAlarm on DEACTIVATE: once no NOSPACE alarm is left, `lg.Info("alarm
+                // disarmed", ...)` and the capped applier is lifted.
+                if v.kv.nospace.is_empty() {
+                    ctx.log(format!(
+                        "etcdserver: {:x} \"alarm disarmed\" alarm=NOSPACE from={member:x}",
+                        self.cfg.member_id
+                    ));
+                }
+            }
+            return;
+        }
         if let EntryData::Put { write_id, key, .. } = &e.data {
             let outcome = put(&mut v.kv, &e.data, &self.cfg.peers);
             if let PutOutcome::Written(_) = outcome {
@@ -1764,6 +1799,10 @@ fn put(kv: &mut Kv, data: &EntryData, initial: &[(MemberId, ProcId)]) -> PutOutc
         } => kv.put(*key, *value, *expected_rev),
         EntryData::Alarm { member } => {
             kv.activate_nospace(*member);
+            PutOutcome::Written(kv.rev)
+        }
+        EntryData::Disarm { member } => {
+            kv.deactivate_nospace(*member);
             PutOutcome::Written(kv.rev)
         }
         EntryData::Empty => PutOutcome::Written(kv.rev),

@@ -15,8 +15,9 @@
 //! from then on refuses every Put at apply (`applierV3Capped`), also a Put a member with room
 //! proposed, while reads and deletes go on (FACTS.md "Capacity"). The alarm is part of the store
 //! (etcd's `alarm` bucket), so it survives restarts and leader changes and travels in snapshots. etcd
-//! keeps it until an operator compacts, defragments and runs `etcdctl alarm disarm`; the model has
-//! no disarm, so it lasts to the end of the run. Where etcd proposes an AlarmRequest for every
+//! keeps it until an operator compacts, defragments and runs `etcdctl alarm disarm` (the
+//! `alarm-disarm` fault: each alarm deactivated through Raft, `EntryData::Disarm`); without that it
+//! lasts to the end of the run. Where etcd proposes an AlarmRequest for every
 //! refused request (the store keeps one per member), the model proposes once per start of the
 //! member; the outcome is the same. A restarted member starts from its store's current size.
 
@@ -60,19 +61,29 @@ impl Backend {
             .saturating_mul(cfg.bytes_per_revision)
     }
 
-    /// A write was applied at `now`: the store has `live` keys at revision `rev`.
-    pub fn applied(&mut self, cfg: QuotaConfig, now: Nanos, live: u64, rev: u64) {
+    /// kube-apiserver's compaction rounds due by `now`, the store at revision `rev`: each compacts
+    /// to the revision the round before it saw. They run on the API server's clock whether or not
+    /// anything is written (etcd serves a Compact under the NOSPACE alarm).
+    fn compact_due(&mut self, now: Nanos, rev: u64) {
         while now >= self.next_compaction_ns {
             self.compacted_rev = self.mark_rev;
             self.mark_rev = rev;
             self.next_compaction_ns += COMPACTION_INTERVAL_NS;
         }
+    }
+
+    /// A write was applied at `now`: the store has `live` keys at revision `rev`.
+    pub fn applied(&mut self, cfg: QuotaConfig, now: Nanos, live: u64, rev: u64) {
+        self.compact_due(now, rev);
         self.high_water_bytes = self.high_water_bytes.max(self.size(cfg, live, rev));
     }
 
-    /// `etcdctl defrag`: bbolt rewrites the file with only the pages in use, so it shrinks to the live
-    /// size (keys plus revisions not yet compacted). Returns the size before.
-    pub fn defragment(&mut self, cfg: QuotaConfig, live: u64, rev: u64) -> u64 {
+    /// `etcdctl defrag` at `now`: bbolt rewrites the file with only the pages in use, so it shrinks
+    /// to the live size (keys plus revisions not yet compacted, counting the compaction rounds due
+    /// by now: under the NOSPACE alarm nothing is written, and the history still compacts). Returns
+    /// the size before.
+    pub fn defragment(&mut self, cfg: QuotaConfig, now: Nanos, live: u64, rev: u64) -> u64 {
+        self.compact_due(now, rev);
         let before = self.high_water_bytes;
         self.high_water_bytes = self.size(cfg, live, rev);
         before

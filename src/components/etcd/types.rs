@@ -26,6 +26,9 @@ pub enum EntryData {
     /// reached its quota (etcd server/etcdserver/api/v3rpc/quota.go proposes it through Raft); every
     /// member that applies it refuses writes from then on.
     Alarm { member: MemberId },
+    /// An `AlarmRequest{Action: DEACTIVATE, Alarm: NOSPACE}` for `member`'s alarm (`etcdctl alarm
+    /// disarm`); once no member's alarm is left, every member applies writes again.
+    Disarm { member: MemberId },
 }
 
 /// A membership change, one at a time (etcd `etcdctl member add --learner` / `promote` / `remove`).
