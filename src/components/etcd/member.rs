@@ -1381,9 +1381,11 @@ impl EtcdMember {
         }
         if let EntryData::Disarm { member } = e.data {
             if v.kv.deactivate_nospace(member) {
-                if member == self.cfg.member_id {
-                    // The member judges its quota afresh at its next Put (etcd checks it on every
-                    // request, `quotaKVServer`): a database still past it raises the alarm again.
+                if v.kv.nospace.binary_search(&self.cfg.member_id).is_err() {
+                    // With no alarm of its own in force, the member judges its quota afresh at its
+                    // next Put (etcd checks it on every request, `quotaKVServer`): a database still
+                    // past it raises the alarm again. (Its own alarm may still be on its way
+                    // through Raft: then it has room now or proposes it once more.)
                     v.backend.full = false;
                 }
                 // etcd's applyAlarm on DEACTIVATE: once no NOSPACE alarm is left, `lg.Info("alarm
