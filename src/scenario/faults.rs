@@ -621,13 +621,18 @@ impl Validator<'_> {
         }
         let takes = f.kind.fields();
         let present = f.given_fields();
-        let takes_list = format!("at, kind, {}", takes.join(", "));
+        let takes_list = ["at", "kind"]
+            .iter()
+            .chain(takes)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
         for (field, given) in present {
             if given && !takes.contains(&field) {
                 return Err(self.err(
                     &format!("{p}.{field}"),
                     format!(
-                        "`{field}` does not belong to a {kind} fault; {kind} takes: {takes_list}"
+                        "`{field}` does not belong to a fault of kind {kind}; {kind} takes: {takes_list}"
                     ),
                 ));
             }

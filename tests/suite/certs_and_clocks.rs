@@ -322,7 +322,7 @@ fn certificate_and_clock_faults_are_validated_with_what_is_allowed() {
     assert!(e.contains("no unit"), "{e}");
     let e = invalid(r#"{"at":"60s","kind":"renew-cert","target":"cp-1","for":"1m"}"#);
     assert!(
-        e.contains("`for` does not belong to a renew-cert fault"),
+        e.contains("`for` does not belong to a fault of kind renew-cert"),
         "{e}"
     );
     // Accepted forms.

@@ -710,13 +710,22 @@ fn fields_must_belong_to_the_fault_kind() {
     ));
     assert_eq!(e.path, "faults[0].groups");
     assert!(
-        e.message.contains("does not belong to a crash fault"),
+        e.message
+            .contains("does not belong to a fault of kind crash"),
         "{e}"
     );
     assert!(
         e.message.contains("target, for"),
         "names what crash takes: {e}"
     );
+
+    // A kind without fields of its own takes `at` and `kind` alone, listed without a dangling comma.
+    let e = err(&fault(
+        json!({"at": "1m", "kind": "alarm-disarm", "target": "cp-1"}),
+    ));
+    assert_eq!(e.path, "faults[0].target");
+    assert!(e.message.ends_with("alarm-disarm takes: at, kind"), "{e}");
+    ok(&fault(json!({"at": "1m", "kind": "alarm-disarm"})));
 
     let e = err(&fault(
         json!({"at": "1m", "kind": "partition", "target": "cp-1", "groups": [["cp-1"], ["cp-2"]]}),
