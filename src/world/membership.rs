@@ -55,15 +55,27 @@ impl World {
                     .reachable(self.procs[l as usize].node, self.procs[p].node))
     }
 
-    /// Proposes `cc` on the leader `l`.
-    fn propose_conf(&mut self, l: ProcId, cc: ConfChange) -> Result<(), String> {
+    /// Runs an etcdctl request `f` on the leader `l`'s member, its outputs applied as any handler's.
+    fn at_leader<T>(
+        &mut self,
+        l: ProcId,
+        f: impl FnOnce(
+            &mut crate::components::etcd::member::EtcdMember,
+            &mut crate::components::ctx::Ctx,
+        ) -> Result<T, &'static str>,
+    ) -> Result<T, String> {
         let mut result = Err("etcdserver: not leader");
         self.dispatch(l, |comp, ctx| {
             if let Some(m) = comp.etcd_mut() {
-                result = m.propose_conf(ctx, cc).map(|_| ());
+                result = f(m, ctx);
             }
         });
         result.map_err(str::to_string)
+    }
+
+    /// Proposes `cc` on the leader `l`.
+    fn propose_conf(&mut self, l: ProcId, cc: ConfChange) -> Result<(), String> {
+        self.at_leader(l, |m, ctx| m.propose_conf(ctx, cc).map(|_| ()))
     }
 
     /// `etcdctl alarm disarm`, sent to the leader: clientv3's `AlarmDisarm` with no member named
@@ -72,13 +84,7 @@ impl World {
     /// disarmed (`memberID:<id> alarm:NOSPACE`); with none raised it prints nothing.
     pub(super) fn alarm_disarm(&mut self) -> Result<(), String> {
         let (l, _) = self.leader_membership()?;
-        let mut result = Err("etcdserver: not leader");
-        self.dispatch(l, |comp, ctx| {
-            if let Some(m) = comp.etcd_mut() {
-                result = m.propose_disarm(ctx);
-            }
-        });
-        let members = result.map_err(str::to_string)?;
+        let members = self.at_leader(l, |m, ctx| m.propose_disarm(ctx))?;
         if members.is_empty() {
             return Err("no alarm is raised".into());
         }
