@@ -2,7 +2,7 @@
 //! (etcd etcdctl/ctlv3/command/member_command.go, ep_command.go, printer_table.go, printer_simple.go).
 
 use super::format::{ascii_table, go_duration, humanize_bytes};
-use super::names::{member_id, node_ip};
+use super::names::{etcd_member_id, node_ip};
 use super::{Moment, Printed};
 use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
@@ -22,6 +22,8 @@ struct Member {
     name: String,
     id: String,
     id_num: u64,
+    /// Its id inside the model's Raft (what its store's alarms name).
+    raft_id: u64,
     client_url: String,
     peer_url: String,
     /// The process runs and the admin's machine reaches it.
@@ -74,13 +76,12 @@ fn members(m: &Moment) -> Vec<Member> {
                 .iter()
                 .position(|&q| q == p)
                 .map_or(0, |i| i as u64 + 1);
-            let id = match record {
-                Some(r) if r.id != first_id => member_id(m.seed, &format!("{name}#{}", r.id)),
-                Some(_) | None => member_id(m.seed, &name),
-            };
+            let raft_id = record.map_or(first_id, |r| r.id);
+            let id = etcd_member_id(m.seed, &name, raft_id, first_id);
             Member {
                 proc: p as ProcId,
                 id_num: u64::from_str_radix(&id, 16).unwrap_or(0),
+                raft_id,
                 id,
                 client_url: format!("https://{ip}:2379"),
                 peer_url: format!("https://{ip}:2380"),
@@ -184,11 +185,7 @@ pub fn endpoint_status(m: &Moment) -> Printed {
             raft.term().to_string(),
             raft.last_index().to_string(),
             raft.applied().to_string(),
-            if raft.leader().is_none() {
-                "etcdserver: no leader".into()
-            } else {
-                String::new()
-            },
+            status_errors(raft.leader().is_none(), etcd.alarms().unwrap_or(&[]), &ms),
         ]);
     }
     if !failed.is_empty() {
@@ -215,6 +212,52 @@ pub fn endpoint_status(m: &Moment) -> Printed {
         ],
         &rows,
     ));
+    p
+}
+
+/// A status answer's `Errors` as etcdctl joins them (`strings.Join(resp.GetErrors(), ", ")`, printer.go
+/// `makeEndpointStatusTable`): `etcdserver: no leader` when the member knows none, then each alarm its
+/// store holds (server/etcdserver/api/v3rpc/maintenance.go `Status`).
+fn status_errors(no_leader: bool, alarms: &[u64], ms: &[Member]) -> String {
+    let mut errors = Vec::new();
+    if no_leader {
+        errors.push("etcdserver: no leader".to_string());
+    }
+    errors.extend(alarms.iter().map(|&a| alarm_member(a, ms)));
+    errors.join(", ")
+}
+
+/// An `AlarmMember` as Go prints it (`%+v`, its protobuf text): the member's ID in decimal, unlike
+/// the hexadecimal of `member list` (`memberID:13803658152347727308 alarm:NOSPACE`). The model
+/// raises NOSPACE only.
+fn alarm_member(raft_id: u64, ms: &[Member]) -> String {
+    let id = ms
+        .iter()
+        .find(|m| m.raft_id == raft_id)
+        .map_or(raft_id, |m| m.id_num);
+    format!("memberID:{id} alarm:NOSPACE")
+}
+
+/// `etcdctl alarm list`: an `AlarmRequest{GET}`, which etcd serves through Raft
+/// (server/etcdserver/v3_server.go `Alarm`, `raftRequest`), so without quorum it waits out the
+/// command timeout as a member list does. With quorum it prints each alarm raised, one a line
+/// (etcdctl printer_simple.go `Alarm`), and nothing when none is.
+pub fn alarm_list(m: &Moment) -> Printed {
+    let ms = members(m);
+    let mut p = Printed::default();
+    if !list_or_timeout(&ms, &mut p, "") {
+        return p;
+    }
+    // The alarms as applied by the member that served the request (one that gets it through).
+    let alarms = ms
+        .iter()
+        .find(|x| x.commits)
+        .and_then(|x| m.world.procs[x.proc as usize].comp.etcd())
+        .and_then(|e| e.alarms())
+        .unwrap_or(&[]);
+    for &a in alarms {
+        p.out(&alarm_member(a, &ms));
+    }
     p
 }
 

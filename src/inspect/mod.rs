@@ -101,6 +101,7 @@ pub fn print(view: View, m: &Moment) -> Printed {
         View::Members => etcdctl::member_list(m),
         View::EndpointStatus => etcdctl::endpoint_status(m),
         View::EndpointHealth => etcdctl::endpoint_health(m),
+        View::Alarms => etcdctl::alarm_list(m),
         View::Haproxy => haproxy::show_stat(m),
     }
 }

@@ -62,6 +62,18 @@ pub fn member_id(seed: u64, name: &str) -> String {
     format!("{:x}", fnv(seed, &format!("etcd-member/{name}")))
 }
 
+/// The ID etcdctl prints for the member whose model id is `raft_id`, on node `name`: a founding
+/// member (its model id the `founding_id` its place among the scenario's etcd processes gives) keeps
+/// the one its name gives; a member that joined later (`member-add`) has a new one, as etcd derives
+/// it from the peer URLs and the time of the add.
+pub fn etcd_member_id(seed: u64, name: &str, raft_id: u64, founding_id: u64) -> String {
+    if raft_id == founding_id {
+        member_id(seed, name)
+    } else {
+        member_id(seed, &format!("{name}#{raft_id}"))
+    }
+}
+
 /// A pod's IP on its node's pod CIDR (kubeadm with a /16 pod network and a /24 per node).
 pub fn pod_ip(node: usize, uid: u64) -> String {
     format!("10.244.{}.{}", node, 2 + uid % 250)

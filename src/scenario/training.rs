@@ -23,12 +23,14 @@ pub enum View {
     Members,
     EndpointStatus,
     EndpointHealth,
+    /// `etcdctl alarm list`.
+    Alarms,
     Haproxy,
 }
 
 impl View {
     /// Every view, in the order `inspect` prints them.
-    pub const ALL: [View; 11] = [
+    pub const ALL: [View; 12] = [
         View::Nodes,
         View::Pods,
         View::Leases,
@@ -39,6 +41,7 @@ impl View {
         View::Members,
         View::EndpointStatus,
         View::EndpointHealth,
+        View::Alarms,
         View::Haproxy,
     ];
 
@@ -55,6 +58,7 @@ impl View {
             View::Members => "members",
             View::EndpointStatus => "endpoint-status",
             View::EndpointHealth => "endpoint-health",
+            View::Alarms => "alarms",
             View::Haproxy => "haproxy",
         }
     }
@@ -74,6 +78,7 @@ impl View {
             View::Members => "etcdctl member list -w table",
             View::EndpointStatus => "etcdctl endpoint status --cluster -w table",
             View::EndpointHealth => "etcdctl endpoint health --cluster",
+            View::Alarms => "etcdctl alarm list",
             View::Haproxy => "echo \"show stat\" | socat stdio /run/haproxy/admin.sock",
         }
     }

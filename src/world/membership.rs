@@ -83,17 +83,33 @@ impl World {
     /// each through Raft (etcd server/etcdserver/v3_server.go `Alarm`). It prints each alarm it
     /// disarmed (`memberID:<id> alarm:NOSPACE`); with none raised it prints nothing.
     pub(super) fn alarm_disarm(&mut self) -> Result<(), String> {
-        let (l, _) = self.leader_membership()?;
+        let (l, (records, _)) = self.leader_membership()?;
         let members = self.at_leader(l, |m, ctx| m.propose_disarm(ctx))?;
         if members.is_empty() {
             return Err("no alarm is raised".into());
         }
         for member in members {
-            self.etcdctl_log(format!(
-                "etcdctl alarm disarm: memberID:{member} alarm:NOSPACE"
-            ));
+            let id = self.etcdctl_member_id(&records, member);
+            self.etcdctl_log(format!("etcdctl alarm disarm: memberID:{id} alarm:NOSPACE"));
         }
         Ok(())
+    }
+
+    /// The ID etcdctl prints for model member `raft_id` (in decimal, as an `AlarmMember` prints):
+    /// the one `member list` shows in hexadecimal (`inspect::names::etcd_member_id`).
+    fn etcdctl_member_id(&self, records: &[MemberRecord], raft_id: u64) -> u64 {
+        let Some(r) = records.iter().find(|r| r.id == raft_id) else {
+            return raft_id;
+        };
+        let p = r.proc as usize;
+        let founding_id = self
+            .layout
+            .procs_of(crate::topology::ProcKind::Etcd)
+            .position(|q| q == p)
+            .map_or(0, |i| i as u64 + 1);
+        let name = &self.layout.nodes[self.layout.procs[p].node].name;
+        let hex = crate::inspect::names::etcd_member_id(self.seed, name, raft_id, founding_id);
+        u64::from_str_radix(&hex, 16).unwrap_or(raft_id)
     }
 
     /// `etcdctl member remove ID` of the member on `nodes`.

@@ -269,7 +269,7 @@ fn the_command_line_splits_streams_and_refuses_bad_input() {
         ),
         (
             vec!["--at", "2m", "--view", "nodes,podz"],
-            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, describe-lease-kube-scheduler, describe-lease-kube-controller-manager, endpoints, endpointslices, members, endpoint-status, endpoint-health, haproxy\n",
+            "error: --view: unknown view `podz` (did you mean `pods`?); allowed: nodes, pods, leases, describe-lease-kube-scheduler, describe-lease-kube-controller-manager, endpoints, endpointslices, members, endpoint-status, endpoint-health, alarms, haproxy\n",
         ),
         (
             vec!["--at", "2"],
@@ -504,4 +504,62 @@ fn an_api_server_whose_etcd_member_died_runs_but_is_not_ready() {
     assert_eq!(row(&after, "etcd-cp-3")[1], "0/1");
     assert_eq!(row(&after, "kube-apiserver-cp-3")[1..3], ["0/1", "Running"]);
     assert_eq!(row(&after, "kube-apiserver-cp-1")[1..3], ["1/1", "Running"]);
+}
+
+/// `etcdctl alarm list` prints each NOSPACE alarm raised, the member's ID in decimal (the ID `member
+/// list` prints in hexadecimal), `endpoint status` lists the alarm in ERRORS, and the
+/// `alarm-disarm` fault's etcdctl line names the same IDs; once disarmed, the list is empty.
+#[test]
+fn alarm_list_shows_a_full_quota_until_it_is_disarmed() {
+    let text = r#"{"name":"quota-alarms","duration":"12m",
+        "topology":{"etcd":"stacked","control_plane_nodes":3,"zones":["a","b","c"]},
+        "settings":{"etcd":{"quota_backend_bytes":262144,"bytes_per_revision":1024}},
+        "load":{"requests_per_second":20,"write_ratio":0.5},
+        "faults":[{"at":"10m30s","kind":"defrag","target":"cp-1"},
+                  {"at":"10m31s","kind":"defrag","target":"cp-2"},
+                  {"at":"10m32s","kind":"defrag","target":"cp-3"},
+                  {"at":"11m","kind":"alarm-disarm"}]}"#;
+    let plan = kube_ha_sim::scenario::parse_scenario(text, "quota-alarms.json").unwrap();
+    let full = Moment::at(&plan, 1, 5 * 60 * SEC).unwrap();
+    let listed = print(View::Alarms, &full);
+    assert_eq!(listed.exit_code, 0);
+    let alarms: Vec<String> = stdout(&listed).iter().map(|l| l.to_string()).collect();
+    assert!(!alarms.is_empty(), "the quota is full by 5m: {listed:?}");
+    let members = stdout(&print(View::Members, &full)).join("\n");
+    let status = stdout(&print(View::EndpointStatus, &full)).join("\n");
+    for line in &alarms {
+        let id = line
+            .strip_prefix("memberID:")
+            .and_then(|r| r.strip_suffix(" alarm:NOSPACE"))
+            .unwrap_or_else(|| panic!("not an AlarmMember: {line}"));
+        let hex = format!("{:x}", id.parse::<u64>().expect("a decimal member ID"));
+        assert!(
+            members.contains(&hex),
+            "{hex} not in the member list:\n{members}"
+        );
+        assert!(
+            status.contains(line.as_str()),
+            "{line} not in ERRORS:\n{status}"
+        );
+    }
+    // Every member applied the disarm by 11m2s (capacity.rs); writes fill the quota again later.
+    let disarmed = Moment::at(&plan, 1, 11 * 60 * SEC + 3 * SEC).unwrap();
+    let after = print(View::Alarms, &disarmed);
+    assert!(stdout(&after).is_empty(), "{after:?}");
+    assert!(!stdout(&print(View::EndpointStatus, &disarmed))
+        .join("\n")
+        .contains("alarm:NOSPACE"));
+    let said: Vec<String> = disarmed
+        .world()
+        .trace()
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            kube_ha_sim::observe::TraceKind::Log { text, .. } => text
+                .strip_prefix("etcdctl alarm disarm: ")
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, alarms, "etcdctl names the alarms the list showed");
 }

@@ -309,6 +309,12 @@ impl EtcdMember {
         Some((v.kv.members_or(&self.cfg.peers), self.cfg.peers.clone()))
     }
 
+    /// The alarms this running member's store holds (the members with a NOSPACE alarm in force, as
+    /// applied through Raft), by member id; None while it is down.
+    pub fn alarms(&self) -> Option<&[MemberId]> {
+        self.v.as_ref().map(|v| v.kv.nospace.as_slice())
+    }
+
     /// `etcdctl member add/promote/remove` reaching this member: as leader it proposes the change
     /// (one at a time: refused while an earlier one is unapplied). Err: etcd's answer.
     pub fn propose_conf(&mut self, ctx: &mut Ctx, cc: ConfChange) -> Result<u64, &'static str> {
