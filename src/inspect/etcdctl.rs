@@ -171,10 +171,9 @@ pub fn endpoint_status(m: &Moment) -> Printed {
             ));
             continue;
         };
-        let keys = etcd.save_snapshot().map_or(0, |s| s.data.len() as u64);
-        // The backend file: bbolt's initial pages plus the objects; an estimate, as the model does
-        // not size values.
-        let db_bytes = 1_000_000 + 4_096 * keys;
+        // The backend file as the member's quota judges it: every live key and every revision not
+        // yet compacted, `settings.etcd.bytes_per_revision` each; a defrag shrinks it.
+        let db_bytes = etcd.db_size_bytes();
         rows.push(vec![
             mem.client_url.clone(),
             mem.id.clone(),
