@@ -226,15 +226,22 @@ fn status_errors(no_leader: bool, alarms: &[u64], ms: &[Member]) -> String {
     errors.join(", ")
 }
 
-/// An `AlarmMember` as Go prints it (`%+v`, its protobuf text): the member's ID in decimal, unlike
-/// the hexadecimal of `member list` (`memberID:13803658152347727308 alarm:NOSPACE`). The model
-/// raises NOSPACE only.
+/// An `AlarmMember` as Go prints it (`%+v`, its `String`: golang/protobuf v1.5's
+/// `CompactTextString`, which etcd v3.5's generated code calls): each field `name:value` followed by
+/// a space, the last one too, and the member's ID in decimal, unlike the hexadecimal of `member
+/// list` (`memberID:13803658152347727308 alarm:NOSPACE `). The model raises NOSPACE only.
 fn alarm_member(raft_id: u64, ms: &[Member]) -> String {
     let id = ms
         .iter()
         .find(|m| m.raft_id == raft_id)
         .map_or(raft_id, |m| m.id_num);
-    format!("memberID:{id} alarm:NOSPACE")
+    alarm_text(id)
+}
+
+/// The protobuf text of a NOSPACE `AlarmMember` of the member etcdctl knows as `id` (see
+/// [`alarm_member`]); the `alarm-disarm` fault's etcdctl line prints it too.
+pub fn alarm_text(id: u64) -> String {
+    format!("memberID:{id} alarm:NOSPACE ")
 }
 
 /// `etcdctl alarm list`: an `AlarmRequest{GET}`, which etcd serves through Raft

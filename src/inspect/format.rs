@@ -90,12 +90,21 @@ pub fn human_duration(ns: Nanos) -> String {
 
 /// etcdctl's `-w table` (etcdctl/ctlv3/command/printer_table.go): olekukonko/tablewriter v0.0.5 with
 /// `SetAlignment(ALIGN_RIGHT)`. Borders `+---+`, one space of padding each side, headers centred
-/// (`Pad`: the gap split with the smaller half on the left) and cells right-aligned.
+/// (`Pad`: the gap split with the smaller half on the left) and cells right-aligned. A cell wider than
+/// tablewriter's `MAX_ROW_WIDTH` (30) wraps at spaces over several lines ([`wrap_cell`]), as
+/// `endpoint status`'s ERRORS does with an alarm; the other cells of its row are blank on the lines
+/// below.
 pub fn ascii_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    let cells: Vec<Vec<Vec<String>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| wrap_cell(c)).collect())
+        .collect();
+    for row in &cells {
+        for (w, lines) in widths.iter_mut().zip(row) {
+            for l in lines {
+                *w = (*w).max(l.chars().count());
+            }
         }
     }
     let line: String = widths.iter().fold("+".to_string(), |mut s, w| {
@@ -119,16 +128,72 @@ pub fn ascii_table(header: &[&str], rows: &[Vec<String>]) -> String {
     out.push('\n');
     out.push_str(&line);
     out.push('\n');
-    for row in rows {
-        out.push('|');
-        for (cell, w) in row.iter().zip(&widths) {
-            out.push_str(&format!(" {cell:>w$} |"));
+    for row in &cells {
+        let height = row.iter().map(Vec::len).max().unwrap_or(1);
+        for i in 0..height {
+            out.push('|');
+            for (lines, w) in row.iter().zip(&widths) {
+                let cell = lines.get(i).map_or("", String::as_str);
+                out.push_str(&format!(" {cell:>w$} |"));
+            }
+            out.push('\n');
         }
-        out.push('\n');
     }
     out.push_str(&line);
     out.push('\n');
     out
+}
+
+/// tablewriter v0.0.5 width (`MAX_ROW_WIDTH`) past which a cell wraps.
+const TABLE_MAX_WIDTH: usize = 30;
+
+/// A cell's lines as tablewriter v0.0.5 lays them out (`parseDimension` with its defaults, auto-wrap
+/// and reflow on): the cell's lines joined by spaces into one paragraph, wrapped to its widest line's
+/// width or 30, whichever is smaller ([`wrap_string`]).
+fn wrap_cell(s: &str) -> Vec<String> {
+    let width = s.split('\n').map(|l| l.chars().count()).max().unwrap_or(0);
+    let para = s.split('\n').collect::<Vec<_>>().join(" ");
+    wrap_string(&para, width.min(TABLE_MAX_WIDTH))
+}
+
+/// tablewriter's `WrapString`: the words (split at every space, so a trailing space leaves an empty
+/// last word) broken into lines of at most `lim` columns (or the longest word's width) with minimal
+/// raggedness (`WrapWords`: the sum over lines of the squared gap to `lim`, a line too long penalised
+/// by 100,000; dynamic programming from the last word back).
+fn wrap_string(s: &str, lim: usize) -> Vec<String> {
+    let words: Vec<&str> = s.split(' ').collect();
+    let widths: Vec<i64> = words.iter().map(|w| w.chars().count() as i64).collect();
+    let lim = widths.iter().copied().fold(lim as i64, i64::max);
+    let n = words.len();
+    // The width of words i..=j on one line, a space between each.
+    let span = |i: usize, j: usize| widths[i..=j].iter().sum::<i64>() + (j - i) as i64;
+    let mut cost = vec![i64::from(i32::MAX); n];
+    let mut next = vec![n; n];
+    for i in (0..n).rev() {
+        if span(i, n - 1) <= lim {
+            cost[i] = 0;
+            next[i] = n;
+            continue;
+        }
+        for j in i + 1..n {
+            let d = lim - span(i, j - 1);
+            let mut c = d * d + cost[j];
+            if span(i, j - 1) > lim {
+                c += 100_000;
+            }
+            if c < cost[i] {
+                cost[i] = c;
+                next[i] = j;
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < n {
+        lines.push(words[i..next[i]].join(" "));
+        i = next[i];
+    }
+    lines
 }
 
 /// go-humanize `Bytes` (SI units, as etcdctl prints DB SIZE): `82 B`, `20 kB`, `5.2 MB`.
@@ -245,6 +310,42 @@ pub fn rfc3339(unix_ns: u64, micros: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ERRORS cell of etcd's maintenance guide (v3.5 op-guide/maintenance.md, "Space quota"):
+    /// tablewriter wraps the 43-column alarm at 30 columns after the member ID, the alarm's trailing
+    /// space kept, each line right-aligned, the row's other cells blank on the second line.
+    #[test]
+    fn a_cell_past_thirty_columns_wraps_as_tablewriter_does() {
+        assert_eq!(
+            wrap_cell("memberID:13803658152347727308 alarm:NOSPACE "),
+            ["memberID:13803658152347727308", "alarm:NOSPACE "]
+        );
+        assert_eq!(
+            wrap_cell("etcdserver: no leader"),
+            ["etcdserver: no leader"]
+        );
+        assert_eq!(wrap_cell(""), [""]);
+        let t = ascii_table(
+            &["ID", "ERRORS"],
+            &[vec![
+                "bf9071f4639c75cc".into(),
+                "memberID:13803658152347727308 alarm:NOSPACE ".into(),
+            ]],
+        );
+        assert_eq!(
+            t,
+            "+------------------+-------------------------------+\n\
+             |        ID        |            ERRORS             |\n\
+             +------------------+-------------------------------+\n\
+             | bf9071f4639c75cc | memberID:13803658152347727308 |\n\
+             |                  |                alarm:NOSPACE  |\n\
+             +------------------+-------------------------------+\n"
+        );
+        // Minimal raggedness, not greedy: a greedy fill of 6 columns gives `aaa bb`, `cc`, `ddddd`
+        // (squared gaps 0 + 16); tablewriter's gives `aaa`, `bb cc`, `ddddd` (9 + 1; a last line
+        // that fits costs nothing).
+        assert_eq!(wrap_string("aaa bb cc ddddd", 6), ["aaa", "bb cc", "ddddd"]);
+    }
 
     #[test]
     fn go_tabwriter_aligns_runs_of_lines_as_describe_prints_them() {

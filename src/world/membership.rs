@@ -81,7 +81,8 @@ impl World {
     /// `etcdctl alarm disarm`, sent to the leader: clientv3's `AlarmDisarm` with no member named
     /// lists the alarms (`AlarmList`) and deactivates each with its own `AlarmRequest{DEACTIVATE}`,
     /// each through Raft (etcd server/etcdserver/v3_server.go `Alarm`). It prints each alarm it
-    /// disarmed (`memberID:<id> alarm:NOSPACE`); with none raised it prints nothing.
+    /// disarmed (`memberID:<id> alarm:NOSPACE `, see `inspect::etcdctl::alarm_text`); with none
+    /// raised it prints nothing.
     pub(super) fn alarm_disarm(&mut self) -> Result<(), String> {
         let (l, (records, _)) = self.leader_membership()?;
         let members = self.at_leader(l, |m, ctx| m.propose_disarm(ctx))?;
@@ -90,7 +91,8 @@ impl World {
         }
         for member in members {
             let id = self.etcdctl_member_id(&records, member);
-            self.etcdctl_log(format!("etcdctl alarm disarm: memberID:{id} alarm:NOSPACE"));
+            let text = crate::inspect::etcdctl::alarm_text(id);
+            self.etcdctl_log(format!("etcdctl alarm disarm: {text}"));
         }
         Ok(())
     }
