@@ -2,7 +2,7 @@
 //! (etcd etcdctl/ctlv3/command/member_command.go, ep_command.go, printer_table.go, printer_simple.go).
 
 use super::format::{ascii_table, go_duration, humanize_bytes};
-use super::names::{etcd_member_id, node_ip};
+use super::names::{etcdctl_member_id, founding_member_id, node_ip};
 use super::{Moment, Printed};
 use crate::components::ctx::ProcId;
 use crate::components::etcd::types::Role;
@@ -50,7 +50,6 @@ fn members(m: &Moment) -> Vec<Member> {
         .chain(w.layout.procs_of(ProcKind::Etcd))
         .find_map(|p| w.procs[p].comp.etcd().and_then(|e| e.membership()))
         .map(|(ms, _)| ms);
-    let initial: Vec<usize> = w.layout.procs_of(ProcKind::Etcd).collect();
     let mut out: Vec<Member> = w
         .layout
         .procs_of(ProcKind::Etcd)
@@ -70,14 +69,8 @@ fn members(m: &Moment) -> Vec<Member> {
                 && proc.comp.raft().is_some()
                 && w.net.host_up(node as u16)
                 && w.net.reachable(client, node as u16);
-            // A member that joined later has a new id (etcd derives it from the peer URLs and the
-            // time of the add); the founding members keep the one their name gives.
-            let first_id = initial
-                .iter()
-                .position(|&q| q == p)
-                .map_or(0, |i| i as u64 + 1);
-            let raft_id = record.map_or(first_id, |r| r.id);
-            let id = etcd_member_id(m.seed, &name, raft_id, first_id);
+            let raft_id = record.map_or_else(|| founding_member_id(&w.layout, p), |r| r.id);
+            let id = etcdctl_member_id(&w.layout, m.seed, p, raft_id);
             Member {
                 proc: p as ProcId,
                 id_num: u64::from_str_radix(&id, 16).unwrap_or(0),

@@ -2,7 +2,7 @@
 //! identities, pod IPs. Each is a fixed function of the layout (and, for random-looking ones, of the
 //! seed), so that the same run prints the same text.
 
-use crate::topology::{Layout, NodeKind};
+use crate::topology::{Layout, NodeKind, ProcKind};
 
 /// The VIP (or, with one load balancer, nothing: clients use lb-1's own address).
 pub const VIP: &str = "10.0.0.100";
@@ -62,12 +62,21 @@ pub fn member_id(seed: u64, name: &str) -> String {
     format!("{:x}", fnv(seed, &format!("etcd-member/{name}")))
 }
 
-/// The ID etcdctl prints for the member whose model id is `raft_id`, on node `name`: a founding
-/// member (its model id the `founding_id` its place among the scenario's etcd processes gives) keeps
-/// the one its name gives; a member that joined later (`member-add`) has a new one, as etcd derives
-/// it from the peer URLs and the time of the add.
-pub fn etcd_member_id(seed: u64, name: &str, raft_id: u64, founding_id: u64) -> String {
-    if raft_id == founding_id {
+/// The model id of the etcd process `proc` as the scenario founded it: its place among the
+/// scenario's etcd processes, from 1.
+pub fn founding_member_id(layout: &Layout, proc: usize) -> u64 {
+    layout
+        .procs_of(ProcKind::Etcd)
+        .position(|q| q == proc)
+        .map_or(0, |i| i as u64 + 1)
+}
+
+/// The ID etcdctl prints (hexadecimal) for the etcd process `proc` whose model id is `raft_id`: a
+/// founding member keeps the one its node's name gives; a member that joined later (`member-add`)
+/// has a new one, as etcd derives it from the peer URLs and the time of the add.
+pub fn etcdctl_member_id(layout: &Layout, seed: u64, proc: usize, raft_id: u64) -> String {
+    let name = &layout.nodes[layout.procs[proc].node].name;
+    if raft_id == founding_member_id(layout, proc) {
         member_id(seed, name)
     } else {
         member_id(seed, &format!("{name}#{raft_id}"))

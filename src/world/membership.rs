@@ -98,19 +98,17 @@ impl World {
     }
 
     /// The ID etcdctl prints for model member `raft_id` (in decimal, as an `AlarmMember` prints):
-    /// the one `member list` shows in hexadecimal (`inspect::names::etcd_member_id`).
+    /// the one `member list` shows in hexadecimal (`inspect::names::etcdctl_member_id`).
     fn etcdctl_member_id(&self, records: &[MemberRecord], raft_id: u64) -> u64 {
         let Some(r) = records.iter().find(|r| r.id == raft_id) else {
             return raft_id;
         };
-        let p = r.proc as usize;
-        let founding_id = self
-            .layout
-            .procs_of(crate::topology::ProcKind::Etcd)
-            .position(|q| q == p)
-            .map_or(0, |i| i as u64 + 1);
-        let name = &self.layout.nodes[self.layout.procs[p].node].name;
-        let hex = crate::inspect::names::etcd_member_id(self.seed, name, raft_id, founding_id);
+        let hex = crate::inspect::names::etcdctl_member_id(
+            &self.layout,
+            self.seed,
+            r.proc as usize,
+            raft_id,
+        );
         u64::from_str_radix(&hex, 16).unwrap_or(raft_id)
     }
 
