@@ -36,6 +36,7 @@ use crate::components::msg::{
     keys, ApiError, EtcdError, HealthPath, Key, KeyValue, KvOp, KvResult, Msg,
 };
 use crate::components::objects::Pod;
+use crate::engine::SmallMap;
 use crate::engine::{fmt_duration, Nanos};
 use crate::observe::{ProcState, TraceKind};
 use std::collections::BTreeMap;
@@ -289,7 +290,7 @@ pub struct ApiServer {
     cfg: ApiServerConfig,
     phase: Phase,
     etcd: EtcdClient,
-    waiters: BTreeMap<OwnerTag, Waiter>,
+    waiters: SmallMap<OwnerTag, Waiter>,
     tags: IdGen,
     /// Last `/readyz` outcome, to trace readiness changes.
     last_ready: Option<bool>,
@@ -299,9 +300,9 @@ pub struct ApiServer {
     /// APF (or max-in-flight) seats and queues.
     admission: Admission<OwnerTag>,
     /// The ops of queued requests, sent to etcd when a seat frees.
-    parked: BTreeMap<OwnerTag, KvOp>,
+    parked: SmallMap<OwnerTag, KvOp>,
     /// Requests etcd answered, waiting for their CPU work: the request, its answer, its CPU time.
-    answering: BTreeMap<OwnerTag, Answer>,
+    answering: SmallMap<OwnerTag, Answer>,
     cores: Cores,
     /// The queue-expiry timer is armed for this time.
     expiry_armed: Option<Nanos>,
@@ -528,14 +529,14 @@ impl ApiServer {
                 booted: false,
             },
             etcd,
-            waiters: BTreeMap::new(),
+            waiters: SmallMap::new(),
             tags: IdGen::default(),
             last_ready: None,
             health_check: EtcdCheck::default(),
             ready_check: EtcdCheck::default(),
             admission: Admission::new(cfg_admission),
-            parked: BTreeMap::new(),
-            answering: BTreeMap::new(),
+            parked: SmallMap::new(),
+            answering: SmallMap::new(),
             cores: Cores::new(cfg_cores),
             expiry_armed: None,
             throttled: None,

@@ -26,9 +26,9 @@
 
 use crate::components::ctx::{Ctx, IdGen, ProcId};
 use crate::components::msg::{EtcdError, Key, KeyValue, KvOp, KvResult, Msg};
+use crate::engine::SmallMap;
 use crate::engine::{Nanos, MS, SEC};
 use rand::Rng as _;
-use std::collections::BTreeMap;
 
 /// clientv3 `defaultUnaryMaxRetries` (client/v3/options.go): attempts of a repeatable call.
 const MAX_ATTEMPTS: u32 = 100;
@@ -154,9 +154,9 @@ pub struct EtcdClient {
     next_attempt_ns: Vec<Nanos>,
     next: usize,
     ids: IdGen,
-    ops: BTreeMap<u64, Op>,
+    ops: SmallMap<u64, Op>,
     /// Pings awaiting an answer.
-    pings: BTreeMap<u64, Ping>,
+    pings: SmallMap<u64, Ping>,
     /// Whether a connection to any endpoint has come up since start.
     connected: bool,
     /// The owner's watches.
@@ -176,8 +176,8 @@ impl EtcdClient {
             next_attempt_ns: vec![0; n],
             next: 0,
             ids: IdGen::default(),
-            ops: BTreeMap::new(),
-            pings: BTreeMap::new(),
+            ops: SmallMap::new(),
+            pings: SmallMap::new(),
             connected: false,
             watches: Vec::new(),
         }

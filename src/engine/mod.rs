@@ -3,9 +3,11 @@
 
 pub mod queue;
 pub mod rng;
+pub mod small_map;
 pub mod time;
 
 pub use queue::EventQueue;
+pub use small_map::SmallMap;
 pub use time::{
     fmt_duration, fmt_duration_exact, parse_duration, secs, Nanos, HOUR, MIN, MS, SEC, US,
 };

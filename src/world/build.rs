@@ -4,7 +4,7 @@
 use super::faults::ResolvedFault;
 use super::invariants::Invariants;
 use super::observer::Observer;
-use super::{Proc, World};
+use super::{Proc, ReplyConns, World};
 use crate::components;
 use crate::engine::rng::stream;
 use crate::engine::{id16, EventQueue};
@@ -62,7 +62,7 @@ impl World {
             layout,
             procs,
             net,
-            reply_conn: std::collections::BTreeMap::new(),
+            reply_conn: ReplyConns::default(),
             last_sent: Vec::new(),
             trace: Trace::new(),
             faults,

@@ -11,9 +11,9 @@ use super::types::{
 use crate::components::ctx::{Ctx, IdGen, Obs, ProcId};
 use crate::components::msg::{EtcdError, Key, KeyValue, KvOp, KvResult, Msg};
 use crate::engine::Nanos;
+use crate::engine::SmallMap;
 use crate::observe::{ProcState, TraceKind};
 use crate::scenario::model::HealthPath;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// An etcd member's timers.
@@ -159,10 +159,10 @@ struct Volatile {
     /// The member's cores: reads and applied writes take their CPU on them.
     cores: crate::components::apf::Cores,
     /// Answers waiting for their CPU work, by token: the client, its request id, the answer.
-    answers: BTreeMap<u64, (ProcId, u64, Result<KvResult, EtcdError>)>,
+    answers: SmallMap<u64, (ProcId, u64, Result<KvResult, EtcdError>)>,
     /// The links to the followers, and the messages on them, by token.
     links: Links,
-    link_sends: BTreeMap<u64, RaftMsg>,
+    link_sends: SmallMap<u64, RaftMsg>,
     next_token: u64,
     /// When the ticker first fires; tick k (from 0) fires at `first_tick_ns + k x heartbeat`.
     first_tick_ns: Nanos,
@@ -173,9 +173,9 @@ struct Volatile {
     wake_cancellable: bool,
     inflight: Option<Vec<Batch>>,
     /// Writes proposed on behalf of clients, by write id.
-    writes: BTreeMap<u64, (u64, Waiting)>,
+    writes: SmallMap<u64, (u64, Waiting)>,
     /// Reads waiting for a read index, by read context.
-    reads: BTreeMap<u64, (u64, Waiting)>,
+    reads: SmallMap<u64, (u64, Waiting)>,
     /// Reads whose index is known, waiting for apply.
     ready_reads: Vec<(u64, u64, Waiting)>,
     /// The ReadIndex round in flight (etcd's `linearizableReadLoop` runs one at a time).
@@ -202,12 +202,12 @@ struct Volatile {
     quiet_ticks: Vec<QuietTick>,
     /// Per peer, since when its connection has been active and when it last sent anything
     /// (etcd's rafthttp `ActiveSince`, used by `longestConnected`).
-    peer_seen: BTreeMap<MemberId, (Nanos, Nanos)>,
+    peer_seen: SmallMap<MemberId, (Nanos, Nanos)>,
     /// A graceful stop waits for its leadership transfer: (transferee, give-up time).
     stopping: Option<(MemberId, Nanos)>,
     next_ctx: u64,
     /// The start-up probes of peers in flight: probe id -> the probed member.
-    probes: BTreeMap<u64, MemberId>,
+    probes: SmallMap<u64, MemberId>,
     /// Peers that answered the start-up probe (etcd's transport.ActivePeers).
     active_peers: u64,
     /// The start-up tick adjustment is done (or given up).
@@ -217,7 +217,7 @@ struct Volatile {
     /// The index of the last snapshot (etcd's `ep.snapi`).
     snapshot_index: u64,
     /// Snapshots streaming to followers, by token: the message goes out when the stream ends.
-    snapshot_sends: BTreeMap<u64, RaftMsg>,
+    snapshot_sends: SmallMap<u64, RaftMsg>,
     next_snapshot_token: u64,
     role: Role,
     term: u64,
@@ -488,7 +488,7 @@ impl EtcdMember {
         // The membership the store holds (changes since `--initial-cluster` included).
         learn_members(&mut self.cfg.peers, &kv);
         set_raft_members(&mut raft, &kv, &self.cfg.peers);
-        let mut probes = BTreeMap::new();
+        let mut probes = SmallMap::new();
         // etcd's adjustTicks (server/etcdserver/server.go; --initial-election-tick-advance): a single
         // member fast-forwards at once; otherwise etcd polls every 50 ms for up to 5 s until more than
         // one peer connection is active, then fast-forwards leaving 2 ticks. Peer connections are
@@ -508,9 +508,9 @@ impl EtcdMember {
             kv,
             backend,
             cores: crate::components::apf::Cores::new(self.cfg.capacity.cores),
-            answers: BTreeMap::new(),
+            answers: SmallMap::new(),
             links: Links::default(),
-            link_sends: BTreeMap::new(),
+            link_sends: SmallMap::new(),
             next_token: 1,
             first_tick_ns,
             ticks_done: 0,
@@ -518,8 +518,8 @@ impl EtcdMember {
             wake_cancellable: false,
             wake_token: 0,
             inflight: None,
-            writes: BTreeMap::new(),
-            reads: BTreeMap::new(),
+            writes: SmallMap::new(),
+            reads: SmallMap::new(),
             ready_reads: Vec::new(),
             read_round: None,
             read_next: Vec::new(),
@@ -529,14 +529,14 @@ impl EtcdMember {
             watchers: Vec::new(),
             dropped_ticks: (0, 0),
             quiet_ticks: Vec::new(),
-            peer_seen: BTreeMap::new(),
+            peer_seen: SmallMap::new(),
             stopping: None,
             next_ctx: 1,
             active_peers: 0,
             adjusted: false,
             applied: commit,
             snapshot_index,
-            snapshot_sends: BTreeMap::new(),
+            snapshot_sends: SmallMap::new(),
             next_snapshot_token: 1,
             role: Role::Follower,
             term,
@@ -551,8 +551,8 @@ impl EtcdMember {
     }
 
     /// Probes every peer (standing for its peer connection) and starts polling for the answers.
-    fn probe_peers(&mut self, ctx: &mut Ctx) -> BTreeMap<u64, MemberId> {
-        let mut probes = BTreeMap::new();
+    fn probe_peers(&mut self, ctx: &mut Ctx) -> SmallMap<u64, MemberId> {
+        let mut probes = SmallMap::new();
         for (m, p) in &self.cfg.peers {
             if *m != self.cfg.member_id {
                 let id = self.ids.next_id();
@@ -827,7 +827,7 @@ impl EtcdMember {
         self.catch_up(at);
         let v = self.v.as_mut().unwrap();
         v.raft.heard_quietly(leader, term, commit);
-        let e = v.peer_seen.entry(leader).or_insert((at, at));
+        let e = v.peer_seen.get_or_insert_with(leader, || (at, at));
         e.1 = e.1.max(at);
     }
 
@@ -1830,13 +1830,13 @@ fn timed_out(ctx: &mut Ctx, w: Option<Waiting>) {
 type QuietTick = (MemberId, bool, Nanos, u64, u64);
 
 fn note_peer(
-    seen: &mut BTreeMap<MemberId, (Nanos, Nanos)>,
+    seen: &mut SmallMap<MemberId, (Nanos, Nanos)>,
     peer: MemberId,
     now: Nanos,
     cfg: &EtcdConfig,
 ) {
     let gone = cfg.tick_ns * cfg.election_tick as u64;
-    let e = seen.entry(peer).or_insert((now, now));
+    let e = seen.get_or_insert_with(peer, || (now, now));
     if e.1 + gone < now {
         e.0 = now;
     }
