@@ -131,6 +131,13 @@ impl Observer {
         }
     }
 
+    /// Whether scheduling and reconciliation were both up at the last evaluation.
+    pub fn leaders_up(&self) -> bool {
+        [Capability::Scheduling, Capability::Reconciliation]
+            .iter()
+            .all(|&c| self.state[cap_index(c)] == Some(true))
+    }
+
     fn set(&mut self, cap: Capability, up: bool, out: &mut Vec<TraceKind>) {
         let i = cap_index(cap);
         if self.state[i] != Some(up) {
