@@ -92,6 +92,7 @@ impl World {
             free: Vec::new(),
             out: Vec::new(),
             dirty: false,
+            observe_always: false,
             started: false,
         }
     }

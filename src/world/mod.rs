@@ -272,6 +272,9 @@ pub struct World {
     free: Vec<u32>,
     out: Vec<Out>,
     dirty: bool,
+    /// Re-run the observers after every event, not only after a change that sets `dirty` (tests:
+    /// the dirty flag must miss nothing they judge).
+    observe_always: bool,
     /// The boot and the faults are scheduled (the first `run_until` or `run` did it), so that a run
     /// can be continued in steps.
     started: bool,
@@ -308,6 +311,14 @@ impl World {
     /// bound itself).
     pub fn with_event_limit(mut self, max_events: u64) -> World {
         self.max_events = max_events;
+        self
+    }
+
+    /// Re-runs the observers after every event instead of after the changes that set the dirty
+    /// flag: the same trace, far slower. Tests compare the two to show the flag misses nothing the
+    /// observers judge.
+    pub fn observing_every_event(mut self) -> World {
+        self.observe_always = true;
         self
     }
 
@@ -395,7 +406,7 @@ impl World {
                     self.handle(ev);
                 }
             }
-            if self.dirty {
+            if self.dirty || self.observe_always {
                 self.dirty = false;
                 self.observe_now();
             }

@@ -31,6 +31,7 @@ mod lazy_heartbeats;
 mod load_off;
 mod loader_fuzz;
 mod membership;
+mod observers;
 mod plan;
 mod raft_core;
 mod relist_storm;
