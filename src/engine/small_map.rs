@@ -1,7 +1,7 @@
 //! An ordered map for the components' tables of requests in flight (pending answers, proposals,
 //! reads, pings): almost always a handful of entries, each inserted and removed within milliseconds,
-//! so `BTreeMap`'s node search and rebalancing were about 5 % of an idle control plane's instructions
-//! (issue 12). Small, it is a vector sorted by key (a binary search, and no allocation once its
+//! so `BTreeMap`'s node search and rebalancing were about 3 % of an idle control plane's instructions
+//! (issue 12). Small, it is a vector sorted by key (a scan or a binary search, no allocation once its
 //! capacity is there); past [`SmallMap::SPILL`] entries it becomes a `BTreeMap`, so that a table
 //! that grows (thousands of requests waiting out a lost quorum) keeps logarithmic inserts and
 //! removes. Either way it iterates in key order, so a result never depends on which form it had.
@@ -150,28 +150,9 @@ impl<K: Ord, V> SmallMap<K, V> {
         a.into_iter().flatten().chain(b.into_iter().flatten())
     }
 
-    /// The entries in key order, the values to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        let (a, b) = match &mut self.repr {
-            Repr::Vec(vec) => (Some(vec.iter_mut().map(|(k, v)| (&*k, v))), None),
-            Repr::Tree(t) => (None, Some(t.iter_mut())),
-        };
-        a.into_iter().flatten().chain(b.into_iter().flatten())
-    }
-
     /// The keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.iter().map(|(k, _)| k)
-    }
-
-    /// The values in key order.
-    pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.iter().map(|(_, v)| v)
-    }
-
-    /// The values in key order, to change.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.iter_mut().map(|(_, v)| v)
     }
 
     /// The value under `k`, inserted by `make` first if there is none (`BTreeMap`'s
@@ -197,32 +178,6 @@ impl<K: Ord, V> SmallMap<K, V> {
             }
             Repr::Tree(t) => t.entry(k).or_insert_with(make),
         }
-    }
-
-    /// Takes every entry out, in key order.
-    pub fn into_entries(self) -> Vec<(K, V)> {
-        match self.repr {
-            Repr::Vec(vec) => vec,
-            Repr::Tree(t) => t.into_iter().collect(),
-        }
-    }
-}
-
-impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> SmallMap<K, V> {
-        let mut m = SmallMap::new();
-        for (k, v) in iter {
-            m.insert(k, v);
-        }
-        m
-    }
-}
-
-impl<K: Ord, V> IntoIterator for SmallMap<K, V> {
-    type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.into_entries().into_iter()
     }
 }
 
